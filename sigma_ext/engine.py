@@ -1,0 +1,43 @@
+"""The reference engine: every rule, compiled for the native events, applied by source."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sigma_ext.corpus import Corpus
+from sigma_ext.evaluator import CompiledRule, compile_rule
+from sigma_ext.mappings import conversion_pipeline
+from sigma_ext.rules import RuleFile
+from sigma_ext.sources import Source, recognize
+from sigma_ext.targets import NATIVE
+
+
+@dataclass(frozen=True)
+class Loaded:
+    rule_file: RuleFile
+    compiled: CompiledRule
+
+
+class ReferenceEngine:
+    """Answers: which rules match this native event?"""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self._by_source: dict[str, list[Loaded]] = {}
+        for rule_file in corpus.rules:
+            rule = rule_file.fresh()
+            conversion_pipeline(corpus.mapping(NATIVE.mapping_dir, rule_file), corpus.profile).apply(rule)
+            loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
+            self._by_source.setdefault(corpus.source_of(rule_file).name, []).append(loaded)
+
+    def rules_for(self, source: Source) -> list[Loaded]:
+        return self._by_source.get(source.name, [])
+
+    def match(self, event: Mapping[str, Any], source: Source | None = None) -> list[RuleFile]:
+        """The rules that fire on the event; its source is recognised when not given."""
+        source = source or recognize(event)
+        if source is None:
+            return []
+        return [loaded.rule_file for loaded in self.rules_for(source) if loaded.compiled.matches(event)]

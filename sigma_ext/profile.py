@@ -1,0 +1,96 @@
+"""Tuning profiles: the environment's allowlists, kept out of the rules.
+
+A profile is a YAML mapping from list name to entries. Each list fills the rule placeholder of
+the same name (``%k8s_pipeline_identities%``). The JSON Schema in ``data/profile.schema.json``
+declares every list, its type and its kind (``x-kind``): ``identity`` lists compare exactly (a
+``*`` is a glob the author wrote), ``registry`` lists are parsed image-registry names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from sigma_ext.problems import Problem, ProblemsFound
+from sigma_ext.yamlio import YAMLProblem, load_located
+
+ListKind = Literal["identity", "registry"]
+
+DEFAULT_PROFILE = Path("profiles/example.yml")
+
+
+@cache
+def profile_schema() -> dict[str, Any]:
+    """The profile JSON Schema shipped with the package."""
+    text = (files("sigma_ext") / "data" / "profile.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def list_kinds() -> dict[str, ListKind]:
+    """Every list the schema knows, with its kind."""
+    return {
+        name: spec["x-kind"]
+        for name, spec in profile_schema()["properties"].items()
+        if "x-kind" in spec
+    }
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated tuning profile."""
+
+    path: Path
+    lists: dict[str, tuple[str, ...]]
+
+    def kind(self, name: str) -> ListKind:
+        return list_kinds()[name]
+
+    def as_vars(self) -> dict[str, list[str]]:
+        """The identity lists as pySigma pipeline ``vars``."""
+        return {
+            name: list(values)
+            for name, values in self.lists.items()
+            if self.kind(name) == "identity"
+        }
+
+
+def load_profile(path: Path) -> Profile:
+    """Load and validate a profile; every schema violation is reported with its line."""
+    try:
+        located = load_located(path)
+    except YAMLProblem as error:
+        raise ProblemsFound([error.problem]) from error
+    validator = jsonschema.Draft202012Validator(profile_schema())
+    problems = [
+        Problem(
+            str(path),
+            located.line_of(tuple(error.absolute_path)),
+            _describe(error),
+        )
+        for error in validator.iter_errors(located.data)
+    ]
+    if problems:
+        raise ProblemsFound(problems)
+    data: dict[str, Any] = located.data
+    lists = {
+        name: tuple(str(v) for v in values)
+        for name, values in data.items()
+        if name in list_kinds()
+    }
+    return Profile(path, lists)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "profile"
+    if error.validator == "additionalProperties":
+        return f"unknown key in tuning profile: {error.message}"
+    if error.validator == "pattern":
+        return f"{where}: {error.instance!r} is not a valid entry ({error.schema.get('$comment', 'see the schema')})"
+    return f"{where}: {error.message}"
