@@ -33,7 +33,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sigma.types import SigmaRegularExpression, SigmaString, SigmaType
+from sigma.types import (
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaType,
+)
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io")
@@ -114,24 +119,36 @@ def is_approved(image: str, entries: list[str] | tuple[str, ...]) -> bool:
     return any(RegistryEntry.parse(entry).approves(reference) for entry in entries)
 
 
+def _char_class(chars: str) -> str:
+    """A regex character class for exactly these characters, runs written as ranges."""
+    ordered = sorted(set(chars) - {"-"})
+    parts, index = [], 0
+    while index < len(ordered):
+        run_end = index
+        while run_end + 1 < len(ordered) and ord(ordered[run_end + 1]) == ord(ordered[run_end]) + 1:
+            run_end += 1
+        first, last = ordered[index], ordered[run_end]
+        parts.append(first if first == last else f"{first}-{last}" if run_end > index + 1 else first + last)
+        index = run_end + 1
+    return "[" + "".join(parts) + ("-" if "-" in chars else "") + "]"
+
+
 def _not_word(word: str, alphabet: str) -> str:
     """A regex for a non-empty run of ``alphabet`` characters that is not exactly ``word``.
 
     Written without look-arounds so that RE2, PCRE, Java and Lucene all accept it.
     """
-    run = f"[{alphabet}]"
+    run = _char_class(alphabet)
     alternatives = [f"{run}{{1,{len(word) - 1}}}", f"{run}{{{len(word) + 1},}}"]
     for index, char in enumerate(word):
-        others = alphabet.replace(char, "") if char in alphabet else alphabet
-        alternatives.append(
-            f"{re.escape(word[:index])}[{others}]{run}{{{len(word) - index - 1}}}"
-        )
+        others = _char_class(alphabet.replace(char, ""))
+        alternatives.append(f"{re.escape(word[:index])}{others}{run}{{{len(word) - index - 1}}}")
     return "(?:" + "|".join(alternatives) + ")"
 
 
 # A first path component that keeps the image on Docker Hub: lower-case, no "." or ":", and not
 # "localhost". (Path components never contain upper case, so one that does names a host.)
-_IMPLICIT_HUB_FIRST = _not_word("localhost", "a-z0-9_-")
+_IMPLICIT_HUB_FIRST = _not_word("localhost", "abcdefghijklmnopqrstuvwxyz0123456789_-")
 _TAG_OR_DIGEST = rf"(?::{_TAG})?(?:@{_DIGEST})?"
 
 
@@ -155,6 +172,14 @@ def registry_patterns(entry_text: str) -> list[SigmaType]:
         values.extend(SigmaString(form) for form in forms)
     if entry.domain == DOCKER_HUB:
         values.extend(SigmaRegularExpression(rx) for rx in _implicit_hub_regexes(entry.path))
+        if entry.path is not None and (entry.path == "library" or entry.path.startswith("library/")):
+            # docker.io/nginx is docker.io/library/nginx: an explicit host, an implicit library/.
+            official = entry.path.removeprefix("library").lstrip("/")
+            name = re.escape(official) if official else _COMPONENT
+            hosts_rx = "|".join(re.escape(h) for h in _DOCKER_HUB_ALIASES)
+            regex = SigmaRegularExpression(rf"^(?:{hosts_rx})/{name}{_TAG_OR_DIGEST}$")
+            regex.add_flag(SigmaRegularExpressionFlag.IGNORECASE)
+            values.append(regex)
     return values
 
 

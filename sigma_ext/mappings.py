@@ -82,3 +82,11 @@ def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipelin
         name="sigma_ext_profile",
     )
     return placeholders + mapping.pipeline()
+
+
+def state_value(mapping: Mapping, key: str) -> str | None:
+    """The value a ``set_state`` item of the mapping sets (such as the Elastic index)."""
+    for item in mapping.data.get("transformations", []):
+        if item.get("type") == "set_state" and item.get("key") == key:
+            return str(item["val"])
+    return None

@@ -114,11 +114,14 @@ class RuleFile:
     def service(self) -> str | None:
         return self.data.get("logsource", {}).get("service")
 
-    def fresh(self) -> SigmaRule:
-        """A new SigmaRule object: pySigma pipelines mutate the rules they process."""
+    def fresh(self, condition: str | None = None) -> SigmaRule:
+        """A new SigmaRule object (pySigma pipelines mutate the rules they process),
+        optionally with another condition."""
         data = copy.deepcopy(self.data)
         for key in ("theme", "match_every_element"):
             data.pop(key, None)
+        if condition is not None:
+            data["detection"]["condition"] = condition
         rule = SigmaRule.from_dict(data, source=SigmaRuleLocation(self.path))
         rule.custom_attributes["theme"] = self.theme
         rule.custom_attributes["match_every_element"] = list(self.every_element)

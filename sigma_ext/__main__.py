@@ -1,0 +1,5 @@
+import sys
+
+from sigma_ext.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``sigma-ext`` command: one module per subcommand, each a thin layer over the library."""

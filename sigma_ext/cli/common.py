@@ -1,0 +1,45 @@
+"""Options and reporting shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sigma_ext.corpus import Corpus, load_corpus
+from sigma_ext.problems import ProblemsFound
+from sigma_ext.profile import DEFAULT_PROFILE
+
+
+def add_content_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="project folder holding rules/, mappings/ and profiles/ (default: .)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help=f"tuning profile (default: <root>/{DEFAULT_PROFILE})",
+    )
+
+
+def profile_path(args: argparse.Namespace) -> Path:
+    return args.profile if args.profile is not None else args.root / DEFAULT_PROFILE
+
+
+def load_or_report(args: argparse.Namespace) -> Corpus | None:
+    """The corpus, or None after printing every problem to stderr."""
+    try:
+        return load_corpus(args.root, profile_path(args))
+    except ProblemsFound as error:
+        report(error)
+        return None
+
+
+def report(error: ProblemsFound) -> None:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(error.problems)} problem(s) found", file=sys.stderr)

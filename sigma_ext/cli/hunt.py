@@ -1,0 +1,52 @@
+"""``sigma-ext hunt``: run every rule over JSON Lines log files; one JSON hit per line on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sigma_ext.cli.common import add_content_options, load_or_report
+from sigma_ext.engine import ReferenceEngine
+from sigma_ext.hunt import BadLine, hunt_file
+from sigma_ext.sources import SOURCES, source_named
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("hunt", help="run the rules over JSON Lines log files (plain or .gz)")
+    add_content_options(parser)
+    parser.add_argument(
+        "--source",
+        choices=[s.name for s in SOURCES],
+        default=None,
+        help="treat every event as this source (default: recognise each event's source)",
+    )
+    parser.add_argument("logfiles", nargs="+", type=Path, metavar="LOGFILE")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    unreadable = [p for p in args.logfiles if not p.is_file()]
+    if unreadable:
+        print(f"sigma-ext hunt: cannot read {unreadable[0]}: no such file", file=sys.stderr)
+        return 2
+    corpus = load_or_report(args)
+    if corpus is None:
+        return 2
+    engine = ReferenceEngine(corpus)
+    source = source_named(args.source) if args.source else None
+    skipped = 0
+    for path in args.logfiles:
+        try:
+            for item in hunt_file(engine, path, source):
+                if isinstance(item, BadLine):
+                    skipped += 1
+                    print(item, file=sys.stderr)
+                else:
+                    print(item.to_json())
+        except OSError as error:
+            print(f"sigma-ext hunt: cannot read {path}: {error}", file=sys.stderr)
+            return 2
+    if skipped:
+        print(f"{skipped} malformed line(s) skipped", file=sys.stderr)
+    return 0

@@ -1,0 +1,194 @@
+"""Compiling one rule for one SIEM target, with an honest verdict on the result.
+
+Every (rule, target) pair ends in one status:
+
+``ok``
+    the query expresses the rule completely on data as the target ingests it;
+``degraded``
+    a query is emitted, but it sees less than the rule asks for; each reason says what;
+``impossible``
+    the target's ingestion never keeps something the rule needs; no query is emitted;
+``error``
+    the content is broken (an unmapped field, an unsupported construct); the build fails.
+
+Field renaming and log-source selection happen in the mapping pipelines; this module only runs
+the pySigma backends and renders what Sigma cannot say (``match_every_element``) in each
+target's own language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from sigma.backends.elasticsearch import LuceneBackend
+from sigma.backends.splunk import SplunkBackend
+from sigma.conversion.base import TextQueryBackend
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+from sigma.types import (
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaType,
+    SpecialChars,
+)
+
+from sigma_ext.corpus import Corpus
+from sigma_ext.every_element import ElementTest, base_rule, element_tests
+from sigma_ext.mappings import conversion_pipeline, state_value
+from sigma_ext.rules import RuleFile
+from sigma_ext.targets import ELASTIC, SPLUNK, Target
+
+Status = Literal["ok", "degraded", "impossible", "error"]
+NOT_VISIBLE = "not visible:"
+DEGRADED_ATTRIBUTE = "sigma_ext.degraded."
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The outcome of compiling one rule for one target."""
+
+    rule: RuleFile
+    target: Target
+    status: Status
+    reasons: tuple[str, ...] = ()
+    language: str | None = None
+    query: str | None = None
+    index: tuple[str, ...] = field(default=())
+
+
+def _degradations(rule: SigmaRule) -> list[str]:
+    return [
+        f"{name.removeprefix(DEGRADED_ATTRIBUTE)}: {value}"
+        for name, value in sorted(rule.custom_attributes.items())
+        if name.startswith(DEGRADED_ATTRIBUTE)
+    ]
+
+
+def sigma_value_regex(value: SigmaType) -> str:
+    """A PCRE/Java-compatible anchored regex with the Sigma value's semantics."""
+    if isinstance(value, SigmaRegularExpression):
+        body = str(value.regexp)
+        if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
+            return f"(?i:{body})"
+        return f"(?:{body})"
+    if isinstance(value, SigmaString):
+        parts = []
+        for part in value.s:
+            if isinstance(part, str):
+                parts.append(re.escape(part))
+            elif part == SpecialChars.WILDCARD_MULTI:
+                parts.append(".*")
+            elif part == SpecialChars.WILDCARD_SINGLE:
+                parts.append(".")
+        return "(?i:^" + "".join(parts) + "$)"
+    raise TypeError(f"cannot render {type(value).__name__} as an element test")
+
+
+class SiemCompiler:
+    """Compile with a pySigma backend; render every-element tests in the target language."""
+
+    target: ClassVar[Target]
+    language: ClassVar[str]
+    backend_class: ClassVar[type[TextQueryBackend]]
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+
+    def compile(self, rule_file: RuleFile) -> Compiled:
+        mapping = self.corpus.mapping(self.target.mapping_dir, rule_file)
+        index = state_value(mapping, "index")
+        try:
+            if rule_file.every_element:
+                rule = base_rule(rule_file)
+                query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
+                tests = element_tests(rule_file, conversion_pipeline(mapping, self.corpus.profile))
+                query, extra = self.render_every_element(rule_file, query, tests)
+            else:
+                rule = rule_file.fresh()
+                query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
+                extra = []
+        except (SigmaError, NotImplementedError, TypeError) as error:
+            message = str(error.args[0]) if error.args else type(error).__name__
+            if message.startswith(NOT_VISIBLE):
+                return Compiled(rule_file, self.target, "impossible", (message.removeprefix(NOT_VISIBLE).strip(),))
+            return Compiled(rule_file, self.target, "error", (message,))
+        reasons = tuple(_degradations(rule) + extra)
+        status: Status = "degraded" if reasons else "ok"
+        return Compiled(
+            rule_file,
+            self.target,
+            status,
+            reasons,
+            self.language,
+            query,
+            (index,) if index else (),
+        )
+
+    def _convert(self, rule: SigmaRule, pipeline: Any) -> str:
+        backend = self.backend_class(processing_pipeline=pipeline)
+        queries = backend.convert_rule(rule)
+        if len(queries) != 1:
+            raise TypeError(f"expected one query, the backend produced {len(queries)}")
+        return " ".join(line.strip() for line in str(queries[0]).splitlines())
+
+    def render_every_element(
+        self, rule_file: RuleFile, base_query: str, tests: list[ElementTest]
+    ) -> tuple[str, list[str]]:
+        raise NotImplementedError
+
+
+def _spl_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class SplunkCompiler(SiemCompiler):
+    target = SPLUNK
+    language = "spl"
+    backend_class = SplunkBackend
+
+    def render_every_element(
+        self, rule_file: RuleFile, base_query: str, tests: list[ElementTest]
+    ) -> tuple[str, list[str]]:
+        """``mvfilter`` keeps the pooled elements that match no approved value."""
+        stages = [base_query]
+        for number, test in enumerate(tests, start=1):
+            pool, left = f"sigma_ext_elements_{number}", f"sigma_ext_unmatched_{number}"
+            fields = ", ".join(f"'{name}'" for name in test.fields)
+            regex = "|".join(sigma_value_regex(value) for value in test.values)
+            stages += [
+                f"eval {pool}=mvappend({fields})",
+                f"eval {left}=mvfilter(NOT match({pool}, {_spl_string(regex)}))",
+                f"where mvcount({left}) > 0",
+            ]
+        return " | ".join(stages), []
+
+
+class ElasticCompiler(SiemCompiler):
+    target = ELASTIC
+    language = "lucene"
+    backend_class = LuceneBackend
+
+    def render_every_element(
+        self, rule_file: RuleFile, base_query: str, tests: list[ElementTest]
+    ) -> tuple[str, list[str]]:
+        """Lucene cannot say "some element is unapproved": emit Sigma's own reading instead."""
+        mapping = self.corpus.mapping(self.target.mapping_dir, rule_file)
+        query = self._convert(rule_file.fresh(), conversion_pipeline(mapping, self.corpus.profile))
+        names = ", ".join(t.name for t in tests)
+        return query, [
+            f"match_every_element ({names}): Lucene cannot express 'some element does not match', "
+            "so this query fires only when no element matches (a pod with one approved and one "
+            "unapproved image stays silent)"
+        ]
+
+
+COMPILERS: tuple[type[SiemCompiler], ...] = (SplunkCompiler, ElasticCompiler)
+
+
+def compile_all(corpus: Corpus) -> list[Compiled]:
+    """Every rule for every SIEM target, in a stable order."""
+    compilers = [compiler(corpus) for compiler in COMPILERS]
+    return [c.compile(rule_file) for rule_file in corpus.rules for c in compilers]

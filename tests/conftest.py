@@ -1,0 +1,42 @@
+"""Shared test fixtures. The whole suite runs with the network switched off."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sigma_ext.corpus import Corpus, load_corpus
+from sigma_ext.engine import ReferenceEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class NetworkUsed(AssertionError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Builds and tests must never touch the network (pySigma's ATT&CK download included)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise NetworkUsed(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    yield
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Corpus:
+    return load_corpus(ROOT, ROOT / "profiles" / "example.yml")
+
+
+@pytest.fixture(scope="session")
+def engine(corpus: Corpus) -> ReferenceEngine:
+    return ReferenceEngine(corpus)
