@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigma_ext.compile import Compiled, compile_all
+from sigma_ext.compile import Compiled, check_compilation, compile_all
 from sigma_ext.corpus import Corpus
 from sigma_ext.outputs import (
     kibana_ndjson,
@@ -21,7 +21,7 @@ from sigma_ext.outputs import (
     summary_json,
     summary_markdown,
 )
-from sigma_ext.problems import Problem, ProblemsFound
+from sigma_ext.problems import ProblemsFound
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,9 @@ def write_atomically(out: Path, files: dict[str, str]) -> list[Path]:
 
 def build(corpus: Corpus, out: Path) -> BuildResult:
     """Compile everything; on any content error raise ProblemsFound and write nothing."""
-    results = compile_all(corpus)
-    errors = [
-        Problem(str(c.rule.path), None, f"{c.target.name}: {reason}")
-        for c in results
-        if c.status == "error"
-        for reason in c.reasons
-    ]
+    errors = check_compilation(corpus)
     if errors:
         raise ProblemsFound(errors)
+    results = compile_all(corpus)
     files = write_atomically(out, render(results))
     return BuildResult(out, results, files)

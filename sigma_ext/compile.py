@@ -39,7 +39,9 @@ from sigma_ext.corpus import Corpus
 from sigma_ext.every_element import ElementTest, base_rule, element_tests
 from sigma_ext.mappings import conversion_pipeline, state_value
 from sigma_ext.rules import RuleFile
-from sigma_ext.targets import ELASTIC, SPLUNK, Target
+from sigma_ext.evaluator import UnsupportedConstruct, compile_rule
+from sigma_ext.problems import Problem
+from sigma_ext.targets import ELASTIC, NATIVE, SPLUNK, Target
 
 Status = Literal["ok", "degraded", "impossible", "error"]
 NOT_VISIBLE = "not visible:"
@@ -192,3 +194,23 @@ def compile_all(corpus: Corpus) -> list[Compiled]:
     """Every rule for every SIEM target, in a stable order."""
     compilers = [compiler(corpus) for compiler in COMPILERS]
     return [c.compile(rule_file) for rule_file in corpus.rules for c in compilers]
+
+
+def check_compilation(corpus: Corpus) -> list[Problem]:
+    """Every rule that fails to compile for a target because the content is broken."""
+    problems = [
+        Problem(str(c.rule.path), None, f"{c.target.name}: {reason}")
+        for c in compile_all(corpus)
+        if c.status == "error"
+        for reason in c.reasons
+    ]
+    for rule_file in corpus.rules:
+        mapping = corpus.mapping(NATIVE.mapping_dir, rule_file)
+        try:
+            rule = rule_file.fresh()
+            conversion_pipeline(mapping, corpus.profile).apply(rule)
+            compile_rule(rule, rule_file.every_element)
+        except (SigmaError, UnsupportedConstruct) as error:
+            message = str(error.args[0]) if error.args else type(error).__name__
+            problems.append(Problem(str(rule_file.path), None, f"{NATIVE.name}: {message}"))
+    return sorted(problems)

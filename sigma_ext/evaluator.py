@@ -37,6 +37,7 @@ from sigma.conditions import (
 from sigma.rule import SigmaRule
 from sigma.types import (
     SigmaBool,
+    Placeholder,
     SigmaCasedString,
     SigmaCIDRExpression,
     SigmaCompareExpression,
@@ -132,6 +133,8 @@ def sigma_string_regex(value: SigmaString) -> str:
 
 
 def _string_test(value: SigmaString) -> ValueTest:
+    if any(isinstance(part, Placeholder) for part in value.s):
+        raise UnsupportedConstruct(f"unfilled placeholder in {value}: no profile list fills it")
     cased = isinstance(value, SigmaCasedString)
     if value.contains_special():
         pattern = re.compile(sigma_string_regex(value), re.DOTALL | (0 if cased else re.IGNORECASE))

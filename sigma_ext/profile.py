@@ -68,14 +68,23 @@ def load_profile(path: Path) -> Profile:
     except YAMLProblem as error:
         raise ProblemsFound([error.problem]) from error
     validator = jsonschema.Draft202012Validator(profile_schema())
-    problems = [
-        Problem(
-            str(path),
-            located.line_of(tuple(error.absolute_path)),
-            _describe(error),
+    problems = []
+    for error in validator.iter_errors(located.data):
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            problems.extend(
+                Problem(
+                    str(path),
+                    located.line_of((*error.absolute_path, key)),
+                    f"unknown key in tuning profile: {key!r}",
+                )
+                for key in error.instance
+                if key not in allowed
+            )
+            continue
+        problems.append(
+            Problem(str(path), located.line_of(tuple(error.absolute_path)), _describe(error))
         )
-        for error in validator.iter_errors(located.data)
-    ]
     if problems:
         raise ProblemsFound(problems)
     data: dict[str, Any] = located.data
@@ -89,8 +98,6 @@ def load_profile(path: Path) -> Profile:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path) or "profile"
-    if error.validator == "additionalProperties":
-        return f"unknown key in tuning profile: {error.message}"
     if error.validator == "pattern":
         return f"{where}: {error.instance!r} is not a valid entry ({error.schema.get('$comment', 'see the schema')})"
     return f"{where}: {error.message}"

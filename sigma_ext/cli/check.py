@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from sigma_ext.cli.common import add_content_options, load_or_report
+from sigma_ext.cli.common import add_content_options, load_or_report, report
+from sigma_ext.compile import check_compilation
+from sigma_ext.problems import ProblemsFound
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,6 +18,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     corpus = load_or_report(args)
     if corpus is None:
+        return 1
+    problems = check_compilation(corpus)
+    if problems:
+        report(ProblemsFound(problems))
         return 1
     print(f"ok: {len(corpus.rules)} rules, {len(corpus.mappings)} mappings, profile {corpus.profile.path}")
     return 0

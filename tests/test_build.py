@@ -1,0 +1,95 @@
+"""The build: complete, honest per target, deterministic, offline and atomic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sigma_ext.build import build, write_atomically
+from sigma_ext.corpus import Corpus
+from sigma_ext.problems import ProblemsFound
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> Path:
+    out = tmp_path_factory.mktemp("b") / "build"
+    build(corpus, out)
+    return out
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_rebuild_is_byte_identical(built: Path, corpus: Corpus, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    build(corpus, again)
+    assert tree(again) == tree(built)
+
+
+def test_every_rule_has_a_verdict_for_every_siem(built: Path, corpus: Corpus) -> None:
+    rows = json.loads((built / "summary.json").read_text())
+    pairs = {(r["rule"], r["target"]) for r in rows}
+    assert pairs == {(r.stem, t) for r in corpus.rules for t in ("splunk", "elastic")}
+    assert {r["status"] for r in rows} <= {"ok", "degraded", "impossible"}
+
+
+def test_statuses_say_what_elastic_cannot_see(built: Path) -> None:
+    rows = {(r["rule"], r["target"]): r for r in json.loads((built / "summary.json").read_text())}
+    bare = rows[("kubernetes_audit_bare_pod_created_by_person", "elastic")]
+    assert bare["status"] == "impossible"
+    assert "requestObject.metadata" in bare["reasons"][0]
+    registry = rows[("kubernetes_audit_pod_or_workload_image_from_unapproved_registry", "elastic")]
+    assert registry["status"] == "degraded"
+    assert any("match_every_element" in reason for reason in registry["reasons"])
+    assert rows[("kubernetes_audit_pod_or_workload_image_from_unapproved_registry", "splunk")]["status"] == "ok"
+
+
+def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus: Corpus) -> None:
+    rules = [json.loads(line) for line in (built / "elastic" / "detection-rules.ndjson").read_text().splitlines()]
+    emitted = {r["rule_id"] for r in rules}
+    assert emitted <= {r.id for r in corpus.rules}
+    assert "b80ca10c-74bd-4648-a96d-b577bf1c4c06" not in emitted  # impossible on Elastic
+    for rule in rules:
+        assert rule["enabled"] is False
+        assert rule["index"] == ["logs-kubernetes.audit_logs-*"]
+        assert rule["threat"], rule["name"]
+        assert {t["tactic"]["id"] for t in rule["threat"]} <= {"TA0001", "TA0002", "TA0003", "TA0004", "TA0005"}
+
+
+def test_savedsearches_conf_has_one_disabled_stanza_per_emitted_rule(built: Path, corpus: Corpus) -> None:
+    text = (built / "splunk" / "savedsearches.conf").read_text()
+    stanzas = [line for line in text.splitlines() if line.startswith("[")]
+    assert len(stanzas) == len(corpus.rules)
+    for rule in corpus.rules:
+        assert f"[sigma-ext - {rule.title}]" in stanzas
+        assert f"Sigma rule {rule.id}" in text
+    assert text.count("\ndisabled = 1\n") == len(corpus.rules)
+    assert all(line.startswith(("#", "[", "")) for line in text.splitlines())
+    for line in text.splitlines():
+        assert line == "" or line.startswith(("#", "[")) or " = " in line, line
+
+
+def test_failed_build_leaves_previous_output(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "build"
+    write_atomically(out, {"keep.txt": "previous\n"})
+
+    bad = {"a.txt": "new\n", "b.txt": None}
+    with pytest.raises(TypeError):
+        write_atomically(out, bad)  # type: ignore[arg-type]
+    assert tree(out) == {"keep.txt": b"previous\n"}
+    assert [p.name for p in tmp_path.iterdir()] == ["build"]
+
+
+def test_broken_content_fails_without_touching_output(corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sigma_ext import build as build_module
+    from sigma_ext.problems import Problem
+
+    out = tmp_path / "build"
+    write_atomically(out, {"keep.txt": "previous\n"})
+    monkeypatch.setattr(build_module, "check_compilation", lambda c: [Problem("rules/x.yml", 3, "splunk: broken")])
+    with pytest.raises(ProblemsFound):
+        build(corpus, out)
+    assert tree(out) == {"keep.txt": b"previous\n"}

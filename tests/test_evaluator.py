@@ -1,0 +1,143 @@
+"""The reference evaluator keeps Sigma's semantics; each test runs a small rule on events."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import pytest
+from sigma.rule import SigmaRule
+
+from sigma_ext.evaluator import UnsupportedConstruct, compile_rule, field_values
+
+
+def run(detection: str, event: dict[str, Any], every_element: tuple[str, ...] = ()) -> bool:
+    text = textwrap.dedent(
+        """
+        title: t
+        logsource: {product: kubernetes, service: audit}
+        detection:
+        """
+    ) + textwrap.indent(textwrap.dedent(detection), "    ")
+    return compile_rule(SigmaRule.from_yaml(text), every_element).matches(event)
+
+
+def test_strings_compare_case_insensitively() -> None:
+    assert run("sel: {verb: CREATE}\ncondition: sel", {"verb": "create"})
+
+
+def test_cased_modifier_is_case_sensitive() -> None:
+    assert not run("sel: {verb|cased: CREATE}\ncondition: sel", {"verb": "create"})
+
+
+def test_wildcards_are_anchored() -> None:
+    rule = "sel: {user.username: 'system:node:*'}\ncondition: sel"
+    assert run(rule, {"user": {"username": "system:node:ip-10-0-1-23"}})
+    assert not run(rule, {"user": {"username": "evil-system:node:x"}})
+
+
+def test_question_mark_matches_one_character() -> None:
+    rule = "sel: {verb: 'cr?ate'}\ncondition: sel"
+    assert run(rule, {"verb": "create"})
+    assert not run(rule, {"verb": "crate"})
+
+
+def test_escaped_wildcard_is_literal() -> None:
+    rule = "sel: {objectRef.name: 'literal\\*star'}\ncondition: sel"
+    assert run(rule, {"objectRef": {"name": "literal*star"}})
+    assert not run(rule, {"objectRef": {"name": "literalXstar"}})
+
+
+def test_array_field_matches_when_any_element_matches() -> None:
+    rule = "sel: {user.groups: 'oidc:platform-admins'}\ncondition: sel"
+    assert run(rule, {"user": {"groups": ["system:authenticated", "oidc:platform-admins"]}})
+    assert not run(rule, {"user": {"groups": ["system:authenticated", "oidc:platform-admins-x"]}})
+
+
+def test_negation_over_array_is_no_element_matches() -> None:
+    rule = "sel: {verb: create}\nflt: {images: 'good/*'}\ncondition: sel and not flt"
+    assert not run(rule, {"verb": "create", "images": ["good/a", "evil/b"]})
+    assert run(rule, {"verb": "create", "images": ["evil/a", "evil/b"]})
+
+
+def test_every_element_negation_is_some_element_does_not_match() -> None:
+    rule = "sel: {verb: create}\nflt: {images: 'good/*'}\ncondition: sel and not flt"
+    mixed = {"verb": "create", "images": ["good/a", "evil/b"]}
+    assert run(rule, mixed, every_element=("flt",))
+    assert not run(rule, {"verb": "create", "images": ["good/a", "good/b"]}, every_element=("flt",))
+
+
+def test_every_element_is_vacuously_true_without_elements() -> None:
+    rule = "sel: {verb: create}\nflt: {images: 'good/*'}\ncondition: sel and not flt"
+    assert not run(rule, {"verb": "create"}, every_element=("flt",))
+
+
+def test_nested_arrays_of_objects_are_flattened() -> None:
+    event = {"spec": {"containers": [{"image": "a"}, {"image": "b"}]}}
+    assert field_values(event, "spec.containers.image") == ["a", "b"]
+
+
+def test_keys_containing_dots_are_found() -> None:
+    event = {"annotations": {"authorization.k8s.io/decision": "allow"}}
+    assert field_values(event, "annotations.authorization.k8s.io/decision") == ["allow"]
+
+
+def test_null_matches_missing_and_null_fields() -> None:
+    rule = "sel: {objectRef.subresource: null}\ncondition: sel"
+    assert run(rule, {"objectRef": {"resource": "pods"}})
+    assert run(rule, {"objectRef": {"subresource": None}})
+    assert not run(rule, {"objectRef": {"subresource": "exec"}})
+
+
+def test_exists_modifier() -> None:
+    assert run("sel: {objectRef.subresource|exists: true}\ncondition: sel", {"objectRef": {"subresource": "exec"}})
+    assert run("sel: {objectRef.subresource|exists: false}\ncondition: sel", {"objectRef": {}})
+
+
+def test_numbers_match_numbers_and_numeric_strings() -> None:
+    rule = "sel: {responseStatus.code: 201}\ncondition: sel"
+    assert run(rule, {"responseStatus": {"code": 201}})
+    assert run(rule, {"responseStatus": {"code": "201"}})
+    assert not run(rule, {"responseStatus": {"code": 403}})
+
+
+def test_comparison_modifiers() -> None:
+    assert run("sel: {responseStatus.code|gte: 400}\ncondition: sel", {"responseStatus": {"code": 403}})
+    assert not run("sel: {responseStatus.code|lt: 400}\ncondition: sel", {"responseStatus": {"code": 403}})
+
+
+def test_regex_is_case_sensitive_unless_flagged() -> None:
+    assert not run("sel: {verb|re: '^CREATE$'}\ncondition: sel", {"verb": "create"})
+    assert run("sel: {verb|re|i: '^CREATE$'}\ncondition: sel", {"verb": "create"})
+
+
+def test_cidr_over_array() -> None:
+    rule = "sel: {sourceIPs|cidr: 192.0.2.0/24}\ncondition: sel"
+    assert run(rule, {"sourceIPs": ["198.51.100.7", "192.0.2.10"]})
+    assert not run(rule, {"sourceIPs": ["198.51.100.7"]})
+
+
+def test_contains_and_startswith() -> None:
+    assert run("sel: {requestURI|contains: 'dryRun=All'}\ncondition: sel", {"requestURI": "/api/v1/pods?dryRun=All"})
+    assert not run("sel: {user.username|startswith: 'system:'}\ncondition: sel", {"user": {"username": "alice"}})
+
+
+def test_booleans() -> None:
+    assert run("sel: {spec.hostNetwork: true}\ncondition: sel", {"spec": {"hostNetwork": True}})
+    assert not run("sel: {spec.hostNetwork: true}\ncondition: sel", {"spec": {"hostNetwork": False}})
+
+
+def test_selectors_one_of_and_all_of() -> None:
+    detection = "selection_a: {a: 1}\nselection_b: {b: 2}\ncondition: {cond}"
+    event = {"a": 1, "b": 3}
+    assert run(detection.replace("{cond}", "1 of selection_*"), event)
+    assert not run(detection.replace("{cond}", "all of selection_*"), event)
+
+
+def test_keywords_search_every_value() -> None:
+    assert run("keywords: [xmrig]\ncondition: keywords", {"spec": {"args": ["--run", "/opt/xmrig"]}})
+
+
+def test_unsupported_construct_fails_loudly() -> None:
+    with pytest.raises(UnsupportedConstruct):
+        run("sel: {user.username|expand: '%unfilled%'}\ncondition: sel", {"user": {"username": "x"}})

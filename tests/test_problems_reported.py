@@ -1,0 +1,106 @@
+"""Broken rules, mappings and profiles fail with their path and line, all at once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sigma_ext.corpus import load_corpus
+from sigma_ext.problems import ProblemsFound
+from sigma_ext.profile import load_profile
+
+from .conftest import ROOT
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for folder in ("rules", "mappings", "profiles"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def problems_of(project: Path, profile: Path | None = None) -> list[str]:
+    with pytest.raises(ProblemsFound) as caught:
+        load_corpus(project, profile or project / "profiles" / "example.yml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_clean_corpus_loads(corpus: object) -> None:
+    assert corpus is not None
+
+
+def test_unknown_profile_key_names_file_and_line(project: Path) -> None:
+    profile = project / "profiles" / "example.yml"
+    profile.write_text(profile.read_text() + "\napproved_registrys:\n  - evil.io\n")
+    line = profile.read_text().splitlines().index("approved_registrys:") + 1
+    with pytest.raises(ProblemsFound) as caught:
+        load_profile(profile)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{profile}:{line}: unknown key in tuning profile: 'approved_registrys'"
+    ]
+
+
+def test_wrong_type_in_profile_points_at_the_entry(project: Path) -> None:
+    profile = project / "profiles" / "example.yml"
+    text = profile.read_text().replace("  - breakglass-admin@corp.example", "  - 42")
+    profile.write_text(text)
+    line = text.splitlines().index("  - 42") + 1
+    found = problems_of(project)
+    assert any(p.startswith(f"{profile}:{line}: k8s_authorized_creators/0") for p in found), found
+
+
+def test_registry_entry_with_wildcard_is_rejected(project: Path) -> None:
+    profile = project / "profiles" / "example.yml"
+    text = profile.read_text().replace("  - registry.k8s.io ", "  - registry.k8s.io* ")
+    profile.write_text(text)
+    assert any("approved_registries/2" in p for p in problems_of(project))
+
+
+def test_missing_placeholder_list_names_the_profile(project: Path) -> None:
+    profile = project / "profiles" / "example.yml"
+    text = profile.read_text()
+    start = text.index("k8s_authorized_groups:")
+    profile.write_text(text[:start])
+    found = problems_of(project)
+    assert any(str(profile) in p and "k8s_authorized_groups" in p for p in found), found
+
+
+def test_every_broken_rule_is_reported_in_one_run(project: Path) -> None:
+    rules = project / "rules" / "kubernetes" / "audit"
+    (rules / "kubernetes_audit_broken_yaml.yml").write_text("title: x\ndetection: [unclosed\n")
+    bad_condition = (rules / "kubernetes_audit_pod_created.yml").read_text().replace(
+        "condition: selection and not filter_main_dry_run", "condition: selection and not filter_main_missing"
+    )
+    (rules / "kubernetes_audit_pod_created.yml").write_text(bad_condition)
+    bad_theme = (rules / "kubernetes_audit_workload_created.yml").read_text().replace(
+        "theme: visibility", "theme: vibes"
+    )
+    (rules / "kubernetes_audit_workload_created.yml").write_text(bad_theme)
+    found = problems_of(project)
+    assert any("kubernetes_audit_broken_yaml.yml:3: invalid YAML" in p for p in found), found
+    assert any("kubernetes_audit_pod_created.yml" in p and "filter_main_missing" in p for p in found), found
+    theme_line = bad_theme.splitlines().index("theme: vibes") + 1
+    assert any(f"kubernetes_audit_workload_created.yml:{theme_line}: theme must be" in p for p in found), found
+
+
+def test_every_element_detection_must_be_a_top_level_negation(project: Path) -> None:
+    path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_or_workload_image_from_unapproved_registry.yml"
+    path.write_text(path.read_text().replace("and not filter_main_approved_registry", "and not (filter_main_approved_registry or filter_main_dry_run)"))
+    assert any("top-level 'and not filter_main_approved_registry'" in p for p in problems_of(project))
+
+
+def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
+    from sigma_ext.compile import check_compilation
+
+    path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
+    path.write_text(path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods"))
+    corpus = load_corpus(project, project / "profiles" / "example.yml")
+    found = [str(p) for p in check_compilation(corpus)]
+    assert sorted(p.split(": ")[1] for p in found if "kubernetes_audit_pod_created" in p) == [
+        "elastic",
+        "native",
+        "splunk",
+    ], found
+    assert all("field is not mapped" in p for p in found), found
