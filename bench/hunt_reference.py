@@ -1,4 +1,4 @@
-"""Benchmark: the reference evaluator (what `sigma-ext hunt` runs today) over synthetic audit events.
+"""Benchmark: the reference evaluator (what `sigma-ext hunt` runs) over synthetic audit events.
 
     .venv/bin/python bench/hunt_reference.py [--events 50000] [--seed 7]
 
@@ -33,15 +33,28 @@ IDENTITIES = [
     "alice@corp.example",
     "system:node:ip-10-0-1-23.eu-west-1.compute.internal",
 ]
-IMAGES = ["registry.corp.example/shop/api:1.4", "nginx:1.27", "quay.io/argoproj/argocd:v2.13.1", "evil.io/x:1"]
+IMAGES = [
+    "registry.corp.example/shop/api:1.4",
+    "nginx:1.27",
+    "quay.io/argoproj/argocd:v2.13.1",
+    "evil.io/x:1",
+]
 RESOURCES = ["pods", "deployments", "configmaps", "leases", "jobs", "secrets"]
 
 
 def event(rng: random.Random) -> dict[str, object]:
     resource = rng.choice(RESOURCES)
     creating = rng.random() < 0.05
-    verb = rng.choice(["create", "patch"]) if creating else rng.choice(["get", "list", "watch", "update"])
-    spec = {"containers": [{"name": f"c{i}", "image": rng.choice(IMAGES)} for i in range(rng.randint(1, 3))]}
+    verb = (
+        rng.choice(["create", "patch"])
+        if creating
+        else rng.choice(["get", "list", "watch", "update"])
+    )
+    spec = {
+        "containers": [
+            {"name": f"c{i}", "image": rng.choice(IMAGES)} for i in range(rng.randint(1, 3))
+        ]
+    }
     body = spec if resource == "pods" else {"template": {"spec": spec}}
     return {
         "kind": "Event",

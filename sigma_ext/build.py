@@ -6,7 +6,6 @@ everything succeeded, so a failed build leaves the previous output exactly as it
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -60,8 +59,8 @@ def write_atomically(out: Path, files: dict[str, str]) -> list[Path]:
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-        os.replace(staging, out)
+            out.replace(old / out.name)
+        staging.replace(out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from sigma.backends.elasticsearch import LuceneBackend
-from sigma.backends.splunk import SplunkBackend
+from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
+from sigma.backends.splunk.splunk import SplunkBackend
 from sigma.conversion.base import TextQueryBackend
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
@@ -36,11 +36,11 @@ from sigma.types import (
 )
 
 from sigma_ext.corpus import Corpus
+from sigma_ext.evaluator import UnsupportedConstruct, compile_rule
 from sigma_ext.every_element import ElementTest, base_rule, element_tests
 from sigma_ext.mappings import conversion_pipeline, state_value
-from sigma_ext.rules import RuleFile
-from sigma_ext.evaluator import UnsupportedConstruct, compile_rule
 from sigma_ext.problems import Problem
+from sigma_ext.rules import RuleFile
 from sigma_ext.targets import ELASTIC, NATIVE, SPLUNK, Target
 
 Status = Literal["ok", "degraded", "impossible", "error"]
@@ -115,7 +115,12 @@ class SiemCompiler:
         except (SigmaError, NotImplementedError, TypeError) as error:
             message = str(error.args[0]) if error.args else type(error).__name__
             if message.startswith(NOT_VISIBLE):
-                return Compiled(rule_file, self.target, "impossible", (message.removeprefix(NOT_VISIBLE).strip(),))
+                return Compiled(
+                    rule_file,
+                    self.target,
+                    "impossible",
+                    (message.removeprefix(NOT_VISIBLE).strip(),),
+                )
             return Compiled(rule_file, self.target, "error", (message,))
         reasons = tuple(_degradations(rule) + extra)
         status: Status = "degraded" if reasons else "ok"

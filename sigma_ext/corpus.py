@@ -54,7 +54,8 @@ def load_corpus(root: Path, profile_path: Path, rule_roots: list[Path] | None = 
                     Problem(
                         str(profile_path),
                         None,
-                        f"placeholder %{name}% used by {rule_file.path} is missing from the tuning profile",
+                        f"placeholder %{name}% used by {rule_file.path} "
+                        "is missing from the tuning profile",
                     )
                 )
     if problems:

@@ -28,7 +28,9 @@ class ReferenceEngine:
         self._by_source: dict[str, list[Loaded]] = {}
         for rule_file in corpus.rules:
             rule = rule_file.fresh()
-            conversion_pipeline(corpus.mapping(NATIVE.mapping_dir, rule_file), corpus.profile).apply(rule)
+            conversion_pipeline(
+                corpus.mapping(NATIVE.mapping_dir, rule_file), corpus.profile
+            ).apply(rule)
             loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
             self._by_source.setdefault(corpus.source_of(rule_file).name, []).append(loaded)
 
@@ -40,4 +42,6 @@ class ReferenceEngine:
         source = source or recognize(event)
         if source is None:
             return []
-        return [loaded.rule_file for loaded in self.rules_for(source) if loaded.compiled.matches(event)]
+        return [
+            loaded.rule_file for loaded in self.rules_for(source) if loaded.compiled.matches(event)
+        ]

@@ -36,8 +36,8 @@ from sigma.conditions import (
 )
 from sigma.rule import SigmaRule
 from sigma.types import (
-    SigmaBool,
     Placeholder,
+    SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
     SigmaCompareExpression,
@@ -298,7 +298,7 @@ def _every_element(node: Any) -> Predicate:
 
     def test(event: Event, overrides: Overrides) -> bool:
         values = [v for field in fields for v in _values(event, overrides, field)]
-        return all(inner(event, dict.fromkeys(fields, [v])) for v in values)
+        return all(inner(event, {field: [v] for field in fields}) for v in values)
 
     return test
 
@@ -322,7 +322,9 @@ def compile_rule(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Compil
     def detection(name: str) -> Predicate:
         if name not in compiled:
             tree = detections.detections[name].postprocess(detections)
-            compiled[name] = _every_element(tree) if name in every_element else compile_condition(tree)
+            compiled[name] = (
+                _every_element(tree) if name in every_element else compile_condition(tree)
+            )
         return compiled[name]
 
     def walk(node: Any) -> Predicate:
@@ -330,7 +332,9 @@ def compile_rule(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Compil
             case ConditionIdentifier():
                 return detection(node.identifier)
             case ConditionSelector():
-                parts = [detection(i.identifier) for i in node.resolve_referenced_detections(detections)]
+                parts = [
+                    detection(i.identifier) for i in node.resolve_referenced_detections(detections)
+                ]
                 if node.cond_class is ConditionAND:
                     return lambda event, overrides: all(p(event, overrides) for p in parts)
                 return lambda event, overrides: any(p(event, overrides) for p in parts)

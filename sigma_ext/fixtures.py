@@ -76,13 +76,21 @@ def _load_file(jsonl: Path, known: set[str]) -> tuple[list[Case], list[Problem]]
     entries = spec.get("events") or []
     if len(entries) != len(events):
         problems.append(
-            Problem(str(expect_path), 1, f"{len(entries)} expectations for {len(events)} events in {jsonl.name}")
+            Problem(
+                str(expect_path),
+                1,
+                f"{len(entries)} expectations for {len(events)} events in {jsonl.name}",
+            )
         )
     cases = []
     for index, (entry, event) in enumerate(zip(entries, events, strict=False), start=1):
         line = located.line_of(("events", index - 1))
         if entry.get("line") != index:
-            problems.append(Problem(str(expect_path), line, f"expected line: {index}, found {entry.get('line')}"))
+            problems.append(
+                Problem(
+                    str(expect_path), line, f"expected line: {index}, found {entry.get('line')}"
+                )
+            )
         fires = frozenset(entry.get("fires") or [])
         for stem in sorted(fires - known):
             problems.append(Problem(str(expect_path), line, f"unknown rule {stem!r}"))

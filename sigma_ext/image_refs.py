@@ -128,7 +128,9 @@ def _char_class(chars: str) -> str:
         while run_end + 1 < len(ordered) and ord(ordered[run_end + 1]) == ord(ordered[run_end]) + 1:
             run_end += 1
         first, last = ordered[index], ordered[run_end]
-        parts.append(first if first == last else f"{first}-{last}" if run_end > index + 1 else first + last)
+        parts.append(
+            first if first == last else f"{first}-{last}" if run_end > index + 1 else first + last
+        )
         index = run_end + 1
     return "[" + "".join(parts) + ("-" if "-" in chars else "") + "]"
 
@@ -172,7 +174,9 @@ def registry_patterns(entry_text: str) -> list[SigmaType]:
         values.extend(SigmaString(form) for form in forms)
     if entry.domain == DOCKER_HUB:
         values.extend(SigmaRegularExpression(rx) for rx in _implicit_hub_regexes(entry.path))
-        if entry.path is not None and (entry.path == "library" or entry.path.startswith("library/")):
+        if entry.path is not None and (
+            entry.path == "library" or entry.path.startswith("library/")
+        ):
             # docker.io/nginx is docker.io/library/nginx: an explicit host, an implicit library/.
             official = entry.path.removeprefix("library").lstrip("/")
             name = re.escape(official) if official else _COMPONENT

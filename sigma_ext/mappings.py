@@ -47,7 +47,9 @@ def mapping_path(root: Path, target_dir: str, source: Source) -> Path:
     return root / "mappings" / target_dir / f"{source.name}.yml"
 
 
-def load_mappings(root: Path, target_dirs: list[str]) -> tuple[dict[tuple[str, str], Mapping], list[Problem]]:
+def load_mappings(
+    root: Path, target_dirs: list[str]
+) -> tuple[dict[tuple[str, str], Mapping], list[Problem]]:
     """Every mapping file for every target and source, with every problem found."""
     mappings: dict[tuple[str, str], Mapping] = {}
     problems: list[Problem] = []
@@ -55,7 +57,13 @@ def load_mappings(root: Path, target_dirs: list[str]) -> tuple[dict[tuple[str, s
         for source in SOURCES:
             path = mapping_path(root, target_dir, source)
             if not path.exists():
-                problems.append(Problem(str(path), None, f"missing mapping for target {target_dir}, source {source.name}"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        None,
+                        f"missing mapping for target {target_dir}, source {source.name}",
+                    )
+                )
                 continue
             try:
                 located = load_located(path)
@@ -69,7 +77,14 @@ def load_mappings(root: Path, target_dirs: list[str]) -> tuple[dict[tuple[str, s
                 continue
             mapping = Mapping(path, text, located.data)
             if not mapping.known_fields():
-                problems.append(Problem(str(path), 1, "no fail-closed detection_item_failure item with exclude_fields: unknown fields would pass silently"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        1,
+                        "no fail-closed detection_item_failure item with exclude_fields: "
+                        "unknown fields would pass silently",
+                    )
+                )
             mappings[(target_dir, source.name)] = mapping
     return mappings, problems
 

@@ -33,8 +33,7 @@ class RegistryPlaceholderTransformation(ValueTransformation):
             return None
         if len(val.s) != 1 or not isinstance(val.s[0], Placeholder):
             raise SigmaValueError(
-                "a registry list placeholder must be the whole value, not part of a string",
-                source=self.processing_item.source if self.processing_item else None,
+                "a registry list placeholder must be the whole value, not part of a string"
             )
         entries = self.lists[val.s[0].name]
         patterns: list[SigmaType] = []

@@ -68,30 +68,30 @@ def load_profile(path: Path) -> Profile:
     except YAMLProblem as error:
         raise ProblemsFound([error.problem]) from error
     validator = jsonschema.Draft202012Validator(profile_schema())
-    problems = []
-    for error in validator.iter_errors(located.data):
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
+    problems: list[Problem] = []
+    for violation in validator.iter_errors(located.data):
+        if violation.validator == "additionalProperties" and isinstance(violation.instance, dict):
+            allowed = set(violation.schema.get("properties", {}))
             problems.extend(
                 Problem(
                     str(path),
-                    located.line_of((*error.absolute_path, key)),
+                    located.line_of((*violation.absolute_path, key)),
                     f"unknown key in tuning profile: {key!r}",
                 )
-                for key in error.instance
+                for key in violation.instance
                 if key not in allowed
             )
             continue
         problems.append(
-            Problem(str(path), located.line_of(tuple(error.absolute_path)), _describe(error))
+            Problem(
+                str(path), located.line_of(tuple(violation.absolute_path)), _describe(violation)
+            )
         )
     if problems:
         raise ProblemsFound(problems)
     data: dict[str, Any] = located.data
     lists = {
-        name: tuple(str(v) for v in values)
-        for name, values in data.items()
-        if name in list_kinds()
+        name: tuple(str(v) for v in values) for name, values in data.items() if name in list_kinds()
     }
     return Profile(path, lists)
 
@@ -99,5 +99,8 @@ def load_profile(path: Path) -> Profile:
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path) or "profile"
     if error.validator == "pattern":
-        return f"{where}: {error.instance!r} is not a valid entry ({error.schema.get('$comment', 'see the schema')})"
+        hint = (
+            error.schema.get("$comment", "see the schema") if isinstance(error.schema, dict) else ""
+        )
+        return f"{where}: {error.instance!r} is not a valid entry ({hint})"
     return f"{where}: {error.message}"

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from sigma.conditions import ConditionAND, ConditionIdentifier, ConditionItem, ConditionNOT
-from sigma.exceptions import SigmaError
+from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
-from sigma.rule.attributes import SigmaRuleLocation
 from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.problems import Problem
@@ -108,11 +107,13 @@ class RuleFile:
 
     @property
     def product(self) -> str | None:
-        return self.data.get("logsource", {}).get("product")
+        value = self.data.get("logsource", {}).get("product")
+        return None if value is None else str(value)
 
     @property
     def service(self) -> str | None:
-        return self.data.get("logsource", {}).get("service")
+        value = self.data.get("logsource", {}).get("service")
+        return None if value is None else str(value)
 
     def fresh(self, condition: str | None = None) -> SigmaRule:
         """A new SigmaRule object (pySigma pipelines mutate the rules they process),
@@ -175,7 +176,9 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     """Every convention the rule breaks."""
     path, data, located = str(rule_file.path), rule_file.data, rule_file.located
     problems = [
-        Problem(path, 1, f"missing required attribute {key!r}") for key in REQUIRED if key not in data
+        Problem(path, 1, f"missing required attribute {key!r}")
+        for key in REQUIRED
+        if key not in data
     ]
     if problems:
         return problems
@@ -185,11 +188,20 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
             condition.parsed  # noqa: B018 - parsing is the check
     except SigmaError as error:
         problem = Problem.from_sigma_error(path, error)
-        return [problem if problem.line else Problem(path, located.line_of(("detection",)), problem.message)]
+        return [
+            problem
+            if problem.line
+            else Problem(path, located.line_of(("detection",)), problem.message)
+        ]
     known = [k for k in data if k in FIELD_ORDER]
     if known != sorted(known, key=FIELD_ORDER.index):
         problems.append(
-            Problem(path, 1, f"attributes out of SigmaHQ order: expected {', '.join(sorted(known, key=FIELD_ORDER.index))}")
+            Problem(
+                path,
+                1,
+                "attributes out of SigmaHQ order: expected "
+                + ", ".join(sorted(known, key=FIELD_ORDER.index)),
+            )
         )
     if rule_file.theme not in THEMES:
         problems.append(
@@ -200,14 +212,25 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     source = source_for_logsource(rule_file.product, rule_file.service)
     if source is None:
         problems.append(
-            Problem(path, located.line_of(("logsource",)), "no source of this project serves this logsource")
+            Problem(
+                path,
+                located.line_of(("logsource",)),
+                "no source of this project serves this logsource",
+            )
         )
     elif not rule_file.stem.startswith(f"{source.name}_"):
-        problems.append(Problem(path, 1, f"file name must start with {source.name}_ (SigmaHQ convention)"))
+        problems.append(
+            Problem(path, 1, f"file name must start with {source.name}_ (SigmaHQ convention)")
+        )
     for name in data["detection"]:
         if name != "condition" and not _DETECTION_NAME.match(name):
             problems.append(
-                Problem(path, located.line_of(("detection", name)), f"detection name {name!r} is not selection_*, filter_main_* or filter_optional_*")
+                Problem(
+                    path,
+                    located.line_of(("detection", name)),
+                    f"detection name {name!r} is not selection_*, filter_main_* "
+                    "or filter_optional_*",
+                )
             )
     problems.extend(_check_every_element(rule_file, rule))
     return problems
@@ -229,17 +252,38 @@ def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
                 top_level_negated.add(arg.args[0].identifier)
         for name in names:
             if _count_references(parsed, name) != 1:
-                problems.append(Problem(path, line, f"{name!r} must appear exactly once in the condition, as 'and not {name}'"))
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        f"{name!r} must appear exactly once in the condition, as 'and not {name}'",
+                    )
+                )
     for name in names:
         detection = rule.detection.detections.get(name)
         if detection is None:
-            problems.append(Problem(path, line, f"match_every_element names unknown detection {name!r}"))
+            problems.append(
+                Problem(path, line, f"match_every_element names unknown detection {name!r}")
+            )
             continue
         if name not in top_level_negated:
-            problems.append(Problem(path, line, f"{name!r} may only stand in the condition as a top-level 'and not {name}'"))
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{name!r} may only stand in the condition as a top-level 'and not {name}'",
+                )
+            )
         fields = {item.field for item in _leaf_items(detection)}
         if len(fields) != 1 or None in fields:
-            problems.append(Problem(path, located.line_of(("detection", name)), f"{name!r} must test exactly one field (it tests {sorted(str(f) for f in fields)})"))
+            problems.append(
+                Problem(
+                    path,
+                    located.line_of(("detection", name)),
+                    f"{name!r} must test exactly one field "
+                    f"(it tests {sorted(str(f) for f in fields)})",
+                )
+            )
     return problems
 
 
@@ -270,6 +314,12 @@ def _check_corpus(rules: list[RuleFile]) -> list[Problem]:
         for key in ("id", "title"):
             value = f"{key}:{rule_file.data[key]}"
             if value in seen:
-                problems.append(Problem(str(rule_file.path), rule_file.located.line_of((key,)), f"duplicate {key}, also in {seen[value].path}"))
+                problems.append(
+                    Problem(
+                        str(rule_file.path),
+                        rule_file.located.line_of((key,)),
+                        f"duplicate {key}, also in {seen[value].path}",
+                    )
+                )
             seen[value] = rule_file
     return problems

@@ -16,7 +16,9 @@ class Target:
     description: str
 
 
-NATIVE = Target("native", "native", "the events as the source writes them (reference evaluator, hunt)")
+NATIVE = Target(
+    "native", "native", "the events as the source writes them (reference evaluator, hunt)"
+)
 SPLUNK = Target("splunk", "splunk", "Splunk SPL searches and savedsearches.conf")
 ELASTIC = Target("elastic", "elastic", "Elastic Security detection rules (Kibana NDJSON)")
 

@@ -20,7 +20,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> Path:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_rebuild_is_byte_identical(built: Path, corpus: Corpus, tmp_path: Path) -> None:
@@ -44,11 +46,19 @@ def test_statuses_say_what_elastic_cannot_see(built: Path) -> None:
     registry = rows[("kubernetes_audit_pod_or_workload_image_from_unapproved_registry", "elastic")]
     assert registry["status"] == "degraded"
     assert any("match_every_element" in reason for reason in registry["reasons"])
-    assert rows[("kubernetes_audit_pod_or_workload_image_from_unapproved_registry", "splunk")]["status"] == "ok"
+    assert (
+        rows[("kubernetes_audit_pod_or_workload_image_from_unapproved_registry", "splunk")][
+            "status"
+        ]
+        == "ok"
+    )
 
 
 def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus: Corpus) -> None:
-    rules = [json.loads(line) for line in (built / "elastic" / "detection-rules.ndjson").read_text().splitlines()]
+    rules = [
+        json.loads(line)
+        for line in (built / "elastic" / "detection-rules.ndjson").read_text().splitlines()
+    ]
     emitted = {r["rule_id"] for r in rules}
     assert emitted <= {r.id for r in corpus.rules}
     assert "b80ca10c-74bd-4648-a96d-b577bf1c4c06" not in emitted  # impossible on Elastic
@@ -56,10 +66,18 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus:
         assert rule["enabled"] is False
         assert rule["index"] == ["logs-kubernetes.audit_logs-*"]
         assert rule["threat"], rule["name"]
-        assert {t["tactic"]["id"] for t in rule["threat"]} <= {"TA0001", "TA0002", "TA0003", "TA0004", "TA0005"}
+        assert {t["tactic"]["id"] for t in rule["threat"]} <= {
+            "TA0001",
+            "TA0002",
+            "TA0003",
+            "TA0004",
+            "TA0005",
+        }
 
 
-def test_savedsearches_conf_has_one_disabled_stanza_per_emitted_rule(built: Path, corpus: Corpus) -> None:
+def test_savedsearches_conf_has_one_disabled_stanza_per_emitted_rule(
+    built: Path, corpus: Corpus
+) -> None:
     text = (built / "splunk" / "savedsearches.conf").read_text()
     stanzas = [line for line in text.splitlines() if line.startswith("[")]
     assert len(stanzas) == len(corpus.rules)
@@ -83,13 +101,17 @@ def test_failed_build_leaves_previous_output(built: Path, tmp_path: Path) -> Non
     assert [p.name for p in tmp_path.iterdir()] == ["build"]
 
 
-def test_broken_content_fails_without_touching_output(corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_content_fails_without_touching_output(
+    corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sigma_ext import build as build_module
     from sigma_ext.problems import Problem
 
     out = tmp_path / "build"
     write_atomically(out, {"keep.txt": "previous\n"})
-    monkeypatch.setattr(build_module, "check_compilation", lambda c: [Problem("rules/x.yml", 3, "splunk: broken")])
+    monkeypatch.setattr(
+        build_module, "check_compilation", lambda c: [Problem("rules/x.yml", 3, "splunk: broken")]
+    )
     with pytest.raises(ProblemsFound):
         build(corpus, out)
     assert tree(out) == {"keep.txt": b"previous\n"}

@@ -71,7 +71,9 @@ def test_test_command_ends_with_counts(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0
 
 
-def test_hunt_reports_hits_bad_lines_and_reads_gzip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_hunt_reports_hits_bad_lines_and_reads_gzip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     log = tmp_path / "audit.log.gz"
     lines = [json.dumps(POD), "{not json", json.dumps({"kind": "Event"}), json.dumps(POD)]
     with gzip.open(log, "wt") as handle:
@@ -101,7 +103,9 @@ def test_hunt_reports_hits_bad_lines_and_reads_gzip(capsys: pytest.CaptureFixtur
     assert f"{log}:2: skipped: not JSON" in err
 
 
-def test_hunt_unreadable_file_is_a_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_hunt_unreadable_file_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     code, out, err = run(capsys, "hunt", "--root", str(ROOT), str(tmp_path / "missing.jsonl"))
     assert code == 2
     assert out == ""
@@ -116,14 +120,18 @@ def test_build_command_writes_outputs(capsys: pytest.CaptureFixture[str], tmp_pa
     assert (tmp_path / "out" / "elastic" / "detection-rules.ndjson").exists()
 
 
-def test_build_with_broken_profile_keeps_previous_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_build_with_broken_profile_keeps_previous_output(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     assert run(capsys, "build", "--root", str(ROOT), "--out", str(out))[0] == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     bad = tmp_path / "bad.yml"
     shutil.copy(ROOT / "profiles" / "example.yml", bad)
     bad.write_text(bad.read_text() + "\nsurprise: true\n")
-    code, _, err = run(capsys, "build", "--root", str(ROOT), "--profile", str(bad), "--out", str(out))
+    code, _, err = run(
+        capsys, "build", "--root", str(ROOT), "--profile", str(bad), "--out", str(out)
+    )
     assert code == 1
     assert "surprise" in err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

@@ -90,7 +90,10 @@ def test_null_matches_missing_and_null_fields() -> None:
 
 
 def test_exists_modifier() -> None:
-    assert run("sel: {objectRef.subresource|exists: true}\ncondition: sel", {"objectRef": {"subresource": "exec"}})
+    assert run(
+        "sel: {objectRef.subresource|exists: true}\ncondition: sel",
+        {"objectRef": {"subresource": "exec"}},
+    )
     assert run("sel: {objectRef.subresource|exists: false}\ncondition: sel", {"objectRef": {}})
 
 
@@ -102,8 +105,12 @@ def test_numbers_match_numbers_and_numeric_strings() -> None:
 
 
 def test_comparison_modifiers() -> None:
-    assert run("sel: {responseStatus.code|gte: 400}\ncondition: sel", {"responseStatus": {"code": 403}})
-    assert not run("sel: {responseStatus.code|lt: 400}\ncondition: sel", {"responseStatus": {"code": 403}})
+    assert run(
+        "sel: {responseStatus.code|gte: 400}\ncondition: sel", {"responseStatus": {"code": 403}}
+    )
+    assert not run(
+        "sel: {responseStatus.code|lt: 400}\ncondition: sel", {"responseStatus": {"code": 403}}
+    )
 
 
 def test_regex_is_case_sensitive_unless_flagged() -> None:
@@ -118,13 +125,21 @@ def test_cidr_over_array() -> None:
 
 
 def test_contains_and_startswith() -> None:
-    assert run("sel: {requestURI|contains: 'dryRun=All'}\ncondition: sel", {"requestURI": "/api/v1/pods?dryRun=All"})
-    assert not run("sel: {user.username|startswith: 'system:'}\ncondition: sel", {"user": {"username": "alice"}})
+    assert run(
+        "sel: {requestURI|contains: 'dryRun=All'}\ncondition: sel",
+        {"requestURI": "/api/v1/pods?dryRun=All"},
+    )
+    assert not run(
+        "sel: {user.username|startswith: 'system:'}\ncondition: sel",
+        {"user": {"username": "alice"}},
+    )
 
 
 def test_booleans() -> None:
     assert run("sel: {spec.hostNetwork: true}\ncondition: sel", {"spec": {"hostNetwork": True}})
-    assert not run("sel: {spec.hostNetwork: true}\ncondition: sel", {"spec": {"hostNetwork": False}})
+    assert not run(
+        "sel: {spec.hostNetwork: true}\ncondition: sel", {"spec": {"hostNetwork": False}}
+    )
 
 
 def test_selectors_one_of_and_all_of() -> None:
@@ -135,9 +150,13 @@ def test_selectors_one_of_and_all_of() -> None:
 
 
 def test_keywords_search_every_value() -> None:
-    assert run("keywords: [xmrig]\ncondition: keywords", {"spec": {"args": ["--run", "/opt/xmrig"]}})
+    assert run(
+        "keywords: [xmrig]\ncondition: keywords", {"spec": {"args": ["--run", "/opt/xmrig"]}}
+    )
 
 
 def test_unsupported_construct_fails_loudly() -> None:
     with pytest.raises(UnsupportedConstruct):
-        run("sel: {user.username|expand: '%unfilled%'}\ncondition: sel", {"user": {"username": "x"}})
+        run(
+            "sel: {user.username|expand: '%unfilled%'}\ncondition: sel", {"user": {"username": "x"}}
+        )

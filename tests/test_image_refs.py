@@ -67,7 +67,11 @@ def test_patterns_give_the_grammar_verdict(image: str, approved: bool, why: str)
 def test_parse_normalises_docker_hub() -> None:
     reference = parse_image_reference("nginx:1.27")
     assert reference is not None
-    assert (reference.domain, reference.path, reference.tag) == ("docker.io", "library/nginx", "1.27")
+    assert (reference.domain, reference.path, reference.tag) == (
+        "docker.io",
+        "library/nginx",
+        "1.27",
+    )
 
 
 _component = st.from_regex(r"[a-z0-9]{1,6}([._-][a-z0-9]{1,4})?", fullmatch=True)

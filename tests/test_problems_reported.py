@@ -70,32 +70,58 @@ def test_missing_placeholder_list_names_the_profile(project: Path) -> None:
 def test_every_broken_rule_is_reported_in_one_run(project: Path) -> None:
     rules = project / "rules" / "kubernetes" / "audit"
     (rules / "kubernetes_audit_broken_yaml.yml").write_text("title: x\ndetection: [unclosed\n")
-    bad_condition = (rules / "kubernetes_audit_pod_created.yml").read_text().replace(
-        "condition: selection and not filter_main_dry_run", "condition: selection and not filter_main_missing"
+    bad_condition = (
+        (rules / "kubernetes_audit_pod_created.yml")
+        .read_text()
+        .replace(
+            "condition: selection and not filter_main_dry_run",
+            "condition: selection and not filter_main_missing",
+        )
     )
     (rules / "kubernetes_audit_pod_created.yml").write_text(bad_condition)
-    bad_theme = (rules / "kubernetes_audit_workload_created.yml").read_text().replace(
-        "theme: visibility", "theme: vibes"
+    bad_theme = (
+        (rules / "kubernetes_audit_workload_created.yml")
+        .read_text()
+        .replace("theme: visibility", "theme: vibes")
     )
     (rules / "kubernetes_audit_workload_created.yml").write_text(bad_theme)
     found = problems_of(project)
     assert any("kubernetes_audit_broken_yaml.yml:3: invalid YAML" in p for p in found), found
-    assert any("kubernetes_audit_pod_created.yml" in p and "filter_main_missing" in p for p in found), found
+    assert any(
+        "kubernetes_audit_pod_created.yml" in p and "filter_main_missing" in p for p in found
+    ), found
     theme_line = bad_theme.splitlines().index("theme: vibes") + 1
-    assert any(f"kubernetes_audit_workload_created.yml:{theme_line}: theme must be" in p for p in found), found
+    assert any(
+        f"kubernetes_audit_workload_created.yml:{theme_line}: theme must be" in p for p in found
+    ), found
 
 
 def test_every_element_detection_must_be_a_top_level_negation(project: Path) -> None:
-    path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_or_workload_image_from_unapproved_registry.yml"
-    path.write_text(path.read_text().replace("and not filter_main_approved_registry", "and not (filter_main_approved_registry or filter_main_dry_run)"))
-    assert any("top-level 'and not filter_main_approved_registry'" in p for p in problems_of(project))
+    path = (
+        project
+        / "rules"
+        / "kubernetes"
+        / "audit"
+        / "kubernetes_audit_pod_or_workload_image_from_unapproved_registry.yml"
+    )
+    path.write_text(
+        path.read_text().replace(
+            "and not filter_main_approved_registry",
+            "and not (filter_main_approved_registry or filter_main_dry_run)",
+        )
+    )
+    assert any(
+        "top-level 'and not filter_main_approved_registry'" in p for p in problems_of(project)
+    )
 
 
 def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
     from sigma_ext.compile import check_compilation
 
     path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
-    path.write_text(path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods"))
+    path.write_text(
+        path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+    )
     corpus = load_corpus(project, project / "profiles" / "example.yml")
     found = [str(p) for p in check_compilation(corpus)]
     assert sorted(p.split(": ")[1] for p in found if "kubernetes_audit_pod_created" in p) == [

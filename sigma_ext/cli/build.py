@@ -13,7 +13,9 @@ from sigma_ext.problems import ProblemsFound
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("build", help="compile every rule for Splunk and Elastic")
     add_content_options(parser)
-    parser.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("build"), help="output folder (default: build)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -30,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     for c in result.results:
         why = f"  ({'; '.join(c.reasons)})" if c.reasons else ""
         print(f"{c.rule.stem:<{width}}  {c.target.name:<8} {c.status}{why}")
-    counts = {s: sum(c.status == s for c in result.results) for s in ("ok", "degraded", "impossible")}
+    counts = {
+        s: sum(c.status == s for c in result.results) for s in ("ok", "degraded", "impossible")
+    }
     print(
         f"built {len(corpus.rules)} rules into {result.out}: "
         + ", ".join(f"{n} {s}" for s, n in counts.items())

@@ -23,5 +23,8 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         report(ProblemsFound(problems))
         return 1
-    print(f"ok: {len(corpus.rules)} rules, {len(corpus.mappings)} mappings, profile {corpus.profile.path}")
+    print(
+        f"ok: {len(corpus.rules)} rules, {len(corpus.mappings)} mappings, "
+        f"profile {corpus.profile.path}"
+    )
     return 0

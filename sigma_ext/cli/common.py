@@ -15,7 +15,7 @@ def add_content_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root",
         type=Path,
-        default=Path("."),
+        default=Path(),
         help="project folder holding rules/, mappings/ and profiles/ (default: .)",
     )
     parser.add_argument(
@@ -27,7 +27,8 @@ def add_content_options(parser: argparse.ArgumentParser) -> None:
 
 
 def profile_path(args: argparse.Namespace) -> Path:
-    return args.profile if args.profile is not None else args.root / DEFAULT_PROFILE
+    chosen: Path = args.profile if args.profile is not None else args.root / DEFAULT_PROFILE
+    return chosen
 
 
 def load_or_report(args: argparse.Namespace) -> Corpus | None:

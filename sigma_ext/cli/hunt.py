@@ -13,7 +13,9 @@ from sigma_ext.sources import SOURCES, source_named
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("hunt", help="run the rules over JSON Lines log files (plain or .gz)")
+    parser = subparsers.add_parser(
+        "hunt", help="run the rules over JSON Lines log files (plain or .gz)"
+    )
     add_content_options(parser)
     parser.add_argument(
         "--source",

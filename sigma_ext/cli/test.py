@@ -1,4 +1,4 @@
-"""``sigma-ext test``: every rule's verdict on every fixture event, ending ``N passed, N failed``."""
+"""``sigma-ext test``: every rule's verdict on every fixture event; ends ``N passed, N failed``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from sigma_ext.sources import source_named
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("test", help="run the fixture expectations")
     add_content_options(parser)
-    parser.add_argument("--fixtures", type=Path, default=None, help="fixture folder (default: <root>/fixtures)")
+    parser.add_argument(
+        "--fixtures", type=Path, default=None, help="fixture folder (default: <root>/fixtures)"
+    )
     parser.set_defaults(run=run)
 
 
