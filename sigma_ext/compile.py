@@ -18,7 +18,6 @@ target's own language.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -32,11 +31,10 @@ from sigma.types import (
     SigmaRegularExpressionFlag,
     SigmaString,
     SigmaType,
-    SpecialChars,
 )
 
 from sigma_ext.corpus import Corpus
-from sigma_ext.evaluator import UnsupportedConstruct, compile_rule
+from sigma_ext.evaluator import UnsupportedConstruct, compile_rule, sigma_string_regex
 from sigma_ext.every_element import ElementTest, base_rule, element_tests
 from sigma_ext.mappings import conversion_pipeline, state_value
 from sigma_ext.problems import Problem
@@ -77,15 +75,7 @@ def sigma_value_regex(value: SigmaType) -> str:
             return f"(?i:{body})"
         return f"(?:{body})"
     if isinstance(value, SigmaString):
-        parts = []
-        for part in value.s:
-            if isinstance(part, str):
-                parts.append(re.escape(part))
-            elif part == SpecialChars.WILDCARD_MULTI:
-                parts.append(".*")
-            elif part == SpecialChars.WILDCARD_SINGLE:
-                parts.append(".")
-        return "(?i:^" + "".join(parts) + "$)"
+        return "(?i:" + sigma_string_regex(value) + ")"
     raise TypeError(f"cannot render {type(value).__name__} as an element test")
 
 
