@@ -71,9 +71,9 @@ def write_atomically(out: Path, files: dict[str, str]) -> list[Path]:
 
 def build(corpus: Corpus, out: Path) -> BuildResult:
     """Compile everything; on any content error raise ProblemsFound and write nothing."""
-    errors = check_compilation(corpus)
+    results = compile_all(corpus)
+    errors = check_compilation(corpus, results)
     if errors:
         raise ProblemsFound(errors)
-    results = compile_all(corpus)
     files = write_atomically(out, render(results))
     return BuildResult(out, results, files)

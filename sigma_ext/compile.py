@@ -191,11 +191,14 @@ def compile_all(corpus: Corpus) -> list[Compiled]:
     return [c.compile(rule_file) for rule_file in corpus.rules for c in compilers]
 
 
-def check_compilation(corpus: Corpus) -> list[Problem]:
-    """Every rule that fails to compile for a target because the content is broken."""
+def check_compilation(corpus: Corpus, results: list[Compiled] | None = None) -> list[Problem]:
+    """Every rule that fails to compile for a target because the content is broken.
+
+    ``results`` are the SIEM compilations when the caller already has them.
+    """
     problems = [
         Problem(str(c.rule.path), None, f"{c.target.name}: {reason}")
-        for c in compile_all(corpus)
+        for c in (compile_all(corpus) if results is None else results)
         if c.status == "error"
         for reason in c.reasons
     ]

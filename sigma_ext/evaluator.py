@@ -262,18 +262,27 @@ def _keyword(node: ConditionValueExpression) -> Predicate:
     return lambda event, overrides: scan(event)
 
 
-def compile_condition(node: Any) -> Predicate:
-    """Closures for a postprocessed condition tree (leaves are field/value expressions)."""
+def _boolean(node: Any, child: Callable[[Any], Predicate]) -> Predicate | None:
+    """Closures for AND, OR and NOT over children compiled by ``child``; None for other nodes."""
     match node:
         case ConditionAND():
-            parts = [compile_condition(arg) for arg in node.args]
+            parts = [child(arg) for arg in node.args]
             return lambda event, overrides: all(part(event, overrides) for part in parts)
         case ConditionOR():
-            parts = [compile_condition(arg) for arg in node.args]
+            parts = [child(arg) for arg in node.args]
             return lambda event, overrides: any(part(event, overrides) for part in parts)
         case ConditionNOT():
-            inner = compile_condition(node.args[0])
+            inner = child(node.args[0])
             return lambda event, overrides: not inner(event, overrides)
+    return None
+
+
+def compile_condition(node: Any) -> Predicate:
+    """Closures for a postprocessed condition tree (leaves are field/value expressions)."""
+    boolean = _boolean(node, compile_condition)
+    if boolean is not None:
+        return boolean
+    match node:
         case ConditionFieldEqualsValueExpression():
             return _leaf(node)
         case ConditionValueExpression():
@@ -332,22 +341,12 @@ def compile_rule(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Compil
             case ConditionIdentifier():
                 return detection(node.identifier)
             case ConditionSelector():
-                parts = [
-                    detection(i.identifier) for i in node.resolve_referenced_detections(detections)
-                ]
-                if node.cond_class is ConditionAND:
-                    return lambda event, overrides: all(p(event, overrides) for p in parts)
-                return lambda event, overrides: any(p(event, overrides) for p in parts)
-            case ConditionAND():
-                parts = [walk(arg) for arg in node.args]
-                return lambda event, overrides: all(p(event, overrides) for p in parts)
-            case ConditionOR():
-                parts = [walk(arg) for arg in node.args]
-                return lambda event, overrides: any(p(event, overrides) for p in parts)
-            case ConditionNOT():
-                inner = walk(node.args[0])
-                return lambda event, overrides: not inner(event, overrides)
-        raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
+                referenced = node.resolve_referenced_detections(detections)
+                return walk(node.cond_class(list(referenced)))
+        boolean = _boolean(node, walk)
+        if boolean is None:
+            raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
+        return boolean
 
     conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
     return CompiledRule(rule, lambda event, overrides: any(c(event, overrides) for c in conditions))

@@ -23,7 +23,6 @@ from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
     ConditionIdentifier,
-    ConditionItem,
     ConditionNOT,
     ConditionOR,
     ConditionSelector,
@@ -107,8 +106,6 @@ def element_tests(rule_file: RuleFile, pipeline: ProcessingPipeline) -> list[Ele
 def _leaves(node: Any) -> list[ConditionFieldEqualsValueExpression]:
     if isinstance(node, ConditionFieldEqualsValueExpression):
         return [node]
-    if isinstance(node, (ConditionOR, ConditionItem)) and not isinstance(node, ConditionNOT):
-        if isinstance(node, ConditionAND):
-            raise TypeError("an every-element detection may only OR its values")
+    if isinstance(node, ConditionOR):
         return [leaf for arg in node.args for leaf in _leaves(arg)]
     raise TypeError(f"unsupported element in an every-element detection: {type(node).__name__}")

@@ -110,7 +110,9 @@ def test_broken_content_fails_without_touching_output(
     out = tmp_path / "build"
     write_atomically(out, {"keep.txt": "previous\n"})
     monkeypatch.setattr(
-        build_module, "check_compilation", lambda c: [Problem("rules/x.yml", 3, "splunk: broken")]
+        build_module,
+        "check_compilation",
+        lambda c, results=None: [Problem("rules/x.yml", 3, "splunk: broken")],
     )
     with pytest.raises(ProblemsFound):
         build(corpus, out)
