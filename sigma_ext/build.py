@@ -42,7 +42,7 @@ def render(results: list[Compiled]) -> dict[str, str]:
         "elastic/detection-rules.ndjson": kibana_ndjson(elastic),
     }
     for c in splunk:
-        files[f"splunk/spl/{c.rule.stem}.spl"] = spl_file(c)
+        files[f"splunk/spl/{c.output_stem}.spl"] = spl_file(c)
     return files
 
 

@@ -18,6 +18,7 @@ target's own language.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -39,6 +40,7 @@ from sigma_ext.every_element import ElementTest, base_rule, element_tests
 from sigma_ext.mappings import conversion_pipeline, state_value
 from sigma_ext.problems import Problem
 from sigma_ext.rules import RuleFile
+from sigma_ext.sources import Source
 from sigma_ext.targets import ELASTIC, NATIVE, SPLUNK, Target
 
 Status = Literal["ok", "degraded", "impossible", "error"]
@@ -48,15 +50,32 @@ DEGRADED_ATTRIBUTE = "sigma_ext.degraded."
 
 @dataclass(frozen=True)
 class Compiled:
-    """The outcome of compiling one rule for one target."""
+    """The outcome of compiling one rule for one target and one source."""
 
     rule: RuleFile
     target: Target
+    source: Source
+    primary: bool
     status: Status
     reasons: tuple[str, ...] = ()
     language: str | None = None
     query: str | None = None
     index: tuple[str, ...] = field(default=())
+
+    @property
+    def output_id(self) -> str:
+        """The rule id on the primary source; a stable id derived from it on the others."""
+        if self.primary:
+            return self.rule.id
+        return str(uuid.uuid5(uuid.UUID(self.rule.id), self.source.name))
+
+    @property
+    def output_stem(self) -> str:
+        return self.rule.stem if self.primary else f"{self.rule.stem}.{self.source.name}"
+
+    @property
+    def output_name(self) -> str:
+        return self.rule.title if self.primary else f"{self.rule.title} ({self.source.label})"
 
 
 def _degradations(rule: SigmaRule) -> list[str]:
@@ -89,15 +108,16 @@ class SiemCompiler:
     def __init__(self, corpus: Corpus) -> None:
         self.corpus = corpus
 
-    def compile(self, rule_file: RuleFile) -> Compiled:
-        mapping = self.corpus.mapping(self.target.mapping_dir, rule_file)
+    def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
+        mapping = self.corpus.mapping(self.target.mapping_dir, source)
+        primary = source == self.corpus.sources_of(rule_file)[0]
         index = state_value(mapping, "index")
         try:
             if rule_file.every_element:
                 rule = base_rule(rule_file)
                 query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
                 tests = element_tests(rule_file, conversion_pipeline(mapping, self.corpus.profile))
-                query, extra = self.render_every_element(rule_file, query, tests)
+                query, extra = self.render_every_element(rule_file, source, query, tests)
             else:
                 rule = rule_file.fresh()
                 query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
@@ -108,15 +128,19 @@ class SiemCompiler:
                 return Compiled(
                     rule_file,
                     self.target,
+                    source,
+                    primary,
                     "impossible",
                     (message.removeprefix(NOT_VISIBLE).strip(),),
                 )
-            return Compiled(rule_file, self.target, "error", (message,))
+            return Compiled(rule_file, self.target, source, primary, "error", (message,))
         reasons = tuple(_degradations(rule) + extra)
         status: Status = "degraded" if reasons else "ok"
         return Compiled(
             rule_file,
             self.target,
+            source,
+            primary,
             status,
             reasons,
             self.language,
@@ -132,7 +156,7 @@ class SiemCompiler:
         return " ".join(line.strip() for line in str(queries[0]).splitlines())
 
     def render_every_element(
-        self, rule_file: RuleFile, base_query: str, tests: list[ElementTest]
+        self, rule_file: RuleFile, source: Source, base_query: str, tests: list[ElementTest]
     ) -> tuple[str, list[str]]:
         raise NotImplementedError
 
@@ -147,7 +171,7 @@ class SplunkCompiler(SiemCompiler):
     backend_class = SplunkBackend
 
     def render_every_element(
-        self, rule_file: RuleFile, base_query: str, tests: list[ElementTest]
+        self, rule_file: RuleFile, source: Source, base_query: str, tests: list[ElementTest]
     ) -> tuple[str, list[str]]:
         """``mvfilter`` keeps the pooled elements that match no approved value."""
         stages = [base_query]
@@ -169,10 +193,10 @@ class ElasticCompiler(SiemCompiler):
     backend_class = LuceneBackend
 
     def render_every_element(
-        self, rule_file: RuleFile, base_query: str, tests: list[ElementTest]
+        self, rule_file: RuleFile, source: Source, base_query: str, tests: list[ElementTest]
     ) -> tuple[str, list[str]]:
         """Lucene cannot say "some element is unapproved": emit Sigma's own reading instead."""
-        mapping = self.corpus.mapping(self.target.mapping_dir, rule_file)
+        mapping = self.corpus.mapping(self.target.mapping_dir, source)
         query = self._convert(rule_file.fresh(), conversion_pipeline(mapping, self.corpus.profile))
         names = ", ".join(t.name for t in tests)
         return query, [
@@ -186,9 +210,14 @@ COMPILERS: tuple[type[SiemCompiler], ...] = (SplunkCompiler, ElasticCompiler)
 
 
 def compile_all(corpus: Corpus) -> list[Compiled]:
-    """Every rule for every SIEM target, in a stable order."""
+    """Every rule for every source it runs on and every SIEM target, in a stable order."""
     compilers = [compiler(corpus) for compiler in COMPILERS]
-    return [c.compile(rule_file) for rule_file in corpus.rules for c in compilers]
+    return [
+        c.compile(rule_file, source)
+        for rule_file in corpus.rules
+        for source in corpus.sources_of(rule_file)
+        for c in compilers
+    ]
 
 
 def check_compilation(corpus: Corpus, results: list[Compiled] | None = None) -> list[Problem]:
@@ -197,18 +226,21 @@ def check_compilation(corpus: Corpus, results: list[Compiled] | None = None) -> 
     ``results`` are the SIEM compilations when the caller already has them.
     """
     problems = [
-        Problem(str(c.rule.path), None, f"{c.target.name}: {reason}")
+        Problem(str(c.rule.path), None, f"{c.target.name}/{c.source.name}: {reason}")
         for c in (compile_all(corpus) if results is None else results)
         if c.status == "error"
         for reason in c.reasons
     ]
     for rule_file in corpus.rules:
-        mapping = corpus.mapping(NATIVE.mapping_dir, rule_file)
-        try:
-            rule = rule_file.fresh()
-            conversion_pipeline(mapping, corpus.profile).apply(rule)
-            compile_rule(rule, rule_file.every_element)
-        except (SigmaError, UnsupportedConstruct) as error:
-            message = str(error.args[0]) if error.args else type(error).__name__
-            problems.append(Problem(str(rule_file.path), None, f"{NATIVE.name}: {message}"))
+        for source in corpus.sources_of(rule_file):
+            mapping = corpus.mapping(NATIVE.mapping_dir, source)
+            try:
+                rule = rule_file.fresh()
+                conversion_pipeline(mapping, corpus.profile).apply(rule)
+                compile_rule(rule, rule_file.every_element)
+            except (SigmaError, UnsupportedConstruct) as error:
+                message = str(error.args[0]) if error.args else type(error).__name__
+                problems.append(
+                    Problem(str(rule_file.path), None, f"{NATIVE.name}/{source.name}: {message}")
+                )
     return sorted(problems)

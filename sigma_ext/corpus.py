@@ -9,7 +9,7 @@ from sigma_ext.mappings import Mapping, load_mappings
 from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.profile import Profile, load_profile
 from sigma_ext.rules import RuleFile, load_rules
-from sigma_ext.sources import Source, source_for_logsource
+from sigma_ext.sources import Source, sources_for_logsource
 from sigma_ext.targets import MAPPING_DIRS
 
 
@@ -20,13 +20,14 @@ class Corpus:
     mappings: dict[tuple[str, str], Mapping]
     profile: Profile
 
-    def source_of(self, rule_file: RuleFile) -> Source:
-        source = source_for_logsource(rule_file.product, rule_file.service)
-        assert source is not None, "load_rules rejects rules without a source"
-        return source
+    def sources_of(self, rule_file: RuleFile) -> tuple[Source, ...]:
+        """The sources a rule runs on, its log source's primary source first."""
+        sources = sources_for_logsource(rule_file.product, rule_file.service)
+        assert sources, "load_rules rejects rules without a source"
+        return sources
 
-    def mapping(self, mapping_dir: str, rule_file: RuleFile) -> Mapping:
-        return self.mappings[(mapping_dir, self.source_of(rule_file).name)]
+    def mapping(self, mapping_dir: str, source: Source) -> Mapping:
+        return self.mappings[(mapping_dir, source.name)]
 
     def rule(self, stem: str) -> RuleFile:
         for rule_file in self.rules:

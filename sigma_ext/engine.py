@@ -27,21 +27,28 @@ class ReferenceEngine:
         self.corpus = corpus
         self._by_source: dict[str, list[Loaded]] = {}
         for rule_file in corpus.rules:
-            rule = rule_file.fresh()
-            conversion_pipeline(
-                corpus.mapping(NATIVE.mapping_dir, rule_file), corpus.profile
-            ).apply(rule)
-            loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
-            self._by_source.setdefault(corpus.source_of(rule_file).name, []).append(loaded)
+            for source in corpus.sources_of(rule_file):
+                rule = rule_file.fresh()
+                conversion_pipeline(
+                    corpus.mapping(NATIVE.mapping_dir, source), corpus.profile
+                ).apply(rule)
+                loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
+                self._by_source.setdefault(source.name, []).append(loaded)
 
     def rules_for(self, source: Source) -> list[Loaded]:
         return self._by_source.get(source.name, [])
 
     def match(self, event: Mapping[str, Any], source: Source | None = None) -> list[RuleFile]:
-        """The rules that fire on the event; its source is recognised when not given."""
+        """The rules that fire on the event; its source is recognised when not given.
+
+        The event is as the source writes it; the source's ``decode`` unwraps any envelope.
+        """
         source = source or recognize(event)
         if source is None:
             return []
+        document = source.decode(event)
         return [
-            loaded.rule_file for loaded in self.rules_for(source) if loaded.compiled.matches(event)
+            loaded.rule_file
+            for loaded in self.rules_for(source)
+            if loaded.compiled.matches(document)
         ]

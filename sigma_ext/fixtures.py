@@ -1,7 +1,8 @@
 """The fixture harness: every rule's verdict on every fixture event.
 
-``fixtures/<source>/<scenario>.jsonl`` holds real-format events; ``<scenario>.expect.yml`` beside
-it lists, per line, the rules that must fire (all others must not). See fixtures/README.md.
+``fixtures/<source>/<scenario>.jsonl`` holds real-format events (``<scenario>.log`` for sources
+that write text lines, parsed by the source's ``parse_text``); ``<scenario>.expect.yml`` beside it
+lists, per line, the rules that must fire (all others must not). See fixtures/README.md.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ class Case:
         return f"{self.file}:{self.line}"
 
 
-def expectation_path(jsonl: Path) -> Path:
-    return jsonl.with_name(jsonl.name.removesuffix(".jsonl") + ".expect.yml")
+FIXTURE_SUFFIXES = (".jsonl", ".log")
+
+
+def expectation_path(fixture: Path) -> Path:
+    return fixture.with_name(fixture.stem + ".expect.yml")
 
 
 def load_cases(root: Path, rule_stems: Iterable[str]) -> list[Case]:
@@ -42,7 +46,8 @@ def load_cases(root: Path, rule_stems: Iterable[str]) -> list[Case]:
     known = set(rule_stems)
     cases: list[Case] = []
     problems: list[Problem] = []
-    for jsonl in sorted(root.rglob("*.jsonl")):
+    fixtures = sorted(p for p in root.rglob("*") if p.suffix in FIXTURE_SUFFIXES and p.is_file())
+    for jsonl in fixtures:
         found, bad = _load_file(jsonl, known)
         cases.extend(found)
         problems.extend(bad)
@@ -67,6 +72,16 @@ def _load_file(jsonl: Path, known: set[str]) -> tuple[list[Case], list[Problem]]
         return [], [Problem(str(expect_path), located.line_of(("source",)), str(error.args[0]))]
     events: list[dict[str, Any]] = []
     for number, text in enumerate(jsonl.read_text(encoding="utf-8").splitlines(), start=1):
+        if jsonl.suffix == ".log":
+            if source.parse_text is None:
+                problems.append(Problem(str(jsonl), number, f"{source.name} has no text format"))
+                continue
+            parsed = source.parse_text(text)
+            if parsed is None:
+                problems.append(Problem(str(jsonl), number, f"not a {source.label} log line"))
+                continue
+            events.append(dict(parsed))
+            continue
         try:
             event = json.loads(text)
         except json.JSONDecodeError as error:

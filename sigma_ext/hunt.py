@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sigma_ext.engine import ReferenceEngine
-from sigma_ext.sources import Source
+from sigma_ext.sources import Source, parse_text_line
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,16 @@ def read_events(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
             try:
                 event = json.loads(text)
             except json.JSONDecodeError as error:
-                yield number, BadLine(str(path), number, f"not JSON ({error.msg})")
+                parsed = parse_text_line(text.rstrip("\r\n"))
+                if parsed is None:
+                    yield (
+                        number,
+                        BadLine(
+                            str(path), number, f"not JSON ({error.msg}) nor a known text log line"
+                        ),
+                    )
+                else:
+                    yield number, parsed
                 continue
             if not isinstance(event, dict):
                 yield number, BadLine(str(path), number, "not a JSON object")

@@ -32,12 +32,15 @@ def _one_line(text: str) -> str:
 
 def spl_file(compiled: Compiled) -> str:
     rule = compiled.rule
-    header = f"``` sigma-ext rule_id={rule.id} status={compiled.status} title={rule.title} ```"
+    header = (
+        f"``` sigma-ext rule_id={rule.id} source={compiled.source.name} "
+        f"status={compiled.status} title={rule.title} ```"
+    )
     return f"{header}\n{compiled.query}\n"
 
 
 def splunk_stanza_name(compiled: Compiled) -> str:
-    return f"sigma-ext - {compiled.rule.title}".replace("[", "(").replace("]", ")")
+    return f"sigma-ext - {compiled.output_name}".replace("[", "(").replace("]", ")")
 
 
 def savedsearches_conf(results: list[Compiled]) -> str:
@@ -59,7 +62,8 @@ def savedsearches_conf(results: list[Compiled]) -> str:
             "counttype": "number of events",
             "cron_schedule": f"*/{SCHEDULE_MINUTES} * * * *",
             "description": _one_line(
-                f"{rule.data['description']} (Sigma rule {rule.id}, theme {rule.theme}.){caveat}"
+                f"{rule.data['description']} (Sigma rule {rule.id}, theme {rule.theme}, "
+                f"source {compiled.source.label}.){caveat}"
             ),
             "disabled": "1",
             "dispatch.earliest_time": f"-{LOOKBACK_MINUTES}m@m",
@@ -92,14 +96,19 @@ def kibana_rule(compiled: Compiled) -> dict[str, Any]:
         "language": compiled.language,
         "license": "Apache-2.0",
         "max_signals": 100,
-        "name": rule.title,
+        "name": compiled.output_name,
         "note": note,
         "query": compiled.query,
         "references": [str(r) for r in rule.data.get("references", [])],
         "risk_score": risk_score,
-        "rule_id": rule.id,
+        "rule_id": compiled.output_id,
         "severity": severity,
-        "tags": ["sigma-ext", f"Theme: {rule.theme}", f"Sigma: {rule.stem}"],
+        "tags": [
+            "sigma-ext",
+            f"Theme: {rule.theme}",
+            f"Sigma: {rule.stem}",
+            f"Source: {compiled.source.label}",
+        ],
         "threat": kibana_threat([str(t) for t in rule.data.get("tags", [])]),
         "to": "now",
         "type": "esql" if compiled.language == "esql" else "query",
@@ -120,12 +129,15 @@ def summary_markdown(results: list[Compiled]) -> str:
     lines = [
         "# sigma-ext build summary",
         "",
-        "| rule | theme | target | status | why |",
-        "|---|---|---|---|---|",
+        "| rule | theme | source | target | status | why |",
+        "|---|---|---|---|---|---|",
     ]
     for c in results:
         why = "; ".join(c.reasons).replace("|", "\\|")
-        lines.append(f"| {c.rule.stem} | {c.rule.theme} | {c.target.name} | {c.status} | {why} |")
+        lines.append(
+            f"| {c.rule.stem} | {c.rule.theme} | {c.source.name} | {c.target.name} "
+            f"| {c.status} | {why} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -134,6 +146,8 @@ def summary_json(results: list[Compiled]) -> str:
         {
             "rule": c.rule.stem,
             "rule_id": c.rule.id,
+            "output_id": c.output_id,
+            "source": c.source.name,
             "theme": c.rule.theme,
             "target": c.target.name,
             "status": c.status,

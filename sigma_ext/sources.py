@@ -1,8 +1,14 @@
 """One notion of a telemetry source, shared by ``hunt``, the fixture harness and the build.
 
 A source names the Sigma log source its rules declare, the mapping file each target uses for it
-(``mappings/<target>/<source>.yml``), and how to recognise one of its events in a log file.
-Adding a source means one row here, its mapping files and its fixtures.
+(``mappings/<target>/<source>.yml``), how to recognise one of its events in a log file, how to
+unwrap a provider envelope into the document its native mapping addresses, and, for text logs,
+how to parse a line into fields. Adding a source means one row here, its mapping files and its
+fixtures.
+
+Several sources may serve one Sigma log source (the Kubernetes audit log as written by the API
+server, and as EKS, AKS and GKE deliver it): one rule then compiles once per source. The first
+source in the table that serves a log source is that log source's primary source.
 """
 
 from __future__ import annotations
@@ -14,14 +20,27 @@ from typing import Any
 Event = Mapping[str, Any]
 
 
+def _as_is(event: Event) -> Event:
+    return event
+
+
 @dataclass(frozen=True)
 class Source:
-    """A telemetry source and the Sigma log source of its rules."""
+    """A telemetry source and the Sigma log source of its rules.
+
+    ``recognize`` answers whether a parsed event comes from this source; ``decode`` turns such
+    an event into the document the native mapping addresses (for example parsing a JSON string
+    that a provider envelope carries); ``parse_text`` turns one line of a text log into an event
+    that ``recognize`` claims, or None, and is set only for text formats.
+    """
 
     name: str
     product: str
     service: str
+    label: str
     recognize: Callable[[Event], bool]
+    decode: Callable[[Event], Event] = _as_is
+    parse_text: Callable[[str], Event | None] | None = None
 
     def serves(self, product: str | None, service: str | None) -> bool:
         return (product, service) == (self.product, self.service)
@@ -34,7 +53,7 @@ def _is_kubernetes_audit(event: Event) -> bool:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("kubernetes_audit", "kubernetes", "audit", _is_kubernetes_audit),
+    Source("kubernetes_audit", "kubernetes", "audit", "Kubernetes audit", _is_kubernetes_audit),
 )
 
 
@@ -46,10 +65,24 @@ def source_named(name: str) -> Source:
     raise KeyError(f"unknown source {name!r} (known: {known})")
 
 
+def sources_for_logsource(product: str | None, service: str | None) -> tuple[Source, ...]:
+    """Every source serving a Sigma log source, the primary one first."""
+    return tuple(source for source in SOURCES if source.serves(product, service))
+
+
 def source_for_logsource(product: str | None, service: str | None) -> Source | None:
+    """The primary source of a Sigma log source."""
+    served = sources_for_logsource(product, service)
+    return served[0] if served else None
+
+
+def parse_text_line(text: str) -> Event | None:
+    """A text-log line parsed by the first text source that understands it."""
     for source in SOURCES:
-        if source.serves(product, service):
-            return source
+        if source.parse_text is not None:
+            event = source.parse_text(text)
+            if event is not None:
+                return event
     return None
 
 

@@ -54,7 +54,9 @@ def test_every_rule_fires_somewhere_and_has_a_near_miss(corpus: Corpus) -> None:
     for rule_file in corpus.rules:
         fires = [c for c in CASES if rule_file.stem in c.fires]
         selections = rule_file.fresh(condition="1 of selection*")
-        conversion_pipeline(corpus.mapping("native", rule_file), corpus.profile).apply(selections)
+        conversion_pipeline(
+            corpus.mapping("native", corpus.sources_of(rule_file)[0]), corpus.profile
+        ).apply(selections)
         selected = compile_rule(selections)
         near = [c for c in CASES if rule_file.stem not in c.fires and selected.matches(c.event)]
         if not fires or not near:
@@ -88,7 +90,10 @@ def test_splunk_element_regex_agrees_with_the_reference(corpus: Corpus) -> None:
     """The regex the Splunk search runs in mvfilter gives the evaluator's verdict on every image."""
     rule_file = corpus.rule("kubernetes_audit_pod_or_workload_image_from_unapproved_registry")
     (test,) = element_tests(
-        rule_file, conversion_pipeline(corpus.mapping("splunk", rule_file), corpus.profile)
+        rule_file,
+        conversion_pipeline(
+            corpus.mapping("splunk", corpus.sources_of(rule_file)[0]), corpus.profile
+        ),
     )
     regex = re.compile("|".join(sigma_value_regex(v) for v in test.values))
     images = sorted({i for c in CASES for i in _images(c.event)})
