@@ -46,7 +46,8 @@ _DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
+# ASCII only, as in distribution/reference (Go's \w is ASCII; Python's would admit any letter).
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _REFERENCE = re.compile(
     rf"^(?P<name>(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)"
@@ -81,7 +82,7 @@ def _split_domain(name: str) -> tuple[str, str]:
 
 def parse_image_reference(text: str) -> ImageReference | None:
     """Parse a reference; None when it is not valid (no runtime would pull it)."""
-    match = _REFERENCE.match(text)
+    match = _REFERENCE.fullmatch(text)
     if match is None:
         return None
     domain, path = _split_domain(match["name"])
@@ -152,6 +153,8 @@ def _not_word(word: str, alphabet: str) -> str:
 # "localhost". (Path components never contain upper case, so one that does names a host.)
 _IMPLICIT_HUB_FIRST = _not_word("localhost", "abcdefghijklmnopqrstuvwxyz0123456789_-")
 _TAG_OR_DIGEST = rf"(?::{_TAG})?(?:@{_DIGEST})?"
+# Any printable ASCII character but space: what may follow a repository in a reference.
+_VISIBLE = "[!-~]"
 
 
 def _repository_forms(prefix: str) -> list[str]:
@@ -192,16 +195,16 @@ def _implicit_hub_regexes(path: str | None) -> list[str]:
     if path is None:
         return [
             rf"^{_COMPONENT}{_TAG_OR_DIGEST}$",
-            rf"^{_IMPLICIT_HUB_FIRST}/[^\s]+$",
+            rf"^{_IMPLICIT_HUB_FIRST}/{_VISIBLE}+$",
         ]
     regexes = []
     if path == "library" or path.startswith("library/"):
         official = path.removeprefix("library").lstrip("/")
         if official:
-            regexes.append(rf"^{re.escape(official)}(?:/\S*)?{_TAG_OR_DIGEST}$")
+            regexes.append(rf"^{re.escape(official)}(?:/{_VISIBLE}*)?{_TAG_OR_DIGEST}$")
         else:
             regexes.append(rf"^{_COMPONENT}{_TAG_OR_DIGEST}$")
     first = path.split("/", 1)[0]
     if re.fullmatch(_IMPLICIT_HUB_FIRST, first):
-        regexes.append(rf"^{re.escape(path)}(?:[:@/]\S*)?$")
+        regexes.append(rf"^{re.escape(path)}(?:[:@/]{_VISIBLE}*)?$")
     return regexes
