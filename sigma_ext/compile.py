@@ -22,9 +22,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
 from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
 from sigma.backends.splunk.splunk import SplunkBackend
+from sigma.conditions import ConditionNOT
 from sigma.conversion.base import TextQueryBackend
+from sigma.conversion.deferred import DeferredQueryExpression
+from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 from sigma.types import (
@@ -37,6 +41,7 @@ from sigma.types import (
 from sigma_ext.corpus import Corpus
 from sigma_ext.evaluator import UnsupportedConstruct, compile_rule, sigma_string_regex
 from sigma_ext.every_element import ElementTest, base_rule, element_tests
+from sigma_ext.lucene_regex import UntranslatableRegex, lower_literals, to_lucene
 from sigma_ext.mappings import conversion_pipeline, state_value
 from sigma_ext.problems import Problem
 from sigma_ext.rules import RuleFile
@@ -112,17 +117,17 @@ class SiemCompiler:
         mapping = self.corpus.mapping(self.target.mapping_dir, source)
         primary = source == self.corpus.sources_of(rule_file)[0]
         index = state_value(mapping, "index")
+        language = self.language
         try:
             if rule_file.every_element:
                 rule = base_rule(rule_file)
-                query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
                 tests = element_tests(rule_file, conversion_pipeline(mapping, self.corpus.profile))
-                query, extra = self.render_every_element(rule_file, source, query, tests)
+                query, extra, language = self.render_every_element(rule_file, source, rule, tests)
             else:
                 rule = rule_file.fresh()
                 query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
                 extra = []
-        except (SigmaError, NotImplementedError, TypeError) as error:
+        except (SigmaError, NotImplementedError, TypeError, UntranslatableRegex) as error:
             message = str(error.args[0]) if error.args else type(error).__name__
             if message.startswith(NOT_VISIBLE):
                 return Compiled(
@@ -143,21 +148,30 @@ class SiemCompiler:
             primary,
             status,
             reasons,
-            self.language,
+            language,
             query,
             (index,) if index else (),
         )
 
-    def _convert(self, rule: SigmaRule, pipeline: Any) -> str:
-        backend = self.backend_class(processing_pipeline=pipeline)
+    def _convert(
+        self,
+        rule: SigmaRule,
+        pipeline: Any,
+        backend_class: type[TextQueryBackend] | None = None,
+    ) -> str:
+        backend = (backend_class or self.backend_class)(processing_pipeline=pipeline)
         queries = backend.convert_rule(rule)
         if len(queries) != 1:
             raise TypeError(f"expected one query, the backend produced {len(queries)}")
         return " ".join(line.strip() for line in str(queries[0]).splitlines())
 
     def render_every_element(
-        self, rule_file: RuleFile, source: Source, base_query: str, tests: list[ElementTest]
-    ) -> tuple[str, list[str]]:
+        self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
+    ) -> tuple[str, list[str], str]:
+        """The query for a rule with ``match_every_element``, extra reasons, and its language.
+
+        ``base`` is the rule without its every-element conjuncts (``every_element.base_rule``).
+        """
         raise NotImplementedError
 
 
@@ -171,10 +185,11 @@ class SplunkCompiler(SiemCompiler):
     backend_class = SplunkBackend
 
     def render_every_element(
-        self, rule_file: RuleFile, source: Source, base_query: str, tests: list[ElementTest]
-    ) -> tuple[str, list[str]]:
+        self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
+    ) -> tuple[str, list[str], str]:
         """``mvfilter`` keeps the pooled elements that match no approved value."""
-        stages = [base_query]
+        mapping = self.corpus.mapping(self.target.mapping_dir, source)
+        stages = [self._convert(base, conversion_pipeline(mapping, self.corpus.profile))]
         for number, test in enumerate(tests, start=1):
             pool, left = f"sigma_ext_elements_{number}", f"sigma_ext_unmatched_{number}"
             fields = ", ".join(f"'{name}'" for name in test.fields)
@@ -184,26 +199,93 @@ class SplunkCompiler(SiemCompiler):
                 f"eval {left}=mvfilter(NOT match({pool}, {_spl_string(regex)}))",
                 f"where mvcount({left}) > 0",
             ]
-        return " | ".join(stages), []
+        return " | ".join(stages), [], self.language
+
+
+def _esql_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _esql_field(name: str) -> str:
+    return name if all(c.isalnum() or c in "._" for c in name) else f"`{name}`"
+
+
+def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
+    """An ES|QL condition true when the single value in ``column`` matches one of ``values``.
+
+    Case-insensitive values compare the lower-cased element with a lower-cased pattern;
+    case-sensitive regular expressions compare the element as it is.
+    """
+    folded: list[str] = []
+    exact: list[str] = []
+    for value in values:
+        if isinstance(value, SigmaString):
+            folded.append(lower_literals(to_lucene(sigma_string_regex(value))))
+        elif isinstance(value, SigmaRegularExpression):
+            lucene = to_lucene(str(value.regexp))
+            if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
+                folded.append(lower_literals(lucene))
+            else:
+                exact.append(lucene)
+        else:
+            raise TypeError(f"cannot render {type(value).__name__} as an element test")
+    tests = []
+    if folded:
+        tests.append(f"TO_LOWER({column}) RLIKE {_esql_string('|'.join(folded))}")
+    if exact:
+        tests.append(f"{column} RLIKE {_esql_string('|'.join(exact))}")
+    return " OR ".join(tests) if tests else "false"
+
+
+class NullSafeESQLBackend(ESQLBackend):
+    """pySigma's ES|QL backend with Sigma's two-valued negation.
+
+    In ES|QL a comparison with a missing (null) field is null, and ``NOT null`` is null, so
+    ``not field == "x"`` drops every event without the field, where Sigma keeps it. Each negated
+    expression is therefore written ``not coalesce(<expression>, false)``.
+    """
+
+    def convert_condition_not(
+        self, cond: ConditionNOT, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        converted = super().convert_condition_not(cond, state)
+        prefix = self.not_token + self.token_separator
+        if isinstance(converted, str) and converted.startswith(prefix):
+            return f"{prefix}coalesce({converted.removeprefix(prefix)}, false)"
+        return converted
 
 
 class ElasticCompiler(SiemCompiler):
+    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``."""
+
     target = ELASTIC
     language = "lucene"
     backend_class = LuceneBackend
 
     def render_every_element(
-        self, rule_file: RuleFile, source: Source, base_query: str, tests: list[ElementTest]
-    ) -> tuple[str, list[str]]:
-        """Lucene cannot say "some element is unapproved": emit Sigma's own reading instead."""
+        self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
+    ) -> tuple[str, list[str], str]:
+        """``MV_EXPAND`` the pooled elements and keep the rows whose element matches no value.
+
+        A document with several unapproved elements yields several rows; the query keeps
+        ``_id`` (``METADATA``), by which Kibana deduplicates the alerts of a non-aggregating
+        ES|QL rule. Pattern matching uses Lucene regular expressions (``RLIKE``), which are
+        case-sensitive, so case-insensitive values compare lower-cased elements.
+        """
         mapping = self.corpus.mapping(self.target.mapping_dir, source)
-        query = self._convert(rule_file.fresh(), conversion_pipeline(mapping, self.corpus.profile))
-        names = ", ".join(t.name for t in tests)
-        return query, [
-            f"match_every_element ({names}): Lucene cannot express 'some element does not match', "
-            "so this query fires only when no element matches (a pod with one approved and one "
-            "unapproved image stays silent)"
-        ]
+        pipeline = conversion_pipeline(mapping, self.corpus.profile)
+        stages = [self._convert(base, pipeline, NullSafeESQLBackend)]
+        for number, test in enumerate(tests, start=1):
+            column = f"sigma_ext_element_{number}"
+            pooled = _esql_field(test.fields[0])
+            for name in test.fields[1:]:
+                pooled = f"MV_APPEND({pooled}, {_esql_field(name)})"
+            stages += [
+                f"EVAL {column} = {pooled}",
+                f"MV_EXPAND {column}",
+                f"WHERE NOT ({esql_element_condition(column, test.values)})",
+            ]
+        return " | ".join(stages), [], "esql"
 
 
 COMPILERS: tuple[type[SiemCompiler], ...] = (SplunkCompiler, ElasticCompiler)

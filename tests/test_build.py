@@ -45,7 +45,8 @@ def test_statuses_say_what_elastic_cannot_see(built: Path) -> None:
     assert "requestObject.metadata" in bare["reasons"][0]
     registry = rows[("kubernetes_audit_pod_or_workload_image_from_unapproved_registry", "elastic")]
     assert registry["status"] == "degraded"
-    assert any("match_every_element" in reason for reason in registry["reasons"])
+    assert registry["language"] == "esql"
+    assert [r.split(":")[0] for r in registry["reasons"]] == ["container_image"]
     assert (
         rows[("kubernetes_audit_pod_or_workload_image_from_unapproved_registry", "splunk")][
             "status"
@@ -64,7 +65,11 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus:
     assert "b80ca10c-74bd-4648-a96d-b577bf1c4c06" not in emitted  # impossible on Elastic
     for rule in rules:
         assert rule["enabled"] is False
-        assert rule["index"] == ["logs-kubernetes.audit_logs-*"]
+        if rule["type"] == "esql":
+            assert "index" not in rule
+            assert rule["query"].startswith("from logs-kubernetes.audit_logs-* metadata _id")
+        else:
+            assert rule["index"] == ["logs-kubernetes.audit_logs-*"]
         assert rule["threat"], rule["name"]
         assert {t["tactic"]["id"] for t in rule["threat"]} <= {
             "TA0001",
