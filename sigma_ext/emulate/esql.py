@@ -1,0 +1,488 @@
+"""An ES|QL subset, run on one document, with ES|QL's null and multi-value semantics.
+
+Implemented, following the ES|QL reference (commands, operators, functions, "Working with
+NULL values", "ES|QL multivalued fields"):
+
+* Commands: ``FROM pattern[, ...] [METADATA ...]`` (the document's data stream must match a
+  pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``, ``KEEP``,
+  ``LIMIT n``. Keywords are case-insensitive.
+* Expressions: ``OR`` < ``AND`` < ``NOT`` < predicates (``== != < <= > >=``, ``[NOT] LIKE``,
+  ``[NOT] RLIKE``, ``[NOT] IN (...)``, ``IS [NOT] NULL``); string literals ``"..."`` with the
+  escapes ``\\\\ \\" \\n \\r \\t`` (any other is a syntax error) and ``\"\"\"...\"\"\"`` raw
+  strings; integers; ``true``/``false``/``null``; field names, dotted or in backquotes.
+* Three-valued logic: a comparison, ``LIKE``, ``RLIKE``, ``IN`` or function on a null is null,
+  ``NOT null`` is null, ``WHERE`` keeps true rows only. Multi-valued input to a comparison,
+  ``LIKE``, ``RLIKE``, ``IN`` or a single-value function gives null ("Unless otherwise documented
+  functions will return null when applied to a multivalued field").
+* ``==`` and ``LIKE``/``RLIKE`` are case-sensitive on ``keyword`` and on ``text`` (ES|QL reads a
+  text field's whole value, not its tokens). ``LIKE``: ``*``, ``?``, ``\\`` escapes, whole value.
+  ``RLIKE``: Lucene regular expression (``lucene_regexp``), whole value.
+* Functions: ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
+  ``LENGTH``, ``CIDR_MATCH``, ``MV_APPEND`` (a null argument contributes nothing),
+  ``MV_DEDUPE``, ``MV_COUNT``.
+* Verification errors raise ``QueryError``: a field the index does not map ("Unknown column"),
+  comparing a string with a number, an unknown command.
+* ``flattened`` fields are not supported by ES|QL: using one raises ``QueryError``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from typing import Any
+
+from sigma_ext.documents import Document
+from sigma_ext.emulate import QueryError, Unsupported
+from sigma_ext.emulate.lucene_regexp import full_match
+
+Row = dict[str, Any]  # None, a scalar, or a tuple of two or more values
+Expr = Callable[[Row], Any]
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<raw>\"\"\"(?:.|\n)*?\"\"\")
+    | (?P<string>"(?:\\.|[^"\\])*")
+    | (?P<quoted>`(?:``|[^`])*`)
+    | (?P<number>\d+(?:\.\d+)?)
+    | (?P<op>==|!=|<=|>=|[<>(),=|])
+    | (?P<name>[A-Za-z_@][\w@]*(?:\.[A-Za-z_@\d][\w@-]*)*)
+    )""",
+    re.VERBOSE,
+)
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str
+    text: str
+
+    def word(self, *words: str) -> bool:
+        return self.kind == "name" and self.text.upper() in words
+
+
+def lex(query: str) -> list[Tok]:
+    tokens: list[Tok] = []
+    pos, text = 0, query.rstrip()
+    while pos < len(text):
+        found = _TOKEN.match(text, pos)
+        if found is None or found.end() == pos:
+            raise QueryError(f"ES|QL syntax error at {text[pos : pos + 30]!r}")
+        kind = found.lastgroup
+        assert kind is not None
+        tokens.append(Tok(kind, found.group(kind)))
+        pos = found.end()
+    return tokens
+
+
+def _string(token: Tok) -> str:
+    if token.kind == "raw":
+        return token.text[3:-3]
+    body, out, index = token.text[1:-1], [], 0
+    while index < len(body):
+        if body[index] == "\\":
+            following = body[index + 1]
+            if following not in _ESCAPES:
+                raise QueryError(f"invalid escape sequence \\{following} in {token.text}")
+            out.append(_ESCAPES[following])
+            index += 2
+        else:
+            out.append(body[index])
+            index += 1
+    return "".join(out)
+
+
+def _is_multi(value: Any) -> bool:
+    return isinstance(value, tuple)
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        out.append(".*" if char == "*" else "." if char == "?" else re.escape(char))
+        index += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string"
+
+
+def _compare(op: str, left: Any, right: Any) -> Any:
+    if left is None or right is None or _is_multi(left) or _is_multi(right):
+        return None
+    if _kind_of(left) != _kind_of(right):
+        raise QueryError(f"cannot compare {left!r} with {right!r} (different types)")
+    return {
+        "==": left == right,
+        "!=": left != right,
+        "<": left < right,
+        "<=": left <= right,
+        ">": left > right,
+        ">=": left >= right,
+    }[op]
+
+
+def _not(value: Any) -> Any:
+    return None if value is None else not value
+
+
+def _and(values: list[Any]) -> Any:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def _or(values: list[Any]) -> Any:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+def _single_valued(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> Any:
+        if any(a is None or _is_multi(a) for a in args):
+            return None
+        return fn(*args)
+
+    return run
+
+
+def _mv(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return value if _is_multi(value) else (value,)
+
+
+def _pack(values: tuple[Any, ...]) -> Any:
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def _cidr_match(ip: Any, *blocks: Any) -> Any:
+    if ip is None or _is_multi(ip):
+        return None
+    try:
+        address = ipaddress.ip_address(str(ip))
+    except ValueError:
+        return None
+    return any(address in ipaddress.ip_network(str(b), strict=False) for b in blocks)
+
+
+def _coalesce(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def _dedupe(value: Any) -> Any:
+    return _pack(tuple(dict.fromkeys(_mv(value))))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "COALESCE": _coalesce,
+    "TO_LOWER": _single_valued(lambda s: str(s).lower()),
+    "TO_UPPER": _single_valued(lambda s: str(s).upper()),
+    "STARTS_WITH": _single_valued(lambda s, p: str(s).startswith(str(p))),
+    "ENDS_WITH": _single_valued(lambda s, p: str(s).endswith(str(p))),
+    "LENGTH": _single_valued(lambda s: len(str(s))),
+    "CIDR_MATCH": _cidr_match,
+    "MV_APPEND": lambda a, b: _pack(_mv(a) + _mv(b)),
+    "MV_DEDUPE": _dedupe,
+    "MV_COUNT": lambda a: None if a is None else len(_mv(a)),
+}
+
+
+class _Parser:
+    def __init__(self, tokens: list[Tok], columns: Callable[[str], None]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.check_column = columns
+
+    def peek(self) -> Tok | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> Tok:
+        token = self.peek()
+        if token is None:
+            raise QueryError("unexpected end of ES|QL expression")
+        self.pos += 1
+        return token
+
+    def at_word(self, *words: str) -> bool:
+        token = self.peek()
+        return token is not None and token.word(*words)
+
+    def at_op(self, op: str) -> bool:
+        token = self.peek()
+        return token is not None and token.kind == "op" and token.text == op
+
+    def expect_op(self, op: str) -> None:
+        if not self.at_op(op):
+            raise QueryError(f"expected {op!r} in ES|QL expression")
+        self.take()
+
+    def expression(self) -> Expr:
+        parts = [self.conjunction()]
+        while self.at_word("OR"):
+            self.take()
+            parts.append(self.conjunction())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda row: _or([p(row) for p in parts])
+
+    def conjunction(self) -> Expr:
+        parts = [self.negation()]
+        while self.at_word("AND"):
+            self.take()
+            parts.append(self.negation())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda row: _and([p(row) for p in parts])
+
+    def negation(self) -> Expr:
+        if self.at_word("NOT"):
+            self.take()
+            inner = self.negation()
+            return lambda row: _not(inner(row))
+        return self.predicate()
+
+    def predicate(self) -> Expr:
+        left = self.value()
+        negate = False
+        if self.at_word("NOT"):
+            self.take()
+            negate = True
+            if not self.at_word("LIKE", "RLIKE", "IN"):
+                raise QueryError("NOT must be followed by LIKE, RLIKE or IN here")
+        token = self.peek()
+        result: Expr
+        if token is not None and token.word("LIKE", "RLIKE"):
+            self.take()
+            pattern_token = self.take()
+            if pattern_token.kind not in ("string", "raw"):
+                raise Unsupported("LIKE/RLIKE with a non-literal pattern or a list of patterns")
+            pattern = _string(pattern_token)
+            if token.word("LIKE"):
+                regex = _like(pattern)
+
+                def test(s: str) -> bool:
+                    return regex.match(s) is not None
+            else:
+                test = lambda s: full_match(pattern, s)  # noqa: E731
+            result = lambda row: _single_valued(lambda v: test(str(v)))(left(row))  # noqa: E731
+        elif token is not None and token.word("IN"):
+            self.take()
+            self.expect_op("(")
+            items = [self.value()]
+            while self.at_op(","):
+                self.take()
+                items.append(self.value())
+            self.expect_op(")")
+            result = lambda row: _in(left(row), [i(row) for i in items])  # noqa: E731
+        elif token is not None and token.word("IS"):
+            self.take()
+            is_not = self.at_word("NOT")
+            if is_not:
+                self.take()
+            if not self.at_word("NULL"):
+                raise QueryError("IS must be followed by [NOT] NULL")
+            self.take()
+            return lambda row: (left(row) is not None) == is_not
+        elif (
+            token is not None
+            and token.kind == "op"
+            and token.text in ("==", "!=", "<", "<=", ">", ">=")
+        ):
+            self.take()
+            right = self.value()
+            op = token.text
+            return lambda row: _compare(op, left(row), right(row))
+        elif token is not None and token.kind == "op" and token.text == "=":
+            raise QueryError("'=' is assignment; ES|QL compares with '=='")
+        else:
+            return left
+        if negate:
+            inner = result
+            return lambda row: _not(inner(row))
+        return result
+
+    def value(self) -> Expr:
+        token = self.take()
+        if token.kind in ("string", "raw"):
+            literal = _string(token)
+            return lambda row: literal
+        if token.kind == "number":
+            number = float(token.text) if "." in token.text else int(token.text)
+            return lambda row: number
+        if token.kind == "op" and token.text == "(":
+            inner = self.expression()
+            self.expect_op(")")
+            return inner
+        if token.kind == "quoted":
+            return self.column(token.text[1:-1].replace("``", "`"))
+        if token.kind == "name":
+            upper = token.text.upper()
+            if upper in ("TRUE", "FALSE"):
+                constant = upper == "TRUE"
+                return lambda row: constant
+            if upper == "NULL":
+                return lambda row: None
+            if self.at_op("("):
+                return self.call(upper)
+            return self.column(token.text)
+        raise QueryError(f"unexpected {token.text!r} in ES|QL expression")
+
+    def column(self, name: str) -> Expr:
+        self.check_column(name)
+        return lambda row: row.get(name)
+
+    def call(self, name: str) -> Expr:
+        function = FUNCTIONS.get(name)
+        if function is None:
+            raise Unsupported(f"ES|QL function {name}")
+        self.expect_op("(")
+        args: list[Expr] = []
+        if not self.at_op(")"):
+            args.append(self.expression())
+            while self.at_op(","):
+                self.take()
+                args.append(self.expression())
+        self.expect_op(")")
+        return lambda row: function(*(a(row) for a in args))
+
+
+def _in(value: Any, items: list[Any]) -> Any:
+    if value is None or _is_multi(value):
+        return None
+    for item in items:
+        if item is not None and not _is_multi(item):
+            if _kind_of(item) != _kind_of(value):
+                raise QueryError(f"IN compares {value!r} with {item!r} (different types)")
+            if item == value:
+                return True
+    return None if any(item is None for item in items) else False
+
+
+Stage = Callable[[list[Row]], list[Row]]
+
+
+_FROM = re.compile(
+    r"\s*FROM\s+(?P<patterns>[^\s,]+(?:\s*,\s*[^\s,]+)*?)"
+    r"(?:\s+METADATA\s+(?P<metadata>[\w\s,]+))?\s*\Z",
+    re.IGNORECASE,
+)
+
+
+def _split_commands(query: str) -> list[str]:
+    """The commands of a query, split at ``|`` outside strings and backquotes."""
+    parts, start, index = [], 0, 0
+    while index < len(query):
+        if query.startswith('"""', index):
+            end = query.find('"""', index + 3)
+            index = len(query) if end < 0 else end + 3
+            continue
+        char = query[index]
+        if char in '"`':
+            index += 1
+            while index < len(query) and query[index] != char:
+                index += 2 if char == '"' and query[index] == "\\" else 1
+        elif char == "|":
+            parts.append(query[start:index])
+            start = index + 1
+        index += 1
+    parts.append(query[start:])
+    return parts
+
+
+@cache
+def _split(query: str) -> tuple[tuple[str, ...], tuple[tuple[Tok, ...], ...]]:
+    source, *rest = _split_commands(query)
+    found = _FROM.match(source)
+    if found is None:
+        raise QueryError(f"an ES|QL query starts with FROM <index pattern>: {source!r}")
+    patterns = tuple(p.strip() for p in found.group("patterns").split(","))
+    return patterns, tuple(tuple(lex(stage)) for stage in rest)
+
+
+def _run_stages(query: str, document: Document) -> list[Row]:
+    stages = _split(query)
+    columns: dict[str, str | None] = {}
+
+    def check(name: str) -> None:
+        if name in columns:
+            return
+        kind = document.type_of(name)
+        if kind is None:
+            raise QueryError(f"Unknown column [{name}]")
+        if kind == "flattened" or any(
+            declared == name and spec.type == "flattened" for declared, spec in document.declared
+        ):
+            raise QueryError(f"ES|QL does not support the flattened field [{name}]")
+        columns[name] = kind
+
+    patterns, rest = stages
+    rows: list[Row] = []
+    if any(fnmatchcase(document.index, pattern) for pattern in patterns):
+        rows = [{name: _pack(tuple(values)) for name, values in document.values.items()}]
+    for stage in rest:
+        if not stage:
+            raise QueryError("empty ES|QL command")
+        command, args = stage[0].text.upper(), list(stage[1:])
+        if command == "WHERE":
+            parser = _Parser(args, check)
+            condition = parser.expression()
+            if parser.peek() is not None:
+                raise QueryError(f"unexpected {parser.peek()} after WHERE condition")
+            rows = [row for row in rows if condition(row) is True]
+        elif command == "EVAL":
+            parser = _Parser(args, check)
+            while True:
+                target = parser.take()
+                if target.kind not in ("name", "quoted"):
+                    raise QueryError("EVAL needs name = expression")
+                name = target.text.strip("`")
+                parser.expect_op("=")
+                expression = parser.expression()
+                rows = [{**row, name: expression(row)} for row in rows]
+                columns[name] = "computed"
+                if parser.at_op(","):
+                    parser.take()
+                    continue
+                if parser.peek() is not None:
+                    raise QueryError(f"unexpected {parser.peek()} in EVAL")
+                break
+        elif command == "MV_EXPAND":
+            if len(args) != 1:
+                raise QueryError("MV_EXPAND takes one column")
+            name = args[0].text.strip("`")
+            check(name)
+            rows = [
+                {**row, name: value} for row in rows for value in (_mv(row.get(name)) or (None,))
+            ]
+        elif command == "KEEP":
+            pass  # projection only: the verdict depends on the rows, not their columns
+        elif command == "LIMIT":
+            if len(args) != 1 or args[0].kind != "number":
+                raise QueryError("LIMIT takes a number")
+            rows = rows[: int(args[0].text)]
+        else:
+            raise Unsupported(f"ES|QL command {command}")
+    return rows
+
+
+def matches(query: str, document: Document) -> bool:
+    """Whether the ES|QL query returns at least one row for the document."""
+    return bool(_run_stages(query, document))
