@@ -212,3 +212,88 @@ def test_splunk_accepts_the_add_on_success_marker_and_elastic_the_missing_error_
         elastic = _result(siem_results, rule_file.stem, "elastic")
         assert elastic.query
         assert "NOT _exists_:aws.cloudtrail.error_code" in elastic.query
+
+
+def _mapping_targets(corpus: Corpus, source: str) -> set[str]:
+    targets = {"event.dataset"}
+    for item in corpus.mappings[("elastic", source)].data["transformations"]:
+        if item.get("type") == "field_name_mapping":
+            for value in item["mapping"].values():
+                targets.update(value if isinstance(value, list) else [value])
+    return {t.replace("\\", "") for t in targets}
+
+
+def test_elastic_queries_parse_and_name_only_mapped_fields(
+    corpus: Corpus, siem_results: list[Compiled]
+) -> None:
+    """Each Lucene query parses, and every field it names is one the integration writes: a field
+    name with an unescaped ':' or '/' (the Azure claim URIs) would split into another field."""
+    from luqum.parser import parser
+    from luqum.tree import SearchField, Word
+
+    offenders = []
+    for result in siem_results:
+        if result.target.name != "elastic" or result.source.name not in CLOUD_SOURCES:
+            continue
+        if result.query is None:
+            continue
+        known = _mapping_targets(corpus, result.source.name)
+        named: list[str] = []
+
+        def walk(node: object, field: str | None = None) -> None:
+            if isinstance(node, SearchField):
+                named.append(node.name.replace("\\", ""))
+                field = node.name
+            elif isinstance(node, Word) and field == "_exists_":
+                named.append(node.value.replace("\\", ""))
+            for child in getattr(node, "children", ()):
+                walk(child, field)
+
+        walk(parser.parse(result.query))
+        unknown = sorted({n for n in named if n != "_exists_" and n not in known})
+        if unknown:
+            offenders.append(f"{result.rule.stem}: {unknown}")
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("source", CLOUD_SOURCES)
+def test_mappings_work_with_plain_pysigma(corpus: Corpus, source: str) -> None:
+    """What sigma-cli does with -p: the mapping file alone converts the visibility rule."""
+    from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
+    from sigma.backends.splunk.splunk import SplunkBackend
+    from sigma.collection import SigmaCollection
+    from sigma.processing.pipeline import ProcessingPipeline
+
+    (rule_file,) = [
+        r
+        for r in corpus.rules
+        if r.theme == "visibility" and corpus.sources_of(r)[0].name == source
+    ]
+    for target, backend, marker in (
+        ("splunk", SplunkBackend, "sourcetype="),
+        ("elastic", LuceneBackend, "event.dataset:"),
+    ):
+        path = ROOT / "mappings" / target / f"{source}.yml"
+        pipeline = ProcessingPipeline.from_yaml(path.read_text(encoding="utf-8"))
+        rules = SigmaCollection.from_yaml(rule_file.path.read_text(encoding="utf-8"))
+        (query,) = backend(processing_pipeline=pipeline).convert(rules)
+        assert marker in str(query), (target, query)
+
+
+def test_azure_operation_names_are_written_as_event_hubs_delivers_them(corpus: Corpus) -> None:
+    """Elastic compares azure.activitylogs.operation_name case-sensitively, so rule values must
+    be the upper-case form the diagnostic export writes, as every fixture record has it."""
+    values = {
+        str(v)
+        for r in corpus.rules
+        if r.product == "azure"
+        for detection in r.fresh().detection.detections.values()
+        for item in detection.detection_items
+        if getattr(item, "field", None) == "operationName"
+        for v in item.value
+    }
+    assert values
+    assert all(v == v.upper() for v in values), values
+    recorded = {str(c.event["operationName"]) for c in CASES if c.source == "azure_activitylogs"}
+    assert all(v == v.upper() for v in recorded), recorded
+    assert values <= recorded
