@@ -229,7 +229,6 @@ def test_elastic_queries_parse_and_name_only_mapped_fields(
     """Each Lucene query parses, and every field it names is one the integration writes: a field
     name with an unescaped ':' or '/' (the Azure claim URIs) would split into another field."""
     from luqum.parser import parser
-    from luqum.tree import SearchField, Word
 
     offenders = []
     for result in siem_results:
@@ -238,22 +237,26 @@ def test_elastic_queries_parse_and_name_only_mapped_fields(
         if result.query is None:
             continue
         known = _mapping_targets(corpus, result.source.name)
-        named: list[str] = []
-
-        def walk(node: object, field: str | None = None) -> None:
-            if isinstance(node, SearchField):
-                named.append(node.name.replace("\\", ""))
-                field = node.name
-            elif isinstance(node, Word) and field == "_exists_":
-                named.append(node.value.replace("\\", ""))
-            for child in getattr(node, "children", ()):
-                walk(child, field)
-
-        walk(parser.parse(result.query))
+        named = _fields_named(parser.parse(result.query))
         unknown = sorted({n for n in named if n != "_exists_" and n not in known})
         if unknown:
             offenders.append(f"{result.rule.stem}: {unknown}")
     assert not offenders, "\n".join(offenders)
+
+
+def _fields_named(node: object, field: str | None = None) -> list[str]:
+    """The field names of a luqum tree, unescaped, including those ``_exists_`` tests."""
+    from luqum.tree import SearchField, Word
+
+    named = []
+    if isinstance(node, SearchField):
+        named.append(node.name.replace("\\", ""))
+        field = node.name
+    elif isinstance(node, Word) and field == "_exists_":
+        named.append(node.value.replace("\\", ""))
+    for child in getattr(node, "children", ()):
+        named.extend(_fields_named(child, field))
+    return named
 
 
 @pytest.mark.parametrize("source", CLOUD_SOURCES)
