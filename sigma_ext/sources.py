@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sigma_ext.cloud_sources import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
+
 Event = Mapping[str, Any]
 
 
@@ -54,6 +56,11 @@ def _is_kubernetes_audit(event: Event) -> bool:
 
 SOURCES: tuple[Source, ...] = (
     Source("kubernetes_audit", "kubernetes", "audit", "Kubernetes audit", _is_kubernetes_audit),
+    Source("aws_cloudtrail", "aws", "cloudtrail", "AWS CloudTrail", is_aws_cloudtrail),
+    Source(
+        "azure_activitylogs", "azure", "activitylogs", "Azure Activity Log", is_azure_activity_log
+    ),
+    Source("gcp_audit", "gcp", "gcp.audit", "Google Cloud audit logs", is_gcp_audit_log),
 )
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from sigma_ext.build import build, write_atomically
 from sigma_ext.corpus import Corpus
+from sigma_ext.mappings import state_value
 from sigma_ext.problems import ProblemsFound
 
 
@@ -63,13 +64,18 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus:
     emitted = {r["rule_id"] for r in rules}
     assert emitted <= {r.id for r in corpus.rules}
     assert "b80ca10c-74bd-4648-a96d-b577bf1c4c06" not in emitted  # impossible on Elastic
+    index_of = {
+        r.id: state_value(corpus.mapping("elastic", corpus.sources_of(r)[0]), "index")
+        for r in corpus.rules
+    }
     for rule in rules:
         assert rule["enabled"] is False
+        index = index_of[rule["rule_id"]]
         if rule["type"] == "esql":
             assert "index" not in rule
-            assert rule["query"].startswith("from logs-kubernetes.audit_logs-* metadata _id")
+            assert rule["query"].startswith(f"from {index} metadata _id")
         else:
-            assert rule["index"] == ["logs-kubernetes.audit_logs-*"]
+            assert rule["index"] == [index]
         assert rule["threat"], rule["name"]
         assert {t["tactic"]["id"] for t in rule["threat"]} <= {
             "TA0001",
