@@ -51,6 +51,7 @@ from sigma_ext.targets import ELASTIC, NATIVE, SPLUNK, Target
 Status = Literal["ok", "degraded", "impossible", "error"]
 NOT_VISIBLE = "not visible:"
 DEGRADED_ATTRIBUTE = "sigma_ext.degraded."
+NO_ESQL_ATTRIBUTE = "sigma_ext.no_esql"
 
 
 @dataclass(frozen=True)
@@ -271,8 +272,26 @@ class ElasticCompiler(SiemCompiler):
         ``_id`` (``METADATA``), by which Kibana deduplicates the alerts of a non-aggregating
         ES|QL rule. Pattern matching uses Lucene regular expressions (``RLIKE``), which are
         case-sensitive, so case-insensitive values compare lower-cased elements.
+
+        Where the mapping marks the rule ``sigma_ext.no_esql`` (ES|QL cannot read its fields),
+        the best alternative is Sigma's plain reading in Lucene, reported as degraded.
         """
         mapping = self.corpus.mapping(self.target.mapping_dir, source)
+        plain = rule_file.fresh()
+        lucene = self._convert(plain, conversion_pipeline(mapping, self.corpus.profile))
+        if NO_ESQL_ATTRIBUTE in plain.custom_attributes:
+            conversion_pipeline(mapping, self.corpus.profile).apply(base)  # its degradations
+            names = ", ".join(t.name for t in tests)
+            return (
+                lucene,
+                [
+                    f"match_every_element ({names}): "
+                    f"{plain.custom_attributes[NO_ESQL_ATTRIBUTE]}, and Lucene cannot say "
+                    "'some element does not match', so this Lucene query fires only when no "
+                    "element is approved (one approved image hides an unapproved one)"
+                ],
+                self.language,
+            )
         pipeline = conversion_pipeline(mapping, self.corpus.profile)
         stages = [self._convert(base, pipeline, NullSafeESQLBackend)]
         for number, test in enumerate(tests, start=1):
