@@ -23,6 +23,9 @@ from sigma_ext import splunk_tuning
 from sigma_ext.build import build, package_version, splunk_package_name
 from sigma_ext.compile import Compiled, compile_all
 from sigma_ext.corpus import Corpus, load_corpus
+from sigma_ext.emulate import splunk_search
+from sigma_ext.emulate.verdict import document_for
+from sigma_ext.fixtures import load_cases
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.splunk_app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
 from sigma_ext.splunk_tuning import TUNING_MODES
@@ -331,6 +334,52 @@ def test_lookups_hold_the_identity_lists_for_the_inline_field(
         assert rows == [["identity"]] + [
             [e] for e in corpus.profile.lists[lookup.removeprefix("sigma_ext_")]
         ]
+
+
+def splunk_format(rows: list[str], field: str) -> str:
+    """What Splunk's format command makes of a one-column subsearch result (its defaults:
+    rows in parentheses joined by OR, each value quoted), with the field as the search writes it.
+    """
+    values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in rows]
+    return "( " + " OR ".join(f'( {field}="{v}" )' for v in values) + " )"
+
+
+def test_lookup_searches_give_the_inline_verdict_on_every_fixture_event(
+    builds: dict[str, Path], splunk: list[Compiled], corpus: Corpus
+) -> None:
+    """The lookups build's searches, with each subsearch replaced by the search terms Splunk's
+    format command makes of the CSV rows, run by the Splunk search emulator on every fixture
+    event's Splunk document: the same verdict as the inline search, event by event."""
+    out = builds["lookups"]
+    macros = conf(out, "default/macros.conf")
+    searches = conf(out, "default/savedsearches.conf")
+    subsearch = re.compile(r"\[\| inputlookup (\w+) \| rename identity AS (\S+) \| fields \S+\]")
+
+    def as_run(definition: str) -> str:
+        match = subsearch.fullmatch(definition)
+        if match is None:
+            return definition
+        lookup, field = match.groups()
+        rows = (app(out) / "lookups" / f"{lookup}.csv").read_text().splitlines()[1:]
+        return splunk_format(rows, field)
+
+    cases = load_cases(ROOT / "fixtures", [r.stem for r in corpus.rules])
+    differences, compared = [], 0
+    for compiled in splunk:
+        body = searches[splunk_stanza_name(compiled)]["search"].rpartition(" | ")[0]
+        looked_up = MACRO_CALL.sub(lambda m: as_run(macros[m.group(1)]["definition"]), body)
+        assert looked_up != compiled.query or not compiled.rule.placeholders()
+        for case in cases:
+            if case.source != compiled.source.name:
+                continue
+            document = document_for(compiled, case.event)
+            compared += 1
+            if splunk_search.matches(looked_up, document) != splunk_search.matches(
+                str(compiled.query), document
+            ):
+                differences.append(f"{compiled.output_stem}: {case.where} {case.name}")
+    assert differences == []
+    assert compared > 100
 
 
 def test_registry_lists_stay_macros_in_lookups_mode(builds: dict[str, Path]) -> None:
