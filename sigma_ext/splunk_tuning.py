@@ -131,7 +131,8 @@ class MacroBook:
     """The macros of one build: one name per distinct definition, stable across builds.
 
     A list used with one field (the usual case) gets ``sigma_ext_<list>``; a later, different
-    use of the same list (another field, or a part of the list) gets the field as a suffix.
+    use of the same list (another field, or a part of the list) gets the field's last name as a
+    suffix (``sigma_ext_aws_pipeline_identities_arn``), or the whole field if that is taken.
     """
 
     macros: dict[str, Macro] = field(default_factory=dict)
@@ -151,7 +152,10 @@ class MacroBook:
         return name
 
     def _free_name(self, base: str, variant: str) -> str:
-        candidates = [base, f"{base}_{macro_slug(variant)}"] if variant else [base]
+        candidates = [base]
+        if variant:
+            last = re.split(r"[./:]", variant.replace("{}", ""))[-1]
+            candidates += [f"{base}_{macro_slug(last)}", f"{base}_{macro_slug(variant)}"]
         candidates += [f"{candidates[-1]}_{n}" for n in range(2, 100)]
         for candidate in candidates:
             if candidate not in self.macros:

@@ -149,7 +149,7 @@ def test_rules_carry_the_sigma_rule_faithfully(
             assert "index" not in line
             assert line["query"].lower().startswith(f"from {index} ")
         else:
-            assert (line["language"], line["index"]) == ("lucene", [index])
+            assert (line["language"], line["index"]) == (compiled.language, [index])
         assert ("building_block_type" in line) == (rule.theme == "visibility")
         assert bool(line["note"]) == (compiled.status == "degraded")
         assert all(reason in line["note"] for reason in compiled.reasons)
