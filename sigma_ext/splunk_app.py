@@ -142,7 +142,8 @@ def saved_search(search: TunedSearch) -> Stanza:
         "enableSched": "1",
         "quantity": "0",
         "relation": "greater than",
-        "request.ui_dispatch_app": APP_ID,
+        # Results open in Search & Reporting: this app has no views of its own (is_visible false).
+        "request.ui_dispatch_app": "search",
         "request.ui_dispatch_view": "search",
         "search": search.search,
     }
