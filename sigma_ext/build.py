@@ -1,5 +1,13 @@
 """``sigma-ext build``: every rule for every SIEM target into one output folder, atomically.
 
+The output (``build/`` by default)::
+
+    summary.md, summary.json                 per rule, source and target: ok / degraded / impossible
+    splunk/<APP_ID>/                          the Splunk app, ready to install
+    splunk/<APP_ID>-<version>.tgz             the same app, packaged (reproducible bytes)
+    splunk/spl/<rule>.spl                     each search with every tuning value written in
+    elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import)
+
 The new output is written into a temporary folder beside ``out`` and swapped in only when
 everything succeeded, so a failed build leaves the previous output exactly as it was.
 """
@@ -9,18 +17,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from sigma_ext import __version__
 from sigma_ext.compile import Compiled, check_compilation, compile_all
 from sigma_ext.corpus import Corpus
-from sigma_ext.outputs import (
-    kibana_ndjson,
-    savedsearches_conf,
-    spl_file,
-    summary_json,
-    summary_markdown,
-)
+from sigma_ext.kibana import kibana_ndjson
+from sigma_ext.outputs import spl_file, summary_json, summary_markdown
 from sigma_ext.problems import ProblemsFound
+from sigma_ext.splunk_app import APP_ID, app_files
+from sigma_ext.splunk_tuning import DEFAULT_TUNING, TuningMode, tuned_searches
+from sigma_ext.tarball import deterministic_tgz
 
 
 @dataclass(frozen=True)
@@ -28,34 +36,57 @@ class BuildResult:
     out: Path
     results: list[Compiled]
     files: list[Path]
+    splunk_tuning: TuningMode
 
 
-def render(results: list[Compiled]) -> dict[str, str]:
-    """Relative path -> text of every output file."""
+def package_version() -> str:
+    """The version of the installed sigma-ext (pyproject's), which versions the packages."""
+    try:
+        return version("sigma-ext")
+    except PackageNotFoundError:
+        return __version__
+
+
+def splunk_package_name(app_version: str) -> str:
+    return f"{APP_ID}-{app_version}.tgz"
+
+
+def render(
+    corpus: Corpus, results: list[Compiled], splunk_tuning: TuningMode = DEFAULT_TUNING
+) -> dict[str, str | bytes]:
+    """Relative path -> content of every output file."""
     emitted = [c for c in results if c.query is not None]
     splunk = [c for c in emitted if c.target.name == "splunk"]
     elastic = [c for c in emitted if c.target.name == "elastic"]
-    files = {
+    app_version = package_version()
+    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version)
+    files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results),
         "summary.json": summary_json(results),
-        "splunk/savedsearches.conf": savedsearches_conf(splunk),
         "elastic/detection-rules.ndjson": kibana_ndjson(elastic),
+        f"splunk/{splunk_package_name(app_version)}": deterministic_tgz(
+            {f"{APP_ID}/{path}": text.encode("utf-8") for path, text in app.items()}
+        ),
     }
+    files.update({f"splunk/{APP_ID}/{path}": text for path, text in app.items()})
     for c in splunk:
         files[f"splunk/spl/{c.output_stem}.spl"] = spl_file(c)
     return files
 
 
-def write_atomically(out: Path, files: dict[str, str]) -> list[Path]:
+def write_atomically(out: Path, files: dict[str, str | bytes]) -> list[Path]:
     """Replace ``out`` by a folder holding exactly ``files``, or leave it untouched."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
-        for relative, text in sorted(files.items()):
+        for relative, content in sorted(files.items()):
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8", newline="\n")
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8", newline="\n")
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -69,11 +100,11 @@ def write_atomically(out: Path, files: dict[str, str]) -> list[Path]:
     return [out / relative for relative in sorted(files)]
 
 
-def build(corpus: Corpus, out: Path) -> BuildResult:
+def build(corpus: Corpus, out: Path, splunk_tuning: TuningMode = DEFAULT_TUNING) -> BuildResult:
     """Compile everything; on any content error raise ProblemsFound and write nothing."""
     results = compile_all(corpus)
     errors = check_compilation(corpus, results)
     if errors:
         raise ProblemsFound(errors)
-    files = write_atomically(out, render(results))
-    return BuildResult(out, results, files)
+    files = write_atomically(out, render(corpus, results, splunk_tuning))
+    return BuildResult(out, results, files, splunk_tuning)

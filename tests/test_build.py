@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from sigma_ext.build import build, write_atomically
+from sigma_ext.compile import compile_all
 from sigma_ext.corpus import Corpus
 from sigma_ext.mappings import state_value
+from sigma_ext.outputs import summary_table
 from sigma_ext.problems import ProblemsFound
 
 
@@ -86,19 +88,48 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus:
         }
 
 
-def test_savedsearches_conf_has_one_disabled_stanza_per_emitted_rule(
-    built: Path, corpus: Corpus
+def test_summary_table_has_one_row_per_rule_and_source(corpus: Corpus) -> None:
+    results = compile_all(corpus)
+    lines = summary_table(results).splitlines()
+    assert lines[0].split() == ["rule", "source", "splunk", "elastic"]
+    rows = [line.split() for line in lines[1:] if not line.startswith("[")]
+    notes = {
+        line.partition("] ")[2]: line.partition("]")[0] + "]"
+        for line in lines
+        if line.startswith("[")
+    }
+    assert len(notes) == len({r for c in results for r in c.reasons})
+    pairs = {(r.stem, s.name) for r in corpus.rules for s in corpus.sources_of(r)}
+    assert {(row[0], row[1]) for row in rows} == pairs
+    assert len(rows) == len(pairs)
+    cells = {
+        (row[0], row[1], target): cell
+        for row in rows
+        for target, cell in zip(["splunk", "elastic"], row[2:], strict=True)
+    }
+    for c in results:
+        cell = cells[(c.rule.stem, c.source.name, c.target.name)]
+        assert cell == c.status + "".join(notes[r] for r in c.reasons)
+
+
+def test_build_command_prints_the_table_and_the_packages(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    text = (built / "splunk" / "savedsearches.conf").read_text()
-    stanzas = [line for line in text.splitlines() if line.startswith("[")]
-    assert len(stanzas) == len(corpus.rules)
-    for rule in corpus.rules:
-        assert f"[sigma-ext - {rule.title}]" in stanzas
-        assert f"Sigma rule {rule.id}" in text
-    assert text.count("\ndisabled = 1\n") == len(corpus.rules)
-    assert all(line.startswith(("#", "[", "")) for line in text.splitlines())
-    for line in text.splitlines():
-        assert line == "" or line.startswith(("#", "[")) or " = " in line, line
+    from sigma_ext.cli.main import main
+
+    from .conftest import ROOT
+
+    code = main(
+        ["build", "--root", str(ROOT), "--out", str(tmp_path / "out"), "--splunk-tuning", "lookups"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("rule ")
+    assert "impossible[" in out
+    assert "(tuning: lookups)" in out
+    assert (
+        tmp_path / "out" / "splunk" / "sigma_ext_container_creation" / "default" / "transforms.conf"
+    ).exists()
 
 
 def test_failed_build_leaves_previous_output(built: Path, tmp_path: Path) -> None:

@@ -117,7 +117,8 @@ def test_build_command_writes_outputs(capsys: pytest.CaptureFixture[str], tmp_pa
     code, out, _ = run(capsys, "build", "--root", str(ROOT), "--out", str(tmp_path / "out"))
     assert code == 0
     assert "impossible" in out
-    assert (tmp_path / "out" / "splunk" / "savedsearches.conf").exists()
+    app = tmp_path / "out" / "splunk" / "sigma_ext_container_creation"
+    assert (app / "default" / "savedsearches.conf").exists()
     assert (tmp_path / "out" / "elastic" / "detection-rules.ndjson").exists()
 
 

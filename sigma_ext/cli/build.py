@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sigma_ext.build import build
+from sigma_ext.build import build, package_version, splunk_package_name
 from sigma_ext.cli.common import add_content_options, load_or_report, report
+from sigma_ext.outputs import summary_table
 from sigma_ext.problems import ProblemsFound
+from sigma_ext.splunk_tuning import DEFAULT_TUNING, TUNING_MODES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,6 +17,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_content_options(parser)
     parser.add_argument(
         "--out", type=Path, default=Path("build"), help="output folder (default: build)"
+    )
+    parser.add_argument(
+        "--splunk-tuning",
+        choices=TUNING_MODES,
+        default=DEFAULT_TUNING,
+        help="how the tuning lists reach the Splunk app: inline values, search macros, or "
+        f"CSV lookups for identity lists (default: {DEFAULT_TUNING})",
     )
     parser.set_defaults(run=run)
 
@@ -24,19 +33,20 @@ def run(args: argparse.Namespace) -> int:
     if corpus is None:
         return 1
     try:
-        result = build(corpus, args.out)
+        result = build(corpus, args.out, args.splunk_tuning)
     except ProblemsFound as error:
         report(error)
         return 1
-    width = max(len(c.rule.stem) for c in result.results)
-    for c in result.results:
-        why = f"  ({'; '.join(c.reasons)})" if c.reasons else ""
-        print(f"{c.rule.stem:<{width}}  {c.target.name:<8} {c.status}{why}")
+    print(summary_table(result.results), end="")
     counts = {
         s: sum(c.status == s for c in result.results) for s in ("ok", "degraded", "impossible")
     }
     print(
         f"built {len(corpus.rules)} rules into {result.out}: "
         + ", ".join(f"{n} {s}" for s, n in counts.items())
+    )
+    print(
+        f"  splunk/{splunk_package_name(package_version())} (tuning: {result.splunk_tuning}), "
+        "elastic/detection-rules.ndjson"
     )
     return 0

@@ -1,0 +1,175 @@
+"""The Kibana import file: every line valid against the detection rule schema, and faithful.
+
+``sigma_ext/data/kibana_detection_rule.schema.json`` is written from Kibana's rule schema; the
+tests below also show that it rejects what Kibana rejects, so that a valid line means something.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any
+
+import jsonschema
+import pytest
+
+from sigma_ext.attack import attack_data, split_tags
+from sigma_ext.build import build
+from sigma_ext.compile import Compiled, compile_all
+from sigma_ext.corpus import Corpus
+from sigma_ext.kibana import KIBANA_SEVERITY, kibana_rule_schema
+from sigma_ext.mappings import state_value
+
+Rule = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def elastic(corpus: Corpus) -> list[Compiled]:
+    return [c for c in compile_all(corpus) if c.target.name == "elastic" and c.query is not None]
+
+
+@pytest.fixture(scope="module")
+def lines(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> list[Rule]:
+    out = build(corpus, tmp_path_factory.mktemp("kibana") / "build").out
+    text = (out / "elastic" / "detection-rules.ndjson").read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    assert "\n\n" not in text
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = kibana_rule_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def errors(validator: jsonschema.Draft202012Validator, rule: Rule) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '.'}: {e.message[:160]}"
+        for e in validator.iter_errors(rule)
+    ]
+
+
+def test_every_line_is_a_valid_kibana_rule(
+    lines: list[Rule], validator: jsonschema.Draft202012Validator
+) -> None:
+    invalid = {r.get("name", "?"): errors(validator, r) for r in lines}
+    assert {name: e for name, e in invalid.items() if e} == {}
+    assert {r["type"] for r in lines} <= {"query", "esql", "eql"}
+
+
+def test_one_line_per_elastic_result_with_unique_rule_ids(
+    lines: list[Rule], elastic: list[Compiled]
+) -> None:
+    assert [r["rule_id"] for r in lines] == [c.output_id for c in elastic]
+    assert len({r["rule_id"] for r in lines}) == len(lines)
+
+
+def _mutations() -> list[tuple[str, Any]]:
+    def drop(key: str) -> Any:
+        return lambda r: r.pop(key)
+
+    def put(key: str, value: Any) -> Any:
+        return lambda r: r.__setitem__(key, value)
+
+    return [
+        ("no rule_id", drop("rule_id")),
+        ("no version", drop("version")),
+        ("empty name", put("name", "")),
+        ("risk score above 100", put("risk_score", 101)),
+        ("risk score as text", put("risk_score", "73")),
+        ("unknown severity", put("severity", "informational")),
+        ("unknown key", put("sigma_level", "high")),
+        ("interval in words", put("interval", "5 minutes")),
+        ("from without now", put("from", "-6m")),
+        ("unknown rule type", put("type", "sigma")),
+        ("enabled as text", put("enabled", "false")),
+        ("building block other than default", put("building_block_type", "yes")),
+        (
+            "tactic id not TAxxxx",
+            lambda r: r["threat"][0]["tactic"].__setitem__("id", "execution"),
+        ),
+        ("threat without tactic", lambda r: r["threat"][0].pop("tactic")),
+        (
+            "exception list without namespace",
+            put("exceptions_list", [{"id": "a", "list_id": "a", "type": "detection"}]),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("what", "mutate"), _mutations(), ids=[m[0] for m in _mutations()])
+def test_schema_rejects_what_kibana_rejects(
+    lines: list[Rule], validator: jsonschema.Draft202012Validator, what: str, mutate: Any
+) -> None:
+    rule = copy.deepcopy(next(r for r in lines if r["threat"]))
+    assert errors(validator, rule) == []
+    mutate(rule)
+    assert errors(validator, rule), what
+
+
+def test_schema_knows_each_rule_type(
+    lines: list[Rule], validator: jsonschema.Draft202012Validator
+) -> None:
+    query = copy.deepcopy(next(r for r in lines if r["type"] == "query"))
+    esql = copy.deepcopy(next(r for r in lines if r["type"] == "esql"))
+    assert errors(validator, {**query, "language": "esql"})
+    assert errors(validator, {**esql, "index": ["logs-*"]}), "ES|QL names indices in FROM"
+    assert errors(validator, {**esql, "query": "where true"}), "ES|QL starts with FROM"
+    eql = {**query, "type": "eql", "language": "eql", "query": "process where true"}
+    assert errors(validator, eql) == []
+    assert errors(validator, {k: v for k, v in eql.items() if k != "query"})
+
+
+def test_rules_carry_the_sigma_rule_faithfully(
+    lines: list[Rule], elastic: list[Compiled], corpus: Corpus
+) -> None:
+    for compiled, line in zip(elastic, lines, strict=True):
+        rule = compiled.rule
+        severity, risk = KIBANA_SEVERITY[rule.level]
+        expected_id = (
+            rule.id
+            if compiled.primary
+            else str(uuid.uuid5(uuid.UUID(rule.id), compiled.source.name))
+        )
+        assert line["rule_id"] == expected_id
+        assert line["name"] == compiled.output_name
+        assert line["description"] == " ".join(str(rule.data["description"]).split())
+        assert (line["severity"], line["risk_score"]) == (severity, risk)
+        assert (line["interval"], line["from"], line["to"]) == ("5m", "now-6m", "now")
+        assert line["references"] == rule.data.get("references", [])
+        assert line["false_positives"] == rule.data.get("falsepositives", [])
+        assert line["author"] == [rule.data["author"]]
+        assert (line["license"], line["version"], line["enabled"]) == ("Apache-2.0", 1, False)
+        assert line["query"] == compiled.query
+        index = state_value(corpus.mapping("elastic", compiled.source), "index")
+        if line["type"] == "esql":
+            assert line["language"] == "esql"
+            assert "index" not in line
+            assert line["query"].lower().startswith(f"from {index} ")
+        else:
+            assert (line["language"], line["index"]) == (compiled.language, [index])
+        assert ("building_block_type" in line) == (rule.theme == "visibility")
+        assert bool(line["note"]) == (compiled.status == "degraded")
+        assert all(reason in line["note"] for reason in compiled.reasons)
+
+
+def test_threat_is_built_offline_from_the_attack_tags(
+    lines: list[Rule], elastic: list[Compiled]
+) -> None:
+    data = attack_data()
+    for compiled, line in zip(elastic, lines, strict=True):
+        tactics, techniques = split_tags([str(t) for t in compiled.rule.data.get("tags", [])])
+        assert [t["tactic"]["id"] for t in line["threat"]] == [
+            data["tactics"][t]["id"] for t in tactics
+        ]
+        listed = {
+            sub["id"]
+            for threat in line["threat"]
+            for technique in threat["technique"]
+            for sub in [technique, *technique["subtechnique"]]
+        }
+        # every tagged technique appears under a tactic it belongs to, parents included
+        assert {t for t in techniques} <= listed
+        assert listed <= {t for t in techniques} | {t.split(".")[0] for t in techniques}
