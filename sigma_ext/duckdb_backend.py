@@ -57,12 +57,16 @@ class ValueTest:
 
     core: Callable[[str], str]
     guards: frozenset[str] = frozenset({"sx_unsure"})
+    folded: str | None = None  # set for a plain case-insensitive equality with this value
 
     def render(self, v: str) -> str:
-        if not self.guards:
-            return f"({self.core(v)})"
-        guard = " OR ".join(f"{g}({v})" for g in sorted(self.guards))
-        return f"(CASE WHEN {guard} THEN NULL ELSE {self.core(v)} END)"
+        """The test of a value the field's extraction already checked with ``VALUE_GUARD``."""
+        return f"({self.core(v)})"
+
+
+# Checked once per value when a field is extracted (``sigma_ext.hunt_duckdb``): every guard a
+# value test needs, so that the tests themselves are plain comparisons.
+VALUE_GUARD = "(sx_unsure({v}) OR sx_unprintable({v}))"
 
 
 UNDECIDABLE = ValueTest(lambda v: "NULL", frozenset())
@@ -83,7 +87,7 @@ MACROS: dict[str, str] = {
 _PLAIN_NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
 # Constructs Python's re and RE2 reject or read differently: such a pattern is not run in SQL.
 _RE_UNSAFE = re.compile(
-    r"\(\?[=!<#(>]|\(\?P=|\\[1-9]|\\[ZzAGQEpPNuUxCe0]|\[:|\{,|[*+?}]\+|\(\?[a-zA-Z]*[xauLT]"
+    r"\(\?[=!<#(>]|\(\?P=|\\[1-9]|\\[ZzAGQEpPNuUxCe0]|\[:[a-z]+:\]|\{,|[*+?}]\+|\(\?[a-zA-Z]*[xauLT]"
 )
 _TEXT = frozenset({"sx_unsure", "sx_nonascii"})
 
@@ -130,7 +134,7 @@ def _string_test(value: SigmaString, cased: bool) -> ValueTest:
             return ValueTest(lambda v: f"{v} = {sql_string(text)}")
         folded = text.casefold()
         if folded.isascii():
-            return ValueTest(lambda v: f"lower({v}) = {sql_string(folded)}", _TEXT)
+            return ValueTest(lambda v: f"lower({v}) = {sql_string(folded)}", _TEXT, folded)
         return ValueTest(lambda v: "FALSE", _TEXT)  # no ASCII text casefolds to it
     literal_chars = "".join(p for p in parts if isinstance(p, str))
     if literal_chars.isascii():
@@ -225,7 +229,13 @@ def combined(tests: list[ValueTest]) -> ValueTest:
     if len(tests) == 1:
         return tests[0]
     guards = frozenset().union(*(t.guards for t in tests))
-    cores = [t.core for t in tests]
+    words = sorted({t.folded for t in tests if t.folded is not None})
+    cores = [t.core for t in tests if t.folded is None]
+    if len(words) > 1:
+        listed = "[" + ", ".join(sql_string(w) for w in words) + "]"
+        cores.append(lambda v: f"list_contains({listed}, lower({v}))")
+    else:
+        cores += [t.core for t in tests if t.folded is not None]
     return ValueTest(lambda v: "(" + " OR ".join(core(v) for core in cores) + ")", guards)
 
 

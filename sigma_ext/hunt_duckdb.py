@@ -48,6 +48,7 @@ from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 
 from sigma_ext.duckdb_backend import (
+    VALUE_GUARD,
     DuckDBBackend,
     FieldSql,
     every_element_sql,
@@ -250,6 +251,13 @@ class _SourcePlan:
         unknown = [self.shape_unknown(top)] + [f"{_ident(d)} IS NOT NULL" for d in dotted]
         return FieldSql(expr, is_list, " OR ".join(unknown))
 
+    def value_unknown(self, name: str, column: str) -> str:
+        """TRUE when a value of the field needs a guard of ``VALUE_GUARD``."""
+        if self.value_expr(name).is_list:
+            guard = VALUE_GUARD.format(v="sx_g")
+            return f"coalesce(list_bool_or(list_transform({column}, lambda sx_g: {guard})), FALSE)"
+        return f"coalesce({VALUE_GUARD.format(v=column)}, FALSE)"
+
 
 class FastHunt:
     """Compiles every rule for DuckDB once; hunts files with one scan each."""
@@ -346,7 +354,7 @@ class FastHunt:
         """The per-row code: NULL (no hit), 'R' (reference engine) or 'i;j;…' (rules that fire)."""
         if not self.plans:
             return "SELECT 'R' AS code FROM {reader}"
-        layers: list[list[str]] = [[] for _ in range(7)]
+        layers: list[list[str]] = [[] for _ in range(9)]
         branches = []
         for plan in self.plans:
             rec, pre = _ident(f"{plan.prefix}rec"), _ident(f"{plan.prefix}pre")
@@ -356,7 +364,7 @@ class FastHunt:
                 guard = f"{rec} AND {pre}" if heavy else rec
                 structure = sql_string(json.dumps(node.structure()))
                 regex = sql_string(plan.shape_regex(top))
-                layers[4 if heavy else 1] += [
+                layers[5 if heavy else 1] += [
                     f"CASE WHEN {guard} THEN json_transform({_ident(top)}, {structure}) END "
                     f"AS {plan.transformed(top)}",
                     f"CASE WHEN {guard} THEN coalesce(regexp_matches({_ident(top)}::VARCHAR, "
@@ -365,18 +373,23 @@ class FastHunt:
             for name in sorted(plan.fields):
                 raw = plan.value_expr(name)
                 columns = plan.field_columns(name)
-                where = 5 if name.split(".")[0] in plan.path.heavy else 2
-                layers[where].append(f"{raw.expr} AS {columns.expr}")
-                layers[where].append(f"{raw.unknown} AS {columns.unknown}")
+                where = 6 if name.split(".")[0] in plan.path.heavy else 2
+                value_column = _ident(f"{plan.prefix}w_{name}")
+                layers[where].append(f"{raw.expr} AS {value_column}")
+                layers[where + 1].append(f"{value_column} AS {columns.expr}")
+                layers[where + 1].append(
+                    f"({raw.unknown}) OR {plan.value_unknown(name, value_column)} "
+                    f"AS {columns.unknown}"
+                )
             light = [self._rule_sql(plan, rf, rule, True) for _, rf, rule in plan.rules]
             candidates = " OR ".join(f"({sql}) IS NOT FALSE" for sql in light) or "FALSE"
-            layers[3].append(f"{rec} AND ({candidates}) AS {pre}")
+            layers[4].append(f"{rec} AND ({candidates}) AS {pre}")
             names = []
             for index, rule_file, rule in plan.rules:
                 name = _ident(f"r{index}")
                 names.append((index, name))
                 full = self._rule_sql(plan, rule_file, rule, False)
-                layers[6].append(f"CASE WHEN {pre} THEN {full} END AS {name}")
+                layers[8].append(f"CASE WHEN {pre} THEN {full} END AS {name}")
             if names:
                 undecided = " OR ".join(f"{name} IS NULL" for _, name in names)
                 fired = ", ".join(f"CASE WHEN {name} THEN '{index}' END" for index, name in names)
@@ -410,6 +423,8 @@ class FastHunt:
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(config={"threads": self.threads, "memory_limit": self.memory_limit})
         con.execute("SET preserve_insertion_order = true")
+        # long IN lists would become MARK joins, which neither keep the row order nor run fast
+        con.execute("SET disabled_optimizers = 'in_clause'")
         install_macros(con)
         return con
 
