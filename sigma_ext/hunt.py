@@ -1,19 +1,33 @@
 """Hunting: every rule over JSON Lines log files (plain or gzip), one JSON hit per line out.
 
-A malformed line is reported with ``file:line`` and skipped; every other line is still
-evaluated. Each event's source is recognised unless one is forced.
+What a line is, for both engines (this one, the reference, and ``sigma_ext.hunt_duckdb``):
+
+* lines end at ``\\n`` (a ``\\r`` before it is JSON whitespace); bytes are read as UTF-8, an
+  invalid sequence becoming U+FFFD;
+* a line that is empty after stripping whitespace is skipped silently;
+* a line is an event when it is a JSON object. The JSON read is RFC 8259 plus what DuckDB's reader
+  also accepts, so that both engines evaluate exactly the same lines: a trailing comma before
+  ``]`` or ``}``, ``NaN``/``Infinity`` in any letter case, ``\\v`` and ``\\f`` around the object.
+  When a key appears twice in one object the first occurrence counts (as in DuckDB);
+* a line that is not JSON goes to the text-log parsers of ``sigma_ext.sources``; when none reads
+  it, or the JSON is not an object, it is reported as a ``BadLine`` with ``file:line`` and every
+  other line is still evaluated.
+
+Each event's source is recognised unless one is forced.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from sigma_ext.engine import ReferenceEngine
+from sigma_ext.rules import RuleFile
 from sigma_ext.sources import Source, parse_text_line
 
 
@@ -30,6 +44,18 @@ class Hit:
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
 
+    @classmethod
+    def of(cls, rule_file: RuleFile, path: Path, line: int) -> Hit:
+        return cls(
+            rule_id=rule_file.id,
+            title=rule_file.title,
+            level=rule_file.level,
+            theme=rule_file.theme,
+            rule=rule_file.stem,
+            file=str(path),
+            line=line,
+        )
+
 
 @dataclass(frozen=True)
 class BadLine:
@@ -41,55 +67,116 @@ class BadLine:
         return f"{self.file}:{self.line}: skipped: {self.reason}"
 
 
-def open_log(path: Path) -> IO[str]:
-    """Open a plain or gzip-compressed text file (by its magic bytes, not its name)."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: Path) -> bool:
+    """Gzip by its magic bytes, not its name."""
     with path.open("rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return path.open("r", encoding="utf-8", errors="replace")
+        return probe.read(2) == GZIP_MAGIC
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a plain or gzip-compressed file for reading bytes."""
+    if is_gzip(path):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(reversed(pairs))
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_first_wins)
+_TOKENS = re.compile(
+    r'"(?:[^"\\]|\\.)*"|(?P<comma>,)(?=[ \t\r\n]*[\]}])|(?P<word>-?[A-Za-z]+)|[^"A-Za-z,-]+|[,-]',
+    re.DOTALL,
+)
+_NON_FINITE = {"nan": "NaN", "-nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_NON_FINITE |= {"infinity": "Infinity", "-infinity": "-Infinity"}
+
+
+def _relaxed(text: str) -> str:
+    """Rewrite DuckDB's accepted JSON extensions into strict JSON (outside strings only)."""
+    out: list[str] = []
+    previous = ""
+    for match in _TOKENS.finditer(text):
+        token = match.group(0)
+        if match.group("comma") is not None and previous not in ("", "[", "{", ",", ":"):
+            continue  # one trailing comma after a value
+        if match.group("word") is not None:
+            token = _NON_FINITE.get(token.lower(), token)
+        out.append(token)
+        stripped = token.strip(" \t\r\n")
+        if stripped:
+            previous = stripped[-1]
+    return "".join(out)
+
+
+def parse_json_line(text: str) -> tuple[Any, str | None]:
+    """(value, None) when the line is JSON as both engines read it, else (None, error message)."""
+    try:
+        return _DECODER.decode(text), None
+    except json.JSONDecodeError as error:
+        message = error.msg
+    except RecursionError:
+        return None, "nested too deeply"
+    try:
+        return _DECODER.decode(_relaxed(text.strip(" \t\r\n\v\f"))), None
+    except (json.JSONDecodeError, RecursionError):
+        return None, message
+
+
+def read_line(raw: bytes) -> Any | str | None:
+    """One line as an event (a dict), an error message (str), or None for a blank line."""
+    text = raw.decode("utf-8", errors="replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    if not text.strip():
+        return None
+    value, error = parse_json_line(text)
+    if error is not None:
+        parsed = parse_text_line(text.rstrip("\r"))
+        if parsed is None:
+            return f"not JSON ({error}) nor a known text log line"
+        return dict(parsed)
+    if not isinstance(value, dict):
+        return "not a JSON object"
+    return value
 
 
 def read_events(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
     """(line number, event or BadLine) for every non-blank line."""
-    with open_log(path) as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
+    with open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            item = read_line(raw)
+            if item is None:
                 continue
-            try:
-                event = json.loads(text)
-            except json.JSONDecodeError as error:
-                parsed = parse_text_line(text.rstrip("\r\n"))
-                if parsed is None:
-                    yield (
-                        number,
-                        BadLine(
-                            str(path), number, f"not JSON ({error.msg}) nor a known text log line"
-                        ),
-                    )
-                else:
-                    yield number, parsed
-                continue
-            if not isinstance(event, dict):
-                yield number, BadLine(str(path), number, "not a JSON object")
-                continue
-            yield number, event
+            if isinstance(item, str):
+                yield number, BadLine(str(path), number, item)
+            else:
+                yield number, item
+
+
+def evaluate_line(
+    engine: ReferenceEngine, path: Path, number: int, raw: bytes, source: Source | None
+) -> list[Hit | BadLine]:
+    """The reference verdict on one line: its hits, or its BadLine."""
+    item = read_line(raw)
+    if item is None:
+        return []
+    if isinstance(item, str):
+        return [BadLine(str(path), number, item)]
+    return [Hit.of(rule_file, path, number) for rule_file in engine.match(item, source)]
 
 
 def hunt_file(
     engine: ReferenceEngine, path: Path, source: Source | None = None
 ) -> Iterator[Hit | BadLine]:
+    """Every hit and bad line of one file, in line order (hits of a line in rule order)."""
     for number, item in read_events(path):
         if isinstance(item, BadLine):
             yield item
             continue
         for rule_file in engine.match(item, source):
-            yield Hit(
-                rule_id=rule_file.id,
-                title=rule_file.title,
-                level=rule_file.level,
-                theme=rule_file.theme,
-                rule=rule_file.stem,
-                file=str(path),
-                line=number,
-            )
+            yield Hit.of(rule_file, path, number)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sigma_ext.cli.common import add_content_options, load_or_report
 from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import BadLine, hunt_file
+from sigma_ext.hunt import BadLine, Hit, hunt_file
+from sigma_ext.hunt_duckdb import FastHunt, stderr_progress
 from sigma_ext.sources import SOURCES, source_named
 
 
@@ -22,6 +24,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=[s.name for s in SOURCES],
         default=None,
         help="treat every event as this source (default: recognise each event's source)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["fast", "reference"],
+        default="fast",
+        help="fast: every rule in one DuckDB scan per file (default); reference: the reference "
+        "evaluator, line by line (same output, slower)",
     )
     parser.add_argument("logfiles", nargs="+", type=Path, metavar="LOGFILE")
     parser.set_defaults(run=run)
@@ -37,10 +46,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     engine = ReferenceEngine(corpus)
     source = source_named(args.source) if args.source else None
+    fast = FastHunt(engine, source) if args.engine == "fast" else None
     skipped = 0
     for path in args.logfiles:
+        items: Iterator[Hit | BadLine] = (
+            fast.hunt_file(path, stderr_progress(path))
+            if fast is not None
+            else hunt_file(engine, path, source)
+        )
         try:
-            for item in hunt_file(engine, path, source):
+            for item in items:
                 if isinstance(item, BadLine):
                     skipped += 1
                     print(item, file=sys.stderr)

@@ -1,0 +1,101 @@
+"""Benchmark: the fast hunt (DuckDB) against DuckDB's bare scan and the reference evaluator.
+
+    .venv/bin/python bench/hunt_duckdb.py [--events 1000000] [--seed 7] [--sample 20000]
+                                          [--corpus PATH] [--threads N]
+
+Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpus of
+``bench/audit_corpus.py`` and prints, from one run:
+
+* the engine's bare scan: ``SELECT count(*) FROM read_json(file, format='newline_delimited')``;
+* ``hunt`` with every rule through the real code path (``FastHunt.hunt_file``), hits counted;
+* the reference evaluator (``sigma_ext.hunt.hunt_file``) on the first ``--sample`` lines,
+  extrapolated to events per second;
+* the two ratios (hunt / bare scan, fast / reference speed) and whether both engines give
+  identical hits on the sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from audit_corpus import write_corpus  # noqa: E402
+
+from sigma_ext.corpus import load_corpus  # noqa: E402
+from sigma_ext.engine import ReferenceEngine  # noqa: E402
+from sigma_ext.hunt import Hit, hunt_file  # noqa: E402
+from sigma_ext.hunt_duckdb import FastHunt  # noqa: E402
+
+
+def timed(run: object) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = run()  # type: ignore[operator]
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sample", type=int, default=20_000)
+    parser.add_argument("--corpus", type=Path, default=None, help="reuse or create this file")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        log = args.corpus or Path(folder) / "audit.jsonl"
+        if not log.exists():
+            write_corpus(log, args.events, args.seed)
+        events = sum(1 for _ in log.open("rb"))
+        size = log.stat().st_size
+        corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
+        engine = ReferenceEngine(corpus)
+        fast = FastHunt(engine, threads=args.threads)
+
+        con = duckdb.connect(config={"threads": fast.threads})
+        path_sql = "'" + str(log).replace("'", "''") + "'"
+        bare_sql = f"SELECT count(*) FROM read_json({path_sql}, format='newline_delimited')"
+        con.execute(bare_sql).fetchall()  # warm the page cache
+        bare, _ = timed(lambda: con.execute(bare_sql).fetchall())
+        hunt_time, hits = timed(lambda: sum(isinstance(i, Hit) for i in fast.hunt_file(log)))
+
+        sample = Path(folder) / "sample.jsonl"
+        with log.open("rb") as source, sample.open("wb") as target:
+            target.writelines(itertools.islice(source, args.sample))
+        reference_time, reference = timed(lambda: list(hunt_file(engine, sample)))
+        same = list(fast.hunt_file(sample)) == [
+            type(i)(**{**i.__dict__, "file": str(sample)})
+            for i in reference  # type: ignore[misc]
+        ]
+
+    fast_rate = events / hunt_time
+    reference_rate = args.sample / reference_time
+    print(
+        f"corpus: {events:,} events, {size:,} bytes, seed {args.seed}; rules: {len(corpus.rules)}"
+    )
+    print(f"threads: {fast.threads}, memory_limit: {fast.memory_limit}")
+    print(f"bare read_json count(*):     {bare:7.2f} s  {events / bare:>12,.0f} events/s")
+    print(
+        f"hunt, fast engine, all rules: {hunt_time:7.2f} s  {fast_rate:>12,.0f} events/s  "
+        f"({hits:,} hits)"
+    )
+    print(
+        f"reference evaluator, {args.sample:,} events: {reference_time:6.2f} s  "
+        f"{reference_rate:>12,.0f} events/s"
+    )
+    print(f"hunt / bare scan time:        {hunt_time / bare:7.2f}x  (target <= 1.5x)")
+    print(f"fast / reference speed:       {fast_rate / reference_rate:7.1f}x  (target >= 30x)")
+    print(f"identical hits on the sample: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

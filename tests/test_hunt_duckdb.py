@@ -1,0 +1,246 @@
+"""The fast hunt gives the reference engine's verdicts, rule by rule, line by line."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sigma_ext.engine import ReferenceEngine
+from sigma_ext.hunt import BadLine, Hit, hunt_file
+from sigma_ext.hunt_duckdb import FAST_PATHS, REFERENCE_ONLY, FastHunt
+from sigma_ext.sources import SOURCES
+
+from .conftest import ROOT
+
+FIXTURES = sorted(p for p in (ROOT / "fixtures").rglob("*") if p.suffix in (".jsonl", ".log"))
+
+
+@pytest.fixture(scope="module")
+def fast(engine: ReferenceEngine) -> FastHunt:
+    return FastHunt(engine)
+
+
+def outcome(items: list[Hit | BadLine]) -> list[tuple[int, str]]:
+    return [
+        (item.line, item.rule if isinstance(item, Hit) else f"bad: {item.reason}") for item in items
+    ]
+
+
+def test_every_source_is_fast_or_explicitly_left_to_the_reference_engine() -> None:
+    undeclared = [
+        s.name for s in SOURCES if s.name not in FAST_PATHS and s.name not in REFERENCE_ONLY
+    ]
+    assert not undeclared, f"declare these in sigma_ext.hunt_duckdb: {undeclared}"
+    assert not set(FAST_PATHS) & REFERENCE_ONLY
+
+
+def test_every_fixture_gives_the_reference_verdicts(
+    fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    offenders = []
+    for path in FIXTURES:
+        expected = outcome(list(hunt_file(engine, path)))
+        got = outcome(list(fast.hunt_file(path)))
+        if got != expected:
+            offenders.append(f"{path}: fast {got} != reference {expected}")
+    assert FIXTURES
+    assert not offenders, "\n".join(offenders)
+
+
+def _fixture_events() -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in FIXTURES
+        if path.suffix == ".jsonl"
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
+BASE = _fixture_events()
+ODD_TEXT = st.sampled_from(
+    [
+        "create",
+        "CREATE",
+        "Create",
+        "patch",
+        "pods",
+        "PODS",
+        "deployments",
+        "ResponseComplete",
+        "system:anonymous",
+        "system:unauthenticated",
+        "system:node:ip-10-0-1-23",
+        "system:serviceaccount:argocd:argocd-application-controller",
+        "breakglass-admin@corp.example",
+        "oidc:platform-admins",
+        "/api/v1/pods?dryRun=All",
+        "dryrun=all",
+        "201",
+        "200",
+        " 201",
+        "2_01",
+        "201.0",
+        "2e2",
+        "nan",
+        "Infinity",
+        "[x",
+        "{x",
+        "straße",
+        "STRASSE",
+        "\u212a",
+        "\u017fystem:anonymous",
+        "café",
+        'quo"te',
+        "back\\slash",
+        "per%cent_under",
+        "wild*card?",
+        "line\nbreak",
+        "tab\there",
+        "",
+        "nginx",
+        "nginx:1.27",
+        "library/nginx",
+        "docker.io/nginx",
+        "Nginx",
+        "registry.corp.example/a:1",
+        "REGISTRY.corp.example/a",
+        "registry.corp.example:5000/a",
+        "registry.corp.example.evil.io/x",
+        "evil.io/registry.corp.example/x",
+        "quay.io/argoproj/argocd:v2",
+        "quay.io/argoproj-evil/x",
+        "localhost/miner",
+        "attacker/miner",
+        "index.docker.io/library/redis:7",
+    ]
+)
+SCALAR = st.one_of(
+    ODD_TEXT,
+    st.text(max_size=6),
+    st.integers(min_value=-5, max_value=300),
+    st.sampled_from([201, 200, 201.0, 1e400, True, False, None]),
+)
+VALUE = st.recursive(
+    SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["image", "kind", "x"]), inner)
+    ),
+    max_leaves=4,
+)
+PATHS = [
+    ("verb",),
+    ("stage",),
+    ("requestURI",),
+    ("responseStatus", "code"),
+    ("responseStatus",),
+    ("objectRef", "resource"),
+    ("objectRef", "subresource"),
+    ("objectRef",),
+    ("user", "username"),
+    ("user", "groups"),
+    ("user",),
+    ("requestObject", "metadata", "ownerReferences"),
+    ("requestObject", "spec", "containers"),
+    ("requestObject", "spec", "template", "spec", "containers"),
+    ("requestObject", "spec", "initContainers"),
+    ("requestObject", "spec"),
+    ("objectRef.resource",),
+    ("requestObject", "spec.containers"),
+    ("user.username",),
+]
+
+
+@st.composite
+def mutated_event(draw: st.DrawFn) -> dict[str, Any]:
+    event = copy.deepcopy(draw(st.sampled_from(BASE)))
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        path = draw(st.sampled_from(PATHS))
+        node: Any = event
+        for key in path[:-1]:
+            if not isinstance(node, dict):
+                break
+            node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            continue
+        if draw(st.booleans()) and path[-1] in ("containers", "initContainers"):
+            images = draw(st.lists(ODD_TEXT, min_size=0, max_size=3))
+            node[path[-1]] = [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
+        elif draw(st.integers(min_value=0, max_value=5)) == 0:
+            node.pop(path[-1], None)
+        else:
+            node[path[-1]] = draw(VALUE)
+    return event
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(events=st.lists(mutated_event(), min_size=20, max_size=60))
+def test_generated_events_get_the_reference_verdicts(
+    events: list[dict[str, Any]], fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    log = tmp_path / "generated.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
+
+
+ODD_LINES = [
+    "",
+    "   ",
+    "\t\r",
+    "\x0b",
+    "\x1c",
+    "{not json",
+    "[1, 2]",
+    '"a string"',
+    "null",
+    "42",
+    '{"kind": "Event"}',
+    "{}",
+    "containerd: some text log line",
+]
+
+
+def test_bad_lines_blank_lines_and_json_dialects_agree(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    pod = json.dumps(BASE[0])
+    creation = next(e for e in BASE if e.get("verb") == "create")
+    text = json.dumps(creation)
+    lines = [pod, *ODD_LINES, text]
+    lines += [
+        text[:-1] + ",}",  # trailing comma
+        "\x0c" + text + "\x0b",  # DuckDB's extra whitespace
+        text.replace('"create"', "NaN", 1),
+        text.replace('"verb": "create"', '"verb": "get", "verb": "create"'),  # first key wins
+        text.replace('"verb": "create"', '"verb": "create", "verb": "get"'),
+        "\ufeff" + text,
+        text[: len(text) // 2],  # truncated, as log rotation leaves it
+        text,
+    ]
+    log = tmp_path / "mixed.jsonl"
+    log.write_bytes(("\n".join(lines) + "\n\n").encode() + b'{"kind":"Event","bad":"\xff"}')
+    expected = outcome(list(hunt_file(engine, log)))
+    assert any(reason.startswith("bad:") for _, reason in expected)
+    assert outcome(list(fast.hunt_file(log))) == expected
+
+
+def test_gzip_and_lines_after_blank_lines_keep_their_numbers(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    creation = json.dumps(next(e for e in BASE if e.get("verb") == "create"))
+    log = tmp_path / "audit.log"  # gzip by content, not by name
+    with gzip.open(log, "wt") as handle:
+        handle.write(f"{creation}\n\n  \n{creation}\n\n{creation}")
+    expected = outcome(list(hunt_file(engine, log)))
+    assert {line for line, _ in expected} == {1, 4, 6}
+    assert outcome(list(fast.hunt_file(log))) == expected
