@@ -154,14 +154,18 @@ class SiemCompiler:
             (index,) if index else (),
         )
 
+    def _backend(
+        self, pipeline: Any, backend_class: type[TextQueryBackend] | None = None
+    ) -> TextQueryBackend:
+        return (backend_class or self.backend_class)(processing_pipeline=pipeline)
+
     def _convert(
         self,
         rule: SigmaRule,
         pipeline: Any,
         backend_class: type[TextQueryBackend] | None = None,
     ) -> str:
-        backend = (backend_class or self.backend_class)(processing_pipeline=pipeline)
-        queries = backend.convert_rule(rule)
+        queries = self._backend(pipeline, backend_class).convert_rule(rule)
         if len(queries) != 1:
             raise TypeError(f"expected one query, the backend produced {len(queries)}")
         return " ".join(line.strip() for line in str(queries[0]).splitlines())

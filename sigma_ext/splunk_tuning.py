@@ -360,24 +360,17 @@ class TunedSplunkCompiler(SplunkCompiler):
         self._source, self._user = source, user
         return self.compile(rule_file, source)
 
-    def _convert(
-        self,
-        rule: SigmaRule,
-        pipeline: Any,
-        backend_class: type[TextQueryBackend] | None = None,
-    ) -> str:
+    def _backend(
+        self, pipeline: Any, backend_class: type[TextQueryBackend] | None = None
+    ) -> TextQueryBackend:
         assert self._source is not None
-        backend = TunedSplunkBackend(
+        return TunedSplunkBackend(
             pipeline,
             book=self.book,
             source=self._source,
             profile=self.corpus.profile,
             user=self._user,
         )
-        queries = backend.convert_rule(rule)
-        if len(queries) != 1:
-            raise TypeError(f"expected one query, the backend produced {len(queries)}")
-        return " ".join(line.strip() for line in str(queries[0]).splitlines())
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
