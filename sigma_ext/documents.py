@@ -17,7 +17,11 @@ ingestion each spec follows. The steps, in order:
 ``dedot``
     dotted paths of objects whose keys the pipeline de-dots (``.`` becomes ``_``).
 ``copy``
-    ``target: source`` field copies the pipeline makes (ECS fields), after the steps above.
+    ``target: source`` field copies the pipeline makes (ECS fields), after the steps above; a
+    source that is an object copies every leaf below it (``aws.cloudtrail.flattened.
+    request_parameters: requestParameters``).
+``defaults``
+    fields the add-on sets when the event lacks them (the AWS add-on's ``errorCode=success``).
 ``constants``
     fields the input or data stream sets on every event (``sourcetype``, ``event.dataset``).
 ``index``
@@ -55,7 +59,7 @@ FIELD_TYPES = frozenset(
 DEFAULT_IGNORE_ABOVE = 1024
 KNOWN_KEYS = frozenset(
     {"source", "target", "decode", "wrap", "prefix", "remove", "dedot", "copy"}
-    | {"constants", "index", "fields", "references"}
+    | {"constants", "defaults", "index", "fields", "references"}
 )
 
 
@@ -81,6 +85,7 @@ class DocumentSpec:
     dedot: tuple[str, ...] = ()
     copy: tuple[tuple[str, str], ...] = ()
     constants: tuple[tuple[str, Any], ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()
     fields: tuple[tuple[str, FieldType], ...] = ()
 
 
@@ -174,6 +179,7 @@ def load_spec(target: str, source: str) -> DocumentSpec:
         dedot=tuple(data.get("dedot") or ()),
         copy=tuple((str(k), str(v)) for k, v in (data.get("copy") or {}).items()),
         constants=tuple((str(k), v) for k, v in (data.get("constants") or {}).items()),
+        defaults=tuple((str(k), v) for k, v in (data.get("defaults") or {}).items()),
         fields=tuple(fields),
     )
 
@@ -308,8 +314,13 @@ def build_document(target: str, source: str, event: Mapping[str, Any]) -> Docume
     else:
         _leaves(body, "", leaves)
     for to, frm in spec.copy:
-        if frm in leaves and to not in leaves:
-            leaves[to] = list(leaves[frm])
+        for path in list(leaves):
+            if path == frm or path.startswith(frm + "."):
+                copied = to + path[len(frm) :]
+                if copied not in leaves:
+                    leaves[copied] = list(leaves[path])
+    for name, value in spec.defaults:
+        leaves.setdefault(name, [value])
     if target == "splunk":
         for name, value in spec.constants:
             leaves[name] = [_splunk_text(value)]

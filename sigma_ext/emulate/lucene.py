@@ -40,6 +40,7 @@ from luqum.parser import parser  # type: ignore[import-untyped]
 from luqum.tree import (  # type: ignore[import-untyped]
     AndOperation,
     FieldGroup,
+    From,
     Group,
     Item,
     Not,
@@ -47,6 +48,7 @@ from luqum.tree import (  # type: ignore[import-untyped]
     Phrase,
     Regex,
     SearchField,
+    To,
     UnknownOperation,
     Word,
 )
@@ -197,6 +199,24 @@ def _exact(name: str, kind: str, text: str) -> Test:
     raise Unsupported(f"term query on {kind} field {name}")
 
 
+def _range_test(name: str, kind: str | None, node: Any) -> Test:
+    """``field:>N``, ``>=``, ``<``, ``<=`` on an integer or long field (a one-sided range)."""
+    if kind not in ("integer", "long"):
+        raise Unsupported(f"range query on {kind} field {name}")
+    bound = _integer(_unescape(str(node.a)))
+    lower, include = isinstance(node, From), bool(node.include)
+
+    def test(doc: Document) -> bool:
+        for value in doc.get(name):
+            if lower and (value > bound or (include and value == bound)):
+                return True
+            if not lower and (value < bound or (include and value == bound)):
+                return True
+        return False
+
+    return test
+
+
 def _in_network(value: Any, network: Any) -> bool:
     try:
         return ipaddress.ip_address(str(value)) in network
@@ -231,6 +251,10 @@ class _Compiler:
                 exists = _unescape(str(target.value))
                 return lambda doc: bool(doc.get(exists))
             return self.node(node.children[0], name.replace("\\", ""))
+        if isinstance(node, (From, To)):
+            if field is None:
+                raise Unsupported(f"range {node} without a field")
+            return _range_test(field, self.type_of(field), node)
         if isinstance(node, (Word, Phrase, Regex)):
             if field is None:
                 raise Unsupported(f"term {node} without a field (default_field search)")

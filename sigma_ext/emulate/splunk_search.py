@@ -176,6 +176,36 @@ def _field_test(name: str, pattern: str) -> RowTest:
     return lambda row: any(regex.match(value.lower()) for value in row.get(name, ()))
 
 
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _order_test(name: str, op: str, text: str) -> RowTest:
+    """``field>N`` with a numeric N: true when some value of the field is a number that compares
+    so (the Search Manual's numeric comparison; string ordering is not implemented)."""
+    bound = _number(text)
+    if bound is None:
+        raise Unsupported(f"comparison {op!r} with a non-numeric value {text!r}")
+    compare = _ORDER[op]
+
+    def test(row: Row) -> bool:
+        numbers = [_number(value) for value in row.get(name, ())]
+        return any(n is not None and compare(n, bound) for n in numbers)
+
+    return test
+
+
 class SearchParser:
     """search expression := and; and := or+ (implicit or explicit AND); or := not (OR not)*."""
 
@@ -243,10 +273,12 @@ class SearchParser:
         if split is None:
             raise Unsupported(f"keyword term {token.text!r} (search in _raw)")
         left, op, right = split
-        if op != "=":
-            raise Unsupported(f"comparison {op!r} in search")
         name, _ = _part(left)
         value, _ = _part(right)
+        if op in _ORDER:
+            return _order_test(name, op, value)
+        if op != "=":
+            raise Unsupported(f"comparison {op!r} in search")
         return _field_test(name, value)
 
     def in_list(self, field_text: str) -> RowTest:
