@@ -184,13 +184,6 @@ _ORDER: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def _order_test(name: str, op: str, text: str) -> RowTest:
     """``field>N`` with a numeric N: true when some value of the field is a number that compares
     so (the Search Manual's numeric comparison; string ordering is not implemented)."""
