@@ -19,7 +19,7 @@ target's own language.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
@@ -184,10 +184,27 @@ def _spl_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+SPLUNK_PRELUDE = "splunk_prelude"
+
+
 class SplunkCompiler(SiemCompiler):
+    """Splunk searches; a mapping may set the state ``splunk_prelude``.
+
+    The prelude is the SPL that must run before the rule's own search can see its fields, such
+    as ``sourcetype=... | spath input=properties.log`` when the event carries the document as a
+    JSON string. The search then reads ``<prelude> | search <rule search>``.
+    """
+
     target = SPLUNK
     language = "spl"
     backend_class = SplunkBackend
+
+    def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
+        compiled = super().compile(rule_file, source)
+        prelude = state_value(self.corpus.mapping(self.target.mapping_dir, source), SPLUNK_PRELUDE)
+        if prelude is None or compiled.query is None:
+            return compiled
+        return replace(compiled, query=f"{prelude} | search {compiled.query}")
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]

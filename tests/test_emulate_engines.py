@@ -103,8 +103,27 @@ def test_splunk_eval_mvfilter_where_pipeline() -> None:
     assert not splunk(gone)
 
 
+def test_splunk_rex_extracts_named_groups_from_the_first_value() -> None:
+    rex = 'verb=create | rex field=verb "^(?<head>c)(?<rest>r\\w+)$"'
+    assert splunk(rex + " | search head=c rest=reate")
+    assert not splunk(rex + " | search rest=c*")
+    # No match (and a missing field) leave the fields as they were.
+    assert splunk('verb=create | rex field=verb "^(?<verb>x)" | search verb=create')
+    assert not splunk('verb=create | rex field=nope "(?<x>.)" | search x=*')
+    # Only the first value of a multi-valued field is read.
+    first = 'verb=create | rex field=user.groups{} "^(?<g>[^:]+):" | search g='
+    assert splunk(first + "oidc")
+    assert not splunk(first + "system")
+
+
 def test_splunk_unsupported_constructs_fail_loudly() -> None:
-    for query in ("error", "verb!=create", "verb=create | stats count", "x=1 [search y=2]"):
+    for query in (
+        "error",
+        "verb!=create",
+        "verb=create | stats count",
+        "x=1 [search y=2]",
+        'verb=create | rex field=verb mode=sed "s/a/b/"',
+    ):
         with pytest.raises(Unsupported):
             splunk(query)
 

@@ -28,6 +28,9 @@ Implemented, following the Splunk Search Reference and Search Manual:
   (resp. none does).
 * ``spath input=field``: extracts the JSON held in a field the way automatic JSON extraction
   does (``sigma_ext.documents.splunk_fields``), as the AKS searches need for ``properties.log``.
+* ``rex field=field "re"``: the named groups ``(?<name>...)`` of the first match in the field's
+  first value become single-valued fields (``max_match=1``, the default); no match changes
+  nothing.
 
 Anything else raises ``Unsupported``.
 """
@@ -737,12 +740,37 @@ def _spath_command(text: str) -> Command:
     return run
 
 
+_REX = re.compile(r'^field=(?P<field>[\w.{}]+)\s+"(?P<re>(?:\\.|[^"\\])*)"\s*$')
+
+
+def _rex_command(text: str) -> Command:
+    found = _REX.match(text.strip())
+    if found is None:
+        raise Unsupported(f"rex form {text!r} (only 'rex field=<field> \"<regex>\"')")
+    name = found.group("field")
+    pattern = pcre(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", unescape(found.group("re"), search=False)))
+
+    def run(row: Row) -> Row:
+        values = row.get(name, ())
+        hit = pattern.search(values[0]) if values else None
+        if hit is None:
+            return row
+        out = dict(row)
+        for key, extracted in hit.groupdict().items():
+            if extracted is not None:
+                out[key] = (extracted,)
+        return out
+
+    return run
+
+
 COMMANDS: dict[str, Callable[[str], Command]] = {
     "search": _search_command,
     "where": _where_command,
     "eval": _eval_command,
     "regex": _regex_command,
     "spath": _spath_command,
+    "rex": _rex_command,
 }
 
 
