@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +46,7 @@ from sigma.conditions import (
 )
 from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
+from sigma.types import SigmaNull, SigmaString, SpecialChars
 
 from sigma_ext.duckdb_backend import (
     VALUE_GUARD,
@@ -66,9 +67,9 @@ class FastPath:
     """How the fast hunt reads one source.
 
     ``recognizer`` is a SQL boolean with exactly the meaning of ``Source.recognize``, written over
-    the raw JSON of top-level keys as ``{key}`` (normalised JSON text: a string ``"Event"`` reads
-    ``'"Event"'``); ``arrays`` are the dotted paths that hold arrays in the documented format;
-    ``heavy`` are top-level keys with large subtrees.
+    top-level keys as ``{key}``, each read as VARCHAR (a JSON string as its text, any other value
+    as its JSON text: ``["Event"]`` reads ``'["Event"]'``); ``arrays`` are the dotted paths that
+    hold arrays in the documented format; ``heavy`` are top-level keys with large subtrees.
     """
 
     recognizer: str
@@ -81,10 +82,7 @@ class FastPath:
 
 FAST_PATHS: dict[str, FastPath] = {
     "kubernetes_audit": FastPath(
-        recognizer=(
-            "({kind}::VARCHAR = '\"Event\"' "
-            "AND starts_with({apiVersion}::VARCHAR, '\"audit.k8s.io/'))"
-        ),
+        recognizer=("({kind} = 'Event' AND starts_with({apiVersion}, 'audit.k8s.io/'))"),
         arrays=frozenset(
             {
                 "user.groups",
@@ -127,6 +125,10 @@ def _json_key(key: str) -> str:
     return re.escape(json.dumps(key, ensure_ascii=False)[1:-1])
 
 
+class TypedShapeUnsupported(Exception):
+    """A source's rules read paths the typed scan cannot check exactly."""
+
+
 @dataclass
 class _Node:
     """One node of the JSON shape a source's rules read below a top-level key."""
@@ -141,6 +143,34 @@ class _Node:
             else "VARCHAR"
         )
         return [inner] if self.array else inner
+
+    def duckdb_type(self, in_array: bool = False) -> str:
+        """The DuckDB type that reads this node, with a JSON member for every dotted key.
+
+        The reference evaluator also finds ``a.b`` under a key named ``"a.b"`` (any run of the
+        remaining path joined with dots); such keys are read as JSON members, and a row where one
+        holds a value is undecidable. Inside arrays no such key is looked for (``TypedShape``).
+        """
+        if not self.children:
+            inner = "VARCHAR"
+        else:
+            members = [
+                f"{_ident(key)} {child.duckdb_type(in_array or self.array)}"
+                for key, child in sorted(self.children.items())
+            ]
+            members += [f"{_ident(key)} JSON" for key in self.dotted_keys()]
+            inner = f"STRUCT({', '.join(members)})"
+        return f"{inner}[]" if self.array else inner
+
+    def paths(self) -> list[list[str]]:
+        """Every path of keys from this node down to a leaf."""
+        if not self.children:
+            return [[]]
+        return [[key, *rest] for key, child in self.children.items() for rest in child.paths()]
+
+    def dotted_keys(self) -> list[str]:
+        keys = {".".join(path[:end]) for path in self.paths() for end in range(2, len(path) + 1)}
+        return sorted(keys)
 
 
 def _rule_fields(rule: SigmaRule) -> set[str]:
@@ -167,6 +197,7 @@ class _SourcePlan:
     columns: set[str] = field(default_factory=set)
     roots: dict[str, _Node] = field(default_factory=dict)
     fields: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    typed: bool = False
 
     def add_field(self, name: str) -> None:
         parts = name.split(".")
@@ -188,11 +219,44 @@ class _SourcePlan:
             node = node.children[part]
         return node
 
+    def scalar_tops(self) -> set[str]:
+        """Top-level keys the rules read as one scalar: read as VARCHAR, never transformed."""
+        return {top for top, node in self.roots.items() if not node.array and not node.children}
+
+    def read_typed(self, top: str) -> bool:
+        """Whether the typed scan reads ``top`` typed (heavy subtrees stay JSON: DuckDB reads
+        a large STRUCT slower than it copies the JSON, which only candidate rows transform)."""
+        return self.typed and top not in self.path.heavy
+
     def transformed(self, top: str) -> str:
-        return _ident(f"{self.prefix}t_{top}")
+        """The subtree of ``top`` as a typed value: read typed, or ``json_transform``-ed."""
+        return _ident(top) if self.read_typed(top) else _ident(f"{self.prefix}t_{top}")
 
     def shape_unknown(self, top: str) -> str:
+        """TRUE when the subtree of ``top`` is off the shape the SQL reads (a column, or inline
+        for the typed scan)."""
+        if self.read_typed(top):
+            return f"({self.typed_shape_unknown(top)})"
         return _ident(f"{self.prefix}u_{top}")
+
+    def typed_shape_unknown(self, top: str) -> str:
+        """TRUE when a dotted key the reference evaluator would also read holds a value."""
+        tests: list[str] = []
+
+        def walk(node: _Node, expr: str) -> None:
+            if node.array:
+                if any(child.dotted_keys() for child in node.children.values()) or (
+                    node.dotted_keys()
+                ):
+                    raise TypedShapeUnsupported(f"dotted keys inside the array at {expr}")
+                return
+            for key in node.dotted_keys():
+                tests.append(f"{expr}.{_ident(key)} IS NOT NULL")
+            for key, child in node.children.items():
+                walk(child, f"{expr}.{_ident(key)}")
+
+        walk(self.roots[top], _ident(top))
+        return " OR ".join(tests) or "FALSE"
 
     def shape_regex(self, top: str) -> str:
         """A regex over the normalised JSON text of ``top`` that finds every shape deviation."""
@@ -227,6 +291,8 @@ class _SourcePlan:
             # another field reads below this one: the shape has no place for both
             return FieldSql("NULL::VARCHAR", False, "TRUE")
         top, dotted = self.fields[name]
+        if top in self.scalar_tops():
+            return FieldSql(_ident(top), False, "FALSE")
         parts = name.split(".")[1:]
         expr = self.transformed(top)
         node = self.roots[top]
@@ -297,16 +363,25 @@ class FastHunt:
             set().union(*(p.columns for p in self.plans)) if self.plans else set()
         )
         self.select = self._select()
+        try:
+            self.typed_select: str | None = self._select_typed()
+        except TypedShapeUnsupported:
+            self.typed_select = None
 
     # -- SQL ---------------------------------------------------------------------------------
 
-    def _rule_sql(
-        self, plan: _SourcePlan, rule_file: RuleFile, rule: SigmaRule, light: bool
-    ) -> str:
-        heavy = plan.path.heavy
+    def _rule_sql(self, plan: _SourcePlan, rule_file: RuleFile, rule: SigmaRule, stage: str) -> str:
+        """The rule over the fields a stage has: ``scalar`` (top-level scalars), ``light`` (all
+        but the heavy subtrees) or ``full``; the others read as unknown (NULL)."""
+        scalars = plan.scalar_tops()
+
+        def top_level(top: str) -> bool:
+            if stage == "scalar":
+                return top in scalars
+            return stage == "full" or top not in plan.path.heavy
 
         def resolve(name: str) -> FieldSql:
-            if light and name.split(".")[0] in heavy:
+            if not top_level(name.split(".")[0]):
                 return FieldSql("NULL::VARCHAR", False, "TRUE")
             return plan.field_columns(name)
 
@@ -322,7 +397,7 @@ class FastHunt:
 
             def element(var: str) -> str:
                 element_backend = DuckDBBackend(lambda _: FieldSql(var, False))
-                return str(element_backend.convert_condition(tree, ConversionState()))
+                return _deduplicated(tree, element_backend)
 
             return every_element_sql(pool, element, name)
 
@@ -344,6 +419,49 @@ class FastHunt:
         conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
         return "(" + " OR ".join(conditions) + ")"
 
+    def _necessary_sql(
+        self, plan: _SourcePlan, rule_file: RuleFile, rule: SigmaRule, used: set[str]
+    ) -> str:
+        """A SQL boolean that holds whenever the rule may fire or be undecidable for the row.
+
+        Built from the rule's positive string and null tests on fields that hold one value
+        (``_gate_item``): an AND keeps its children's conditions, an OR needs one of them, and a
+        NOT, an every-element detection or any other test says nothing (TRUE). Far cheaper than
+        the rule, it lets most rows skip it: the typed scan's gate. The fields it tests are
+        added to ``used`` (their ``_gate_columns`` must exist).
+        """
+        detections = rule.detection
+
+        def item(node: Any) -> str | None:
+            match node:
+                case ConditionFieldEqualsValueExpression():
+                    return _gate_test(plan, node.field, [node.value], used)
+                case ConditionOR() if (same := _same_field(node.args)) is not None:
+                    return _gate_test(plan, same[0].field, [a.value for a in same], used)
+                case ConditionAND():
+                    return _all_of([item(a) for a in node.args])
+                case ConditionOR():
+                    return _one_of([item(a) for a in node.args])
+            return None
+
+        def walk(node: Any) -> str | None:
+            match node:
+                case ConditionIdentifier():
+                    if node.identifier in rule_file.every_element:
+                        return None
+                    return item(detections.detections[node.identifier].postprocess(detections))
+                case ConditionSelector():
+                    referenced = node.resolve_referenced_detections(detections)
+                    return walk(node.cond_class(list(referenced)))
+                case ConditionAND():
+                    return _all_of([walk(a) for a in node.args])
+                case ConditionOR():
+                    return _one_of([walk(a) for a in node.args])
+            return None
+
+        conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
+        return _one_of(conditions) or "TRUE"
+
     def _recognizer(self, plan: _SourcePlan) -> str:
         if self.forced is not None:
             return "TRUE"
@@ -351,20 +469,30 @@ class FastHunt:
         return plan.path.recognizer.format_map({k: _ident(k) for k in keys})
 
     def _select(self) -> str:
-        """The per-row code: NULL (no hit), 'R' (reference engine) or 'i;j;…' (rules that fire)."""
+        """The per-row code: NULL (no hit), 'R' (reference engine) or 'i;j;…' (rules that fire).
+
+        Work grows by layer and each layer runs only where the one before leaves a rule open:
+        the recogniser; the *gate*, every rule over the top-level scalars alone (no JSON is
+        transformed for a row that fails it: most audit events are reads); the small subtrees
+        (``light``) and the rules over those; then the heavy subtrees and the full rules.
+        """
         if not self.plans:
             return "SELECT 'R' AS code FROM {reader}"
-        layers: list[list[str]] = [[] for _ in range(9)]
+        layers: list[list[str]] = [[] for _ in range(12)]
         branches = []
         for plan in self.plans:
             rec, pre = _ident(f"{plan.prefix}rec"), _ident(f"{plan.prefix}pre")
+            gate = _ident(f"{plan.prefix}gate")
+            scalars = plan.scalar_tops()
             layers[0].append(f"{self._recognizer(plan)} AS {rec}")
             for top, node in sorted(plan.roots.items()):
+                if top in scalars:
+                    continue
                 heavy = top in plan.path.heavy
-                guard = f"{rec} AND {pre}" if heavy else rec
+                guard = f"{gate} AND {pre}" if heavy else gate
                 structure = sql_string(json.dumps(node.structure()))
                 regex = sql_string(plan.shape_regex(top))
-                layers[5 if heavy else 1] += [
+                layers[7 if heavy else 4] += [
                     f"CASE WHEN {guard} THEN json_transform({_ident(top)}, {structure}) END "
                     f"AS {plan.transformed(top)}",
                     f"CASE WHEN {guard} THEN coalesce(regexp_matches({_ident(top)}::VARCHAR, "
@@ -373,7 +501,8 @@ class FastHunt:
             for name in sorted(plan.fields):
                 raw = plan.value_expr(name)
                 columns = plan.field_columns(name)
-                where = 6 if name.split(".")[0] in plan.path.heavy else 2
+                top = name.split(".")[0]
+                where = 1 if top in scalars else 8 if top in plan.path.heavy else 5
                 value_column = _ident(f"{plan.prefix}w_{name}")
                 layers[where].append(f"{raw.expr} AS {value_column}")
                 layers[where + 1].append(f"{value_column} AS {columns.expr}")
@@ -381,28 +510,23 @@ class FastHunt:
                     f"({raw.unknown}) OR {plan.value_unknown(name, value_column)} "
                     f"AS {columns.unknown}"
                 )
-            light = [self._rule_sql(plan, rf, rule, True) for _, rf, rule in plan.rules]
+            gated = [self._rule_sql(plan, rf, rule, "scalar") for _, rf, rule in plan.rules]
+            open_rules = " OR ".join(f"({sql}) IS NOT FALSE" for sql in gated) or "FALSE"
+            layers[3].append(f"coalesce({rec}, FALSE) AND ({open_rules}) AS {gate}")
+            light = [self._rule_sql(plan, rf, rule, "light") for _, rf, rule in plan.rules]
             candidates = " OR ".join(f"({sql}) IS NOT FALSE" for sql in light) or "FALSE"
-            layers[4].append(f"{rec} AND ({candidates}) AS {pre}")
+            layers[6].append(f"{gate} AND ({candidates}) AS {pre}")
             names = []
             for index, rule_file, rule in plan.rules:
                 name = _ident(f"r{index}")
                 names.append((index, name))
-                full = self._rule_sql(plan, rule_file, rule, False)
-                layers[8].append(f"CASE WHEN {pre} THEN {full} END AS {name}")
-            if names:
-                undecided = " OR ".join(f"{name} IS NULL" for _, name in names)
-                fired = ", ".join(f"CASE WHEN {name} THEN '{index}' END" for index, name in names)
-                code = (
-                    f"CASE WHEN NOT {pre} THEN NULL WHEN {undecided} THEN 'R' "
-                    f"ELSE nullif(concat_ws(';', {fired}), '') END"
-                )
-            else:
-                code = "NULL"
-            branches.append(f"WHEN {rec} THEN {code}")
+                full = self._rule_sql(plan, rule_file, rule, "full")
+                layers[11].append(f"CASE WHEN {pre} THEN {full} END AS {name}")
+            branches.append(f"WHEN {rec} THEN {_code(pre, names)}")
         nested = "{reader}"
         for layer in layers:
-            nested = f"(SELECT {', '.join(['*', *layer])} FROM {nested})"
+            if layer:
+                nested = f"(SELECT {', '.join(['*', *layer])} FROM {nested})"
         all_null = " AND ".join(f"{_ident(c)} IS NULL" for c in self.columns)
         otherwise = "'R'" if self.route_unrecognized else "NULL"
         return (
@@ -410,12 +534,96 @@ class FastHunt:
             f"AS code FROM {nested}"
         )
 
-    def reader(self, path: Path) -> str:
-        columns = "{" + ", ".join(f"{sql_string(c)}: 'JSON'" for c in self.columns) + "}"
+    def _select_typed(self) -> str:
+        """The same codes from a scan that reads every path typed (``reader(typed=True)``).
+
+        DuckDB checks the documented shape while it reads: a line that is not a JSON object, has
+        an array where an object is expected or the reverse, or repeats a key, stops the scan
+        with an error, and the file is scanned again the exact way (``_select``). Scalars that
+        are really objects, arrays or odd numbers arrive as their JSON text and are caught by the
+        value guards, as in ``_select``. Only the rows a rule may fire on (the *gate*,
+        ``_necessary_sql``) go on to the rules.
+        """
+        if not self.plans:
+            return "SELECT 'R' AS code FROM {reader}"
+        layers: list[list[str]] = [[] for _ in range(6)]
+        branches = []
+        for plain in self.plans:
+            plan = replace(plain, typed=True)
+            rec, gate = _ident(f"{plan.prefix}rec"), _ident(f"{plan.prefix}gate")
+            layers[0].append(f"{self._recognizer(plan)} AS {rec}")
+            used: set[str] = set()
+            tests = {self._necessary_sql(plan, rf, rule, used) for _, rf, rule in plan.rules}
+            open_rules = " OR ".join(sorted(tests)) or "FALSE"
+            for name in sorted(used):
+                layers[0] += _gate_column_sql(plan, name)
+            layers[1].append(f"coalesce({rec}, FALSE) AND ({open_rules}) AS {gate}")
+            for top, node in sorted(plan.roots.items()):
+                if plan.read_typed(top) or top in plan.scalar_tops():
+                    continue
+                structure = sql_string(json.dumps(node.structure()))
+                regex = sql_string(plan.shape_regex(top))
+                layers[2] += [
+                    f"CASE WHEN {gate} THEN json_transform({_ident(top)}, {structure}) END "
+                    f"AS {plan.transformed(top)}",
+                    f"CASE WHEN {gate} THEN coalesce(regexp_matches({_ident(top)}::VARCHAR, "
+                    f"{regex}), FALSE) END AS {plan.shape_unknown(top)}",
+                ]
+            for name in sorted(plan.fields):
+                raw = plan.value_expr(name)
+                columns = plan.field_columns(name)
+                value_column = _ident(f"{plan.prefix}w_{name}")
+                layers[3].append(f"CASE WHEN {gate} THEN {raw.expr} END AS {value_column}")
+                layers[4].append(f"{value_column} AS {columns.expr}")
+                layers[4].append(
+                    f"CASE WHEN {gate} THEN ({raw.unknown}) OR "
+                    f"{plan.value_unknown(name, value_column)} END AS {columns.unknown}"
+                )
+            names = []
+            for index, rule_file, rule in plan.rules:
+                name = _ident(f"r{index}")
+                names.append((index, name))
+                full = self._rule_sql(plan, rule_file, rule, "full")
+                layers[5].append(f"CASE WHEN {gate} THEN {full} END AS {name}")
+            branches.append(f"WHEN {rec} THEN {_code(gate, names)}")
+        nested = "{reader}"
+        for layer in layers:
+            if layer:
+                nested = f"(SELECT {', '.join(['*', *layer])} FROM {nested})"
+        otherwise = "'R'" if self.route_unrecognized else "NULL"
+        return f"SELECT CASE {' '.join(branches)} ELSE {otherwise} END AS code FROM {nested}"
+
+    def varchar_columns(self) -> set[str]:
+        """Columns read as VARCHAR: the recognisers' keys and the scalars rules read."""
+        varchar: set[str] = set()
+        for plan in self.plans:
+            varchar.update(plan.scalar_tops(), plan.path.recognizer_keys())
+        for plan in self.plans:
+            clash = varchar & (set(plan.roots) - plan.scalar_tops())
+            if clash:
+                raise ValueError(f"read both as a scalar and as a subtree: {sorted(clash)}")
+        return varchar
+
+    def reader(self, path: Path, *, typed: bool = False) -> str:
+        """``read_json`` of the columns the rules read: as JSON text to be checked and transformed
+        per row, or (``typed``) as typed values, DuckDB refusing any line off the shape."""
+        varchar = self.varchar_columns()
+        types: dict[str, str] = {}
+        for column in self.columns:
+            types[column] = "VARCHAR" if column in varchar else "JSON"
+        if typed:
+            for plan in self.plans:
+                for top, node in plan.roots.items():
+                    if top not in varchar and top not in plan.path.heavy:
+                        types[top] = node.duckdb_type()
+        columns = (
+            "{" + ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in types.items()) + "}"
+        )
         compression = "gzip" if is_gzip(path) else "none"
+        errors = "false" if typed else "true"
         return (
             f"read_json({sql_string(str(path))}, format='newline_delimited', records=true, "
-            f"ignore_errors=true, compression='{compression}', columns={columns})"
+            f"ignore_errors={errors}, compression='{compression}', columns={columns})"
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -431,26 +639,28 @@ class FastHunt:
     def hunt_file(
         self, path: Path, progress: Callable[[float], None] | None = None
     ) -> Iterator[Hit | BadLine]:
-        """Every hit and bad line of one file, in line order (hits of a line in rule order)."""
+        """Every hit and bad line of one file, in line order (hits of a line in rule order).
+
+        The typed scan runs first; if DuckDB refuses a line of the file (not JSON, or off the
+        documented shape), the file is scanned again the exact way. The file's lines are counted
+        at the same time, in a thread, to place the lines DuckDB skips (blank ones).
+        """
         source = self.forced
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
             codes = Path(folder) / "codes.csv"
-            query = self.select.replace("{reader}", self.reader(path))
-            con = self.connect()
+            counter = _LineCounter(path)
+            counter.start()
             try:
-                _run_with_progress(
-                    con,
-                    f"COPY ({query}) TO {sql_string(str(codes))} "
-                    "(FORMAT csv, HEADER false, QUOTE '')",
-                    progress,
-                )
+                scanned = self._scan_typed(path, codes, progress)
+                if scanned is None:
+                    scanned = self._scan_exact(path, codes, progress)
             finally:
-                con.close()
+                lines_in_file = counter.result()
             lines = _LineReader(path)
             try:
-                skipped = _skipped_lines(path) if _count_lines(path) != _count_lines(codes) else []
+                skipped = _skipped_lines(path) if lines_in_file != scanned.rows else []
                 numbers = _LineNumbers(skipped)
-                for ordinal, code in _codes(codes):
+                for ordinal, code in scanned.read(codes):
                     number = numbers.of(ordinal)
                     if code == "R":
                         raw = lines.get(number)
@@ -460,6 +670,199 @@ class FastHunt:
                             yield Hit.of(self.rule_files[int(index)], path, number)
             finally:
                 lines.close()
+
+    def _scan_typed(
+        self, path: Path, codes: Path, progress: Callable[[float], None] | None
+    ) -> _Scanned | None:
+        """Write the code of every row to ``codes``; None when there is no typed scan or
+        DuckDB refuses a line of the file."""
+        if self.typed_select is None:
+            return None
+        query = self.typed_select.replace("{reader}", self.reader(path, typed=True))
+        con = self.connect()
+        try:
+            _run_with_progress(
+                con,
+                f"COPY ({query}) TO {sql_string(str(codes))} (FORMAT csv, HEADER false, QUOTE '')",
+                progress,
+            )
+        except (duckdb.Error, UnicodeDecodeError):
+            # DuckDB refused a line; its message may even quote bytes that are not UTF-8
+            return None
+        finally:
+            con.close()
+        return _Scanned(_count_lines(codes), _codes)
+
+    def _scan_exact(
+        self, path: Path, codes: Path, progress: Callable[[float], None] | None
+    ) -> _Scanned:
+        """Write the code of every row, one line each, to ``codes``."""
+        query = self.select.replace("{reader}", self.reader(path))
+        con = self.connect()
+        try:
+            _run_with_progress(
+                con,
+                f"COPY ({query}) TO {sql_string(str(codes))} (FORMAT csv, HEADER false, QUOTE '')",
+                progress,
+            )
+        finally:
+            con.close()
+        return _Scanned(_count_lines(codes), _codes)
+
+
+@dataclass(frozen=True)
+class _Scanned:
+    """What a scan wrote: the number of rows DuckDB read, and how to read the codes back as
+    (1-based row number, code) pairs."""
+
+    rows: int
+    read: Callable[[Path], Iterator[tuple[int, str]]]
+
+
+class _LineCounter(threading.Thread):
+    """Counts a file's lines (``_count_lines``) while the scan runs."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.count = -1
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.count = _count_lines(self.path)
+        except BaseException as error:  # re-raised in the calling thread
+            self.error = error
+
+    def result(self) -> int:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.count
+
+
+def _all_of(parts: list[str | None]) -> str | None:
+    """SQL that holds when every known part holds (None: nothing known)."""
+    known = sorted({part for part in parts if part is not None})
+    return "(" + " AND ".join(known) + ")" if known else None
+
+
+def _one_of(parts: list[str | None]) -> str | None:
+    """SQL that holds when one part holds (None when a part says nothing)."""
+    if not parts or any(part is None for part in parts):
+        return None
+    return "(" + " OR ".join(sorted({part for part in parts if part is not None})) + ")"
+
+
+def _same_field(args: list[Any]) -> list[ConditionFieldEqualsValueExpression] | None:
+    """The arguments, when every one tests one and the same field."""
+    tests = [a for a in args if isinstance(a, ConditionFieldEqualsValueExpression)]
+    if not tests or len(tests) != len(args) or len({t.field for t in tests}) != 1:
+        return None
+    return tests
+
+
+def _like_pattern(value: SigmaString) -> str | None:
+    """``value`` as a lower-case LIKE pattern (escape ``\\``), or None if not plain ASCII."""
+    out = []
+    for part in value.s:
+        if part == SpecialChars.WILDCARD_MULTI:
+            out.append("%")
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            out.append("_")
+        elif isinstance(part, str) and part.isascii():
+            out.append(re.sub(r"([%_\\])", r"\\\1", part.lower()))
+        else:
+            return None
+    return "".join(out)
+
+
+def _gate_columns(plan: _SourcePlan, name: str) -> tuple[str, str, str]:
+    """(doubt, lower, value) column names of a field the gate tests."""
+    return (
+        _ident(f"{plan.prefix}gd_{name}"),
+        _ident(f"{plan.prefix}gl_{name}"),
+        _ident(f"{plan.prefix}gv_{name}"),
+    )
+
+
+def _gate_column_sql(plan: _SourcePlan, name: str) -> list[str]:
+    """The columns ``_gate_test`` reads: the value, whether the row's shape or the value puts
+    the test in doubt (a dotted key, an array in disguise, non-ASCII text, where Python's case
+    folding differs), and the value lower-cased."""
+    raw = plan.value_expr(name)
+    doubt, lower, value = _gate_columns(plan, name)
+    v = raw.expr
+    return [
+        f"{v} AS {value}",
+        f"coalesce(({raw.unknown}) OR starts_with({v}, '[') OR strlen({v}) <> length({v}), "
+        f"FALSE) AS {doubt}",
+        f"lower({v}) AS {lower}",
+    ]
+
+
+def _gate_test(plan: _SourcePlan, name: str, values: list[Any], used: set[str]) -> str | None:
+    """A cheap test that holds whenever the reference may find ``name`` equal to one of
+    ``values`` (None: no such test). Only for a field with one value (no array on its path)
+    and string or null values."""
+    if name not in plan.fields:
+        return None
+    raw = plan.value_expr(name)
+    if raw.is_list or raw.expr.startswith("NULL"):
+        return None
+    doubt, lower, value = _gate_columns(plan, name)
+    plain: set[str] = set()
+    patterns: set[str] = set()
+    tests: list[str] = []
+    for sigma_value in values:
+        if isinstance(sigma_value, SigmaNull):
+            tests.append(f"{value} IS NULL")
+            continue
+        if not isinstance(sigma_value, SigmaString):
+            return None
+        pattern = _like_pattern(sigma_value)
+        if pattern is None:
+            return None
+        if sigma_value.contains_special():
+            patterns.add(pattern)
+        else:
+            plain.add("".join(str(part) for part in sigma_value.s).lower())
+    if plain:
+        listed = ", ".join(sql_string(p) for p in sorted(plain))
+        tests.append(f"coalesce({lower} IN ({listed}), FALSE)")
+    for pattern in sorted(patterns):
+        tests.append(f"coalesce({lower} LIKE {sql_string(pattern)} ESCAPE '\\', FALSE)")
+    used.add(name)
+    return "(" + " OR ".join([doubt, *tests]) + ")"
+
+
+def _code(candidate: str, names: list[tuple[int, str]]) -> str:
+    """A row's code from its rule columns (NULL: undecidable) where ``candidate`` holds."""
+    if not names:
+        return "NULL"
+    undecided = " OR ".join(f"{name} IS NULL" for _, name in names)
+    fired = ", ".join(f"CASE WHEN {name} THEN '{index}' END" for index, name in names)
+    return (
+        f"CASE WHEN NOT {candidate} THEN NULL WHEN {undecided} THEN 'R' "
+        f"ELSE nullif(concat_ws(';', {fired}), '') END"
+    )
+
+
+def _deduplicated(node: Any, backend: DuckDBBackend) -> str:
+    """The condition with repeated alternatives and conjuncts written once.
+
+    Every field of an every-element test reads the same element, so the test of each mapped
+    field (nine image paths for Kubernetes) renders the same SQL: once is enough. SQL's AND,
+    OR and NOT are three-valued, as the backend's own rendering is.
+    """
+    match node:
+        case ConditionAND() | ConditionOR():
+            joiner = " AND " if isinstance(node, ConditionAND) else " OR "
+            parts = dict.fromkeys(_deduplicated(arg, backend) for arg in node.args)
+            return "(" + joiner.join(parts) + ")"
+        case ConditionNOT():
+            return f"(NOT {_deduplicated(node.args[0], backend)})"
+    return f"({backend.convert_condition(node, ConversionState())})"
 
 
 def _fields_of(node: Any) -> set[str]:

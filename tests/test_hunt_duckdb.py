@@ -193,6 +193,75 @@ def test_generated_events_get_the_reference_verdicts(
     assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
 
 
+# Values that keep the shape the typed scan reads (objects stay objects, arrays stay arrays;
+# a scalar leaf may hold anything): such files must be judged by the typed scan itself.
+LEAF_PATHS = [
+    ("verb",),
+    ("stage",),
+    ("requestURI",),
+    ("responseStatus", "code"),
+    ("objectRef", "resource"),
+    ("objectRef", "subresource"),
+    ("user", "username"),
+    ("objectRef.resource",),
+    ("user.username",),
+    ("requestObject", "spec", "containers"),
+    ("requestObject", "metadata", "ownerReferences"),
+    ("requestObject", "spec.containers"),
+]
+
+
+@st.composite
+def shape_keeping_event(draw: st.DrawFn) -> dict[str, Any]:
+    event = copy.deepcopy(draw(st.sampled_from(BASE)))
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        path = draw(st.sampled_from([*LEAF_PATHS, ("user", "groups")]))
+        node: Any = event
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                break
+        if not isinstance(node, dict):
+            continue
+        if path == ("user", "groups"):
+            node["groups"] = draw(st.lists(VALUE, max_size=3))
+        elif path[-1] == "containers" and draw(st.booleans()):
+            images = draw(st.lists(ODD_TEXT, min_size=0, max_size=3))
+            node[path[-1]] = [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
+        else:
+            node[path[-1]] = draw(VALUE)
+    return event
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(events=st.lists(shape_keeping_event(), min_size=20, max_size=60))
+def test_the_typed_scan_gets_the_reference_verdicts(
+    events: list[dict[str, Any]], fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    log = tmp_path / "generated.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    assert fast._scan_typed(log, tmp_path / "codes.csv", None) is not None, "typed scan refused"
+    assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
+
+
+def test_a_line_off_the_shape_sends_the_file_to_the_exact_scan(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    log = tmp_path / "mixed.jsonl"
+    created = next(e for e in BASE if e.get("verb") == "create")
+    odd = copy.deepcopy(created)
+    odd["objectRef"] = [odd["objectRef"]]  # an array where the typed scan reads an object
+    log.write_text("".join(json.dumps(e) + "\n" for e in (created, odd, created)), encoding="utf-8")
+    assert fast._scan_typed(log, tmp_path / "codes.csv", None) is None
+    expected = outcome(list(hunt_file(engine, log)))
+    assert outcome(list(fast.hunt_file(log))) == expected
+    assert {line for line, _ in expected} >= {1, 3}
+
+
 ODD_LINES = [
     "",
     "   ",
@@ -232,6 +301,21 @@ def test_bad_lines_blank_lines_and_json_dialects_agree(
     expected = outcome(list(hunt_file(engine, log)))
     assert any(reason.startswith("bad:") for _, reason in expected)
     assert outcome(list(fast.hunt_file(log))) == expected
+
+
+def test_lines_duckdb_cannot_decode_send_the_file_to_the_exact_scan(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    creation = json.dumps(next(e for e in BASE if e.get("verb") == "create")).encode()
+    log = tmp_path / "audit.jsonl"
+    # bytes that are not UTF-8, and an escaped lone surrogate
+    odd = (
+        b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"\\udcf3"}\n'
+        + b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","objectRef":["\xf3\xa0"]}'
+    )
+    log.write_bytes(creation + b"\n" + odd + b"\n" + creation + b"\n")
+    assert fast._scan_typed(log, tmp_path / "codes.csv", None) is None
+    assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
 
 
 def test_gzip_and_lines_after_blank_lines_keep_their_numbers(
