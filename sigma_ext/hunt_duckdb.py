@@ -125,6 +125,12 @@ def _json_key(key: str) -> str:
     return re.escape(json.dumps(key, ensure_ascii=False)[1:-1])
 
 
+# The typed scan's text guard, once per candidate row: any value with a character outside
+# printable ASCII makes every field of the row undecidable (``sx_unprintable`` per value in
+# the exact scan).
+TYPED_TEXT_GUARD = "coalesce(regexp_matches(concat_ws(' ', {texts}), '[^ -~]'), FALSE)"
+
+
 class TypedShapeUnsupported(Exception):
     """A source's rules read paths the typed scan cannot check exactly."""
 
@@ -318,7 +324,17 @@ class _SourcePlan:
         return FieldSql(expr, is_list, " OR ".join(unknown))
 
     def value_unknown(self, name: str, column: str) -> str:
-        """TRUE when a value of the field needs a guard of ``VALUE_GUARD``."""
+        """TRUE when a value of the field needs a guard of ``VALUE_GUARD``.
+
+        The typed scan checks text once per row instead (``TYPED_TEXT_GUARD``), so here only
+        what ``sx_unsure`` finds is left."""
+        if self.typed:
+            if self.value_expr(name).is_list:
+                return (
+                    f"coalesce(list_bool_or(list_transform({column}, "
+                    "lambda sx_g: sx_unsure(sx_g))), FALSE)"
+                )
+            return f"coalesce(sx_unsure({column}), FALSE)"
         if self.value_expr(name).is_list:
             guard = VALUE_GUARD.format(v="sx_g")
             return f"coalesce(list_bool_or(list_transform({column}, lambda sx_g: {guard})), FALSE)"
@@ -546,7 +562,8 @@ class FastHunt:
         """
         if not self.plans:
             return "SELECT 'R' AS code FROM {reader}"
-        layers: list[list[str]] = [[] for _ in range(6)]
+        layers: list[list[str]] = [[] for _ in range(7)]
+        gated: dict[tuple[str, int], list[tuple[str, str]]] = {}
         branches = []
         for plain in self.plans:
             plan = replace(plain, typed=True)
@@ -563,33 +580,57 @@ class FastHunt:
                     continue
                 structure = sql_string(json.dumps(node.structure()))
                 regex = sql_string(plan.shape_regex(top))
-                layers[2] += [
-                    f"CASE WHEN {gate} THEN json_transform({_ident(top)}, {structure}) END "
-                    f"AS {plan.transformed(top)}",
-                    f"CASE WHEN {gate} THEN coalesce(regexp_matches({_ident(top)}::VARCHAR, "
-                    f"{regex}), FALSE) END AS {plan.shape_unknown(top)}",
-                ]
+                gated.setdefault((gate, 2), []).extend(
+                    [
+                        (f"json_transform({_ident(top)}, {structure})", plan.transformed(top)),
+                        (
+                            f"coalesce(regexp_matches({_ident(top)}::VARCHAR, {regex}), FALSE)",
+                            plan.shape_unknown(top),
+                        ),
+                    ]
+                )
+            texts = []
+            odd_text = _ident(f"{plan.prefix}odd_text")
             for name in sorted(plan.fields):
                 raw = plan.value_expr(name)
                 columns = plan.field_columns(name)
                 value_column = _ident(f"{plan.prefix}w_{name}")
-                layers[3].append(f"CASE WHEN {gate} THEN {raw.expr} END AS {value_column}")
-                layers[4].append(f"{value_column} AS {columns.expr}")
-                layers[4].append(
-                    f"CASE WHEN {gate} THEN ({raw.unknown}) OR "
-                    f"{plan.value_unknown(name, value_column)} END AS {columns.unknown}"
+                gated.setdefault((gate, 3), []).append((raw.expr, value_column))
+                texts.append(
+                    f"array_to_string({value_column}, ' ')" if raw.is_list else value_column
+                )
+                layers[5].append(f"{value_column} AS {columns.expr}")
+                gated.setdefault((gate, 5), []).append(
+                    (
+                        f"({raw.unknown}) OR {odd_text} OR "
+                        f"{plan.value_unknown(name, value_column)}",
+                        str(columns.unknown),
+                    )
+                )
+            if texts:
+                gated.setdefault((gate, 4), []).append(
+                    (TYPED_TEXT_GUARD.format(texts=", ".join(texts)), odd_text)
                 )
             names = []
             for index, rule_file, rule in plan.rules:
                 name = _ident(f"r{index}")
                 names.append((index, name))
                 full = self._rule_sql(plan, rule_file, rule, "full")
-                layers[5].append(f"CASE WHEN {gate} THEN {full} END AS {name}")
+                gated.setdefault((gate, 6), []).append((full, name))
             branches.append(f"WHEN {rec} THEN {_code(gate, names)}")
         nested = "{reader}"
-        for layer in layers:
-            if layer:
-                nested = f"(SELECT {', '.join(['*', *layer])} FROM {nested})"
+        for number, layer in enumerate(layers):
+            unpacked: list[str] = []
+            for (gate, at), items in sorted(gated.items()):
+                if at == number:
+                    # one CASE per layer: DuckDB pays for each CASE on every row, not per hit
+                    pack = _ident(f"sx_pack_{at}_{gate.strip(chr(34))}")
+                    fields = ", ".join(f"{name} := {expr}" for expr, name in items)
+                    layer = [*layer, f"CASE WHEN {gate} THEN struct_pack({fields}) END AS {pack}"]
+                    unpacked += [f"{pack}.{name} AS {name}" for _, name in items]
+            for select in (layer, unpacked):
+                if select:
+                    nested = f"(SELECT {', '.join(['*', *select])} FROM {nested})"
         otherwise = "'R'" if self.route_unrecognized else "NULL"
         return f"SELECT CASE {' '.join(branches)} ELSE {otherwise} END AS code FROM {nested}"
 
@@ -856,13 +897,54 @@ def _deduplicated(node: Any, backend: DuckDBBackend) -> str:
     OR and NOT are three-valued, as the backend's own rendering is.
     """
     match node:
-        case ConditionAND() | ConditionOR():
-            joiner = " AND " if isinstance(node, ConditionAND) else " OR "
+        case ConditionOR():
+            patterns = {
+                pattern: None
+                for arg in node.args
+                if isinstance(arg, ConditionFieldEqualsValueExpression)
+                and (pattern := _folded_regex(arg.value)) is not None
+            }
+            others = [
+                arg
+                for arg in node.args
+                if not isinstance(arg, ConditionFieldEqualsValueExpression)
+                or _folded_regex(arg.value) is None
+            ]
+            parts = dict.fromkeys(_deduplicated(arg, backend) for arg in others)
+            if patterns:
+                # one regular expression instead of a LIKE per value: the element is
+                # lower-cased once, and RE2 tries every alternative in one pass
+                element = backend.resolve(node.args[0].field).expr  # type: ignore[union-attr]
+                merged = sql_string("(?s)(?:" + "|".join(patterns) + ")")
+                parts[f"coalesce(regexp_full_match(lower({element}), {merged}), FALSE)"] = None
+            return "(" + " OR ".join(parts) + ")"
+        case ConditionAND():
             parts = dict.fromkeys(_deduplicated(arg, backend) for arg in node.args)
-            return "(" + joiner.join(parts) + ")"
+            return "(" + " AND ".join(parts) + ")"
         case ConditionNOT():
             return f"(NOT {_deduplicated(node.args[0], backend)})"
     return f"({backend.convert_condition(node, ConversionState())})"
+
+
+_RE2_SPECIAL = frozenset("\\.^$|?*+()[]{}")
+
+
+def _folded_regex(value: Any) -> str | None:
+    """A case-insensitive Sigma string as an RE2 pattern over the lower-cased text (``*`` and
+    ``?`` as in LIKE's ``%`` and ``_``), or None when it is not plain ASCII."""
+    if not isinstance(value, SigmaString):
+        return None
+    out = []
+    for part in value.s:
+        if part == SpecialChars.WILDCARD_MULTI:
+            out.append(".*")
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            out.append(".")
+        elif isinstance(part, str) and part.isascii() and part.isprintable():
+            out.append("".join("\\" + c if c in _RE2_SPECIAL else c for c in part.lower()))
+        else:
+            return None
+    return "".join(out)
 
 
 def _fields_of(node: Any) -> set[str]:
