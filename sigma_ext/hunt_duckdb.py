@@ -100,7 +100,9 @@ FAST_PATHS: dict[str, FastPath] = {
 }
 # Sources whose lines the reference engine judges one by one (provider envelopes that need
 # ``decode``, text formats that need ``parse_text``, or simply no SQL written yet).
-REFERENCE_ONLY: frozenset[str] = frozenset({"aws_cloudtrail", "azure_activitylogs", "gcp_audit"})
+REFERENCE_ONLY: frozenset[str] = frozenset(
+    {"kubernetes_audit_eks", "aws_cloudtrail", "azure_activitylogs", "gcp_audit"}
+)
 
 
 def fast_sources() -> tuple[list[Source], bool]:

@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigma_ext.cloud_sources import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
+from sigma_ext.kubernetes_sources import (
+    decode_eks_cloudwatch_record,
+    is_audit_event,
+    is_eks_cloudwatch_record,
+)
 
 Event = Mapping[str, Any]
 
@@ -48,14 +53,16 @@ class Source:
         return (product, service) == (self.product, self.service)
 
 
-def _is_kubernetes_audit(event: Event) -> bool:
-    return event.get("kind") == "Event" and str(event.get("apiVersion", "")).startswith(
-        "audit.k8s.io/"
-    )
-
-
 SOURCES: tuple[Source, ...] = (
-    Source("kubernetes_audit", "kubernetes", "audit", "Kubernetes audit", _is_kubernetes_audit),
+    Source("kubernetes_audit", "kubernetes", "audit", "Kubernetes audit", is_audit_event),
+    Source(
+        "kubernetes_audit_eks",
+        "kubernetes",
+        "audit",
+        "Kubernetes audit (EKS, CloudWatch Logs)",
+        is_eks_cloudwatch_record,
+        decode=decode_eks_cloudwatch_record,
+    ),
     Source("aws_cloudtrail", "aws", "cloudtrail", "AWS CloudTrail", is_aws_cloudtrail),
     Source(
         "azure_activitylogs", "azure", "activitylogs", "Azure Activity Log", is_azure_activity_log

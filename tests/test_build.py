@@ -64,11 +64,13 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus:
         for line in (built / "elastic" / "detection-rules.ndjson").read_text().splitlines()
     ]
     emitted = {r["rule_id"] for r in rules}
-    assert emitted <= {r.id for r in corpus.rules}
+    elastic = [c for c in compile_all(corpus) if c.target.name == "elastic"]
+    # the Sigma id on a rule's primary source, an id derived from it on the others
+    assert emitted == {c.output_id for c in elastic if c.query is not None}
+    assert {c.rule.id for c in elastic if c.primary} & emitted <= {r.id for r in corpus.rules}
     assert "b80ca10c-74bd-4648-a96d-b577bf1c4c06" not in emitted  # impossible on Elastic
     index_of = {
-        r.id: state_value(corpus.mapping("elastic", corpus.sources_of(r)[0]), "index")
-        for r in corpus.rules
+        c.output_id: state_value(corpus.mapping("elastic", c.source), "index") for c in elastic
     }
     for rule in rules:
         assert rule["enabled"] is False

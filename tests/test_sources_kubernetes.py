@@ -1,0 +1,73 @@
+"""Kubernetes audit as managed services deliver it: each envelope is claimed by its own source,
+unwrapped to the plain audit event, and judged by the same rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sigma_ext.engine import ReferenceEngine
+from sigma_ext.hunt import Hit, hunt_file
+from sigma_ext.sources import recognize, source_named
+
+from .conftest import ROOT
+
+AUDIT = {
+    "kind": "Event",
+    "apiVersion": "audit.k8s.io/v1",
+    "stage": "ResponseComplete",
+    "verb": "create",
+    "user": {"username": "mallory@corp.example", "groups": ["system:authenticated"]},
+    "objectRef": {"resource": "pods", "namespace": "default"},
+    "responseStatus": {"code": 201},
+    "requestURI": "/api/v1/namespaces/default/pods",
+    "requestObject": {"spec": {"containers": [{"name": "x", "image": "evil.io/miner:1"}]}},
+}
+
+
+def cloudwatch(message: str, stream: str = "kube-apiserver-audit-6f0c3b9e") -> dict[str, object]:
+    return {
+        "timestamp": 1795766400000,
+        "message": message,
+        "logStreamName": stream,
+        "ingestionTime": 1795766401200,
+        "eventId": "37996186543810942836276428930938572012837912839129345678",
+    }
+
+
+def test_eks_cloudwatch_events_are_claimed_and_unwrapped() -> None:
+    record = cloudwatch(json.dumps(AUDIT))
+    source = recognize(record)
+    assert source is not None
+    assert source.name == "kubernetes_audit_eks"
+    assert source.decode(record) == AUDIT
+    assert recognize(AUDIT) == source_named("kubernetes_audit")
+
+
+def test_other_cloudwatch_events_are_not_eks_audit() -> None:
+    others = [
+        cloudwatch(json.dumps(AUDIT), stream="authenticator-6f0c3b9e"),  # another EKS log
+        cloudwatch("time=2026-11-23T03:20:00Z level=info msg=mapping"),  # not JSON
+        cloudwatch(json.dumps({"kind": "Pod", "apiVersion": "v1"})),  # JSON, not audit
+        cloudwatch("{not json"),
+        {"logStreamName": "kube-apiserver-audit-1", "message": AUDIT},  # not a string
+    ]
+    assert [recognize(o) for o in others] == [None] * len(others)
+
+
+def test_the_same_rules_fire_on_the_plain_and_the_eks_event(
+    engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    plain, eks = tmp_path / "plain.jsonl", tmp_path / "eks.jsonl"
+    plain.write_text(json.dumps(AUDIT) + "\n")
+    eks.write_text(json.dumps(cloudwatch(json.dumps(AUDIT))) + "\n")
+
+    def rules(path: Path) -> list[str]:
+        return sorted(h.rule for h in hunt_file(engine, path) if isinstance(h, Hit))
+
+    assert rules(plain) == rules(eks)
+    assert "kubernetes_audit_pod_or_workload_image_from_unapproved_registry" in rules(eks)
+
+
+def test_every_provider_source_has_fixtures() -> None:
+    assert list((ROOT / "fixtures" / "kubernetes_audit_eks").glob("*.expect.yml"))
