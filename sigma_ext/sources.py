@@ -23,6 +23,7 @@ from sigma_ext.kubernetes_sources import (
     is_audit_event,
     is_eks_cloudwatch_record,
 )
+from sigma_ext.runtime_sources import is_docker_event
 
 Event = Mapping[str, Any]
 
@@ -68,6 +69,7 @@ SOURCES: tuple[Source, ...] = (
         "azure_activitylogs", "azure", "activitylogs", "Azure Activity Log", is_azure_activity_log
     ),
     Source("gcp_audit", "gcp", "gcp.audit", "Google Cloud audit logs", is_gcp_audit_log),
+    Source("docker_events", "docker", "events", "Docker daemon events", is_docker_event),
 )
 
 

@@ -1,5 +1,6 @@
-"""Kubernetes audit as managed services deliver it: each envelope is claimed by its own source,
-unwrapped to the plain audit event, and judged by the same rules."""
+"""Provider and host sources: each envelope or event stream is claimed by its own source (Kubernetes
+audit as managed services deliver it, unwrapped to the plain audit event and judged by the same
+rules; Docker daemon events)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,27 @@ def test_the_same_rules_fire_on_the_plain_and_the_eks_event(
 
 def test_every_provider_source_has_fixtures() -> None:
     assert list((ROOT / "fixtures" / "kubernetes_audit_eks").glob("*.expect.yml"))
+
+
+DOCKER_CREATE = {
+    "Type": "container",
+    "Action": "create",
+    "Actor": {"ID": "4f1c" * 16, "Attributes": {"image": "evilcorp/xmrig:6", "name": "xmr"}},
+    "scope": "local",
+    "time": 1795766400,
+    "timeNano": 1795766400123456789,
+}
+
+
+def test_docker_events_are_claimed_and_nothing_else_is() -> None:
+    legacy = {"status": "create", "id": "4f1c" * 16, "from": "evilcorp/xmrig:6", **DOCKER_CREATE}
+    assert recognize(DOCKER_CREATE) == source_named("docker_events")
+    assert recognize(legacy) == source_named("docker_events")
+    not_docker = [
+        {k: v for k, v in DOCKER_CREATE.items() if k != "Actor"},
+        {k: v for k, v in DOCKER_CREATE.items() if k not in ("time", "timeNano")},
+        {**DOCKER_CREATE, "Actor": "4f1c"},
+        {"type": "container", "action": "create", "actor": {"id": "x"}, "time": 1},
+    ]
+    assert [recognize(e) for e in not_docker] == [None] * len(not_docker)
+    assert recognize(AUDIT) != source_named("docker_events")
