@@ -45,12 +45,14 @@ from sigma_ext.lucene_regex import UntranslatableRegex, lower_literals, to_lucen
 from sigma_ext.mappings import conversion_pipeline, state_value
 from sigma_ext.problems import Problem
 from sigma_ext.rules import RuleFile
-from sigma_ext.sources import Source
+from sigma_ext.sources import Source, source_named
 from sigma_ext.targets import ELASTIC, NATIVE, SPLUNK, Target
 
-Status = Literal["ok", "degraded", "impossible", "error"]
+Status = Literal["ok", "degraded", "impossible", "shared", "error"]
 NOT_VISIBLE = "not visible:"
 DEGRADED_ATTRIBUTE = "sigma_ext.degraded."
+# A mapping state naming the source whose query also covers this one's events: "<source>: why".
+SHARED_WITH = "shared_with"
 NO_ESQL_ATTRIBUTE = "sigma_ext.no_esql"
 
 
@@ -117,6 +119,19 @@ class SiemCompiler:
     def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
         mapping = self.corpus.mapping(self.target.mapping_dir, source)
         primary = source == self.corpus.sources_of(rule_file)[0]
+        shared = state_value(mapping, SHARED_WITH)
+        if shared is not None:
+            # the SIEM stores this source's events with another source's, in the same fields:
+            # that source's query already searches them, and a second one would alert twice
+            partner = self.compile(rule_file, source_named(shared.split(":", 1)[0].strip()))
+            return Compiled(
+                rule_file,
+                self.target,
+                source,
+                primary,
+                "shared" if partner.query is not None else partner.status,
+                partner.reasons if partner.status == "error" else (shared, *partner.reasons),
+            )
         index = state_value(mapping, "index")
         language = self.language
         try:

@@ -101,7 +101,14 @@ FAST_PATHS: dict[str, FastPath] = {
 # Sources whose lines the reference engine judges one by one (provider envelopes that need
 # ``decode``, text formats that need ``parse_text``, or simply no SQL written yet).
 REFERENCE_ONLY: frozenset[str] = frozenset(
-    {"kubernetes_audit_eks", "aws_cloudtrail", "azure_activitylogs", "gcp_audit", "docker_events"}
+    {
+        "kubernetes_audit_eks",
+        "kubernetes_audit_aks",
+        "aws_cloudtrail",
+        "azure_activitylogs",
+        "gcp_audit",
+        "docker_events",
+    }
 )
 
 

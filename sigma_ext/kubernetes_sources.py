@@ -10,6 +10,12 @@ it unchanged:
   '.events[]'``) or exported, one CloudWatch log event per line: ``timestamp``, ``message`` (the
   audit event as a JSON string), ``logStreamName``, ``ingestionTime``, ``eventId``. A
   subscription-filter batch (``logEvents[]``) holds many events and must be split first.
+* AKS sends it through a diagnostic setting (categories ``kube-audit`` and ``kube-audit-admin``,
+  the latter without get/list/watch) to Event Hubs or a storage account: one Azure resource-log
+  record per event, the audit event as a JSON string in ``properties.log``, beside ``time``,
+  ``resourceId`` (the managed cluster), ``category``, ``operationName``, ``properties.pod`` and
+  ``properties.stream``. An Event Hubs message batches records in ``records[]``, which must be
+  split first (``jq -c '.records[]'``).
 """
 
 from __future__ import annotations
@@ -53,3 +59,24 @@ def is_eks_cloudwatch_record(event: Event) -> bool:
 def decode_eks_cloudwatch_record(event: Event) -> Event:
     """The audit event a CloudWatch log event carries in ``message``."""
     return _embedded_event(event.get("message")) or {}
+
+
+AKS_AUDIT_CATEGORIES = frozenset({"kube-audit", "kube-audit-admin"})
+
+
+def is_aks_diagnostic_record(event: Event) -> bool:
+    """An AKS resource-log record of the kube-audit categories."""
+    properties = event.get("properties")
+    return (
+        event.get("category") in AKS_AUDIT_CATEGORIES
+        and isinstance(properties, Mapping)
+        and _embedded_event(properties.get("log")) is not None
+    )
+
+
+def decode_aks_diagnostic_record(event: Event) -> Event:
+    """The audit event an AKS record carries in ``properties.log``."""
+    properties = event.get("properties")
+    if not isinstance(properties, Mapping):
+        return {}
+    return _embedded_event(properties.get("log")) or {}

@@ -19,7 +19,9 @@ from typing import Any
 
 from sigma_ext.cloud_sources import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
 from sigma_ext.kubernetes_sources import (
+    decode_aks_diagnostic_record,
     decode_eks_cloudwatch_record,
+    is_aks_diagnostic_record,
     is_audit_event,
     is_eks_cloudwatch_record,
 )
@@ -63,6 +65,14 @@ SOURCES: tuple[Source, ...] = (
         "Kubernetes audit (EKS, CloudWatch Logs)",
         is_eks_cloudwatch_record,
         decode=decode_eks_cloudwatch_record,
+    ),
+    Source(
+        "kubernetes_audit_aks",
+        "kubernetes",
+        "audit",
+        "Kubernetes audit (AKS, diagnostic setting)",
+        is_aks_diagnostic_record,
+        decode=decode_aks_diagnostic_record,
     ),
     Source("aws_cloudtrail", "aws", "cloudtrail", "AWS CloudTrail", is_aws_cloudtrail),
     Source(

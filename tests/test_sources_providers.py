@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sigma_ext.compile import SplunkCompiler
+from sigma_ext.corpus import Corpus
+from sigma_ext.documents import build_document
+from sigma_ext.emulate import splunk_search
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import Hit, hunt_file
 from sigma_ext.sources import recognize, source_named
@@ -96,3 +100,41 @@ def test_docker_events_are_claimed_and_nothing_else_is() -> None:
     ]
     assert [recognize(e) for e in not_docker] == [None] * len(not_docker)
     assert recognize(AUDIT) != source_named("docker_events")
+
+
+def aks_record(log: str, category: str = "kube-audit-admin") -> dict[str, object]:
+    return {
+        "operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+        "category": category,
+        "resourceId": "/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG/PROVIDERS/"
+        "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS-1",
+        "properties": {"log": log, "stream": "stdout", "pod": "kube-apiserver-6f9c8d7b5-2xk4q"},
+        "time": "2026-11-23T03:20:01.1234567Z",
+    }
+
+
+def test_aks_kube_audit_records_are_claimed_and_unwrapped() -> None:
+    for category in ("kube-audit", "kube-audit-admin"):
+        record = aks_record(json.dumps(AUDIT), category)
+        assert recognize(record) == source_named("kubernetes_audit_aks")
+        assert source_named("kubernetes_audit_aks").decode(record) == AUDIT
+    others = [
+        aks_record(json.dumps(AUDIT), "kube-apiserver"),  # the API server's own log lines
+        aks_record("I1123 03:20:01.123 1 controller.go:611] quota admission added"),
+        {**aks_record(json.dumps(AUDIT)), "properties": json.dumps(AUDIT)},
+    ]
+    assert [recognize(o) for o in others] == [None] * len(others)
+
+
+def test_the_aks_splunk_search_extracts_the_audit_event_first(corpus: Corpus) -> None:
+    rule = next(r for r in corpus.rules if r.stem == "kubernetes_audit_pod_created")
+    splunk = SplunkCompiler(corpus).compile(rule, source_named("kubernetes_audit_aks"))
+    assert splunk.query is not None
+    assert splunk.query.startswith(
+        'sourcetype="mscs:azure:eventhub" category IN ("kube-audit", "kube-audit-admin") '
+        "| spath input=properties.log | search "
+    )
+    record = aks_record(json.dumps(AUDIT))
+    assert splunk_search.matches(
+        splunk.query, build_document("splunk", "kubernetes_audit_aks", record)
+    )

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(summary_table(result.results), end="")
     counts = {
-        s: sum(c.status == s for c in result.results) for s in ("ok", "degraded", "impossible")
+        s: sum(c.status == s for c in result.results)
+        for s in ("ok", "degraded", "shared", "impossible")
     }
     print(
         f"built {len(corpus.rules)} rules into {result.out}: "
