@@ -26,6 +26,11 @@ ingestion each spec follows. The steps, in order:
     fields the input or data stream sets on every event (``sourcetype``, ``event.dataset``).
 ``index``
     the index (Splunk) or data stream (Elastic) the event lands in.
+``text``
+    for sources that write text lines: the path of the parsed event that holds the line as the
+    collector ships it; the SIEM stores only that text (Splunk ``_raw``, nothing extracted;
+    Elastic ``message``), and every other step but ``copy``, ``defaults`` and ``constants`` is
+    skipped.
 ``fields``
     Elastic only: the mapped fields and their types (``keyword``, ``text``, ``integer``,
     ``long``, ``boolean``, ``ip``, ``date``, ``flattened``, ``object``); the data streams are
@@ -58,7 +63,7 @@ FIELD_TYPES = frozenset(
 )
 DEFAULT_IGNORE_ABOVE = 1024
 KNOWN_KEYS = frozenset(
-    {"source", "target", "decode", "wrap", "prefix", "remove", "dedot", "copy"}
+    {"source", "target", "decode", "wrap", "prefix", "remove", "dedot", "copy", "text"}
     | {"constants", "defaults", "index", "fields", "references"}
 )
 
@@ -87,6 +92,7 @@ class DocumentSpec:
     constants: tuple[tuple[str, Any], ...] = ()
     defaults: tuple[tuple[str, Any], ...] = ()
     fields: tuple[tuple[str, FieldType], ...] = ()
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,7 @@ def load_spec(target: str, source: str) -> DocumentSpec:
         constants=tuple((str(k), v) for k, v in (data.get("constants") or {}).items()),
         defaults=tuple((str(k), v) for k, v in (data.get("defaults") or {}).items()),
         fields=tuple(fields),
+        text=data.get("text"),
     )
 
 
@@ -307,12 +314,17 @@ def _mapped(spec: DocumentSpec, path: str) -> tuple[str, FieldType] | None:
 def build_document(target: str, source: str, event: Mapping[str, Any]) -> Document:
     """The document ``target`` stores for an event of ``source`` (see the module docstring)."""
     spec = load_spec(target, source)
-    body = stored_object(spec, event)
     leaves: dict[str, list[Any]] = {}
-    if target == "splunk":
-        leaves.update(splunk_fields(body))
+    if spec.text is not None:
+        line = event.get(spec.text)
+        body: dict[str, Any] = {"_raw" if target == "splunk" else "message": line}
+        leaves.update({key: [value] for key, value in body.items() if value is not None})
     else:
-        _leaves(body, "", leaves)
+        body = stored_object(spec, event)
+        if target == "splunk":
+            leaves.update(splunk_fields(body))
+        else:
+            _leaves(body, "", leaves)
     for to, frm in spec.copy:
         for path in list(leaves):
             if path == frm or path.startswith(frm + "."):

@@ -108,6 +108,7 @@ REFERENCE_ONLY: frozenset[str] = frozenset(
         "azure_activitylogs",
         "gcp_audit",
         "docker_events",
+        "container_runtime",
     }
 )
 

@@ -25,6 +25,7 @@ from sigma_ext.kubernetes_sources import (
     is_audit_event,
     is_eks_cloudwatch_record,
 )
+from sigma_ext.runtime_logs import is_runtime_event, parse_runtime_line
 from sigma_ext.runtime_sources import is_docker_event
 
 Event = Mapping[str, Any]
@@ -80,6 +81,14 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source("gcp_audit", "gcp", "gcp.audit", "Google Cloud audit logs", is_gcp_audit_log),
     Source("docker_events", "docker", "events", "Docker daemon events", is_docker_event),
+    Source(
+        "container_runtime",
+        "linux",
+        "container_runtime",
+        "containerd, CRI-O and kubelet logs",
+        is_runtime_event,
+        parse_text=parse_runtime_line,
+    ),
 )
 
 

@@ -1,0 +1,128 @@
+"""Container runtime and kubelet log lines, parsed into the fields the node rules read.
+
+A line is recognised by its shape: an optional syslog/journald prefix (``Nov 23 03:20:01 node-1
+containerd[812]: ``), then containerd's or CRI-O's logrus line (``time="..." level=info
+msg="..." key=value...``) or a kubelet klog line (``I1123 03:20:01.123456  1234 file.go:42]
+msg``). Every line of those shapes becomes an event: ``runtime``, ``host``, ``level``,
+``message``, ``log`` (the line without its syslog prefix: what journald keeps as the message and
+collectors ship) and, for the messages in ``MESSAGES``, ``action`` with what the message names
+(``image``, ``pod``, ``namespace``, ``container``); lines of other shapes are not this
+source's. The table, one row per message the runtimes write at their default level
+(containerd's CRI plugin, CRI-O's server, kubelet's SyncLoop), is in ``docs/runtime-logs.md``
+with an example of each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Event = Mapping[str, Any]
+
+_PREFIX = re.compile(
+    r"^(?:(?P<stamp>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (?P<host>\S+) "
+    r"(?P<process>containerd|crio|kubelet)\[\d+\]: )?(?P<body>.*)$"
+)
+_LOGRUS = re.compile(
+    r'^time="(?P<time>[^"]*)" level=(?P<level>[a-z]+) msg="(?P<msg>(?:[^"\\]|\\.)*)"(?P<rest>.*)$'
+)
+_KLOG = re.compile(
+    r"^(?P<severity>[IWEF])(?P<day>\d{4}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ "
+    r"(?P<file>[\w.-]+:\d+)\] (?P<msg>.*)$"
+)
+_LEVELS = {"I": "info", "W": "warning", "E": "error", "F": "fatal"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message a runtime writes, the action it stands for, and the fields it names."""
+
+    runtime: str
+    action: str
+    pattern: re.Pattern[str]
+
+
+MESSAGES: tuple[Message, ...] = (
+    Message("containerd", "pull", re.compile(r'^PullImage "(?P<image>[^"]+)"$')),
+    Message("containerd", "pulled", re.compile(r'^Pulled image "(?P<image>[^"]+)"')),
+    Message(
+        "containerd",
+        "sandbox",
+        re.compile(
+            r"^RunPodSandbox for &PodSandboxMetadata\{Name:(?P<pod>[^,]*),Uid:[^,]*,"
+            r"Namespace:(?P<namespace>[^,]*),"
+        ),
+    ),
+    Message(
+        "containerd",
+        "create",
+        re.compile(
+            r'^CreateContainer within sandbox "[0-9a-f]+" for container '
+            r"&ContainerMetadata\{Name:(?P<container>[^,]*),"
+        ),
+    ),
+    Message("containerd", "start", re.compile(r'^StartContainer for "[0-9a-f]+"')),
+    Message("crio", "pull", re.compile(r"^Pulling image: (?P<image>\S+)$")),
+    Message("crio", "pulled", re.compile(r"^Pulled image: (?P<image>\S+)$")),
+    Message(
+        "crio",
+        "sandbox",
+        re.compile(r"^Running pod sandbox: (?P<namespace>[^/\s]+)/(?P<pod>[^/\s]+)/POD$"),
+    ),
+    Message(
+        "crio",
+        "create",
+        re.compile(
+            r"^Creating container: (?P<namespace>[^/\s]+)/(?P<pod>[^/\s]+)/(?P<container>\S+)$"
+        ),
+    ),
+    Message(
+        "kubelet",
+        "pod_add",
+        re.compile(r'^"SyncLoop ADD" source="[^"]*" pods=\["(?P<namespace>[^/"]+)/(?P<pod>[^"]+)"'),
+    ),
+)
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def parse_runtime_line(line: str) -> Event | None:
+    """The event of one containerd, CRI-O or kubelet log line, or None for other lines."""
+    prefixed = _PREFIX.match(line)
+    if prefixed is None:  # pragma: no cover - the prefix is optional, the body any text
+        return None
+    process, body = prefixed.group("process"), prefixed.group("body")
+    event: dict[str, Any] = {"log": body}
+    if prefixed.group("host"):
+        event["host"] = prefixed.group("host")
+    if (logrus := _LOGRUS.match(body)) is not None:
+        message = _unquote(logrus.group("msg"))
+        event.update(time=logrus.group("time"), level=logrus.group("level"), message=message)
+        runtimes = {process} if process in ("containerd", "crio") else {"containerd", "crio"}
+        if process is None and "name=/runtime.v1" in logrus.group("rest"):
+            runtimes = {"crio"}  # CRI-O adds the CRI method it serves
+    elif (klog := _KLOG.match(body)) is not None and process in (None, "kubelet"):
+        message = klog.group("msg")
+        event.update(
+            time=f"{klog.group('day')} {klog.group('time')}",
+            level=_LEVELS[klog.group("severity")],
+            message=message,
+        )
+        runtimes = {"kubelet"}
+    else:
+        return None
+    for known in MESSAGES:
+        if known.runtime in runtimes and (found := known.pattern.match(message)):
+            event.update(runtime=known.runtime, action=known.action, **found.groupdict())
+            return event
+    event["runtime"] = process or (next(iter(runtimes)) if len(runtimes) == 1 else "containerd")
+    return event
+
+
+def is_runtime_event(event: Event) -> bool:
+    """An event ``parse_runtime_line`` made (what hunt and the fixtures read)."""
+    return event.get("runtime") in ("containerd", "crio", "kubelet") and "message" in event

@@ -1,0 +1,115 @@
+"""Container runtime and kubelet log lines: every documented message shape, and the lines that
+are none of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from sigma_ext.runtime_logs import parse_runtime_line
+from sigma_ext.sources import parse_text_line, recognize, source_named
+
+JOURNAL = "Nov 23 03:20:01 ip-10-0-1-23 {process}[812]: "
+SANDBOX = "4c" * 32
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            JOURNAL.format(process="containerd")
+            + 'time="2026-11-23T03:20:01.1Z" level=info msg="PullImage \\"evil.io/x:1\\""',
+            {"runtime": "containerd", "action": "pull", "image": "evil.io/x:1"},
+        ),
+        (  # containerd's own file, no journal prefix
+            'time="2026-11-23T03:20:01.1Z" level=info msg="PullImage \\"nginx:1.27\\""',
+            {"runtime": "containerd", "action": "pull", "image": "nginx:1.27"},
+        ),
+        (
+            JOURNAL.format(process="containerd")
+            + 'time="t" level=info msg="PullImage \\"a/b:1\\" returns image reference \\"sha256:00\\""',
+            {"runtime": "containerd", "action": None},
+        ),
+        (
+            JOURNAL.format(process="containerd")
+            + 'time="t" level=info msg="Pulled image \\"a/b:1\\" with image id \\"sha256:0\\""',
+            {"action": "pulled", "image": "a/b:1"},
+        ),
+        (
+            JOURNAL.format(process="containerd")
+            + 'time="t" level=info msg="RunPodSandbox for &PodSandboxMetadata{Name:web-0,'
+            'Uid:1f0e,Namespace:shop,Attempt:0,}"',
+            {"action": "sandbox", "pod": "web-0", "namespace": "shop"},
+        ),
+        (
+            JOURNAL.format(process="containerd")
+            + f'time="t" level=info msg="CreateContainer within sandbox \\"{SANDBOX}\\" '
+            'for container &ContainerMetadata{Name:api,Attempt:0,}"',
+            {"action": "create", "container": "api"},
+        ),
+        (
+            JOURNAL.format(process="containerd")
+            + f'time="t" level=info msg="CreateContainer within sandbox \\"{SANDBOX}\\" '
+            'for &ContainerMetadata{Name:api,Attempt:0,} returns container id \\"ab\\""',
+            {"action": None},
+        ),
+        (
+            JOURNAL.format(process="crio")
+            + 'time="2026-11-23 03:21:10.2Z" level=info msg="Pulling image: quay.io/a/b:1" '
+            "id=2f0c name=/runtime.v1.ImageService/PullImage",
+            {"runtime": "crio", "action": "pull", "image": "quay.io/a/b:1"},
+        ),
+        (
+            'time="2026-11-23 03:21:14.8Z" level=info msg="Creating container: '
+            'argocd/repo-server-6c8d/repo-server" id=9 name=/runtime.v1.RuntimeService/Create',
+            {
+                "runtime": "crio",
+                "action": "create",
+                "namespace": "argocd",
+                "pod": "repo-server-6c8d",
+            },
+        ),
+        (
+            JOURNAL.format(process="crio")
+            + 'time="t" level=info msg="Running pod sandbox: shop/web-0/POD" id=1',
+            {"action": "sandbox", "namespace": "shop", "pod": "web-0"},
+        ),
+        (
+            JOURNAL.format(process="kubelet")
+            + 'I1123 03:20:00.912387    1120 kubelet.go:2421] "SyncLoop ADD" source="api" '
+            'pods=["shop/api-7d9c6b5f4-x2kqp"]',
+            {"runtime": "kubelet", "action": "pod_add", "namespace": "shop"},
+        ),
+        (
+            JOURNAL.format(process="kubelet")
+            + 'W1123 03:20:05.001122    1120 reflector.go:561] "failed to list" err="timeout"',
+            {"runtime": "kubelet", "level": "warning", "action": None},
+        ),
+        (  # a quote escaped inside msg stays part of the message
+            'time="t" level=warning msg="bad \\"x\\" value" key=1',
+            {"message": 'bad "x" value', "action": None},
+        ),
+    ],
+)
+def test_message_shapes(line: str, expected: dict[str, str | None]) -> None:
+    event = parse_runtime_line(line)
+    assert event is not None
+    for key, value in expected.items():
+        assert event.get(key) == value, key
+    assert recognize(event) == source_named("container_runtime")
+    body = line.split("]: ", 1)[1] if line.startswith("Nov") else line
+    assert event["log"] == body
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Nov 23 03:20:01 node-1 sshd[99]: Accepted publickey for ops",
+        "Nov 23 03:20:01 node-1 kubelet[12]: plain text without klog header",
+        'time="t" level=info',  # no msg
+        "{not json",
+        "",
+    ],
+)
+def test_other_lines_are_not_runtime_lines(line: str) -> None:
+    assert parse_runtime_line(line) is None
+    assert parse_text_line(line) is None
