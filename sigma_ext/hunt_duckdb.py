@@ -104,6 +104,7 @@ REFERENCE_ONLY: frozenset[str] = frozenset(
     {
         "kubernetes_audit_eks",
         "kubernetes_audit_aks",
+        "kubernetes_audit_gke",
         "aws_cloudtrail",
         "azure_activitylogs",
         "gcp_audit",

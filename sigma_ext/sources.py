@@ -21,9 +21,11 @@ from sigma_ext.cloud_sources import is_aws_cloudtrail, is_azure_activity_log, is
 from sigma_ext.kubernetes_sources import (
     decode_aks_diagnostic_record,
     decode_eks_cloudwatch_record,
+    decode_gke_audit_entry,
     is_aks_diagnostic_record,
     is_audit_event,
     is_eks_cloudwatch_record,
+    is_gke_audit_entry,
 )
 from sigma_ext.runtime_logs import is_runtime_event, parse_runtime_line
 from sigma_ext.runtime_sources import is_docker_event
@@ -74,6 +76,14 @@ SOURCES: tuple[Source, ...] = (
         "Kubernetes audit (AKS, diagnostic setting)",
         is_aks_diagnostic_record,
         decode=decode_aks_diagnostic_record,
+    ),
+    Source(
+        "kubernetes_audit_gke",
+        "kubernetes",
+        "audit",
+        "Kubernetes audit (GKE, Cloud Audit Logs)",
+        is_gke_audit_entry,
+        decode=decode_gke_audit_entry,
     ),
     Source("aws_cloudtrail", "aws", "cloudtrail", "AWS CloudTrail", is_aws_cloudtrail),
     Source(

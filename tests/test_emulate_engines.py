@@ -116,6 +116,13 @@ def test_splunk_rex_extracts_named_groups_from_the_first_value() -> None:
     assert not splunk(first + "system")
 
 
+def test_splunk_eval_if_takes_the_else_branch_on_null() -> None:
+    code = ' | eval c=if(isnull(nope) OR nope=0, if(verb="create", 201, 200), 500)'
+    assert splunk("verb=create" + code + " | search c=201")
+    assert not splunk("verb=create" + code + " | search c=200")
+    assert splunk('verb=create | eval c=if(nope="x", 1, 2) | search c=2')
+
+
 def test_splunk_unsupported_constructs_fail_loudly() -> None:
     for query in (
         "error",

@@ -138,3 +138,57 @@ def test_the_aks_splunk_search_extracts_the_audit_event_first(corpus: Corpus) ->
     assert splunk_search.matches(
         splunk.query, build_document("splunk", "kubernetes_audit_aks", record)
     )
+
+
+def gke_entry(method: str, resource_name: str, status: dict[str, object] | None = None) -> dict:
+    return {
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "authenticationInfo": {"principalEmail": "mallory@corp.example"},
+            "methodName": method,
+            "resourceName": resource_name,
+            "serviceName": "k8s.io",
+            "requestMetadata": {"callerIp": "198.51.100.7", "callerSuppliedUserAgent": "kubectl"},
+            "request": {"@type": "core.k8s.io/v1.Pod", "spec": {"containers": [{"image": "x"}]}},
+            "status": status or {},
+        },
+        "resource": {"type": "k8s_cluster", "labels": {"cluster_name": "gke-1"}},
+        "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+        "timestamp": "2026-11-23T03:20:01.123456Z",
+    }
+
+
+def test_gke_entries_are_claimed_and_rebuilt_as_audit_events() -> None:
+    gke = source_named("kubernetes_audit_gke")
+    created = gke_entry("io.k8s.core.v1.pods.create", "core/v1/namespaces/shop/pods/web-0")
+    assert recognize(created) == gke
+    event = gke.decode(created)
+    assert (event["verb"], event["objectRef"], event["responseStatus"]) == (
+        "create",
+        {"resource": "pods", "apiVersion": "v1", "namespace": "shop", "name": "web-0"},
+        {"code": 201},
+    )
+    assert event["user"] == {"username": "mallory@corp.example"}
+    assert event["requestObject"] == {"spec": {"containers": [{"image": "x"}]}}
+    assert "groups" not in event["user"]
+    assert "requestURI" not in event
+    exec_ = gke.decode(
+        gke_entry("io.k8s.core.v1.pods.exec.create", "core/v1/namespaces/s/pods/p/exec")
+    )
+    assert exec_["objectRef"]["subresource"] == "exec"
+    patched = gke.decode(
+        gke_entry("io.k8s.apps.v1.deployments.patch", "apps/v1/namespaces/s/deployments/d")
+    )
+    assert (patched["objectRef"]["apiGroup"], patched["responseStatus"]["code"]) == ("apps", 200)
+    denied = gke_entry("io.k8s.core.v1.pods.create", "core/v1/namespaces/s/pods", {"code": 7})
+    assert gke.decode(denied)["responseStatus"]["code"] == 403
+
+
+def test_gke_kubernetes_entries_and_cloud_run_entries_do_not_cross() -> None:
+    cloud_run = gke_entry("google.cloud.run.v2.Services.CreateService", "projects/p/services/s")
+    cloud_run["protoPayload"]["serviceName"] = "run.googleapis.com"
+    cloud_run["resource"] = {"type": "cloud_run_revision", "labels": {}}
+    assert recognize(cloud_run) == source_named("gcp_audit")
+    assert recognize(gke_entry("io.k8s.core.v1.pods.create", "core/v1/pods")) == source_named(
+        "kubernetes_audit_gke"
+    )

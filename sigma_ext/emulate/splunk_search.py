@@ -18,8 +18,9 @@ Implemented, following the Splunk Search Reference and Search Manual:
   raise ``Unsupported``.
 * ``eval name=expr[, ...]`` and ``where expr``: string literals ``"..."``, field names bare or in
   single quotes, numbers, ``NOT``/``AND``/``OR`` (eval and where evaluate AND before OR),
-  comparisons ``= == != < > <= >=``, and the functions ``mvappend``, ``mvfilter``, ``mvcount``,
-  ``match``, ``isnull``, ``isnotnull``, ``lower``, ``upper``, ``len``. ``mvfilter`` evaluates its
+  comparisons ``= == != < > <= >=``, and the functions ``if`` (a null condition takes the else
+  branch), ``mvappend``, ``mvfilter``, ``mvcount``, ``match``, ``isnull``, ``isnotnull``,
+  ``lower``, ``upper``, ``len``. ``mvfilter`` evaluates its
   expression once per value of the one field it names. ``match`` is a PCRE search run with
   Python's ``re`` (the syntax the build emits means the same in both; Python's ``\\w``/``\\d``
   are Unicode where PCRE without UCP is ASCII: only ASCII image references reach them).
@@ -621,7 +622,21 @@ def _per_value(fn: Callable[[str], Value]) -> Callable[[Value], Value]:
     return apply
 
 
+def _if(args: list[EvalFn]) -> EvalFn:
+    """``if(condition, then, else)``: a null condition takes the else branch."""
+    if len(args) != 3:
+        raise Unsupported("if() takes three arguments")
+    condition, then, otherwise = args
+
+    def run(row: Row) -> Value:
+        chosen = condition(row)
+        return then(row) if chosen is not None and _truth(chosen) else otherwise(row)
+
+    return run
+
+
 FUNCTIONS: dict[str, Callable[[list[EvalFn]], EvalFn]] = {
+    "if": _if,
     "mvappend": _mvappend,
     "mvfilter": _mvfilter,
     "mvcount": _mvcount,
