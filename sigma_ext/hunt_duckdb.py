@@ -731,25 +731,21 @@ class FastHunt:
         if self.typed_select is None:
             return None
         query = self.typed_select.replace("{reader}", self.reader(path, typed=True))
-        con = self.connect()
         try:
-            _run_with_progress(
-                con,
-                f"COPY ({query}) TO {sql_string(str(codes))} (FORMAT csv, HEADER false, QUOTE '')",
-                progress,
-            )
+            return self._copy_codes(query, codes, progress)
         except (duckdb.Error, UnicodeDecodeError):
             # DuckDB refused a line; its message may even quote bytes that are not UTF-8
             return None
-        finally:
-            con.close()
-        return _Scanned(_count_lines(codes), _codes)
 
     def _scan_exact(
         self, path: Path, codes: Path, progress: Callable[[float], None] | None
     ) -> _Scanned:
         """Write the code of every row, one line each, to ``codes``."""
-        query = self.select.replace("{reader}", self.reader(path))
+        return self._copy_codes(self.select.replace("{reader}", self.reader(path)), codes, progress)
+
+    def _copy_codes(
+        self, query: str, codes: Path, progress: Callable[[float], None] | None
+    ) -> _Scanned:
         con = self.connect()
         try:
             _run_with_progress(
@@ -814,19 +810,28 @@ def _same_field(args: list[Any]) -> list[ConditionFieldEqualsValueExpression] | 
     return tests
 
 
-def _like_pattern(value: SigmaString) -> str | None:
-    """``value`` as a lower-case LIKE pattern (escape ``\\``), or None if not plain ASCII."""
+def _folded_pattern(
+    value: SigmaString, many: str, one: str, literal: Callable[[str], str]
+) -> str | None:
+    """A Sigma string, lower-cased, as a pattern: ``many`` and ``one`` for its wildcards and
+    ``literal`` escaping its text; None when the text is not printable ASCII (Python and SQL
+    fold other characters differently)."""
     out = []
     for part in value.s:
         if part == SpecialChars.WILDCARD_MULTI:
-            out.append("%")
+            out.append(many)
         elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append("_")
-        elif isinstance(part, str) and part.isascii():
-            out.append(re.sub(r"([%_\\])", r"\\\1", part.lower()))
+            out.append(one)
+        elif isinstance(part, str) and part.isascii() and part.isprintable():
+            out.append(literal(part.lower()))
         else:
             return None
     return "".join(out)
+
+
+def _like_pattern(value: SigmaString) -> str | None:
+    """``value`` as a lower-case LIKE pattern (escape ``\\``), or None if not plain ASCII."""
+    return _folded_pattern(value, "%", "_", lambda text: re.sub(r"([%_\\])", r"\\\1", text))
 
 
 def _gate_columns(plan: _SourcePlan, name: str) -> tuple[str, str, str]:
@@ -945,17 +950,9 @@ def _folded_regex(value: Any) -> str | None:
     ``?`` as in LIKE's ``%`` and ``_``), or None when it is not plain ASCII."""
     if not isinstance(value, SigmaString):
         return None
-    out = []
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            out.append(".*")
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append(".")
-        elif isinstance(part, str) and part.isascii() and part.isprintable():
-            out.append("".join("\\" + c if c in _RE2_SPECIAL else c for c in part.lower()))
-        else:
-            return None
-    return "".join(out)
+    return _folded_pattern(
+        value, ".*", ".", lambda text: "".join("\\" + c if c in _RE2_SPECIAL else c for c in text)
+    )
 
 
 def _fields_of(node: Any) -> set[str]:

@@ -179,17 +179,25 @@ def mutated_event(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-@settings(
+GENERATED = settings(
     max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+
+
+def _generated_log(tmp_path: Path, events: list[dict[str, Any]]) -> Path:
+    log = tmp_path / "generated.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return log
+
+
+@GENERATED
 @given(events=st.lists(mutated_event(), min_size=20, max_size=60))
 def test_generated_events_get_the_reference_verdicts(
     events: list[dict[str, Any]], fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
 ) -> None:
-    log = tmp_path / "generated.jsonl"
-    log.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    log = _generated_log(tmp_path, events)
     assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
 
 
@@ -233,17 +241,12 @@ def shape_keeping_event(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@GENERATED
 @given(events=st.lists(shape_keeping_event(), min_size=20, max_size=60))
 def test_the_typed_scan_gets_the_reference_verdicts(
     events: list[dict[str, Any]], fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
 ) -> None:
-    log = tmp_path / "generated.jsonl"
-    log.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    log = _generated_log(tmp_path, events)
     assert fast._scan_typed(log, tmp_path / "codes.csv", None) is not None, "typed scan refused"
     assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
 
