@@ -14,6 +14,7 @@ from typing import Any
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 
+from sigma_ext import gke_method
 from sigma_ext.placeholders import identity_vars, profile_processing_items
 from sigma_ext.problems import Problem
 from sigma_ext.profile import Profile
@@ -31,6 +32,7 @@ class Mapping:
 
     def pipeline(self) -> ProcessingPipeline:
         """A fresh pipeline object (pySigma pipelines keep state between conversions)."""
+        gke_method.register()
         return ProcessingPipeline.from_yaml(self.text, source_path=str(self.path))
 
     def known_fields(self) -> set[str]:
@@ -68,6 +70,7 @@ def load_mappings(
             try:
                 located = load_located(path)
                 text = path.read_text(encoding="utf-8")
+                gke_method.register()
                 ProcessingPipeline.from_yaml(text, source_path=str(path))
             except YAMLProblem as error:
                 problems.append(error.problem)

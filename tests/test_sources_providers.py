@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sigma_ext.compile import SplunkCompiler
+from sigma_ext.compile import ElasticCompiler, SplunkCompiler
 from sigma_ext.corpus import Corpus
 from sigma_ext.documents import build_document
 from sigma_ext.emulate import splunk_search
+from sigma_ext.emulate.verdict import compiled_matches
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import Hit, hunt_file
 from sigma_ext.sources import recognize, source_named
@@ -192,3 +193,24 @@ def test_gke_kubernetes_entries_and_cloud_run_entries_do_not_cross() -> None:
     assert recognize(gke_entry("io.k8s.core.v1.pods.create", "core/v1/pods")) == source_named(
         "kubernetes_audit_gke"
     )
+
+
+def test_elastic_reads_verb_resource_and_subresource_out_of_the_gke_method(
+    corpus: Corpus,
+) -> None:
+    rule = next(r for r in corpus.rules if r.stem == "kubernetes_audit_pod_created")
+    elastic = ElasticCompiler(corpus).compile(rule, source_named("kubernetes_audit_gke"))
+    assert elastic.status == "degraded"
+    assert elastic.query is not None
+    assert "event.action:/io" in elastic.query
+
+    def fires(method: str, resource_name: str, status: dict[str, object] | None = None) -> bool:
+        entry = gke_entry(method, resource_name, status)
+        return compiled_matches(elastic, entry)
+
+    assert fires("io.k8s.core.v1.pods.create", "core/v1/namespaces/s/pods")
+    assert not fires("io.k8s.core.v1.pods.exec.create", "core/v1/namespaces/s/pods/p/exec")
+    assert not fires("io.k8s.core.v1.pods.binding.create", "core/v1/namespaces/s/pods/p/binding")
+    assert not fires("io.k8s.core.v1.pods.patch", "core/v1/namespaces/s/pods/p")  # 200
+    assert not fires("io.k8s.apps.v1.deployments.create", "apps/v1/namespaces/s/deployments")
+    assert not fires("io.k8s.core.v1.pods.create", "core/v1/namespaces/s/pods", {"code": 7})

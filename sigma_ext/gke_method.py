@@ -1,0 +1,83 @@
+"""A pySigma transformation that reads the Kubernetes rules' request fields out of a GKE entry's
+method name, for SIEMs that store ``protoPayload.methodName`` as one keyword (Elastic's
+``event.action``: ``io.k8s.core.v1.pods.create``, ``io.k8s.core.v1.pods.exec.create``).
+
+Each detection item is rewritten on its own, so the rule's AND and OR still hold:
+
+* ``verb: V`` becomes a regular expression on the method name ending in ``.V``;
+* ``objectRef.resource: R`` one with ``R`` as the resource component;
+* ``objectRef.subresource: null`` one with exactly six components (no subresource), and
+  ``objectRef.subresource: S`` one with ``S`` as the fifth;
+* ``responseStatus.code``: GKE logs no HTTP status, so as in ``decode_gke_audit_entry`` a success
+  (no status code, or 0) is 201 for a create and 200 otherwise: ``201`` alone becomes "a success
+  whose method ends in ``.create``", any list with 200 "a success" (the rules that accept 200 name
+  the verbs themselves).
+
+The regular expressions use only what Lucene's RegExp and RE2 read the same way (no anchors:
+Lucene matches the whole term). Mappings name it ``sigma_ext_gke_method``; ``register`` adds it
+to pySigma's table of transformation types before a mapping is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sigma.processing.transformations import transformations
+from sigma.processing.transformations.base import DetectionItemTransformation
+from sigma.rule import SigmaDetection, SigmaDetectionItem
+from sigma.types import SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString
+
+NAME = "sigma_ext_gke_method"
+_PART = "[^.]+"
+
+
+def _alternatives(values: list[Any]) -> str:
+    words = []
+    for value in values:
+        if not isinstance(value, SigmaString) or value.contains_special():
+            raise ValueError(f"{NAME}: only plain strings can be read from the method name")
+        words.append(re.escape(str(value)))
+    return words[0] if len(words) == 1 else "(" + "|".join(words) + ")"
+
+
+@dataclass
+class GkeMethodNameTransformation(DetectionItemTransformation):
+    """Rewrites verb, resource, subresource and status items as tests of the method name."""
+
+    method_field: str = "event.action"
+    status_field: str = "gcp.audit.status.code"
+
+    def _method(self, regex: str) -> SigmaDetectionItem:
+        return SigmaDetectionItem(self.method_field, [], [SigmaRegularExpression(regex)])
+
+    def _success(self) -> SigmaDetectionItem:
+        return SigmaDetectionItem(self.status_field, [], [SigmaNull(), SigmaNumber(0)])
+
+    def apply_detection_item(
+        self, detection_item: SigmaDetectionItem
+    ) -> SigmaDetection | SigmaDetectionItem | None:
+        field, values = detection_item.field, list(detection_item.value)
+        prefix = rf"io\.k8s\.{_PART}\.{_PART}\."
+        if field == "verb":
+            return self._method(rf"io\.k8s\.({_PART}\.){{3,4}}{_alternatives(values)}")
+        if field == "objectRef.resource":
+            return self._method(rf"{prefix}{_alternatives(values)}\..+")
+        if field == "objectRef.subresource":
+            if all(isinstance(v, SigmaNull) for v in values):
+                return self._method(rf"{prefix}{_PART}\.{_PART}")
+            return self._method(rf"{prefix}{_PART}\.{_alternatives(values)}\.{_PART}")
+        if field == "responseStatus.code":
+            codes = {int(v.number) for v in values if isinstance(v, SigmaNumber)}
+            if codes == {201}:
+                return SigmaDetection([self._success(), self._method(r"io\.k8s\..+\.create")])
+            if 200 in codes:
+                return self._success()
+            raise ValueError(f"{NAME}: status {sorted(codes)} cannot be read from a GKE entry")
+        return None
+
+
+def register() -> None:
+    """Make the transformation known to pySigma's pipeline loader (idempotent)."""
+    transformations.setdefault(NAME, GkeMethodNameTransformation)
