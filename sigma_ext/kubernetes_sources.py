@@ -8,8 +8,9 @@ it unchanged:
 * EKS sends the audit log to CloudWatch Logs (log group ``/aws/eks/<cluster>/cluster``, streams
   ``kube-apiserver-audit-*``). Read back with ``aws logs filter-log-events`` (``jq -c
   '.events[]'``) or exported, one CloudWatch log event per line: ``timestamp``, ``message`` (the
-  audit event as a JSON string), ``logStreamName``, ``ingestionTime``, ``eventId``. A
-  subscription-filter batch (``logEvents[]``) holds many events and must be split first.
+  audit event as a JSON string), ``logStreamName``, ``ingestionTime``, ``eventId``; a
+  subscription-filter batch (``logEvents[]``) holds many events and must be split first
+  (``jq -c '.logEvents[]'``: ``id``, ``timestamp``, ``message``, no stream name).
 * AKS sends it through a diagnostic setting (categories ``kube-audit`` and ``kube-audit-admin``,
   the latter without get/list/watch) to Event Hubs or a storage account: one Azure resource-log
   record per event, the audit event as a JSON string in ``properties.log``, beside ``time``,
@@ -55,10 +56,22 @@ def _embedded_event(text: Any) -> Event | None:
     return event if is_audit_event(event) else None
 
 
+# The keys of a CloudWatch Logs event as filter-log-events / get-log-events print it, and as a
+# subscription batch's logEvents[] holds it (id instead of eventId, no stream name).
+CLOUDWATCH_EVENT_KEYS = frozenset(
+    {"timestamp", "message", "logStreamName", "ingestionTime", "eventId", "id"}
+)
+
+
 def is_eks_cloudwatch_record(event: Event) -> bool:
-    """A CloudWatch Logs event of an EKS cluster's audit stream."""
+    """A CloudWatch Logs event carrying an audit event, from an EKS audit stream when it names
+    its stream (get-log-events output and split subscription batches do not)."""
+    stream = event.get("logStreamName")
     return (
-        str(event.get("logStreamName", "")).startswith(EKS_AUDIT_STREAM_PREFIX)
+        "message" in event
+        and "timestamp" in event
+        and set(event) <= CLOUDWATCH_EVENT_KEYS
+        and (stream is None or str(stream).startswith(EKS_AUDIT_STREAM_PREFIX))
         and _embedded_event(event.get("message")) is not None
     )
 

@@ -50,6 +50,17 @@ def test_eks_cloudwatch_events_are_claimed_and_unwrapped() -> None:
     assert recognize(AUDIT) == source_named("kubernetes_audit")
 
 
+def test_split_subscription_batches_and_get_log_events_output_are_eks_audit() -> None:
+    message = json.dumps(AUDIT)
+    split = {"id": "37996186543810942836276428930938572012837912839129345678", "timestamp": 1}
+    assert recognize({**split, "message": message}) == source_named("kubernetes_audit_eks")
+    assert recognize({"timestamp": 1, "message": message, "ingestionTime": 2}) == source_named(
+        "kubernetes_audit_eks"
+    )
+    # a JSON log line that merely has a message field is not a CloudWatch event
+    assert recognize({"timestamp": 1, "message": message, "level": "info"}) is None
+
+
 def test_other_cloudwatch_events_are_not_eks_audit() -> None:
     others = [
         cloudwatch(json.dumps(AUDIT), stream="authenticator-6f0c3b9e"),  # another EKS log
