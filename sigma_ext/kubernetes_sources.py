@@ -102,10 +102,18 @@ def decode_aks_diagnostic_record(event: Event) -> Event:
     return _embedded_event(properties.get("log")) or {}
 
 
+# io.k8s.<group>.<version>.<resource>[.<subresource>].<verb>. The group is ``core`` for the core
+# group, one component for ``apps``, ``batch`` or ``networking.k8s.io``, and the reversed prefix of
+# a longer ``*.k8s.io`` group (``io.k8s.authorization.rbac.v1.clusterrolebindings.patch``), so the
+# version (v1, v1beta1, v2alpha1) is what anchors the parse.
+GKE_VERSION = r"v[0-9]+(?:(?:alpha|beta)[0-9]+)?"
 GKE_METHOD = re.compile(
-    r"^io\.k8s\.(?P<group>[^.]+)\.(?P<version>[^.]+)\.(?P<resource>[^.]+)"
+    rf"^io\.k8s\.(?:(?P<group>[^.]+(?:\.[^.]+)*?)\.)?(?P<version>{GKE_VERSION})\.(?P<resource>[^.]+)"
     r"(?:\.(?P<subresource>[^.]+))?\.(?P<verb>[^.]+)$"
 )
+# resourceName names the group as the API does: core/v1/..., apps/v1/...,
+# rbac.authorization.k8s.io/v1/clusterrolebindings/<name>
+GKE_RESOURCE_GROUP = re.compile(rf"^(?P<group>[^/]+)/(?P<version>{GKE_VERSION})/")
 GKE_RESOURCE_NAME = re.compile(r"(?:^|/)namespaces/(?P<namespace>[^/]+)/[^/]+(?:/(?P<name>[^/]+))?")
 # gRPC status codes (google.rpc.Code) as the HTTP status the API server would have answered
 GRPC_TO_HTTP = {3: 400, 5: 404, 6: 409, 7: 403, 9: 422, 10: 409, 16: 401}
@@ -121,6 +129,14 @@ def is_gke_audit_entry(event: Event) -> bool:
         and resource.get("type") == "k8s_cluster"
         and isinstance(payload.get("methodName"), str)
     )
+
+
+def _gke_api_group(method: re.Match[str]) -> str | None:
+    """The API group of a method name whose resourceName does not name it."""
+    group = method.group("group")
+    if not group or "." not in group:
+        return group
+    return ".".join(reversed(group.split("."))) + ".k8s.io"
 
 
 def _gke_status_code(verb: str | None, status: Any) -> int:
@@ -154,9 +170,12 @@ def decode_gke_audit_entry(event: Event) -> Event:
             "apiVersion": method.group("version"),
             **({"subresource": method.group("subresource")} if method.group("subresource") else {}),
         }
-        if method.group("group") != "core":
-            reference["apiGroup"] = method.group("group")
-        named = GKE_RESOURCE_NAME.search(str(payload.get("resourceName", "")))
+        resource_name = str(payload.get("resourceName", ""))
+        named_group = GKE_RESOURCE_GROUP.match(resource_name)
+        api_group = named_group.group("group") if named_group else _gke_api_group(method)
+        if api_group and api_group != "core":
+            reference["apiGroup"] = api_group
+        named = GKE_RESOURCE_NAME.search(resource_name)
         if named:
             reference["namespace"] = named.group("namespace")
             if named.group("name"):
