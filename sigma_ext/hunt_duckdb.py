@@ -703,16 +703,16 @@ class FastHunt:
             counter = _LineCounter(path)
             counter.start()
             try:
-                scanned = self._scan_typed(path, codes, progress)
-                if scanned is None:
-                    scanned = self._scan_exact(path, codes, progress)
+                rows = self._scan_typed(path, codes, progress)
+                if rows is None:
+                    rows = self._scan_exact(path, codes, progress)
             finally:
                 lines_in_file = counter.result()
             lines = _LineReader(path)
             try:
-                skipped = _skipped_lines(path) if lines_in_file != scanned.rows else []
+                skipped = _skipped_lines(path) if lines_in_file != rows else []
                 numbers = _LineNumbers(skipped)
-                for ordinal, code in scanned.read(codes):
+                for ordinal, code in _codes(codes):
                     number = numbers.of(ordinal)
                     if code == "R":
                         raw = lines.get(number)
@@ -725,9 +725,9 @@ class FastHunt:
 
     def _scan_typed(
         self, path: Path, codes: Path, progress: Callable[[float], None] | None
-    ) -> _Scanned | None:
-        """Write the code of every row to ``codes``; None when there is no typed scan or
-        DuckDB refuses a line of the file."""
+    ) -> int | None:
+        """Write the code of every row to ``codes`` and return the number of rows; None when
+        there is no typed scan or DuckDB refuses a line of the file."""
         if self.typed_select is None:
             return None
         query = self.typed_select.replace("{reader}", self.reader(path, typed=True))
@@ -737,15 +737,11 @@ class FastHunt:
             # DuckDB refused a line; its message may even quote bytes that are not UTF-8
             return None
 
-    def _scan_exact(
-        self, path: Path, codes: Path, progress: Callable[[float], None] | None
-    ) -> _Scanned:
-        """Write the code of every row, one line each, to ``codes``."""
+    def _scan_exact(self, path: Path, codes: Path, progress: Callable[[float], None] | None) -> int:
+        """Write the code of every row, one line each, to ``codes``; the number of rows."""
         return self._copy_codes(self.select.replace("{reader}", self.reader(path)), codes, progress)
 
-    def _copy_codes(
-        self, query: str, codes: Path, progress: Callable[[float], None] | None
-    ) -> _Scanned:
+    def _copy_codes(self, query: str, codes: Path, progress: Callable[[float], None] | None) -> int:
         con = self.connect()
         try:
             _run_with_progress(
@@ -755,16 +751,7 @@ class FastHunt:
             )
         finally:
             con.close()
-        return _Scanned(_count_lines(codes), _codes)
-
-
-@dataclass(frozen=True)
-class _Scanned:
-    """What a scan wrote: the number of rows DuckDB read, and how to read the codes back as
-    (1-based row number, code) pairs."""
-
-    rows: int
-    read: Callable[[Path], Iterator[tuple[int, str]]]
+        return _count_lines(codes)
 
 
 class _LineCounter(threading.Thread):
