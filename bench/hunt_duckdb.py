@@ -77,7 +77,9 @@ def main() -> None:
         bare_sql = f"SELECT count(*) FROM read_json({path_sql}, format='newline_delimited')"
         con.execute(bare_sql).fetchall()  # warm the page cache
         bare, _ = timed(lambda: con.execute(bare_sql).fetchall(), "bare")
-        typed = fast._scan_typed(log, Path(folder) / "codes.csv", None) is not None
+        scan_con = fast.connect()
+        typed = fast._scan_typed(scan_con, log, Path(folder) / "codes.parquet", None) is not None
+        scan_con.close()
         hunt_time, hits = timed(
             lambda: sum(isinstance(i, Hit) for i in fast.hunt_file(log)), "hunt"
         )

@@ -177,6 +177,20 @@ def _number_test(compare: str) -> ValueTest:
     )
 
 
+def regex_is_portable(value: SigmaRegularExpression) -> bool:
+    """Whether RE2 reads the rule's regular expression as Python's ``re`` does."""
+    pattern = str(value.regexp)
+    if _RE_UNSAFE.search(pattern):
+        return False
+    if SigmaRegularExpressionFlag.IGNORECASE in value.flags and not pattern.isascii():
+        return False
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
 def _regex_test(value: SigmaRegularExpression) -> ValueTest:
     pattern = str(value.regexp)
     flags = ""
@@ -187,11 +201,7 @@ def _regex_test(value: SigmaRegularExpression) -> ValueTest:
     ):
         if flag in value.flags:
             flags += letter
-    if _RE_UNSAFE.search(pattern) or ("i" in flags and not pattern.isascii()):
-        return UNDECIDABLE
-    try:
-        re.compile(pattern)
-    except re.error:
+    if not regex_is_portable(value):
         return UNDECIDABLE
     full = sql_string((f"(?{flags})" if flags else "") + pattern)
     return ValueTest(

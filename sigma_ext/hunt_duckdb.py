@@ -48,6 +48,7 @@ from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 from sigma.types import SigmaNull, SigmaString, SpecialChars
 
+from sigma_ext import element_lines, raw_gate
 from sigma_ext.duckdb_backend import (
     VALUE_GUARD,
     DuckDBBackend,
@@ -69,12 +70,15 @@ class FastPath:
     ``recognizer`` is a SQL boolean with exactly the meaning of ``Source.recognize``, written over
     top-level keys as ``{key}``, each read as VARCHAR (a JSON string as its text, any other value
     as its JSON text: ``["Event"]`` reads ``'["Event"]'``); ``arrays`` are the dotted paths that
-    hold arrays in the documented format; ``heavy`` are top-level keys with large subtrees.
+    hold arrays in the documented format; ``heavy`` are top-level keys with large subtrees (the
+    exact scan reads them last); ``raw_prefix`` are the first keys of a line, with the start of
+    their string values, that prove the recogniser from the text (``sigma_ext.raw_gate``).
     """
 
     recognizer: str
     arrays: frozenset[str] = frozenset()
     heavy: frozenset[str] = frozenset()
+    raw_prefix: tuple[tuple[str, str], ...] = ()
 
     def recognizer_keys(self) -> list[str]:
         return re.findall(r"\{([^{}]+)\}", self.recognizer)
@@ -96,6 +100,8 @@ FAST_PATHS: dict[str, FastPath] = {
             }
         ),
         heavy=frozenset({"requestObject", "responseObject"}),
+        # how the API server's audit backend writes every event (TypeMeta first)
+        raw_prefix=(("kind", "Event"), ("apiVersion", "audit.k8s.io/")),
     ),
 }
 # Sources whose lines the reference engine judges one by one (provider envelopes that need
@@ -142,10 +148,6 @@ def _json_key(key: str) -> str:
 TYPED_TEXT_GUARD = "coalesce(regexp_matches(concat_ws(' ', {texts}), '[^ -~]'), FALSE)"
 
 
-class TypedShapeUnsupported(Exception):
-    """A source's rules read paths the typed scan cannot check exactly."""
-
-
 @dataclass
 class _Node:
     """One node of the JSON shape a source's rules read below a top-level key."""
@@ -154,6 +156,7 @@ class _Node:
     children: dict[str, _Node] = field(default_factory=dict)
 
     def structure(self) -> Any:
+        """The ``json_transform`` structure of this node."""
         inner: Any = (
             {key: child.structure() for key, child in self.children.items()}
             if self.children
@@ -161,33 +164,12 @@ class _Node:
         )
         return [inner] if self.array else inner
 
-    def duckdb_type(self, in_array: bool = False) -> str:
-        """The DuckDB type that reads this node, with a JSON member for every dotted key.
-
-        The reference evaluator also finds ``a.b`` under a key named ``"a.b"`` (any run of the
-        remaining path joined with dots); such keys are read as JSON members, and a row where one
-        holds a value is undecidable. Inside arrays no such key is looked for (``TypedShape``).
-        """
-        if not self.children:
-            inner = "VARCHAR"
-        else:
-            members = [
-                f"{_ident(key)} {child.duckdb_type(in_array or self.array)}"
-                for key, child in sorted(self.children.items())
-            ]
-            members += [f"{_ident(key)} JSON" for key in self.dotted_keys()]
-            inner = f"STRUCT({', '.join(members)})"
-        return f"{inner}[]" if self.array else inner
-
-    def paths(self) -> list[list[str]]:
-        """Every path of keys from this node down to a leaf."""
-        if not self.children:
-            return [[]]
-        return [[key, *rest] for key, child in self.children.items() for rest in child.paths()]
-
-    def dotted_keys(self) -> list[str]:
-        keys = {".".join(path[:end]) for path in self.paths() for end in range(2, len(path) + 1)}
-        return sorted(keys)
+    def shape_nodes(self, key: str) -> list[tuple[str, bool, bool]]:
+        """(key, is array, has children) for this node under ``key`` and every node below it."""
+        nodes = [(key, self.array, bool(self.children))]
+        for child_key, child in self.children.items():
+            nodes += child.shape_nodes(child_key)
+        return nodes
 
 
 def _rule_fields(rule: SigmaRule) -> set[str]:
@@ -215,6 +197,9 @@ class _SourcePlan:
     roots: dict[str, _Node] = field(default_factory=dict)
     fields: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     typed: bool = False
+    # the typed scan's per-line flag: a value off the shape, or a dotted key the reference would
+    # read, anywhere in the line (``raw_gate.shape_regex``)
+    shape_column: str | None = None
 
     def add_field(self, name: str) -> None:
         parts = name.split(".")
@@ -253,27 +238,9 @@ class _SourcePlan:
         """TRUE when the subtree of ``top`` is off the shape the SQL reads (a column, or inline
         for the typed scan)."""
         if self.read_typed(top):
-            return f"({self.typed_shape_unknown(top)})"
+            assert self.shape_column is not None, "the typed scan flags the shape per line"
+            return self.shape_column
         return _ident(f"{self.prefix}u_{top}")
-
-    def typed_shape_unknown(self, top: str) -> str:
-        """TRUE when a dotted key the reference evaluator would also read holds a value."""
-        tests: list[str] = []
-
-        def walk(node: _Node, expr: str) -> None:
-            if node.array:
-                if any(child.dotted_keys() for child in node.children.values()) or (
-                    node.dotted_keys()
-                ):
-                    raise TypedShapeUnsupported(f"dotted keys inside the array at {expr}")
-                return
-            for key in node.dotted_keys():
-                tests.append(f"{expr}.{_ident(key)} IS NOT NULL")
-            for key, child in node.children.items():
-                walk(child, f"{expr}.{_ident(key)}")
-
-        walk(self.roots[top], _ident(top))
-        return " OR ".join(tests) or "FALSE"
 
     def shape_regex(self, top: str) -> str:
         """A regex over the normalised JSON text of ``top`` that finds every shape deviation."""
@@ -331,7 +298,9 @@ class _SourcePlan:
                 is_list = node.array
         if is_list:
             expr = f"coalesce(list_filter({expr}, lambda sx_v: sx_v IS NOT NULL), []::VARCHAR[])"
-        unknown = [self.shape_unknown(top)] + [f"{_ident(d)} IS NOT NULL" for d in dotted]
+        unknown = [self.shape_unknown(top)]
+        if self.shape_column is None:
+            unknown += [f"{_ident(d)} IS NOT NULL" for d in dotted]
         return FieldSql(expr, is_list, " OR ".join(unknown))
 
     def value_unknown(self, name: str, column: str) -> str:
@@ -390,10 +359,7 @@ class FastHunt:
             set().union(*(p.columns for p in self.plans)) if self.plans else set()
         )
         self.select = self._select()
-        try:
-            self.typed_select: str | None = self._select_typed()
-        except TypedShapeUnsupported:
-            self.typed_select = None
+        self.typed_select = self._select_typed()
 
     # -- SQL ---------------------------------------------------------------------------------
 
@@ -421,6 +387,9 @@ class FastHunt:
             if name not in rule_file.every_element:
                 return f"({backend.convert_condition(tree, state)})"
             pool = [resolve(f) for f in sorted(_fields_of(tree))]
+            lines = element_lines.line_regex(tree)
+            if lines is not None:
+                return element_lines.every_element_sql(pool, lines)
 
             def element(var: str) -> str:
                 element_backend = DuckDBBackend(lambda _: FieldSql(var, False))
@@ -447,24 +416,26 @@ class FastHunt:
         return "(" + " OR ".join(conditions) + ")"
 
     def _necessary_sql(
-        self, plan: _SourcePlan, rule_file: RuleFile, rule: SigmaRule, used: set[str]
+        self,
+        rule_file: RuleFile,
+        rule: SigmaRule,
+        test: Callable[[str, list[Any]], str | None],
     ) -> str:
         """A SQL boolean that holds whenever the rule may fire or be undecidable for the row.
 
-        Built from the rule's positive string and null tests on fields that hold one value
-        (``_gate_item``): an AND keeps its children's conditions, an OR needs one of them, and a
-        NOT, an every-element detection or any other test says nothing (TRUE). Far cheaper than
-        the rule, it lets most rows skip it: the typed scan's gate. The fields it tests are
-        added to ``used`` (their ``_gate_columns`` must exist).
+        Built from the rule's positive tests, each rendered by ``test(field, values)`` (the field
+        equals one of the values; None when it cannot say): an AND keeps its children's
+        conditions, an OR needs one of them, and a NOT, an every-element detection or any other
+        test says nothing (TRUE). Far cheaper than the rule, it lets most rows skip it.
         """
         detections = rule.detection
 
         def item(node: Any) -> str | None:
             match node:
                 case ConditionFieldEqualsValueExpression():
-                    return _gate_test(plan, node.field, [node.value], used)
+                    return test(node.field, [node.value])
                 case ConditionOR() if (same := _same_field(node.args)) is not None:
-                    return _gate_test(plan, same[0].field, [a.value for a in same], used)
+                    return test(same[0].field, [a.value for a in same])
                 case ConditionAND():
                     return _all_of([item(a) for a in node.args])
                 case ConditionOR():
@@ -562,44 +533,54 @@ class FastHunt:
         )
 
     def _select_typed(self) -> str:
-        """The same codes from a scan that reads every path typed (``reader(typed=True)``).
+        """The same codes, and each line's length, from a scan of the lines' text (``{reader}``:
+        ``read_json_objects``, one row per non-blank line, NULL for a line that is not JSON).
 
-        DuckDB checks the documented shape while it reads: a line that is not a JSON object, has
-        an array where an object is expected or the reverse, or repeats a key, stops the scan
-        with an error, and the file is scanned again the exact way (``_select``). Scalars that
-        are really objects, arrays or odd numbers arrive as their JSON text and are caught by the
-        value guards, as in ``_select``. Only the rows a rule may fire on (the *gate*,
-        ``_necessary_sql``) go on to the rules.
+        Each line is first judged from its text (``sigma_ext.raw_gate``): not a JSON object, or
+        suspicious, goes to the reference engine ('R'); recognised from its first keys with no
+        rule able to fire, has no code. About 90% of audit lines end there. The others are
+        parsed with ``json_transform`` into exactly the paths the rules read, typed (a value off
+        that shape anywhere in the line makes the rules undecidable for it, see
+        ``raw_gate.shape_regex``), meet a cheap typed *gate* (``_necessary_sql``), and only the
+        rows it passes are guarded and meet the rules.
         """
         if not self.plans:
-            return "SELECT 'R' AS code FROM {reader}"
+            return "SELECT 'R' AS code, strlen(json) AS n FROM {reader}"
         layers: list[list[str]] = [[] for _ in range(7)]
         gated: dict[tuple[str, int], list[tuple[str, str]]] = {}
         branches = []
+        spec: dict[str, Any] = {c: "VARCHAR" for c in sorted(self.varchar_columns())}
+        shape: list[tuple[str, bool, bool]] = []
+        dotted: set[str] = set()
         for plain in self.plans:
-            plan = replace(plain, typed=True)
+            for top, node in plain.roots.items():
+                if top not in plain.scalar_tops():
+                    spec[top] = node.structure()
+                    shape += node.shape_nodes(top)
+            for name in plain.fields:
+                parts = name.split(".")
+                dotted.update(
+                    ".".join(parts[start:end])
+                    for start in range(len(parts))
+                    for end in range(start + 2, len(parts) + 1)
+                )
+        for plain in self.plans:
+            path = replace(plain.path, heavy=frozenset())
+            plan = replace(plain, path=path, typed=True, shape_column="sx_shape")
             rec, gate = _ident(f"{plan.prefix}rec"), _ident(f"{plan.prefix}gate")
             layers[0].append(f"{self._recognizer(plan)} AS {rec}")
             used: set[str] = set()
-            tests = {self._necessary_sql(plan, rf, rule, used) for _, rf, rule in plan.rules}
+
+            def typed_test(
+                name: str, values: list[Any], plan: _SourcePlan = plan, used: set[str] = used
+            ) -> str | None:
+                return _gate_test(plan, name, values, used)
+
+            tests = {self._necessary_sql(rf, rule, typed_test) for _, rf, rule in plan.rules}
             open_rules = " OR ".join(sorted(tests)) or "FALSE"
             for name in sorted(used):
                 layers[0] += _gate_column_sql(plan, name)
             layers[1].append(f"coalesce({rec}, FALSE) AND ({open_rules}) AS {gate}")
-            for top, node in sorted(plan.roots.items()):
-                if plan.read_typed(top) or top in plan.scalar_tops():
-                    continue
-                structure = sql_string(json.dumps(node.structure()))
-                regex = sql_string(plan.shape_regex(top))
-                gated.setdefault((gate, 2), []).extend(
-                    [
-                        (f"json_transform({_ident(top)}, {structure})", plan.transformed(top)),
-                        (
-                            f"coalesce(regexp_matches({_ident(top)}::VARCHAR, {regex}), FALSE)",
-                            plan.shape_unknown(top),
-                        ),
-                    ]
-                )
             texts = []
             odd_text = _ident(f"{plan.prefix}odd_text")
             for name in sorted(plan.fields):
@@ -629,21 +610,81 @@ class FastHunt:
                 full = self._rule_sql(plan, rule_file, rule, "full")
                 gated.setdefault((gate, 6), []).append((full, name))
             branches.append(f"WHEN {rec} THEN {_code(gate, names)}")
-        nested = "{reader}"
+        text = "sx_text"
+        line = (
+            f"CASE WHEN {text} IS NULL OR NOT starts_with({text}, '{{') THEN 'R' "
+            f"WHEN {raw_gate.suspicious_sql(text)} THEN 'R' "
+            f"WHEN {self._raw_dismissal(text)} THEN NULL ELSE 'C' END"
+        )
+        nested = f"(SELECT json::VARCHAR AS {text} FROM {{reader}})"
+        nested = f"(SELECT {text}, {line} AS sx_line FROM {nested})"
+        spec_sql = sql_string(json.dumps(spec))
+        shape_sql = raw_gate.regex_sql(text, raw_gate.shape_regex(shape, dotted))
+        nested = (
+            f"(SELECT strlen({text}) AS sx_n, sx_line, "
+            f"CASE WHEN sx_line = 'C' THEN json_transform({text}, {spec_sql}) END AS sx_doc, "
+            f"CASE WHEN sx_line = 'C' THEN coalesce({shape_sql}, FALSE) END AS sx_shape "
+            f"FROM {nested})"
+        )
+        unpacked = ", ".join(f"sx_doc.{_ident(c)} AS {_ident(c)}" for c in spec)
+        nested = f"(SELECT sx_n, sx_line, sx_shape, {unpacked} FROM {nested})"
         for number, layer in enumerate(layers):
-            unpacked: list[str] = []
+            unpacked_items: list[str] = []
             for (gate, at), items in sorted(gated.items()):
                 if at == number:
                     # one CASE per layer: DuckDB pays for each CASE on every row, not per hit
                     pack = _ident(f"sx_pack_{at}_{gate.strip(chr(34))}")
                     fields = ", ".join(f"{name} := {expr}" for expr, name in items)
                     layer = [*layer, f"CASE WHEN {gate} THEN struct_pack({fields}) END AS {pack}"]
-                    unpacked += [f"{pack}.{name} AS {name}" for _, name in items]
-            for select in (layer, unpacked):
+                    unpacked_items += [f"{pack}.{name} AS {name}" for _, name in items]
+            for select in (layer, unpacked_items):
                 if select:
                     nested = f"(SELECT {', '.join(['*', *select])} FROM {nested})"
         otherwise = "'R'" if self.route_unrecognized else "NULL"
-        return f"SELECT CASE {' '.join(branches)} ELSE {otherwise} END AS code FROM {nested}"
+        return (
+            f"SELECT CASE WHEN sx_line IS NULL THEN NULL WHEN sx_line = 'R' THEN 'R' "
+            f"{' '.join(branches)} ELSE {otherwise} END AS code, sx_n AS n FROM {nested}"
+        )
+
+    def _raw_dismissal(self, text: str) -> str:
+        """TRUE for a line of the first fast source, recognised from its text, on which no rule
+        of that source can fire (``sigma_ext.raw_gate``)."""
+        if not self.plans:
+            return "FALSE"
+        plan = replace(self.plans[0], typed=True, shape_column="sx_shape")
+        if self.forced is not None:
+            recognized = "TRUE"
+        elif plan.path.raw_prefix and plan.source is SOURCES[0]:
+            recognized = raw_gate.regex_sql(text, raw_gate.prefix_regex(list(plan.path.raw_prefix)))
+        else:
+            return "FALSE"
+
+        def raw_patterns(name: str, values: list[Any]) -> _FieldPatterns | None:
+            if name not in plan.fields:
+                return None
+            value = plan.value_expr(name)
+            if value.is_list or value.expr.startswith("NULL"):
+                return None
+            patterns = set()
+            for sigma_value in values:
+                if not isinstance(sigma_value, SigmaString):
+                    return None
+                pattern = raw_gate.string_pattern(sigma_value)
+                if pattern is None:
+                    return None
+                patterns.add(pattern)
+            return {name: frozenset(patterns)}
+
+        needed = _any_of_patterns(
+            [_necessary_patterns(rf, rule, raw_patterns) for _, rf, rule in plan.rules]
+        )
+        if needed is None:
+            return "FALSE"
+        tests = [
+            raw_gate.regex_sql(text, raw_gate.value_test(name.split(".")[-1], patterns))
+            for name, patterns in sorted(needed.items())
+        ]
+        return f"({recognized} AND NOT ({' AND '.join(tests) or 'TRUE'}))"
 
     def varchar_columns(self) -> set[str]:
         """Columns read as VARCHAR: the recognisers' keys and the scalars rules read."""
@@ -656,26 +697,17 @@ class FastHunt:
                 raise ValueError(f"read both as a scalar and as a subtree: {sorted(clash)}")
         return varchar
 
-    def reader(self, path: Path, *, typed: bool = False) -> str:
-        """``read_json`` of the columns the rules read: as JSON text to be checked and transformed
-        per row, or (``typed``) as typed values, DuckDB refusing any line off the shape."""
+    def reader(self, path: Path) -> str:
+        """``read_json`` of the columns the rules read, as JSON text to be checked and transformed
+        per row (the exact scan); a line DuckDB cannot read gives a row of NULLs."""
         varchar = self.varchar_columns()
-        types: dict[str, str] = {}
-        for column in self.columns:
-            types[column] = "VARCHAR" if column in varchar else "JSON"
-        if typed:
-            for plan in self.plans:
-                for top, node in plan.roots.items():
-                    if top not in varchar and top not in plan.path.heavy:
-                        types[top] = node.duckdb_type()
+        types = {c: "VARCHAR" if c in varchar else "JSON" for c in self.columns}
         columns = (
             "{" + ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in types.items()) + "}"
         )
-        compression = "gzip" if is_gzip(path) else "none"
-        errors = "false" if typed else "true"
         return (
             f"read_json({sql_string(str(path))}, format='newline_delimited', records=true, "
-            f"ignore_errors={errors}, compression='{compression}', columns={columns})"
+            f"ignore_errors=true, compression='{_compression(path)}', columns={columns})"
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -693,26 +725,22 @@ class FastHunt:
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order).
 
-        The typed scan runs first; if DuckDB refuses a line of the file (not JSON, or off the
-        documented shape), the file is scanned again the exact way. The file's lines are counted
-        at the same time, in a thread, to place the lines DuckDB skips (blank ones).
+        The typed scan runs first; if DuckDB fails on it, the file is scanned again the exact
+        way. DuckDB skips blank lines: when the rows' lengths do not add up to the file's size,
+        the file is read once more to place them.
         """
         source = self.forced
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
-            codes = Path(folder) / "codes.csv"
-            counter = _LineCounter(path)
-            counter.start()
-            try:
-                rows = self._scan_typed(path, codes, progress)
-                if rows is None:
-                    rows = self._scan_exact(path, codes, progress)
-            finally:
-                lines_in_file = counter.result()
+            codes = Path(folder) / "codes.parquet"
+            con = self.connect()
             lines = _LineReader(path)
             try:
-                skipped = _skipped_lines(path) if lines_in_file != rows else []
+                scanned = self._scan_typed(con, path, codes, progress)
+                if scanned is None:
+                    scanned = self._scan_exact(con, path, codes, progress)
+                skipped = [] if _all_lines_read(path, *scanned) else _skipped_lines(path)
                 numbers = _LineNumbers(skipped)
-                for ordinal, code in _codes(codes):
+                for ordinal, code in _codes(con, codes):
                     number = numbers.of(ordinal)
                     if code == "R":
                         raw = lines.get(number)
@@ -722,58 +750,141 @@ class FastHunt:
                             yield Hit.of(self.rule_files[int(index)], path, number)
             finally:
                 lines.close()
+                con.close()
 
     def _scan_typed(
-        self, path: Path, codes: Path, progress: Callable[[float], None] | None
-    ) -> int | None:
-        """Write the code of every row to ``codes`` and return the number of rows; None when
-        there is no typed scan or DuckDB refuses a line of the file."""
-        if self.typed_select is None:
-            return None
-        query = self.typed_select.replace("{reader}", self.reader(path, typed=True))
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        codes: Path,
+        progress: Callable[[float], None] | None,
+    ) -> tuple[int, int | None] | None:
+        """Write the code and length of every row to ``codes``; the number of rows and the sum of
+        their lengths (None when a row has none), or None when there is no typed scan or DuckDB
+        fails on it."""
+        reader = (
+            f"read_json_objects({sql_string(str(path))}, format='newline_delimited', "
+            f"ignore_errors=true, compression='{_compression(path)}')"
+        )
         try:
-            return self._copy_codes(query, codes, progress)
+            return _copy_codes(con, self.typed_select.replace("{reader}", reader), codes, progress)
         except (duckdb.Error, UnicodeDecodeError):
-            # DuckDB refused a line; its message may even quote bytes that are not UTF-8
+            # its message may even quote bytes that are not UTF-8
             return None
 
-    def _scan_exact(self, path: Path, codes: Path, progress: Callable[[float], None] | None) -> int:
-        """Write the code of every row, one line each, to ``codes``; the number of rows."""
-        return self._copy_codes(self.select.replace("{reader}", self.reader(path)), codes, progress)
-
-    def _copy_codes(self, query: str, codes: Path, progress: Callable[[float], None] | None) -> int:
-        con = self.connect()
-        try:
-            _run_with_progress(
-                con,
-                f"COPY ({query}) TO {sql_string(str(codes))} (FORMAT csv, HEADER false, QUOTE '')",
-                progress,
-            )
-        finally:
-            con.close()
-        return _count_lines(codes)
+    def _scan_exact(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        codes: Path,
+        progress: Callable[[float], None] | None,
+    ) -> tuple[int, int | None]:
+        """Write the code of every row to ``codes``; the number of rows (lengths unknown)."""
+        exact = self.select.replace("{reader}", self.reader(path))
+        query = f"SELECT code, NULL::BIGINT AS n FROM ({exact})"
+        return _copy_codes(con, query, codes, progress)
 
 
-class _LineCounter(threading.Thread):
-    """Counts a file's lines (``_count_lines``) while the scan runs."""
+def _compression(path: Path) -> str:
+    return "gzip" if is_gzip(path) else "none"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(daemon=True)
-        self.path = path
-        self.count = -1
-        self.error: BaseException | None = None
 
-    def run(self) -> None:
-        try:
-            self.count = _count_lines(self.path)
-        except BaseException as error:  # re-raised in the calling thread
-            self.error = error
+def _copy_codes(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    codes: Path,
+    progress: Callable[[float], None] | None,
+) -> tuple[int, int | None]:
+    """Run ``query`` (columns ``code`` and ``n``) into the Parquet file ``codes``, in row order;
+    the number of rows and the sum of ``n`` (None when an ``n`` is NULL)."""
+    target = sql_string(str(codes))
+    _run_with_progress(con, f"COPY ({query}) TO {target} (FORMAT parquet)", progress)
+    found = con.execute(f"SELECT count(*), sum(n), count(n) FROM read_parquet({target})").fetchone()
+    assert found is not None
+    rows, length, known = found
+    return int(rows), (int(length or 0) if known == rows else None)
 
-    def result(self) -> int:
-        self.join()
-        if self.error is not None:
-            raise self.error
-        return self.count
+
+def _all_lines_read(path: Path, rows: int, length: int | None) -> bool:
+    """Whether DuckDB gave a row for every line of the file, as it is.
+
+    Rows are lines in order, their text as in the file, less any line DuckDB skips (blank) and
+    any whitespace it trims: when the rows' lengths and line ends make up the file's size,
+    there was none. Otherwise (or for gzip), the file's lines are counted.
+    """
+    if length is not None and not is_gzip(path):
+        size = path.stat().st_size
+        if size == 0:
+            return rows == 0
+        with path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            ends = handle.read(1) == b"\n"
+        return length + rows - (0 if ends else 1) == size
+    return _count_lines(path) == rows
+
+
+_FieldPatterns = dict[str, frozenset[str]]
+
+
+def _necessary_patterns(
+    rule_file: RuleFile,
+    rule: SigmaRule,
+    test: Callable[[str, list[Any]], _FieldPatterns | None],
+) -> _FieldPatterns | None:
+    """Per field, values one of which the field must hold whenever the rule may fire (None: no
+    such field), from the rule's positive tests (``test(field, values)``). An AND keeps every
+    child's fields (one test each), an OR the fields all its children test, with all their
+    values; a NOT, an every-element detection or any other test says nothing. Coarser than
+    ``FastHunt._necessary_sql`` (one test per field), so that several rules share the tests."""
+    detections = rule.detection
+
+    def item(node: Any) -> _FieldPatterns | None:
+        match node:
+            case ConditionFieldEqualsValueExpression():
+                return test(node.field, [node.value])
+            case ConditionOR() if (same := _same_field(node.args)) is not None:
+                return test(same[0].field, [a.value for a in same])
+            case ConditionAND():
+                return _all_of_patterns([item(a) for a in node.args])
+            case ConditionOR():
+                return _any_of_patterns([item(a) for a in node.args])
+        return None
+
+    def walk(node: Any) -> _FieldPatterns | None:
+        match node:
+            case ConditionIdentifier():
+                if node.identifier in rule_file.every_element:
+                    return None
+                return item(detections.detections[node.identifier].postprocess(detections))
+            case ConditionSelector():
+                referenced = node.resolve_referenced_detections(detections)
+                return walk(node.cond_class(list(referenced)))
+            case ConditionAND():
+                return _all_of_patterns([walk(a) for a in node.args])
+            case ConditionOR():
+                return _any_of_patterns([walk(a) for a in node.args])
+        return None
+
+    return _any_of_patterns([walk(c.parse(postprocess=False)) for c in detections.parsed_condition])
+
+
+def _all_of_patterns(parts: list[_FieldPatterns | None]) -> _FieldPatterns | None:
+    """Every part must hold: each field's smallest set of values."""
+    merged: _FieldPatterns = {}
+    for part in parts:
+        for name, patterns in (part or {}).items():
+            if name not in merged or len(patterns) < len(merged[name]):
+                merged[name] = patterns
+    return merged or None
+
+
+def _any_of_patterns(parts: list[_FieldPatterns | None]) -> _FieldPatterns | None:
+    """One part must hold: the fields every part tests, with all their values."""
+    if not parts or any(part is None for part in parts):
+        return None
+    known = [part for part in parts if part is not None]
+    common = set.intersection(*(set(part) for part in known))
+    return {name: frozenset().union(*(part[name] for part in known)) for name in common} or None
 
 
 def _all_of(parts: list[str | None]) -> str | None:
@@ -1003,26 +1114,17 @@ def _skipped_lines(path: Path) -> list[int]:
         ]
 
 
-def _codes(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based row ordinal, code) for every row with a code, in order."""
-    consumed = 0
-    pending = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            data = pending + chunk
-            end = data.rfind(b"\n") + 1
-            data, pending = data[:end], data[end:]
-            position, before = 0, 0
-            for match in _CODE.finditer(data):
-                before += data.count(b"\n", position, match.start())
-                position = match.start()
-                yield consumed + before + 1, match.group(0).decode("ascii")
-            consumed += data.count(b"\n")
-    if pending:
-        yield consumed + 1, pending.decode("ascii")
+def _codes(con: duckdb.DuckDBPyConnection, codes: Path) -> Iterator[tuple[int, str]]:
+    """(1-based row ordinal, code) for every row with a code, in order, a batch at a time."""
+    result = con.execute(
+        f"SELECT file_row_number + 1, code FROM read_parquet({sql_string(str(codes))}, "
+        "file_row_number = true) WHERE code IS NOT NULL ORDER BY 1"
+    )
+    while batch := result.fetchmany(_BATCH):
+        yield from batch
 
 
-_CODE = re.compile(rb"[^\n]+")
+_BATCH = 10_000
 
 
 class _LineNumbers:

@@ -1,0 +1,203 @@
+"""The fast hunt's tests on a line's text, and its one-regex every-element test."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
+from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
+
+from sigma_ext import element_lines, raw_gate
+from sigma_ext.engine import ReferenceEngine
+from sigma_ext.hunt import read_line
+from sigma_ext.hunt_duckdb import FastHunt
+
+from .conftest import ROOT
+
+
+def test_the_folding_table_is_every_character_folding_into_ascii() -> None:
+    computed = "".join(
+        c for c in map(chr, range(0x80, 0x110000)) if any(x.isascii() for x in c.casefold())
+    )
+    assert computed == raw_gate.FOLDING_INTO_ASCII
+
+
+def _dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE lines (n INTEGER, sx_text VARCHAR)")
+        con.executemany("INSERT INTO lines VALUES (?, ?)", list(enumerate(lines)))
+        rows = con.execute(
+            f"SELECT coalesce({fast._raw_dismissal('sx_text')}, FALSE) FROM lines ORDER BY n"
+        ).fetchall()
+    finally:
+        con.close()
+    return [bool(row[0]) for row in rows]
+
+
+def test_quiet_audit_lines_are_dismissed_from_their_text_and_firing_ones_never(
+    engine: ReferenceEngine,
+) -> None:
+    fast = FastHunt(engine)
+    lines = []
+    for path in sorted((ROOT / "fixtures" / "kubernetes_audit").rglob("*.jsonl")):
+        lines += path.read_text(encoding="utf-8").splitlines()
+    dismissed = _dismissed(fast, lines)
+    fired = [bool(engine.match(read_line(line.encode()), None)) for line in lines]
+    assert not [line for line, d, f in zip(lines, dismissed, fired, strict=True) if d and f]
+    reads = [
+        d
+        for line, d in zip(lines, dismissed, strict=True)
+        if json.loads(line).get("verb") in ("get", "list", "watch")
+    ]
+    assert reads
+    assert all(reads), "read requests should never need parsing"
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "found"),
+    [
+        ("create", '"verb":"create"', True),
+        ("create", '"verb" : "CREATE"', True),
+        ("create", '"verb":["get"]', True),  # not a string: judged after parsing
+        ("create", '"verb":"created"', False),
+        ("create", '"verb":"get"', False),
+        ("a/b", '"verb":"a\\/b"', True),
+        ("a&b", '"verb":"a\\u0026b"', True),
+        ("sys*", '"verb":"system:x"', True),
+        ("sys*", '"verb":"xsystem"', False),
+        ("s?s", '"verb":"s\\"s"', True),
+    ],
+)
+def test_a_value_is_found_in_the_text_as_json_may_write_it(
+    value: str, text: str, found: bool
+) -> None:
+    pattern = raw_gate.string_pattern(SigmaString(value))
+    assert pattern is not None
+    regex = raw_gate.value_test("verb", [pattern])
+    assert bool(re.search(regex, "{" + text + "}")) is found
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"verb":"cr\\u0065ate"}', '{"v\\u0065rb":"create"}', '{"verb":"STRAẞE"}', '{"x":"ﬁ"}'],
+)
+def test_escaped_letters_and_case_folding_make_a_line_suspicious(text: str) -> None:
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            f"SELECT {raw_gate.suspicious_sql('t')} FROM (SELECT ? AS t)", [text]
+        ).fetchone()
+    finally:
+        con.close()
+    assert found == (True,)
+
+
+def test_go_escapes_and_plain_utf8_text_are_not_suspicious() -> None:
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            f"SELECT {raw_gate.suspicious_sql('t')} FROM (SELECT ? AS t)",
+            ['{"u":"/a?b=1\\u0026c=\\u003c2\\u003e","n":"café"}'],
+        ).fetchone()
+    finally:
+        con.close()
+    assert found == (False,)
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(?s)a.*b", "a[^/]*", "a\\sb", "\\Dx", "\\W", "a\\nb", "(?s:x.)", "a|[\\n]"]
+)
+def test_a_regex_that_may_match_a_newline_keeps_the_lambda(pattern: str) -> None:
+    assert element_lines.line_pattern(SigmaRegularExpression(pattern)) is None
+
+
+ELEMENT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
+VALUES = [
+    SigmaString("registry.corp.example/*"),
+    SigmaString("quay.io/argoproj"),
+    SigmaString("quay.io/argoproj:*"),
+    SigmaString("a?c"),
+    SigmaRegularExpression("^library(?:[:@/][!-~]*)?$"),
+    SigmaRegularExpression("(?i)^(?:docker\\.io)/[a-z0-9]+$"),
+    SigmaRegularExpression("evil"),
+]
+
+
+def _element_matches(value: object, element: str) -> bool:
+    if isinstance(value, SigmaRegularExpression):
+        return re.search(str(value.regexp), element) is not None
+    assert isinstance(value, SigmaString)
+    parts = [
+        ".*"
+        if p == SpecialChars.WILDCARD_MULTI
+        else "."
+        if p == SpecialChars.WILDCARD_SINGLE
+        else re.escape(str(p))
+        for p in value.s
+    ]
+    return re.fullmatch("".join(parts), element, re.IGNORECASE | re.DOTALL) is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    elements=st.lists(
+        st.one_of(
+            ELEMENT,
+            st.sampled_from(
+                [
+                    "registry.corp.example/x:1",
+                    "REGISTRY.CORP.EXAMPLE/y",
+                    "registry.corp.example.evil.io/x",
+                    "quay.io/argoproj",
+                    "quay.io/argoproj:v2",
+                    "quay.io/argoprojx",
+                    "abc",
+                    "library/nginx",
+                    "Docker.io/nginx",
+                    "evil.io/x",
+                ]
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_the_one_regex_every_element_test_agrees_with_element_by_element(
+    elements: list[str],
+) -> None:
+    tree = ConditionOR([ConditionFieldEqualsValueExpression("image", v) for v in VALUES])
+    regex = element_lines.line_regex(tree)
+    assert regex is not None
+    expected = all(any(_element_matches(v, e) for v in VALUES) for e in elements)
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            "SELECT len(?::VARCHAR[]) = 0 OR regexp_full_match(array_to_string(?::VARCHAR[], "
+            "chr(10)), ?)",
+            [elements, elements, regex],
+        ).fetchone()
+    finally:
+        con.close()
+    assert found == (expected,)
+
+
+def test_lines_whose_lengths_add_up_to_the_file_need_no_count(tmp_path: Path) -> None:
+    from sigma_ext.hunt_duckdb import _all_lines_read
+
+    cases = {
+        b'{"a":1}\n{"b":2}\n': (2, 14, True),
+        b'{"a":1}\n{"b":2}': (2, 14, True),
+        b'{"a":1}\n\n{"b":2}': (2, 14, False),  # a blank line, no final newline
+        b'{"a":1}\r\n{"b":2}\n': (2, 14, False),
+        b"": (0, 0, True),
+    }
+    for number, (content, (rows, length, expected)) in enumerate(cases.items()):
+        path = tmp_path / f"{number}.jsonl"
+        path.write_bytes(content)
+        assert _all_lines_read(path, rows, length) is expected, content
