@@ -142,6 +142,11 @@ def _json_key(key: str) -> str:
     return re.escape(json.dumps(key, ensure_ascii=False)[1:-1])
 
 
+# Lines of newline-joined values, one of which may be a value ``sx_unsure`` finds: an object
+# or array, or text a DOUBLE cast may read as infinite or NaN.
+MAYBE_UNSURE = "(?m)^(?:[{\\[]|-?(?i:inf|nan)|-?[0-9.][0-9.eE+\\-_ \\t]*$)"
+
+
 # The typed scan's text guard, once per candidate row: any value with a character outside
 # printable ASCII makes every field of the row undecidable (``sx_unprintable`` per value in
 # the exact scan).
@@ -310,9 +315,13 @@ class _SourcePlan:
         what ``sx_unsure`` finds is left."""
         if self.typed:
             if self.value_expr(name).is_list:
+                # the lambda only where a line of the joined values may be unsure: DuckDB pays
+                # for a lambda on every vector it runs on
+                lines = f"array_to_string({column}, chr(10))"
                 return (
-                    f"coalesce(list_bool_or(list_transform({column}, "
-                    "lambda sx_g: sx_unsure(sx_g))), FALSE)"
+                    f"CASE WHEN regexp_matches({lines}, {sql_string(MAYBE_UNSURE)}) "
+                    f"THEN coalesce(list_bool_or(list_transform({column}, "
+                    "lambda sx_g: sx_unsure(sx_g))), FALSE) ELSE FALSE END"
                 )
             return f"coalesce(sx_unsure({column}), FALSE)"
         if self.value_expr(name).is_list:
@@ -655,7 +664,10 @@ class FastHunt:
         if self.forced is not None:
             recognized = "TRUE"
         elif plan.path.raw_prefix and plan.source is SOURCES[0]:
-            recognized = raw_gate.regex_sql(text, raw_gate.prefix_regex(list(plan.path.raw_prefix)))
+            keys = list(plan.path.raw_prefix)
+            compact = sql_string(raw_gate.prefix_text(keys))
+            regex = raw_gate.regex_sql(text, raw_gate.prefix_regex(keys))
+            recognized = f"(starts_with({text}, {compact}) OR {regex})"
         else:
             return "FALSE"
 

@@ -201,3 +201,24 @@ def test_lines_whose_lengths_add_up_to_the_file_need_no_count(tmp_path: Path) ->
         path = tmp_path / f"{number}.jsonl"
         path.write_bytes(content)
         assert _all_lines_read(path, rows, length) is expected, content
+
+
+NUMBERISH = st.text(alphabet="-+.0123456789eE_ infINFnaNty{[x", max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(NUMBERISH, ELEMENT))
+def test_the_cheap_unsure_check_finds_every_value_sx_unsure_finds(value: str) -> None:
+    from sigma_ext.duckdb_backend import install_macros
+    from sigma_ext.hunt_duckdb import MAYBE_UNSURE
+
+    con = duckdb.connect()
+    try:
+        install_macros(con)
+        unsure, maybe = con.execute(
+            "SELECT coalesce(sx_unsure(?), FALSE), regexp_matches(?, ?)",
+            [value, value, MAYBE_UNSURE],
+        ).fetchone() or (None, None)
+    finally:
+        con.close()
+    assert maybe or not unsure, value
