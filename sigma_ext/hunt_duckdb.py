@@ -620,11 +620,16 @@ class FastHunt:
                 gated.setdefault((gate, 6), []).append((full, name))
             branches.append(f"WHEN {rec} THEN {_code(gate, names)}")
         text = "sx_text"
+        # CASE, not AND/OR/NOT, so that each test runs only on the lines the one before left
         line = (
             f"CASE WHEN {text} IS NULL OR NOT starts_with({text}, '{{') THEN 'R' "
             f"WHEN {raw_gate.suspicious_sql(text)} THEN 'R' "
-            f"WHEN {self._raw_dismissal(text)} THEN NULL ELSE 'C' END"
         )
+        dismissal = self._raw_dismissal(text)
+        if dismissal is not None:
+            recognized, needed = dismissal
+            line += f"WHEN {recognized} THEN (CASE WHEN {needed} THEN 'C' END) "
+        line += "ELSE 'C' END"
         nested = f"(SELECT json::VARCHAR AS {text} FROM {{reader}})"
         nested = f"(SELECT {text}, {line} AS sx_line FROM {nested})"
         spec_sql = sql_string(json.dumps(spec))
@@ -655,11 +660,12 @@ class FastHunt:
             f"{' '.join(branches)} ELSE {otherwise} END AS code, sx_n AS n FROM {nested}"
         )
 
-    def _raw_dismissal(self, text: str) -> str:
-        """TRUE for a line of the first fast source, recognised from its text, on which no rule
-        of that source can fire (``sigma_ext.raw_gate``)."""
+    def _raw_dismissal(self, text: str) -> tuple[str, str] | None:
+        """Two tests on a line's text (``sigma_ext.raw_gate``): that it is an event of the first
+        fast source, and that some rule of that source may fire on it; None when no line can be
+        dismissed from its text."""
         if not self.plans:
-            return "FALSE"
+            return None
         plan = replace(self.plans[0], typed=True, shape_column="sx_shape")
         if self.forced is not None:
             recognized = "TRUE"
@@ -669,7 +675,7 @@ class FastHunt:
             regex = raw_gate.regex_sql(text, raw_gate.prefix_regex(keys))
             recognized = f"(starts_with({text}, {compact}) OR {regex})"
         else:
-            return "FALSE"
+            return None
 
         def raw_patterns(name: str, values: list[Any]) -> _FieldPatterns | None:
             if name not in plan.fields:
@@ -691,12 +697,12 @@ class FastHunt:
             [_necessary_patterns(rf, rule, raw_patterns) for _, rf, rule in plan.rules]
         )
         if needed is None:
-            return "FALSE"
+            return None
         tests = [
             raw_gate.regex_sql(text, raw_gate.value_test(name.split(".")[-1], patterns))
             for name, patterns in sorted(needed.items())
         ]
-        return f"({recognized} AND NOT ({' AND '.join(tests) or 'TRUE'}))"
+        return recognized, " AND ".join(tests)
 
     def varchar_columns(self) -> set[str]:
         """Columns read as VARCHAR: the recognisers' keys and the scalars rules read."""

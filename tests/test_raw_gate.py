@@ -33,8 +33,11 @@ def _dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
     try:
         con.execute("CREATE TABLE lines (n INTEGER, sx_text VARCHAR)")
         con.executemany("INSERT INTO lines VALUES (?, ?)", list(enumerate(lines)))
+        dismissal = fast._raw_dismissal("sx_text")
+        assert dismissal is not None
+        recognized, needed = dismissal
         rows = con.execute(
-            f"SELECT coalesce({fast._raw_dismissal('sx_text')}, FALSE) FROM lines ORDER BY n"
+            f"SELECT coalesce({recognized} AND NOT ({needed}), FALSE) FROM lines ORDER BY n"
         ).fetchall()
     finally:
         con.close()
