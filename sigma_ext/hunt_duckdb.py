@@ -1,24 +1,26 @@
 """The fast hunt: every rule of every source compiled into one DuckDB scan of a log file.
 
-One ``read_json`` pass (plain or gzip JSON Lines, in parallel, streaming) computes for every line
-a short code: nothing, the rules that fire, or "ask the reference engine". The codes are written
-in file order to a temporary file (DuckDB's ordered ``COPY``, which keeps the scan parallel) and
-read back here; a line marked for the reference engine is read from the log file and judged by
-``sigma_ext.hunt.evaluate_line``, so its verdict is the reference verdict by construction.
+One DuckDB pass over the lines' text (plain or gzip JSON Lines, in parallel, streaming) computes
+for every line a short code: nothing, the rules that fire, or "ask the reference engine". Most
+lines are judged from their text alone (``sigma_ext.raw_gate``); the others are parsed. The codes
+are written in file order to a temporary Parquet file (DuckDB's ordered ``COPY``, which keeps the
+scan parallel) and the rows with a code read back by their row number; a line marked for the
+reference engine is read from the log file and judged by ``sigma_ext.hunt.evaluate_line``, so its
+verdict is the reference verdict by construction.
 
 A line goes to the reference engine when DuckDB could not read it as a JSON object (bad lines,
 text-log lines, arrays), when no fast source recognises it and some source has no fast path,
 or when any rule's SQL is undecidable for it (see ``sigma_ext.duckdb_backend``: NULL in
 three-valued logic). The SQL is decidable for events in the shape their source documents:
 ``FAST_PATHS`` declares, per source, its recogniser in SQL, which of its fields are arrays, and
-which top-level subtrees are large (read only for rows whose small fields already allow a hit).
+which top-level subtrees are large (the exact scan reads them only for rows whose small fields
+already allow a hit), and the first keys that recognise a line from its text.
 A row whose JSON deviates from that shape along a path a rule reads (an array where an object
 was expected or the reverse, nested arrays, keys containing dots, objects where scalars were
 expected, numbers Python reads as inf/nan) is undecidable, never misjudged.
 
 Memory: DuckDB runs with ``memory_limit`` (default 1 GB) and streams the file; the Python side
-holds one chunk of codes (1 MiB) and one line at a time. The codes file on disk takes about two
-bytes per input line.
+holds one batch of codes (10,000 rows) and one line at a time.
 """
 
 from __future__ import annotations
@@ -231,9 +233,9 @@ class _SourcePlan:
         return {top for top, node in self.roots.items() if not node.array and not node.children}
 
     def read_typed(self, top: str) -> bool:
-        """Whether the typed scan reads ``top`` typed (heavy subtrees stay JSON: DuckDB reads
-        a large STRUCT slower than it copies the JSON, which only candidate rows transform)."""
-        return self.typed and top not in self.path.heavy
+        """Whether ``top`` arrives typed (the typed scan's ``json_transform``), not as JSON text
+        to be transformed here."""
+        return self.typed
 
     def transformed(self, top: str) -> str:
         """The subtree of ``top`` as a typed value: read typed, or ``json_transform``-ed."""
@@ -574,8 +576,7 @@ class FastHunt:
                     for end in range(start + 2, len(parts) + 1)
                 )
         for plain in self.plans:
-            path = replace(plain.path, heavy=frozenset())
-            plan = replace(plain, path=path, typed=True, shape_column="sx_shape")
+            plan = replace(plain, typed=True, shape_column="sx_shape")
             rec, gate = _ident(f"{plan.prefix}rec"), _ident(f"{plan.prefix}gate")
             layers[0].append(f"{self._recognizer(plan)} AS {rec}")
             used: set[str] = set()
