@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import duckdb
 from sigma.conditions import (
@@ -426,51 +426,6 @@ class FastHunt:
         conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
         return "(" + " OR ".join(conditions) + ")"
 
-    def _necessary_sql(
-        self,
-        rule_file: RuleFile,
-        rule: SigmaRule,
-        test: Callable[[str, list[Any]], str | None],
-    ) -> str:
-        """A SQL boolean that holds whenever the rule may fire or be undecidable for the row.
-
-        Built from the rule's positive tests, each rendered by ``test(field, values)`` (the field
-        equals one of the values; None when it cannot say): an AND keeps its children's
-        conditions, an OR needs one of them, and a NOT, an every-element detection or any other
-        test says nothing (TRUE). Far cheaper than the rule, it lets most rows skip it.
-        """
-        detections = rule.detection
-
-        def item(node: Any) -> str | None:
-            match node:
-                case ConditionFieldEqualsValueExpression():
-                    return test(node.field, [node.value])
-                case ConditionOR() if (same := _same_field(node.args)) is not None:
-                    return test(same[0].field, [a.value for a in same])
-                case ConditionAND():
-                    return _all_of([item(a) for a in node.args])
-                case ConditionOR():
-                    return _one_of([item(a) for a in node.args])
-            return None
-
-        def walk(node: Any) -> str | None:
-            match node:
-                case ConditionIdentifier():
-                    if node.identifier in rule_file.every_element:
-                        return None
-                    return item(detections.detections[node.identifier].postprocess(detections))
-                case ConditionSelector():
-                    referenced = node.resolve_referenced_detections(detections)
-                    return walk(node.cond_class(list(referenced)))
-                case ConditionAND():
-                    return _all_of([walk(a) for a in node.args])
-                case ConditionOR():
-                    return _one_of([walk(a) for a in node.args])
-            return None
-
-        conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
-        return _one_of(conditions) or "TRUE"
-
     def _recognizer(self, plan: _SourcePlan) -> str:
         if self.forced is not None:
             return "TRUE"
@@ -586,7 +541,7 @@ class FastHunt:
             ) -> str | None:
                 return _gate_test(plan, name, values, used)
 
-            tests = {self._necessary_sql(rf, rule, typed_test) for _, rf, rule in plan.rules}
+            tests = {_necessary_sql(rf, rule, typed_test) for _, rf, rule in plan.rules}
             open_rules = " OR ".join(sorted(tests)) or "FALSE"
             for name in sorted(used):
                 layers[0] += _gate_column_sql(plan, name)
@@ -843,33 +798,40 @@ def _all_lines_read(path: Path, rows: int, length: int | None) -> bool:
 
 
 _FieldPatterns = dict[str, frozenset[str]]
+_T = TypeVar("_T")
 
 
-def _necessary_patterns(
+def _necessary(
     rule_file: RuleFile,
     rule: SigmaRule,
-    test: Callable[[str, list[Any]], _FieldPatterns | None],
-) -> _FieldPatterns | None:
-    """Per field, values one of which the field must hold whenever the rule may fire (None: no
-    such field), from the rule's positive tests (``test(field, values)``). An AND keeps every
-    child's fields (one test each), an OR the fields all its children test, with all their
-    values; a NOT, an every-element detection or any other test says nothing. Coarser than
-    ``FastHunt._necessary_sql`` (one test per field), so that several rules share the tests."""
+    test: Callable[[str, list[Any]], _T | None],
+    all_of: Callable[[list[_T | None]], _T | None],
+    any_of: Callable[[list[_T | None]], _T | None],
+) -> _T | None:
+    """A condition that holds whenever the rule may fire or be undecidable (None: none known).
+
+    Built from the rule's positive tests, each rendered by ``test(field, values)`` (the field
+    equals one of the values; None when it cannot say), combined by ``all_of`` for an AND and
+    ``any_of`` for an OR; a NOT, an every-element detection or any other test says nothing.
+    Far cheaper than the rule, it lets most rows skip it: as SQL over typed values
+    (``_necessary_sql``) or as regular expressions per field over a line's text
+    (``_necessary_patterns``).
+    """
     detections = rule.detection
 
-    def item(node: Any) -> _FieldPatterns | None:
+    def item(node: Any) -> _T | None:
         match node:
             case ConditionFieldEqualsValueExpression():
                 return test(node.field, [node.value])
             case ConditionOR() if (same := _same_field(node.args)) is not None:
                 return test(same[0].field, [a.value for a in same])
             case ConditionAND():
-                return _all_of_patterns([item(a) for a in node.args])
+                return all_of([item(a) for a in node.args])
             case ConditionOR():
-                return _any_of_patterns([item(a) for a in node.args])
+                return any_of([item(a) for a in node.args])
         return None
 
-    def walk(node: Any) -> _FieldPatterns | None:
+    def walk(node: Any) -> _T | None:
         match node:
             case ConditionIdentifier():
                 if node.identifier in rule_file.every_element:
@@ -879,12 +841,30 @@ def _necessary_patterns(
                 referenced = node.resolve_referenced_detections(detections)
                 return walk(node.cond_class(list(referenced)))
             case ConditionAND():
-                return _all_of_patterns([walk(a) for a in node.args])
+                return all_of([walk(a) for a in node.args])
             case ConditionOR():
-                return _any_of_patterns([walk(a) for a in node.args])
+                return any_of([walk(a) for a in node.args])
         return None
 
-    return _any_of_patterns([walk(c.parse(postprocess=False)) for c in detections.parsed_condition])
+    return any_of([walk(c.parse(postprocess=False)) for c in detections.parsed_condition])
+
+
+def _necessary_sql(
+    rule_file: RuleFile, rule: SigmaRule, test: Callable[[str, list[Any]], str | None]
+) -> str:
+    """``_necessary`` as a SQL boolean (an AND keeps its parts, an OR needs one of them)."""
+    return _necessary(rule_file, rule, test, _all_of, _one_of) or "TRUE"
+
+
+def _necessary_patterns(
+    rule_file: RuleFile,
+    rule: SigmaRule,
+    test: Callable[[str, list[Any]], _FieldPatterns | None],
+) -> _FieldPatterns | None:
+    """``_necessary`` as values per field, one of which the field must hold. An AND keeps every
+    child's fields (one test each), an OR the fields all its children test, with all their
+    values: coarser than ``_necessary_sql``, so that several rules share the tests."""
+    return _necessary(rule_file, rule, test, _all_of_patterns, _any_of_patterns)
 
 
 def _all_of_patterns(parts: list[_FieldPatterns | None]) -> _FieldPatterns | None:
