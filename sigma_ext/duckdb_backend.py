@@ -96,6 +96,32 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_RE2_SPECIAL = frozenset("\\.^$|?*+()[]{}")
+
+
+def re2_escape(text: str) -> str:
+    """``text`` as an RE2 literal."""
+    return "".join("\\" + c if c in _RE2_SPECIAL else c for c in text)
+
+
+def sigma_string_pattern(
+    value: SigmaString, many: str, one: str, literal: Callable[[str], str]
+) -> str | None:
+    """A Sigma string as a pattern: ``many`` and ``one`` for its wildcards and ``literal`` for
+    each run of its text; None when the text is not printable ASCII or holds a placeholder."""
+    out = []
+    for part in value.s:
+        if part == SpecialChars.WILDCARD_MULTI:
+            out.append(many)
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            out.append(one)
+        elif isinstance(part, str) and part.isascii() and part.isprintable():
+            out.append(literal(part))
+        else:
+            return None
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class FieldSql:
     """How the values of one field are read from a row.
@@ -335,23 +361,34 @@ class DuckDBBackend(TextQueryBackend):
         return query
 
 
-def every_element_sql(
-    pool: list[FieldSql], element_condition: Callable[[str], str], name: str
-) -> str:
-    """Three-valued "every pooled value satisfies the detection" (vacuously TRUE)."""
+def pooled_values(pool: list[FieldSql]) -> str:
+    """The values of the pooled fields as one LIST (NULLs left out)."""
     lists = [
-        f.expr if f.is_list else f"list_filter([{f.expr}], lambda x: x IS NOT NULL)" for f in pool
+        f.expr if f.is_list else f"CASE WHEN {f.expr} IS NULL THEN [] ELSE [{f.expr}] END"
+        for f in pool
     ]
-    combined = lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
-    element = f"sx_p_{name}"
-    body = element_condition(element)
-    test = (
-        f"sx_all(list_transform({combined}, lambda {element}: coalesce(({body})::INTEGER * 2, 1)))"
-    )
+    return lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
+
+
+def unless_pool_unknown(pool: list[FieldSql], test: str) -> str:
+    """``test``, or NULL where the extraction of a pooled field cannot be trusted."""
     unknowns = [f.unknown for f in pool if f.unknown is not None]
     if unknowns:
         return f"(CASE WHEN {' OR '.join(unknowns)} THEN NULL ELSE {test} END)"
     return test
+
+
+def every_element_sql(
+    pool: list[FieldSql], element_condition: Callable[[str], str], name: str
+) -> str:
+    """Three-valued "every pooled value satisfies the detection" (vacuously TRUE)."""
+    element = f"sx_p_{name}"
+    body = element_condition(element)
+    test = (
+        f"sx_all(list_transform({pooled_values(pool)}, lambda {element}: "
+        f"coalesce(({body})::INTEGER * 2, 1)))"
+    )
+    return unless_pool_unknown(pool, test)
 
 
 def install_macros(con: Any) -> None:

@@ -27,12 +27,17 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
-    SpecialChars,
 )
 
-from sigma_ext.duckdb_backend import FieldSql, regex_is_portable, sql_string
-
-_RE2_SPECIAL = frozenset("\\.^$|?*+()[]{}")
+from sigma_ext.duckdb_backend import (
+    FieldSql,
+    pooled_values,
+    re2_escape,
+    regex_is_portable,
+    sigma_string_pattern,
+    sql_string,
+    unless_pool_unknown,
+)
 
 
 def line_regex(tree: Any) -> str | None:
@@ -71,17 +76,9 @@ def line_pattern(value: Any) -> str | None:
 
 
 def _string_pattern(value: SigmaString) -> str | None:
-    out = []
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            out.append("[^\\n]*")
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append("[^\\n]")
-        elif isinstance(part, str) and part.isascii() and part.isprintable():
-            out.append("".join("\\" + c if c in _RE2_SPECIAL else c for c in part))
-        else:
-            return None
-    text = "".join(out)
+    text = sigma_string_pattern(value, "[^\\n]*", "[^\\n]", re2_escape)
+    if text is None:
+        return None
     return text if isinstance(value, SigmaCasedString) else f"(?i:{text})"
 
 
@@ -164,16 +161,9 @@ def _class_safe(items: Any) -> bool:
 
 def every_element_sql(pool: list[FieldSql], regex: str) -> str:
     """Three-valued "every pooled value matches ``regex`` as a line" (vacuously TRUE)."""
-    lists = [
-        f.expr if f.is_list else f"CASE WHEN {f.expr} IS NULL THEN [] ELSE [{f.expr}] END"
-        for f in pool
-    ]
-    combined = lists[0] if len(lists) == 1 else f"list_concat({', '.join(lists)})"
+    values = pooled_values(pool)
     test = (
-        f"(len({combined}) = 0 OR coalesce(regexp_full_match(array_to_string({combined}, "
+        f"(len({values}) = 0 OR coalesce(regexp_full_match(array_to_string({values}, "
         f"chr(10)), {sql_string(regex)}), FALSE))"
     )
-    unknowns = [f.unknown for f in pool if f.unknown is not None]
-    if unknowns:
-        return f"(CASE WHEN {' OR '.join(unknowns)} THEN NULL ELSE {test} END)"
-    return test
+    return unless_pool_unknown(pool, test)

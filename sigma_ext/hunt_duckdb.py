@@ -48,7 +48,7 @@ from sigma.conditions import (
 )
 from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
-from sigma.types import SigmaNull, SigmaString, SpecialChars
+from sigma.types import SigmaNull, SigmaString
 
 from sigma_ext import element_lines, raw_gate
 from sigma_ext.duckdb_backend import (
@@ -57,6 +57,8 @@ from sigma_ext.duckdb_backend import (
     FieldSql,
     every_element_sql,
     install_macros,
+    re2_escape,
+    sigma_string_pattern,
     sql_string,
 )
 from sigma_ext.engine import ReferenceEngine
@@ -309,6 +311,14 @@ class _SourcePlan:
         if self.shape_column is None:
             unknown += [f"{_ident(d)} IS NOT NULL" for d in dotted]
         return FieldSql(expr, is_list, " OR ".join(unknown))
+
+    def single_valued(self, name: str) -> bool:
+        """Whether the rules read ``name`` and it holds at most one value (no array on its path,
+        no other field below it): what the gates can test."""
+        if name not in self.fields:
+            return False
+        value = self.value_expr(name)
+        return not value.is_list and not value.expr.startswith("NULL")
 
     def value_unknown(self, name: str, column: str) -> str:
         """TRUE when a value of the field needs a guard of ``VALUE_GUARD``.
@@ -634,10 +644,7 @@ class FastHunt:
             return None
 
         def raw_patterns(name: str, values: list[Any]) -> _FieldPatterns | None:
-            if name not in plan.fields:
-                return None
-            value = plan.value_expr(name)
-            if value.is_list or value.expr.startswith("NULL"):
+            if not plan.single_valued(name):
                 return None
             patterns = set()
             for sigma_value in values:
@@ -913,17 +920,7 @@ def _folded_pattern(
     """A Sigma string, lower-cased, as a pattern: ``many`` and ``one`` for its wildcards and
     ``literal`` escaping its text; None when the text is not printable ASCII (Python and SQL
     fold other characters differently)."""
-    out = []
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            out.append(many)
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append(one)
-        elif isinstance(part, str) and part.isascii() and part.isprintable():
-            out.append(literal(part.lower()))
-        else:
-            return None
-    return "".join(out)
+    return sigma_string_pattern(value, many, one, lambda text: literal(text.lower()))
 
 
 def _like_pattern(value: SigmaString) -> str | None:
@@ -959,10 +956,7 @@ def _gate_test(plan: _SourcePlan, name: str, values: list[Any], used: set[str]) 
     """A cheap test that holds whenever the reference may find ``name`` equal to one of
     ``values`` (None: no such test). Only for a field with one value (no array on its path)
     and string or null values."""
-    if name not in plan.fields:
-        return None
-    raw = plan.value_expr(name)
-    if raw.is_list or raw.expr.startswith("NULL"):
+    if not plan.single_valued(name):
         return None
     doubt, lower, value = _gate_columns(plan, name)
     plain: set[str] = set()
@@ -1039,17 +1033,12 @@ def _deduplicated(node: Any, backend: DuckDBBackend) -> str:
     return f"({backend.convert_condition(node, ConversionState())})"
 
 
-_RE2_SPECIAL = frozenset("\\.^$|?*+()[]{}")
-
-
 def _folded_regex(value: Any) -> str | None:
     """A case-insensitive Sigma string as an RE2 pattern over the lower-cased text (``*`` and
     ``?`` as in LIKE's ``%`` and ``_``), or None when it is not plain ASCII."""
     if not isinstance(value, SigmaString):
         return None
-    return _folded_pattern(
-        value, ".*", ".", lambda text: "".join("\\" + c if c in _RE2_SPECIAL else c for c in text)
-    )
+    return _folded_pattern(value, ".*", ".", re2_escape)
 
 
 def _fields_of(node: Any) -> set[str]:

@@ -27,9 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sigma.types import SigmaString, SpecialChars
+from sigma.types import SigmaString
 
-from sigma_ext.duckdb_backend import sql_string
+from sigma_ext.duckdb_backend import re2_escape, sigma_string_pattern, sql_string
 
 # JSON whitespace.
 WS = "[\\t\\n\\r ]*"
@@ -41,7 +41,6 @@ SUSPICIOUS_ESCAPE = (
     "3[0-9abdfABDF]|[4-6][0-9a-fA-F]|7[0-9a-eA-E]|[89a-fA-F][0-9a-fA-F]))"
 )
 
-_RE2_SPECIAL = frozenset("\\.^$|?*+()[]{}")
 # One decoded character of a JSON string.
 _ONE_CHAR = '(?:[^"\\\\]|\\\\u[0-9a-fA-F]{4}|\\\\.)'
 # Characters that may stand escaped in a JSON string without \u (RFC 8259): the escape to match.
@@ -71,7 +70,7 @@ def suspicious_sql(column: str) -> str:
 def _char(char: str) -> str:
     """One literal character of a rule value as it may stand in the JSON text (case is left to
     the pattern's ``(?i)``)."""
-    plain = "\\" + char if char in _RE2_SPECIAL else char
+    plain = re2_escape(char)
     if char in _SHORT_ESCAPES:
         return f"(?:{plain}|{_SHORT_ESCAPES[char]})"
     if char in _GO_ESCAPES:
@@ -82,17 +81,9 @@ def _char(char: str) -> str:
 def string_pattern(value: SigmaString) -> str | None:
     """The JSON text of a string equal to ``value`` (wildcards, any case), without its quotes;
     None when the value is not plain printable ASCII or holds a placeholder."""
-    out = []
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            out.append(f"{_ONE_CHAR}*")
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append(_ONE_CHAR)
-        elif isinstance(part, str) and part.isascii() and part.isprintable():
-            out.append("".join(_char(c) for c in part))
-        else:
-            return None
-    return "".join(out)
+    return sigma_string_pattern(
+        value, f"{_ONE_CHAR}*", _ONE_CHAR, lambda text: "".join(_char(c) for c in text)
+    )
 
 
 def value_test(key: str, patterns: Iterable[str]) -> str:

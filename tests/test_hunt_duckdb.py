@@ -211,11 +211,16 @@ def _generated_log(
     return log
 
 
+# One style per line of a generated log (at most 60 events).
+LINE_STYLES = st.lists(st.sampled_from(sorted(STYLES)), min_size=60, max_size=60)
+
+
+def _assert_reference_verdicts(fast: FastHunt, engine: ReferenceEngine, log: Path) -> None:
+    assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
+
+
 @GENERATED
-@given(
-    events=st.lists(mutated_event(), min_size=20, max_size=60),
-    styles=st.lists(st.sampled_from(sorted(STYLES)), min_size=60, max_size=60),
-)
+@given(events=st.lists(mutated_event(), min_size=20, max_size=60), styles=LINE_STYLES)
 def test_generated_events_get_the_reference_verdicts(
     events: list[dict[str, Any]],
     styles: list[str],
@@ -223,8 +228,7 @@ def test_generated_events_get_the_reference_verdicts(
     engine: ReferenceEngine,
     tmp_path: Path,
 ) -> None:
-    log = _generated_log(tmp_path, events, styles)
-    assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
+    _assert_reference_verdicts(fast, engine, _generated_log(tmp_path, events, styles))
 
 
 # Values that keep the shape the typed scan reads (objects stay objects, arrays stay arrays;
@@ -276,10 +280,7 @@ def _typed_scan_runs(fast: FastHunt, log: Path, tmp_path: Path) -> bool:
 
 
 @GENERATED
-@given(
-    events=st.lists(shape_keeping_event(), min_size=20, max_size=60),
-    styles=st.lists(st.sampled_from(sorted(STYLES)), min_size=60, max_size=60),
-)
+@given(events=st.lists(shape_keeping_event(), min_size=20, max_size=60), styles=LINE_STYLES)
 def test_the_typed_scan_gets_the_reference_verdicts(
     events: list[dict[str, Any]],
     styles: list[str],
@@ -289,7 +290,7 @@ def test_the_typed_scan_gets_the_reference_verdicts(
 ) -> None:
     log = _generated_log(tmp_path, events, styles)
     assert _typed_scan_runs(fast, log, tmp_path), "typed scan failed"
-    assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
+    _assert_reference_verdicts(fast, engine, log)
 
 
 def test_a_line_off_the_shape_is_judged_by_the_reference_engine_alone(
