@@ -99,8 +99,9 @@ def regex_sql(column: str, regex: str) -> str:
 
 
 def prefix_text(keys: list[tuple[str, str]]) -> str:
-    """``prefix_regex`` as the compact text it most often is (tested first, as it is cheaper)."""
-    return "{" + ",".join(f'"{k}":"{v}' for k, v in keys)
+    """``prefix_regex`` as the compact text it most often is (tested first, as it is cheaper):
+    every value but the last is whole, so it is closed by its quote."""
+    return "{" + '",'.join(f'"{k}":"{v}' for k, v in keys)
 
 
 def prefix_regex(keys: list[tuple[str, str]]) -> str:

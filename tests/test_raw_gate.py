@@ -16,7 +16,7 @@ from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 from sigma_ext import element_lines, raw_gate
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import read_line
-from sigma_ext.hunt_duckdb import FastHunt
+from sigma_ext.hunt_duckdb import FAST_PATHS, FastHunt
 
 from .conftest import ROOT
 
@@ -61,6 +61,21 @@ def test_quiet_audit_lines_are_dismissed_from_their_text_and_firing_ones_never(
     ]
     assert reads
     assert all(reads), "read requests should never need parsing"
+
+
+def test_the_compact_prefix_is_how_the_api_server_starts_every_event() -> None:
+    keys = list(FAST_PATHS["kubernetes_audit"].raw_prefix)
+    compact = raw_gate.prefix_text(keys)
+    lines = []
+    for path in sorted((ROOT / "fixtures" / "kubernetes_audit").rglob("*.jsonl")):
+        lines += path.read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    written = [json.dumps(e, separators=(",", ":")) for e in events if e.get("kind") == "Event"]
+    assert written
+    assert all(line.startswith(compact) for line in written)
+    assert all(re.match(raw_gate.prefix_regex(keys), line) for line in written)
+    assert not re.match(raw_gate.prefix_regex(keys), '{"kind":"EventList","apiVersion":"a"}')
+    assert not '{"kind":"EventList","apiVersion":"audit.k8s.io/v1"}'.startswith(compact)
 
 
 @pytest.mark.parametrize(
