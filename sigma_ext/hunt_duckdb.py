@@ -54,6 +54,7 @@ from sigma_ext import element_lines, raw_gate
 from sigma_ext.duckdb_backend import (
     VALUE_GUARD,
     DuckDBBackend,
+    FieldResolver,
     FieldSql,
     every_element_sql,
     install_macros,
@@ -207,7 +208,7 @@ class _SourcePlan:
     fields: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     typed: bool = False
     # the typed scan's per-line flag: a value off the shape, or a dotted key the reference would
-    # read, anywhere in the line (``raw_gate.shape_regex``)
+    # read, anywhere in the line (``raw_gate.shape_regexes``)
     shape_column: str | None = None
 
     def add_field(self, name: str) -> None:
@@ -384,9 +385,18 @@ class FastHunt:
 
     # -- SQL ---------------------------------------------------------------------------------
 
-    def _rule_sql(self, plan: _SourcePlan, rule_file: RuleFile, rule: SigmaRule, stage: str) -> str:
+    def _rule_sql(
+        self,
+        plan: _SourcePlan,
+        rule_file: RuleFile,
+        rule: SigmaRule,
+        stage: str,
+        shared: dict[str, str] | None = None,
+    ) -> str:
         """The rule over the fields a stage has: ``scalar`` (top-level scalars), ``light`` (all
-        but the heavy subtrees) or ``full``; the others read as unknown (NULL)."""
+        but the heavy subtrees) or ``full``; the others read as unknown (NULL). With ``shared``,
+        each field test (and each every-element detection) is named there by a column, the
+        same column for every rule that makes the same test; the caller computes them."""
         scalars = plan.scalar_tops()
 
         def top_level(top: str) -> bool:
@@ -399,9 +409,12 @@ class FastHunt:
                 return FieldSql("NULL::VARCHAR", False, "TRUE")
             return plan.field_columns(name)
 
-        backend = DuckDBBackend(resolve)
+        backend = DuckDBBackend(resolve) if shared is None else _SharedTests(resolve, shared, plan)
         state = ConversionState()
         detections = rule.detection
+
+        def share(sql: str) -> str:
+            return sql if shared is None else _shared_column(shared, plan, sql)
 
         def detection(name: str) -> str:
             tree = detections.detections[name].postprocess(detections)
@@ -410,13 +423,13 @@ class FastHunt:
             pool = [resolve(f) for f in sorted(_fields_of(tree))]
             lines = element_lines.line_regex(tree)
             if lines is not None:
-                return element_lines.every_element_sql(pool, lines)
+                return share(element_lines.every_element_sql(pool, lines))
 
             def element(var: str) -> str:
                 element_backend = DuckDBBackend(lambda _: FieldSql(var, False))
                 return _deduplicated(tree, element_backend)
 
-            return every_element_sql(pool, element, name)
+            return share(every_element_sql(pool, element, name))
 
         def walk(node: Any) -> str:
             match node:
@@ -517,12 +530,12 @@ class FastHunt:
         rule able to fire, has no code. About 90% of audit lines end there. The others are
         parsed with ``json_transform`` into exactly the paths the rules read, typed (a value off
         that shape anywhere in the line makes the rules undecidable for it, see
-        ``raw_gate.shape_regex``), meet a cheap typed *gate* (``_necessary_sql``), and only the
+        ``raw_gate.shape_regexes``), meet a cheap typed *gate* (``_necessary_sql``), and only the
         rows it passes are guarded and meet the rules.
         """
         if not self.plans:
             return "SELECT 'R' AS code, strlen(json) AS n FROM {reader}"
-        layers: list[list[str]] = [[] for _ in range(7)]
+        layers: list[list[str]] = [[] for _ in range(8)]
         gated: dict[tuple[str, int], list[tuple[str, str]]] = {}
         branches = []
         spec: dict[str, Any] = {c: "VARCHAR" for c in sorted(self.varchar_columns())}
@@ -579,31 +592,39 @@ class FastHunt:
                     (TYPED_TEXT_GUARD.format(texts=", ".join(texts)), odd_text)
                 )
             names = []
+            shared: dict[str, str] = {}
             for index, rule_file, rule in plan.rules:
                 name = _ident(f"r{index}")
                 names.append((index, name))
-                full = self._rule_sql(plan, rule_file, rule, "full")
-                gated.setdefault((gate, 6), []).append((full, name))
+                full = self._rule_sql(plan, rule_file, rule, "full", shared)
+                gated.setdefault((gate, 7), []).append((full, name))
+            gated.setdefault((gate, 6), []).extend(shared.items())
             branches.append(f"WHEN {rec} THEN {_code(gate, names)}")
         text = "sx_text"
         # CASE, not AND/OR/NOT, so that each test runs only on the lines the one before left
+        # (the folding test is the dearer one: it runs only on the lines the text tests leave,
+        # which find a folding character in a value they test themselves)
+        folding = raw_gate.folding_sql(text)
         line = (
             f"CASE WHEN {text} IS NULL OR NOT starts_with({text}, '{{') THEN 'R' "
-            f"WHEN {raw_gate.suspicious_sql(text)} THEN 'R' "
+            f"WHEN {raw_gate.escape_sql(text)} THEN 'R' "
         )
         dismissal = self._raw_dismissal(text)
         if dismissal is not None:
             recognized, needed = dismissal
-            line += f"WHEN {recognized} THEN (CASE WHEN {needed} THEN 'C' END) "
-        line += "ELSE 'C' END"
+            line += (
+                f"WHEN {recognized} THEN "
+                f"(CASE WHEN {needed} THEN (CASE WHEN {folding} THEN 'R' ELSE 'C' END) END) "
+            )
+        line += f"WHEN {folding} THEN 'R' ELSE 'C' END"
         nested = f"(SELECT json::VARCHAR AS {text} FROM {{reader}})"
         nested = f"(SELECT {text}, {line} AS sx_line FROM {nested})"
         spec_sql = sql_string(json.dumps(spec))
-        shape_sql = raw_gate.regex_sql(text, raw_gate.shape_regex(shape, dotted))
+        shape_sql = raw_gate.any_regex_sql(text, raw_gate.shape_regexes(shape, dotted))
         nested = (
             f"(SELECT strlen({text}) AS sx_n, sx_line, "
             f"CASE WHEN sx_line = 'C' THEN json_transform({text}, {spec_sql}) END AS sx_doc, "
-            f"CASE WHEN sx_line = 'C' THEN coalesce({shape_sql}, FALSE) END AS sx_shape "
+            f"CASE WHEN sx_line = 'C' THEN coalesce(({shape_sql}), FALSE) END AS sx_shape "
             f"FROM {nested})"
         )
         unpacked = ", ".join(f"sx_doc.{_ident(c)} AS {_ident(c)}" for c in spec)
@@ -982,6 +1003,26 @@ def _gate_test(plan: _SourcePlan, name: str, values: list[Any], used: set[str]) 
         tests.append(f"coalesce({lower} LIKE {sql_string(pattern)} ESCAPE '\\', FALSE)")
     used.add(name)
     return "(" + " OR ".join([doubt, *tests]) + ")"
+
+
+class _SharedTests(DuckDBBackend):
+    """Each field test as a column of ``shared`` (test SQL to column): the rules of a source
+    repeat the same tests (stage, verb, status, the dry-run filter), and DuckDB computes a
+    repeated expression inside a CASE once per occurrence."""
+
+    def __init__(self, resolve: FieldResolver, shared: dict[str, str], plan: _SourcePlan) -> None:
+        super().__init__(resolve)
+        self.shared = shared
+        self.plan = plan
+
+    def _guarded(self, field: FieldSql, test: str) -> str:
+        return _shared_column(self.shared, self.plan, super()._guarded(field, test))
+
+
+def _shared_column(shared: dict[str, str], plan: _SourcePlan, sql: str) -> str:
+    if sql not in shared:
+        shared[sql] = _ident(f"{plan.prefix}test{len(shared)}")
+    return shared[sql]
 
 
 def _code(candidate: str, names: list[tuple[int, str]]) -> str:

@@ -96,6 +96,9 @@ ODD_TEXT = st.sampled_from(
         "STRASSE",
         "\u212a",
         "\u017fystem:anonymous",
+        "Re\u017fponseComplete",
+        "\ufb06atefulsets",
+        "pod\u017f",
         "café",
         'quo"te',
         "back\\slash",
@@ -290,6 +293,23 @@ def test_the_typed_scan_gets_the_reference_verdicts(
 ) -> None:
     log = _generated_log(tmp_path, events, styles)
     assert _typed_scan_runs(fast, log, tmp_path), "typed scan failed"
+    _assert_reference_verdicts(fast, engine, log)
+
+
+def test_a_value_spelled_with_a_folding_character_is_never_dismissed_from_its_text(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    # RE2's (?i) does not match "ﬆ" to "st", as Python's case folding does
+    events = []
+    for event in BASE:
+        if event.get("kind") != "Event" or not isinstance(event.get("objectRef"), dict):
+            continue
+        changed = copy.deepcopy(event)
+        changed["objectRef"]["resource"] = "\ufb06atefulsets"
+        events.append(changed)
+    log = _generated_log(tmp_path, events, ["utf-8"] * len(events))
+    assert _typed_scan_runs(fast, log, tmp_path)
+    assert [i for i in hunt_file(engine, log) if isinstance(i, Hit)], "nothing fires"
     _assert_reference_verdicts(fast, engine, log)
 
 

@@ -91,6 +91,9 @@ def test_the_compact_prefix_is_how_the_api_server_starts_every_event() -> None:
         ("sys*", '"verb":"system:x"', True),
         ("sys*", '"verb":"xsystem"', False),
         ("s?s", '"verb":"s\\"s"', True),
+        ("create", '"verb":"cre\u017fate"', True),  # a folding character: judged after parsing
+        ("pods", '"verb":"pod\u017f"', True),
+        ("create", '"verb":"café"', False),
     ],
 )
 def test_a_value_is_found_in_the_text_as_json_may_write_it(
