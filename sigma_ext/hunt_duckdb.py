@@ -31,7 +31,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -553,9 +553,12 @@ class FastHunt:
                     for start in range(len(parts))
                     for end in range(start + 2, len(parts) + 1)
                 )
+        gated_fields: set[str] = set()
+        gates: list[str] = []
         for plain in self.plans:
             plan = replace(plain, typed=True, shape_column="sx_shape")
             rec, gate = _ident(f"{plan.prefix}rec"), _ident(f"{plan.prefix}gate")
+            gates.append(gate)
             layers[0].append(f"{self._recognizer(plan)} AS {rec}")
             used: set[str] = set()
 
@@ -566,8 +569,9 @@ class FastHunt:
 
             tests = {_necessary_sql(rf, rule, typed_test) for _, rf, rule in plan.rules}
             open_rules = " OR ".join(sorted(tests)) or "FALSE"
+            gated_fields.update(used)
             for name in sorted(used):
-                layers[0] += _gate_column_sql(plan, name)
+                layers[0] += _gate_column_sql(replace(plan, shape_column="sx_gate_shape"), name)
             layers[1].append(f"coalesce({rec}, FALSE) AND ({open_rules}) AS {gate}")
             texts = []
             odd_text = _ident(f"{plan.prefix}odd_text")
@@ -620,15 +624,23 @@ class FastHunt:
         nested = f"(SELECT json::VARCHAR AS {text} FROM {{reader}})"
         nested = f"(SELECT {text}, {line} AS sx_line FROM {nested})"
         spec_sql = sql_string(json.dumps(spec))
+        # the gate reads only its own fields, so it needs only their shape (cheap); the whole
+        # shape is looked for only on the rows it lets through (a quarter of the candidates)
+        gate_nodes, gate_dotted = _path_shape(gated_fields)
+        gate_shape = raw_gate.shape_regexes(gate_nodes, gate_dotted, nested_arrays=False)
+        gate_shape_sql = raw_gate.any_regex_sql(text, gate_shape) if gate_shape else "FALSE"
         shape_sql = raw_gate.any_regex_sql(text, raw_gate.shape_regexes(shape, dotted))
         nested = (
-            f"(SELECT strlen({text}) AS sx_n, sx_line, "
+            f"(SELECT {text}, strlen({text}) AS sx_n, sx_line, "
             f"CASE WHEN sx_line = 'C' THEN json_transform({text}, {spec_sql}) END AS sx_doc, "
-            f"CASE WHEN sx_line = 'C' THEN coalesce(({shape_sql}), FALSE) END AS sx_shape "
-            f"FROM {nested})"
+            f"CASE WHEN sx_line = 'C' THEN coalesce(({gate_shape_sql}), FALSE) END "
+            f"AS sx_gate_shape FROM {nested})"
         )
         unpacked = ", ".join(f"sx_doc.{_ident(c)} AS {_ident(c)}" for c in spec)
-        nested = f"(SELECT sx_n, sx_line, sx_shape, {unpacked} FROM {nested})"
+        nested = f"(SELECT {text}, sx_n, sx_line, sx_gate_shape, {unpacked} FROM {nested})"
+        layers[2].append(
+            f"CASE WHEN {' OR '.join(gates)} THEN coalesce(({shape_sql}), FALSE) END AS sx_shape"
+        )
         for number, layer in enumerate(layers):
             unpacked_items: list[str] = []
             for (gate, at), items in sorted(gated.items()):
@@ -1003,6 +1015,22 @@ def _gate_test(plan: _SourcePlan, name: str, values: list[Any], used: set[str]) 
         tests.append(f"coalesce({lower} LIKE {sql_string(pattern)} ESCAPE '\\', FALSE)")
     used.add(name)
     return "(" + " OR ".join([doubt, *tests]) + ")"
+
+
+def _path_shape(names: Iterable[str]) -> tuple[list[tuple[str, bool, bool]], set[str]]:
+    """The shape nodes (``_Node.shape_nodes``) and dotted keys along the paths of fields that
+    hold one value: every key but the last holds an object."""
+    nodes: set[tuple[str, bool, bool]] = set()
+    dotted: set[str] = set()
+    for name in names:
+        parts = name.split(".")
+        nodes.update((part, False, True) for part in parts[:-1])
+        dotted.update(
+            ".".join(parts[start:end])
+            for start in range(len(parts))
+            for end in range(start + 2, len(parts) + 1)
+        )
+    return sorted(nodes), dotted
 
 
 class _SharedTests(DuckDBBackend):

@@ -127,16 +127,19 @@ def prefix_regex(keys: list[tuple[str, str]]) -> str:
     return "^\\{" + WS + (f'"{WS},{WS}').join(parts)
 
 
-def shape_regexes(nodes: Iterable[tuple[str, bool, bool]], dotted: Iterable[str]) -> list[str]:
+def shape_regexes(
+    nodes: Iterable[tuple[str, bool, bool]], dotted: Iterable[str], nested_arrays: bool = True
+) -> list[str]:
     """Regexes, any of which finds a value off the shape: for each (key, is array, has children)
-    a node along the rules' paths; nested arrays anywhere; and any of the ``dotted`` keys (a run
-    of a path's keys joined with dots, which the reference evaluator also reads).
+    a node along the rules' paths; nested arrays anywhere (unless ``nested_arrays`` is False);
+    and any of the ``dotted`` keys (a run of a path's keys joined with dots, which the reference
+    evaluator also reads).
 
     One regex per leading character: RE2 skips ahead to a regex's one possible first byte
     (``memchr``), but reads byte by byte through a regex that may start with several, which costs
     twice the three passes over the benchmark's candidate lines.
     """
-    alternatives = {f"\\[{WS}\\[", f",{WS}\\["}
+    alternatives = {f"\\[{WS}\\[", f",{WS}\\["} if nested_arrays else set()
     alternatives.update(f'"{re.escape(key)}"{WS}:' for key in dotted)
     for key, array, children in nodes:
         quoted = f'"{re.escape(key)}"{WS}:{WS}'

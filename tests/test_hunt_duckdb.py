@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import BadLine, Hit, hunt_file
-from sigma_ext.hunt_duckdb import FAST_PATHS, REFERENCE_ONLY, FastHunt
+from sigma_ext.hunt_duckdb import FAST_PATHS, REFERENCE_ONLY, FastHunt, _codes
 from sigma_ext.sources import SOURCES
 
 from .conftest import ROOT
@@ -327,6 +327,30 @@ def test_a_line_off_the_shape_is_judged_by_the_reference_engine_alone(
     expected = outcome(list(hunt_file(engine, log)))
     assert outcome(list(fast.hunt_file(log))) == expected
     assert {line for line, _ in expected} >= {1, 3}
+
+
+def test_the_whole_shape_is_looked_for_only_where_the_gate_lets_a_line_through(
+    fast: FastHunt, tmp_path: Path
+) -> None:
+    created = next(e for e in BASE if e.get("verb") == "create")
+    # the text tests keep a status patch (its verb and resource are in the rules), the gate not
+    status = {**copy.deepcopy(created), "verb": "patch", "stage": "ResponseComplete"}
+    status["objectRef"] = {**created["objectRef"], "resource": "pods", "subresource": "status"}
+    odd_spec = {"containers": {"image": "attacker/miner"}}  # an object where an array is read
+    lines = [
+        {**copy.deepcopy(created), "objectRef": [created["objectRef"]]},  # a field the gate reads
+        {**status, "requestObject": {"spec": odd_spec}},  # the gate: no rule can fire
+        {**copy.deepcopy(created), "requestObject": {"spec": odd_spec}},  # the gate: one may
+    ]
+    log = tmp_path / "shapes.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    con = fast.connect()
+    try:
+        assert fast._scan_typed(con, log, tmp_path / "codes.parquet", None) is not None
+        codes = dict(_codes(con, tmp_path / "codes.parquet"))
+    finally:
+        con.close()
+    assert codes == {1: "R", 3: "R"}
 
 
 ODD_LINES = [
