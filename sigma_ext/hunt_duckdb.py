@@ -547,12 +547,7 @@ class FastHunt:
                     spec[top] = node.structure()
                     shape += node.shape_nodes(top)
             for name in plain.fields:
-                parts = name.split(".")
-                dotted.update(
-                    ".".join(parts[start:end])
-                    for start in range(len(parts))
-                    for end in range(start + 2, len(parts) + 1)
-                )
+                dotted |= _dotted_runs(name)
         gated_fields: set[str] = set()
         gates: list[str] = []
         for plain in self.plans:
@@ -1023,14 +1018,20 @@ def _path_shape(names: Iterable[str]) -> tuple[list[tuple[str, bool, bool]], set
     nodes: set[tuple[str, bool, bool]] = set()
     dotted: set[str] = set()
     for name in names:
-        parts = name.split(".")
-        nodes.update((part, False, True) for part in parts[:-1])
-        dotted.update(
-            ".".join(parts[start:end])
-            for start in range(len(parts))
-            for end in range(start + 2, len(parts) + 1)
-        )
+        nodes.update((part, False, True) for part in name.split(".")[:-1])
+        dotted |= _dotted_runs(name)
     return sorted(nodes), dotted
+
+
+def _dotted_runs(name: str) -> set[str]:
+    """Every run of two or more of the field's keys joined with dots: keys the reference
+    evaluator also reads the field through (``objectRef.resource``, ``spec.containers``)."""
+    parts = name.split(".")
+    return {
+        ".".join(parts[start:end])
+        for start in range(len(parts))
+        for end in range(start + 2, len(parts) + 1)
+    }
 
 
 class _SharedTests(DuckDBBackend):

@@ -19,9 +19,10 @@ non-ASCII one (``escape_sql``), or a character whose case folding is ASCII text 
 ``\\`` are matched in place. The folding test is the dearer one, so it runs only on the lines the
 value tests keep: these find a folding character in a value they test themselves.
 
-``shape_sql`` finds, anywhere in the line, a value of a key the rules read that breaks the shape
-``json_transform`` assumes (an array where an object is expected, a non-array where an array
-is, nested arrays). Anywhere is more than needed: such a line is judged by the reference engine.
+``shape_regexes`` find, anywhere in the line, a value of a key the rules read that breaks the
+shape ``json_transform`` assumes (an array where an object is expected, a non-array where an
+array is, nested arrays). Anywhere is more than needed: such a line is judged by the reference
+engine.
 """
 
 from __future__ import annotations
