@@ -274,12 +274,19 @@ def shape_keeping_event(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-def _typed_scan_runs(fast: FastHunt, log: Path, tmp_path: Path) -> bool:
+def _typed_codes(fast: FastHunt, log: Path, tmp_path: Path) -> dict[int, str] | None:
+    """The typed scan's code of each line that has one, or None when DuckDB fails on it."""
     con = fast.connect()
     try:
-        return fast._scan_typed(con, log, tmp_path / "codes.parquet", None) is not None
+        if fast._scan_typed(con, log, tmp_path / "codes.parquet", None) is None:
+            return None
+        return dict(_codes(con, tmp_path / "codes.parquet"))
     finally:
         con.close()
+
+
+def _typed_scan_runs(fast: FastHunt, log: Path, tmp_path: Path) -> bool:
+    return _typed_codes(fast, log, tmp_path) is not None
 
 
 @GENERATED
@@ -344,13 +351,7 @@ def test_the_whole_shape_is_looked_for_only_where_the_gate_lets_a_line_through(
     ]
     log = tmp_path / "shapes.jsonl"
     log.write_text("".join(json.dumps(e) + "\n" for e in lines))
-    con = fast.connect()
-    try:
-        assert fast._scan_typed(con, log, tmp_path / "codes.parquet", None) is not None
-        codes = dict(_codes(con, tmp_path / "codes.parquet"))
-    finally:
-        con.close()
-    assert codes == {1: "R", 3: "R"}
+    assert _typed_codes(fast, log, tmp_path) == {1: "R", 3: "R"}
 
 
 ODD_LINES = [

@@ -28,6 +28,14 @@ def test_the_folding_table_is_every_character_folding_into_ascii() -> None:
     assert computed == raw_gate.FOLDING_INTO_ASCII
 
 
+def _kubernetes_audit_lines() -> list[str]:
+    return [
+        line
+        for path in sorted((ROOT / "fixtures" / "kubernetes_audit").rglob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
 def _dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
     con = duckdb.connect()
     try:
@@ -48,9 +56,7 @@ def test_quiet_audit_lines_are_dismissed_from_their_text_and_firing_ones_never(
     engine: ReferenceEngine,
 ) -> None:
     fast = FastHunt(engine)
-    lines = []
-    for path in sorted((ROOT / "fixtures" / "kubernetes_audit").rglob("*.jsonl")):
-        lines += path.read_text(encoding="utf-8").splitlines()
+    lines = _kubernetes_audit_lines()
     dismissed = _dismissed(fast, lines)
     fired = [bool(engine.match(read_line(line.encode()), None)) for line in lines]
     assert not [line for line, d, f in zip(lines, dismissed, fired, strict=True) if d and f]
@@ -66,10 +72,7 @@ def test_quiet_audit_lines_are_dismissed_from_their_text_and_firing_ones_never(
 def test_the_compact_prefix_is_how_the_api_server_starts_every_event() -> None:
     keys = list(FAST_PATHS["kubernetes_audit"].raw_prefix)
     compact = raw_gate.prefix_text(keys)
-    lines = []
-    for path in sorted((ROOT / "fixtures" / "kubernetes_audit").rglob("*.jsonl")):
-        lines += path.read_text(encoding="utf-8").splitlines()
-    events = [json.loads(line) for line in lines]
+    events = [json.loads(line) for line in _kubernetes_audit_lines()]
     written = [json.dumps(e, separators=(",", ":")) for e in events if e.get("kind") == "Event"]
     assert written
     assert all(line.startswith(compact) for line in written)
