@@ -622,7 +622,9 @@ class FastHunt:
         # the gate reads only its own fields, so it needs only their shape (cheap); the whole
         # shape is looked for only on the rows it lets through (a quarter of the candidates)
         gate_nodes, gate_dotted = _path_shape(gated_fields)
-        gate_shape = raw_gate.shape_regexes(gate_nodes, gate_dotted, nested_arrays=False)
+        gate_shape = raw_gate.shape_regexes(
+            gate_nodes, gate_dotted, nested_arrays=False, by_key=True
+        )
         gate_shape_sql = raw_gate.any_regex_sql(text, gate_shape) if gate_shape else "FALSE"
         shape_sql = raw_gate.any_regex_sql(text, raw_gate.shape_regexes(shape, dotted))
         nested = (
@@ -749,17 +751,26 @@ class FastHunt:
                     scanned = self._scan_exact(con, path, codes, progress)
                 skipped = [] if _all_lines_read(path, *scanned) else _skipped_lines(path)
                 numbers = _LineNumbers(skipped)
+                # a code's hits but their line, made once: most hit lines share a few codes
+                made: dict[str, list[_HitFields]] = {}
                 for ordinal, code in _codes(con, codes):
                     number = numbers.of(ordinal)
                     if code == "R":
                         raw = lines.get(number)
                         yield from evaluate_line(self.engine, path, number, raw, source)
-                    else:
-                        for index in code.split(";"):
-                            yield Hit.of(self.rule_files[int(index)], path, number)
+                        continue
+                    if code not in made:
+                        made[code] = [self._hit_fields(int(i), path) for i in code.split(";")]
+                    for fields in made[code]:
+                        yield Hit(*fields, number)
             finally:
                 lines.close()
                 con.close()
+
+    def _hit_fields(self, index: int, path: Path) -> _HitFields:
+        """A hit of rule ``index`` in ``path``: every field of ``Hit`` but the line."""
+        hit = Hit.of(self.rule_files[index], path, 0)
+        return (hit.rule_id, hit.title, hit.level, hit.theme, hit.rule, hit.file)
 
     def _scan_typed(
         self,
@@ -833,6 +844,7 @@ def _all_lines_read(path: Path, rows: int, length: int | None) -> bool:
 
 
 _FieldPatterns = dict[str, frozenset[str]]
+_HitFields = tuple[str, str, str, str, str, str]
 _T = TypeVar("_T")
 
 

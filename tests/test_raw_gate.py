@@ -246,3 +246,77 @@ def test_the_cheap_unsure_check_finds_every_value_sx_unsure_finds(value: str) ->
     finally:
         con.close()
     assert maybe or not unsure, value
+
+
+SHAPE_NODES = [
+    ("objectRef", False, True),
+    ("user", False, True),
+    ("containers", True, True),
+    ("groups", True, False),
+    ("ownerReferences", True, True),
+]
+SHAPE_DOTTED = ["objectRef.resource", "objectRef.subresource", "user.username", "spec.containers"]
+SHAPE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *(f'"{key}"' for key, _, _ in SHAPE_NODES),
+            *(f'"{key}"' for key in SHAPE_DOTTED),
+            '"objectRefs"',
+            '"user-agent"',
+            ":",
+            " : ",
+            "[",
+            "{",
+            ",",
+            "\n",
+            '"x"',
+            "n",
+        ]
+    ),
+    max_size=8,
+).map("".join)
+
+
+# one line off the shape for each way of being off it
+SHAPE_WITNESSES = [
+    '{"objectRef": [1]}',
+    '{"user":[]}',
+    '{"containers" :{"image":"x"}}',
+    '{"groups":"system:masters"}',
+    '{"ownerReferences":\n{}}',
+    '{"objectRef.resource":"pods"}',
+    '{"objectRef.subresource":"exec"}',
+    '{"user.username" : "x"}',
+    '{"spec.containers":[]}',
+    '{"x":[[1]]}',
+    '{"x":[1, [2]]}',
+]
+
+
+@pytest.mark.parametrize("text", SHAPE_WITNESSES)
+def test_shape_regexes_find_every_way_off_the_shape_grouped_either_way(text: str) -> None:
+    for by_key in (False, True):
+        regexes = raw_gate.shape_regexes(SHAPE_NODES, SHAPE_DOTTED, by_key=by_key)
+        assert any(re.search(regex, text) for regex in regexes), (text, by_key)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=SHAPE_TEXT, nested_arrays=st.booleans())
+def test_shape_regexes_grouped_by_key_find_what_the_others_find(
+    text: str, nested_arrays: bool
+) -> None:
+    by_character = raw_gate.shape_regexes(SHAPE_NODES, SHAPE_DOTTED, nested_arrays)
+    by_key = raw_gate.shape_regexes(SHAPE_NODES, SHAPE_DOTTED, nested_arrays, by_key=True)
+    found = any(re.search(regex, text) for regex in by_character)
+    assert any(re.search(regex, text) for regex in by_key) is found, (text, by_key)
+
+
+def test_shape_regexes_grouped_by_key_start_with_the_whole_key() -> None:
+    # RE2 skips ahead to a literal only when the whole regex starts with it
+    by_key = raw_gate.shape_regexes(
+        [("objectRef", False, True), ("user", False, True)],
+        ["objectRef.resource", "user.username"],
+        nested_arrays=False,
+        by_key=True,
+    )
+    assert [regex.split("(?:")[0] for regex in by_key] == ['"objectRef', '"user']
