@@ -751,8 +751,8 @@ class FastHunt:
                     scanned = self._scan_exact(con, path, codes, progress)
                 skipped = [] if _all_lines_read(path, *scanned) else _skipped_lines(path)
                 numbers = _LineNumbers(skipped)
-                # a code's hits but their line, made once: most hit lines share a few codes
-                made: dict[str, list[_HitFields]] = {}
+                # a code's hits, made once and moved to each line: most hit lines share a code
+                made: dict[str, list[Hit]] = {}
                 for ordinal, code in _codes(con, codes):
                     number = numbers.of(ordinal)
                     if code == "R":
@@ -760,17 +760,14 @@ class FastHunt:
                         yield from evaluate_line(self.engine, path, number, raw, source)
                         continue
                     if code not in made:
-                        made[code] = [self._hit_fields(int(i), path) for i in code.split(";")]
-                    for fields in made[code]:
-                        yield Hit(*fields, number)
+                        made[code] = [
+                            Hit.of(self.rule_files[int(i)], path, 0) for i in code.split(";")
+                        ]
+                    for hit in made[code]:
+                        yield hit.at(number)
             finally:
                 lines.close()
                 con.close()
-
-    def _hit_fields(self, index: int, path: Path) -> _HitFields:
-        """A hit of rule ``index`` in ``path``: every field of ``Hit`` but the line."""
-        hit = Hit.of(self.rule_files[index], path, 0)
-        return (hit.rule_id, hit.title, hit.level, hit.theme, hit.rule, hit.file)
 
     def _scan_typed(
         self,
@@ -844,7 +841,6 @@ def _all_lines_read(path: Path, rows: int, length: int | None) -> bool:
 
 
 _FieldPatterns = dict[str, frozenset[str]]
-_HitFields = tuple[str, str, str, str, str, str]
 _T = TypeVar("_T")
 
 

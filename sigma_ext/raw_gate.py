@@ -156,21 +156,19 @@ def shape_regexes(
             alternatives.add(quoted + "\\[")
     by_start: dict[str, list[str]] = {}
     for alternative in sorted(alternatives):
-        lead = re.match('"[^"\\\\]*', alternative) if by_key else None
-        start = (
-            lead.group()
-            if lead is not None
-            else alternative[:2]
-            if alternative.startswith("\\")
-            else alternative[0]
-        )
-        by_start.setdefault(start, []).append(alternative)
+        by_start.setdefault(_lead(alternative, by_key), []).append(alternative)
     return [
         start + "(?:" + "|".join(a[len(start) :] for a in group) + ")"
-        if by_key
-        else "|".join(group)
         for start, group in sorted(by_start.items())
     ]
+
+
+def _lead(alternative: str, by_key: bool) -> str:
+    """The literal regex text ``alternative`` starts with: its first character (a whole escape
+    such as ``\\[``), or with ``by_key`` a quote and the key up to its end or first escape."""
+    if by_key and alternative.startswith('"'):
+        return '"' + re.split('["\\\\]', alternative[1:], maxsplit=1)[0]
+    return alternative[:2] if alternative.startswith("\\") else alternative[0]
 
 
 def any_regex_sql(column: str, regexes: Iterable[str]) -> str:
