@@ -728,6 +728,8 @@ class FastHunt:
         con.execute("SET preserve_insertion_order = true")
         # long IN lists would become MARK joins, which neither keep the row order nor run fast
         con.execute("SET disabled_optimizers = 'in_clause'")
+        # DuckDB's own bar would go to stdout, which carries the hits
+        con.execute("SET enable_progress_bar_print = false")
         install_macros(con)
         return con
 
@@ -1128,15 +1130,22 @@ def _fields_of(node: Any) -> set[str]:
 
 
 def _run_with_progress(
-    con: duckdb.DuckDBPyConnection, sql: str, progress: Callable[[float], None] | None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    progress: Callable[[float], None] | None,
+    every: float = 0.2,
 ) -> None:
+    """Run ``sql``; while it runs, pass DuckDB's query progress (0 to 100) to ``progress`` every
+    ``every`` seconds, then 100 once it is done."""
     if progress is None:
         con.execute(sql)
         return
+    # without it, query_progress() gives -1 throughout
+    con.execute("SET enable_progress_bar = true")
     done = threading.Event()
 
     def poll() -> None:
-        while not done.wait(0.2):
+        while not done.wait(every):
             try:
                 value = con.query_progress()
             except duckdb.Error:
@@ -1151,6 +1160,7 @@ def _run_with_progress(
     finally:
         done.set()
         watcher.join()
+        con.execute("SET enable_progress_bar = false")
     progress(100.0)
 
 

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import BadLine, Hit, hunt_file
-from sigma_ext.hunt_duckdb import FAST_PATHS, REFERENCE_ONLY, FastHunt, _codes
+from sigma_ext.hunt_duckdb import (
+    FAST_PATHS,
+    REFERENCE_ONLY,
+    FastHunt,
+    _codes,
+    _run_with_progress,
+    stderr_progress,
+)
 from sigma_ext.sources import SOURCES
 
 from .conftest import ROOT
@@ -420,3 +427,51 @@ def test_gzip_and_lines_after_blank_lines_keep_their_numbers(
     expected = outcome(list(hunt_file(engine, log)))
     assert {line for line, _ in expected} == {1, 4, 6}
     assert outcome(list(fast.hunt_file(log))) == expected
+
+
+def test_progress_rises_while_a_long_scan_runs(fast: FastHunt, tmp_path: Path) -> None:
+    # DuckDB reports no progress unless its progress bar is on: query_progress() stays at -1
+    con = fast.connect()
+    seen: list[float] = []
+    slow = (
+        "COPY (SELECT regexp_matches(i::VARCHAR, '9[0-9]*7') AS m FROM range(6000000) t(i)) "
+        f"TO '{tmp_path / 'out.parquet'}' (FORMAT parquet)"
+    )
+    try:
+        _run_with_progress(con, slow, seen.append, every=0.002)
+    finally:
+        con.close()
+    assert seen[-1] == 100.0
+    assert any(0.0 < value < 100.0 for value in seen), seen
+
+
+def test_a_hunt_with_progress_gives_the_same_hits_and_ends_at_100(
+    fast: FastHunt, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    log.write_text("".join(json.dumps(event) + "\n" for event in BASE))
+    seen: list[float] = []
+    assert outcome(list(fast.hunt_file(log, seen.append))) == outcome(list(fast.hunt_file(log)))
+    assert seen[-1:] == [100.0]
+    # DuckDB's own bar never reaches stdout, which carries the hits
+    assert capsys.readouterr().out == ""
+
+
+def test_the_progress_bar_is_drawn_on_stderr_only_for_a_long_run_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    small.write_text("{}\n")
+    with large.open("wb") as handle:
+        handle.truncate(64 << 20)  # sparse: the size is what counts
+    assert stderr_progress(large) is None  # stderr is not a terminal under pytest
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert stderr_progress(small) is None
+    draw = stderr_progress(large)
+    assert draw is not None
+    draw(40.0)
+    draw(100.0)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "large.jsonl [############..................]  40.0%" in captured.err
+    assert captured.err.endswith("100.0%\n")
