@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from sigma_ext.engine import ReferenceEngine
+from sigma_ext.progress import Progress
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import Source, parse_text_line
 
@@ -149,10 +150,17 @@ def read_line(raw: bytes) -> Any | str | None:
     return value
 
 
-def read_events(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
-    """(line number, event or BadLine) for every non-blank line."""
-    with open_binary(path) as handle:
+def read_events(
+    path: Path, progress: Progress | None = None
+) -> Iterator[tuple[int, Any | BadLine]]:
+    """(line number, event or BadLine) for every non-blank line; ``progress`` is told how far
+    through the file's bytes (compressed ones for gzip) reading is, every few thousand lines."""
+    with path.open("rb") as stored:
+        handle = cast(IO[bytes], gzip.GzipFile(fileobj=stored)) if is_gzip(path) else stored
+        size = max(path.stat().st_size, 1)
         for number, raw in enumerate(handle, start=1):
+            if progress is not None and number % _PROGRESS_LINES == 0:
+                progress(min(100 * stored.tell() / size, 99.9))
             item = read_line(raw)
             if item is None:
                 continue
@@ -160,6 +168,11 @@ def read_events(path: Path) -> Iterator[tuple[int, Any | BadLine]]:
                 yield number, BadLine(str(path), number, item)
             else:
                 yield number, item
+    if progress is not None:
+        progress(100.0)
+
+
+_PROGRESS_LINES = 4096
 
 
 def evaluate_line(
@@ -175,10 +188,13 @@ def evaluate_line(
 
 
 def hunt_file(
-    engine: ReferenceEngine, path: Path, source: Source | None = None
+    engine: ReferenceEngine,
+    path: Path,
+    source: Source | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[Hit | BadLine]:
     """Every hit and bad line of one file, in line order (hits of a line in rule order)."""
-    for number, item in read_events(path):
+    for number, item in read_events(path, progress):
         if isinstance(item, BadLine):
             yield item
             continue

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -64,6 +63,7 @@ from sigma_ext.duckdb_backend import (
 )
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import BadLine, Hit, evaluate_line, is_gzip, open_binary
+from sigma_ext.progress import Progress
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import SOURCES, Source
 
@@ -733,9 +733,7 @@ class FastHunt:
         install_macros(con)
         return con
 
-    def hunt_file(
-        self, path: Path, progress: Callable[[float], None] | None = None
-    ) -> Iterator[Hit | BadLine]:
+    def hunt_file(self, path: Path, progress: Progress | None = None) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order).
 
         The typed scan runs first; if DuckDB fails on it, the file is scanned again the exact
@@ -776,7 +774,7 @@ class FastHunt:
         con: duckdb.DuckDBPyConnection,
         path: Path,
         codes: Path,
-        progress: Callable[[float], None] | None,
+        progress: Progress | None,
     ) -> tuple[int, int | None] | None:
         """Write the code and length of every row to ``codes``; the number of rows and the sum of
         their lengths (None when a row has none), or None when there is no typed scan or DuckDB
@@ -796,7 +794,7 @@ class FastHunt:
         con: duckdb.DuckDBPyConnection,
         path: Path,
         codes: Path,
-        progress: Callable[[float], None] | None,
+        progress: Progress | None,
     ) -> tuple[int, int | None]:
         """Write the code of every row to ``codes``; the number of rows (lengths unknown)."""
         exact = self.select.replace("{reader}", self.reader(path))
@@ -812,7 +810,7 @@ def _copy_codes(
     con: duckdb.DuckDBPyConnection,
     query: str,
     codes: Path,
-    progress: Callable[[float], None] | None,
+    progress: Progress | None,
 ) -> tuple[int, int | None]:
     """Run ``query`` (columns ``code`` and ``n``) into the Parquet file ``codes``, in row order;
     the number of rows and the sum of ``n`` (None when an ``n`` is NULL)."""
@@ -1132,7 +1130,7 @@ def _fields_of(node: Any) -> set[str]:
 def _run_with_progress(
     con: duckdb.DuckDBPyConnection,
     sql: str,
-    progress: Callable[[float], None] | None,
+    progress: Progress | None,
     every: float = 0.2,
 ) -> None:
     """Run ``sql``; while it runs, pass DuckDB's query progress (0 to 100) to ``progress`` every
@@ -1238,17 +1236,3 @@ class _LineReader:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
-
-
-def stderr_progress(path: Path) -> Callable[[float], None] | None:
-    """A progress bar on stderr for a long run on a terminal, else None."""
-    if not sys.stderr.isatty() or path.stat().st_size < 64 << 20:
-        return None
-    return lambda percent: _draw(path, percent)
-
-
-def _draw(path: Path, percent: float) -> None:
-    filled = int(percent / 100 * 30)
-    end = "\n" if percent >= 100 else ""
-    sys.stderr.write(f"\r{path.name} [{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f}%{end}")
-    sys.stderr.flush()

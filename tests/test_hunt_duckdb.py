@@ -20,7 +20,6 @@ from sigma_ext.hunt_duckdb import (
     FastHunt,
     _codes,
     _run_with_progress,
-    stderr_progress,
 )
 from sigma_ext.sources import SOURCES
 
@@ -455,23 +454,3 @@ def test_a_hunt_with_progress_gives_the_same_hits_and_ends_at_100(
     assert seen[-1:] == [100.0]
     # DuckDB's own bar never reaches stdout, which carries the hits
     assert capsys.readouterr().out == ""
-
-
-def test_the_progress_bar_is_drawn_on_stderr_only_for_a_long_run_on_a_terminal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
-    small.write_text("{}\n")
-    with large.open("wb") as handle:
-        handle.truncate(64 << 20)  # sparse: the size is what counts
-    assert stderr_progress(large) is None  # stderr is not a terminal under pytest
-    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
-    assert stderr_progress(small) is None
-    draw = stderr_progress(large)
-    assert draw is not None
-    draw(40.0)
-    draw(100.0)
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "large.jsonl [############..................]  40.0%" in captured.err
-    assert captured.err.endswith("100.0%\n")

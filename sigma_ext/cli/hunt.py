@@ -10,7 +10,8 @@ from pathlib import Path
 from sigma_ext.cli.common import add_content_options, load_or_report
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import BadLine, Hit, hunt_file
-from sigma_ext.hunt_duckdb import FastHunt, stderr_progress
+from sigma_ext.hunt_duckdb import FastHunt
+from sigma_ext.progress import stderr_progress
 from sigma_ext.sources import SOURCES, source_named
 
 
@@ -49,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
     fast = FastHunt(engine, source) if args.engine == "fast" else None
     skipped = 0
     for path in args.logfiles:
+        progress = stderr_progress(path)
         items: Iterator[Hit | BadLine] = (
-            fast.hunt_file(path, stderr_progress(path))
+            fast.hunt_file(path, progress)
             if fast is not None
-            else hunt_file(engine, path, source)
+            else hunt_file(engine, path, source, progress)
         )
         try:
             for item in items:
