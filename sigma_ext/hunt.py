@@ -159,8 +159,8 @@ def read_events(
         handle = cast(IO[bytes], gzip.GzipFile(fileobj=stored)) if is_gzip(path) else stored
         size = max(path.stat().st_size, 1)
         for number, raw in enumerate(handle, start=1):
-            if progress is not None and number % _PROGRESS_LINES == 0:
-                progress(min(100 * stored.tell() / size, 99.9))
+            if progress is not None and number % PROGRESS_LINES == 0:
+                progress("judge", min(100 * stored.tell() / size, 99.9))
             item = read_line(raw)
             if item is None:
                 continue
@@ -169,10 +169,11 @@ def read_events(
             else:
                 yield number, item
     if progress is not None:
-        progress(100.0)
+        progress("judge", 100.0)
 
 
-_PROGRESS_LINES = 4096
+PROGRESS_LINES = 4096
+"""Lines judged between two reports of progress."""
 
 
 def evaluate_line(

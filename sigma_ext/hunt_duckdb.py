@@ -62,7 +62,7 @@ from sigma_ext.duckdb_backend import (
     sql_string,
 )
 from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import BadLine, Hit, evaluate_line, is_gzip, open_binary
+from sigma_ext.hunt import PROGRESS_LINES, BadLine, Hit, evaluate_line, is_gzip, open_binary
 from sigma_ext.progress import Progress
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import SOURCES, Source
@@ -751,6 +751,7 @@ class FastHunt:
                     scanned = self._scan_exact(con, path, codes, progress)
                 skipped = [] if _all_lines_read(path, *scanned) else _skipped_lines(path)
                 numbers = _LineNumbers(skipped)
+                judging = _Judging(progress, _reference_rows(con, codes) if progress else 0)
                 # a code's hits, made once and moved to each line: most hit lines share a code
                 made: dict[str, list[Hit]] = {}
                 for ordinal, code in _codes(con, codes):
@@ -758,6 +759,7 @@ class FastHunt:
                     if code == "R":
                         raw = lines.get(number)
                         yield from evaluate_line(self.engine, path, number, raw, source)
+                        judging.judged()
                         continue
                     if code not in made:
                         made[code] = [
@@ -765,6 +767,7 @@ class FastHunt:
                         ]
                     for hit in made[code]:
                         yield hit.at(number)
+                judging.done()
             finally:
                 lines.close()
                 con.close()
@@ -1133,8 +1136,8 @@ def _run_with_progress(
     progress: Progress | None,
     every: float = 0.2,
 ) -> None:
-    """Run ``sql``; while it runs, pass DuckDB's query progress (0 to 100) to ``progress`` every
-    ``every`` seconds, then 100 once it is done."""
+    """Run ``sql``; while it runs, pass DuckDB's query progress (0 to 100) to ``progress`` as
+    the ``scan`` phase every ``every`` seconds, then 100 once it is done."""
     if progress is None:
         con.execute(sql)
         return
@@ -1149,7 +1152,7 @@ def _run_with_progress(
             except duckdb.Error:
                 continue
             if value >= 0:
-                progress(float(value))
+                progress("scan", float(value))
 
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()
@@ -1159,7 +1162,35 @@ def _run_with_progress(
         done.set()
         watcher.join()
         con.execute("SET enable_progress_bar = false")
-    progress(100.0)
+    progress("scan", 100.0)
+
+
+def _reference_rows(con: duckdb.DuckDBPyConnection, codes: Path) -> int:
+    """How many rows the scan left to the reference engine."""
+    found = con.execute(
+        f"SELECT count(*) FROM read_parquet({sql_string(str(codes))}) WHERE code = 'R'"
+    ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+@dataclass
+class _Judging:
+    """The ``judge`` phase of the progress: the lines the scan left to the reference engine,
+    which may be most of a file (a source with no SQL) and take far longer than the scan."""
+
+    progress: Progress | None
+    total: int
+    count: int = 0
+
+    def judged(self) -> None:
+        self.count += 1
+        if self.progress is not None and self.count % PROGRESS_LINES == 0:
+            self.progress("judge", min(100 * self.count / self.total, 99.9))
+
+    def done(self) -> None:
+        if self.progress is not None and self.total:
+            self.progress("judge", 100.0)
 
 
 _CHUNK = 1 << 20

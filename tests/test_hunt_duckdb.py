@@ -431,26 +431,52 @@ def test_gzip_and_lines_after_blank_lines_keep_their_numbers(
 def test_progress_rises_while_a_long_scan_runs(fast: FastHunt, tmp_path: Path) -> None:
     # DuckDB reports no progress unless its progress bar is on: query_progress() stays at -1
     con = fast.connect()
-    seen: list[float] = []
+    seen: list[tuple[str, float]] = []
     slow = (
         "COPY (SELECT regexp_matches(i::VARCHAR, '9[0-9]*7') AS m FROM range(6000000) t(i)) "
         f"TO '{tmp_path / 'out.parquet'}' (FORMAT parquet)"
     )
     try:
-        _run_with_progress(con, slow, seen.append, every=0.002)
+        _run_with_progress(con, slow, lambda *report: seen.append(report), every=0.002)
     finally:
         con.close()
-    assert seen[-1] == 100.0
-    assert any(0.0 < value < 100.0 for value in seen), seen
+    assert seen[-1] == ("scan", 100.0)
+    assert {phase for phase, _ in seen} == {"scan"}
+    assert any(0.0 < value < 100.0 for _, value in seen), seen
 
 
 def test_a_hunt_with_progress_gives_the_same_hits_and_ends_at_100(
     fast: FastHunt, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = tmp_path / "audit.jsonl"
-    log.write_text("".join(json.dumps(event) + "\n" for event in BASE))
-    seen: list[float] = []
-    assert outcome(list(fast.hunt_file(log, seen.append))) == outcome(list(fast.hunt_file(log)))
-    assert seen[-1:] == [100.0]
+    creation = json.dumps(next(e for e in BASE if e.get("verb") == "create"))
+    log.write_text(f"{creation}\n" * 30)
+    seen: list[tuple[str, float]] = []
+    with_progress = list(fast.hunt_file(log, lambda *report: seen.append(report)))
+    assert with_progress
+    assert outcome(with_progress) == outcome(list(fast.hunt_file(log)))
+    assert seen[-1] == ("scan", 100.0)  # every line judged in SQL: no judge phase
     # DuckDB's own bar never reaches stdout, which carries the hits
     assert capsys.readouterr().out == ""
+
+
+def test_lines_left_to_the_reference_engine_have_a_judge_phase_of_their_own(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CloudTrail has no SQL: after the scan, every one of its lines is judged one by one, which
+    # takes far longer than the scan, so the bar must not sit at 100% meanwhile
+    monkeypatch.setattr("sigma_ext.hunt_duckdb.PROGRESS_LINES", 10)
+    cloudtrail = ROOT / "fixtures" / "aws_cloudtrail" / "malicious_creators.jsonl"
+    events = [line for line in cloudtrail.read_text().splitlines() if line.strip()]
+    audit = json.dumps(next(e for e in BASE if e.get("verb") == "create"))
+    log = tmp_path / "mixed.jsonl"
+    log.write_text("".join(f"{events[i % len(events)]}\n{audit}\n" for i in range(45)))
+    seen: list[tuple[str, float]] = []
+    with_progress = list(fast.hunt_file(log, lambda *report: seen.append(report)))
+    assert outcome(with_progress) == outcome(list(hunt_file(engine, log)))
+    phases = [phase for phase, _ in seen]
+    scan_end = phases.index("judge") - 1
+    assert seen[scan_end] == ("scan", 100.0)
+    assert set(phases[scan_end + 1 :]) == {"judge"}
+    judge = [value for phase, value in seen if phase == "judge"]
+    assert judge == [100 * n / 45 for n in (10, 20, 30, 40)] + [100.0]

@@ -26,11 +26,11 @@ def test_the_progress_bar_is_drawn_on_stderr_only_for_a_long_run_on_a_terminal(
     assert stderr_progress(small) is None
     draw = stderr_progress(large)
     assert draw is not None
-    draw(40.0)
-    draw(100.0)
+    draw("scan", 40.0)
+    draw("scan", 100.0)
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "large.jsonl [############..................]  40.0%" in captured.err
+    assert "large.jsonl scan  [############..................]  40.0%" in captured.err
     assert captured.err.endswith("100.0%\n")
 
 
@@ -50,7 +50,7 @@ def test_reading_reports_progress_through_the_file(tmp_path: Path, compressed: b
     else:
         log.write_text(text)
     seen: list[float] = []
-    assert sum(1 for _ in read_events(log, seen.append)) == 5 * 4096
+    assert sum(1 for _ in read_events(log, lambda _, value: seen.append(value))) == 5 * 4096
     assert len(seen) == 6  # every 4,096 lines, then 100
     assert seen == sorted(seen)
     assert 0 < seen[0] < seen[-2] < 100
@@ -60,10 +60,12 @@ def test_reading_reports_progress_through_the_file(tmp_path: Path, compressed: b
 def test_the_reference_engine_gives_the_same_hits_with_progress(
     engine: ReferenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sigma_ext.hunt._PROGRESS_LINES", 10)
+    monkeypatch.setattr("sigma_ext.hunt.PROGRESS_LINES", 10)
     log = tmp_path / "audit.jsonl"
     log.write_text(_repeated_fixture(45))
-    seen: list[float] = []
-    assert list(hunt_file(engine, log, None, seen.append)) == list(hunt_file(engine, log))
+    seen: list[tuple[str, float]] = []
+    reported = list(hunt_file(engine, log, None, lambda *report: seen.append(report)))
+    assert reported == list(hunt_file(engine, log))
     assert len(seen) == 5
-    assert seen[-1] == 100.0
+    assert {phase for phase, _ in seen} == {"judge"}
+    assert seen[-1] == ("judge", 100.0)
