@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import hunt_file, read_events
+from sigma_ext.hunt import PROGRESS_LINES, hunt_file, read_events
 from sigma_ext.progress import stderr_progress
 
 from .conftest import ROOT
@@ -42,7 +42,7 @@ def _repeated_fixture(lines: int) -> str:
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
 def test_reading_reports_progress_through_the_file(tmp_path: Path, compressed: bool) -> None:
-    text = _repeated_fixture(5 * 4096)
+    text = _repeated_fixture(5 * PROGRESS_LINES)
     log = tmp_path / "audit.jsonl"
     if compressed:
         with gzip.open(log, "wt") as handle:
@@ -50,8 +50,9 @@ def test_reading_reports_progress_through_the_file(tmp_path: Path, compressed: b
     else:
         log.write_text(text)
     seen: list[float] = []
-    assert sum(1 for _ in read_events(log, lambda _, value: seen.append(value))) == 5 * 4096
-    assert len(seen) == 6  # every 4,096 lines, then 100
+    events = read_events(log, lambda _, value: seen.append(value))
+    assert sum(1 for _ in events) == 5 * PROGRESS_LINES
+    assert len(seen) == 6  # every PROGRESS_LINES lines, then 100
     assert seen == sorted(seen)
     assert 0 < seen[0] < seen[-2] < 100
     assert seen[-1] == 100.0
