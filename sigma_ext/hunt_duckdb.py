@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
 
 import duckdb
 from sigma.conditions import (
@@ -235,19 +235,15 @@ class _SourcePlan:
         """Top-level keys the rules read as one scalar: read as VARCHAR, never transformed."""
         return {top for top, node in self.roots.items() if not node.array and not node.children}
 
-    def read_typed(self, top: str) -> bool:
-        """Whether ``top`` arrives typed (the typed scan's ``json_transform``), not as JSON text
-        to be transformed here."""
-        return self.typed
-
     def transformed(self, top: str) -> str:
-        """The subtree of ``top`` as a typed value: read typed, or ``json_transform``-ed."""
-        return _ident(top) if self.read_typed(top) else _ident(f"{self.prefix}t_{top}")
+        """The subtree of ``top`` as a typed value: in the typed scan it arrives typed (its
+        ``json_transform`` of the whole line); in the exact scan it is ``json_transform``-ed."""
+        return _ident(top) if self.typed else _ident(f"{self.prefix}t_{top}")
 
     def shape_unknown(self, top: str) -> str:
         """TRUE when the subtree of ``top`` is off the shape the SQL reads (a column, or inline
         for the typed scan)."""
-        if self.read_typed(top):
+        if self.typed:
             assert self.shape_column is not None, "the typed scan flags the shape per line"
             return self.shape_column
         return _ident(f"{self.prefix}u_{top}")
@@ -749,9 +745,9 @@ class FastHunt:
                 scanned = self._scan_typed(con, path, codes, progress)
                 if scanned is None:
                     scanned = self._scan_exact(con, path, codes, progress)
-                skipped = [] if _all_lines_read(path, *scanned) else _skipped_lines(path)
-                numbers = _LineNumbers(skipped)
-                judging = _Judging(progress, _reference_rows(con, codes) if progress else 0)
+                read = _all_lines_read(path, scanned.rows, scanned.length)
+                numbers = _LineNumbers([] if read else _skipped_lines(path))
+                judging = _Judging(progress, scanned.reference)
                 # a code's hits, made once and moved to each line: most hit lines share a code
                 made: dict[str, list[Hit]] = {}
                 for ordinal, code in _codes(con, codes):
@@ -778,10 +774,8 @@ class FastHunt:
         path: Path,
         codes: Path,
         progress: Progress | None,
-    ) -> tuple[int, int | None] | None:
-        """Write the code and length of every row to ``codes``; the number of rows and the sum of
-        their lengths (None when a row has none), or None when there is no typed scan or DuckDB
-        fails on it."""
+    ) -> _Scanned | None:
+        """Write the code and length of every row to ``codes``; None when DuckDB fails on it."""
         reader = (
             f"read_json_objects({sql_string(str(path))}, format='newline_delimited', "
             f"ignore_errors=true, compression='{_compression(path)}')"
@@ -798,8 +792,8 @@ class FastHunt:
         path: Path,
         codes: Path,
         progress: Progress | None,
-    ) -> tuple[int, int | None]:
-        """Write the code of every row to ``codes``; the number of rows (lengths unknown)."""
+    ) -> _Scanned:
+        """Write the code of every row to ``codes`` (lengths unknown)."""
         exact = self.select.replace("{reader}", self.reader(path))
         query = f"SELECT code, NULL::BIGINT AS n FROM ({exact})"
         return _copy_codes(con, query, codes, progress)
@@ -809,20 +803,33 @@ def _compression(path: Path) -> str:
     return "gzip" if is_gzip(path) else "none"
 
 
+class _Scanned(NamedTuple):
+    """What a scan wrote to the codes file."""
+
+    rows: int
+    length: int | None
+    """The sum of the rows' lengths; None when a row has none."""
+    reference: int
+    """Rows left to the reference engine (code 'R')."""
+
+
 def _copy_codes(
     con: duckdb.DuckDBPyConnection,
     query: str,
     codes: Path,
     progress: Progress | None,
-) -> tuple[int, int | None]:
-    """Run ``query`` (columns ``code`` and ``n``) into the Parquet file ``codes``, in row order;
-    the number of rows and the sum of ``n`` (None when an ``n`` is NULL)."""
+) -> _Scanned:
+    """Run ``query`` (columns ``code`` and ``n``) into the Parquet file ``codes``, in row order,
+    and count what it wrote."""
     target = sql_string(str(codes))
     _run_with_progress(con, f"COPY ({query}) TO {target} (FORMAT parquet)", progress)
-    found = con.execute(f"SELECT count(*), sum(n), count(n) FROM read_parquet({target})").fetchone()
+    found = con.execute(
+        "SELECT count(*), sum(n), count(n), count(*) FILTER (WHERE code = 'R') "
+        f"FROM read_parquet({target})"
+    ).fetchone()
     assert found is not None
-    rows, length, known = found
-    return int(rows), (int(length or 0) if known == rows else None)
+    rows, length, known, reference = found
+    return _Scanned(int(rows), int(length or 0) if known == rows else None, int(reference))
 
 
 def _all_lines_read(path: Path, rows: int, length: int | None) -> bool:
@@ -1163,15 +1170,6 @@ def _run_with_progress(
         watcher.join()
         con.execute("SET enable_progress_bar = false")
     progress("scan", 100.0)
-
-
-def _reference_rows(con: duckdb.DuckDBPyConnection, codes: Path) -> int:
-    """How many rows the scan left to the reference engine."""
-    found = con.execute(
-        f"SELECT count(*) FROM read_parquet({sql_string(str(codes))}) WHERE code = 'R'"
-    ).fetchone()
-    assert found is not None
-    return int(found[0])
 
 
 @dataclass
