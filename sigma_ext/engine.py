@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigma_ext.corpus import Corpus
-from sigma_ext.evaluator import CompiledRule, compile_rule
+from sigma_ext.evaluator import CompiledRule, Fields, compile_rule
 from sigma_ext.mappings import conversion_pipeline
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import Source, recognize
@@ -46,9 +46,7 @@ class ReferenceEngine:
         source = source or recognize(event)
         if source is None:
             return []
-        document = source.decode(event)
+        fields = Fields(source.decode(event))
         return [
-            loaded.rule_file
-            for loaded in self.rules_for(source)
-            if loaded.compiled.matches(document)
+            loaded.rule_file for loaded in self.rules_for(source) if loaded.compiled.matches(fields)
         ]

@@ -13,7 +13,9 @@ expanded abstract fields) directly on the JSON event, with Sigma's semantics:
   matches (vacuously when there is none), so ``not <detection>`` means "some element does not".
 
 Anything else raises ``UnsupportedConstruct`` instead of guessing. Rules are compiled to
-closures once; evaluating an event does no parsing.
+closures once; evaluating an event does no parsing. Each event's field values are looked up
+once however many rules read them (``Fields``), and an OR of plain strings on one field (an
+allowlist, a list of verbs) is one set lookup.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sigma.conditions import (
@@ -52,8 +55,6 @@ from sigma.types import (
 )
 
 Event = Mapping[str, Any]
-Overrides = Mapping[str, list[Any]]
-Predicate = Callable[[Event, Overrides], bool]
 ValueTest = Callable[[Any], bool]
 
 
@@ -71,16 +72,32 @@ OBJECT = _Object()
 def field_values(event: Any, path: str) -> list[Any]:
     """Every scalar at the dotted path, arrays flattened at any depth, nulls left out."""
     out: list[Any] = []
-    _collect(event, path.split("."), 0, out)
+    _collect(event, _path_keys(path), 0, out)
     return out
 
 
-def _collect(node: Any, parts: list[str], index: int, out: list[Any]) -> None:
+@lru_cache(maxsize=4096)
+def _path_keys(path: str) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """For each position in the path, the keys that may start there and where each ends.
+
+    ``a.b.c`` at position 0 may be the key ``a`` (then ``b`` follows), ``a.b`` or ``a.b.c``:
+    a key that itself contains dots is found too.
+    """
+    parts = path.split(".")
+    return tuple(
+        tuple((".".join(parts[index:end]), end) for end in range(index + 1, len(parts) + 1))
+        for index in range(len(parts))
+    )
+
+
+def _collect(
+    node: Any, keys: tuple[tuple[tuple[str, int], ...], ...], index: int, out: list[Any]
+) -> None:
     if isinstance(node, list):
         for element in node:
-            _collect(element, parts, index, out)
+            _collect(element, keys, index, out)
         return
-    if index == len(parts):
+    if index == len(keys):
         if isinstance(node, dict):
             out.append(OBJECT)
         elif node is not None:
@@ -88,10 +105,43 @@ def _collect(node: Any, parts: list[str], index: int, out: list[Any]) -> None:
         return
     if not isinstance(node, dict):
         return
-    for end in range(index + 1, len(parts) + 1):
-        key = parts[index] if end == index + 1 else ".".join(parts[index:end])
+    for key, end in keys[index]:
         if key in node:
-            _collect(node[key], parts, end, out)
+            _collect(node[key], keys, end, out)
+
+
+class Fields:
+    """One event's field values, each path looked up once however many rules read it."""
+
+    __slots__ = ("_found", "event")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._found: dict[str, list[Any]] = {}
+
+    def values(self, path: str) -> list[Any]:
+        found = self._found.get(path)
+        if found is None:
+            found = self._found[path] = field_values(self.event, path)
+        return found
+
+
+class _Pinned(Fields):
+    """The event with some fields pinned to one value each (one element of a pooled list)."""
+
+    __slots__ = ("_base", "_pinned")
+
+    def __init__(self, base: Fields, pinned: Mapping[str, list[Any]]) -> None:
+        super().__init__(base.event)
+        self._base = base
+        self._pinned = pinned
+
+    def values(self, path: str) -> list[Any]:
+        pinned = self._pinned.get(path)
+        return self._base.values(path) if pinned is None else pinned
+
+
+Predicate = Callable[[Fields], bool]
 
 
 def _as_text(value: Any) -> str | None:
@@ -219,30 +269,31 @@ def value_test(value: Any) -> ValueTest:
     raise UnsupportedConstruct(f"value type {type(value).__name__} is not supported")
 
 
-def _values(event: Event, overrides: Overrides, field: str) -> list[Any]:
-    if field in overrides:
-        return overrides[field]
-    return field_values(event, field)
-
-
 def _leaf(node: ConditionFieldEqualsValueExpression) -> Predicate:
     field, value = node.field, node.value
     if isinstance(value, SigmaNull):
-        return lambda event, overrides: not _values(event, overrides, field)
+        return lambda fields: not fields.values(field)
     if isinstance(value, SigmaExists):
         wanted = value.exists
-        return lambda event, overrides: bool(_values(event, overrides, field)) == wanted
+        return lambda fields: bool(fields.values(field)) == wanted
     if isinstance(value, SigmaFieldReference):
         other = value.field
 
-        def test_reference(event: Event, overrides: Overrides) -> bool:
-            left = {_as_text(v) for v in _values(event, overrides, field)} - {None}
-            right = {_as_text(v) for v in _values(event, overrides, other)} - {None}
+        def test_reference(fields: Fields) -> bool:
+            left = {_as_text(v) for v in fields.values(field)} - {None}
+            right = {_as_text(v) for v in fields.values(other)} - {None}
             return bool(left & right)
 
         return test_reference
     test = value_test(value)
-    return lambda event, overrides: any(test(v) for v in _values(event, overrides, field))
+
+    def test_any(fields: Fields) -> bool:
+        for candidate in fields.values(field):  # noqa: SIM110 (a loop is faster than any())
+            if test(candidate):
+                return True
+        return False
+
+    return test_any
 
 
 def _keyword(node: ConditionValueExpression) -> Predicate:
@@ -259,26 +310,96 @@ def _keyword(node: ConditionValueExpression) -> Predicate:
             return any(scan(v) for v in node)
         return test(node)
 
-    return lambda event, overrides: scan(event)
+    return lambda fields: scan(fields.event)
+
+
+def _all_of(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+
+    def test_all(fields: Fields) -> bool:
+        for part in parts:  # noqa: SIM110 (a loop is faster than all())
+            if not part(fields):
+                return False
+        return True
+
+    return test_all
+
+
+def _one_of(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+
+    def test_one(fields: Fields) -> bool:
+        for part in parts:  # noqa: SIM110 (a loop is faster than any())
+            if part(fields):
+                return True
+        return False
+
+    return test_one
 
 
 def _boolean(node: Any, child: Callable[[Any], Predicate]) -> Predicate | None:
     """Closures for AND, OR and NOT over children compiled by ``child``; None for other nodes."""
     match node:
         case ConditionAND():
-            parts = [child(arg) for arg in node.args]
-            return lambda event, overrides: all(part(event, overrides) for part in parts)
+            return _all_of([child(arg) for arg in node.args])
         case ConditionOR():
-            parts = [child(arg) for arg in node.args]
-            return lambda event, overrides: any(part(event, overrides) for part in parts)
+            return _one_of([child(arg) for arg in node.args])
         case ConditionNOT():
             inner = child(node.args[0])
-            return lambda event, overrides: not inner(event, overrides)
+            return lambda fields: not inner(fields)
     return None
+
+
+def _plain_string(node: Any) -> tuple[str, SigmaString] | None:
+    """The field and value of a leaf comparing a field with a string without wildcards."""
+    if not isinstance(node, ConditionFieldEqualsValueExpression):
+        return None
+    value = node.value
+    if not isinstance(value, SigmaString) or value.contains_special():
+        return None
+    if any(isinstance(part, Placeholder) for part in value.s):
+        return None
+    return node.field, value
+
+
+def _any_of(field: str, values: list[SigmaString]) -> Predicate:
+    """``field`` equals one of the plain strings: the OR of their leaves, as set lookups."""
+    cased = frozenset(str(v.s[0]) if v.s else "" for v in values if isinstance(v, SigmaCasedString))
+    folded = frozenset(
+        (str(v.s[0]) if v.s else "").casefold()
+        for v in values
+        if not isinstance(v, SigmaCasedString)
+    )
+
+    def test(fields: Fields) -> bool:
+        for candidate in fields.values(field):
+            text = _as_text(candidate)
+            if text is not None and (text in cased or text.casefold() in folded):
+                return True
+        return False
+
+    return test
+
+
+def _compile_or(node: ConditionOR) -> Predicate:
+    """An OR; its plain-string leaves on one field become one set lookup (same meaning)."""
+    by_field: dict[str, list[SigmaString]] = {}
+    parts: list[Predicate] = []
+    for arg in node.args:
+        plain = _plain_string(arg)
+        if plain is None:
+            parts.append(compile_condition(arg))
+        else:
+            by_field.setdefault(plain[0], []).append(plain[1])
+    return _one_of([_any_of(field, values) for field, values in by_field.items()] + parts)
 
 
 def compile_condition(node: Any) -> Predicate:
     """Closures for a postprocessed condition tree (leaves are field/value expressions)."""
+    if isinstance(node, ConditionOR):
+        return _compile_or(node)
     boolean = _boolean(node, compile_condition)
     if boolean is not None:
         return boolean
@@ -305,9 +426,9 @@ def _every_element(node: Any) -> Predicate:
     inner = compile_condition(node)
     fields = sorted(_fields_of(node))
 
-    def test(event: Event, overrides: Overrides) -> bool:
-        values = [v for field in fields for v in _values(event, overrides, field)]
-        return all(inner(event, {field: [v] for field in fields}) for v in values)
+    def test(event: Fields) -> bool:
+        values = [v for field in fields for v in event.values(field)]
+        return all(inner(_Pinned(event, {field: [v] for field in fields})) for v in values)
 
     return test
 
@@ -319,8 +440,9 @@ class CompiledRule:
     rule: SigmaRule
     predicate: Predicate
 
-    def matches(self, event: Event) -> bool:
-        return self.predicate(event, {})
+    def matches(self, event: Event | Fields) -> bool:
+        """Whether the rule fires; pass one ``Fields`` to every rule to share the lookups."""
+        return self.predicate(event if isinstance(event, Fields) else Fields(event))
 
 
 def compile_rule(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> CompiledRule:
@@ -349,4 +471,4 @@ def compile_rule(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Compil
         return boolean
 
     conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
-    return CompiledRule(rule, lambda event, overrides: any(c(event, overrides) for c in conditions))
+    return CompiledRule(rule, _one_of(conditions))

@@ -6,9 +6,11 @@ import textwrap
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 
-from sigma_ext.evaluator import UnsupportedConstruct, compile_rule, field_values
+from sigma_ext.evaluator import Fields, UnsupportedConstruct, compile_rule, field_values
 
 
 def run(detection: str, event: dict[str, Any], every_element: tuple[str, ...] = ()) -> bool:
@@ -160,3 +162,62 @@ def test_unsupported_construct_fails_loudly() -> None:
         run(
             "sel: {user.username|expand: '%unfilled%'}\ncondition: sel", {"user": {"username": "x"}}
         )
+
+
+def test_a_list_of_plain_values_compares_each_as_text_case_insensitively() -> None:
+    rule = "sel: {verb: [CREATE, patch, 'true']}\ncondition: sel"
+    assert run(rule, {"verb": "Create"})
+    assert run(rule, {"verb": ["get", "PATCH"]})
+    assert run(rule, {"verb": True})
+    assert not run(rule, {"verb": "creates"})
+    assert not run(rule, {"verb": {"create": "create"}})
+    assert not run(rule, {"other": "create"})
+
+
+def test_cased_and_uncased_values_in_one_or_keep_their_own_case_rules() -> None:
+    rule = "sel:\n  - {verb|cased: CREATE}\n  - {verb: patch}\ncondition: sel"
+    assert run(rule, {"verb": "CREATE"})
+    assert not run(rule, {"verb": "create"})
+    assert run(rule, {"verb": "PATCH"})
+
+
+def test_one_event_shared_by_rules_gives_each_rule_its_own_verdict() -> None:
+    event = {"verb": "create", "images": ["good/a", "evil/b"], "user": {"username": "alice"}}
+    rules = [
+        ("sel: {verb: create}\nflt: {images: 'good/*'}\ncondition: sel and not flt", ("flt",)),
+        ("sel: {images: 'evil/*'}\ncondition: sel", ()),
+        ("sel: {user.username: bob}\ncondition: sel", ()),
+        ("sel: {verb: create}\nflt: {images: 'good/*'}\ncondition: sel and not flt", ()),
+    ]
+    compiled = [compile_rule(_rule(text), every) for text, every in rules]
+    shared = Fields(event)
+    assert [c.matches(shared) for c in compiled] == [True, True, False, False]
+    assert [c.matches(shared) for c in compiled] == [c.matches(event) for c in compiled]
+
+
+def _rule(detection: str) -> SigmaRule:
+    text = "title: t\nlogsource: {product: kubernetes, service: audit}\ndetection:\n"
+    return SigmaRule.from_yaml(text + textwrap.indent(detection, "    "))
+
+
+_TEXT = st.text(alphabet="aAbBsSß\u212a\u017fk*?", max_size=4)
+_SCALAR = st.one_of(_TEXT, st.integers(-2, 2), st.booleans(), st.none())
+_VALUE = st.one_of(_SCALAR, st.lists(_SCALAR, max_size=3), st.just({"f": "a"}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(_TEXT, min_size=1, max_size=5), cased=st.booleans(), value=_VALUE)
+def test_a_list_of_values_matches_exactly_when_one_of_its_values_does(
+    values: list[str], cased: bool, value: Any
+) -> None:
+    """The OR of a list's values is evaluated as one set lookup; its meaning is the OR's."""
+    field = "f|cased" if cased else "f"
+
+    def matches(listed: list[str]) -> bool:
+        detection = {"sel": {field: listed}, "condition": "sel"}
+        rule = SigmaRule.from_dict(
+            {"title": "t", "logsource": {"product": "p"}, "detection": detection}
+        )
+        return compile_rule(rule).matches({"f": value})
+
+    assert matches(values) == any(matches([one]) for one in values)
