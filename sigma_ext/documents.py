@@ -53,9 +53,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-import yaml
-
 from sigma_ext.sources import Source, source_named
+from sigma_ext.yamlio import safe_load
 
 Values = tuple[Any, ...]
 FIELD_TYPES = frozenset(
@@ -154,7 +153,7 @@ def load_spec(target: str, source: str) -> DocumentSpec:
             f"no document spec {where}: write one (docs/query-emulation.md) so the compiled "
             f"{target} queries of source {source!r} can be tested"
         )
-    data = yaml.safe_load(text)
+    data = safe_load(text)
     if not isinstance(data, dict):
         raise DocumentSpecError(f"{where}: expected a mapping")
     unknown = sorted(set(data) - KNOWN_KEYS)

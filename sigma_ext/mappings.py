@@ -7,6 +7,7 @@ placeholder items into the pipeline a conversion runs.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,7 @@ class Mapping:
 
     def pipeline(self) -> ProcessingPipeline:
         """A fresh pipeline object (pySigma pipelines keep state between conversions)."""
-        gke_method.register()
-        return ProcessingPipeline.from_yaml(self.text, source_path=str(self.path))
+        return _pipeline(self.path, self.data)
 
     def known_fields(self) -> set[str]:
         """The fields the fail-closed item accepts."""
@@ -43,6 +43,17 @@ class Mapping:
                     if condition.get("type") == "exclude_fields":
                         return set(condition["fields"])
         return set()
+
+
+def _pipeline(path: Path, data: Any) -> ProcessingPipeline:
+    """What ``ProcessingPipeline.from_yaml(text, source_path=path)`` gives, from data already
+    parsed: template vars may only come from the mapping's own directory."""
+    gke_method.register()
+    if not isinstance(data, dict):
+        raise TypeError(f"a pipeline is a mapping, not {type(data).__name__}")
+    return ProcessingPipeline.from_dict(
+        copy.deepcopy(data), vars_allowed_paths=(str(path.resolve().parent),)
+    )
 
 
 def mapping_path(root: Path, target_dir: str, source: Source) -> Path:
@@ -70,8 +81,7 @@ def load_mappings(
             try:
                 located = load_located(path)
                 text = path.read_text(encoding="utf-8")
-                gke_method.register()
-                ProcessingPipeline.from_yaml(text, source_path=str(path))
+                _pipeline(path, located.data)
             except YAMLProblem as error:
                 problems.append(error.problem)
                 continue

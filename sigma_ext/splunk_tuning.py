@@ -54,10 +54,9 @@ from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.profile import Profile
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import Source
+from sigma_ext.tuning_modes import DEFAULT_TUNING, TUNING_MODES, TuningMode
 
-TuningMode = Literal["inline", "macros", "lookups"]
-TUNING_MODES: tuple[TuningMode, ...] = ("inline", "macros", "lookups")
-DEFAULT_TUNING: TuningMode = "macros"
+__all__ = ["DEFAULT_TUNING", "TUNING_MODES", "TuningMode"]
 
 MacroKind = Literal["list", "registry", "source", "filter"]
 LIST_MARK = "sigma_ext_list:"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from sigma_ext.cli.common import add_content_options, load_or_report, report
-from sigma_ext.compile import check_compilation
 from sigma_ext.problems import ProblemsFound
 
 
@@ -16,6 +15,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from sigma_ext.compile import check_compilation  # only this command needs the compilers
+
     corpus = load_or_report(args)
     if corpus is None:
         return 1
