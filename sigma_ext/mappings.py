@@ -28,7 +28,6 @@ class Mapping:
     """One mapping file, read and checked."""
 
     path: Path
-    text: str
     data: dict[str, Any]
 
     def pipeline(self) -> ProcessingPipeline:
@@ -80,7 +79,6 @@ def load_mappings(
                 continue
             try:
                 located = load_located(path)
-                text = path.read_text(encoding="utf-8")
                 _pipeline(path, located.data)
             except YAMLProblem as error:
                 problems.append(error.problem)
@@ -88,7 +86,7 @@ def load_mappings(
             except (SigmaError, TypeError, KeyError, ValueError) as error:
                 problems.append(Problem(str(path), None, f"invalid pySigma pipeline: {error}"))
                 continue
-            mapping = Mapping(path, text, located.data)
+            mapping = Mapping(path, located.data)
             if not mapping.known_fields():
                 problems.append(
                     Problem(
