@@ -27,8 +27,9 @@ from sigma_ext.kibana import kibana_ndjson
 from sigma_ext.outputs import spl_file, summary_json, summary_markdown
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.splunk_app import APP_ID, app_files
-from sigma_ext.splunk_tuning import DEFAULT_TUNING, TuningMode, tuned_searches
+from sigma_ext.splunk_tuning import tuned_searches
 from sigma_ext.tarball import deterministic_tgz
+from sigma_ext.tuning_modes import DEFAULT_TUNING, TuningMode
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,7 @@ from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.profile import Profile
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import Source
-from sigma_ext.tuning_modes import DEFAULT_TUNING, TUNING_MODES, TuningMode
-
-__all__ = ["DEFAULT_TUNING", "TUNING_MODES", "TuningMode"]
+from sigma_ext.tuning_modes import TuningMode
 
 MacroKind = Literal["list", "registry", "source", "filter"]
 LIST_MARK = "sigma_ext_list:"

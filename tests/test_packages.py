@@ -29,8 +29,8 @@ from sigma_ext.emulate.verdict import document_for
 from sigma_ext.fixtures import load_cases
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.splunk_app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
-from sigma_ext.splunk_tuning import TUNING_MODES
 from sigma_ext.tarball import FIXED_MTIME, deterministic_tgz
+from sigma_ext.tuning_modes import TUNING_MODES
 
 from .conftest import ROOT
 
