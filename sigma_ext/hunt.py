@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
 from sigma_ext.engine import ReferenceEngine
+from sigma_ext.json_text import parse_json_line
 from sigma_ext.progress import Progress
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import Source, parse_text_line
@@ -86,50 +86,6 @@ def open_binary(path: Path) -> IO[bytes]:
     if is_gzip(path):
         return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
-
-
-def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return dict(reversed(pairs))
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_first_wins)
-_TOKENS = re.compile(
-    r'"(?:[^"\\]|\\.)*"|(?P<comma>,)(?=[ \t\r\n]*[\]}])|(?P<word>-?[A-Za-z]+)|[^"A-Za-z,-]+|[,-]',
-    re.DOTALL,
-)
-_NON_FINITE = {"nan": "NaN", "-nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-_NON_FINITE |= {"infinity": "Infinity", "-infinity": "-Infinity"}
-
-
-def _relaxed(text: str) -> str:
-    """Rewrite DuckDB's accepted JSON extensions into strict JSON (outside strings only)."""
-    out: list[str] = []
-    previous = ""
-    for match in _TOKENS.finditer(text):
-        token = match.group(0)
-        if match.group("comma") is not None and previous not in ("", "[", "{", ",", ":"):
-            continue  # one trailing comma after a value
-        if match.group("word") is not None:
-            token = _NON_FINITE.get(token.lower(), token)
-        out.append(token)
-        stripped = token.strip(" \t\r\n")
-        if stripped:
-            previous = stripped[-1]
-    return "".join(out)
-
-
-def parse_json_line(text: str) -> tuple[Any, str | None]:
-    """(value, None) when the line is JSON as both engines read it, else (None, error message)."""
-    try:
-        return _DECODER.decode(text), None
-    except json.JSONDecodeError as error:
-        message = error.msg
-    except RecursionError:
-        return None, "nested too deeply"
-    try:
-        return _DECODER.decode(_relaxed(text.strip(" \t\r\n\v\f"))), None
-    except (json.JSONDecodeError, RecursionError):
-        return None, message
 
 
 def read_line(raw: bytes) -> Any | str | None:

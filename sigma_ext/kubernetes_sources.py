@@ -27,10 +27,11 @@ it unchanged:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from sigma_ext.json_text import parse_json_line
 
 Event = Mapping[str, Any]
 
@@ -47,13 +48,12 @@ def is_audit_event(event: Any) -> bool:
 
 
 def _embedded_event(text: Any) -> Event | None:
-    if not isinstance(text, str) or not text.lstrip().startswith("{"):
+    """The audit event a JSON string carries, read as a log line is (``sigma_ext.json_text``),
+    so that an envelope's event means the same to both hunt engines."""
+    if not isinstance(text, str):
         return None
-    try:
-        event = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return event if is_audit_event(event) else None
+    event, error = parse_json_line(text)
+    return event if error is None and is_audit_event(event) else None
 
 
 # The keys of a CloudWatch Logs event as filter-log-events / get-log-events print it, and as a

@@ -72,6 +72,18 @@ def test_other_cloudwatch_events_are_not_eks_audit() -> None:
     assert [recognize(o) for o in others] == [None] * len(others)
 
 
+def test_an_embedded_event_is_read_as_a_line_is() -> None:
+    """The first of a repeated key counts, and DuckDB's JSON dialect is accepted, as for a line of
+    the plain audit log, so that the fast hunt (which opens the envelope in SQL) agrees."""
+    compact = json.dumps(AUDIT, separators=(",", ":"))
+    repeated = compact.replace('{"kind":"Event",', '{"verb":"get","kind":"Event",', 1)
+    assert source_named("kubernetes_audit_eks").decode(cloudwatch(repeated))["verb"] == "get"
+    trailing = compact[:-1] + ",}"
+    assert recognize(cloudwatch(trailing)) == source_named("kubernetes_audit_eks")
+    record = {"category": "kube-audit", "properties": {"log": repeated}}
+    assert source_named("kubernetes_audit_aks").decode(record)["verb"] == "get"
+
+
 def test_the_same_rules_fire_on_the_plain_and_the_eks_event(
     engine: ReferenceEngine, tmp_path: Path
 ) -> None:
