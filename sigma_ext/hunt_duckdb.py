@@ -63,6 +63,7 @@ from sigma_ext.duckdb_backend import (
 )
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import PROGRESS_LINES, BadLine, Hit, evaluate_line, is_gzip, open_binary
+from sigma_ext.hunt_envelopes import ENVELOPES, Envelope, unwrap_sql
 from sigma_ext.progress import Progress
 from sigma_ext.rules import RuleFile
 from sigma_ext.sources import SOURCES, Source
@@ -110,10 +111,10 @@ FAST_PATHS: dict[str, FastPath] = {
     ),
 }
 # Sources whose lines the reference engine judges one by one (provider envelopes that need
-# ``decode``, text formats that need ``parse_text``, or simply no SQL written yet).
+# more than ``sigma_ext.hunt_envelopes`` opens, text formats that need ``parse_text``, or simply
+# no SQL written yet).
 REFERENCE_ONLY: frozenset[str] = frozenset(
     {
-        "kubernetes_audit_eks",
         "kubernetes_audit_aks",
         "kubernetes_audit_gke",
         "aws_cloudtrail",
@@ -376,8 +377,37 @@ class FastHunt:
         self.columns = sorted(
             set().union(*(p.columns for p in self.plans)) if self.plans else set()
         )
+        self.envelopes = [] if source is not None else self._envelopes()
         self.select = self._select()
         self.typed_select = self._select_typed()
+
+    def _envelopes(self) -> list[Envelope]:
+        """The envelopes the typed scan opens (``sigma_ext.hunt_envelopes``): those of the
+        sources right after the SQL's own in ``SOURCES``, whose rules compile to the very SQL of
+        the rules of the source they carry."""
+        by_name = {plan.source.name: plan for plan in self.plans}
+        opened: list[Envelope] = []
+        for source in SOURCES[len(self.plans) :]:
+            envelope = ENVELOPES.get(source.name)
+            carried = by_name.get(envelope.carries) if envelope else None
+            if envelope is None or carried is None:
+                break
+            loaded = self.engine.rules_for(source)
+            if [entry.rule_file for entry in loaded] != [rf for _, rf, _ in carried.rules]:
+                break
+            own = _SourcePlan(source, carried.path, carried.prefix, [])
+            for entry in loaded:
+                for name in sorted(_rule_fields(entry.compiled.rule)):
+                    own.add_field(name)
+            same = own.fields == carried.fields and all(
+                self._rule_sql(own, entry.rule_file, entry.compiled.rule, "full")
+                == self._rule_sql(carried, rule_file, rule, "full")
+                for entry, (_, rule_file, rule) in zip(loaded, carried.rules, strict=True)
+            )
+            if not same:
+                break
+            opened.append(envelope)
+        return opened
 
     # -- SQL ---------------------------------------------------------------------------------
 
@@ -600,6 +630,13 @@ class FastHunt:
         # (the folding test is the dearer one: it runs only on the lines the text tests leave,
         # which find a folding character in a value they test themselves)
         folding = raw_gate.folding_sql(text)
+        # a carried event is parsed only when DuckDB reads it as JSON (the reference decides
+        # the others); a line with no candidate code has no hit whether it is JSON or not
+        candidate = (
+            f"(CASE WHEN sx_wrapped AND NOT json_valid({text}) THEN 'R' ELSE 'C' END)"
+            if self.envelopes
+            else "'C'"
+        )
         line = (
             f"CASE WHEN {text} IS NULL OR NOT starts_with({text}, '{{') THEN 'R' "
             f"WHEN {raw_gate.escape_sql(text)} THEN 'R' "
@@ -609,11 +646,13 @@ class FastHunt:
             recognized, needed = dismissal
             line += (
                 f"WHEN {recognized} THEN "
-                f"(CASE WHEN {needed} THEN (CASE WHEN {folding} THEN 'R' ELSE 'C' END) END) "
+                f"(CASE WHEN {needed} THEN (CASE WHEN {folding} THEN 'R' ELSE {candidate} END) "
+                "END) "
             )
-        line += f"WHEN {folding} THEN 'R' ELSE 'C' END"
-        nested = f"(SELECT json::VARCHAR AS {text} FROM {{reader}})"
-        nested = f"(SELECT {text}, {line} AS sx_line FROM {nested})"
+        line += f"WHEN {folding} THEN 'R' ELSE {candidate} END"
+        # a line's length is its own; its text, the event an envelope carries in it
+        nested = unwrap_sql("(SELECT json::VARCHAR AS sx_raw FROM {reader})", self.envelopes)
+        nested = f"(SELECT {text}, sx_n, {line} AS sx_line FROM {nested})"
         spec_sql = sql_string(json.dumps(spec))
         # the gate reads only its own fields, so it needs only their shape (cheap); the whole
         # shape is looked for only on the rows it lets through (a quarter of the candidates)
@@ -624,7 +663,7 @@ class FastHunt:
         gate_shape_sql = raw_gate.any_regex_sql(text, gate_shape) if gate_shape else "FALSE"
         shape_sql = raw_gate.any_regex_sql(text, raw_gate.shape_regexes(shape, dotted))
         nested = (
-            f"(SELECT {text}, strlen({text}) AS sx_n, sx_line, "
+            f"(SELECT {text}, sx_n, sx_line, "
             f"CASE WHEN sx_line = 'C' THEN json_transform({text}, {spec_sql}) END AS sx_doc, "
             f"CASE WHEN sx_line = 'C' THEN coalesce(({gate_shape_sql}), FALSE) END "
             f"AS sx_gate_shape FROM {nested})"

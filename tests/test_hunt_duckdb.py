@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import BadLine, Hit, hunt_file
 from sigma_ext.hunt_duckdb import (
-    FAST_PATHS,
-    REFERENCE_ONLY,
     FastHunt,
     _codes,
     _run_with_progress,
 )
-from sigma_ext.sources import SOURCES
 
 from .conftest import ROOT
 
@@ -37,14 +34,6 @@ def outcome(items: list[Hit | BadLine]) -> list[tuple[int, str]]:
     return [
         (item.line, item.rule if isinstance(item, Hit) else f"bad: {item.reason}") for item in items
     ]
-
-
-def test_every_source_is_fast_or_explicitly_left_to_the_reference_engine() -> None:
-    undeclared = [
-        s.name for s in SOURCES if s.name not in FAST_PATHS and s.name not in REFERENCE_ONLY
-    ]
-    assert not undeclared, f"declare these in sigma_ext.hunt_duckdb: {undeclared}"
-    assert not set(FAST_PATHS) & REFERENCE_ONLY
 
 
 def test_every_fixture_gives_the_reference_verdicts(

@@ -1,0 +1,105 @@
+"""Provider envelopes the fast hunt opens in SQL, so that their events are judged in the scan.
+
+EKS delivers each Kubernetes audit event as a CloudWatch Logs event whose ``message`` is the
+audit event as a JSON string (``sigma_ext.kubernetes_sources``). Once that string is taken out,
+it is a line of the plain audit log, and the fast hunt judges it exactly as one: the same text
+tests, the same typed scan, the same rules. Without this, every line of an EKS file went to the
+reference engine one at a time.
+
+An ``Envelope`` declares, in SQL over a line's text ``{text}``:
+
+* ``recognizer``: the envelope's part of ``Source.recognize``, with exactly its meaning on every
+  line DuckDB reads as a JSON object; the part about the string it carries (that it reads as an
+  audit event) is left to the scan, which already decides that for plain lines;
+* ``inner``: that string.
+
+A line the envelope claims is replaced by the string it carries; its length stays the line's own.
+Before that string is parsed, DuckDB must read it as JSON (``json_valid``, which accepts less
+than ``sigma_ext.json_text``: anything it refuses goes to the reference engine). The scan never
+opens an envelope unless the rules of its source are, as SQL, the rules of the source it
+carries, and every source before it in ``sigma_ext.sources.SOURCES`` is judged in SQL too
+(recognition takes the first source that claims an event).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sigma_ext.duckdb_backend import sql_string
+from sigma_ext.kubernetes_sources import CLOUDWATCH_EVENT_KEYS, EKS_AUDIT_STREAM_PREFIX
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A provider envelope around an event of ``carries`` (a source name).
+
+    ``paths`` are the JSON paths the recogniser reads, each as its JSON text (NULL when absent):
+    ``{v1}`` is the first. ``recognizer`` is SQL over those and ``{keys}`` (the line's top-level
+    keys, in order, repeats included); ``carried`` names the value that holds the event as a
+    JSON string. ``cannot_start`` is a prefix of a line's text that proves the envelope absent
+    (a line the carried source's own text test recognises): such lines skip it all.
+    """
+
+    carries: str
+    paths: tuple[str, ...]
+    recognizer: str
+    carried: str
+    cannot_start: str
+
+
+def _keys_within(allowed: frozenset[str]) -> str:
+    listed = ", ".join(sql_string(k) for k in sorted(allowed))
+    return f"list_has_all([{listed}], {{keys}})"
+
+
+ENVELOPES: dict[str, Envelope] = {
+    # is_eks_cloudwatch_record: "message" and "timestamp" present, no key but CloudWatch's, and
+    # logStreamName absent, null or a string naming an audit stream (str() of any other JSON
+    # value cannot start with the prefix); the first occurrence of a repeated key counts.
+    "kubernetes_audit_eks": Envelope(
+        carries="kubernetes_audit",
+        paths=("$.message", "$.logStreamName", "$.timestamp"),
+        recognizer=(
+            f"{_keys_within(CLOUDWATCH_EVENT_KEYS)} AND {{v3}} IS NOT NULL "
+            "AND json_type({v1}) = 'VARCHAR' "
+            "AND CASE coalesce(json_type({v2}), 'NULL') WHEN 'NULL' THEN TRUE "
+            "WHEN 'VARCHAR' THEN starts_with(json_extract_string({v2}, '$'), "
+            f"{sql_string(EKS_AUDIT_STREAM_PREFIX)}) ELSE FALSE END"
+        ),
+        carried="{v1}",
+        cannot_start='{"kind":',
+    ),
+}
+
+
+def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
+    """Over ``rows`` (a subquery with each line's text as ``sx_raw``): ``sx_n``, the line's
+    length; ``sx_text``, its text or the JSON text its envelope carries; ``sx_wrapped``, whether
+    it was carried (DuckDB may still not read it as JSON: ``json_valid`` is left to the lines
+    the text tests keep, as the others have no hit either way)."""
+    if not envelopes:
+        return (
+            f"(SELECT strlen(sx_raw) AS sx_n, sx_raw AS sx_text, FALSE AS sx_wrapped FROM {rows})"
+        )
+    skip = " OR ".join(f"starts_with(sx_raw, {sql_string(e.cannot_start)})" for e in envelopes)
+    read, whens = [], []
+    for number, envelope in enumerate(envelopes):
+        keys, values = f"sx_e{number}_keys", f"sx_e{number}_v"
+        paths = ", ".join(sql_string(p) for p in envelope.paths)
+        read += [
+            f"CASE WHEN sx_raw IS NULL OR {skip} THEN NULL ELSE json_keys(sx_raw) END AS {keys}",
+            f"CASE WHEN sx_raw IS NULL OR {skip} THEN NULL "
+            f"ELSE json_extract(sx_raw, [{paths}]) END AS {values}",
+        ]
+        names = {f"v{i}": f"{values}[{i}]" for i in range(1, len(envelope.paths) + 1)}
+        recognized = envelope.recognizer.format(keys=keys, **names)
+        carried = envelope.carried.format(**names)
+        whens.append(f"WHEN {recognized} THEN json_extract_string({carried}, '$')")
+    inner = f"CASE {' '.join(whens)} END"
+    opened = (
+        f"(SELECT sx_raw, {inner} AS sx_inner FROM (SELECT sx_raw, {', '.join(read)} FROM {rows}))"
+    )
+    return (
+        "(SELECT strlen(sx_raw) AS sx_n, coalesce(sx_inner, sx_raw) AS sx_text, "
+        f"sx_inner IS NOT NULL AS sx_wrapped FROM {opened})"
+    )
