@@ -86,9 +86,10 @@ AKS_AUDIT_CATEGORIES = frozenset({"kube-audit", "kube-audit-admin"})
 
 def is_aks_diagnostic_record(event: Event) -> bool:
     """An AKS resource-log record of the kube-audit categories."""
-    properties = event.get("properties")
+    properties, category = event.get("properties"), event.get("category")
     return (
-        event.get("category") in AKS_AUDIT_CATEGORIES
+        isinstance(category, str)
+        and category in AKS_AUDIT_CATEGORIES
         and isinstance(properties, Mapping)
         and _embedded_event(properties.get("log")) is not None
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sigma_ext.compile import ElasticCompiler, SplunkCompiler
 from sigma_ext.corpus import Corpus
@@ -14,7 +15,7 @@ from sigma_ext.emulate import splunk_search
 from sigma_ext.emulate.verdict import compiled_matches
 from sigma_ext.engine import ReferenceEngine
 from sigma_ext.hunt import Hit, hunt_file
-from sigma_ext.sources import recognize, source_named
+from sigma_ext.sources import SOURCES, recognize, source_named
 
 from .conftest import ROOT
 
@@ -237,3 +238,33 @@ def test_elastic_reads_verb_resource_and_subresource_out_of_the_gke_method(
     assert not fires("io.k8s.core.v1.pods.patch", "core/v1/namespaces/s/pods/p")  # 200
     assert not fires("io.k8s.apps.v1.deployments.create", "apps/v1/namespaces/s/deployments")
     assert not fires("io.k8s.core.v1.pods.create", "core/v1/namespaces/s/pods", {"code": 7})
+
+
+ODD_VALUES: list[Any] = [["kube-audit"], {"a": "b"}, 7, 1.5, None, True, ""]
+
+
+def _odd_variants(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event with one value, at the top level or one level down, replaced by an odd one."""
+    variants = []
+    for key, value in event.items():
+        variants += [{**event, key: odd} for odd in ODD_VALUES]
+        if isinstance(value, dict):
+            for child in value:
+                variants += [{**event, key: {**value, child: odd}} for odd in ODD_VALUES]
+    return variants
+
+
+def test_no_json_object_makes_a_recogniser_or_decoder_raise() -> None:
+    """One line with an odd value (a list where a string is documented) must not stop a hunt: it
+    did, with `"category": ["kube-audit"]`, unhashable in the AKS recogniser's set lookup."""
+    offenders = set()
+    for path in sorted((ROOT / "fixtures").rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for event in _odd_variants(json.loads(line)):
+                for source in SOURCES:
+                    try:
+                        if source.recognize(event):
+                            source.decode(event)
+                    except Exception as error:  # any exception is the finding
+                        offenders.add(f"{source.name}: {type(error).__name__}: {error}")
+    assert not offenders, sorted(offenders)
