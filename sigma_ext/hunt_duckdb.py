@@ -115,7 +115,6 @@ FAST_PATHS: dict[str, FastPath] = {
 # no SQL written yet).
 REFERENCE_ONLY: frozenset[str] = frozenset(
     {
-        "kubernetes_audit_aks",
         "kubernetes_audit_gke",
         "aws_cloudtrail",
         "azure_activitylogs",

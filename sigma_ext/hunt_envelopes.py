@@ -1,17 +1,15 @@
 """Provider envelopes the fast hunt opens in SQL, so that their events are judged in the scan.
 
 EKS delivers each Kubernetes audit event as a CloudWatch Logs event whose ``message`` is the
-audit event as a JSON string (``sigma_ext.kubernetes_sources``). Once that string is taken out,
-it is a line of the plain audit log, and the fast hunt judges it exactly as one: the same text
-tests, the same typed scan, the same rules. Without this, every line of an EKS file went to the
-reference engine one at a time.
+audit event as a JSON string; AKS, as a resource-log record whose ``properties.log`` is that
+string (``sigma_ext.kubernetes_sources``). Once the string is taken out, it is a line of the
+plain audit log, and the fast hunt judges it exactly as one: the same text tests, the same typed
+scan, the same rules. Before, every line of an EKS or AKS file went to the reference engine, one
+at a time.
 
-An ``Envelope`` declares, in SQL over a line's text ``{text}``:
-
-* ``recognizer``: the envelope's part of ``Source.recognize``, with exactly its meaning on every
-  line DuckDB reads as a JSON object; the part about the string it carries (that it reads as an
-  audit event) is left to the scan, which already decides that for plain lines;
-* ``inner``: that string.
+An ``Envelope`` declares, in SQL, the envelope's part of ``Source.recognize``, with exactly its
+meaning on every line DuckDB reads as a JSON object; the part about the string it carries (that
+it reads as an audit event) is left to the scan, which decides that for plain lines already.
 
 A line the envelope claims is replaced by the string it carries; its length stays the line's own.
 Before that string is parsed, DuckDB must read it as JSON (``json_valid``, which accepts less
@@ -26,7 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sigma_ext.duckdb_backend import sql_string
-from sigma_ext.kubernetes_sources import CLOUDWATCH_EVENT_KEYS, EKS_AUDIT_STREAM_PREFIX
+from sigma_ext.kubernetes_sources import (
+    AKS_AUDIT_CATEGORIES,
+    CLOUDWATCH_EVENT_KEYS,
+    EKS_AUDIT_STREAM_PREFIX,
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,12 @@ class Envelope:
     cannot_start: str
 
 
+def _listed(values: frozenset[str]) -> str:
+    return ", ".join(sql_string(v) for v in sorted(values))
+
+
 def _keys_within(allowed: frozenset[str]) -> str:
-    listed = ", ".join(sql_string(k) for k in sorted(allowed))
-    return f"list_has_all([{listed}], {{keys}})"
+    return f"list_has_all([{_listed(allowed)}], {{keys}})"
 
 
 ENVELOPES: dict[str, Envelope] = {
@@ -69,6 +74,23 @@ ENVELOPES: dict[str, Envelope] = {
         carried="{v1}",
         cannot_start='{"kind":',
     ),
+    # is_aks_diagnostic_record, on a line is_audit_event does not claim (the plain audit log
+    # comes first): category one of the kube-audit categories, properties an object whose log is
+    # a string (the first occurrence of a repeated key counts)
+    "kubernetes_audit_aks": Envelope(
+        carries="kubernetes_audit",
+        paths=("$.category", "$.properties", "$.properties.log", "$.kind", "$.apiVersion"),
+        recognizer=(
+            "json_type({v1}) = 'VARCHAR' "
+            f"AND json_extract_string({{v1}}, '$') IN ({_listed(AKS_AUDIT_CATEGORIES)}) "
+            "AND json_type({v2}) = 'OBJECT' AND json_type({v3}) = 'VARCHAR' "
+            "AND NOT coalesce(json_type({v4}) = 'VARCHAR' "
+            "AND json_extract_string({v4}, '$') = 'Event' AND json_type({v5}) = 'VARCHAR' "
+            "AND starts_with(json_extract_string({v5}, '$'), 'audit.k8s.io/'), FALSE)"
+        ),
+        carried="{v3}",
+        cannot_start='{"kind":"Event","apiVersion":"audit.k8s.io/',
+    ),
 }
 
 
@@ -81,20 +103,22 @@ def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
         return (
             f"(SELECT strlen(sx_raw) AS sx_n, sx_raw AS sx_text, FALSE AS sx_wrapped FROM {rows})"
         )
-    skip = " OR ".join(f"starts_with(sx_raw, {sql_string(e.cannot_start)})" for e in envelopes)
     read, whens = [], []
     for number, envelope in enumerate(envelopes):
         keys, values = f"sx_e{number}_keys", f"sx_e{number}_v"
         paths = ", ".join(sql_string(p) for p in envelope.paths)
-        read += [
-            f"CASE WHEN sx_raw IS NULL OR {skip} THEN NULL ELSE json_keys(sx_raw) END AS {keys}",
-            f"CASE WHEN sx_raw IS NULL OR {skip} THEN NULL "
-            f"ELSE json_extract(sx_raw, [{paths}]) END AS {values}",
-        ]
+        skip = f"sx_raw IS NULL OR starts_with(sx_raw, {sql_string(envelope.cannot_start)})"
+        if "{keys}" in envelope.recognizer:
+            read.append(f"CASE WHEN {skip} THEN NULL ELSE json_keys(sx_raw) END AS {keys}")
+        read.append(
+            f"CASE WHEN {skip} THEN NULL ELSE json_extract(sx_raw, [{paths}]) END AS {values}"
+        )
         names = {f"v{i}": f"{values}[{i}]" for i in range(1, len(envelope.paths) + 1)}
         recognized = envelope.recognizer.format(keys=keys, **names)
         carried = envelope.carried.format(**names)
-        whens.append(f"WHEN {recognized} THEN json_extract_string({carried}, '$')")
+        whens.append(
+            f"WHEN {values} IS NOT NULL AND ({recognized}) THEN json_extract_string({carried}, '$')"
+        )
     inner = f"CASE {' '.join(whens)} END"
     opened = (
         f"(SELECT sx_raw, {inner} AS sx_inner FROM (SELECT sx_raw, {', '.join(read)} FROM {rows}))"

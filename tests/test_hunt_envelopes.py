@@ -1,4 +1,4 @@
-"""The fast hunt opens EKS's CloudWatch envelope in SQL and still gives the reference verdicts."""
+"""The fast hunt opens the EKS and AKS envelopes in SQL and still gives the reference verdicts."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from .test_hunt_duckdb import (
 )
 
 EKS_FIXTURES = sorted((ROOT / "fixtures" / "kubernetes_audit_eks").glob("*.jsonl"))
+AKS_FIXTURES = sorted((ROOT / "fixtures" / "kubernetes_audit_aks").glob("*.jsonl"))
 # SSO administrator runs a bare cryptominer pod from Docker Hub by hand
 MALICIOUS = json.loads(EKS_FIXTURES[1].read_text(encoding="utf-8").splitlines()[0])
 INNER = MALICIOUS["message"]
@@ -50,17 +51,19 @@ def test_every_source_is_fast_opened_or_left_to_the_reference_engine() -> None:
     assert not set(ENVELOPES) & (set(FAST_PATHS) | REFERENCE_ONLY)
 
 
-def test_the_eks_envelope_is_opened(fast: FastHunt) -> None:
-    assert [e.carries for e in fast.envelopes] == ["kubernetes_audit"]
+def test_the_eks_and_aks_envelopes_are_opened(fast: FastHunt) -> None:
+    opened = [name for name, e in ENVELOPES.items() if e in fast.envelopes]
+    assert opened == ["kubernetes_audit_eks", "kubernetes_audit_aks"]
 
 
-def test_every_eks_fixture_line_is_judged_in_sql(fast: FastHunt, tmp_path: Path) -> None:
+def test_every_eks_and_aks_fixture_line_is_judged_in_sql(fast: FastHunt, tmp_path: Path) -> None:
     offenders = []
-    for path in EKS_FIXTURES:
+    for path in EKS_FIXTURES + AKS_FIXTURES:
         codes = _typed_codes(fast, path, tmp_path)
         assert codes is not None, f"{path}: the typed scan failed"
         offenders += [f"{path}:{n}" for n, code in codes.items() if code == "R"]
     assert EKS_FIXTURES
+    assert AKS_FIXTURES
     assert not offenders, f"left to the reference engine: {offenders}"
 
 
@@ -167,6 +170,50 @@ CASES = [
 ]
 
 
+def _aks(**changes: Any) -> str:
+    record: dict[str, Any] = {
+        "operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+        "category": "kube-audit",
+        "resourceId": "/SUBSCRIPTIONS/3F2B9C1E/RESOURCEGROUPS/RG-PROD/PROVIDERS/"
+        "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS-PROD",
+        "properties": {"log": INNER, "stream": "stdout", "pod": "kube-apiserver-5d8f7-x2x9k"},
+        "time": "2026-11-27T08:05:21.8850000Z",
+    }
+    for key, value in changes.items():
+        record[key] = value
+    return json.dumps(record, separators=(",", ":"))
+
+
+AKS_CASES = [
+    ("AKS kube-audit record", _aks(), FIRES, True),
+    ("AKS kube-audit-admin record", _aks(category="kube-audit-admin"), FIRES, True),
+    ("AKS category in another case (quiet)", _aks(category="Kube-Audit"), [], False),
+    ("AKS category as a list (quiet)", _aks(category=["kube-audit"]), [], False),
+    ("AKS another diagnostic category (quiet)", _aks(category="kube-apiserver"), [], False),
+    ("AKS properties not an object (quiet)", _aks(properties=INNER), [], False),
+    ("AKS log not a string (quiet)", _aks(properties={"log": json.loads(INNER)}), [], False),
+    (
+        "AKS properties repeated: the first counts",
+        _aks()[:-1] + ',"properties":{"log":"{}"}}',
+        FIRES,
+        True,
+    ),
+    (
+        "AKS record that is itself an audit event is judged as one (quiet)",
+        _aks(kind="Event", apiVersion="audit.k8s.io/v1", verb="get"),
+        [],
+        True,
+    ),
+    (
+        "AKS record with a kind that is not an audit event's",
+        _aks(kind="Event", apiVersion="v1"),
+        FIRES,
+        True,
+    ),
+]
+CASES += AKS_CASES
+
+
 def _log(tmp_path: Path, lines: list[str]) -> Path:
     log = tmp_path / "eks.jsonl"
     log.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -229,7 +276,16 @@ def test_duckdb_reads_as_json_only_what_the_reference_reads_as_json() -> None:
     assert not offenders
 
 
-ENVELOPE_KEYS = st.fixed_dictionaries(
+AKS_KEYS = st.fixed_dictionaries(
+    {"category": st.sampled_from(["kube-audit", "kube-audit-admin", "guard", "KUBE-AUDIT"])},
+    optional={
+        "properties": st.sampled_from([{}, {"stream": "stdout"}, {"log": 5}]),
+        "kind": st.sampled_from(["Event", "Pod"]),
+        "apiVersion": st.sampled_from(["audit.k8s.io/v1", "v1", None]),
+        "time": st.just("2026-11-27T08:05:21.8850000Z"),
+    },
+)
+EKS_KEYS = st.fixed_dictionaries(
     {},
     optional={
         "logStreamName": st.sampled_from(
@@ -247,7 +303,7 @@ ENVELOPE_KEYS = st.fixed_dictionaries(
 @GENERATED
 @given(
     events=st.lists(st.one_of(mutated_event(), shape_keeping_event()), min_size=10, max_size=30),
-    envelopes=st.lists(ENVELOPE_KEYS, min_size=30, max_size=30),
+    envelopes=st.lists(st.one_of(EKS_KEYS, AKS_KEYS), min_size=30, max_size=30),
     styles=st.lists(st.sampled_from(sorted(STYLES)), min_size=60, max_size=60),
 )
 def test_generated_events_in_envelopes_get_the_reference_verdicts(
@@ -260,7 +316,11 @@ def test_generated_events_in_envelopes_get_the_reference_verdicts(
 ) -> None:
     lines = []
     for event, extra, inner, outer in zip(events, envelopes, styles, styles[30:], strict=False):
-        record = {**extra, "message": STYLES[inner](event)}
+        text = STYLES[inner](event)
+        if "category" in extra:
+            record = {**extra, "properties": {"log": text, **extra.get("properties", {})}}
+        else:
+            record = {**extra, "message": text}
         lines.append(STYLES[outer](record))
     log = _log(tmp_path, lines)
     assert outcome(list(fast.hunt_file(log))) == outcome(list(hunt_file(engine, log)))
