@@ -79,16 +79,17 @@ ENVELOPES: dict[str, Envelope] = {
     # a string (the first occurrence of a repeated key counts)
     "kubernetes_audit_aks": Envelope(
         carries="kubernetes_audit",
-        paths=("$.category", "$.properties", "$.properties.log", "$.kind", "$.apiVersion"),
+        # (a path reaches log only through an object: no need to read properties whole)
+        paths=("$.category", "$.properties.log", "$.kind", "$.apiVersion"),
         recognizer=(
             "json_type({v1}) = 'VARCHAR' "
             f"AND json_extract_string({{v1}}, '$') IN ({_listed(AKS_AUDIT_CATEGORIES)}) "
-            "AND json_type({v2}) = 'OBJECT' AND json_type({v3}) = 'VARCHAR' "
-            "AND NOT coalesce(json_type({v4}) = 'VARCHAR' "
-            "AND json_extract_string({v4}, '$') = 'Event' AND json_type({v5}) = 'VARCHAR' "
-            "AND starts_with(json_extract_string({v5}, '$'), 'audit.k8s.io/'), FALSE)"
+            "AND json_type({v2}) = 'VARCHAR' "
+            "AND NOT coalesce(json_type({v3}) = 'VARCHAR' "
+            "AND json_extract_string({v3}, '$') = 'Event' AND json_type({v4}) = 'VARCHAR' "
+            "AND starts_with(json_extract_string({v4}, '$'), 'audit.k8s.io/'), FALSE)"
         ),
-        carried="{v3}",
+        carried="{v2}",
         cannot_start='{"kind":"Event","apiVersion":"audit.k8s.io/',
     ),
 }
@@ -103,21 +104,25 @@ def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
         return (
             f"(SELECT strlen(sx_raw) AS sx_n, sx_raw AS sx_text, FALSE AS sx_wrapped FROM {rows})"
         )
-    read, whens = [], []
-    for number, envelope in enumerate(envelopes):
-        keys, values = f"sx_e{number}_keys", f"sx_e{number}_v"
-        paths = ", ".join(sql_string(p) for p in envelope.paths)
-        skip = f"sx_raw IS NULL OR starts_with(sx_raw, {sql_string(envelope.cannot_start)})"
-        if "{keys}" in envelope.recognizer:
-            read.append(f"CASE WHEN {skip} THEN NULL ELSE json_keys(sx_raw) END AS {keys}")
-        read.append(
-            f"CASE WHEN {skip} THEN NULL ELSE json_extract(sx_raw, [{paths}]) END AS {values}"
-        )
-        names = {f"v{i}": f"{values}[{i}]" for i in range(1, len(envelope.paths) + 1)}
-        recognized = envelope.recognizer.format(keys=keys, **names)
+    # one parse of the line reads every path of every envelope (and one more its keys); a line
+    # that starts the way no envelope can is not parsed at all
+    paths = sorted({path for envelope in envelopes for path in envelope.paths})
+    skip = " AND ".join(f"starts_with(sx_raw, {sql_string(e.cannot_start)})" for e in envelopes)
+    skip = f"sx_raw IS NULL OR ({skip})"
+    listed = ", ".join(sql_string(p) for p in paths)
+    read = [f"CASE WHEN {skip} THEN NULL ELSE json_extract(sx_raw, [{listed}]) END AS sx_env"]
+    if any("{keys}" in e.recognizer for e in envelopes):
+        read.append(f"CASE WHEN {skip} THEN NULL ELSE json_keys(sx_raw) END AS sx_env_keys")
+    whens = []
+    for envelope in envelopes:
+        names = {
+            f"v{i}": f"sx_env[{paths.index(path) + 1}]"
+            for i, path in enumerate(envelope.paths, start=1)
+        }
+        recognized = envelope.recognizer.format(keys="sx_env_keys", **names)
         carried = envelope.carried.format(**names)
         whens.append(
-            f"WHEN {values} IS NOT NULL AND ({recognized}) THEN json_extract_string({carried}, '$')"
+            f"WHEN sx_env IS NOT NULL AND ({recognized}) THEN json_extract_string({carried}, '$')"
         )
     inner = f"CASE {' '.join(whens)} END"
     opened = (
