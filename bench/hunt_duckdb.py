@@ -1,7 +1,7 @@
 """Benchmark: the fast hunt (DuckDB) against DuckDB's bare scan and the reference evaluator.
 
     .venv/bin/python bench/hunt_duckdb.py [--events 1000000] [--seed 7] [--sample 20000]
-                                          [--corpus PATH] [--threads N]
+                                          [--corpus PATH] [--threads N] [--envelope eks|aks]
 
 Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpus of
 ``bench/audit_corpus.py`` and prints, from one run:
@@ -14,6 +14,11 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
   extrapolated to events per second;
 * the two ratios (hunt / bare scan, fast / reference speed) and whether both engines give
   identical hits on the sample.
+
+With ``--envelope eks`` (or ``aks``), each event of the corpus is first wrapped as EKS (a
+CloudWatch Logs event, the audit event in ``message``) or AKS (a resource-log record, the audit
+event in ``properties.log``) delivers it, into a temporary file, and all of the above runs on
+that file.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from audit_corpus import write_corpus  # noqa: E402
+from envelopes import wrap_corpus  # noqa: E402
 
 from sigma_ext.corpus import load_corpus  # noqa: E402
 from sigma_ext.engine import ReferenceEngine  # noqa: E402
@@ -63,11 +69,16 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20_000)
     parser.add_argument("--corpus", type=Path, default=None, help="reuse or create this file")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--envelope", choices=["eks", "aks"], default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         log = args.corpus or Path(folder) / "audit.jsonl"
         if not log.exists():
             write_corpus(log, args.events, args.seed)
+        if args.envelope:
+            wrapped = Path(folder) / f"audit-{args.envelope}.jsonl"
+            wrap_corpus(log, wrapped, args.envelope)
+            log = wrapped
         events = sum(1 for _ in log.open("rb"))
         size = log.stat().st_size
         corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
@@ -102,8 +113,10 @@ def main() -> None:
 
     fast_rate = events / hunt_time
     reference_rate = args.sample / reference_time
+    wrapped_as = f", each wrapped as {args.envelope.upper()} delivers it" if args.envelope else ""
     print(
-        f"corpus: {events:,} events, {size:,} bytes, seed {args.seed}; rules: {len(corpus.rules)}"
+        f"corpus: {events:,} events{wrapped_as}, {size:,} bytes, seed {args.seed}; "
+        f"rules: {len(corpus.rules)}"
     )
     print(f"threads: {fast.threads}, memory_limit: {fast.memory_limit}")
     print(
