@@ -50,7 +50,8 @@ def is_audit_event(event: Any) -> bool:
 def _embedded_event(text: Any) -> Event | None:
     """The audit event a JSON string carries, read as a log line is (``sigma_ext.json_text``),
     so that an envelope's event means the same to both hunt engines."""
-    if not isinstance(text, str):
+    # an object starts with "{" after whitespace: other messages (log text) are not parsed
+    if not isinstance(text, str) or not text.lstrip().startswith("{"):
         return None
     event, error = parse_json_line(text)
     return event if error is None and is_audit_event(event) else None
