@@ -385,6 +385,8 @@ class FastHunt:
         sources right after the SQL's own in ``SOURCES``, whose rules compile to the very SQL of
         the rules of the source they carry."""
         by_name = {plan.source.name: plan for plan in self.plans}
+        # the carried source's rules as SQL, made once however many envelopes carry it
+        expected: dict[str, list[str]] = {}
         opened: list[Envelope] = []
         for source in SOURCES[len(self.plans) :]:
             envelope = ENVELOPES.get(source.name)
@@ -398,12 +400,15 @@ class FastHunt:
             for entry in loaded:
                 for name in sorted(_rule_fields(entry.compiled.rule)):
                     own.add_field(name)
-            same = own.fields == carried.fields and all(
-                self._rule_sql(own, entry.rule_file, entry.compiled.rule, "full")
-                == self._rule_sql(carried, rule_file, rule, "full")
-                for entry, (_, rule_file, rule) in zip(loaded, carried.rules, strict=True)
-            )
-            if not same:
+            if own.fields != carried.fields:
+                break
+            if envelope.carries not in expected:
+                expected[envelope.carries] = [
+                    self._rule_sql(carried, rule_file, rule, "full")
+                    for _, rule_file, rule in carried.rules
+                ]
+            sql = [self._rule_sql(own, e.rule_file, e.compiled.rule, "full") for e in loaded]
+            if sql != expected[envelope.carries]:
                 break
             opened.append(envelope)
         return opened
