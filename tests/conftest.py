@@ -10,6 +10,7 @@ import pytest
 
 from sigma_ext.corpus import Corpus, load_corpus
 from sigma_ext.engine import ReferenceEngine
+from sigma_ext.hunt_duckdb import FastHunt
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +39,9 @@ def corpus() -> Corpus:
 @pytest.fixture(scope="session")
 def engine(corpus: Corpus) -> ReferenceEngine:
     return ReferenceEngine(corpus)
+
+
+@pytest.fixture(scope="session")
+def fast(engine: ReferenceEngine) -> FastHunt:
+    """The fast hunt over the whole corpus (its SQL is made once; hunting keeps no state)."""
+    return FastHunt(engine)

@@ -25,11 +25,6 @@ from .conftest import ROOT
 FIXTURES = sorted(p for p in (ROOT / "fixtures").rglob("*") if p.suffix in (".jsonl", ".log"))
 
 
-@pytest.fixture(scope="module")
-def fast(engine: ReferenceEngine) -> FastHunt:
-    return FastHunt(engine)
-
-
 def outcome(items: list[Hit | BadLine]) -> list[tuple[int, str]]:
     return [
         (item.line, item.rule if isinstance(item, Hit) else f"bad: {item.reason}") for item in items

@@ -40,11 +40,6 @@ FIRES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fast(engine: ReferenceEngine) -> FastHunt:
-    return FastHunt(engine)
-
-
 def test_every_source_is_fast_opened_or_left_to_the_reference_engine() -> None:
     declared = set(FAST_PATHS) | set(ENVELOPES) | REFERENCE_ONLY
     assert not [s.name for s in SOURCES if s.name not in declared]

@@ -53,9 +53,8 @@ def _dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
 
 
 def test_quiet_audit_lines_are_dismissed_from_their_text_and_firing_ones_never(
-    engine: ReferenceEngine,
+    engine: ReferenceEngine, fast: FastHunt
 ) -> None:
-    fast = FastHunt(engine)
     lines = _kubernetes_audit_lines()
     dismissed = _dismissed(fast, lines)
     fired = [bool(engine.match(read_line(line.encode()), None)) for line in lines]
