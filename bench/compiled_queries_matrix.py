@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sigma_ext.compile import compile_all
-from sigma_ext.corpus import load_corpus
+from sigma_ext.build.compile import compile_all
+from sigma_ext.content.corpus import load_corpus
+from sigma_ext.content.fixtures import load_cases
 from sigma_ext.emulate.verdict import compiled_matches
-from sigma_ext.fixtures import load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
 * for reference, the bare scan of the reader ``hunt`` uses, ``read_json_objects`` (the lines'
   text), which costs less than ``read_json``;
 * ``hunt`` with every rule through the real code path (``FastHunt.hunt_file``), hits counted;
-* the reference evaluator (``sigma_ext.hunt.hunt_file``) on the first ``--sample`` lines,
+* the reference evaluator (``sigma_ext.hunt.reference.hunt_file``) on the first ``--sample`` lines,
   extrapolated to events per second;
 * the two ratios (hunt / bare scan, fast / reference speed) and whether both engines give
   identical hits on the sample.
@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from audit_corpus import write_corpus  # noqa: E402
 from envelopes import wrap_corpus  # noqa: E402
 
-from sigma_ext.corpus import load_corpus  # noqa: E402
-from sigma_ext.engine import ReferenceEngine  # noqa: E402
-from sigma_ext.hunt import Hit, hunt_file  # noqa: E402
-from sigma_ext.hunt_duckdb import FastHunt  # noqa: E402
+from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
+from sigma_ext.hunt.reference import Hit, hunt_file  # noqa: E402
+from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 
 
 def _cpu() -> float:

@@ -48,11 +48,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from audit_corpus import write_corpus  # noqa: E402
 
-from sigma_ext.corpus import load_corpus  # noqa: E402
-from sigma_ext.engine import ReferenceEngine  # noqa: E402
-from sigma_ext.hunt import Hit  # noqa: E402
-from sigma_ext.hunt_duckdb import FastHunt  # noqa: E402
-from sigma_ext.profile import load_profile  # noqa: E402
+from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.content.profile import load_profile  # noqa: E402
+from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
+from sigma_ext.hunt.reference import Hit  # noqa: E402
+from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 
 WORKLOADS = (
     "deployments",

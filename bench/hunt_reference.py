@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sigma_ext.corpus import load_corpus  # noqa: E402
-from sigma_ext.engine import ReferenceEngine  # noqa: E402
-from sigma_ext.hunt import Hit, hunt_file  # noqa: E402
+from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.hunt.reference import Hit, hunt_file  # noqa: E402
+from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 
 IDENTITIES = [
     "system:serviceaccount:kube-system:replicaset-controller",

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from sigma_ext.corpus import Corpus, load_corpus
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt_duckdb import FastHunt
+from sigma_ext.content.corpus import Corpus, load_corpus
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.reference.engine import ReferenceEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 

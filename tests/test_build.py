@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.build import build, write_atomically
-from sigma_ext.compile import compile_all
-from sigma_ext.corpus import Corpus
-from sigma_ext.mappings import state_value
-from sigma_ext.outputs import summary_table
+from sigma_ext.build.compile import compile_all
+from sigma_ext.build.folder import build, write_atomically
+from sigma_ext.build.summary import summary_table
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
 
 
@@ -160,7 +160,7 @@ def test_failed_build_leaves_previous_output(built: Path, tmp_path: Path) -> Non
 def test_broken_content_fails_without_touching_output(
     corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sigma_ext import build as build_module
+    from sigma_ext.build import folder as build_module
     from sigma_ext.problems import Problem
 
     out = tmp_path / "build"

@@ -1,7 +1,7 @@
 """The compiled Splunk and Elastic queries themselves, run on the documents each SIEM stores.
 
 For every fixture event, every rule and every SIEM target: build the document the SIEM keeps
-(``sigma_ext.documents``), run the compiled query on it with the engine's semantics
+(``sigma_ext.emulate.documents``), run the compiled query on it with the engine's semantics
 (``sigma_ext.emulate``), and require the fixture's verdict. Degraded results may differ only
 where ``sigma_ext/data/documents/known_misses.yml`` lists the case with its reason.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigma_ext.compile import Compiled, compile_all
-from sigma_ext.corpus import Corpus
-from sigma_ext.documents import DocumentSpecError, build_document, load_spec
+from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.fixtures import Case, load_cases
 from sigma_ext.emulate import QueryError, Unsupported
+from sigma_ext.emulate.documents import DocumentSpecError, build_document, load_spec
 from sigma_ext.emulate.verdict import query_matches
-from sigma_ext.fixtures import Case, load_cases
 from sigma_ext.targets import SIEM_TARGETS
 
 from .conftest import ROOT

@@ -28,12 +28,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sigma_ext.compile import Compiled, compile_all
-from sigma_ext.corpus import Corpus, load_corpus
+from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.content.corpus import Corpus, load_corpus
+from sigma_ext.content.profile import load_profile
 from sigma_ext.emulate.verdict import compiled_matches
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.profile import load_profile
-from sigma_ext.sources import source_named
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import source_named
 
 from .conftest import ROOT
 

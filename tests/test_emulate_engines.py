@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from sigma_ext.documents import Document, FieldType, build_document
 from sigma_ext.emulate import QueryError, Unsupported, esql, lucene, splunk_search
 from sigma_ext.emulate.analysis import tokens
+from sigma_ext.emulate.documents import Document, FieldType, build_document
 from sigma_ext.emulate.lucene_regexp import full_match
 
 AUDIT: dict[str, Any] = {

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 
-from sigma_ext.evaluator import Fields, UnsupportedConstruct, compile_rule, field_values
+from sigma_ext.reference.evaluator import Fields, UnsupportedConstruct, compile_rule, field_values
 
 
 def run(detection: str, event: dict[str, Any], every_element: tuple[str, ...] = ()) -> bool:

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.compile import sigma_value_regex
-from sigma_ext.corpus import Corpus
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.evaluator import compile_rule
-from sigma_ext.every_element import element_tests
-from sigma_ext.fixtures import Case, load_cases
-from sigma_ext.hunt import Hit, hunt_file
-from sigma_ext.image_refs import is_approved
-from sigma_ext.mappings import conversion_pipeline
-from sigma_ext.sources import source_named
+from sigma_ext.build.compile import sigma_value_regex
+from sigma_ext.build.every_element import element_tests
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.fixtures import Case, load_cases
+from sigma_ext.content.image_refs import is_approved
+from sigma_ext.content.mappings import conversion_pipeline
+from sigma_ext.hunt.reference import Hit, hunt_file
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.reference.evaluator import compile_rule
+from sigma_ext.sources.catalogue import source_named
 
 from .conftest import ROOT
 
@@ -110,13 +110,13 @@ def test_splunk_element_regex_agrees_with_the_reference(corpus: Corpus) -> None:
 
 
 def _approved() -> tuple[str, ...]:
-    from sigma_ext.profile import load_profile
+    from sigma_ext.content.profile import load_profile
 
     return load_profile(ROOT / "profiles" / "example.yml").lists["approved_registries"]
 
 
 def _images(event: dict[str, object]) -> list[str]:
-    from sigma_ext.evaluator import field_values
+    from sigma_ext.reference.evaluator import field_values
 
     paths = [
         f"requestObject.spec.{prefix}{kind}.image"
@@ -128,8 +128,8 @@ def _images(event: dict[str, object]) -> list[str]:
 
 def _controller_pod(event: dict[str, object]) -> bool:
     """Pods the built-in controllers create from an already-checked template (exempt by design)."""
-    from sigma_ext.evaluator import field_values
-    from sigma_ext.profile import load_profile
+    from sigma_ext.content.profile import load_profile
+    from sigma_ext.reference.evaluator import field_values
 
     controllers = load_profile(ROOT / "profiles" / "example.yml").lists["k8s_controller_identities"]
     return field_values(event, "objectRef.resource") == ["pods"] and any(

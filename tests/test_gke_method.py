@@ -11,10 +11,10 @@ import yaml
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString
 
+from sigma_ext.content.gke_method import GkeMethodNameTransformation
 from sigma_ext.emulate.lucene_regexp import full_match
 from sigma_ext.emulate.splunk_search import COMMANDS
-from sigma_ext.gke_method import GkeMethodNameTransformation
-from sigma_ext.kubernetes_sources import decode_gke_audit_entry
+from sigma_ext.sources.kubernetes import decode_gke_audit_entry
 
 from .conftest import ROOT
 

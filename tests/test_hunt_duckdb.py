@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import BadLine, Hit, hunt_file
-from sigma_ext.hunt_duckdb import (
+from sigma_ext.hunt.fast.engine import (
     FastHunt,
     _codes,
     _run_with_progress,
 )
+from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
+from sigma_ext.reference.engine import ReferenceEngine
 
 from .conftest import ROOT
 
@@ -449,7 +449,7 @@ def test_lines_left_to_the_reference_engine_have_a_judge_phase_of_their_own(
 ) -> None:
     # CloudTrail has no SQL: after the scan, every one of its lines is judged one by one, which
     # takes far longer than the scan, so the bar must not sit at 100% meanwhile
-    monkeypatch.setattr("sigma_ext.hunt_duckdb.PROGRESS_LINES", 10)
+    monkeypatch.setattr("sigma_ext.hunt.fast.engine.PROGRESS_LINES", 10)
     cloudtrail = ROOT / "fixtures" / "aws_cloudtrail" / "malicious_creators.jsonl"
     events = [line for line in cloudtrail.read_text().splitlines() if line.strip()]
     audit = json.dumps(next(e for e in BASE if e.get("verb") == "create"))

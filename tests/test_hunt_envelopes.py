@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import hunt_file
-from sigma_ext.hunt_duckdb import ENVELOPES, FAST_PATHS, REFERENCE_ONLY, FastHunt
-from sigma_ext.json_text import parse_json_line
-from sigma_ext.sources import SOURCES
+from sigma_ext.hunt.fast.engine import ENVELOPES, FAST_PATHS, REFERENCE_ONLY, FastHunt
+from sigma_ext.hunt.reference import hunt_file
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import SOURCES
+from sigma_ext.sources.json_text import parse_json_line
 
 from .conftest import ROOT
 from .test_hunt_duckdb import (

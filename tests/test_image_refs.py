@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigma_ext.evaluator import value_test
-from sigma_ext.image_refs import is_approved, parse_image_reference, registry_patterns
+from sigma_ext.content.image_refs import is_approved, parse_image_reference, registry_patterns
+from sigma_ext.reference.evaluator import value_test
 
 APPROVED = (
     "registry.corp.example",

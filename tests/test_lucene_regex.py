@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sigma_ext.compile import esql_element_condition
-from sigma_ext.corpus import Corpus
-from sigma_ext.image_refs import is_approved, parse_image_reference, registry_patterns
-from sigma_ext.lucene_regex import UntranslatableRegex, lower_literals, to_lucene
-from sigma_ext.profile import load_profile
+from sigma_ext.build.compile import esql_element_condition
+from sigma_ext.build.elastic.lucene_regex import UntranslatableRegex, lower_literals, to_lucene
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.image_refs import is_approved, parse_image_reference, registry_patterns
+from sigma_ext.content.profile import load_profile
 
 
 def _lucene_to_python(lucene: str) -> re.Pattern[str]:

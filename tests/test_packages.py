@@ -19,18 +19,18 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext import splunk_tuning
-from sigma_ext.build import build, package_version, splunk_package_name
-from sigma_ext.compile import Compiled, compile_all
-from sigma_ext.corpus import Corpus, load_corpus
-from sigma_ext.documents import DocumentSpecError
+from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.build.folder import build, package_version, splunk_package_name
+from sigma_ext.build.splunk import tuning as splunk_tuning
+from sigma_ext.build.splunk.app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
+from sigma_ext.build.splunk.tuning_modes import TUNING_MODES
+from sigma_ext.build.tarball import FIXED_MTIME, deterministic_tgz
+from sigma_ext.content.corpus import Corpus, load_corpus
+from sigma_ext.content.fixtures import load_cases
 from sigma_ext.emulate import splunk_search
+from sigma_ext.emulate.documents import DocumentSpecError
 from sigma_ext.emulate.verdict import document_for
-from sigma_ext.fixtures import load_cases
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.splunk_app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
-from sigma_ext.tarball import FIXED_MTIME, deterministic_tgz
-from sigma_ext.tuning_modes import TUNING_MODES
 
 from .conftest import ROOT
 

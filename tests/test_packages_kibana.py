@@ -14,12 +14,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from sigma_ext.attack import attack_data, split_tags
-from sigma_ext.build import build
-from sigma_ext.compile import Compiled, compile_all
-from sigma_ext.corpus import Corpus
-from sigma_ext.kibana import KIBANA_SEVERITY, kibana_rule_schema
-from sigma_ext.mappings import state_value
+from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
+from sigma_ext.build.folder import build
+from sigma_ext.content.attack import attack_data, split_tags
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.mappings import state_value
 
 Rule = dict[str, Any]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.corpus import load_corpus
+from sigma_ext.content.corpus import load_corpus
+from sigma_ext.content.profile import load_profile
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.profile import load_profile
 
 from .conftest import ROOT
 
@@ -116,7 +116,7 @@ def test_every_element_detection_must_be_a_top_level_negation(project: Path) -> 
 
 
 def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
-    from sigma_ext.compile import check_compilation
+    from sigma_ext.build.compile import check_compilation
 
     path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
     path.write_text(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import PROGRESS_LINES, hunt_file, read_events
-from sigma_ext.progress import stderr_progress
+from sigma_ext.hunt.progress import stderr_progress
+from sigma_ext.hunt.reference import PROGRESS_LINES, hunt_file, read_events
+from sigma_ext.reference.engine import ReferenceEngine
 
 from .conftest import ROOT
 
@@ -61,7 +61,7 @@ def test_reading_reports_progress_through_the_file(tmp_path: Path, compressed: b
 def test_the_reference_engine_gives_the_same_hits_with_progress(
     engine: ReferenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sigma_ext.hunt.PROGRESS_LINES", 10)
+    monkeypatch.setattr("sigma_ext.hunt.reference.PROGRESS_LINES", 10)
     log = tmp_path / "audit.jsonl"
     log.write_text(_repeated_fixture(45))
     seen: list[tuple[str, float]] = []

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 
-from sigma_ext import element_lines, raw_gate
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import read_line
-from sigma_ext.hunt_duckdb import FAST_PATHS, FastHunt
+from sigma_ext.hunt.fast import element_lines, raw_gate
+from sigma_ext.hunt.fast.engine import FAST_PATHS, FastHunt
+from sigma_ext.hunt.reference import read_line
+from sigma_ext.reference.engine import ReferenceEngine
 
 from .conftest import ROOT
 
@@ -211,7 +211,7 @@ def test_the_one_regex_every_element_test_agrees_with_element_by_element(
 
 
 def test_lines_whose_lengths_add_up_to_the_file_need_no_count(tmp_path: Path) -> None:
-    from sigma_ext.hunt_duckdb import _all_lines_read
+    from sigma_ext.hunt.fast.engine import _all_lines_read
 
     cases = {
         b'{"a":1}\n{"b":2}\n': (2, 14, True),
@@ -232,8 +232,8 @@ NUMBERISH = st.text(alphabet="-+.0123456789eE_ infINFnaNty{[x", max_size=8)
 @settings(max_examples=300, deadline=None)
 @given(value=st.one_of(NUMBERISH, ELEMENT))
 def test_the_cheap_unsure_check_finds_every_value_sx_unsure_finds(value: str) -> None:
-    from sigma_ext.duckdb_backend import install_macros
-    from sigma_ext.hunt_duckdb import MAYBE_UNSURE
+    from sigma_ext.hunt.fast.duckdb_backend import install_macros
+    from sigma_ext.hunt.fast.engine import MAYBE_UNSURE
 
     con = duckdb.connect()
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sigma_ext.runtime_logs import parse_runtime_line
-from sigma_ext.sources import parse_text_line, recognize, source_named
+from sigma_ext.sources.catalogue import parse_text_line, recognize, source_named
+from sigma_ext.sources.runtime_logs import parse_runtime_line
 
 JOURNAL = "Nov 23 03:20:01 ip-10-0-1-23 {process}[812]: "
 SANDBOX = "4c" * 32

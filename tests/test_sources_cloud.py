@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.compile import Compiled, compile_all, sigma_value_regex
-from sigma_ext.corpus import Corpus
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.evaluator import field_values
-from sigma_ext.every_element import element_tests
-from sigma_ext.fixtures import Case, load_cases
-from sigma_ext.hunt import Hit, hunt_file
-from sigma_ext.image_refs import is_approved
-from sigma_ext.mappings import conversion_pipeline
-from sigma_ext.profile import load_profile
-from sigma_ext.sources import SOURCES, recognize, source_named
+from sigma_ext.build.compile import Compiled, compile_all, sigma_value_regex
+from sigma_ext.build.every_element import element_tests
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.fixtures import Case, load_cases
+from sigma_ext.content.image_refs import is_approved
+from sigma_ext.content.mappings import conversion_pipeline
+from sigma_ext.content.profile import load_profile
+from sigma_ext.hunt.reference import Hit, hunt_file
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.reference.evaluator import field_values
+from sigma_ext.sources.catalogue import SOURCES, recognize, source_named
 
 from .conftest import ROOT
 

@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sigma_ext.compile import ElasticCompiler, SplunkCompiler
-from sigma_ext.corpus import Corpus
-from sigma_ext.documents import build_document
+from sigma_ext.build.compile import ElasticCompiler, SplunkCompiler
+from sigma_ext.content.corpus import Corpus
 from sigma_ext.emulate import splunk_search
+from sigma_ext.emulate.documents import build_document
 from sigma_ext.emulate.verdict import compiled_matches
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import Hit, hunt_file
-from sigma_ext.sources import SOURCES, recognize, source_named
+from sigma_ext.hunt.reference import Hit, hunt_file
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import SOURCES, recognize, source_named
 
 from .conftest import ROOT
 

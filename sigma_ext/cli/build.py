@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TUNING_MODES
 from sigma_ext.cli.common import add_content_options, load_or_report, report
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.tuning_modes import DEFAULT_TUNING, TUNING_MODES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     # Only this command needs the compilers; other commands start without importing them.
-    from sigma_ext.build import build, package_version, splunk_package_name
-    from sigma_ext.outputs import summary_table
+    from sigma_ext.build.folder import build, package_version, splunk_package_name
+    from sigma_ext.build.summary import summary_table
 
     corpus = load_or_report(args)
     if corpus is None:

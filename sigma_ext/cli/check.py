@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from sigma_ext.compile import check_compilation  # only this command needs the compilers
+    from sigma_ext.build.compile import check_compilation  # only this command needs the compilers
 
     corpus = load_or_report(args)
     if corpus is None:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from sigma_ext.corpus import Corpus, load_corpus
+from sigma_ext.content.corpus import Corpus, load_corpus
+from sigma_ext.content.profile import DEFAULT_PROFILE
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.profile import DEFAULT_PROFILE
 
 
 def add_content_options(parser: argparse.ArgumentParser) -> None:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sigma_ext.cli.common import add_content_options, load_or_report
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.hunt import BadLine, Hit, hunt_file
-from sigma_ext.hunt_duckdb import FastHunt
-from sigma_ext.progress import stderr_progress
-from sigma_ext.sources import SOURCES, source_named
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.progress import stderr_progress
+from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import SOURCES, source_named
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.cli.common import add_content_options, load_or_report, report
-from sigma_ext.engine import ReferenceEngine
-from sigma_ext.fixtures import load_cases, run_cases
+from sigma_ext.content.fixtures import load_cases, run_cases
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.sources import source_named
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import source_named
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -2,7 +2,7 @@
 
 One question for every evaluator: does rule R, as compiled for target T, match event E? The
 reference evaluator answers it for the Sigma rule; this package answers it for the query the
-build emits, on the document ``sigma_ext.documents`` builds from the event:
+build emits, on the document ``sigma_ext.emulate.documents`` builds from the event:
 
 * ``splunk_search``: SPL (search command terms, ``eval``/``where`` with ``mvappend``,
   ``mvfilter``, ``match``, ``mvcount``; ``regex``; ``spath input=``);

@@ -35,8 +35,8 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
-from sigma_ext.documents import Document
 from sigma_ext.emulate import QueryError, Unsupported
+from sigma_ext.emulate.documents import Document
 from sigma_ext.emulate.lucene_regexp import full_match
 
 Row = dict[str, Any]  # None, a scalar, or a tuple of two or more values

@@ -14,7 +14,7 @@ and Elasticsearch's default ``default_operator: OR`` (security_solution ``get_qu
   is equal to some value, exactly and case-sensitively; ``*`` and ``?`` wildcards (unless
   escaped) match against whole values, case-sensitively; ``/re/`` is a Lucene regular
   expression (``lucene_regexp``) that must match a whole value; ``field:*`` means exists.
-  Values longer than ``ignore_above`` are not indexed (``sigma_ext.documents``).
+  Values longer than ``ignore_above`` are not indexed (``sigma_ext.emulate.documents``).
 * On a ``text`` field the value is analysed (``analysis.tokens``, the standard analyzer). A term
   is analysed the same way: one token must be present; several tokens are OR-ed (the default
   operator). A phrase needs its tokens consecutively in one value. A term ending in one ``*``
@@ -53,9 +53,9 @@ from luqum.tree import (  # type: ignore[import-untyped]
     Word,
 )
 
-from sigma_ext.documents import Document
 from sigma_ext.emulate import QueryError, Unsupported
 from sigma_ext.emulate.analysis import tokens
+from sigma_ext.emulate.documents import Document
 from sigma_ext.emulate.lucene_regexp import full_match
 
 Test = Callable[[Document], bool]

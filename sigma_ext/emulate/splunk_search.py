@@ -28,7 +28,8 @@ Implemented, following the Splunk Search Reference and Search Manual:
 * ``regex field="re"`` / ``regex field!="re"``: keeps the event when some value matches
   (resp. none does).
 * ``spath input=field``: extracts the JSON held in a field the way automatic JSON extraction
-  does (``sigma_ext.documents.splunk_fields``), as the AKS searches need for ``properties.log``.
+  does (``sigma_ext.emulate.documents.splunk_fields``), as the AKS searches need for
+  ``properties.log``.
 * ``rex field=field "re"``: the named groups ``(?<name>...)`` of the first match in the field's
   first value become single-valued fields (``max_match=1``, the default); no match changes
   nothing.
@@ -45,8 +46,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sigma_ext.documents import Document, splunk_fields
 from sigma_ext.emulate import QueryError, Unsupported
+from sigma_ext.emulate.documents import Document, splunk_fields
 
 Row = dict[str, tuple[str, ...]]
 Value = Any  # None (null), str, int, float, bool, or a tuple of str for a multi-valued result

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sigma_ext.compile import Compiled
-from sigma_ext.documents import Document, build_document
+from sigma_ext.build.compile import Compiled
 from sigma_ext.emulate import Unsupported, esql, lucene, splunk_search
+from sigma_ext.emulate.documents import Document, build_document
 
 
 def document_for(compiled: Compiled, event: Mapping[str, Any]) -> Document:

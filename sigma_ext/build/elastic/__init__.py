@@ -1,0 +1,1 @@
+"""The Elastic target: Lucene regular expressions and Kibana detection rules."""

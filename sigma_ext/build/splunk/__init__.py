@@ -1,0 +1,1 @@
+"""The Splunk target: tuned searches, macros and lookups, and the Splunk app."""

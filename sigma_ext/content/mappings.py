@@ -1,0 +1,118 @@
+"""The YAML processing pipelines in ``mappings/``, one per target and source.
+
+``mappings/<target>/<source>.yml`` is a plain pySigma pipeline (it works with
+``sigma convert -p``). Here it is loaded, checked, and joined with the tuning profile's
+placeholder items into the pipeline a conversion runs.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+
+from sigma_ext.content import gke_method
+from sigma_ext.content.placeholders import identity_vars, profile_processing_items
+from sigma_ext.content.profile import Profile
+from sigma_ext.problems import Problem
+from sigma_ext.sources.catalogue import SOURCES, Source
+from sigma_ext.yamlio import YAMLProblem, load_located
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One mapping file, read and checked."""
+
+    path: Path
+    data: dict[str, Any]
+
+    def pipeline(self) -> ProcessingPipeline:
+        """A fresh pipeline object (pySigma pipelines keep state between conversions)."""
+        return _pipeline(self.path, self.data)
+
+    def known_fields(self) -> set[str]:
+        """The fields the fail-closed item accepts."""
+        for item in self.data.get("transformations", []):
+            if item.get("type") == "detection_item_failure":
+                for condition in item.get("field_name_conditions", []):
+                    if condition.get("type") == "exclude_fields":
+                        return set(condition["fields"])
+        return set()
+
+
+def _pipeline(path: Path, data: Any) -> ProcessingPipeline:
+    """What ``ProcessingPipeline.from_yaml(text, source_path=path)`` gives, from data already
+    parsed: template vars may only come from the mapping's own directory."""
+    gke_method.register()
+    if not isinstance(data, dict):
+        raise TypeError(f"a pipeline is a mapping, not {type(data).__name__}")
+    return ProcessingPipeline.from_dict(
+        copy.deepcopy(data), vars_allowed_paths=(str(path.resolve().parent),)
+    )
+
+
+def mapping_path(root: Path, target_dir: str, source: Source) -> Path:
+    return root / "mappings" / target_dir / f"{source.name}.yml"
+
+
+def load_mappings(
+    root: Path, target_dirs: list[str]
+) -> tuple[dict[tuple[str, str], Mapping], list[Problem]]:
+    """Every mapping file for every target and source, with every problem found."""
+    mappings: dict[tuple[str, str], Mapping] = {}
+    problems: list[Problem] = []
+    for target_dir in target_dirs:
+        for source in SOURCES:
+            path = mapping_path(root, target_dir, source)
+            if not path.exists():
+                problems.append(
+                    Problem(
+                        str(path),
+                        None,
+                        f"missing mapping for target {target_dir}, source {source.name}",
+                    )
+                )
+                continue
+            try:
+                located = load_located(path)
+                _pipeline(path, located.data)
+            except YAMLProblem as error:
+                problems.append(error.problem)
+                continue
+            except (SigmaError, TypeError, KeyError, ValueError) as error:
+                problems.append(Problem(str(path), None, f"invalid pySigma pipeline: {error}"))
+                continue
+            mapping = Mapping(path, located.data)
+            if not mapping.known_fields():
+                problems.append(
+                    Problem(
+                        str(path),
+                        1,
+                        "no fail-closed detection_item_failure item with exclude_fields: "
+                        "unknown fields would pass silently",
+                    )
+                )
+            mappings[(target_dir, source.name)] = mapping
+    return mappings, problems
+
+
+def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipeline:
+    """Profile placeholders first, then the mapping file."""
+    placeholders = ProcessingPipeline(
+        items=profile_processing_items(profile),
+        vars=identity_vars(profile),
+        name="sigma_ext_profile",
+    )
+    return placeholders + mapping.pipeline()
+
+
+def state_value(mapping: Mapping, key: str) -> str | None:
+    """The value a ``set_state`` item of the mapping sets (such as the Elastic index)."""
+    for item in mapping.data.get("transformations", []):
+        if item.get("type") == "set_state" and item.get("key") == key:
+            return str(item["val"])
+    return None

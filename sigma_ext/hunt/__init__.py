@@ -1,0 +1,1 @@
+"""Hunting over log files: reading lines, the reference hunt, hits and progress."""

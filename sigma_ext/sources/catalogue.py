@@ -1,0 +1,139 @@
+"""One notion of a telemetry source, shared by ``hunt``, the fixture harness and the build.
+
+A source names the Sigma log source its rules declare, the mapping file each target uses for it
+(``mappings/<target>/<source>.yml``), how to recognise one of its events in a log file, how to
+unwrap a provider envelope into the document its native mapping addresses, and, for text logs,
+how to parse a line into fields. Adding a source means one row here, its mapping files and its
+fixtures.
+
+Several sources may serve one Sigma log source (the Kubernetes audit log as written by the API
+server, and as EKS, AKS and GKE deliver it): one rule then compiles once per source. The first
+source in the table that serves a log source is that log source's primary source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sigma_ext.sources.cloud import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
+from sigma_ext.sources.docker import is_docker_event
+from sigma_ext.sources.kubernetes import (
+    decode_aks_diagnostic_record,
+    decode_eks_cloudwatch_record,
+    decode_gke_audit_entry,
+    is_aks_diagnostic_record,
+    is_audit_event,
+    is_eks_cloudwatch_record,
+    is_gke_audit_entry,
+)
+from sigma_ext.sources.runtime_logs import is_runtime_event, parse_runtime_line
+
+Event = Mapping[str, Any]
+
+
+def _as_is(event: Event) -> Event:
+    return event
+
+
+@dataclass(frozen=True)
+class Source:
+    """A telemetry source and the Sigma log source of its rules.
+
+    ``recognize`` answers whether a parsed event comes from this source; ``decode`` turns such
+    an event into the document the native mapping addresses (for example parsing a JSON string
+    that a provider envelope carries); ``parse_text`` turns one line of a text log into an event
+    that ``recognize`` claims, or None, and is set only for text formats.
+    """
+
+    name: str
+    product: str
+    service: str
+    label: str
+    recognize: Callable[[Event], bool]
+    decode: Callable[[Event], Event] = _as_is
+    parse_text: Callable[[str], Event | None] | None = None
+
+    def serves(self, product: str | None, service: str | None) -> bool:
+        return (product, service) == (self.product, self.service)
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("kubernetes_audit", "kubernetes", "audit", "Kubernetes audit", is_audit_event),
+    Source(
+        "kubernetes_audit_eks",
+        "kubernetes",
+        "audit",
+        "Kubernetes audit (EKS, CloudWatch Logs)",
+        is_eks_cloudwatch_record,
+        decode=decode_eks_cloudwatch_record,
+    ),
+    Source(
+        "kubernetes_audit_aks",
+        "kubernetes",
+        "audit",
+        "Kubernetes audit (AKS, diagnostic setting)",
+        is_aks_diagnostic_record,
+        decode=decode_aks_diagnostic_record,
+    ),
+    Source(
+        "kubernetes_audit_gke",
+        "kubernetes",
+        "audit",
+        "Kubernetes audit (GKE, Cloud Audit Logs)",
+        is_gke_audit_entry,
+        decode=decode_gke_audit_entry,
+    ),
+    Source("aws_cloudtrail", "aws", "cloudtrail", "AWS CloudTrail", is_aws_cloudtrail),
+    Source(
+        "azure_activitylogs", "azure", "activitylogs", "Azure Activity Log", is_azure_activity_log
+    ),
+    Source("gcp_audit", "gcp", "gcp.audit", "Google Cloud audit logs", is_gcp_audit_log),
+    Source("docker_events", "docker", "events", "Docker daemon events", is_docker_event),
+    Source(
+        "container_runtime",
+        "linux",
+        "container_runtime",
+        "containerd, CRI-O and kubelet logs",
+        is_runtime_event,
+        parse_text=parse_runtime_line,
+    ),
+)
+
+
+def source_named(name: str) -> Source:
+    for source in SOURCES:
+        if source.name == name:
+            return source
+    known = ", ".join(s.name for s in SOURCES)
+    raise KeyError(f"unknown source {name!r} (known: {known})")
+
+
+def sources_for_logsource(product: str | None, service: str | None) -> tuple[Source, ...]:
+    """Every source serving a Sigma log source, the primary one first."""
+    return tuple(source for source in SOURCES if source.serves(product, service))
+
+
+def source_for_logsource(product: str | None, service: str | None) -> Source | None:
+    """The primary source of a Sigma log source."""
+    served = sources_for_logsource(product, service)
+    return served[0] if served else None
+
+
+def parse_text_line(text: str) -> Event | None:
+    """A text-log line parsed by the first text source that understands it."""
+    for source in SOURCES:
+        if source.parse_text is not None:
+            event = source.parse_text(text)
+            if event is not None:
+                return event
+    return None
+
+
+def recognize(event: Event) -> Source | None:
+    """The source an event comes from, or None when no source claims it."""
+    for source in SOURCES:
+        if source.recognize(event):
+            return source
+    return None
