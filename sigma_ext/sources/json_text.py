@@ -19,7 +19,9 @@ def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(reversed(pairs))
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_first_wins)
+FIRST_KEY_WINS = json.JSONDecoder(object_pairs_hook=_first_wins)
+"""Strict JSON, the first of a repeated key counting."""
+_DECODER = FIRST_KEY_WINS
 _TOKENS = re.compile(
     r'"(?:[^"\\]|\\.)*"|(?P<comma>,)(?=[ \t\r\n]*[\]}])|(?P<word>-?[A-Za-z]+)|[^"A-Za-z,-]+|[,-]',
     re.DOTALL,
