@@ -15,12 +15,16 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from sigma_ext.cli.common import add_content_options, load_or_report
 from sigma_ext.hunt.inputs import Input, open_inputs
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source, source_named
+
+if TYPE_CHECKING:
+    from sigma_ext.hunt.fast.engine import FastHunt
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,34 +88,44 @@ def _hunt(args: argparse.Namespace, folder: Path) -> int:
         return 2
     engine = ReferenceEngine(corpus)
     source = source_named(args.source) if args.source else None
-    for item in _items(args.engine, engine, inputs, source, folder):
+    fast = None
+    if args.engine == "fast":
+        from sigma_ext.hunt.fast.engine import FastHunt
+
+        fast = FastHunt(engine, source)
+    return hunt_inputs(inputs, engine, fast, source, args.strict, folder, sys.stdout, sys.stderr)
+
+
+def hunt_inputs(
+    inputs: list[Input],
+    engine: ReferenceEngine,
+    fast: FastHunt | None,
+    source: Source | None,
+    strict: bool,
+    folder: Path,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Hunt checked inputs with the fast engine (when given) or the reference one; hits to
+    ``out``, bad lines and the per-file summaries to ``err``; the exit status."""
+    items: Iterator[Hit | BadLine]
+    if fast is not None:
+        from sigma_ext.hunt.spool import FastInputs
+
+        items = FastInputs(fast, engine, folder, source).hunt(inputs)
+    else:
+        items = (item for found in inputs for item in hunt_input(engine, found, source))
+    for item in items:
         if isinstance(item, BadLine):
-            print(item, file=sys.stderr)
+            print(item, file=err)
         else:
-            print(item.to_json())
-    sys.stdout.flush()
+            print(item.to_json(), file=out)
+    out.flush()
     changed = False
     for found in inputs:
         found.summary.changed = found.changed()
         changed = changed or found.summary.changed
-        print(found.summary, file=sys.stderr)
-    if changed or (args.strict and any(f.summary.failed_strict for f in inputs)):
+        print(found.summary, file=err)
+    if changed or (strict and any(f.summary.failed_strict for f in inputs)):
         return 1
     return 0
-
-
-def _items(
-    engine_name: str,
-    engine: ReferenceEngine,
-    inputs: list[Input],
-    source: Source | None,
-    folder: Path,
-) -> Iterator[Hit | BadLine]:
-    if engine_name == "fast":
-        from sigma_ext.hunt.fast.engine import FastHunt
-        from sigma_ext.hunt.spool import FastInputs
-
-        yield from FastInputs(FastHunt(engine, source), engine, folder, source).hunt(inputs)
-        return
-    for found in inputs:
-        yield from hunt_input(engine, found, source)

@@ -61,7 +61,8 @@ class Record:
     text: str
     line: int
     record: int | None
-    """1-based position in its batch; None for a document that is itself one record."""
+    """1-based position among the file's batch records (in its batch, for a file with one batch
+    document); None for a document that is itself one record."""
     value: Any = NOT_PARSED
     """The text parsed as ``parse_json_line`` would, when it was parsed on the way."""
 
@@ -156,8 +157,7 @@ class _Text:
             try:
                 value, end = FIRST_KEY_WINS.raw_decode(self.buf, self.pos)
             except (json.JSONDecodeError, RecursionError, ValueError):
-                end = _value_end(self.buf, self.pos)
-                if end is None and self.grow():
+                if _value_end(self.buf, self.pos) is None and self.grow():
                     continue
                 return None
             if end < len(self.buf) or self.eof:
@@ -211,14 +211,15 @@ def read_documents(chunks: Iterator[str], probe: bool = False) -> Iterator[Recor
     first batch record (if any) is looked for."""
     text = _Text(chunks)
     text.more()
+    counter = [0]
     while (char := text.peek()) is not None:
         start = text.pos
         line = text.line(start)
         if char == "[":
             text.pos += 1
-            yield from _elements(text, None)
+            yield from _elements(text, None, counter)
         elif char == "{":
-            yield from _object(text, probe)
+            yield from _object(text, probe, counter)
         else:
             end = text.value_end()
             text.pos = len(text.buf) if end is None else end
@@ -228,7 +229,7 @@ def read_documents(chunks: Iterator[str], probe: bool = False) -> Iterator[Recor
         text.drop()
 
 
-def _object(text: _Text, probe: bool) -> Iterator[Record | Broken]:
+def _object(text: _Text, probe: bool, counter: list[int]) -> Iterator[Record | Broken]:
     """A top-level object: a batch when one of its keys holds a batch's array, else a record."""
     start = text.pos
     line = text.line(start)
@@ -253,7 +254,7 @@ def _object(text: _Text, probe: bool) -> Iterator[Record | Broken]:
         if key in BATCH_KEYS and text.peek() == "[":
             batch = True
             text.pos += 1
-            yield from _elements(text, key)
+            yield from _elements(text, key, counter)
             if probe:
                 return
             continue
@@ -276,10 +277,11 @@ def _object(text: _Text, probe: bool) -> Iterator[Record | Broken]:
     text.pos = len(text.buf) if newline < 0 else newline + 1
 
 
-def _elements(text: _Text, key: str | None) -> Iterator[Record | Broken]:
-    """The elements of the array whose ``[`` has just been read, one record each."""
+def _elements(text: _Text, key: str | None, counter: list[int]) -> Iterator[Record | Broken]:
+    """The elements of the array whose ``[`` has just been read, one record each; ``counter``
+    holds the number of records before them in the file."""
     embedded = EMBEDDED_RECORD_KEY.get(key or "")
-    number = 0
+    first = True
     while True:
         char = text.peek()
         if char is None:
@@ -288,7 +290,7 @@ def _elements(text: _Text, key: str | None) -> Iterator[Record | Broken]:
         if char == "]":
             text.pos += 1
             return
-        if number and not text.expect(","):
+        if not first and not text.expect(","):
             yield Broken(text.line(text.pos), "malformed batch: a ',' or ']' expected")
             newline = text.buf.find("\n", text.pos)
             text.pos = len(text.buf) if newline < 0 else newline + 1
@@ -298,7 +300,9 @@ def _elements(text: _Text, key: str | None) -> Iterator[Record | Broken]:
         text.drop()
         start = text.pos
         line = text.line(start)
-        number += 1
+        first = False
+        counter[0] += 1
+        number = counter[0]
         parsed = text.value()
         if parsed is not None:
             value, end = parsed

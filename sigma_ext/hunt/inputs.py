@@ -141,11 +141,7 @@ def open_content(found: Input, problems: list[str]) -> IO[bytes]:
     """The input's bytes, gunzipped when gzip, without a leading byte order mark; problems met
     while reading (truncation, junk after the gzip data) are appended to ``problems``."""
     raw = found.path.open("rb")
-    handle: io.BufferedReader
-    if found.gzip:
-        handle = io.BufferedReader(_Chunks(_gunzip(raw, problems), raw), CHUNK)
-    else:
-        handle = raw
+    handle = io.BufferedReader(_Chunks(_gunzip(raw, problems), raw), CHUNK) if found.gzip else raw
     if handle.peek(len(BOM))[: len(BOM)] == BOM:
         handle.read(len(BOM))
     return handle

@@ -15,7 +15,6 @@ record.
 from __future__ import annotations
 
 import bisect
-import os
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -112,7 +111,7 @@ class FastInputs:
     def _scanned(self, found: Input) -> Iterator[Hit | BadLine]:
         """A plain JSON Lines file scanned in place, through a link with a plain name."""
         link = self._name(".jsonl")
-        os.symlink(found.path.resolve(), link)
+        link.symlink_to(found.path.resolve())
         items = self.fast.hunt_file(link, stderr_progress(found.path))
         try:
             first = next(items, None)

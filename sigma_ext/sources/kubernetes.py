@@ -51,7 +51,9 @@ def is_audit_event(event: Any) -> bool:
         return True
     return (
         isinstance(event.get("verb"), str)
-        and (isinstance(event.get("objectRef"), Mapping) or isinstance(event.get("requestURI"), str))
+        and (
+            isinstance(event.get("objectRef"), Mapping) or isinstance(event.get("requestURI"), str)
+        )
         and (isinstance(event.get("auditID"), str) or isinstance(event.get("stage"), str))
     )
 
