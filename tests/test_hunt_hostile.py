@@ -69,7 +69,7 @@ def test_a_line_over_32_mib_is_judged_by_both_engines(
         ("an integer of 5,000 digits in a field no rule reads", "9" * 5000),
         ("a number beyond the floats in a field no rule reads", "1e400"),
         ("an array nested 1,200 levels deep", "[" * 1200 + "]" * 1200),
-        ("an object nested 100,000 levels deep", '{"a":' * 100_000 + "1" + "}" * 100_000),
+        ("an object nested 20,000 levels deep", '{"a":' * 20_000 + "1" + "}" * 20_000),
     ],
 )
 def test_odd_values_in_an_unread_field_hide_no_event(
@@ -124,16 +124,19 @@ def test_junk_after_the_gzip_data_is_reported_and_ignored(
     assert (code, lines_hit(out)) == (0, {1, 2})
 
 
-@pytest.mark.parametrize("name", ["a*.jsonl", "a?.jsonl", "a[1].jsonl", "~.jsonl", "~"])
-@pytest.mark.parametrize("size", ["small", "large"])
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [(name, "small") for name in ("a*.jsonl", "a?.jsonl", "a[1].jsonl", "~.jsonl", "~")]
+    + [("a*.jsonl", "large"), ("a[1].jsonl", "large")],
+)
 def test_glob_characters_in_a_file_name_read_that_file_only(
     name: str, size: str, engine: ReferenceEngine, fast: FastHunt, tmp_path: Path
 ) -> None:
-    filler = "\n" * (SMALL + 1) if size == "large" else ""
+    """A small file is read through the spool, a large one in place (through a plain link)."""
     (tmp_path / "a1.jsonl").write_text(f"{LINE}\n{LINE}\n{LINE}\n")
     (tmp_path / "ab.jsonl").write_text(f"{LINE}\n{LINE}\n")
     log = tmp_path / name
-    log.write_text(LINE + "\n" + filler)
+    log.write_text(with_annotation(json.dumps("x" * SMALL)) if size == "large" else LINE)
     code, out, _ = both([str(log)], engine, fast, tmp_path)
     assert code == 0
     assert lines_hit(out) == {1}
@@ -159,7 +162,8 @@ def test_every_input_is_checked_before_the_first_hit(
     for bad, reason in ((tmp_path / "missing.jsonl", "no such file"), (tmp_path, "directory")):
         code, out, err = both([str(good), str(bad)], engine, fast, tmp_path)
         assert (code, out) == (2, "")
-        assert f"cannot read {bad}:" in err and reason in err
+        assert f"cannot read {bad}:" in err
+        assert reason in err
 
 
 def test_a_fifo_is_read_as_a_file_is(
@@ -179,7 +183,8 @@ def test_a_fifo_is_read_as_a_file_is(
         outputs.append(hunt([str(fifo)], engine, chosen, tmp_path))
         writer.join()
     assert outputs[0] == outputs[1]
-    assert outputs[0][0] == 0 and lines_hit(outputs[0][1]) == {1, 2}
+    assert outputs[0][0] == 0
+    assert lines_hit(outputs[0][1]) == {1, 2}
 
 
 def test_a_file_rewritten_while_it_is_read_is_reported(
@@ -255,12 +260,22 @@ def test_a_closed_standard_output_ends_the_hunt_quietly(engine_name: str, tmp_pa
     log = tmp_path / "many.jsonl"
     log.write_text(f"{LINE}\n" * 3000)
     hunt = subprocess.Popen(
-        [sys.executable, "-m", "sigma_ext", "hunt", "--root", str(ROOT), "--engine", engine_name]
-        + [str(log)],
+        [
+            sys.executable,
+            "-m",
+            "sigma_ext",
+            "hunt",
+            "--root",
+            str(ROOT),
+            "--engine",
+            engine_name,
+            str(log),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert hunt.stdout is not None and hunt.stderr is not None
+    assert hunt.stdout is not None
+    assert hunt.stderr is not None
     first = hunt.stdout.readline()
     hunt.stdout.close()  # as `| head -1` does
     err = hunt.stderr.read().decode()
