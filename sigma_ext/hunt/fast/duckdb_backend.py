@@ -389,10 +389,12 @@ def unless_pool_unknown(pool: list[FieldSql], test: str) -> str:
     return test
 
 
-def every_element_sql(
+def every_element_lambda_sql(
     pool: list[FieldSql], element_condition: Callable[[str], str], name: str
 ) -> str:
-    """Three-valued "every pooled value satisfies the detection" (vacuously TRUE)."""
+    """Three-valued "every pooled value satisfies the detection" (vacuously TRUE), as a DuckDB
+    lambda over the values; ``element_lines.every_element_line_regex_sql`` is the cheaper
+    regular expression when the detection allows one."""
     element = f"sx_p_{name}"
     body = element_condition(element)
     test = (

@@ -37,11 +37,12 @@ from pathlib import Path
 
 import duckdb
 
+from sigma_ext.condition_tree import rule_fields
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast import running
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
-from sigma_ext.hunt.fast.plan import SourcePlan, rule_fields
+from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select

@@ -16,13 +16,12 @@ from typing import Any, TypeVar
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
-    ConditionIdentifier,
     ConditionOR,
-    ConditionSelector,
 )
 from sigma.rule import SigmaRule
 from sigma.types import SigmaNull, SigmaString
 
+from sigma_ext.condition_tree import fold_condition
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.duckdb_backend import folded_pattern, sql_string
 from sigma_ext.hunt.fast.plan import SourcePlan, ident
@@ -61,22 +60,12 @@ def necessary(
                 return any_of([item(a) for a in node.args])
         return None
 
-    def walk(node: Any) -> _T | None:
-        match node:
-            case ConditionIdentifier():
-                if node.identifier in rule_file.every_element:
-                    return None
-                return item(detections.detections[node.identifier].postprocess(detections))
-            case ConditionSelector():
-                referenced = node.resolve_referenced_detections(detections)
-                return walk(node.cond_class(list(referenced)))
-            case ConditionAND():
-                return all_of([walk(a) for a in node.args])
-            case ConditionOR():
-                return any_of([walk(a) for a in node.args])
-        return None
+    def detection(name: str) -> _T | None:
+        if name in rule_file.every_element:
+            return None
+        return item(detections.detections[name].postprocess(detections))
 
-    return any_of([walk(c.parse(postprocess=False)) for c in detections.parsed_condition])
+    return fold_condition(rule, detection, all_of, any_of, negate=None, other=lambda _: None)
 
 
 def necessary_sql(

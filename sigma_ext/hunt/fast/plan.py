@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionItem
 from sigma.rule import SigmaRule
 
 from sigma_ext.content.rules import RuleFile
@@ -64,21 +63,6 @@ class ShapeNode:
         for child_key, child in self.children.items():
             nodes += child.shape_nodes(child_key)
         return nodes
-
-
-def rule_fields(rule: SigmaRule) -> set[str]:
-    fields: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, ConditionFieldEqualsValueExpression):
-            fields.add(node.field)
-        elif isinstance(node, ConditionItem):
-            for arg in node.args:
-                walk(arg)
-
-    for detection in rule.detection.detections.values():
-        walk(detection.postprocess(rule.detection))
-    return fields
 
 
 @dataclass

@@ -13,23 +13,21 @@ from typing import Any
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
-    ConditionIdentifier,
-    ConditionItem,
     ConditionNOT,
     ConditionOR,
-    ConditionSelector,
 )
 from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
 
+from sigma_ext.condition_tree import fields_of, fold_condition
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast import element_lines
 from sigma_ext.hunt.fast.duckdb_backend import (
     DuckDBBackend,
     FieldResolver,
     FieldSql,
-    every_element_sql,
+    every_element_lambda_sql,
     folded_pattern,
     re2_escape,
     sql_string,
@@ -74,31 +72,21 @@ def rule_sql(
         pool = [resolve(f) for f in sorted(fields_of(tree))]
         lines = element_lines.line_regex(tree)
         if lines is not None:
-            return share(element_lines.every_element_sql(pool, lines))
+            return share(element_lines.every_element_line_regex_sql(pool, lines))
 
         def element(var: str) -> str:
             element_backend = DuckDBBackend(lambda _: FieldSql(var, False))
             return _deduplicated(tree, element_backend)
 
-        return share(every_element_sql(pool, element, name))
+        return share(every_element_lambda_sql(pool, element, name))
 
-    def walk(node: Any) -> str:
-        match node:
-            case ConditionIdentifier():
-                return detection(node.identifier)
-            case ConditionSelector():
-                referenced = node.resolve_referenced_detections(detections)
-                return walk(node.cond_class(list(referenced)))
-            case ConditionAND():
-                return "(" + " AND ".join(walk(a) for a in node.args) + ")"
-            case ConditionOR():
-                return "(" + " OR ".join(walk(a) for a in node.args) + ")"
-            case ConditionNOT():
-                return f"(NOT {walk(node.args[0])})"
-        raise TypeError(f"condition element {type(node).__name__} is not supported")
-
-    conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
-    return "(" + " OR ".join(conditions) + ")"
+    return fold_condition(
+        rule,
+        detection,
+        all_of=lambda parts: "(" + " AND ".join(parts) + ")",
+        any_of=lambda parts: "(" + " OR ".join(parts) + ")",
+        negate=lambda part: f"(NOT {part})",
+    )
 
 
 class _SharedTests(DuckDBBackend):
@@ -176,11 +164,3 @@ def _folded_regex(value: Any) -> str | None:
     if not isinstance(value, SigmaString):
         return None
     return folded_pattern(value, ".*", ".", re2_escape)
-
-
-def fields_of(node: Any) -> set[str]:
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        return {node.field}
-    if isinstance(node, ConditionItem):
-        return set().union(*(fields_of(arg) for arg in node.args))
-    return set()
