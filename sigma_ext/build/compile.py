@@ -42,7 +42,7 @@ def check_compilation(corpus: Corpus, results: list[Compiled] | None = None) -> 
         Problem(str(c.rule.path), None, f"{c.target.name}/{c.source.name}: {reason}")
         for c in (compile_all(corpus) if results is None else results)
         if c.status == "error"
-        for reason in c.reasons
+        for reason in c.why
     ]
     for rule_file in corpus.rules:
         for source in corpus.sources_of(rule_file):
