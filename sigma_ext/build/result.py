@@ -27,6 +27,15 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import Target
 
+
+class Unconvertible(Exception):
+    """The rule asks for something the target's language cannot say: broken content.
+
+    Raised by this package's own renderers (every-element tests, regular expressions); the
+    compilers report it, like a pySigma error, as status ``error`` with its message.
+    """
+
+
 Status = Literal["ok", "degraded", "impossible", "shared", "error"]
 # degraded: the query sees less than the rule asks for; not_visible: the target never keeps
 # something the rule needs; content_error: the content is broken.

@@ -8,6 +8,7 @@ are described in ``sigma_ext.build.result``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from sigma.conversion.base import TextQueryBackend
@@ -20,9 +21,8 @@ from sigma.types import (
     SigmaType,
 )
 
-from sigma_ext.build.elastic.lucene_regex import UntranslatableRegex
 from sigma_ext.build.every_element import ElementTest, base_rule, element_tests
-from sigma_ext.build.result import Compiled, Reason, SharedWith, Status
+from sigma_ext.build.result import Compiled, Reason, SharedWith, Status, Unconvertible
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import Mapping, conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
@@ -34,6 +34,10 @@ NOT_VISIBLE = "not visible:"
 DEGRADED_ATTRIBUTE = "sigma_ext.degraded."
 # A mapping state naming the source whose query also covers this one's events.
 SHARED_WITH = "shared_with"
+# What a conversion raises when the content is broken: pySigma's errors, a pySigma backend's
+# NotImplementedError ("... not supported by the backend") and this package's Unconvertible
+# (UntranslatableRegex among them). Anything else is a bug and propagates.
+CONTENT_ERRORS = (SigmaError, NotImplementedError, Unconvertible)
 
 
 def _degradations(rule: SigmaRule) -> list[Reason]:
@@ -75,10 +79,10 @@ def sigma_value_regex(value: SigmaType) -> str:
         return f"(?:{body})"
     if isinstance(value, SigmaString):
         return "(?i:" + sigma_string_regex(value) + ")"
-    raise TypeError(f"cannot render {type(value).__name__} as an element test")
+    raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
 
 
-class SiemCompiler:
+class SiemCompiler(ABC):
     """Compile with a pySigma backend; render every-element tests in the target language."""
 
     target: ClassVar[Target]
@@ -116,7 +120,7 @@ class SiemCompiler:
                 rule = rule_file.fresh()
                 query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
                 extra = []
-        except (SigmaError, NotImplementedError, TypeError, UntranslatableRegex) as error:
+        except CONTENT_ERRORS as error:
             message = str(error.args[0]) if error.args else type(error).__name__
             failed, reason = _failure(message)
             return Compiled(rule_file, self.target, source, primary, failed, (reason,))
@@ -147,9 +151,10 @@ class SiemCompiler:
     ) -> str:
         queries = self._backend(pipeline, backend_class).convert_rule(rule)
         if len(queries) != 1:
-            raise TypeError(f"expected one query, the backend produced {len(queries)}")
+            raise Unconvertible(f"expected one query, the backend produced {len(queries)}")
         return " ".join(line.strip() for line in str(queries[0]).splitlines())
 
+    @abstractmethod
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
     ) -> tuple[str, list[Reason], str]:
@@ -157,4 +162,3 @@ class SiemCompiler:
 
         ``base`` is the rule without its every-element conjuncts (``every_element.base_rule``).
         """
-        raise NotImplementedError

@@ -12,7 +12,7 @@ from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, Sigm
 
 from sigma_ext.build.elastic.lucene_regex import lower_literals, to_lucene
 from sigma_ext.build.every_element import ElementTest
-from sigma_ext.build.result import Reason
+from sigma_ext.build.result import Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
 from sigma_ext.content.mappings import conversion_pipeline
 from sigma_ext.content.rules import RuleFile
@@ -49,7 +49,7 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
             else:
                 exact.append(lucene)
         else:
-            raise TypeError(f"cannot render {type(value).__name__} as an element test")
+            raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
     tests = []
     if folded:
         tests.append(f"TO_LOWER({column}) RLIKE {_esql_string('|'.join(folded))}")

@@ -331,7 +331,7 @@ class TunedSplunkCompiler(SplunkCompiler):
             literal = spl_string("|".join(sigma_value_regex(v) for v in test.values))
             inline = f"match(sigma_ext_elements_{number}, {literal})"
             if query.count(inline) != 1:
-                raise TypeError(f"registry test {test.name} not found once in the Splunk search")
+                raise AssertionError(f"registry test {test.name} not once in the Splunk search")
             entries = ", ".join(self.corpus.profile.lists[list_name]) or "(none)"
 
             def make(
