@@ -75,7 +75,8 @@ def runs(compiled: list[Compiled], cases: list[Case]) -> list[Run]:
         # a shared result runs the query of the source it shares with, on its own documents
         result = stored
         if stored.status == "shared":
-            partner = stored.reasons[0].split(":", 1)[0]
+            assert stored.shared_with is not None
+            partner = stored.shared_with.source
             result = by_source[(stored.rule.stem, stored.target.name, partner)]
         if result.status not in ("ok", "degraded"):
             continue

@@ -153,7 +153,7 @@ def test_rules_carry_the_sigma_rule_faithfully(
             assert (line["language"], line["index"]) == (compiled.language, [index])
         assert ("building_block_type" in line) == (rule.theme == "visibility")
         assert bool(line["note"]) == (compiled.status == "degraded")
-        assert all(reason in line["note"] for reason in compiled.reasons)
+        assert all(reason in line["note"] for reason in compiled.why)
 
 
 def test_threat_is_built_offline_from_the_attack_tags(

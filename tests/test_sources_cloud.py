@@ -190,7 +190,7 @@ def test_mixed_images_alert_on_splunk_and_degrade_on_elastic(
         assert "mvfilter(" in splunk.query
         elastic = _result(siem_results, stem, "elastic")
         assert elastic.status == "degraded"
-        assert any("flattened" in reason for reason in elastic.reasons)
+        assert any("flattened" in reason.text for reason in elastic.reasons)
 
 
 def _images(corpus: Corpus, case: Case) -> list[str]:
