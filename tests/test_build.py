@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.build.compile import compile_all
+from sigma_ext.build.compile import Compiled
 from sigma_ext.build.folder import build, write_atomically
+from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.build.summary import summary_table
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
 
+from .conftest import Builds
+
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> Path:
-    out = tmp_path_factory.mktemp("b") / "build"
-    build(corpus, out)
-    return out
+def built(example_builds: Builds) -> Path:
+    """``build(corpus, out)`` in the default tuning mode (made once per run, in conftest)."""
+    return example_builds[DEFAULT_TUNING]
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -70,13 +72,15 @@ def test_statuses_say_what_elastic_cannot_see(built: Path) -> None:
     )
 
 
-def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus: Corpus) -> None:
+def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(
+    built: Path, corpus: Corpus, compiled: list[Compiled]
+) -> None:
     rules = [
         json.loads(line)
         for line in (built / "elastic" / "detection-rules.ndjson").read_text().splitlines()
     ]
     emitted = {r["rule_id"] for r in rules}
-    elastic = [c for c in compile_all(corpus) if c.target.name == "elastic"]
+    elastic = [c for c in compiled if c.target.name == "elastic"]
     # the Sigma id on a rule's primary source, an id derived from it on the others
     assert emitted == {c.output_id for c in elastic if c.query is not None}
     assert {c.rule.id for c in elastic if c.primary} & emitted <= {r.id for r in corpus.rules}
@@ -102,8 +106,10 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus:
         }
 
 
-def test_summary_table_has_one_row_per_rule_and_source(corpus: Corpus) -> None:
-    results = compile_all(corpus)
+def test_summary_table_has_one_row_per_rule_and_source(
+    corpus: Corpus, compiled: list[Compiled]
+) -> None:
+    results = compiled
     lines = summary_table(results).splitlines()
     assert lines[0].split() == ["rule", "source", "splunk", "elastic"]
     rows = [line.split() for line in lines[1:] if not line.startswith("[")]

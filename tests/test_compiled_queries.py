@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.build.compile import Compiled
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import Case, load_cases
 from sigma_ext.emulate import QueryError, Unsupported
@@ -54,11 +54,6 @@ class Run:
                 "  " + document.describe().replace("\n", "\n  "),
             ]
         )
-
-
-@pytest.fixture(scope="module")
-def compiled(corpus: Corpus) -> list[Compiled]:
-    return compile_all(corpus)
 
 
 @pytest.fixture(scope="module")
