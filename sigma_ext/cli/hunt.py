@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sigma_ext.cli.common import add_content_options, load_or_report
+from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report
 from sigma_ext.hunt.inputs import Input, open_inputs
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
 from sigma_ext.reference.engine import ReferenceEngine
@@ -86,7 +86,9 @@ def _hunt(args: argparse.Namespace, folder: Path) -> int:
     corpus = load_or_report(args)
     if corpus is None:
         return 2
-    engine = ReferenceEngine(corpus)
+    engine = engine_or_report(corpus)
+    if engine is None:
+        return 2
     source = source_named(args.source) if args.source else None
     fast = None
     if args.engine == "fast":
