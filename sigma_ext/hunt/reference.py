@@ -30,6 +30,7 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.batches import NOT_PARSED, Record
 from sigma_ext.hunt.inputs import Input, Line, Trouble, read_units
 from sigma_ext.hunt.progress import Progress
+from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import Source, parse_text_line, recognize
 from sigma_ext.sources.json_text import parse_json_line
@@ -150,15 +151,27 @@ PROGRESS_LINES = 4096
 
 
 def evaluate_line(
-    engine: ReferenceEngine, path: Path, number: int, raw: bytes, source: Source | None
+    engine: ReferenceEngine,
+    path: Path,
+    number: int,
+    raw: bytes,
+    source: Source | None,
+    summary: FileSummary | None = None,
 ) -> list[Hit | BadLine]:
-    """The reference verdict on one line: its hits, or its BadLine."""
+    """The reference verdict on one line: its hits, or its BadLine (counted in ``summary``)."""
     item = read_line(raw)
     if item is None:
         return []
     if isinstance(item, str):
+        if summary is not None:
+            summary.malformed += 1
         return [BadLine(str(path), number, item)]
-    return [Hit.of(rule_file, path, number) for rule_file in engine.match(item, source)]
+    recognised = source or recognize(item)
+    if summary is not None:
+        summary.count(recognised, number)
+    if recognised is None:
+        return []
+    return [Hit.of(rule_file, path, number) for rule_file in engine.match(item, recognised)]
 
 
 def hunt_file(

@@ -112,24 +112,20 @@ class FastInputs:
         """A plain JSON Lines file scanned in place, through a link with a plain name."""
         link = self._name(".jsonl")
         link.symlink_to(found.path.resolve())
-        items = self.fast.hunt_file(link, stderr_progress(found.path))
+        counted = FileSummary(found.name)
+        items = self.fast.hunt_file(link, stderr_progress(found.path), counted)
         try:
             first = next(items, None)
         except duckdb.Error:
             # a line DuckDB cannot hold: the spool judges such lines with the reference engine
             yield from self._spooled([found])
             return
-        self._count_lines(found)
+        found.summary = counted
         if first is None:
             return
         yield _renamed(first, found)
         for item in items:
             yield _renamed(item, found)
-
-    def _count_lines(self, found: Input) -> None:
-        """Recognition counts of a file scanned in place."""
-        for unit in read_units(found):
-            self._count(unit, found.summary)
 
     def _count(self, unit: Line | Record | Trouble, summary: FileSummary) -> None:
         if isinstance(unit, Trouble):
