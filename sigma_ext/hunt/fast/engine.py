@@ -48,8 +48,8 @@ from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
-from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line
+from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source
 

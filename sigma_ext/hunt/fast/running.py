@@ -96,7 +96,7 @@ class Scanned(NamedTuple):
     """The sum of the rows' lengths; None when a row has none."""
     reference: int
     """Rows left to the reference engine (code 'R')."""
-    sources: dict[int | None, int] = {}
+    sources: dict[int | None, int]
     """Rows the SQL judged, per index in ``SOURCES`` of their source (None: recognised by no
     source, when unrecognised rows are not left to the reference engine)."""
 
