@@ -53,8 +53,17 @@ def run(engine: str, path: Path) -> tuple[float, int, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "sigma_ext", "hunt", "--root", str(ROOT), "--engine", engine]
-        + [str(path)],
+        [
+            sys.executable,
+            "-m",
+            "sigma_ext",
+            "hunt",
+            "--root",
+            str(ROOT),
+            "--engine",
+            engine,
+            str(path),
+        ],
         capture_output=True,
         check=True,
     )
