@@ -102,7 +102,12 @@ AUDIT_MEANING = {
         ),
         (
             "Cloud Audit Logs entry without logName",
-            {"protoPayload": {"serviceName": "run.googleapis.com", "methodName": "x.CreateService"}},
+            {
+                "protoPayload": {
+                    "serviceName": "run.googleapis.com",
+                    "methodName": "x.CreateService",
+                }
+            },
             "gcp_audit",
         ),
         (
