@@ -3,8 +3,8 @@
 Each cell aggregates the verdicts of the theme's rules on the source for the target: ``ok`` when
 every rule is ``ok``, ``impossible`` when every rule is, ``degraded`` otherwise, and ``none`` when
 the source has no rule of the theme. A ``shared`` verdict (the SIEM stores the source's events
-with another source's, whose query covers them) counts as that rule's verdict on the log source's
-primary source. The ``hunt`` target is the reference evaluator: it reads every native field, so
+with another source's, whose query covers them) counts as that rule's verdict on that other
+source. The ``hunt`` target is the reference evaluator: it reads every native field, so
 each rule it loads is ``ok`` there.
 """
 
@@ -62,18 +62,20 @@ def _aggregate(statuses: Iterable[RuleStatus]) -> CellStatus:
     return "degraded"
 
 
-def _rule_verdict(result: Compiled, primary: dict[tuple[str, str], Compiled]) -> RuleVerdict:
-    if result.status == "shared":
-        covering = primary[(result.rule.stem, result.target.name)]
+def _rule_verdict(
+    result: Compiled, by_source: dict[tuple[str, str, str], Compiled]
+) -> RuleVerdict:
+    if result.shared_with is not None:
+        covering = by_source[(result.rule.stem, result.target.name, result.shared_with.source)]
         return RuleVerdict(
             result.rule.stem,
             result.rule.title,
-            _rule_verdict(covering, primary).status,
-            (*result.reasons, *covering.reasons),
+            _rule_verdict(covering, by_source).status,
+            result.why,
         )
     if result.status not in ("ok", "degraded", "impossible"):
         raise ValueError(f"{result.rule.stem}: no coverage from a build with errors")
-    return RuleVerdict(result.rule.stem, result.rule.title, result.status, result.reasons)
+    return RuleVerdict(result.rule.stem, result.rule.title, result.status, result.why)
 
 
 def build_matrix(corpus: Corpus, results: list[Compiled], themes: Iterable[str]) -> Matrix:
@@ -82,11 +84,11 @@ def build_matrix(corpus: Corpus, results: list[Compiled], themes: Iterable[str])
     for rule_file in corpus.rules:
         if rule_file.theme not in theme_order:
             theme_order.append(rule_file.theme)
-    primary = {(r.rule.stem, r.target.name): r for r in results if r.primary}
+    by_source = {(r.rule.stem, r.target.name, r.source.name): r for r in results}
     verdicts: dict[tuple[str, str, str], list[RuleVerdict]] = {}
     for result in results:
         key = (result.source.name, result.rule.theme, result.target.name)
-        verdicts.setdefault(key, []).append(_rule_verdict(result, primary))
+        verdicts.setdefault(key, []).append(_rule_verdict(result, by_source))
     for rule_file in corpus.rules:
         for source in corpus.sources_of(rule_file):
             verdicts.setdefault((source.name, rule_file.theme, HUNT), []).append(
