@@ -97,3 +97,31 @@ def test_each_rule_fires_on_its_positives_with_only_its_needed_fields(
         if not loaded.compiled.matches(Fields(stripped)):
             silent.append(f"{case.where} {case.name}: {sorted(stripped)}")
     assert not silent, "\n".join(silent)
+
+
+def test_needed_fields_hold_what_coverage_finds_every_alternative_needs(
+    corpus: Corpus, engine: ReferenceEngine
+) -> None:
+    """``sigma_ext.coverage.needs`` works the needs out of each rule's condition; every field it
+    finds every way of firing needs is in the rule's list (or on the same path)."""
+    from sigma_ext.coverage.needs import needed_fields, required
+
+    missing = []
+    checked = 0
+    for source in {s for r in corpus.rules for s in corpus.sources_of(r)}:
+        for loaded in engine.rules_for(source):
+            listed = {
+                path
+                for field in loaded.rule_file.needed_fields
+                for path in native_paths(corpus, source, field)
+            }
+            formula = needed_fields(loaded.compiled.rule, loaded.rule_file.every_element)
+            for field in required(formula):
+                checked += 1
+                if not any(
+                    field == path or path.startswith(field + ".") or field.startswith(path + ".")
+                    for path in listed
+                ):
+                    missing.append(f"{loaded.rule_file.stem} ({source.name}): {field}")
+    assert checked > len(corpus.rules)
+    assert not missing, "\n".join(sorted(missing))
