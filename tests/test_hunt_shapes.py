@@ -114,3 +114,18 @@ def test_standard_input_is_read_as_a_file_is(
         assert code == 0
         assert out == from_file.replace(json.dumps(str(shape)), json.dumps("-"))
         assert err.startswith("-: 12 record(s) read (aws_cloudtrail 12)")
+
+
+def test_reading_a_batch_reports_progress_and_ends_at_100(
+    engine: ReferenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sigma_ext.hunt.reference import hunt_input
+
+    monkeypatch.setattr("sigma_ext.hunt.inputs.PROGRESS_UNITS", 2)
+    inputs, _ = open_inputs([str(SHAPES / "audit_webhook_eventlist.json")], tmp_path)
+    seen: list[tuple[str, float]] = []
+    list(hunt_input(engine, inputs[0], None, lambda *report: seen.append(report)))
+    percents = [percent for _, percent in seen]
+    assert len(percents) > 3
+    assert percents == sorted(percents)
+    assert percents[-1] == 100.0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report
 from sigma_ext.hunt.inputs import Input, open_inputs
+from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source, source_named
@@ -116,7 +117,11 @@ def hunt_inputs(
 
         items = FastInputs(fast, engine, folder, source).hunt(inputs)
     else:
-        items = (item for found in inputs for item in hunt_input(engine, found, source))
+        items = (
+            item
+            for found in inputs
+            for item in hunt_input(engine, found, source, stderr_progress(found.path))
+        )
     for item in items:
         if isinstance(item, BadLine):
             print(item, file=err)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from sigma_ext.hunt.batches import CHUNK, Broken, Record, read_documents
+from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.summary import FileSummary
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -137,10 +138,13 @@ def starts_batch_stream(head: bytes, handle: IO[bytes]) -> bool:
     )
 
 
-def open_content(found: Input, problems: list[str]) -> IO[bytes]:
+def open_content(
+    found: Input, problems: list[str], raw: io.BufferedReader | None = None
+) -> IO[bytes]:
     """The input's bytes, gunzipped when gzip, without a leading byte order mark; problems met
-    while reading (truncation, junk after the gzip data) are appended to ``problems``."""
-    raw = found.path.open("rb")
+    while reading (truncation, junk after the gzip data) are appended to ``problems``. ``raw``
+    is the file opened for reading bytes, when the caller wants to see how far it is read."""
+    raw = raw or found.path.open("rb")
     handle = io.BufferedReader(_Chunks(_gunzip(raw, problems), raw), CHUNK) if found.gzip else raw
     if handle.peek(len(BOM))[: len(BOM)] == BOM:
         handle.read(len(BOM))
@@ -230,13 +234,24 @@ class Trouble:
     record: int | None = None
 
 
-def read_units(found: Input) -> Iterator[Line | Record | Trouble]:
+def read_units(found: Input, progress: Progress | None = None) -> Iterator[Line | Record | Trouble]:
     """Every line (line-shaped input) or record (batch document) of an input, in order, then
-    what went wrong reading it."""
+    what went wrong reading it; ``progress`` is told how far through the file's bytes (the
+    compressed ones, for gzip) reading is, every few thousand units."""
     problems = found.problems
     problems.clear()
     last = 0
-    with open_content(found, problems) as handle:
+    raw = found.path.open("rb")
+    size = max(found.path.stat().st_size, 1)
+    counted = 0
+
+    def advanced() -> None:
+        nonlocal counted
+        counted += 1
+        if progress is not None and counted % PROGRESS_UNITS == 0:
+            progress("judge", min(100 * raw.tell() / size, 99.9))
+
+    with open_content(found, problems, raw) as handle:
         if found.batch:
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -251,10 +266,18 @@ def read_units(found: Input) -> Iterator[Line | Record | Trouble]:
                     yield Trouble(item.line, item.reason)
                 else:
                     last = item.line
+                    advanced()
                     yield item
         else:
-            for number, raw in enumerate(handle, start=1):
+            for number, text in enumerate(handle, start=1):
                 last = number
-                yield Line(number, raw)
+                advanced()
+                yield Line(number, text)
     for problem in problems:
         yield Trouble(max(last, 1), problem)
+    if progress is not None:
+        progress("judge", 100.0)
+
+
+PROGRESS_UNITS = 4096
+"""Lines or records read between two reports of progress."""

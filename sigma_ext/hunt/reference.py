@@ -211,10 +211,11 @@ def hunt_input(
     engine: ReferenceEngine,
     found: Input,
     source: Source | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[Hit | BadLine]:
     """Every hit and bad line or record of one input, in order, counted in its summary."""
     summary = found.summary
-    for unit in read_units(found):
+    for unit in read_units(found, progress):
         line, record = unit_place(unit)
         if isinstance(unit, Trouble):
             summary.malformed += 1
