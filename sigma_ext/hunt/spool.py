@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import duckdb
 
@@ -164,10 +165,10 @@ class FastInputs:
         spool: _Spool,
         owner: int,
         found: Input,
-        out: object,
+        out: IO[bytes],
     ) -> None:
         summary = found.summary
-        write = out.write  # type: ignore[attr-defined]
+        write = out.write
         run = False  # whether the last segment is a run of lines
         for unit in read_units(found):
             line, record = unit_place(unit)
