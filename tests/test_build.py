@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sigma_ext.build.compile import compile_all
-from sigma_ext.build.folder import build, write_atomically
+from sigma_ext.build.folder import BUILD_MARKER, build, write_atomically
 from sigma_ext.build.summary import summary_table
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import state_value
@@ -23,8 +23,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> Path:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
+    """Every file a build wrote, but its marker."""
     return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != BUILD_MARKER
     }
 
 

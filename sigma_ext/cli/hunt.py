@@ -7,10 +7,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from sigma_ext.cli.common import add_content_options, load_or_report
+from sigma_ext.cli.common import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    add_content_options,
+    load_or_report,
+    report,
+)
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
+from sigma_ext.problems import ProblemsFound
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, source_named
 
@@ -41,11 +48,15 @@ def run(args: argparse.Namespace) -> int:
     unreadable = [p for p in args.logfiles if not p.is_file()]
     if unreadable:
         print(f"sigma-ext hunt: cannot read {unreadable[0]}: no such file", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     corpus = load_or_report(args)
     if corpus is None:
-        return 2
-    engine = ReferenceEngine(corpus)
+        return EXIT_PROBLEMS
+    try:
+        engine = ReferenceEngine(corpus)
+    except ProblemsFound as error:
+        report(error)
+        return EXIT_PROBLEMS
     source = source_named(args.source) if args.source else None
     fast = FastHunt(engine, source) if args.engine == "fast" else None
     skipped = 0
@@ -63,9 +74,11 @@ def run(args: argparse.Namespace) -> int:
                     print(item, file=sys.stderr)
                 else:
                     print(item.to_json())
+        except BrokenPipeError:
+            raise  # stdout closed: main's one line, not a reading error
         except OSError as error:
             print(f"sigma-ext hunt: cannot read {path}: {error}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     if skipped:
         print(f"{skipped} malformed line(s) skipped", file=sys.stderr)
     return 0

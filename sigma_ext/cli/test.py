@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sigma_ext.cli.common import add_content_options, load_or_report, report
+from sigma_ext.cli.common import EXIT_PROBLEMS, add_content_options, load_or_report, report
 from sigma_ext.content.fixtures import load_cases, run_cases
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.reference.engine import ReferenceEngine
@@ -24,13 +24,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     corpus = load_or_report(args)
     if corpus is None:
-        return 1
+        return EXIT_PROBLEMS
     try:
+        engine = ReferenceEngine(corpus)
         cases = load_cases(args.fixtures or args.root / "fixtures", [r.stem for r in corpus.rules])
     except ProblemsFound as error:
         report(error)
-        return 1
-    engine = ReferenceEngine(corpus)
+        return EXIT_PROBLEMS
     outcomes = run_cases(
         cases, lambda case: [r.stem for r in engine.match(case.event, source_named(case.source))]
     )

@@ -18,6 +18,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma_ext.content import gke_method
 from sigma_ext.content.placeholders import identity_vars, profile_processing_items
 from sigma_ext.content.profile import Profile
+from sigma_ext.content.rules import RuleFile
 from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.yamlio import YAMLProblem, load_located
@@ -108,6 +109,31 @@ def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipelin
         name="sigma_ext_profile",
     )
     return placeholders + mapping.pipeline()
+
+
+def compile_problems(
+    rule_file: RuleFile, mapping: Mapping, where: str, message: str
+) -> list[Problem]:
+    """A compile error as problems with lines: one per field of the rule that ``mapping``'s
+    fail-closed item does not accept, named and at its line; else one at the detection."""
+    known = mapping.known_fields()
+    unknown = [
+        (field, line) for field, line in rule_file.field_lines().items() if field not in known
+    ]
+    if not unknown or not known:
+        line = rule_file.located.line_of(("detection",))
+        return [Problem(str(rule_file.path), line, f"{where}: {message}")]
+    return [
+        Problem(str(rule_file.path), line, f"{where}: {_naming(field, message)}")
+        for field, line in unknown
+    ]
+
+
+def _naming(field: str, message: str) -> str:
+    """The message with the field's name: ``field is not mapped`` -> ``field 'x' is not mapped``."""
+    if message.startswith("field "):
+        return f"field {field!r} {message.removeprefix('field ')}"
+    return f"field {field!r}: {message}"
 
 
 def state_value(mapping: Mapping, key: str) -> str | None:

@@ -128,6 +128,31 @@ class RuleFile:
         rule.custom_attributes["match_every_element"] = list(self.every_element)
         return rule
 
+    def detection_keys(self) -> Iterable[tuple[str, int]]:
+        """Every ``field|modifier`` key of every detection, with its line, in file order."""
+        detection = self.data.get("detection")
+        if not isinstance(detection, dict):
+            return
+        for name, body in detection.items():
+            if name == "condition":
+                continue
+            items = body if isinstance(body, list) else [body]
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                here: tuple[str | int, ...] = (
+                    ("detection", name, index) if isinstance(body, list) else ("detection", name)
+                )
+                for key in item:
+                    yield str(key), self.located.line_of((*here, key))
+
+    def field_lines(self) -> dict[str, int]:
+        """Each field the detections test, with the line of its first use."""
+        lines: dict[str, int] = {}
+        for key, line in self.detection_keys():
+            lines.setdefault(key.split("|", 1)[0], line)
+        return lines
+
     def placeholders(self) -> set[str]:
         """Names of the %placeholders% the rule's detections use."""
         return set(_placeholders_in(self.fresh().detection.detections.values()))

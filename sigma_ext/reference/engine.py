@@ -6,10 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sigma.exceptions import SigmaError
+
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.content.mappings import conversion_pipeline
+from sigma_ext.content.mappings import compile_problems, conversion_pipeline
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.reference.evaluator import CompiledRule, Fields, compile_rule
+from sigma_ext.problems import Problem, ProblemsFound
+from sigma_ext.reference.evaluator import (
+    CompiledRule,
+    Fields,
+    UnsupportedConstruct,
+    compile_rule,
+)
 from sigma_ext.sources.catalogue import Source, recognize
 from sigma_ext.targets import NATIVE
 
@@ -20,20 +28,52 @@ class Loaded:
     compiled: CompiledRule
 
 
+def compile_native(
+    corpus: Corpus, rule_file: RuleFile, source: Source
+) -> CompiledRule | list[Problem]:
+    """The rule compiled for the source's native events, or the problems that stop it (each
+    with the line of the field at fault where there is one)."""
+    mapping = corpus.mapping(NATIVE.mapping_dir, source)
+    try:
+        rule = rule_file.fresh()
+        conversion_pipeline(mapping, corpus.profile).apply(rule)
+        return compile_rule(rule, rule_file.every_element)
+    except (SigmaError, UnsupportedConstruct) as error:
+        message = str(error.args[0]) if error.args else type(error).__name__
+        return compile_problems(rule_file, mapping, f"{NATIVE.name}/{source.name}", message)
+
+
+def native_problems(corpus: Corpus) -> list[Problem]:
+    """Every problem that stops a rule from compiling for the native events of a source."""
+    return [
+        problem
+        for rule_file in corpus.rules
+        for source in corpus.sources_of(rule_file)
+        for problem in _problems(compile_native(corpus, rule_file, source))
+    ]
+
+
+def _problems(outcome: CompiledRule | list[Problem]) -> list[Problem]:
+    return outcome if isinstance(outcome, list) else []
+
+
 class ReferenceEngine:
     """Answers: which rules match this native event?"""
 
     def __init__(self, corpus: Corpus) -> None:
+        """Compile every rule; raise ProblemsFound with every rule that does not compile."""
         self.corpus = corpus
         self._by_source: dict[str, list[Loaded]] = {}
+        problems: list[Problem] = []
         for rule_file in corpus.rules:
             for source in corpus.sources_of(rule_file):
-                rule = rule_file.fresh()
-                conversion_pipeline(
-                    corpus.mapping(NATIVE.mapping_dir, source), corpus.profile
-                ).apply(rule)
-                loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
-                self._by_source.setdefault(source.name, []).append(loaded)
+                compiled = compile_native(corpus, rule_file, source)
+                if isinstance(compiled, list):
+                    problems.extend(compiled)
+                    continue
+                self._by_source.setdefault(source.name, []).append(Loaded(rule_file, compiled))
+        if problems:
+            raise ProblemsFound(problems)
 
     def rules_for(self, source: Source) -> list[Loaded]:
         return self._by_source.get(source.name, [])
