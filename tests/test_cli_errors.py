@@ -106,7 +106,7 @@ def project_with_unknown_field(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("command", ["test", "hunt"])
+@pytest.mark.parametrize("command", ["check", "test", "hunt"])
 def test_a_field_the_native_mapping_lacks_is_reported_by_every_command(
     command: str,
     project_with_unknown_field: Path,

@@ -207,17 +207,13 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     ]
     if problems:
         return problems
+    item_problems, bad_keys = _item_problems(rule_file)
     try:
-        rule = rule_file.fresh()
-        for condition in rule.detection.parsed_condition:
-            condition.parsed  # noqa: B018 - parsing is the check
+        rule = rule_file.fresh() if not bad_keys else _without(rule_file, bad_keys).fresh()
     except SigmaError as error:
-        problem = Problem.from_sigma_error(path, error)
-        return [
-            problem
-            if problem.line
-            else Problem(path, located.line_of(("detection",)), problem.message)
-        ]
+        return item_problems or [_at_detection(rule_file, error)]
+    condition_problems = _condition_problems(rule_file, rule)
+    problems.extend(item_problems + condition_problems)
     known = [k for k in data if k in FIELD_ORDER]
     if known != sorted(known, key=FIELD_ORDER.index):
         problems.append(
@@ -257,8 +253,85 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
                     "or filter_optional_*",
                 )
             )
-    problems.extend(_check_every_element(rule_file, rule))
+    if not condition_problems:
+        problems.extend(_check_every_element(rule_file, rule))
     return problems
+
+
+def _item_problems(rule_file: RuleFile) -> tuple[list[Problem], set[tuple[str, int, str]]]:
+    """A problem at the line of every detection key pySigma refuses (an unknown modifier, modifiers
+    that do not go together, a value the modifiers cannot take), and those keys, as
+    (detection, index in its list or -1, key)."""
+    detection = rule_file.data.get("detection")
+    problems: list[Problem] = []
+    bad: set[tuple[str, int, str]] = set()
+    if not isinstance(detection, dict):
+        return problems, bad
+    for name, body in detection.items():
+        if name == "condition":
+            continue
+        items = body if isinstance(body, list) else [body]
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            for key, value in item.items():
+                try:
+                    SigmaDetectionItem.from_mapping(key, value)
+                except SigmaError as error:
+                    place = index if isinstance(body, list) else -1
+                    bad.add((name, place, key))
+                    here = ("detection", name, *(() if place < 0 else (place,)), key)
+                    problems.append(
+                        Problem(
+                            str(rule_file.path),
+                            rule_file.located.line_of(here),
+                            f"{name}: {key}: {_message(error)}",
+                        )
+                    )
+    return problems, bad
+
+
+def _without(rule_file: RuleFile, bad_keys: set[tuple[str, int, str]]) -> RuleFile:
+    """The rule with the refused detection keys left out (a detection left empty tests a
+    field that no event has), so that its condition can still be checked."""
+    data = copy.deepcopy(rule_file.data)
+    for name, place, key in bad_keys:
+        body = data["detection"][name]
+        item = body[place] if place >= 0 else body
+        item.pop(key, None)
+        if not item:
+            item["sigma_ext_left_out"] = None
+    return RuleFile(rule_file.path, data, rule_file.located)
+
+
+def _condition_problems(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
+    """A problem at the line of every condition pySigma cannot parse."""
+    problems: list[Problem] = []
+    conditions = rule_file.data["detection"].get("condition")
+    for index, condition in enumerate(rule.detection.parsed_condition):
+        try:
+            condition.parsed  # noqa: B018 - parsing is the check
+        except SigmaError as error:
+            here = ("detection", "condition", *((index,) if isinstance(conditions, list) else ()))
+            problems.append(
+                Problem(
+                    str(rule_file.path),
+                    rule_file.located.line_of(here),
+                    f"condition: {_message(error)}",
+                )
+            )
+    return problems
+
+
+def _at_detection(rule_file: RuleFile, error: SigmaError) -> Problem:
+    problem = Problem.from_sigma_error(rule_file.path, error)
+    if problem.line:
+        return problem
+    return Problem(problem.path, rule_file.located.line_of(("detection",)), problem.message)
+
+
+def _message(error: SigmaError) -> str:
+    return str(error.args[0]) if error.args else type(error).__name__
 
 
 def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
