@@ -22,6 +22,7 @@ from sigma.types import (
 
 from sigma_ext.build.elastic.lucene_regex import UntranslatableRegex
 from sigma_ext.build.every_element import ElementTest, base_rule, element_tests
+from sigma_ext.build.quoting import Unquotable, one_line_query
 from sigma_ext.build.result import Compiled, Status
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import conversion_pipeline, state_value
@@ -93,7 +94,13 @@ class SiemCompiler:
                 rule = rule_file.fresh()
                 query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
                 extra = []
-        except (SigmaError, NotImplementedError, TypeError, UntranslatableRegex) as error:
+        except (
+            SigmaError,
+            NotImplementedError,
+            TypeError,
+            UntranslatableRegex,
+            Unquotable,
+        ) as error:
             message = str(error.args[0]) if error.args else type(error).__name__
             if message.startswith(NOT_VISIBLE):
                 return Compiled(
@@ -133,7 +140,10 @@ class SiemCompiler:
         queries = self._backend(pipeline, backend_class).convert_rule(rule)
         if len(queries) != 1:
             raise TypeError(f"expected one query, the backend produced {len(queries)}")
-        return " ".join(line.strip() for line in str(queries[0]).splitlines())
+        query = str(queries[0])
+        if getattr(backend_class or self.backend_class, "escapes_control_characters", False):
+            return query
+        return one_line_query(query, self.target.name)
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]

@@ -8,17 +8,13 @@ from sigma.backends.splunk.splunk import SplunkBackend
 from sigma.rule import SigmaRule
 
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.quoting import spl_string
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.siem_compiler import SiemCompiler, sigma_value_regex
 from sigma_ext.content.mappings import conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import SPLUNK
-
-
-def _spl_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
 
 SPLUNK_PRELUDE = "splunk_prelude"
 
@@ -54,7 +50,7 @@ class SplunkCompiler(SiemCompiler):
             regex = "|".join(sigma_value_regex(value) for value in test.values)
             stages += [
                 f"eval {pool}=mvappend({fields})",
-                f"eval {left}=mvfilter(NOT match({pool}, {_spl_string(regex)}))",
+                f"eval {left}=mvfilter(NOT match({pool}, {spl_string(regex)}))",
                 f"where mvcount({left}) > 0",
             ]
         return " | ".join(stages), [], self.language

@@ -47,10 +47,10 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.quoting import spl_string
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.siem_compiler import sigma_value_regex
 from sigma_ext.build.splunk.compiler import SplunkCompiler
-from sigma_ext.build.splunk.compiler import _spl_string as spl_string
 from sigma_ext.build.splunk.knowledge_objects import (
     LOOKUP_COLUMN,
     Lookup,
