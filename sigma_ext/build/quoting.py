@@ -6,7 +6,8 @@ Profile values never hold a control character (the schema refuses them, see
 ``spl_string``
     a Splunk search string literal: ``"..."`` with ``\\`` and ``"`` escaped. Splunk has no
     escape for a line break or a tab, and a saved search or a macro definition is one .conf
-    line, so a value holding a control character is refused (``Unquotable``).
+    line, so a value holding a control character is refused (``Unquotable``); so is a backtick,
+    which Splunk reads as a macro call.
 ``esql_string``
     an ES|QL string literal: ``\\``, ``"`` escaped, and tab, line feed and carriage return as
     ``\\t``, ``\\n``, ``\\r`` (the grammar allows no raw CR or LF inside ``"..."``).
@@ -51,9 +52,24 @@ def _refuse_controls(text: str, place: str) -> None:
 
 
 def spl_string(text: str) -> str:
-    """``text`` as a Splunk search string literal."""
-    _refuse_controls(text, "a Splunk search string")
+    """``text`` as a Splunk search string literal.
+
+    A backtick is refused: Splunk reads `` `name` `` as a macro call, and expands the calls in a
+    macro's definition too, so no quoting keeps it a character.
+    """
+    spl_value(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def spl_value(text: str) -> str:
+    """``text``, a value (or the literal pySigma's Splunk backend made of it), if Splunk can
+    hold it: no control character, no backtick; else Unquotable."""
+    _refuse_controls(text, "a Splunk search string")
+    if "`" in text:
+        raise Unquotable(
+            "a value holds a backtick, which Splunk reads as the start of a macro call"
+        )
+    return text
 
 
 _ESQL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r"}
