@@ -206,7 +206,7 @@ def test_a_rule_value_with_a_tab_is_one_lucene_term_and_refused_by_splunk(
     assert "cre\\\tate" in elastic.query  # escaped: one term, not "cre" or "ate"
     assert lucene.parse(elastic.query) is not None
     assert splunk.status == "error"
-    assert "control character U+0009" in splunk.reasons[0]
+    assert "control character U+0009" in splunk.why[0]
     problems = [str(p) for p in check_compilation(corpus) if "splunk/kubernetes_audit:" in str(p)]
     assert problems
     assert all(p.startswith(f"{rule}:{line}: ") for p in problems), problems

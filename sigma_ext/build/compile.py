@@ -14,7 +14,7 @@ from sigma_ext.build.splunk.compiler import SplunkCompiler
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import compile_problems
 from sigma_ext.problems import Problem
-from sigma_ext.reference.engine import native_problems
+from sigma_ext.reference.engine import NativeCompilation, compile_native
 
 COMPILERS: tuple[type[SiemCompiler], ...] = (SplunkCompiler, ElasticCompiler)
 
@@ -30,17 +30,21 @@ def compile_all(corpus: Corpus) -> list[Compiled]:
     ]
 
 
-def check_compilation(corpus: Corpus, results: list[Compiled] | None = None) -> list[Problem]:
-    """Every rule that fails to compile for a target because the content is broken, at the
-    line of the field at fault where there is one (``compile_problems``).
+def check_compilation(
+    corpus: Corpus,
+    results: list[Compiled] | None = None,
+    native: NativeCompilation | None = None,
+) -> list[Problem]:
+    """Every rule that fails to compile for a target because the content is broken.
 
-    ``results`` are the SIEM compilations when the caller already has them.
+    ``results`` are the SIEM compilations and ``native`` the native one (``compile_native``,
+    which the reference engine also runs) when the caller already has them.
     """
     problems = [
-        problem
+        problem  # at the line of the field at fault, naming it, where there is one
         for c in (compile_all(corpus) if results is None else results)
         if c.status == "error"
-        for reason in c.reasons
+        for reason in c.why
         for problem in compile_problems(
             c.rule,
             corpus.mapping(c.target.mapping_dir, c.source),
@@ -48,4 +52,5 @@ def check_compilation(corpus: Corpus, results: list[Compiled] | None = None) -> 
             reason,
         )
     ]
-    return sorted(problems + native_problems(corpus))
+    problems += (compile_native(corpus) if native is None else native).problems
+    return sorted(problems)

@@ -29,13 +29,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from sigma_ext.build.result import Unconvertible
+
 # A line or paragraph separator that is not a control character but breaks a line
 # (str.splitlines) all the same.
 _LINE_SEPARATORS = "\u2028\u2029"
 
 
-class Unquotable(ValueError):
-    """A value that the target's syntax cannot hold."""
+class Unquotable(Unconvertible):
+    """A value that the target's syntax cannot hold: broken content, like any Unconvertible."""
 
 
 def first_control(text: str) -> str | None:

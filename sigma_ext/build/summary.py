@@ -31,7 +31,7 @@ def summary_markdown(results: list[Compiled]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in results:
-        why = markdown_cell("; ".join(c.reasons))
+        why = markdown_cell("; ".join(c.why))
         lines.append(
             f"| {c.rule.stem} | {c.rule.theme} | {c.source.name} | {c.target.name} "
             f"| {c.status} | {why} |"
@@ -49,7 +49,7 @@ def summary_json(results: list[Compiled]) -> str:
             "theme": c.rule.theme,
             "target": c.target.name,
             "status": c.status,
-            "reasons": list(c.reasons),
+            "reasons": list(c.why),
             "language": c.language,
         }
         for c in results
@@ -67,7 +67,7 @@ def summary_table(results: list[Compiled]) -> str:
     rows: dict[tuple[str, str], dict[str, str]] = {}
     notes: dict[str, int] = {}
     for c in results:
-        marks = "".join(f"[{notes.setdefault(r, len(notes) + 1)}]" for r in c.reasons)
+        marks = "".join(f"[{notes.setdefault(r, len(notes) + 1)}]" for r in c.why)
         rows.setdefault((c.rule.stem, c.source.name), {})[c.target.name] = c.status + marks
     header = ["rule", "source", *targets]
     table = [header] + [

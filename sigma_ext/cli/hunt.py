@@ -11,14 +11,12 @@ from sigma_ext.cli.common import (
     EXIT_PROBLEMS,
     EXIT_USAGE,
     add_content_options,
+    engine_or_report,
     load_or_report,
-    report,
 )
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
-from sigma_ext.problems import ProblemsFound
-from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, source_named
 
 
@@ -52,10 +50,8 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_or_report(args)
     if corpus is None:
         return EXIT_PROBLEMS
-    try:
-        engine = ReferenceEngine(corpus)
-    except ProblemsFound as error:
-        report(error)
+    engine = engine_or_report(corpus)
+    if engine is None:
         return EXIT_PROBLEMS
     source = source_named(args.source) if args.source else None
     fast = FastHunt(engine, source) if args.engine == "fast" else None

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sigma_ext.cli.common import EXIT_PROBLEMS, add_content_options, load_or_report, report
+from sigma_ext.cli.common import (
+    EXIT_PROBLEMS,
+    add_content_options,
+    engine_or_report,
+    load_or_report,
+    report,
+)
 from sigma_ext.content.fixtures import load_cases, run_cases
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import source_named
 
 
@@ -26,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     if corpus is None:
         return EXIT_PROBLEMS
     try:
-        engine = ReferenceEngine(corpus)
         cases = load_cases(args.fixtures or args.root / "fixtures", [r.stem for r in corpus.rules])
     except ProblemsFound as error:
         report(error)
+        return EXIT_PROBLEMS
+    engine = engine_or_report(corpus)
+    if engine is None:
         return EXIT_PROBLEMS
     outcomes = run_cases(
         cases, lambda case: [r.stem for r in engine.match(case.event, source_named(case.source))]

@@ -28,52 +28,48 @@ class Loaded:
     compiled: CompiledRule
 
 
-def compile_native(
-    corpus: Corpus, rule_file: RuleFile, source: Source
-) -> CompiledRule | list[Problem]:
-    """The rule compiled for the source's native events, or the problems that stop it (each
-    with the line of the field at fault where there is one)."""
-    mapping = corpus.mapping(NATIVE.mapping_dir, source)
-    try:
-        rule = rule_file.fresh()
-        conversion_pipeline(mapping, corpus.profile).apply(rule)
-        return compile_rule(rule, rule_file.every_element)
-    except (SigmaError, UnsupportedConstruct) as error:
-        message = str(error.args[0]) if error.args else type(error).__name__
-        return compile_problems(rule_file, mapping, f"{NATIVE.name}/{source.name}", message)
+@dataclass(frozen=True)
+class NativeCompilation:
+    """Every rule compiled for the native events of each of its sources, and what failed."""
+
+    by_source: dict[str, list[Loaded]]
+    problems: list[Problem]
 
 
-def native_problems(corpus: Corpus) -> list[Problem]:
-    """Every problem that stops a rule from compiling for the native events of a source."""
-    return [
-        problem
-        for rule_file in corpus.rules
-        for source in corpus.sources_of(rule_file)
-        for problem in _problems(compile_native(corpus, rule_file, source))
-    ]
-
-
-def _problems(outcome: CompiledRule | list[Problem]) -> list[Problem]:
-    return outcome if isinstance(outcome, list) else []
+def compile_native(corpus: Corpus) -> NativeCompilation:
+    """The one native compile: the reference engine runs it, ``check`` reports its problems."""
+    by_source: dict[str, list[Loaded]] = {}
+    problems: list[Problem] = []
+    for rule_file in corpus.rules:
+        for source in corpus.sources_of(rule_file):
+            mapping = corpus.mapping(NATIVE.mapping_dir, source)
+            try:
+                rule = rule_file.fresh()
+                conversion_pipeline(mapping, corpus.profile).apply(rule)
+                loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
+            except (SigmaError, UnsupportedConstruct) as error:
+                message = str(error.args[0]) if error.args else type(error).__name__
+                # at the line of the field at fault, naming it, where there is one
+                problems += compile_problems(
+                    rule_file, mapping, f"{NATIVE.name}/{source.name}", message
+                )
+                continue
+            by_source.setdefault(source.name, []).append(loaded)
+    return NativeCompilation(by_source, problems)
 
 
 class ReferenceEngine:
-    """Answers: which rules match this native event?"""
+    """Answers: which rules match this native event?
 
-    def __init__(self, corpus: Corpus) -> None:
-        """Compile every rule; raise ProblemsFound with every rule that does not compile."""
+    Raises ``ProblemsFound`` when a rule does not compile for the native events.
+    """
+
+    def __init__(self, corpus: Corpus, native: NativeCompilation | None = None) -> None:
         self.corpus = corpus
-        self._by_source: dict[str, list[Loaded]] = {}
-        problems: list[Problem] = []
-        for rule_file in corpus.rules:
-            for source in corpus.sources_of(rule_file):
-                compiled = compile_native(corpus, rule_file, source)
-                if isinstance(compiled, list):
-                    problems.extend(compiled)
-                    continue
-                self._by_source.setdefault(source.name, []).append(Loaded(rule_file, compiled))
-        if problems:
-            raise ProblemsFound(problems)
+        native = compile_native(corpus) if native is None else native
+        if native.problems:
+            raise ProblemsFound(native.problems)
+        self._by_source = native.by_source
 
     def rules_for(self, source: Source) -> list[Loaded]:
         return self._by_source.get(source.name, [])
