@@ -7,13 +7,11 @@ from pathlib import Path
 
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TUNING_MODES
 from sigma_ext.cli.common import (
-    EXIT_OUTPUT,
-    EXIT_PROBLEMS,
     add_content_options,
     load_or_report,
     report,
-    say,
 )
+from sigma_ext.cli.exits import EXIT_OUTPUT, EXIT_PROBLEMS, say
 from sigma_ext.problems import ProblemsFound
 
 

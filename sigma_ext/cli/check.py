@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sigma_ext.cli.common import EXIT_PROBLEMS, add_content_options, profile_path, report
+from sigma_ext.cli.common import add_content_options, profile_path, report
+from sigma_ext.cli.exits import EXIT_PROBLEMS
 from sigma_ext.content.corpus import load_content
 from sigma_ext.problems import ProblemsFound
 

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sigma_ext.cli.common import (
-    EXIT_PROBLEMS,
-    EXIT_USAGE,
     add_content_options,
     engine_or_report,
     load_or_report,
 )
+from sigma_ext.cli.exits import EXIT_PROBLEMS, EXIT_USAGE
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_file

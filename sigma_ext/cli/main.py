@@ -1,9 +1,10 @@
 """Entry point of the ``sigma-ext`` command, and its one error path.
 
-Whatever goes wrong ends in one line on stderr and an exit code from ``EXIT_CODES`` (documented
-in the README), never a traceback: content problems are reported by the commands themselves
-(every one, each ``path:line: message``), and so is an output folder the build may not
-write; an interruption, a closed stdout and an unexpected error are caught here.
+Whatever goes wrong ends in one line on stderr and an exit code of ``sigma_ext.cli.exits``
+(documented in the README), never a traceback: content problems are reported by the commands
+themselves (every one, each ``path:line: message``), and so is an output folder the build may
+not write; an interruption (even while the commands load), a closed stdout and an unexpected
+error are caught here.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ import argparse
 import os
 import sys
 
-from sigma_ext.cli import build, check, hunt, test
-from sigma_ext.cli.common import (
-    EXIT_BROKEN_PIPE,
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    say,
-)
+from sigma_ext.cli.exits import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, say
 
 # Set to 1 to see the traceback of an unexpected error (for reporting a bug).
 DEBUG_VARIABLE = "SIGMA_EXT_DEBUG"
 
 
 def parser() -> argparse.ArgumentParser:
+    # The commands import pySigma and the content modules (a second or so): inside main's
+    # error path, so that Ctrl-C while they load is one line too.
+    from sigma_ext.cli import build, check, hunt, test
+
     root = argparse.ArgumentParser(
         prog="sigma-ext",
         description="Container and pod creation detections: check, build, test and hunt.",
@@ -36,8 +35,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         code: int = args.run(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except KeyboardInterrupt:

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.cli.common import (
-    EXIT_PROBLEMS,
     add_content_options,
     engine_or_report,
     load_or_report,
     report,
 )
+from sigma_ext.cli.exits import EXIT_PROBLEMS
 from sigma_ext.content.fixtures import load_cases, run_cases
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.sources.catalogue import source_named
