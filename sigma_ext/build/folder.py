@@ -92,7 +92,7 @@ class OutputRefused(Exception):
 
 # The file that marks a folder as a build output, which the next build may replace whole.
 BUILD_MARKER = ".sigma-ext-build"
-MARKER_TEXT = "Written by sigma-ext build. The next build replaces this whole folder.\n"
+MARKER_TEXT = "Written by sigma-ext. Its next run replaces this whole folder.\n"
 # What a build wrote at its top level before it was marked: such a folder is a previous build too.
 _UNMARKED_BUILD = frozenset({"summary.md", "summary.json", "splunk", "elastic"})
 
