@@ -179,7 +179,7 @@ def test_lucene_escapes_whitespace_and_control_characters(whitespace: str) -> No
 @pytest.fixture(scope="module")
 def tab_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Corpus, Path, int]:
     """The shipped content, with a rule whose value holds a tab (``verb: "cre<TAB>ate"``), and
-    the line of the rule's detection, where a value's problem is reported."""
+    the line of that value."""
     project = tmp_path_factory.mktemp("tab")
     for name in ("rules", "mappings", "profiles"):
         shutil.copytree(ROOT / name, project / name)
@@ -187,7 +187,7 @@ def tab_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Corpus, Path, 
     text = rule.read_text().replace("            - create\n", '            - "cre\\tate"\n')
     assert "cre\\tate" in text
     rule.write_text(text)
-    line = next(n for n, t in enumerate(text.splitlines(), 1) if t == "detection:")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "cre\\tate" in t)
     return load_corpus(project, project / "profiles" / "example.yml"), rule, line
 
 
@@ -209,7 +209,8 @@ def test_a_rule_value_with_a_tab_is_one_lucene_term_and_refused_by_splunk(
     assert "control character U+0009" in splunk.why[0]
     problems = [str(p) for p in check_compilation(corpus) if "splunk/kubernetes_audit:" in str(p)]
     assert problems
-    assert all(p.startswith(f"{rule}:{line}: ") for p in problems), problems
+    assert all(p.startswith(f"{rule}:{line}: splunk/") for p in problems), problems
+    assert all(": verb: a value holds the control character U+0009" in p for p in problems)
 
 
 def test_lucene_with_a_tab_matches_only_the_whole_value(

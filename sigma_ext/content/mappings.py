@@ -8,6 +8,7 @@ placeholder items into the pipeline a conversion runs.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,12 +122,31 @@ def compile_problems(
         (field, line) for field, line in rule_file.field_lines().items() if field not in known
     ]
     if not unknown or not known:
+        values = _values_at_fault(rule_file, message)
+        if values:
+            return [
+                Problem(str(rule_file.path), line, f"{where}: {key}: {message}")
+                for key, line in values
+            ]
         line = rule_file.located.line_of(("detection",))
         return [Problem(str(rule_file.path), line, f"{where}: {message}")]
     return [
         Problem(str(rule_file.path), line, f"{where}: {_naming(field, message)}")
         for field, line in unknown
     ]
+
+
+_HOLDS = re.compile(r"a value holds (?:the control character U\+([0-9A-F]{4,6})|a (backtick))")
+
+
+def _values_at_fault(rule_file: RuleFile, message: str) -> list[tuple[str, int]]:
+    """The detection values a quoting error names (``build.quoting``: a control character or a
+    backtick), with their lines."""
+    match = _HOLDS.search(message)
+    if match is None:
+        return []
+    character = chr(int(match.group(1), 16)) if match.group(1) else "`"
+    return rule_file.value_lines(character)
 
 
 def _naming(field: str, message: str) -> str:

@@ -146,6 +146,32 @@ class RuleFile:
                 for key in item:
                     yield str(key), self.located.line_of((*here, key))
 
+    def value_lines(self, holds: str) -> list[tuple[str, int]]:
+        """Each detection key with a string value holding ``holds``, and that value's line."""
+        found: list[tuple[str, int]] = []
+        detection = self.data.get("detection")
+        if not isinstance(detection, dict):
+            return found
+        for name, body in detection.items():
+            if name == "condition":
+                continue
+            items = body if isinstance(body, list) else [body]
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                here: tuple[str | int, ...] = (
+                    ("detection", name, index) if isinstance(body, list) else ("detection", name)
+                )
+                for key, value in item.items():
+                    values = value if isinstance(value, list) else [value]
+                    for number, one in enumerate(values):
+                        if isinstance(one, str) and holds in one:
+                            where = (
+                                (*here, key, number) if isinstance(value, list) else (*here, key)
+                            )
+                            found.append((str(key), self.located.line_of(where)))
+        return found
+
     def field_lines(self) -> dict[str, int]:
         """Each field the detections test, with the line of its first use."""
         lines: dict[str, int] = {}
