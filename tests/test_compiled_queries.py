@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigma_ext.build.compile import compile_all
 from sigma_ext.build.result import Compiled
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import Case, load_cases
@@ -55,11 +54,6 @@ class Run:
                 "  " + document.describe().replace("\n", "\n  "),
             ]
         )
-
-
-@pytest.fixture(scope="module")
-def compiled(corpus: Corpus) -> list[Compiled]:
-    return compile_all(corpus)
 
 
 @pytest.fixture(scope="module")
