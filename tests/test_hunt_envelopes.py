@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sigma_ext.hunt.fast.engine import ENVELOPES, FAST_PATHS, REFERENCE_ONLY, FastHunt
+from sigma_ext.hunt.fast.engine import FAST_PATHS, REFERENCE_ONLY, FastHunt
+from sigma_ext.hunt.fast.envelopes import ENVELOPES
 from sigma_ext.hunt.reference import hunt_file
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES
@@ -31,7 +32,7 @@ EKS_FIXTURES = sorted((ROOT / "fixtures" / "kubernetes_audit_eks").glob("*.jsonl
 AKS_FIXTURES = sorted((ROOT / "fixtures" / "kubernetes_audit_aks").glob("*.jsonl"))
 # SSO administrator runs a bare cryptominer pod from Docker Hub by hand
 MALICIOUS = json.loads(EKS_FIXTURES[1].read_text(encoding="utf-8").splitlines()[0])
-INNER = MALICIOUS["message"]
+INNER: str = MALICIOUS["message"]
 FIRES = [
     "kubernetes_audit_bare_pod_created_by_person",
     "kubernetes_audit_pod_created",
