@@ -37,7 +37,7 @@ from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.reference.engine import ReferenceEngine
 
 if TYPE_CHECKING:  # the compilers are imported by the fixtures that need them
-    from sigma_ext.build.compile import Compiled
+    from sigma_ext.build.result import Compiled
     from sigma_ext.build.splunk.tuning_modes import TuningMode
 
     from .appinspect_runs import AppInspectRuns

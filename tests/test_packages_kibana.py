@@ -14,8 +14,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from sigma_ext.build.compile import Compiled
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
+from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.content.attack import attack_data, split_tags
 from sigma_ext.content.corpus import Corpus
@@ -154,7 +154,7 @@ def test_rules_carry_the_sigma_rule_faithfully(
             assert (line["language"], line["index"]) == (compiled.language, [index])
         assert ("building_block_type" in line) == (rule.theme == "visibility")
         assert bool(line["note"]) == (compiled.status == "degraded")
-        assert all(reason in line["note"] for reason in compiled.reasons)
+        assert all(reason in line["note"] for reason in compiled.why)
 
 
 def test_threat_is_built_offline_from_the_attack_tags(

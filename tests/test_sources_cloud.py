@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sigma.rule import SigmaDetectionItem
 
-from sigma_ext.build.compile import Compiled, sigma_value_regex
 from sigma_ext.build.every_element import element_tests
+from sigma_ext.build.result import Compiled
+from sigma_ext.build.siem_compiler import sigma_value_regex
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import Case, load_cases
 from sigma_ext.content.image_refs import is_approved
@@ -189,7 +190,7 @@ def test_mixed_images_alert_on_splunk_and_degrade_on_elastic(
         assert "mvfilter(" in splunk.query
         elastic = _result(siem_results, stem, "elastic")
         assert elastic.status == "degraded"
-        assert any("flattened" in reason for reason in elastic.reasons)
+        assert any("flattened" in reason.text for reason in elastic.reasons)
 
 
 def _images(corpus: Corpus, case: Case) -> list[str]:

@@ -13,7 +13,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from sigma_ext.build.compile import Compiled
+from sigma_ext.build.result import Compiled
 from sigma_ext.content.attack import kibana_threat
 
 # Kibana severity and risk score per Sigma level (Elastic's conventions: 21, 47, 73, 99).
@@ -40,7 +40,7 @@ def kibana_rule(compiled: Compiled) -> dict[str, Any]:
     severity, risk_score = KIBANA_SEVERITY.get(rule.level, ("low", 21))
     note = ""
     if compiled.status == "degraded":
-        note = "**Degraded on Elastic:**\n\n" + "\n".join(f"- {r}" for r in compiled.reasons)
+        note = "**Degraded on Elastic:**\n\n" + "\n".join(f"- {r}" for r in compiled.why)
     body: dict[str, Any] = {
         "author": [str(rule.data["author"])],
         "description": _one_line(str(rule.data["description"])),

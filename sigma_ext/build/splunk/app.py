@@ -21,8 +21,14 @@ import io
 import json
 from collections.abc import Iterable
 
-from sigma_ext.build.compile import Compiled
-from sigma_ext.build.splunk.tuning import LOOKUP_COLUMN, Lookup, Macro, SplunkTuning, TunedSearch
+from sigma_ext.build.result import Compiled
+from sigma_ext.build.splunk.knowledge_objects import (
+    LOOKUP_COLUMN,
+    Lookup,
+    Macro,
+    SplunkTuning,
+    TunedSearch,
+)
 
 APP_ID = "sigma_ext_container_creation"
 APP_LABEL = "sigma-ext Container Creation Detections"
@@ -121,7 +127,7 @@ def saved_search(search: TunedSearch) -> Stanza:
     rule = compiled.rule
     caveats = ""
     if compiled.status == "degraded":
-        caveats += " DEGRADED: " + " ".join(compiled.reasons)
+        caveats += " DEGRADED: " + " ".join(compiled.why)
     if search.inline_lists:
         caveats += " Tuning lists written into the search: " + ", ".join(search.inline_lists) + "."
     visibility = rule.theme == "visibility"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from sigma.backends.splunk.splunk import SplunkBackend
 from sigma.conditions import (
@@ -46,9 +46,19 @@ from sigma.processing.transformations.base import DetectionItemTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
-from sigma_ext.build.compile import Compiled, SplunkCompiler, sigma_value_regex
-from sigma_ext.build.compile import _spl_string as spl_string
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.result import Compiled, Reason
+from sigma_ext.build.siem_compiler import sigma_value_regex
+from sigma_ext.build.splunk.compiler import SplunkCompiler
+from sigma_ext.build.splunk.compiler import _spl_string as spl_string
+from sigma_ext.build.splunk.knowledge_objects import (
+    LOOKUP_COLUMN,
+    Lookup,
+    Macro,
+    SplunkTuning,
+    TunedSearch,
+    expand_macros,
+)
 from sigma_ext.build.splunk.tuning_modes import TuningMode
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.profile import Profile
@@ -56,67 +66,7 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.sources.catalogue import Source
 
-MacroKind = Literal["list", "registry", "source", "filter"]
 LIST_MARK = "sigma_ext_list:"
-LOOKUP_COLUMN = "identity"
-_MACRO_CALL = re.compile(r"`([A-Za-z0-9_]+)`")
-
-
-@dataclass(frozen=True)
-class Macro:
-    """One search macro of the app (``macros.conf`` stanza without arguments)."""
-
-    name: str
-    definition: str
-    description: str
-    kind: MacroKind
-    list_name: str | None = None
-    field: str | None = None
-    whole_list: bool = False
-    used_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """A tuning list shipped as a CSV lookup (``lookups/<name>.csv`` and ``transforms.conf``)."""
-
-    name: str
-    list_name: str
-    entries: tuple[str, ...]
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}.csv"
-
-
-@dataclass(frozen=True)
-class TunedSearch:
-    """What one saved search runs, next to the inline compilation it was made from."""
-
-    compiled: Compiled
-    search: str
-    filter_macro: str | None
-    inline_lists: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SplunkTuning:
-    """Every search of a build, with the macros and lookups they use."""
-
-    mode: TuningMode
-    searches: tuple[TunedSearch, ...]
-    macros: tuple[Macro, ...]
-    lookups: tuple[Lookup, ...]
-
-
-def expand_macros(text: str, macros: Iterable[Macro]) -> str:
-    """Replace every `` `name` `` call by the macro's definition, as Splunk does before parsing."""
-    definitions = {m.name: m.definition for m in macros}
-
-    def expand(match: re.Match[str]) -> str:
-        return definitions[match.group(1)]
-
-    return _MACRO_CALL.sub(expand, text)
 
 
 def macro_slug(text: str) -> str:
@@ -371,7 +321,7 @@ class TunedSplunkCompiler(SplunkCompiler):
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
-    ) -> tuple[str, list[str], str]:
+    ) -> tuple[str, list[Reason], str]:
         """The inline rendering, with each registry list's regular expression as a macro."""
         query, extra, language = super().render_every_element(rule_file, source, base, tests)
         for number, test in enumerate(tests, start=1):
@@ -381,7 +331,7 @@ class TunedSplunkCompiler(SplunkCompiler):
             literal = spl_string("|".join(sigma_value_regex(v) for v in test.values))
             inline = f"match(sigma_ext_elements_{number}, {literal})"
             if query.count(inline) != 1:
-                raise TypeError(f"registry test {test.name} not found once in the Splunk search")
+                raise AssertionError(f"registry test {test.name} not once in the Splunk search")
             entries = ", ".join(self.corpus.profile.lists[list_name]) or "(none)"
 
             def make(
@@ -443,9 +393,11 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
         user = f"sigma-ext - {inline.output_name}"
         tuned = compiler.compile_for(inline.rule, inline.source, user)
         query = str(tuned.query)
-        if (tuned.status, tuned.reasons) != (inline.status, inline.reasons) or expand_macros(
-            query, book.macros.values()
-        ) != inline.query:
+        if (tuned.status, tuned.reasons, tuned.shared_with) != (
+            inline.status,
+            inline.reasons,
+            inline.shared_with,
+        ) or expand_macros(query, book.macros.values()) != inline.query:
             problems.append(
                 Problem(
                     str(inline.rule.path),
