@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.build.folder import build, write_atomically
+from sigma_ext.build.folder import BUILD_MARKER, build, write_atomically
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.build.summary import summary_table
@@ -25,8 +25,11 @@ def built(example_builds: Builds) -> Path:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
+    """Every file a build wrote, but its marker."""
     return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != BUILD_MARKER
     }
 
 

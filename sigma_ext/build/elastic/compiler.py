@@ -10,21 +10,25 @@ from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SigmaType
 
-from sigma_ext.build.elastic.lucene_regex import lower_literals, to_lucene
+from sigma_ext.build.elastic.lucene_regex import lower_literals, lucene_string, to_lucene
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.quoting import LUCENE_ESCAPED, esql_line_breaks, esql_string
 from sigma_ext.build.result import Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
 from sigma_ext.content.mappings import conversion_pipeline
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.reference.evaluator import sigma_string_regex
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import ELASTIC
 
 NO_ESQL_ATTRIBUTE = "sigma_ext.no_esql"
 
 
-def _esql_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+class EscapingLuceneBackend(LuceneBackend):
+    """pySigma's Lucene backend, escaping every whitespace and control character too: Lucene's
+    query parser ends a term at a tab or a line break, which pySigma leaves unescaped."""
+
+    add_escaped = LUCENE_ESCAPED
+    escapes_control_characters = True
 
 
 def _esql_field(name: str) -> str:
@@ -41,7 +45,7 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
     exact: list[str] = []
     for value in values:
         if isinstance(value, SigmaString):
-            folded.append(lower_literals(to_lucene(sigma_string_regex(value))))
+            folded.append(lower_literals(lucene_string(value)))
         elif isinstance(value, SigmaRegularExpression):
             lucene = to_lucene(str(value.regexp))
             if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
@@ -52,9 +56,9 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
             raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
     tests = []
     if folded:
-        tests.append(f"TO_LOWER({column}) RLIKE {_esql_string('|'.join(folded))}")
+        tests.append(f"TO_LOWER({column}) RLIKE {esql_string('|'.join(folded))}")
     if exact:
-        tests.append(f"{column} RLIKE {_esql_string('|'.join(exact))}")
+        tests.append(f"{column} RLIKE {esql_string('|'.join(exact))}")
     return " OR ".join(tests) if tests else "false"
 
 
@@ -65,6 +69,13 @@ class NullSafeESQLBackend(ESQLBackend):
     ``not field == "x"`` drops every event without the field, where Sigma keeps it. Each negated
     expression is therefore written ``not coalesce(<expression>, false)``.
     """
+
+    escapes_control_characters = True
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        """pySigma's string literal, with tab, line feed and carriage return escaped as ES|QL
+        writes them (a raw CR or LF may not stand in a string)."""
+        return esql_line_breaks(super().convert_value_str(s, state))
 
     def convert_condition_not(
         self, cond: ConditionNOT, state: ConversionState
@@ -81,7 +92,7 @@ class ElasticCompiler(SiemCompiler):
 
     target = ELASTIC
     language = "lucene"
-    backend_class = LuceneBackend
+    backend_class = EscapingLuceneBackend
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
