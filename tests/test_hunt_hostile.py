@@ -4,6 +4,7 @@ both engines, and neither crashes nor skips an event the other judges."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -199,24 +200,12 @@ def test_a_file_rewritten_while_it_is_read_is_reported(
         folder.mkdir(exist_ok=True)
         inputs, _ = open_inputs([str(log)], folder)
         log.write_text(f"{LINE}\n{LINE}\n")  # rewritten after the hunt took its measure
-        out, err = _Capture(), _Capture()
+        out, err = io.StringIO(), io.StringIO()
         code = hunt_command.hunt_inputs(inputs, engine, chosen, None, False, folder, out, err)
-        results.append((code, out.text))
-        assert "CHANGED while it was read" in err.text
+        results.append((code, out.getvalue()))
+        assert "CHANGED while it was read" in err.getvalue()
     assert results[0] == results[1]
     assert results[0][0] == 1
-
-
-class _Capture:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 def test_many_small_files_are_one_scan(
