@@ -74,7 +74,7 @@ def test_every_broken_rule_is_reported_in_one_run(project: Path) -> None:
         (rules / "kubernetes_audit_pod_created.yml")
         .read_text()
         .replace(
-            "condition: selection and not filter_main_dry_run",
+            "condition: selection and not 1 of filter_main_*",
             "condition: selection and not filter_main_missing",
         )
     )
@@ -141,7 +141,9 @@ def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
 
     path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
     path.write_text(
-        path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        path.read_text()
+        .replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        .replace("    - objectRef.resource\n", "    - objectRef.resourcee\n")  # needed_fields
     )
     corpus = load_corpus(project, project / "profiles" / "example.yml")
     found = [str(p) for p in check_compilation(corpus)]
@@ -219,7 +221,9 @@ def test_broken_native_compile_is_reported_by_test_and_hunt(
 
     path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
     path.write_text(
-        path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        path.read_text()
+        .replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        .replace("    - objectRef.resource\n", "    - objectRef.resourcee\n")  # needed_fields
     )
     log = project / "empty.jsonl"
     log.write_text("")

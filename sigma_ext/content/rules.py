@@ -9,6 +9,11 @@ A rule is a SigmaHQ-style Sigma rule plus two top-level attributes that tools re
     matches, so that ``not <detection>`` means "some element does not match". Plain Sigma can
     only say "no element matches"; see docs/extensions.md. Such a detection tests one field and
     stands in the condition only as a top-level ``and not <name>``.
+``needed_fields``
+    the fields (as the rule names them) an event must carry for the rule to fire on it: the
+    rule still fires on each of its positive fixtures with every other field removed (a test
+    proves it). Fields a rule only excludes with (``stage``, ``requestURI``, ...) are not
+    needed: an export that drops them leaves the rule working.
 
 Everything found wrong is returned as ``Problem`` values with file and line; nothing stops at
 the first broken rule.
@@ -55,6 +60,7 @@ FIELD_ORDER = (
     "level",
     "theme",
     "match_every_element",
+    "needed_fields",
 )
 REQUIRED = (
     "title",
@@ -70,6 +76,7 @@ REQUIRED = (
     "falsepositives",
     "level",
     "theme",
+    "needed_fields",
 )
 _DETECTION_NAME = re.compile(r"^(selection|filter_main|filter_optional)(_[a-z0-9]+)*$")
 
@@ -107,6 +114,10 @@ class RuleFile:
         return tuple(self.data.get("match_every_element") or ())
 
     @property
+    def needed_fields(self) -> tuple[str, ...]:
+        return tuple(str(field) for field in self.data.get("needed_fields") or ())
+
+    @property
     def product(self) -> str | None:
         value = self.data.get("logsource", {}).get("product")
         return None if value is None else str(value)
@@ -120,7 +131,7 @@ class RuleFile:
         """A new SigmaRule object (pySigma pipelines mutate the rules they process),
         optionally with another condition."""
         data = copy.deepcopy(self.data)
-        for key in ("theme", "match_every_element"):
+        for key in ("theme", "match_every_element", "needed_fields"):
             data.pop(key, None)
         if condition is not None:
             data["detection"]["condition"] = condition
@@ -282,6 +293,7 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
             )
     if not condition_problems:
         problems.extend(_check_every_element(rule_file, rule))
+        problems.extend(_check_needed_fields(rule_file, rule))
     return problems
 
 
@@ -359,6 +371,26 @@ def _at_detection(rule_file: RuleFile, error: SigmaError) -> Problem:
 
 def _message(error: SigmaError) -> str:
     return str(error.args[0]) if error.args else type(error).__name__
+
+
+def _check_needed_fields(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
+    """``needed_fields`` is a list of fields the rule's detections read."""
+    path, located = str(rule_file.path), rule_file.located
+    line = located.line_of(("needed_fields",))
+    listed = rule_file.data.get("needed_fields")
+    if not isinstance(listed, list) or not listed:
+        return [Problem(path, line, "needed_fields must be a list of the fields the rule reads")]
+    read = {
+        item.field
+        for detection in rule.detection.detections.values()
+        for item in _leaf_items(detection)
+        if item.field is not None
+    }
+    return [
+        Problem(path, line, f"needed_fields names {field!r}, which no detection reads")
+        for field in listed
+        if field not in read
+    ]
 
 
 def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
