@@ -292,8 +292,16 @@ class NullSafeESQLBackend(ESQLBackend):
         return converted
 
 
+ESQL_PRELUDE = "esql_prelude"
+
+
 class ElasticCompiler(SiemCompiler):
-    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``."""
+    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``.
+
+    A mapping may set the state ``esql_prelude``: ES|QL commands that make the fields the
+    element tests read (``DISSECT kubernetes.event.message ...`` where the image is inside a
+    text message), run after the rule's own ``WHERE``.
+    """
 
     target = ELASTIC
     language = "lucene"
@@ -330,6 +338,9 @@ class ElasticCompiler(SiemCompiler):
             )
         pipeline = conversion_pipeline(mapping, self.corpus.profile)
         stages = [self._convert(base, pipeline, NullSafeESQLBackend)]
+        prelude = state_value(mapping, ESQL_PRELUDE)
+        if prelude is not None:
+            stages.append(prelude)
         for number, test in enumerate(tests, start=1):
             column = f"sigma_ext_element_{number}"
             pooled = _esql_field(test.fields[0])

@@ -4,8 +4,9 @@ Implemented, following the ES|QL reference (commands, operators, functions, "Wor
 NULL values", "ES|QL multivalued fields"):
 
 * Commands: ``FROM pattern[, ...] [METADATA ...]`` (the document's data stream must match a
-  pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``, ``KEEP``,
-  ``LIMIT n``. Keywords are case-insensitive.
+  pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``,
+  ``DISSECT column "pattern"`` (``_dissect``), ``KEEP``, ``LIMIT n``. Keywords are
+  case-insensitive.
 * Expressions: ``OR`` < ``AND`` < ``NOT`` < predicates (``== != < <= > >=``, ``[NOT] LIKE``,
   ``[NOT] RLIKE``, ``[NOT] IN (...)``, ``IS [NOT] NULL``); string literals ``"..."`` with the
   escapes ``\\\\ \\" \\n \\r \\t`` (any other is a syntax error) and ``\"\"\"...\"\"\"`` raw
@@ -472,6 +473,14 @@ def _run_stages(query: str, document: Document) -> list[Row]:
             rows = [
                 {**row, name: value} for row in rows for value in (_mv(row.get(name)) or (None,))
             ]
+        elif command == "DISSECT":
+            if len(args) != 2 or args[1].kind not in ("raw", "string"):
+                raise QueryError("DISSECT takes a column and a pattern string")
+            name = args[0].text.strip("`")
+            check(name)
+            keys, run = _dissect(_string(args[1]))
+            rows = [{**row, **run(row.get(name))} for row in rows]
+            columns.update(dict.fromkeys(keys, "computed"))
         elif command == "KEEP":
             pass  # projection only: the verdict depends on the rows, not their columns
         elif command == "LIMIT":
@@ -481,6 +490,44 @@ def _run_stages(query: str, document: Document) -> list[Row]:
         else:
             raise Unsupported(f"ES|QL command {command}")
     return rows
+
+
+_DISSECT_KEY = re.compile(r"%\{([^}]*)\}")
+
+
+def _dissect(pattern: str) -> tuple[list[str], Callable[[Any], dict[str, Any]]]:
+    """The columns a DISSECT pattern makes, and its matcher on one value.
+
+    Keys are ``%{name}`` or skipped (``%{}``, ``%{?name}``); the text between keys are
+    delimiters, found left to right (the first occurrence), and the last key takes the rest.
+    No match, a null or a multi-valued input: every column is null. Modifiers (``->``, ``+``,
+    ``*``, ``&``) and the ``APPEND_SEPARATOR`` option are not emulated.
+    """
+    parts = _DISSECT_KEY.split(pattern)
+    literals, keys = parts[0::2], parts[1::2]
+    if any(k[:1] in ("+", "*", "&") or k.endswith("->") for k in keys):
+        raise Unsupported(f"DISSECT modifiers in {pattern!r}")
+    named = [k for k in keys if k and not k.startswith("?")]
+
+    def run(value: Any) -> dict[str, Any]:
+        nulls: dict[str, Any] = dict.fromkeys(named)
+        if not isinstance(value, str) or not value.startswith(literals[0]):
+            return nulls
+        found: dict[str, Any] = {}
+        pos = len(literals[0])
+        for key, delimiter in zip(keys, literals[1:], strict=True):
+            if delimiter:
+                end = value.find(delimiter, pos)
+                if end < 0:
+                    return nulls
+            else:
+                end = len(value)
+            if key and not key.startswith("?"):
+                found[key] = value[pos:end]
+            pos = end + len(delimiter)
+        return found
+
+    return named, run
 
 
 def matches(query: str, document: Document) -> bool:

@@ -19,6 +19,12 @@ from typing import Any
 
 from sigma_ext.sources.cloud import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
 from sigma_ext.sources.docker import is_docker_event
+from sigma_ext.sources.k8s_events import (
+    decode_event_object,
+    decode_watch_body,
+    is_event_object,
+    is_watch_body,
+)
 from sigma_ext.sources.kubernetes import (
     decode_aks_diagnostic_record,
     decode_eks_cloudwatch_record,
@@ -98,6 +104,22 @@ SOURCES: tuple[Source, ...] = (
         "containerd, CRI-O and kubelet logs",
         is_runtime_event,
         parse_text=parse_runtime_line,
+    ),
+    Source(
+        "kubernetes_events",
+        "kubernetes",
+        "events",
+        "Kubernetes Event objects",
+        is_event_object,
+        decode=decode_event_object,
+    ),
+    Source(
+        "kubernetes_events_watch",
+        "kubernetes",
+        "events",
+        "Kubernetes Event objects (k8sobjects watch body)",
+        is_watch_body,
+        decode=decode_watch_body,
     ),
 )
 

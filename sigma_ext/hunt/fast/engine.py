@@ -131,6 +131,8 @@ REFERENCE_ONLY: frozenset[str] = frozenset(
         "gcp_audit",
         "docker_events",
         "container_runtime",
+        "kubernetes_events",
+        "kubernetes_events_watch",
     }
 )
 
