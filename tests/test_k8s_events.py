@@ -68,7 +68,8 @@ def test_both_api_versions_decode_to_core_v1_names() -> None:
     assert decoded["involvedObject"] == EVENTS_V1["regarding"]
     assert decoded["message"] == EVENTS_V1["note"]
     assert decoded["reportingComponent"] == "default-scheduler"
-    assert "regarding" not in decoded and "image" not in decoded
+    assert "regarding" not in decoded
+    assert "image" not in decoded
     assert as_core_v1(CORE)["image"] == "registry.corp.example/shop/web:2"
 
 
@@ -81,7 +82,8 @@ def test_watch_bodies_keep_their_type_and_only_event_objects_are_claimed() -> No
     pod_watch = {"type": "ADDED", "object": {"kind": "Pod", "apiVersion": "v1", "metadata": {}}}
     audit = {**CORE, "kind": "Event", "apiVersion": "audit.k8s.io/v1"}
     no_reason = {k: v for k, v in CORE.items() if k != "reason"}
-    assert recognize(pod_watch) is None and recognize(no_reason) is None
+    assert recognize(pod_watch) is None
+    assert recognize(no_reason) is None
     assert recognize(audit) == source_named("kubernetes_audit")
 
 

@@ -8,9 +8,9 @@ msg``). Every line of those shapes becomes an event: ``runtime``, ``host``, ``le
 collectors ship) and, for the messages in ``MESSAGES``, ``action`` with what the message names
 (``image``, ``pod``, ``namespace``, ``container``, and for kubelet's ``SyncLoop ADD`` the
 ``pod_source`` the pod came from: ``file`` for a static pod manifest, ``http`` for a manifest
-URL, ``api`` for the API server); lines of other shapes are not this source's. The table, one row per message the runtimes write at their default level
-(containerd's CRI plugin, CRI-O's server, kubelet's SyncLoop), is in ``docs/runtime-logs.md``
-with an example of each.
+URL, ``api`` for the API server); lines of other shapes are not this source's. The table, one
+row per message the runtimes write at their default level (containerd's CRI plugin, CRI-O's
+server, kubelet's SyncLoop), is in ``docs/runtime-logs.md`` with an example of each.
 """
 
 from __future__ import annotations
