@@ -5,7 +5,8 @@ NULL values", "ES|QL multivalued fields"):
 
 * Commands: ``FROM pattern[, ...] [METADATA ...]`` (the document's data stream must match a
   pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``,
-  ``DISSECT column "pattern"`` (``_dissect``), ``KEEP``, ``LIMIT n``. Keywords are
+  ``DISSECT column "pattern"`` (``_dissect``), ``GROK column "pattern"`` (``_grok``: inline
+  named captures only), ``KEEP``, ``LIMIT n``. Keywords are
   case-insensitive.
 * Expressions: ``OR`` < ``AND`` < ``NOT`` < predicates (``== != < <= > >=``, ``[NOT] LIKE``,
   ``[NOT] RLIKE``, ``[NOT] IN (...)``, ``IS [NOT] NULL``); string literals ``"..."`` with the
@@ -481,6 +482,15 @@ def _run_stages(query: str, document: Document) -> list[Row]:
             keys, run = _dissect(_string(args[1]))
             rows = [{**row, **run(row.get(name))} for row in rows]
             columns.update(dict.fromkeys(keys, "computed"))
+        elif command == "GROK":
+            if len(args) != 2 or args[1].kind not in ("raw", "string"):
+                raise QueryError("GROK takes a column and a pattern string")
+            name = args[0].text.strip("`")
+            check(name)
+            pattern = _grok(_string(args[1]))
+            keys = list(pattern.groupindex)
+            rows = [{**row, **_grok_row(pattern, keys, row.get(name))} for row in rows]
+            columns.update(dict.fromkeys(keys, "computed"))
         elif command == "KEEP":
             pass  # projection only: the verdict depends on the rows, not their columns
         elif command == "LIMIT":
@@ -528,6 +538,20 @@ def _dissect(pattern: str) -> tuple[list[str], Callable[[Any], dict[str, Any]]]:
         return found
 
     return named, run
+
+
+def _grok(pattern: str) -> re.Pattern[str]:
+    """A GROK pattern made of a regular expression with inline named captures ``(?<name>...)``
+    (no ``%{SYNTAX:name}`` patterns), as Python reads it; found anywhere in the value unless
+    anchored, as grok does."""
+    if "%{" in pattern:
+        raise Unsupported(f"GROK %{{...}} patterns in {pattern!r}")
+    return re.compile(re.sub(r"\(\?<(?=[A-Za-z])", "(?P<", pattern))
+
+
+def _grok_row(pattern: re.Pattern[str], keys: list[str], value: Any) -> dict[str, Any]:
+    found = pattern.search(value) if isinstance(value, str) else None
+    return {key: found.group(key) if found else None for key in keys}
 
 
 def matches(query: str, document: Document) -> bool:
