@@ -34,6 +34,7 @@ from sigma_ext.sources.kubernetes import (
     is_eks_cloudwatch_record,
     is_gke_audit_entry,
 )
+from sigma_ext.sources.process import decode_sysmon_event, is_sysmon_event, parse_sysmon_line
 from sigma_ext.sources.runtime_logs import is_runtime_event, parse_runtime_line
 
 Event = Mapping[str, Any]
@@ -120,6 +121,15 @@ SOURCES: tuple[Source, ...] = (
         "Kubernetes Event objects (k8sobjects watch body)",
         is_watch_body,
         decode=decode_watch_body,
+    ),
+    Source(
+        "sysmon_linux",
+        "linux",
+        "sysmon",
+        "Sysmon for Linux",
+        is_sysmon_event,
+        decode=decode_sysmon_event,
+        parse_text=parse_sysmon_line,
     ),
 )
 

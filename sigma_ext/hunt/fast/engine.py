@@ -133,6 +133,7 @@ REFERENCE_ONLY: frozenset[str] = frozenset(
         "container_runtime",
         "kubernetes_events",
         "kubernetes_events_watch",
+        "sysmon_linux",
     }
 )
 
