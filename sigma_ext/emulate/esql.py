@@ -19,7 +19,7 @@ NULL values", "ES|QL multivalued fields"):
 * ``==`` and ``LIKE``/``RLIKE`` are case-sensitive on ``keyword`` and on ``text`` (ES|QL reads a
   text field's whole value, not its tokens). ``LIKE``: ``*``, ``?``, ``\\`` escapes, whole value.
   ``RLIKE``: Lucene regular expression (``lucene_regexp``), whole value.
-* Functions: ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
+* Functions: ``CASE``, ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
   ``LENGTH``, ``CIDR_MATCH``, ``MV_APPEND`` (a null argument contributes nothing),
   ``MV_DEDUPE``, ``MV_COUNT``.
 * Verification errors raise ``QueryError``: a field the index does not map ("Unknown column"),
@@ -189,11 +189,21 @@ def _coalesce(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
+def _case(*args: Any) -> Any:
+    """``CASE(condition, value, ..., [else])``: the value of the first true condition (a null
+    condition is not true), else the last odd argument, else null."""
+    for index in range(0, len(args) - 1, 2):
+        if args[index] is True:
+            return args[index + 1]
+    return args[-1] if len(args) % 2 else None
+
+
 def _dedupe(value: Any) -> Any:
     return _pack(tuple(dict.fromkeys(_mv(value))))
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "CASE": _case,
     "COALESCE": _coalesce,
     "TO_LOWER": _single_valued(lambda s: str(s).lower()),
     "TO_UPPER": _single_valued(lambda s: str(s).upper()),

@@ -34,7 +34,13 @@ from sigma_ext.sources.kubernetes import (
     is_eks_cloudwatch_record,
     is_gke_audit_entry,
 )
-from sigma_ext.sources.process import decode_sysmon_event, is_sysmon_event, parse_sysmon_line
+from sigma_ext.sources.process import (
+    decode_sysmon_event,
+    decode_tetragon_event,
+    is_sysmon_event,
+    is_tetragon_event,
+    parse_sysmon_line,
+)
 from sigma_ext.sources.runtime_logs import is_runtime_event, parse_runtime_line
 
 Event = Mapping[str, Any]
@@ -130,6 +136,14 @@ SOURCES: tuple[Source, ...] = (
         is_sysmon_event,
         decode=decode_sysmon_event,
         parse_text=parse_sysmon_line,
+    ),
+    Source(
+        "tetragon",
+        "linux",
+        "tetragon",
+        "Tetragon process events",
+        is_tetragon_event,
+        decode=decode_tetragon_event,
     ),
 )
 

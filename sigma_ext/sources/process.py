@@ -12,7 +12,16 @@
   not an XML parser: a log line is never trusted to be well-formed, and no entity is expanded
   beyond the five predefined ones and character references.
 
-``decode`` adds what a process-creation command line asks for (``sigma_ext.sources.
+* Tetragon (``tetragon``): one JSON object per line as ``tetra getevents -o json`` and the export
+  file write them: a single key naming the event (``process_exec``, ``process_exit``,
+  ``process_kprobe``, ...) beside ``node_name`` and ``time``. A ``process_exec`` carries
+  ``process`` (``binary``, ``arguments``, ``uid``, ``auid``, ``pod`` with ``namespace``, ``name``,
+  ``container{id, name, image{id, name}, start_time, pid}``, ``workload``, ``workload_kind``) and
+  ``parent``. The first process of a container is ``pod.container.pid`` 1 with the runtime's shim
+  as parent. A digest-pinned image has ``image.name`` ``sha256:<id>`` and the reference in
+  ``image.id``; otherwise ``image.name`` is the reference and ``image.id`` the repository digest.
+
+For Sysmon, ``decode`` adds what a process-creation command line asks for (``sigma_ext.sources.
 container_cli``): ``sx_cli``, ``sx_action`` and, where it names one, ``sx_image``; the Splunk and
 Elastic searches extract the same three fields with the same expressions.
 """
@@ -74,6 +83,55 @@ def with_creation(event: Event, command_line: Any) -> Event:
     if creation.image is not None:
         derived["sx_image"] = creation.image
     return {**event, **derived}
+
+
+TETRAGON_EVENTS = frozenset(
+    {
+        "process_exec",
+        "process_exit",
+        "process_kprobe",
+        "process_tracepoint",
+        "process_uprobe",
+        "process_loader",
+        "process_lsm",
+    }
+)
+
+
+def is_tetragon_event(event: Event) -> bool:
+    """A Tetragon event: one event key holding an object, beside ``node_name`` and ``time``."""
+    kinds = [key for key in event if key in TETRAGON_EVENTS]
+    return (
+        len(kinds) == 1
+        and isinstance(event[kinds[0]], Mapping)
+        and isinstance(event.get("node_name"), str)
+        and isinstance(event.get("time"), str)
+    )
+
+
+_IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def decode_tetragon_event(event: Event) -> Event:
+    """The event with ``sx_image``: a ``process_exec`` container's image name and image id,
+    without a name that is only an image id (a digest-pinned image's)."""
+    container = _path(event, "process_exec", "process", "pod", "container", "image")
+    if not isinstance(container, Mapping):
+        return event
+    images = [
+        value
+        for value in (container.get("name"), container.get("id"))
+        if isinstance(value, str) and value and not _IMAGE_ID.match(value)
+    ]
+    return {**event, "sx_image": images} if images else event
+
+
+def _path(node: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
 
 
 def decode_sysmon_event(event: Event) -> Event:

@@ -134,6 +134,7 @@ REFERENCE_ONLY: frozenset[str] = frozenset(
         "kubernetes_events",
         "kubernetes_events_watch",
         "sysmon_linux",
+        "tetragon",
     }
 )
 
