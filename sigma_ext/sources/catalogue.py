@@ -42,6 +42,7 @@ from sigma_ext.sources.kubernetes import (
 from sigma_ext.sources.process import (
     decode_sysmon_event,
     decode_tetragon_event,
+    is_falco_alert,
     is_sysmon_event,
     is_tetragon_event,
     parse_sysmon_line,
@@ -173,6 +174,7 @@ SOURCES: tuple[Source, ...] = (
         is_tetragon_event,
         decode=decode_tetragon_event,
     ),
+    Source("falco", "linux", "falco", "Falco alerts", is_falco_alert),
 )
 
 

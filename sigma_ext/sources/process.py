@@ -21,6 +21,13 @@
   as parent. A digest-pinned image has ``image.name`` ``sha256:<id>`` and the reference in
   ``image.id``; otherwise ``image.name`` is the reference and ``image.id`` the repository digest.
 
+* Falco (``falco``): one alert per line with ``json_output: true`` (and
+  ``json_include_output_property``): ``hostname``, ``output`` (the formatted text),
+  ``output_fields`` (every ``%field`` of the rule's output, keys with dots such as
+  ``container.image.repository``,
+  ``k8s.ns.name``), ``priority``, ``rule``, ``source``, ``tags``, ``time``. Container and
+  Kubernetes metadata may read ``<NA>`` when enrichment missed a short-lived container.
+
 For Sysmon, ``decode`` adds what a process-creation command line asks for (``sigma_ext.sources.
 container_cli``): ``sx_cli``, ``sx_action`` and, where it names one, ``sx_image``; the Splunk and
 Elastic searches extract the same three fields with the same expressions.
@@ -132,6 +139,16 @@ def _path(node: Any, *keys: str) -> Any:
             return None
         node = node.get(key)
     return node
+
+
+def is_falco_alert(event: Event) -> bool:
+    """A Falco alert as its JSON output writes it."""
+    return (
+        isinstance(event.get("rule"), str)
+        and isinstance(event.get("priority"), str)
+        and isinstance(event.get("output"), str)
+        and isinstance(event.get("output_fields"), Mapping)
+    )
 
 
 def decode_sysmon_event(event: Event) -> Event:
