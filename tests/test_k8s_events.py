@@ -3,8 +3,14 @@ makes of them, and the ES|QL DISSECT that reads the image out of an Elastic mess
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from sigma_ext.build.compile import compile_all
+from sigma_ext.build.folder import render
+from sigma_ext.build.splunk.app import APP_ID
+from sigma_ext.content.corpus import Corpus
 from sigma_ext.emulate.documents import Document
 from sigma_ext.emulate.esql import matches
 from sigma_ext.sources.catalogue import recognize, source_named
@@ -115,3 +121,23 @@ def test_esql_dissect_extracts_the_quoted_image(
     message: str | None, image: str, found: bool
 ) -> None:
     assert matches(DISSECT.replace("{image}", image), _doc(message)) is found
+
+
+def test_the_splunk_app_declares_every_indexed_field_the_event_searches_compare(
+    corpus: Corpus,
+) -> None:
+    """kube:events keeps the Event's fields as HEC indexed fields, not in _raw: a search compares
+    them only if fields.conf says INDEXED = true."""
+    results = compile_all(corpus)
+    files = render(corpus, results)
+    conf = files[f"splunk/{APP_ID}/default/fields.conf"]
+    assert isinstance(conf, str)
+    declared = set(re.findall(r"^\[([^\]]+)\]\nINDEXED = true$", conf, re.MULTILINE))
+    compared = {
+        name
+        for c in results
+        if c.target.name == "splunk" and c.source.name == "kubernetes_events" and c.query
+        for name in re.findall(r"\b(k8s\.[\w.]+)\s*(?:=|IN\b)", c.query)
+    }
+    assert compared
+    assert compared <= declared
