@@ -58,10 +58,15 @@ def test_a_quantifier_is_the_and_or_or_of_the_detections_it_selects() -> None:
 
 def test_without_negate_a_not_goes_to_other_and_its_detections_are_never_asked() -> None:
     asked: list[str] = []
+
+    def ask(name: str) -> str:
+        asked.append(name)
+        return name
+
     r = rule({"a": {"x": 1}, "b": {"y": 2}, "condition": "a and not b"})
     folded = fold_condition(
         r,
-        detection=lambda name: asked.append(name) or name,
+        detection=ask,
         all_of=lambda parts: "&".join(parts),
         any_of=lambda parts: "|".join(parts),
         negate=None,
