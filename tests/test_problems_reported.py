@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sigma_ext.build.result import Compiled
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.profile import load_profile
 from sigma_ext.problems import ProblemsFound
@@ -230,8 +231,10 @@ def test_broken_native_compile_is_reported_by_test_and_hunt(
         assert "native/kubernetes_audit: field 'objectRef.resourcee' is not mapped" in err
 
 
-def test_check_reuses_the_native_compile_it_is_given(corpus: Corpus) -> None:
-    from sigma_ext.build.compile import check_compilation, compile_all
+def test_check_reuses_the_native_compile_it_is_given(
+    corpus: Corpus, compiled: list[Compiled]
+) -> None:
+    from sigma_ext.build.compile import check_compilation
     from sigma_ext.problems import Problem
     from sigma_ext.reference.engine import NativeCompilation, ReferenceEngine, compile_native
 
@@ -241,7 +244,7 @@ def test_check_reuses_the_native_compile_it_is_given(corpus: Corpus) -> None:
     assert engine.rules_for(corpus.sources_of(corpus.rules[0])[0])
     marked = Problem("rules/marked.yml", None, "native/x: found by the one native compile")
     given = NativeCompilation(native.by_source, [marked])
-    assert check_compilation(corpus, compile_all(corpus), given) == [marked]
+    assert check_compilation(corpus, compiled, given) == [marked]
 
 
 def test_a_bug_in_a_compiler_propagates_instead_of_reading_as_broken_content(
