@@ -102,9 +102,9 @@ CASES = [
         False,
     ),
     (
-        "a key CloudWatch does not write (quiet)",
+        "a key CloudWatch does not write: still an EKS record, on meaning",
         _envelope(log_group="/aws/eks/prod/cluster"),
-        [],
+        FIRES,
         False,
     ),
     ("no timestamp (quiet)", _envelope(timestamp=...), [], False),

@@ -59,8 +59,13 @@ def test_split_subscription_batches_and_get_log_events_output_are_eks_audit() ->
     assert recognize({"timestamp": 1, "message": message, "ingestionTime": 2}) == source_named(
         "kubernetes_audit_eks"
     )
-    # a JSON log line that merely has a message field is not a CloudWatch event
-    assert recognize({"timestamp": 1, "message": message, "level": "info"}) is None
+    # recognised on meaning: a message carrying an audit event, whatever key a shipper adds
+    assert recognize({"timestamp": 1, "message": message, "level": "info"}) == source_named(
+        "kubernetes_audit_eks"
+    )
+    # a message that is log text, or JSON but no audit event, is no EKS audit record
+    assert recognize({"timestamp": 1, "message": "level=info msg=ok", "level": "info"}) is None
+    assert recognize({"timestamp": 1, "message": '{"msg": "ok"}', "level": "info"}) is None
 
 
 def test_other_cloudwatch_events_are_not_eks_audit() -> None:

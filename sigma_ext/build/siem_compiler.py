@@ -23,6 +23,7 @@ from sigma.types import (
 )
 
 from sigma_ext.build.every_element import ElementTest, base_rule, element_tests
+from sigma_ext.build.quoting import one_line_query
 from sigma_ext.build.result import Compiled, Reason, SharedWith, Status, Unconvertible
 from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.corpus import Corpus
@@ -156,7 +157,10 @@ class SiemCompiler(ABC):
         queries = self._backend(pipeline, backend_class).convert_rule(rule)
         if len(queries) != 1:
             raise Unconvertible(f"expected one query, the backend produced {len(queries)}")
-        return " ".join(line.strip() for line in str(queries[0]).splitlines())
+        query = str(queries[0])
+        if getattr(backend_class or self.backend_class, "escapes_control_characters", False):
+            return query
+        return one_line_query(query, self.target.name)
 
     @abstractmethod
     def render_every_element(

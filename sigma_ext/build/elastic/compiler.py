@@ -12,6 +12,7 @@ from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, Sigm
 
 from sigma_ext.build.elastic.lucene_regex import lower_literals, lucene_string, to_lucene
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.quoting import LUCENE_ESCAPED, esql_line_breaks, esql_string
 from sigma_ext.build.result import Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
 from sigma_ext.content.mappings import conversion_pipeline
@@ -22,8 +23,12 @@ from sigma_ext.targets import ELASTIC
 NO_ESQL_ATTRIBUTE = "sigma_ext.no_esql"
 
 
-def _esql_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+class EscapingLuceneBackend(LuceneBackend):
+    """pySigma's Lucene backend, escaping every whitespace and control character too: Lucene's
+    query parser ends a term at a tab or a line break, which pySigma leaves unescaped."""
+
+    add_escaped = LUCENE_ESCAPED
+    escapes_control_characters = True
 
 
 def _esql_field(name: str) -> str:
@@ -51,9 +56,9 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
             raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
     tests = []
     if folded:
-        tests.append(f"TO_LOWER({column}) RLIKE {_esql_string('|'.join(folded))}")
+        tests.append(f"TO_LOWER({column}) RLIKE {esql_string('|'.join(folded))}")
     if exact:
-        tests.append(f"{column} RLIKE {_esql_string('|'.join(exact))}")
+        tests.append(f"{column} RLIKE {esql_string('|'.join(exact))}")
     return " OR ".join(tests) if tests else "false"
 
 
@@ -64,6 +69,13 @@ class NullSafeESQLBackend(ESQLBackend):
     ``not field == "x"`` drops every event without the field, where Sigma keeps it. Each negated
     expression is therefore written ``not coalesce(<expression>, false)``.
     """
+
+    escapes_control_characters = True
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        """pySigma's string literal, with tab, line feed and carriage return escaped as ES|QL
+        writes them (a raw CR or LF may not stand in a string)."""
+        return esql_line_breaks(super().convert_value_str(s, state))
 
     def convert_condition_not(
         self, cond: ConditionNOT, state: ConversionState
@@ -80,7 +92,7 @@ class ElasticCompiler(SiemCompiler):
 
     target = ELASTIC
     language = "lucene"
-    backend_class = LuceneBackend
+    backend_class = EscapingLuceneBackend
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]

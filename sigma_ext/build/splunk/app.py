@@ -21,6 +21,7 @@ import io
 import json
 from collections.abc import Iterable
 
+from sigma_ext.build.quoting import conf_stanza_name, conf_text, first_control
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.knowledge_objects import (
     LOOKUP_COLUMN,
@@ -45,24 +46,20 @@ LOOKBACK_MINUTES = 6
 Stanza = tuple[str, dict[str, str]]
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def conf_file(comments: Iterable[str], stanzas: Iterable[Stanza]) -> str:
     """A .conf file: header comments, then ``[stanza]`` blocks of ``key = value`` lines."""
-    out = [f"# {line}".rstrip() for line in comments]
+    out = [f"# {conf_text(line)}".rstrip() for line in comments]
     for name, settings in stanzas:
         out += ["", f"[{name}]"]
         for key, value in settings.items():
-            if "\n" in value or value.endswith("\\"):
+            if first_control(value) is not None or value.endswith("\\"):
                 raise ValueError(f"[{name}] {key}: a .conf value must be one line")
             out.append(f"{key} = {value}")
     return "\n".join(out) + "\n"
 
 
 def splunk_stanza_name(compiled: Compiled) -> str:
-    return f"sigma-ext - {compiled.output_name}".replace("[", "(").replace("]", ")")
+    return conf_stanza_name(f"sigma-ext - {compiled.output_name}")
 
 
 def app_conf(version: str) -> str:
@@ -138,7 +135,7 @@ def saved_search(search: TunedSearch) -> Stanza:
         "alert.track": "0" if visibility else "1",
         "counttype": "number of events",
         "cron_schedule": f"*/{SCHEDULE_MINUTES} * * * *",
-        "description": _one_line(
+        "description": conf_text(
             f"{rule.data['description']} (Sigma rule {rule.id}, theme {rule.theme}, "
             f"source {compiled.source.label}.){caveats}"
         ),
@@ -172,7 +169,11 @@ def _macro_stanza(macro: Macro) -> Stanza:
     description = macro.description
     if macro.used_by and macro.kind != "filter":
         description += " Used by: " + "; ".join(macro.used_by) + "."
-    return macro.name, {"definition": macro.definition, "description": description, "iseval": "0"}
+    return macro.name, {
+        "definition": macro.definition,
+        "description": conf_text(description),
+        "iseval": "0",
+    }
 
 
 def macros_conf(macros: Iterable[Macro]) -> str:

@@ -47,10 +47,10 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.quoting import spl_string
 from sigma_ext.build.result import Compiled, Reason
 from sigma_ext.build.siem_compiler import sigma_value_regex
-from sigma_ext.build.splunk.compiler import SplunkCompiler
-from sigma_ext.build.splunk.compiler import _spl_string as spl_string
+from sigma_ext.build.splunk.compiler import QuotingSplunkBackend, SplunkCompiler
 from sigma_ext.build.splunk.knowledge_objects import (
     LOOKUP_COLUMN,
     Lookup,
@@ -137,7 +137,7 @@ def _same_values(leaves: list[ConditionFieldEqualsValueExpression], values: list
     return len(leaves) == len(values) and {id(v) for v in values} == {id(x.value) for x in leaves}
 
 
-class TunedSplunkBackend(SplunkBackend):
+class TunedSplunkBackend(QuotingSplunkBackend):
     """pySigma's Splunk backend writing tuned detection items and source selections as macros."""
 
     def __init__(
