@@ -1,8 +1,9 @@
 """The fixture harness: every rule's verdict on every fixture event.
 
 ``fixtures/<source>/<scenario>.jsonl`` holds real-format events (``<scenario>.log`` for sources
-that write text lines, parsed by the source's ``parse_text``); ``<scenario>.expect.yml`` beside it
-lists, per line, the rules that must fire (all others must not). See fixtures/README.md.
+that write text lines, parsed by the source's ``parse_text``, after its ``group_lines`` when its
+events span lines, as ``hunt`` reads them); ``<scenario>.expect.yml`` beside it lists, per event
+(by its first line), the rules that must fire (all others must not). See fixtures/README.md.
 """
 
 from __future__ import annotations
@@ -70,8 +71,11 @@ def _load_file(jsonl: Path, known: set[str]) -> tuple[list[Case], list[Problem]]
         source = source_named(str(spec.get("source")))
     except KeyError as error:
         return [], [Problem(str(expect_path), located.line_of(("source",)), str(error.args[0]))]
-    events: list[dict[str, Any]] = []
-    for number, text in enumerate(jsonl.read_text(encoding="utf-8").splitlines(), start=1):
+    events: list[tuple[int, dict[str, Any]]] = []
+    numbered: Iterable[tuple[int, str]] = enumerate(_lines(jsonl), start=1)
+    if jsonl.suffix == ".log" and source.group_lines is not None:
+        numbered = list(source.group_lines(numbered))
+    for number, text in numbered:
         if jsonl.suffix == ".log":
             if source.parse_text is None:
                 problems.append(Problem(str(jsonl), number, f"{source.name} has no text format"))
@@ -80,14 +84,14 @@ def _load_file(jsonl: Path, known: set[str]) -> tuple[list[Case], list[Problem]]
             if parsed is None:
                 problems.append(Problem(str(jsonl), number, f"not a {source.label} log line"))
                 continue
-            events.append(dict(parsed))
+            events.append((number, dict(parsed)))
             continue
         try:
             event = json.loads(text)
         except json.JSONDecodeError as error:
             problems.append(Problem(str(jsonl), number, f"not JSON: {error.msg}"))
             continue
-        events.append(event)
+        events.append((number, event))
     entries = spec.get("events") or []
     if len(entries) != len(events):
         problems.append(
@@ -98,12 +102,12 @@ def _load_file(jsonl: Path, known: set[str]) -> tuple[list[Case], list[Problem]]
             )
         )
     cases = []
-    for index, (entry, event) in enumerate(zip(entries, events, strict=False), start=1):
+    for index, (entry, (number, event)) in enumerate(zip(entries, events, strict=False), start=1):
         line = located.line_of(("events", index - 1))
-        if entry.get("line") != index:
+        if entry.get("line") != number:
             problems.append(
                 Problem(
-                    str(expect_path), line, f"expected line: {index}, found {entry.get('line')}"
+                    str(expect_path), line, f"expected line: {number}, found {entry.get('line')}"
                 )
             )
         fires = frozenset(entry.get("fires") or [])
@@ -111,8 +115,18 @@ def _load_file(jsonl: Path, known: set[str]) -> tuple[list[Case], list[Problem]]
             problems.append(Problem(str(expect_path), line, f"unknown rule {stem!r}"))
         if not entry.get("name"):
             problems.append(Problem(str(expect_path), line, "every case needs a name"))
-        cases.append(Case(jsonl, index, str(entry.get("name")), source.name, event, fires))
+        cases.append(Case(jsonl, number, str(entry.get("name")), source.name, event, fires))
     return cases, problems
+
+
+def _lines(path: Path) -> list[str]:
+    """The file's lines, split at ``\\n`` only as ``hunt`` splits them (``str.splitlines`` would
+    also split at the separators U+001C-U+001E, U+2028, ... that a text log may hold, such as
+    auditd's ``\\x1d`` before the enriched fields)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 @dataclass(frozen=True)

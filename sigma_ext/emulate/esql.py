@@ -21,7 +21,7 @@ NULL values", "ES|QL multivalued fields"):
   ``RLIKE``: Lucene regular expression (``lucene_regexp``), whole value.
 * Functions: ``CASE``, ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
   ``LENGTH``, ``CIDR_MATCH``, ``MV_APPEND`` (a null argument contributes nothing),
-  ``MV_DEDUPE``, ``MV_COUNT``.
+  ``MV_DEDUPE``, ``MV_COUNT``, ``MV_CONCAT``.
 * Verification errors raise ``QueryError``: a field the index does not map ("Unknown column"),
   comparing a string with a number, an unknown command.
 * ``flattened`` fields are not supported by ES|QL: using one raises ``QueryError``.
@@ -198,6 +198,13 @@ def _case(*args: Any) -> Any:
     return args[-1] if len(args) % 2 else None
 
 
+def _mv_concat(value: Any, delimiter: Any) -> Any:
+    """``MV_CONCAT(field, delim)``: the values joined with the delimiter; null on a null."""
+    if value is None or delimiter is None:
+        return None
+    return str(delimiter).join(str(v) for v in _mv(value))
+
+
 def _dedupe(value: Any) -> Any:
     return _pack(tuple(dict.fromkeys(_mv(value))))
 
@@ -214,6 +221,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "MV_APPEND": lambda a, b: _pack(_mv(a) + _mv(b)),
     "MV_DEDUPE": _dedupe,
     "MV_COUNT": lambda a: None if a is None else len(_mv(a)),
+    "MV_CONCAT": _mv_concat,
 }
 
 

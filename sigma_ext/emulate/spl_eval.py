@@ -279,6 +279,23 @@ def _fields_named(fn: Any) -> set[str]:
     return found
 
 
+def _mvjoin(args: list[EvalFn]) -> EvalFn:
+    """``mvjoin(mv, delim)``: the values joined with the delimiter; null for no values."""
+    if len(args) != 2:
+        raise QueryError("mvjoin takes a field and a delimiter")
+    values, delimiter = args
+
+    def run(row: Row) -> Value:
+        found = as_values(values(row))
+        if not found:
+            return None
+        return (as_text(single(delimiter(row), "mvjoin()")) or "").join(
+            as_text(v) or "" for v in found
+        )
+
+    return run
+
+
 def _mvcount(args: list[EvalFn]) -> EvalFn:
     (arg,) = args
 
@@ -341,6 +358,7 @@ FUNCTIONS: dict[str, Callable[[list[EvalFn]], EvalFn]] = {
     "mvappend": _mvappend,
     "mvfilter": _mvfilter,
     "mvcount": _mvcount,
+    "mvjoin": _mvjoin,
     "match": _match,
     "isnull": _unary(lambda v: v is None),
     "isnotnull": _unary(lambda v: v is not None),

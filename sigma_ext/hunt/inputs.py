@@ -8,6 +8,10 @@
   everything before the break was read. A UTF-8 byte order mark at the start is dropped.
 * Shape: a file whose first JSON value is a batch document (``sigma_ext.hunt.batches``) is read
   as documents, record by record; anything else as lines (JSON Lines, text logs).
+* Lines of a text source whose events span several lines (auditd: records joined by serial) are
+  grouped when the file's first non-blank line is one of that source's
+  (``sigma_ext.sources.catalogue.grouper_for``): each event is one ``Line`` at its first line's
+  number, its records joined (``sigma_ext.sources.auditd`` states the memory bound).
 * A regular file that changes while it is read (size, modification time, inode) is reported.
 """
 
@@ -27,6 +31,7 @@ from typing import IO
 from sigma_ext.hunt.batches import CHUNK, Broken, Record, read_documents
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.summary import FileSummary
+from sigma_ext.sources.catalogue import Grouper, grouper_for
 
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
@@ -45,6 +50,8 @@ class Input:
     """The file's identity, size and modification time when the hunt began (regular files)."""
     gzip: bool = False
     batch: bool = False
+    grouper: Grouper | None = None
+    """How its lines are grouped into events, for a text source whose events span lines."""
     problems: list[str] = field(default_factory=list)
     """What went wrong while reading the content (truncated gzip, junk after it)."""
     summary: FileSummary = field(init=False)
@@ -108,7 +115,22 @@ def _described(found: Input) -> Input:
         found.gzip = probe.read(2) == GZIP_MAGIC
     with open_content(found, []) as handle:
         found.batch = _first_value_is_batch(handle)
+    if not found.batch:
+        with open_content(found, []) as handle:
+            found.grouper = grouper_for(_first_line(handle))
     return found
+
+
+FIRST_LINE = 1 << 16
+"""Bytes of the first non-blank line read to choose how a text file is grouped."""
+
+
+def _first_line(handle: IO[bytes]) -> str:
+    for raw in iter(lambda: handle.readline(FIRST_LINE), b""):
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if text.strip():
+            return text
+    return ""
 
 
 def _first_value_is_batch(handle: IO[bytes]) -> bool:
@@ -268,6 +290,15 @@ def read_units(found: Input, progress: Progress | None = None) -> Iterator[Line 
                     last = item.line
                     advanced()
                     yield item
+        elif found.grouper is not None:
+            lines = (
+                (n, raw.decode("utf-8", "replace").rstrip("\r\n"))
+                for n, raw in enumerate(handle, 1)
+            )
+            for number, text in found.grouper(lines):
+                last = max(last, number)
+                advanced()
+                yield Line(number, text.encode("utf-8") + b"\n")
         else:
             for number, text in enumerate(handle, start=1):
                 last = number

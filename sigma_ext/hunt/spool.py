@@ -98,7 +98,7 @@ class FastInputs:
         yield from self._spooled(group)
 
     def _in_place(self, found: Input) -> bool:
-        if found.gzip or found.batch or found.signature is None:
+        if found.gzip or found.batch or found.grouper is not None or found.signature is None:
             return False
         if found.path.stat().st_size < SMALL:
             return False
@@ -170,6 +170,7 @@ class FastInputs:
         summary = found.summary
         write = out.write
         run = False  # whether the last segment is a run of lines
+        previous = 0  # the line number of the last line written (grouped lines may jump)
         for unit in read_units(found):
             line, record = unit_place(unit)
             if isinstance(unit, Trouble):
@@ -186,9 +187,10 @@ class FastInputs:
                 spool.between.extend((spool.written, item) for item in self._judged(unit, found))
                 data = b"\n"  # keeps the lines of a run in step
             if isinstance(unit, Line):
-                if not run:
+                if not run or line != previous + 1:
                     spool.segment(owner, line, None)
                     run = True
+                previous = line
                 if not data.endswith(b"\n"):
                     data += b"\n"
             else:

@@ -16,10 +16,16 @@ source in the table that serves a log source is that log source's primary source
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sigma_ext.sources.auditd import (
+    decode_audit_event,
+    group_records,
+    is_auditd_event,
+    parse_audit_text,
+)
 from sigma_ext.sources.cloud import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
 from sigma_ext.sources.docker import is_docker_event
 from sigma_ext.sources.k8s_events import (
@@ -50,6 +56,7 @@ from sigma_ext.sources.process import (
 from sigma_ext.sources.runtime_logs import is_runtime_event, parse_runtime_line
 
 Event = Mapping[str, Any]
+Grouper = Callable[[Iterable[tuple[int, str]]], Iterator[tuple[int, str]]]
 
 
 def _as_is(event: Event) -> Event:
@@ -72,6 +79,11 @@ class Source:
     as a JSON string (the string is that source's event, line for line): the fast hunt opens
     the envelope in SQL and judges the event as one of that source. A source with neither is
     judged line by line by the reference engine.
+
+    ``group_lines`` is set for a text format whose events span several lines (auditd): it turns
+    (line number, text) pairs into one (first line number, text) per event, which ``parse_text``
+    reads; a file whose first line this source parses is read through it (``grouper_for``), by
+    both hunt engines and the fixture harness.
     """
 
     name: str
@@ -85,6 +97,7 @@ class Source:
     arrays: frozenset[str] = frozenset()
     large_subtrees: frozenset[str] = frozenset()
     carries: str | None = None
+    group_lines: Grouper | None = None
 
     def serves(self, product: str | None, service: str | None) -> bool:
         return (product, service) == (self.product, self.service)
@@ -175,6 +188,16 @@ SOURCES: tuple[Source, ...] = (
         decode=decode_tetragon_event,
     ),
     Source("falco", "linux", "falco", "Falco alerts", is_falco_alert),
+    Source(
+        "auditd",
+        "linux",
+        "auditd",
+        "auditd EXECVE (audit.log)",
+        is_auditd_event,
+        decode=decode_audit_event,
+        parse_text=parse_audit_text,
+        group_lines=group_records,
+    ),
 )
 
 
@@ -185,6 +208,8 @@ def table_problems(sources: tuple[Source, ...]) -> list[str]:
     for source in sources:
         if source.name in seen:
             problems.append(f"{source.name}: listed twice")
+        if source.group_lines is not None and source.parse_text is None:
+            problems.append(f"{source.name}: only a text format groups lines")
         if source.fast_path and source.parse_text is not None:
             problems.append(f"{source.name}: a text format has no fast path")
         if any("." in key for key in source.large_subtrees):
@@ -238,6 +263,15 @@ def parse_text_line(text: str) -> Event | None:
             event = source.parse_text(text)
             if event is not None:
                 return event
+    return None
+
+
+def grouper_for(first_line: str) -> Grouper | None:
+    """How to read a text file whose first non-blank line is ``first_line``: the line grouper
+    of the first text source that parses that line, when that source's events span lines."""
+    for source in SOURCES:
+        if source.parse_text is not None and source.parse_text(first_line) is not None:
+            return source.group_lines
     return None
 
 
