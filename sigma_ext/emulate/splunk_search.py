@@ -19,8 +19,8 @@ Implemented, following the Splunk Search Reference and Search Manual:
 * ``eval name=expr[, ...]`` and ``where expr``: string literals ``"..."``, field names bare or in
   single quotes, numbers, ``NOT``/``AND``/``OR`` (eval and where evaluate AND before OR),
   comparisons ``= == != < > <= >=``, and the functions ``if`` (a null condition takes the else
-  branch), ``mvappend``, ``mvfilter``, ``mvcount``, ``mvjoin``, ``match``, ``isnull``, ``isnotnull``,
-  ``lower``, ``upper``, ``len``. ``mvfilter`` evaluates its
+  branch), ``mvappend``, ``mvfilter``, ``mvcount``, ``mvjoin``, ``match``, ``isnull``,
+  ``isnotnull``, ``lower``, ``upper``, ``len``. ``mvfilter`` evaluates its
   expression once per value of the one field it names. ``match`` is a PCRE search run with
   Python's ``re`` (the syntax the build emits means the same in both; Python's ``\\w``/``\\d``
   are Unicode where PCRE without UCP is ASCII: only ASCII image references reach them).

@@ -295,10 +295,10 @@ def read_units(found: Input, progress: Progress | None = None) -> Iterator[Line 
                 (n, raw.decode("utf-8", "replace").rstrip("\r\n"))
                 for n, raw in enumerate(handle, 1)
             )
-            for number, text in found.grouper(lines):
+            for number, event in found.grouper(lines):
                 last = max(last, number)
                 advanced()
-                yield Line(number, text.encode("utf-8") + b"\n")
+                yield Line(number, event.encode("utf-8") + b"\n")
         else:
             for number, text in enumerate(handle, start=1):
                 last = number

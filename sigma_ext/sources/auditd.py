@@ -30,8 +30,9 @@ ones joined), ``a0``..``aN`` as written (unquoted, hex kept: what a SIEM indexin
 record alone has), ``cwd``, ``proctitle`` (arguments joined with spaces), ``node``.
 ``decode_audit_event`` adds ``CommandLine`` (``argv`` joined with spaces), ``LoginUser`` (``AUID``
 unless unset), ``User`` (the login user unless unset, else the process's user, ``UID``; the
-numeric id when the log is not enriched), ``event_action`` (``executed`` for an execution) and what the command line asks
-for (``sx_cli``, ``sx_action``, ``sx_image``: ``sigma_ext.sources.container_cli``).
+numeric id when the log is not enriched), ``event_action`` (``executed`` for an execution) and
+what the command line asks for (``sx_cli``, ``sx_action``, ``sx_image``:
+``sigma_ext.sources.container_cli``).
 """
 
 from __future__ import annotations
@@ -244,8 +245,8 @@ def _grammar_line(argv: list[Any]) -> str:
 
 
 def decode_audit_event(event: Event) -> Event:
-    """The event with ``CommandLine``, ``LoginUser``, ``User``, ``event_action`` and, for an execution of a
-    container client, ``sx_cli``, ``sx_action`` and ``sx_image``."""
+    """The event with ``CommandLine``, ``LoginUser``, ``User``, ``event_action`` and, for an
+    execution of a container client, ``sx_cli``, ``sx_action`` and ``sx_image``."""
     derived: dict[str, Any] = {}
     argv = event.get("argv")
     executed = event.get("type") == "EXECVE" or event.get("syscall") in EXECUTION_SYSCALLS
