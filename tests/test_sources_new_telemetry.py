@@ -4,12 +4,13 @@ recogniser and every text parser, and look-alikes of other telemetry left alone.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sigma_ext.content.fixtures import load_cases
-from sigma_ext.sources.catalogue import SOURCES, recognize, source_named
+from sigma_ext.sources.catalogue import SOURCES, Source, recognize, source_named
 
 from .conftest import ROOT
 
@@ -25,6 +26,15 @@ def test_every_new_source_has_fixtures_that_fire_and_stay_quiet() -> None:
         assert any(not c.fires for c in cases), name
 
 
+def _event_text(path: Path, line: int, source: Source) -> str:
+    """The text of the event at a line: the line, or the lines its source groups from it."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    numbered = list(enumerate(lines, start=1))
+    if source.group_lines is not None:
+        numbered = list(source.group_lines(numbered))
+    return dict(numbered)[line]
+
+
 def test_every_text_line_is_parsed_by_exactly_its_source() -> None:
     """A text line goes to the first parser that reads it; no second parser may read it too."""
     parsers = [s for s in SOURCES if s.parse_text is not None]
@@ -33,7 +43,7 @@ def test_every_text_line_is_parsed_by_exactly_its_source() -> None:
         path = case.file
         if path.suffix != ".log":
             continue
-        line = path.read_text(encoding="utf-8").splitlines()[case.line - 1]
+        line = _event_text(path, case.line, source_named(case.source))
         reading = [s.name for s in parsers if s.parse_text and s.parse_text(line) is not None]
         if reading != [case.source]:
             offenders.append(f"{case.where}: read by {reading}")

@@ -32,7 +32,7 @@ from sigma_ext.hunt.inputs import Input, Line, Trouble, read_units
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
-from sigma_ext.sources.catalogue import Source, parse_text_line, recognize
+from sigma_ext.sources.catalogue import Grouper, Source, grouper_for, parse_text_line, recognize
 from sigma_ext.sources.json_text import parse_json_line
 
 
@@ -127,13 +127,22 @@ def read_line(raw: bytes | str) -> Any | str | None:
 def read_events(
     path: Path, progress: Progress | None = None
 ) -> Iterator[tuple[int, Any | BadLine]]:
-    """(line number, event or BadLine) for every non-blank line; ``progress`` is told how far
-    through the file's bytes (compressed ones for gzip) reading is, every few thousand lines."""
+    """(line number, event or BadLine) for every non-blank line (every event, at its first line,
+    for a text source whose events span lines: ``sigma_ext.hunt.inputs``); ``progress`` is told
+    how far through the file's bytes (compressed ones for gzip) reading is, every few thousand
+    lines."""
+    grouper = _grouper_of(path)
     with path.open("rb") as stored:
         handle = cast(IO[bytes], gzip.GzipFile(fileobj=stored)) if is_gzip(path) else stored
         size = max(path.stat().st_size, 1)
-        for number, raw in enumerate(handle, start=1):
-            if progress is not None and number % PROGRESS_LINES == 0:
+        lines: Iterator[tuple[int, bytes | str]] = enumerate(handle, start=1)
+        if grouper is not None:
+            lines = grouper(
+                (n, raw.decode("utf-8", "replace").rstrip("\r\n"))
+                for n, raw in enumerate(handle, 1)
+            )
+        for count, (number, raw) in enumerate(lines, start=1):
+            if progress is not None and count % PROGRESS_LINES == 0:
                 progress("judge", min(100 * stored.tell() / size, 99.9))
             item = read_line(raw)
             if item is None:
@@ -144,6 +153,15 @@ def read_events(
                 yield number, item
     if progress is not None:
         progress("judge", 100.0)
+
+
+def _grouper_of(path: Path) -> Grouper | None:
+    with open_binary(path) as handle:
+        for raw in handle:
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if text.strip():
+                return grouper_for(text)
+    return None
 
 
 PROGRESS_LINES = 4096
