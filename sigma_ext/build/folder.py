@@ -34,13 +34,15 @@ from sigma_ext import __version__
 from sigma_ext.build.compile import check_compilation, compile_all
 from sigma_ext.build.elastic.kibana import kibana_ndjson
 from sigma_ext.build.result import Compiled
-from sigma_ext.build.splunk.app import APP_ID, app_files
+from sigma_ext.build.splunk.app import APP_ID, SPLUNK_INDEXED_FIELDS, app_files
 from sigma_ext.build.splunk.tuning import tuned_searches
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TuningMode
 from sigma_ext.build.summary import spl_file, summary_json, summary_markdown
 from sigma_ext.build.tarball import deterministic_tgz
 from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
+from sigma_ext.sources.catalogue import source_named
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,15 @@ def render(
     splunk = [c for c in emitted if c.target.name == "splunk"]
     elastic = [c for c in emitted if c.target.name == "elastic"]
     app_version = package_version()
-    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version)
+    indexed = {
+        name.strip()
+        for source in sorted({c.source.name for c in splunk})
+        for name in (
+            state_value(corpus.mapping("splunk", source_named(source)), SPLUNK_INDEXED_FIELDS) or ""
+        ).split(",")
+        if name.strip()
+    }
+    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version, indexed)
     files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results),
         "summary.json": summary_json(results),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
 from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
 from sigma.conditions import ConditionNOT
@@ -13,9 +16,9 @@ from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, Sigm
 from sigma_ext.build.elastic.lucene_regex import lower_literals, lucene_string, to_lucene
 from sigma_ext.build.every_element import ElementTest
 from sigma_ext.build.quoting import LUCENE_ESCAPED, esql_line_breaks, esql_string
-from sigma_ext.build.result import Reason, Unconvertible
+from sigma_ext.build.result import Compiled, Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
-from sigma_ext.content.mappings import conversion_pipeline
+from sigma_ext.content.mappings import conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import ELASTIC
@@ -87,12 +90,45 @@ class NullSafeESQLBackend(ESQLBackend):
         return converted
 
 
+ESQL_PRELUDE = "esql_prelude"
+PRELUDE_FIELD = re.compile(r"(?<![\w.])sx_\w+")
+
+
+def with_esql_prelude(query: str, prelude: str | None) -> str:
+    """The query with the prelude's commands right after its ``FROM`` (before any ``WHERE``)."""
+    if prelude is None:
+        return query
+    source, bar, rest = query.partition("|")
+    return f"{source.rstrip()} | {prelude}" + (f" |{rest}" if bar else "")
+
+
 class ElasticCompiler(SiemCompiler):
-    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``."""
+    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``.
+
+    A mapping may set the state ``esql_prelude``: ES|QL commands that make fields the rules
+    read out of a text (``DISSECT kubernetes.event.message ...``, ``GROK
+    process.command_line ...``), named ``sx_*``, run right after ``FROM``. A rule that reads
+    one of them is compiled to ES|QL, since Lucene cannot read them.
+    """
 
     target = ELASTIC
     language = "lucene"
     backend_class = EscapingLuceneBackend
+
+    def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
+        compiled = super().compile(rule_file, source)
+        mapping = self.corpus.mapping(self.target.mapping_dir, source)
+        prelude = state_value(mapping, ESQL_PRELUDE)
+        if (
+            prelude is None
+            or compiled.language != "lucene"
+            or compiled.query is None
+            or not PRELUDE_FIELD.search(compiled.query)
+        ):
+            return compiled
+        pipeline = conversion_pipeline(mapping, self.corpus.profile)
+        query = self._convert(rule_file.fresh(), pipeline, NullSafeESQLBackend)
+        return replace(compiled, query=with_esql_prelude(query, prelude), language="esql")
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
@@ -127,7 +163,12 @@ class ElasticCompiler(SiemCompiler):
                 self.language,
             )
         pipeline = conversion_pipeline(mapping, self.corpus.profile)
-        stages = [self._convert(base, pipeline, NullSafeESQLBackend)]
+        stages = [
+            with_esql_prelude(
+                self._convert(base, pipeline, NullSafeESQLBackend),
+                state_value(mapping, ESQL_PRELUDE),
+            )
+        ]
         for number, test in enumerate(tests, start=1):
             column = f"sigma_ext_element_{number}"
             pooled = _esql_field(test.fields[0])
