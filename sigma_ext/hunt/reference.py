@@ -131,7 +131,7 @@ def read_events(
     for a text source whose events span lines: ``sigma_ext.hunt.inputs``); ``progress`` is told
     how far through the file's bytes (compressed ones for gzip) reading is, every few thousand
     lines."""
-    grouper = _grouper_of(path)
+    grouper = grouper_of_file(path)
     with path.open("rb") as stored:
         handle = cast(IO[bytes], gzip.GzipFile(fileobj=stored)) if is_gzip(path) else stored
         size = max(path.stat().st_size, 1)
@@ -155,7 +155,9 @@ def read_events(
         progress("judge", 100.0)
 
 
-def _grouper_of(path: Path) -> Grouper | None:
+def grouper_of_file(path: Path) -> Grouper | None:
+    """How the lines of a plain or gzip file are grouped into events (by its first non-blank
+    line: ``sigma_ext.sources.catalogue.grouper_for``), or None."""
     with open_binary(path) as handle:
         for raw in handle:
             text = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -197,12 +199,18 @@ def hunt_file(
     path: Path,
     source: Source | None = None,
     progress: Progress | None = None,
+    summary: FileSummary | None = None,
 ) -> Iterator[Hit | BadLine]:
-    """Every hit and bad line of one file, in line order (hits of a line in rule order)."""
+    """Every hit and bad line of one file, in line order (hits of a line in rule order);
+    ``summary``, when given, counts its events per source."""
     for number, item in read_events(path, progress):
         if isinstance(item, BadLine):
+            if summary is not None:
+                summary.malformed += 1
             yield item
             continue
+        if summary is not None:
+            summary.count(source or recognize(item), number)
         for rule_file in engine.match(item, source):
             yield Hit.of(rule_file, path, number)
 

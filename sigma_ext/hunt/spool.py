@@ -150,7 +150,7 @@ class FastInputs:
                 self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
-        for item in self.fast.hunt_file(spool.path):
+        for item in self.fast.hunt_file(spool.path, grouped=True):
             while upcoming is not None and upcoming[0] < item.line:
                 yield upcoming[1]
                 upcoming = next(pending, None)

@@ -48,7 +48,7 @@ from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
-from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line
+from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, grouper_of_file, hunt_file
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source
@@ -149,16 +149,25 @@ class FastHunt:
         path: Path,
         progress: Progress | None = None,
         summary: FileSummary | None = None,
+        *,
+        grouped: bool = False,
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order);
         ``summary`` counts its lines per source (the SQL's for the rows it judges, the reference
-        engine's for the others), once they are all read.
+        engine's for the others), once they are all read. ``grouped``: the file's lines are
+        events already (the spool, ``sigma_ext.hunt.spool``); otherwise a log whose events span
+        lines (auditd) is judged by the reference engine, which groups them.
 
         The typed scan runs first; if DuckDB fails on it, the file is scanned again the exact
         way. DuckDB skips blank lines: when the rows' lengths do not add up to the file's size,
         the file is read once more to place them.
         """
         source = self.forced
+        if not grouped and grouper_of_file(path) is not None:
+            # events spanning lines (auditd): no source of them has a fast path, and DuckDB reads
+            # lines; the reference engine reads them grouped (``sigma_ext.hunt.inputs``)
+            yield from hunt_file(self.engine, path, source, progress, summary)
+            return
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
             codes = Path(folder) / "codes.parquet"
             con = self.connect()
