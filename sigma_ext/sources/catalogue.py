@@ -269,6 +269,8 @@ def parse_text_line(text: str) -> Event | None:
 def grouper_for(first_line: str) -> Grouper | None:
     """How to read a text file whose first non-blank line is ``first_line``: the line grouper
     of the first text source that parses that line, when that source's events span lines."""
+    if first_line.lstrip()[:1] in ("{", "["):
+        return None  # JSON: no text parser reads it
     for source in SOURCES:
         if source.parse_text is not None and source.parse_text(first_line) is not None:
             return source.group_lines
