@@ -219,9 +219,9 @@ def test_many_small_files_are_one_scan(
     scans = []
     original = FastHunt.hunt_file
 
-    def counted(self: FastHunt, path: Path, progress: object = None) -> object:
+    def counted(self: FastHunt, path: Path, progress: object = None, **options: bool) -> object:
         scans.append(path)
-        return original(self, path, progress)  # type: ignore[arg-type]
+        return original(self, path, progress, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(FastHunt, "hunt_file", counted)
     code, out, err = both(names, engine, fast, tmp_path)
