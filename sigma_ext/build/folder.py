@@ -64,7 +64,7 @@ def render(
     files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results),
         "summary.json": summary_json(results),
-        "elastic/detection-rules.ndjson": kibana_ndjson(elastic),
+        "elastic/detection-rules.ndjson": kibana_ndjson(elastic, corpus.profile),
         f"splunk/{splunk_package_name(app_version)}": deterministic_tgz(
             {f"{APP_ID}/{path}": text.encode("utf-8") for path, text in app.items()}
         ),

@@ -107,6 +107,7 @@ class SplunkTuning:
     searches: tuple[TunedSearch, ...]
     macros: tuple[Macro, ...]
     lookups: tuple[Lookup, ...]
+    profile: Profile
 
 
 def expand_macros(text: str, macros: Iterable[Macro]) -> str:
@@ -433,7 +434,11 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
     emitted = [c for c in results if c.target.name == "splunk" and c.query is not None]
     if mode == "inline":
         return SplunkTuning(
-            mode, tuple(TunedSearch(c, str(c.query), None) for c in emitted), (), ()
+            mode,
+            tuple(TunedSearch(c, str(c.query), None) for c in emitted),
+            (),
+            (),
+            corpus.profile,
         )
     book = MacroBook()
     compiler = TunedSplunkCompiler(corpus, book)
@@ -476,7 +481,11 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
     if mode == "lookups":
         macros, lookups = _as_lookups(corpus, macros)
     return SplunkTuning(
-        mode, tuple(searches), tuple(sorted(macros, key=lambda m: m.name)), tuple(lookups)
+        mode,
+        tuple(searches),
+        tuple(sorted(macros, key=lambda m: m.name)),
+        tuple(lookups),
+        corpus.profile,
     )
 
 
