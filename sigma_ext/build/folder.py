@@ -21,8 +21,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from sigma_ext import __version__
-from sigma_ext.build.compile import Compiled, check_compilation, compile_all
+from sigma_ext.build.compile import check_compilation, compile_all
 from sigma_ext.build.elastic.kibana import kibana_ndjson
+from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.app import APP_ID, app_files
 from sigma_ext.build.splunk.tuning import tuned_searches
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TuningMode
@@ -60,7 +61,7 @@ def render(
     splunk = [c for c in emitted if c.target.name == "splunk"]
     elastic = [c for c in emitted if c.target.name == "elastic"]
     app_version = package_version()
-    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version)
+    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version, corpus.profile)
     files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results),
         "summary.json": summary_json(results),

@@ -14,8 +14,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from sigma_ext.build.compile import Compiled
 from sigma_ext.build.elastic.triage import SOURCES, field_types
+from sigma_ext.build.result import Compiled
 from sigma_ext.content.attack import attack_data, kibana_threat, split_tags
 from sigma_ext.content.profile import DEFAULT_THROTTLE, Profile
 

@@ -21,9 +21,15 @@ import io
 import json
 from collections.abc import Iterable
 
-from sigma_ext.build.compile import Compiled
+from sigma_ext.build.result import Compiled
+from sigma_ext.build.splunk.knowledge_objects import (
+    LOOKUP_COLUMN,
+    Lookup,
+    Macro,
+    SplunkTuning,
+    TunedSearch,
+)
 from sigma_ext.build.splunk.triage import suppress_fields
-from sigma_ext.build.splunk.tuning import LOOKUP_COLUMN, Lookup, Macro, SplunkTuning, TunedSearch
 from sigma_ext.content.profile import Profile
 
 APP_ID = "sigma_ext_container_creation"
@@ -278,13 +284,13 @@ def readme(tuning: SplunkTuning, version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def app_files(tuning: SplunkTuning, version: str) -> dict[str, str]:
+def app_files(tuning: SplunkTuning, version: str, profile: Profile) -> dict[str, str]:
     """Path inside the app folder -> text."""
     files = {
         "README.txt": readme(tuning, version),
         "app.manifest": app_manifest(version),
         "default/app.conf": app_conf(version),
-        "default/savedsearches.conf": savedsearches_conf(tuning.searches, tuning.profile),
+        "default/savedsearches.conf": savedsearches_conf(tuning.searches, profile),
         "metadata/default.meta": DEFAULT_META,
     }
     if tuning.macros:
