@@ -47,14 +47,18 @@ KNOWN_SETTINGS = {
         "alert.suppress.fields",
         "alert.suppress.period",
         "alert.track",
+        "allow_skew",
         "counttype",
         "cron_schedule",
         "description",
         "disabled",
         "dispatch.earliest_time",
+        "dispatch.index_earliest",
+        "dispatch.index_latest",
         "dispatch.latest_time",
         "enableSched",
         "quantity",
+        "realtime_schedule",
         "relation",
         "request.ui_dispatch_app",
         "request.ui_dispatch_view",
@@ -194,7 +198,7 @@ def test_conf_files_use_known_settings_only(builds: dict[str, Path], mode: str) 
 
 @pytest.mark.parametrize("mode", TUNING_MODES)
 def test_one_disabled_scheduled_alert_per_rule_and_source(
-    builds: dict[str, Path], splunk: list[Compiled], mode: str
+    builds: dict[str, Path], splunk: list[Compiled], mode: str, corpus: Corpus
 ) -> None:
     searches = conf(builds[mode], "default/savedsearches.conf")
     assert set(searches) == {splunk_stanza_name(c) for c in splunk}
@@ -204,10 +208,25 @@ def test_one_disabled_scheduled_alert_per_rule_and_source(
         assert settings["disabled"] == "1"
         assert settings["enableSched"] == "1"
         assert settings["cron_schedule"] == "*/5 * * * *"
-        assert (settings["dispatch.earliest_time"], settings["dispatch.latest_time"]) == (
+        # index-time slices of five minutes that tile, read by continuous scheduling
+        assert (settings["dispatch.index_earliest"], settings["dispatch.index_latest"]) == (
             "-6m@m",
             "-1m@m",
         )
+        assert (settings["dispatch.earliest_time"], settings["dispatch.latest_time"]) == (
+            "-24h",
+            "+15m",
+        )
+        assert settings["realtime_schedule"] == "0"
+        assert settings["allow_skew"] == "3m"
+        # one alert per result, throttled per creator and object for the profile's period
+        assert settings["alert.digest_mode"] == "0"
+        assert settings["alert.suppress"] == "1"
+        assert settings["alert.suppress.period"] == corpus.profile.throttle_period(rule.theme)
+        table = compiled.query.rpartition(" | table ")[2].split(", ") if compiled.query else []
+        suppress_by = settings["alert.suppress.fields"].split(",")
+        assert 2 <= len(suppress_by) <= 3
+        assert set(suppress_by) <= set(table), "throttled by fields of the triage table"
         assert settings["alert.severity"] == str(SPLUNK_SEVERITY[rule.level])
         assert settings["alert.track"] == ("0" if rule.theme == "visibility" else "1")
         assert (settings["counttype"], settings["relation"], settings["quantity"]) == (

@@ -138,7 +138,8 @@ def test_rules_carry_the_sigma_rule_faithfully(
         assert line["name"] == compiled.output_name
         assert line["description"] == " ".join(str(rule.data["description"]).split())
         assert (line["severity"], line["risk_score"]) == (severity, risk)
-        assert (line["interval"], line["from"], line["to"]) == ("5m", "now-6m", "now")
+        schedule = ("60m", "now-119m") if rule.theme == "visibility" else ("5m", "now-6m")
+        assert (line["interval"], line["from"], line["to"]) == (*schedule, "now")
         assert line["references"] == rule.data.get("references", [])
         assert line["false_positives"] == rule.data.get("falsepositives", [])
         assert line["author"] == [rule.data["author"]]

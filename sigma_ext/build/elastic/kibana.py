@@ -37,8 +37,6 @@ MAX_SIGNALS = 100
 LICENSE = "Apache-2.0"
 # Elastic's own rules search on ingest time, so that events that arrive late are not missed.
 TIMESTAMP_OVERRIDE = "event.ingested"
-# ES|QL metadata a non-aggregating rule keeps, by which Kibana deduplicates its alerts.
-ESQL_METADATA = ("_id", "_index", "_version")
 _THEME_USE_CASE = {
     "unauthorized-creator": "Use Case: Identity and Access Audit",
     "unusual-registry": "Use Case: Threat Detection",
@@ -67,13 +65,6 @@ def query_fields(query: str, source: str) -> list[str]:
         if hit is not None:
             found[name] = hit.start()
     return sorted(found, key=lambda n: (found[n], n))
-
-
-def esql_keep(source: str, element_columns: list[str]) -> str:
-    """``KEEP`` of an ES|QL rule: the time, the triage fields, the unapproved element, the
-    metadata by which Kibana deduplicates the alerts."""
-    columns = ["@timestamp", *SOURCES[source].investigation, *element_columns, *ESQL_METADATA]
-    return "KEEP " + ", ".join(columns)
 
 
 def setup_guide(compiled: Compiled) -> str:

@@ -151,6 +151,17 @@ SOURCES: dict[str, ElasticSource] = {
 }
 
 
+# ES|QL metadata a non-aggregating rule keeps, by which Kibana deduplicates its alerts.
+ESQL_METADATA = ("_id", "_index", "_version")
+
+
+def esql_keep(source: str, element_columns: list[str]) -> str:
+    """``KEEP`` closing an ES|QL rule: the time, the source's investigation fields, the element
+    that matched no approved value, and the metadata by which Kibana deduplicates alerts."""
+    columns = ["@timestamp", *SOURCES[source].investigation, *element_columns, *ESQL_METADATA]
+    return "KEEP " + ", ".join(columns)
+
+
 @cache
 def field_types(source: str) -> dict[str, str]:
     """The fields the SIEM maps for a source, with their types (document spec, no wildcards)."""

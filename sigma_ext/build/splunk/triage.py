@@ -13,8 +13,8 @@ cluster or host: CIM Change's "resource where the change occurred"); ``vendor_ac
 ``vendor_region`` (CIM: the cloud account, subscription or project, and region).
 
 A field a source does not carry is left out of its table rather than written empty. The
-throttling fields (``alert.suppress.fields``) are the creator and the object, or where a source
-names no creator (Docker, the node runtimes) the host and the object.
+throttling fields (``alert.suppress.fields``) are the creator and the object (with its namespace
+on Kubernetes, where names repeat across namespaces), or where a source names no creator (Docker, the node runtimes) the host and the object.
 
 Everything here is a declarative table; ``triage_stages`` only renders it.
 """
@@ -43,6 +43,7 @@ _K8S: dict[str, tuple[str, ...]] = {
     "object_category": ("objectRef.resource",),
     "object": ("objectRef.name",),
 }
+_K8S_SUPPRESS = ("user", "namespace", "object")
 _GCP = "data.protoPayload."
 
 
@@ -52,16 +53,13 @@ class Triage:
 
     columns: dict[str, tuple[str, ...]]
     images: tuple[str, ...] = ()
-    suppress_by: tuple[str, str] = ("user", "object")
+    suppress_by: tuple[str, ...] = ("user", "object")
 
 
 TRIAGE: dict[str, Triage] = {
-    "kubernetes_audit": Triage(_K8S, _K8S_IMAGES),
-    "kubernetes_audit_eks": Triage(_K8S, _K8S_IMAGES),
-    "kubernetes_audit_aks": Triage(
-        {**_K8S, "dest": ("resourceId",)},
-        _K8S_IMAGES,
-    ),
+    "kubernetes_audit": Triage(_K8S, _K8S_IMAGES, _K8S_SUPPRESS),
+    "kubernetes_audit_eks": Triage(_K8S, _K8S_IMAGES, _K8S_SUPPRESS),
+    "kubernetes_audit_aks": Triage({**_K8S, "dest": ("resourceId",)}, _K8S_IMAGES, _K8S_SUPPRESS),
     "kubernetes_audit_gke": Triage(
         {
             "user": (f"{_GCP}authenticationInfo.principalEmail",),
@@ -196,6 +194,6 @@ def triage_stages(source: str, rule_id: str, unmatched: tuple[str, ...] = ()) ->
     return f"eval {', '.join(assignments)} | table {', '.join(columns)}"
 
 
-def suppress_fields(source: str) -> tuple[str, str]:
+def suppress_fields(source: str) -> tuple[str, ...]:
     """The fields a Splunk alert is throttled by: the creator and the object."""
     return TRIAGE[source].suppress_by
