@@ -6,7 +6,8 @@ NULL values", "ES|QL multivalued fields"):
 * Commands: ``FROM pattern[, ...] [METADATA ...]`` (the document's data stream must match a
   pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``, ``KEEP`` (plain
   names; each must be a mapped field, a computed column, ``@timestamp`` or a metadata column
-  of FROM, else "Unknown column"; the rows keep those columns only), ``LIMIT n``. Keywords are case-insensitive.
+  of FROM, else "Unknown column"; the rows keep those columns only), ``LIMIT n``. Keywords
+  are case-insensitive.
 * Expressions: ``OR`` < ``AND`` < ``NOT`` < predicates (``== != < <= > >=``, ``[NOT] LIKE``,
   ``[NOT] RLIKE``, ``[NOT] IN (...)``, ``IS [NOT] NULL``); string literals ``"..."`` with the
   escapes ``\\\\ \\" \\n \\r \\t`` (any other is a syntax error) and ``\"\"\"...\"\"\"`` raw

@@ -13,8 +13,9 @@ cluster or host: CIM Change's "resource where the change occurred"); ``vendor_ac
 ``vendor_region`` (CIM: the cloud account, subscription or project, and region).
 
 A field a source does not carry is left out of its table rather than written empty. The
-throttling fields (``alert.suppress.fields``) are the creator and the object (with its namespace
-on Kubernetes, where names repeat across namespaces), or where a source names no creator (Docker, the node runtimes) the host and the object.
+throttling fields (``alert.suppress.fields``) are the creator and the object (with its
+namespace on Kubernetes, where names repeat across namespaces), or where a source names no
+creator (Docker, the node runtimes) the host and the object.
 
 Everything here is a declarative table; ``triage_stages`` only renders it.
 """
