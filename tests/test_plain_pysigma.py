@@ -133,12 +133,15 @@ def test_plain_conversions_work_or_fail_loudly(
         if shipped.status == "shared":
             partner = shipped.reasons[0].split(":", 1)[0]
             shipped = compiled[(rule.stem, target, partner)]
-        assert shipped.query is not None and shipped.language is not None
+        assert shipped.query is not None
+        assert shipped.language is not None
         expected_text = (
             shipped.query.rsplit(" | eval rule_id=", 1)[0] if target == "splunk" else shipped.query
         )
         if shipped.source.name == source and query != expected_text:
-            problems.append(f"{where}: differs from sigma-ext's query\n  {query}\n  {expected_text}")
+            problems.append(
+                f"{where}: differs from sigma-ext's query\n  {query}\n  {expected_text}"
+            )
         for case in (c for c in cases if c.source == source):
             document = build_document(target, source, case.event)
             language = "spl" if target == "splunk" else "lucene"
