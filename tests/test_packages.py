@@ -26,6 +26,7 @@ from sigma_ext.build.splunk import tuning as splunk_tuning
 from sigma_ext.build.splunk.app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
 from sigma_ext.build.splunk.tuning_modes import TUNING_MODES
 from sigma_ext.build.tarball import FIXED_MTIME, deterministic_tgz
+from sigma_ext.content.attack import split_tags
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.fixtures import load_cases
 from sigma_ext.emulate import splunk_search
@@ -84,6 +85,27 @@ KNOWN_SETTINGS = {
 }
 
 
+# Enterprise Security's correlation-search settings (action.<action>.<parameter> in the core spec).
+ES_SETTINGS = {
+    "action.correlationsearch.annotations",
+    "action.correlationsearch.enabled",
+    "action.correlationsearch.label",
+    "action.notable",
+    "action.notable.param.drilldown_earliest_offset",
+    "action.notable.param.drilldown_latest_offset",
+    "action.notable.param.drilldown_name",
+    "action.notable.param.drilldown_search",
+    "action.notable.param.rule_description",
+    "action.notable.param.rule_title",
+    "action.notable.param.security_domain",
+    "action.notable.param.severity",
+    "action.risk",
+    "action.risk.param._risk",
+    "action.risk.param._risk_message",
+    "action.risk.param.verbose",
+}
+
+
 def parse_conf(text: str, name: str) -> Conf:
     """A Splunk .conf file, failing on anything but comments, stanzas and one-line settings."""
     stanzas: Conf = {}
@@ -137,7 +159,10 @@ def splunk(results: list[Compiled]) -> list[Compiled]:
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("packages")
-    return {mode: build(corpus, root / mode, mode).out for mode in TUNING_MODES}
+    outs = {mode: build(corpus, root / mode, mode).out for mode in TUNING_MODES}
+    # Enterprise Security mode, with the default tuning
+    outs["es"] = build(corpus, root / "es", "macros", splunk_es=True).out
+    return outs
 
 
 @pytest.mark.parametrize("mode", TUNING_MODES)
@@ -184,13 +209,15 @@ def test_app_identity_and_version_come_from_pyproject(builds: dict[str, Path]) -
     assert splunk_package_name(package_version()) == f"{APP_ID}-{version}.tgz"
 
 
-@pytest.mark.parametrize("mode", TUNING_MODES)
+@pytest.mark.parametrize("mode", [*TUNING_MODES, "es"])
 def test_conf_files_use_known_settings_only(builds: dict[str, Path], mode: str) -> None:
     unknown = []
     for path in sorted(app(builds[mode]).rglob("*")):
         if path.suffix not in (".conf", ".meta"):
             continue
         known = KNOWN_SETTINGS[path.name]
+        if mode == "es" and path.name == "savedsearches.conf":
+            known = known | ES_SETTINGS
         for stanza, settings in parse_conf(path.read_text(), path.name).items():
             unknown += [f"{path.name} [{stanza}] {key}" for key in settings if key not in known]
     assert unknown == []
@@ -497,7 +524,14 @@ APPINSPECT = Path(sys.executable).parent / "splunk-appinspect"
 @pytest.mark.appinspect
 @pytest.mark.parametrize(
     ("mode", "tags"),
-    [("macros", []), ("macros", ["--included-tags", "cloud"]), ("lookups", []), ("inline", [])],
+    [
+        ("macros", []),
+        ("macros", ["--included-tags", "cloud"]),
+        ("lookups", []),
+        ("inline", []),
+        ("es", []),
+        ("es", ["--included-tags", "cloud"]),
+    ],
 )
 def test_splunk_appinspect_finds_no_error_failure_or_warning(
     builds: dict[str, Path], tmp_path: Path, mode: str, tags: list[str]
@@ -540,3 +574,55 @@ def test_splunk_appinspect_finds_no_error_failure_or_warning(
     assert (summary["error"], summary["failure"], summary["warning"]) == (0, 0, 0), findings
     assert findings == []
     assert summary["success"] > 50
+
+
+def test_enterprise_security_mode_adds_correlation_notable_and_risk(
+    builds: dict[str, Path], splunk: list[Compiled], corpus: Corpus
+) -> None:
+    """The ES build's stanzas are the macros build's plus ES settings: ATT&CK annotations from
+    the tags, risk on the triage table's creator and cluster or account, a notable (with a
+    drill-down narrowed to the creator) for every rule but the visibility ones; and the
+    drill-down, with the tokens of an alert's row, finds that alert's event again."""
+    plain = conf(builds["macros"], "default/savedsearches.conf")
+    es = conf(builds["es"], "default/savedsearches.conf")
+    macros = conf(builds["es"], "default/macros.conf")
+    cases = load_cases(ROOT / "fixtures", [r.stem for r in corpus.rules])
+    drilled = 0
+    for compiled in splunk:
+        name = splunk_stanza_name(compiled)
+        settings = es[name]
+        assert {k: v for k, v in settings.items() if k not in ES_SETTINGS} == plain[name]
+        annotations = json.loads(settings["action.correlationsearch.annotations"])
+        _, techniques = split_tags([str(t) for t in compiled.rule.data["tags"]])
+        assert annotations == {"mitre_attack": techniques}
+        assert settings["action.correlationsearch.label"] == name
+        table = str(compiled.query).rpartition(" | table ")[2].split(", ")
+        risk = json.loads(settings["action.risk.param._risk"])
+        objects = [r["risk_object_field"] for r in risk if "risk_object_field" in r]
+        assert objects
+        assert set(objects) <= set(table) & {"user", "dest", "vendor_account"}
+        if "user" in table:
+            assert "user" in objects
+        visibility = compiled.rule.theme == "visibility"
+        assert ("action.notable" in settings) == (not visibility)
+        if visibility:
+            continue
+        drilldown = settings["action.notable.param.drilldown_search"]
+        assert drilldown.startswith(settings["search"] + " | search ")
+        entity = re.fullmatch(r'.* \| search (\w+)="\$\1\$"', drilldown)
+        assert entity is not None
+        # the filter macros ('search *') are left out: the emulator has no bare keyword search
+        runnable = expand(re.sub(r" \| `\w+_filter`", "", drilldown), macros)
+        search = expand(re.sub(r" \| `\w+_filter`", "", settings["search"]), macros)
+        for case in cases:
+            if case.source != compiled.source.name or compiled.rule.stem not in case.fires:
+                continue
+            document = document_for(compiled, case.event)
+            row = splunk_search.run(search, document)
+            if row is None or entity.group(1) not in row:
+                continue
+            value = row[entity.group(1)][0]
+            assert splunk_search.matches(runnable.replace(f"${entity.group(1)}$", value), document)
+            drilled += 1
+            break
+    assert drilled >= 10

@@ -54,14 +54,19 @@ def splunk_package_name(app_version: str) -> str:
 
 
 def render(
-    corpus: Corpus, results: list[Compiled], splunk_tuning: TuningMode = DEFAULT_TUNING
+    corpus: Corpus,
+    results: list[Compiled],
+    splunk_tuning: TuningMode = DEFAULT_TUNING,
+    splunk_es: bool = False,
 ) -> dict[str, str | bytes]:
     """Relative path -> content of every output file."""
     emitted = [c for c in results if c.query is not None]
     splunk = [c for c in emitted if c.target.name == "splunk"]
     elastic = [c for c in emitted if c.target.name == "elastic"]
     app_version = package_version()
-    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version, corpus.profile)
+    app = app_files(
+        tuned_searches(corpus, results, splunk_tuning), app_version, corpus.profile, splunk_es
+    )
     files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results),
         "summary.json": summary_json(results),
@@ -102,11 +107,16 @@ def write_atomically(out: Path, files: dict[str, str | bytes]) -> list[Path]:
     return [out / relative for relative in sorted(files)]
 
 
-def build(corpus: Corpus, out: Path, splunk_tuning: TuningMode = DEFAULT_TUNING) -> BuildResult:
+def build(
+    corpus: Corpus,
+    out: Path,
+    splunk_tuning: TuningMode = DEFAULT_TUNING,
+    splunk_es: bool = False,
+) -> BuildResult:
     """Compile everything; on any content error raise ProblemsFound and write nothing."""
     results = compile_all(corpus)
     errors = check_compilation(corpus, results)
     if errors:
         raise ProblemsFound(errors)
-    files = write_atomically(out, render(corpus, results, splunk_tuning))
+    files = write_atomically(out, render(corpus, results, splunk_tuning, splunk_es))
     return BuildResult(out, results, files, splunk_tuning)

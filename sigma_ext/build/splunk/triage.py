@@ -78,6 +78,7 @@ TRIAGE: dict[str, Triage] = {
             "vendor_region": ("data.resource.labels.location",),
         },
         tuple(f"{_GCP}request.{path.removeprefix('requestObject.')}" for path in _K8S_IMAGES),
+        _K8S_SUPPRESS,
     ),
     "aws_cloudtrail": Triage(
         {
