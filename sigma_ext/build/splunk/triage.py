@@ -58,7 +58,8 @@ class Triage:
 
 
 TRIAGE: dict[str, Triage] = {
-    "kubernetes_audit": Triage(_K8S, _K8S_IMAGES, _K8S_SUPPRESS),
+    # the Splunk OpenTelemetry Collector adds the cluster name it is configured with
+    "kubernetes_audit": Triage({**_K8S, "dest": ("k8s.cluster.name",)}, _K8S_IMAGES, _K8S_SUPPRESS),
     "kubernetes_audit_eks": Triage(_K8S, _K8S_IMAGES, _K8S_SUPPRESS),
     "kubernetes_audit_aks": Triage({**_K8S, "dest": ("resourceId",)}, _K8S_IMAGES, _K8S_SUPPRESS),
     "kubernetes_audit_gke": Triage(
