@@ -131,7 +131,8 @@ def test_plain_conversions_work_or_fail_loudly(
         (query,) = entry["queries"]
         shipped = compiled[(rule.stem, target, source)]
         if shipped.status == "shared":
-            partner = shipped.reasons[0].split(":", 1)[0]
+            assert shipped.shared_with is not None
+            partner = shipped.shared_with.source
             shipped = compiled[(rule.stem, target, partner)]
         assert shipped.query is not None
         assert shipped.language is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.profile import DEFAULT_PROFILE
 from sigma_ext.problems import ProblemsFound
+from sigma_ext.reference.engine import ReferenceEngine
 
 
 def add_content_options(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +36,15 @@ def load_or_report(args: argparse.Namespace) -> Corpus | None:
     """The corpus, or None after printing every problem to stderr."""
     try:
         return load_corpus(args.root, profile_path(args))
+    except ProblemsFound as error:
+        report(error)
+        return None
+
+
+def engine_or_report(corpus: Corpus) -> ReferenceEngine | None:
+    """The reference engine, or None after printing every rule that does not compile natively."""
+    try:
+        return ReferenceEngine(corpus)
     except ProblemsFound as error:
         report(error)
         return None

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sigma_ext.cli.common import add_content_options, load_or_report, report
+from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report, report
 from sigma_ext.content.fixtures import load_cases, run_cases
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import source_named
 
 
@@ -30,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     except ProblemsFound as error:
         report(error)
         return 1
-    engine = ReferenceEngine(corpus)
+    engine = engine_or_report(corpus)
+    if engine is None:
+        return 1
     outcomes = run_cases(
         cases, lambda case: [r.stem for r in engine.match(case.event, source_named(case.source))]
     )

@@ -94,7 +94,7 @@ def kibana_rule(compiled: Compiled, profile: Profile | None = None) -> dict[str,
     severity, risk_score = KIBANA_SEVERITY.get(rule.level, ("low", 21))
     note = ""
     if compiled.status == "degraded":
-        note = "**Degraded on Elastic:**\n\n" + "\n".join(f"- {r}" for r in compiled.reasons)
+        note = "**Degraded on Elastic:**\n\n" + "\n".join(f"- {r}" for r in compiled.why)
     building_block = rule.theme == "visibility"
     tags = [str(t) for t in rule.data.get("tags", [])]
     tactics = [attack_data()["tactics"][t]["name"] for t in split_tags(tags)[0]]
