@@ -69,34 +69,28 @@ def test_triage_rows_name_who_created_what(results: list[Compiled], cases: list[
 
 
 def test_triage_of_a_multi_valued_field_and_a_fallback() -> None:
-    """coalesce takes the first field present; mvappend keeps every value."""
-    stages = triage_stages("aws_cloudtrail", "id-1")
+    """coalesce takes the first field present; mvappend keeps every value; table keeps only
+    its columns."""
+    event = {
+        "eventSource": "ecs.amazonaws.com",
+        "eventName": "RegisterTaskDefinition",
+        "userIdentity": {"arn": "arn:aws:sts::123456789012:assumed-role/dev/alice"},
+        "requestParameters": {
+            "family": "web",
+            "containerDefinitions": [{"image": "a.example/x:1"}, {"image": "b.example/y:2"}],
+        },
+    }
+    document = build_document("splunk", "aws_cloudtrail", event)
     row = splunk_search.run(
-        f'sourcetype="aws:cloudtrail" | {stages}',
-        _document(
-            {
-                "sourcetype": ("aws:cloudtrail",),
-                "userIdentity.arn": ("arn:aws:sts::1:assumed-role/dev/alice",),
-                "requestParameters.taskDefinition": ("web:3",),
-                "requestParameters.containerDefinitions{}.image": ("a:1", "b:2"),
-                "eventName": ("RegisterTaskDefinition",),
-            }
-        ),
+        f'sourcetype="aws:cloudtrail" | {triage_stages("aws_cloudtrail", "id-1")}', document
     )
     assert row is not None
-    assert row["object"] == ("web:3",)
-    assert row["image"] == ("a:1", "b:2")
-    assert row["user"] == ("arn:aws:sts::1:assumed-role/dev/alice",)
-    assert "eventName" not in row, "table keeps only its columns"
-
-
-def _document(values: dict[str, tuple[str, ...]]) -> object:
-    class Doc:
-        pass
-
-    doc = Doc()
-    doc.values = values  # type: ignore[attr-defined]
-    return doc
+    assert row["rule_id"] == ("id-1",)
+    assert row["object"] == ("web",), "serviceName and service absent: family"
+    assert row["image"] == ("a.example/x:1", "b.example/y:2")
+    assert row["user"] == ("arn:aws:sts::123456789012:assumed-role/dev/alice",)
+    assert row["action"] == ("RegisterTaskDefinition",)
+    assert "eventName" not in row
 
 
 def test_esql_rules_keep_the_investigation_fields(

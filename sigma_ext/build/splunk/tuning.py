@@ -383,10 +383,7 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
     emitted = [c for c in results if c.target.name == "splunk" and c.query is not None]
     if mode == "inline":
         return SplunkTuning(
-            mode,
-            tuple(TunedSearch(c, str(c.query), None) for c in emitted),
-            (),
-            (),
+            mode, tuple(TunedSearch(c, str(c.query), None) for c in emitted), (), ()
         )
     book = MacroBook()
     compiler = TunedSplunkCompiler(corpus, book)
@@ -431,10 +428,7 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
     if mode == "lookups":
         macros, lookups = _as_lookups(corpus, macros)
     return SplunkTuning(
-        mode,
-        tuple(searches),
-        tuple(sorted(macros, key=lambda m: m.name)),
-        tuple(lookups),
+        mode, tuple(searches), tuple(sorted(macros, key=lambda m: m.name)), tuple(lookups)
     )
 
 
