@@ -40,7 +40,8 @@ RISK_OBJECTS = (("user", "user"), ("dest", "system"), ("vendor_account", "other"
 
 def _columns(compiled: Compiled) -> set[str]:
     triage = TRIAGE[compiled.source.name]
-    return {*triage.columns, *(["image"] if triage.images or compiled.rule.every_element else [])}
+    images = ["image"] if triage.images or compiled.rule.every_element else []
+    return {*triage.columns, *triage.extracted(), *images}
 
 
 def _drilldown(compiled: Compiled, search: str) -> tuple[str, str]:

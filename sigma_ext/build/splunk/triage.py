@@ -17,11 +17,14 @@ throttling fields (``alert.suppress.fields``) are the creator and the object (wi
 namespace on Kubernetes, where names repeat across namespaces), or where a source names no
 creator (Docker, the node runtimes) the host and the object.
 
-Everything here is a declarative table; ``triage_stages`` only renders it.
+Where a column is part of another field (the subscription and resource group of an Azure
+resource id), a ``rex`` stage extracts it first. Everything here is a declarative table;
+``triage_stages`` only renders it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _K8S_IMAGES = (
@@ -42,10 +45,21 @@ _K8S: dict[str, tuple[str, ...]] = {
     "action": ("verb",),
     "namespace": ("objectRef.namespace",),
     "object_category": ("objectRef.resource",),
-    "object": ("objectRef.name",),
+    # the created object's name; a pod made from generateName has no name in the request
+    # (objectRef.name empty), so the response's name, else the generateName prefix
+    "object": (
+        "responseObject.metadata.name",
+        "requestObject.metadata.name",
+        "requestObject.metadata.generateName",
+        "objectRef.name",
+    ),
 }
 _K8S_SUPPRESS = ("user", "namespace", "object")
 _GCP = "data.protoPayload."
+# the subscription id and the resource group out of an Azure resource id
+_AZURE_SUBSCRIPTION = (
+    "(?i)^/subscriptions/(?<vendor_account>[^/]+)/resourcegroups/(?<namespace>[^/]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -55,13 +69,23 @@ class Triage:
     columns: dict[str, tuple[str, ...]]
     images: tuple[str, ...] = ()
     suppress_by: tuple[str, ...] = ("user", "object")
+    # (field, regular expression): rex stages whose named groups are further columns
+    extract: tuple[tuple[str, str], ...] = ()
+
+    def extracted(self) -> set[str]:
+        return {name for _, regex in self.extract for name in re.findall(r"\(\?<(\w+)>", regex)}
 
 
 TRIAGE: dict[str, Triage] = {
     # the Splunk OpenTelemetry Collector adds the cluster name it is configured with
     "kubernetes_audit": Triage({**_K8S, "dest": ("k8s.cluster.name",)}, _K8S_IMAGES, _K8S_SUPPRESS),
     "kubernetes_audit_eks": Triage(_K8S, _K8S_IMAGES, _K8S_SUPPRESS),
-    "kubernetes_audit_aks": Triage({**_K8S, "dest": ("resourceId",)}, _K8S_IMAGES, _K8S_SUPPRESS),
+    "kubernetes_audit_aks": Triage(
+        {**_K8S, "dest": ("resourceId",)},
+        _K8S_IMAGES,
+        _K8S_SUPPRESS,
+        (("resourceId", "(?i)^/subscriptions/(?<vendor_account>[^/]+)/"),),
+    ),
     "kubernetes_audit_gke": Triage(
         {
             "user": (f"{_GCP}authenticationInfo.principalEmail",),
@@ -113,7 +137,8 @@ TRIAGE: dict[str, Triage] = {
             "src": ("body.callerIpAddress",),
             "action": ("body.operationName",),
             "object": ("body.resourceId",),
-        }
+        },
+        extract=(("body.resourceId", _AZURE_SUBSCRIPTION),),
     ),
     "gcp_audit": Triage(
         {
@@ -185,6 +210,7 @@ def triage_stages(source: str, rule_id: str, unmatched: tuple[str, ...] = ()) ->
     """``eval ... | table ...`` for a search on ``source``; ``unmatched`` names the fields
     holding a registry rule's unapproved images (``sigma_ext_unmatched_<n>``)."""
     triage = TRIAGE[source]
+    stages = [f"rex field={field} {_spl_string(regex)}" for field, regex in triage.extract]
     assignments = [f"rule_id={_spl_string(rule_id)}"]
     for name, fields in triage.columns.items():
         if fields != (name,):
@@ -192,9 +218,11 @@ def triage_stages(source: str, rule_id: str, unmatched: tuple[str, ...] = ()) ->
     images = unmatched or triage.images
     if images:
         assignments.append(f"image=mvappend({', '.join(_quoted(f) for f in images)})")
-    present = {"_time", "rule_id", *triage.columns, *(["image"] if images else [])}
+    present = {"_time", "rule_id", *triage.columns, *triage.extracted()}
+    present |= {"image"} if images else set()
     columns = [c for c in COLUMNS if c in present]
-    return f"eval {', '.join(assignments)} | table {', '.join(columns)}"
+    stages += [f"eval {', '.join(assignments)}", f"table {', '.join(columns)}"]
+    return " | ".join(stages)
 
 
 def suppress_fields(source: str) -> tuple[str, ...]:
