@@ -149,7 +149,7 @@ PATHS = [
 
 @st.composite
 def mutated_event(draw: st.DrawFn) -> dict[str, Any]:
-    event = copy.deepcopy(draw(st.sampled_from(BASE)))
+    event: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(BASE)))
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         path = draw(st.sampled_from(PATHS))
         node: Any = event
@@ -241,7 +241,7 @@ LEAF_PATHS = [
 
 @st.composite
 def shape_keeping_event(draw: st.DrawFn) -> dict[str, Any]:
-    event = copy.deepcopy(draw(st.sampled_from(BASE)))
+    event: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(BASE)))
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         path = draw(st.sampled_from([*LEAF_PATHS, ("user", "groups")]))
         node: Any = event

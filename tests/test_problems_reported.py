@@ -115,6 +115,27 @@ def test_every_element_detection_must_be_a_top_level_negation(project: Path) -> 
     )
 
 
+def test_every_element_detection_selected_by_a_quantifier_too_is_refused(project: Path) -> None:
+    path = (
+        project
+        / "rules"
+        / "kubernetes"
+        / "audit"
+        / "kubernetes_audit_pod_or_workload_image_from_unapproved_registry.yml"
+    )
+    path.write_text(
+        path.read_text().replace(
+            "and not filter_main_dry_run and not filter_main_controller_pods",
+            "and not 1 of filter_main_d* and not 1 of filter_main_*",
+        )
+    )
+    found = problems_of(project)
+    assert any(
+        "'filter_main_approved_registry' must appear exactly once in the condition" in p
+        for p in found
+    ), found
+
+
 def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
     from sigma_ext.build.compile import check_compilation
 

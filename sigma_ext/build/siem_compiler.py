@@ -8,6 +8,7 @@ are described in ``sigma_ext.build.result``.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -23,10 +24,10 @@ from sigma.types import (
 
 from sigma_ext.build.every_element import ElementTest, base_rule, element_tests
 from sigma_ext.build.result import Compiled, Reason, SharedWith, Status, Unconvertible
+from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import Mapping, conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.reference.evaluator import sigma_string_regex
 from sigma_ext.sources.catalogue import Source, source_named
 from sigma_ext.targets import Target
 
@@ -78,7 +79,10 @@ def sigma_value_regex(value: SigmaType) -> str:
             return f"(?i:{body})"
         return f"(?:{body})"
     if isinstance(value, SigmaString):
-        return "(?i:" + sigma_string_regex(value) + ")"
+        pattern = sigma_string_pattern(value, ".*", ".", re.escape)
+        if pattern is None:
+            raise Unconvertible(f"unfilled placeholder in {value}")
+        return "(?i:^" + pattern + "$)"
     raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
 
 

@@ -24,11 +24,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sigma.conditions import ConditionAND, ConditionIdentifier, ConditionItem, ConditionNOT
+from sigma.conditions import ConditionSelector
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
+from sigma_ext.condition_tree import Fold, conjuncts, fold, negated_detection
 from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import source_for_logsource
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
@@ -246,10 +247,10 @@ def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
     top_level_negated = set()
     for condition in rule.detection.parsed_condition:
         parsed = condition.parse(postprocess=False)
-        args = parsed.args if isinstance(parsed, ConditionAND) else [parsed]
-        for arg in args:
-            if isinstance(arg, ConditionNOT) and isinstance(arg.args[0], ConditionIdentifier):
-                top_level_negated.add(arg.args[0].identifier)
+        for arg in conjuncts(parsed):
+            negated = negated_detection(arg)
+            if negated is not None:
+                top_level_negated.add(negated)
         for name in names:
             if _count_references(parsed, name) != 1:
                 problems.append(
@@ -287,16 +288,25 @@ def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
     return problems
 
 
-def _count_references(node: ConditionItem | Any, name: str) -> int:
-    if isinstance(node, ConditionIdentifier):
-        return int(node.identifier == name)
-    if isinstance(node, ConditionItem):
-        return sum(_count_references(arg, name) for arg in node.args)
-    # selectors ("1 of filter_*") may match the name too
-    pattern = getattr(node, "pattern", None)
-    if pattern is not None and re.fullmatch(pattern.replace("*", ".*"), name):
-        return 2
-    return 0
+def _count_references(node: Any, name: str) -> int:
+    """How often the parsed condition names the detection; a quantifier whose pattern
+    (``1 of filter_*``) selects it counts twice, so that it never passes for once."""
+
+    def selects(selector: ConditionSelector) -> int:
+        pattern = ".*".join(re.escape(part) for part in str(selector.pattern).split("*"))
+        return 2 if re.fullmatch(pattern, name) else 0
+
+    return fold(
+        node,
+        Fold[int](
+            all_of=sum,
+            any_of=sum,
+            negate=lambda count: count,
+            identifier=lambda identifier: int(identifier == name),
+            selector=selects,
+            other=lambda _: 0,
+        ),
+    )
 
 
 def _leaf_items(detection: SigmaDetection) -> Iterable[SigmaDetectionItem]:

@@ -10,14 +10,13 @@ from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SigmaType
 
-from sigma_ext.build.elastic.lucene_regex import lower_literals, to_lucene
+from sigma_ext.build.elastic.lucene_regex import lower_literals, lucene_string, to_lucene
 from sigma_ext.build.elastic.triage import esql_keep
 from sigma_ext.build.every_element import ElementTest
 from sigma_ext.build.result import Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
 from sigma_ext.content.mappings import conversion_pipeline
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.reference.evaluator import sigma_string_regex
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import ELASTIC
 
@@ -42,7 +41,7 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
     exact: list[str] = []
     for value in values:
         if isinstance(value, SigmaString):
-            folded.append(lower_literals(to_lucene(sigma_string_regex(value))))
+            folded.append(lower_literals(lucene_string(value)))
         elif isinstance(value, SigmaRegularExpression):
             lucene = to_lucene(str(value.regexp))
             if SigmaRegularExpressionFlag.IGNORECASE in value.flags:

@@ -60,6 +60,7 @@ from sigma_ext.build.splunk.knowledge_objects import (
     expand_macros,
 )
 from sigma_ext.build.splunk.tuning_modes import TuningMode
+from sigma_ext.condition_tree import leaves as condition_leaves
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.profile import Profile
 from sigma_ext.content.rules import RuleFile
@@ -120,21 +121,6 @@ class MarkListPlaceholders(DetectionItemTransformation):
                 for part in value.s:
                     if isinstance(part, Placeholder):
                         detection_item.applied_processing_items.add(LIST_MARK + part.name)
-
-
-def _leaves(cond: Any) -> list[ConditionFieldEqualsValueExpression] | None:
-    """The field/value leaves under a node made only of ANDs and ORs, else None."""
-    if isinstance(cond, ConditionFieldEqualsValueExpression):
-        return [cond]
-    if isinstance(cond, ConditionOR | ConditionAND):
-        found: list[ConditionFieldEqualsValueExpression] = []
-        for arg in cond.args:
-            leaves = _leaves(arg)
-            if leaves is None:
-                return None
-            found.extend(leaves)
-        return found
-    return None
 
 
 def _items(
@@ -223,7 +209,7 @@ class TunedSplunkBackend(SplunkBackend):
         return f"`{self.book.add(base, variant, lambda name: make(name, text), self.user)}`"
 
     def _macro_request(self, cond: Any) -> tuple[str, str, Any] | None:
-        leaves = _leaves(cond)
+        leaves = condition_leaves(cond, (ConditionOR, ConditionAND))
         if not leaves:
             return None
         origins = self._origin_map()
