@@ -14,6 +14,7 @@ from sigma.rule import SigmaRule
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SigmaType
 
 from sigma_ext.build.elastic.lucene_regex import lower_literals, lucene_string, to_lucene
+from sigma_ext.build.elastic.triage import esql_keep
 from sigma_ext.build.every_element import ElementTest
 from sigma_ext.build.quoting import LUCENE_ESCAPED, esql_line_breaks, esql_string
 from sigma_ext.build.result import Compiled, Reason, Unconvertible
@@ -179,4 +180,6 @@ class ElasticCompiler(SiemCompiler):
                 f"MV_EXPAND {column}",
                 f"WHERE NOT ({esql_element_condition(column, test.values)})",
             ]
+        columns = [f"sigma_ext_element_{n}" for n in range(1, len(tests) + 1)]
+        stages.append(esql_keep(source.name, columns))
         return " | ".join(stages), [], "esql"
