@@ -3,7 +3,9 @@
 * ``investigation``: the fields Kibana shows first on an alert (``investigation_fields``), and
   the columns an ES|QL rule keeps (``KEEP``): who, from where, with what client, what verb,
   which namespace, kind and name, and the cluster or account where the integration has it;
-* ``suppress_by``: the creator and the object (alert suppression, at most three fields);
+* ``suppress_by``: the creator and the object (alert suppression, at most three fields); where a
+  source names no creator (Docker, the node runtimes, Kubernetes Events, Tetragon, Falco) the host
+  and the object; keyword fields only (a ``text`` field cannot group alerts);
 * ``integration``: the Fleet package and data stream (``related_integrations``); the version
   range is ``*`` (any): the lowest version that maps every field read was not verified, and a
   wrong range would make Kibana report a mismatch where there is none;
@@ -45,6 +47,24 @@ def _k8s(prefix: str) -> tuple[str, ...]:
 _K8S_TAGS = ("Domain: Kubernetes", "Domain: Container", "Data Source: Kubernetes")
 _K8S_ECS = ("user.name", "source.ip", "user_agent.original")
 _EKS = "aws.eks.audit"
+_EVENT = "kubernetes.event"
+# the Kubernetes integration's event metricset: no creator; the reason, the involved object
+# (kind, name, namespace) and the node of a kubelet Event
+_K8S_EVENTS = ElasticSource(
+    (
+        f"{_EVENT}.reason",
+        f"{_EVENT}.metadata.namespace",
+        f"{_EVENT}.involved_object.kind",
+        f"{_EVENT}.involved_object.name",
+        f"{_EVENT}.source.host",
+        f"{_EVENT}.message",
+    ),
+    (f"{_EVENT}.source.host", f"{_EVENT}.metadata.namespace", f"{_EVENT}.involved_object.name"),
+    "kubernetes",
+    "event",
+    "*",
+    _K8S_TAGS,
+)
 
 SOURCES: dict[str, ElasticSource] = {
     "kubernetes_audit": ElasticSource(
@@ -147,6 +167,61 @@ SOURCES: dict[str, ElasticSource] = {
         "journald",
         "*",
         ("Domain: Container", "Domain: Endpoint", "Data Source: journald"),
+    ),
+    "kubernetes_events": _K8S_EVENTS,
+    # watch bodies have no Elastic ingestion of their own: the integration's Event document
+    "kubernetes_events_watch": _K8S_EVENTS,
+    "sysmon_linux": ElasticSource(
+        (
+            "user.name",
+            "host.name",
+            "process.executable",
+            "process.command_line",
+            "process.parent.executable",
+        ),
+        ("user.name", "host.name", "process.command_line"),
+        "sysmon_linux",
+        "log",
+        "*",
+        ("Domain: Endpoint", "Domain: Container", "OS: Linux", "Data Source: Sysmon"),
+    ),
+    "tetragon": ElasticSource(
+        (
+            "host.name",
+            "orchestrator.namespace",
+            "orchestrator.resource.name",
+            "container.name",
+            "container.image.name",
+            "process.executable",
+        ),
+        ("host.name", "orchestrator.namespace", "orchestrator.resource.name"),
+        "cilium_tetragon",
+        "log",
+        "*",
+        (
+            "Domain: Endpoint",
+            "Domain: Container",
+            "Domain: Kubernetes",
+            "OS: Linux",
+            "Data Source: Cilium Tetragon",
+        ),
+    ),
+    # the pod and namespace are text in the integration: the container name groups alerts
+    "falco": ElasticSource(
+        (
+            "rule.name",
+            "falco.hostname",
+            "falco.output_fields.k8s.ns.name",
+            "falco.output_fields.k8s.pod.name",
+            "container.name",
+            "falco.output_fields.container.image.repository",
+            "falco.output_fields.proc.cmdline",
+        ),
+        ("falco.hostname", "container.name"),
+        "falco",
+        "alerts",
+        "*",
+        ("Domain: Endpoint", "Domain: Container", "OS: Linux", "Data Source: Falco"),
     ),
 }
 

@@ -8,14 +8,17 @@ Change's actor); ``src`` (the caller's address); ``http_user_agent`` (CIM Web); 
 source's own verb or API call, as written: ``create``, ``RunTask``); ``namespace`` (Kubernetes
 namespace, ECS cluster, Azure resource group; no CIM field); ``object_category`` and ``object``
 (CIM Change: the kind and the name of what was created); ``image`` (for a registry rule, only the
-images that no approved registry covers; otherwise every image of the request); ``dest`` (the
-cluster or host: CIM Change's "resource where the change occurred"); ``vendor_account`` and
-``vendor_region`` (CIM: the cloud account, subscription or project, and region).
+images that no approved registry covers; otherwise every image of the request); ``process``
+(CIM Endpoint: the command line, on the process sources); ``dest`` (the cluster or host: CIM
+Change's "resource where the change occurred"); ``vendor_account`` and ``vendor_region`` (CIM:
+the cloud account, subscription or project, and region).
 
 A field a source does not carry is left out of its table rather than written empty. The
 throttling fields (``alert.suppress.fields``) are the creator and the object (with its
 namespace on Kubernetes, where names repeat across namespaces), or where a source names no
-creator (Docker, the node runtimes) the host and the object.
+creator (Docker, the node runtimes, Kubernetes Events, Tetragon, Falco) the host or cluster and
+the object. Sysmon names the host user who ran the command: it is throttled by the user, the host
+and the command line.
 
 Where a column is part of another field (the subscription and resource group of an Azure
 resource id), a ``rex`` stage extracts it first. Everything here is a declarative table;
@@ -55,6 +58,8 @@ _K8S: dict[str, tuple[str, ...]] = {
     ),
 }
 _K8S_SUPPRESS = ("user", "namespace", "object")
+# sources that name no creator: the cluster or host, and the object in its namespace
+_EVENT_SUPPRESS = ("dest", "namespace", "object")
 _GCP = "data.protoPayload."
 # the subscription id and the resource group out of an Azure resource id
 _AZURE_SUBSCRIPTION = (
@@ -173,6 +178,66 @@ TRIAGE: dict[str, Triage] = {
         ("sx_image",),
         ("dest", "image"),
     ),
+    # Events name no creator; the reason is the action, the involved object (the controller of
+    # a SuccessfulCreate, the pod of a Scheduled or Pulling) the object, and the cluster name
+    # the chart's resource processor adds to every record of the cluster receiver the place
+    "kubernetes_events": Triage(
+        {
+            "action": ("k8s.event.reason",),
+            "namespace": ("k8s.namespace.name",),
+            "object_category": ("k8s.object.kind",),
+            "object": ("k8s.object.name",),
+            "dest": ("k8s.cluster.name",),
+        },
+        ("sx_image",),
+        _EVENT_SUPPRESS,
+    ),
+    # watch bodies: core/v1 names (involvedObject) or events.k8s.io/v1 names (regarding); the
+    # chart's k8sobjects pipeline adds k8s.cluster.name as for kube:events
+    "kubernetes_events_watch": Triage(
+        {
+            "action": ("object.reason",),
+            "namespace": ("object.involvedObject.namespace", "object.regarding.namespace"),
+            "object_category": ("object.involvedObject.kind", "object.regarding.kind"),
+            "object": ("object.involvedObject.name", "object.regarding.name"),
+            "dest": ("k8s.cluster.name",),
+        },
+        ("sx_image",),
+        _EVENT_SUPPRESS,
+    ),
+    # the host user who ran the container CLI, its subcommand and command line, the host
+    "sysmon_linux": Triage(
+        {
+            "user": ("User",),
+            "action": ("sx_action",),
+            "process": ("CommandLine",),
+            "dest": ("Computer",),
+        },
+        ("sx_image",),
+        ("user", "dest", "process"),
+    ),
+    # the container's first process: no creator; the pod (namespace, name) on the node
+    "tetragon": Triage(
+        {
+            "namespace": ("process_exec.process.pod.namespace",),
+            "object": ("process_exec.process.pod.name",),
+            "dest": ("node_name",),
+        },
+        ("sx_image",),
+        _EVENT_SUPPRESS,
+    ),
+    # the Falco rule is the action; the pod, or the container outside Kubernetes, the object
+    "falco": Triage(
+        {
+            "action": ("rule",),
+            "namespace": ("output_fields.k8s.ns.name",),
+            "object": ("output_fields.k8s.pod.name", "output_fields.container.name"),
+            "process": ("output_fields.proc.cmdline",),
+            "dest": ("hostname",),
+        },
+        ("output_fields.container.image.repository",),
+        _EVENT_SUPPRESS,
+    ),
 }
 
 # The order of the closing table.
@@ -187,6 +252,7 @@ COLUMNS = (
     "object_category",
     "object",
     "image",
+    "process",
     "dest",
     "vendor_account",
     "vendor_region",
