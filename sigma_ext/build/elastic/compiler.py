@@ -109,7 +109,7 @@ class ElasticCompiler(SiemCompiler):
     A mapping may set the state ``esql_prelude``: ES|QL commands that make fields the rules
     read out of a text (``DISSECT kubernetes.event.message ...``, ``GROK
     process.command_line ...``), named ``sx_*``, run right after ``FROM``. A rule that reads
-    one of them is compiled to ES|QL, since Lucene cannot read them.
+    one of them is compiled to ES|QL, since Lucene cannot read them, and ends in ``KEEP``.
     """
 
     target = ELASTIC
@@ -128,8 +128,12 @@ class ElasticCompiler(SiemCompiler):
         ):
             return compiled
         pipeline = conversion_pipeline(mapping, self.corpus.profile)
-        query = self._convert(rule_file.fresh(), pipeline, NullSafeESQLBackend)
-        return replace(compiled, query=with_esql_prelude(query, prelude), language="esql")
+        query = with_esql_prelude(
+            self._convert(rule_file.fresh(), pipeline, NullSafeESQLBackend), prelude
+        )
+        # like every ES|QL rule, it ends in KEEP of the source's investigation fields
+        query = f"{query} | {esql_keep(source.name, [])}"
+        return replace(compiled, query=query, language="esql")
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]

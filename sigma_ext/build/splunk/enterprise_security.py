@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 
+from sigma_ext.build.quoting import conf_text
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.triage import TRIAGE
 from sigma_ext.content.attack import split_tags
@@ -70,7 +71,8 @@ def es_settings(compiled: Compiled, search: str, stanza: str) -> dict[str, str]:
         risk.append({"threat_object_field": "src", "threat_object_type": "ip_address"})
     who = "$user$" if "user" in columns else "an unnamed creator on $dest$"
     what = "$object_category$ $object$" if "object" in columns else "a container"
-    message = f"{rule.title}: {who} created {what}"
+    # rule text goes into one-line .conf values (quoting.conf_text, as the description)
+    message = conf_text(f"{rule.title}: {who} created {what}")
     settings = {
         "action.correlationsearch.annotations": json.dumps(annotations, sort_keys=True),
         "action.correlationsearch.enabled": "1",
@@ -88,9 +90,7 @@ def es_settings(compiled: Compiled, search: str, stanza: str) -> dict[str, str]:
             "action.notable.param.drilldown_latest_offset": "$info_max_time$",
             "action.notable.param.drilldown_name": name,
             "action.notable.param.drilldown_search": drilldown,
-            "action.notable.param.rule_description": " ".join(
-                str(rule.data["description"]).split()
-            ),
+            "action.notable.param.rule_description": conf_text(str(rule.data["description"])),
             "action.notable.param.rule_title": message,
             "action.notable.param.security_domain": SECURITY_DOMAIN[rule.theme],
             "action.notable.param.severity": "informational" if level == "informational" else level,
