@@ -1,9 +1,10 @@
 """The rules follow SigmaHQ's documented conventions (its rule-creation guide and the checks
 its ``sigma check`` configuration runs), written here as this project's own tests.
 
-Departures, each justified in docs/extensions.md: the two custom attributes ``theme`` and
-``match_every_element``, and the log sources ``docker/events`` and ``linux/container_runtime``,
-which SigmaHQ's taxonomy does not have.
+Departures, each justified in docs/extensions.md: the three custom attributes ``theme``,
+``match_every_element`` and ``needed_fields``, and the log sources that SigmaHQ's taxonomy does
+not have (``docker/events``, ``linux/container_runtime``, ``kubernetes/events``, ``linux/sysmon``,
+``linux/tetragon``, ``linux/falco``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SPEC_KEYS = {
     "level",
     "scope",
 }
-CUSTOM_ATTRIBUTES = {"theme", "match_every_element"}
+CUSTOM_ATTRIBUTES = {"theme", "match_every_element", "needed_fields"}
 # Small words a title may keep in lower case (SigmaHQ's title-case convention).
 SMALL_WORDS = {
     *[
@@ -68,7 +69,8 @@ SMALL_WORDS = {
         "without",
     ]
 }
-# SigmaHQ's file-name prefix per log source; the last two are this project's own log sources.
+# SigmaHQ's file-name prefix per log source; from docker/events on, this project's own log
+# sources, named <product or service>_<service>_ as SigmaHQ names its own.
 PREFIXES = {
     ("kubernetes", "audit"): "kubernetes_audit_",
     ("aws", "cloudtrail"): "aws_cloudtrail_",
@@ -76,10 +78,15 @@ PREFIXES = {
     ("gcp", "gcp.audit"): "gcp_audit_",
     ("docker", "events"): "docker_events_",
     ("linux", "container_runtime"): "container_runtime_",
+    ("kubernetes", "events"): "kubernetes_events_",
+    ("linux", "sysmon"): "sysmon_linux_",
+    ("linux", "tetragon"): "tetragon_",
+    ("linux", "falco"): "falco_",
 }
 SIGMAHQ_TAXONOMY = {("kubernetes", "audit"), ("aws", "cloudtrail"), ("azure", "activitylogs")}
 SIGMAHQ_TAXONOMY |= {("gcp", "gcp.audit")}
-OWN_LOG_SOURCES = {("docker", "events"), ("linux", "container_runtime")}
+OWN_LOG_SOURCES = {("docker", "events"), ("linux", "container_runtime"), ("kubernetes", "events")}
+OWN_LOG_SOURCES |= {("linux", "sysmon"), ("linux", "tetragon"), ("linux", "falco")}
 
 
 def _load(path: Any) -> dict[str, Any]:
@@ -92,7 +99,7 @@ def rule(request: pytest.FixtureRequest) -> tuple[Any, dict[str, Any]]:
     return request.param, _load(request.param)
 
 
-def test_only_spec_keys_and_the_two_documented_custom_attributes(
+def test_only_spec_keys_and_the_documented_custom_attributes(
     rule: tuple[Any, dict[str, Any]],
 ) -> None:
     _, data = rule
