@@ -70,7 +70,9 @@ def es_settings(compiled: Compiled, search: str, stanza: str) -> dict[str, str]:
     if "src" in columns:
         risk.append({"threat_object_field": "src", "threat_object_type": "ip_address"})
     who = "$user$" if "user" in columns else "an unnamed creator on $dest$"
-    what = "$object_category$ $object$" if "object" in columns else "a container"
+    # a token of a column the table lacks would stay in the title as written
+    kind = "$object_category$ " if "object_category" in columns else ""
+    what = f"{kind}$object$" if "object" in columns else "a container"
     # rule text goes into one-line .conf values (quoting.conf_text, as the description)
     message = conf_text(f"{rule.title}: {who} created {what}")
     settings = {
