@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +25,8 @@ from sigma_ext.yamlio import YAMLProblem, load_located
 ListKind = Literal["identity", "registry"]
 
 DEFAULT_PROFILE = Path("profiles/example.yml")
+# Throttle period when the profile has no alert_throttle (docs/packages.md).
+DEFAULT_THROTTLE = "1h"
 
 
 @cache
@@ -50,6 +52,11 @@ class Profile:
 
     path: Path
     lists: dict[str, tuple[str, ...]]
+    throttle: dict[str, str] = field(default_factory=dict)
+
+    def throttle_period(self, theme: str) -> str:
+        """How long an alert silences the same creator and object (``30m``, ``1h``)."""
+        return self.throttle.get(theme, self.throttle.get("default", DEFAULT_THROTTLE))
 
     def kind(self, name: str) -> ListKind:
         return list_kinds()[name]
@@ -95,7 +102,8 @@ def load_profile(path: Path) -> Profile:
     lists = {
         name: tuple(str(v) for v in values) for name, values in data.items() if name in list_kinds()
     }
-    return Profile(path, lists)
+    throttle = {str(k): str(v) for k, v in data.get("alert_throttle", {}).items()}
+    return Profile(path, lists, throttle)
 
 
 def _first_control(text: str) -> str | None:
