@@ -185,6 +185,21 @@ SOURCES: dict[str, ElasticSource] = {
         "*",
         ("Domain: Endpoint", "Domain: Container", "OS: Linux", "Data Source: Sysmon"),
     ),
+    # auditd_manager: the process's user and the login user, the host, the 128-byte PROCTITLE
+    "auditd": ElasticSource(
+        (
+            "user.name",
+            "user.audit.name",
+            "host.name",
+            "process.executable",
+            "process.title",
+        ),
+        ("user.name", "host.name", "process.title"),
+        "auditd_manager",
+        "auditd",
+        "*",
+        ("Domain: Endpoint", "Domain: Container", "OS: Linux", "Data Source: Auditd Manager"),
+    ),
     "tetragon": ElasticSource(
         (
             "host.name",

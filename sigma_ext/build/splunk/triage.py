@@ -216,6 +216,17 @@ TRIAGE: dict[str, Triage] = {
         ("sx_image",),
         ("user", "dest", "process"),
     ),
+    # auditd's EXECVE record (linux:audit indexes each record apart): no user, the subcommand,
+    # the command line rebuilt by the search, the forwarding host
+    "auditd": Triage(
+        {
+            "action": ("sx_action",),
+            "process": ("CommandLine",),
+            "dest": ("host",),
+        },
+        ("sx_image",),
+        ("dest", "process"),
+    ),
     # the container's first process: no creator; the pod (namespace, name) on the node
     "tetragon": Triage(
         {
