@@ -58,10 +58,13 @@ def execution(stamp: str, *args: str) -> list[str]:
 def test_the_grammar_in_both_siem_searches_is_the_parser(corpus: Corpus) -> None:
     """Regenerate the preludes with splunk_rex / esql_grok when this fails."""
     source = source_named("auditd")
-    splunk = state_value(corpus.mapping("splunk", source), "splunk_prelude")
+    (splunk,) = [
+        item["prefix"]
+        for item in corpus.mapping("splunk", source).data.get("postprocessing", [])
+        if item.get("type") == "embed"
+    ]
     elastic = state_value(corpus.mapping("elastic", source), "esql_prelude")
-    assert splunk is not None
-    assert splunk.endswith(" | " + splunk_rex("CommandLine"))
+    assert splunk.endswith(" | " + splunk_rex("CommandLine") + " | search ")
     assert elastic is not None
     assert elastic.endswith(" | " + esql_grok("process.title"))
 
