@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, TextIO
 
 from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report
 from sigma_ext.cli.exits import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE
-from sigma_ext.hunt.inputs import Input, open_inputs
-from sigma_ext.hunt.progress import stderr_progress
-from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
-from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source, source_named
 
+# The hunt's own modules (and, through the reference engine, pySigma) load when it runs, not when
+# ``sigma-ext --help`` builds the parser.
 if TYPE_CHECKING:
     from sigma_ext.hunt.fast.engine import FastHunt
+    from sigma_ext.hunt.inputs import Input
+    from sigma_ext.reference.engine import ReferenceEngine
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,6 +79,8 @@ def _quiet_stdout() -> None:
 
 
 def _hunt(args: argparse.Namespace, folder: Path) -> int:
+    from sigma_ext.hunt.inputs import open_inputs
+
     names = [str(name) for name in args.logfiles]
     inputs, errors = open_inputs(names, folder)
     for error in errors:
@@ -112,6 +114,9 @@ def hunt_inputs(
 ) -> int:
     """Hunt checked inputs with the fast engine (when given) or the reference one; hits to
     ``out``, bad lines and the per-file summaries to ``err``; the exit status."""
+    from sigma_ext.hunt.progress import stderr_progress
+    from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
+
     items: Iterator[Hit | BadLine]
     if fast is not None:
         from sigma_ext.hunt.spool import FastInputs
