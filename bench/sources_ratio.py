@@ -145,7 +145,7 @@ def build_cases(folder: Path, scale: float, seed: int, sample: int, only: set[st
     cases: list[Case] = []
     audit_events = max(1000, int(1_000_000 * scale))
     others = max(1000, int(200_000 * scale))
-    wanted = (lambda name: not only or name in only)  # noqa: E731
+    wanted = lambda name: not only or name in only  # noqa: E731
 
     audit = folder / "audit.jsonl"
     if wanted("audit") or wanted("eks") or wanted("aks"):
