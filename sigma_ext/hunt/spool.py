@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import duckdb
 
@@ -51,6 +51,8 @@ class _Spool:
     lines: array[int] = field(default_factory=lambda: array("q"))
     records: array[int] = field(default_factory=lambda: array("q"))
     written: int = 0
+    scanned: int = 0
+    """Lines written for DuckDB to judge (the others are blank)."""
     between: list[tuple[int, Hit | BadLine]] = field(default_factory=list)
     """Items placed after spool line N (0: before the first), in order."""
 
@@ -128,18 +130,18 @@ class FastInputs:
         for item in items:
             yield _renamed(item, found)
 
-    def _count(self, unit: Line | Record | Trouble, summary: FileSummary) -> None:
-        if isinstance(unit, Trouble):
-            summary.malformed += 1
-            return
+    def _count(self, unit: Line | Record, summary: FileSummary) -> tuple[Any, Source | None]:
+        """The unit's event (as ``unit_item`` says) and its source, counted in ``summary``."""
         item = unit_item(unit)
         if item is None:
-            return
+            return None, None
         if isinstance(item, str):
             summary.malformed += 1
-            return
+            return item, None
         line, record = unit_place(unit)
-        summary.count(self.source or recognize(item), line, record)
+        recognised = self.source or recognize(item)
+        summary.count(recognised, line, record)
+        return item, recognised
 
     def _spooled(self, group: list[Input]) -> Iterator[Hit | BadLine]:
         if not group:
@@ -150,7 +152,8 @@ class FastInputs:
                 self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
-        for item in self.fast.hunt_file(spool.path):
+        scan = self.fast.hunt_file(spool.path) if spool.scanned else iter(())
+        for item in scan:
             while upcoming is not None and upcoming[0] < item.line:
                 yield upcoming[1]
                 upcoming = next(pending, None)
@@ -178,13 +181,26 @@ class FastInputs:
                     (spool.written, BadLine(found.name, line, unit.reason, unit.record))
                 )
                 continue
-            self._count(unit, summary)
+            item, recognised = self._count(unit, summary)
             data = (
                 unit.raw if isinstance(unit, Line) else unit.text.encode("utf-8", "replace") + b"\n"
             )
-            if len(data) > LONG_LINE:
+            if isinstance(item, dict) and (
+                recognised is None or recognised.name not in self.fast.sql_sources
+            ):
+                # an event the SQL would hand back to the reference engine: judged here, on the
+                # event already parsed, and not scanned (a blank line keeps the lines in step)
+                if recognised is not None:
+                    spool.between.extend(
+                        (spool.written, Hit.of(rule_file, found.name, line, record))
+                        for rule_file in self.engine.match(item, recognised)
+                    )
+                data = b"\n"
+            elif len(data) > LONG_LINE:
                 spool.between.extend((spool.written, item) for item in self._judged(unit, found))
                 data = b"\n"  # keeps the lines of a run in step
+            else:
+                spool.scanned += 1
             if isinstance(unit, Line):
                 if not run:
                     spool.segment(owner, line, None)
