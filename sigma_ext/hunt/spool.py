@@ -1,15 +1,18 @@
 """The fast engine over inputs of every shape: what DuckDB scans, and where its hits were.
 
 DuckDB scans JSON Lines files. An input it can read as it is (a plain JSON Lines file of some
-size, no byte order mark) is scanned in place, through a link with a plain name (DuckDB would
-expand ``*``, ``?``, ``[`` and ``~`` in a file name and read other files). Every other input is
+size, no byte order mark, whose first line is an event the SQL judges or of no known source) is
+scanned in place, through a link with a plain name (DuckDB would expand ``*``, ``?``, ``[`` and
+``~`` in a file name and read other files). Every other input is
 written to one temporary JSON Lines file, the *spool*, with consecutive such inputs together, so
 that many small files cost one scan: batch documents one record per line (``sigma_ext.hunt
 .batches``: the same text the reference engine judges), standard input, FIFOs and gzip files
 unpacked (``sigma_ext.hunt.inputs``: the same bytes), files with a byte order mark without it.
 A line too long for DuckDB (``LONG_LINE``) is left out of the spool and judged by the reference
-engine in its place. Each hit and bad line of the spool is mapped back to its input, line and
-record.
+engine in its place, and so is every event of a source the SQL does not judge (it would hand
+it back to the reference engine): judged as the spool is written, on the event already parsed,
+with a blank line in the spool in its place; a spool with nothing left to scan is not scanned.
+Each hit and bad line of the spool is mapped back to its input, line and record.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.inputs import BOM, Input, Line, Trouble, read_units
 from sigma_ext.hunt.progress import stderr_progress
-from sigma_ext.hunt.reference import BadLine, Hit, unit_item, unit_place
+from sigma_ext.hunt.reference import BadLine, Hit, read_line, unit_item, unit_place
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import Source, recognize
 
 SMALL = 8 << 20
 """Plain JSON Lines files smaller than this are scanned together, in one spool."""
+
+FIRST_LINE = 1 << 20
+"""How much of a file's first line decides whether it is scanned in place (its source)."""
 
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
@@ -105,7 +111,16 @@ class FastInputs:
         if found.path.stat().st_size < SMALL:
             return False
         with found.path.open("rb") as probe:
-            return probe.read(len(BOM)) != BOM
+            if probe.read(len(BOM)) == BOM:
+                return False
+            probe.seek(0)
+            first = read_line(probe.readline(FIRST_LINE))
+        if not isinstance(first, dict):
+            return True
+        recognised = self.source or recognize(first)
+        # a file of events the SQL hands back (CloudTrail, Docker, a text log...) is spooled:
+        # the spool judges them as it reads them, without a scan
+        return recognised is None or recognised.name in self.fast.sql_sources
 
     def _name(self, suffix: str) -> Path:
         self.made += 1
