@@ -22,9 +22,9 @@ events as EKS and AKS deliver them (``bench/envelopes.py``), and for CloudTrail 
 container runtime text logs, 200k events at scale 1 drawn (seeded) from the project's own
 fixtures of that source (97% from the benign ones), with their ids renewed; and 10,000 gzip
 files of 100 CloudTrail records each at scale 1. Both times grow linearly with the bytes, so
-the ratio at
-scale 0.1 is the ratio at scale 1 up to the fixed costs (one DuckDB query, the spool's file
-opening), which weigh more on the small corpora: a small corpus's ratio is an upper bound.
+the ratio at a smaller scale is the ratio at scale 1 up to the fixed costs (one DuckDB query,
+the spool's file opening), which weigh more on small corpora: a small corpus's ratio is an
+upper bound.
 """
 
 from __future__ import annotations
