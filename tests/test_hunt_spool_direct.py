@@ -126,3 +126,21 @@ def test_what_the_relaxed_reading_accepts_is_still_accepted(text: str) -> None:
 )
 def test_a_text_line_is_not_json(text: str) -> None:
     assert parse_json_line(text)[0] is None
+
+
+def test_a_spool_of_records_the_sql_hands_back_streams_its_hits(
+    engine: ReferenceEngine, fast: FastHunt, tmp_path: Path
+) -> None:
+    """The first hit of a large CloudTrail document is out before the document is read through
+    (memory does not grow with its hits)."""
+    from sigma_ext.hunt.inputs import open_inputs
+    from sigma_ext.hunt.spool import FastInputs
+
+    records = [json.loads(line) for line in _lines("aws_cloudtrail").splitlines()] * 50
+    log = tmp_path / "trail.json"
+    log.write_text(json.dumps({"Records": records}))
+    inputs, errors = open_inputs([str(log)], tmp_path)
+    assert errors == []
+    items = FastInputs(fast, engine, tmp_path, None).hunt(inputs)
+    next(items)
+    assert 0 < sum(inputs[0].summary.sources.values()) < len(records)

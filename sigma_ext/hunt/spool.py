@@ -12,6 +12,8 @@ A line too long for DuckDB (``LONG_LINE``) is left out of the spool and judged b
 engine in its place, and so is every event of a source the SQL does not judge (it would hand
 it back to the reference engine): judged as the spool is written, on the event already parsed,
 with a blank line in the spool in its place; a spool with nothing left to scan is not scanned.
+Such verdicts are printed at once until the spool holds a line for DuckDB; after it, they wait
+for the scan (memory: the hits and bad lines of those events, in one group of spooled inputs).
 Each hit and bad line of the spool is mapped back to its input, line and record.
 """
 
@@ -164,7 +166,7 @@ class FastInputs:
         spool = _Spool(self._name(".jsonl"), group)
         with spool.path.open("wb") as out:
             for owner, found in enumerate(group):
-                self._write(spool, owner, found, out)
+                yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
         scan = self.fast.hunt_file(spool.path) if spool.scanned else iter(())
@@ -184,7 +186,10 @@ class FastInputs:
         owner: int,
         found: Input,
         out: IO[bytes],
-    ) -> None:
+    ) -> Iterator[Hit | BadLine]:
+        """Write ``found``'s lines and records to the spool; the items judged on the way are
+        yielded at once while nothing precedes them in the spool for DuckDB to judge (so a spool
+        of events the SQL hands back streams its hits), else kept in ``spool.between``."""
         summary = found.summary
         write = out.write
         run = False  # whether the last segment is a run of lines
@@ -192,9 +197,7 @@ class FastInputs:
             line, record = unit_place(unit)
             if isinstance(unit, Trouble):
                 summary.malformed += 1
-                spool.between.append(
-                    (spool.written, BadLine(found.name, line, unit.reason, unit.record))
-                )
+                yield from _placed(spool, [BadLine(found.name, line, unit.reason, unit.record)])
                 continue
             item, recognised = self._count(unit, summary)
             data = (
@@ -206,13 +209,16 @@ class FastInputs:
                 # an event the SQL would hand back to the reference engine: judged here, on the
                 # event already parsed, and not scanned (a blank line keeps the lines in step)
                 if recognised is not None:
-                    spool.between.extend(
-                        (spool.written, Hit.of(rule_file, found.name, line, record))
-                        for rule_file in self.engine.match(item, recognised)
+                    yield from _placed(
+                        spool,
+                        [
+                            Hit.of(rule_file, found.name, line, record)
+                            for rule_file in self.engine.match(item, recognised)
+                        ],
                     )
                 data = b"\n"
             elif len(data) > LONG_LINE:
-                spool.between.extend((spool.written, item) for item in self._judged(unit, found))
+                yield from _placed(spool, self._judged(unit, found))
                 data = b"\n"  # keeps the lines of a run in step
             else:
                 spool.scanned += 1
@@ -243,6 +249,15 @@ class FastInputs:
             Hit.of(rule_file, found.name, line, record)
             for rule_file in self.engine.match(item, recognised)
         ]
+
+
+def _placed(spool: _Spool, items: list[Hit | BadLine]) -> list[Hit | BadLine]:
+    """``items`` (of the line being written) to yield now, when no line before them waits for
+    DuckDB; else kept in ``spool.between`` to be merged with the scan's items (none to yield)."""
+    if not spool.scanned:
+        return items
+    spool.between.extend((spool.written, item) for item in items)
+    return []
 
 
 def _renamed(item: Hit | BadLine, found: Input) -> Hit | BadLine:
