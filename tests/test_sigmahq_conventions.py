@@ -80,11 +80,12 @@ PREFIXES = {
     ("linux", "container_runtime"): "container_runtime_",
     ("kubernetes", "events"): "kubernetes_events_",
     ("linux", "sysmon"): "sysmon_linux_",
+    ("linux", "auditd"): "auditd_",
     ("linux", "tetragon"): "tetragon_",
     ("linux", "falco"): "falco_",
 }
 SIGMAHQ_TAXONOMY = {("kubernetes", "audit"), ("aws", "cloudtrail"), ("azure", "activitylogs")}
-SIGMAHQ_TAXONOMY |= {("gcp", "gcp.audit")}
+SIGMAHQ_TAXONOMY |= {("gcp", "gcp.audit"), ("linux", "auditd")}
 OWN_LOG_SOURCES = {("docker", "events"), ("linux", "container_runtime"), ("kubernetes", "events")}
 OWN_LOG_SOURCES |= {("linux", "sysmon"), ("linux", "tetragon"), ("linux", "falco")}
 
