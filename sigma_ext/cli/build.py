@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TUNING_MODES
-from sigma_ext.cli.common import add_content_options, load_or_report, report
+from sigma_ext.cli.common import add_content_options, load_content_or_report, report
 from sigma_ext.problems import ProblemsFound
 
 
@@ -14,7 +14,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("build", help="compile every rule for Splunk and Elastic")
     add_content_options(parser)
     parser.add_argument(
-        "--out", type=Path, default=Path("build"), help="output folder (default: build)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: the out folder sigma-ext.yml names, else out/ in the "
+        "content folder, or in the working directory for the shipped content)",
     )
     parser.add_argument(
         "--splunk-tuning",
@@ -31,11 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from sigma_ext.build.folder import build, package_version, splunk_package_name
     from sigma_ext.build.summary import summary_table
 
-    corpus = load_or_report(args)
-    if corpus is None:
+    content = load_content_or_report(args)
+    if content is None:
         return 1
+    corpus = content.corpus
     try:
-        result = build(corpus, args.out, args.splunk_tuning)
+        result = build(corpus, args.out or content.location.out, args.splunk_tuning)
     except ProblemsFound as error:
         report(error)
         return 1
