@@ -76,9 +76,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (wheel,) = wheels.glob("sigma_ext-*.whl")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    install = ["install", "-q", "--disable-pip-version-check", "--no-compile"]
     subprocess.run(
-        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        + ["--no-compile", "-c", clone / "constraints.txt", wheel],
+        [venv / "bin" / "python", "-m", "pip", *install, "-c", clone / "constraints.txt", wheel],
         check=True,
     )
     return Installed(wheel, venv / "bin")
