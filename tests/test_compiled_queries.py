@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.build.compile import compile_all
+from sigma_ext.build.result import Compiled
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import Case, load_cases
 from sigma_ext.emulate import QueryError, Unsupported

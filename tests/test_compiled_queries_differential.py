@@ -28,7 +28,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.build.compile import compile_all
+from sigma_ext.build.result import Compiled
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.profile import load_profile
 from sigma_ext.emulate.verdict import compiled_matches

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.build.compile import sigma_value_regex
 from sigma_ext.build.every_element import element_tests
+from sigma_ext.build.siem_compiler import sigma_value_regex
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import Case, load_cases
 from sigma_ext.content.image_refs import is_approved

@@ -12,11 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sigma_ext.hunt.fast.engine import (
-    FastHunt,
-    _codes,
-    _run_with_progress,
-)
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast.running import coded_rows, run_with_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
 from sigma_ext.reference.engine import ReferenceEngine
 
@@ -270,7 +267,7 @@ def _typed_codes(fast: FastHunt, log: Path, tmp_path: Path) -> dict[int, str] | 
     try:
         if fast._scan_typed(con, log, tmp_path / "codes.parquet", None) is None:
             return None
-        return dict(_codes(con, tmp_path / "codes.parquet"))
+        return dict(coded_rows(con, tmp_path / "codes.parquet"))
     finally:
         con.close()
 
@@ -421,7 +418,7 @@ def test_progress_rises_while_a_long_scan_runs(fast: FastHunt, tmp_path: Path) -
         f"TO '{tmp_path / 'out.parquet'}' (FORMAT parquet)"
     )
     try:
-        _run_with_progress(con, slow, lambda *report: seen.append(report), every=0.002)
+        run_with_progress(con, slow, lambda *report: seen.append(report), every=0.002)
     finally:
         con.close()
     assert seen[-1] == ("scan", 100.0)
@@ -449,7 +446,7 @@ def test_lines_left_to_the_reference_engine_have_a_judge_phase_of_their_own(
 ) -> None:
     # CloudTrail has no SQL: after the scan, every one of its lines is judged one by one, which
     # takes far longer than the scan, so the bar must not sit at 100% meanwhile
-    monkeypatch.setattr("sigma_ext.hunt.fast.engine.PROGRESS_LINES", 10)
+    monkeypatch.setattr("sigma_ext.hunt.fast.running.PROGRESS_LINES", 10)
     cloudtrail = ROOT / "fixtures" / "aws_cloudtrail" / "malicious_creators.jsonl"
     events = [line for line in cloudtrail.read_text().splitlines() if line.strip()]
     audit = json.dumps(next(e for e in BASE if e.get("verb") == "create"))

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sigma_ext.hunt.fast.engine import ENVELOPES, FAST_PATHS, REFERENCE_ONLY, FastHunt
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast.envelopes import ENVELOPES
+from sigma_ext.hunt.fast.recognizers import FAST_PATHS, REFERENCE_ONLY
 from sigma_ext.hunt.reference import hunt_file
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sigma_ext.build.compile import esql_element_condition
+from sigma_ext.build.elastic.compiler import esql_element_condition
 from sigma_ext.build.elastic.lucene_regex import UntranslatableRegex, lower_literals, to_lucene
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.image_refs import is_approved, parse_image_reference, registry_patterns

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.build.compile import compile_all
 from sigma_ext.build.folder import build, package_version, splunk_package_name
+from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk import tuning as splunk_tuning
 from sigma_ext.build.splunk.app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
 from sigma_ext.build.splunk.tuning_modes import TUNING_MODES

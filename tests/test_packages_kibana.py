@@ -14,9 +14,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from sigma_ext.build.compile import Compiled, compile_all
+from sigma_ext.build.compile import compile_all
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
 from sigma_ext.build.folder import build
+from sigma_ext.build.result import Compiled
 from sigma_ext.content.attack import attack_data, split_tags
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import state_value

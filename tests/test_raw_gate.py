@@ -14,7 +14,8 @@ from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 
 from sigma_ext.hunt.fast import element_lines, raw_gate
-from sigma_ext.hunt.fast.engine import FAST_PATHS, FastHunt
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast.recognizers import FAST_PATHS
 from sigma_ext.hunt.reference import read_line
 from sigma_ext.reference.engine import ReferenceEngine
 
@@ -211,7 +212,7 @@ def test_the_one_regex_every_element_test_agrees_with_element_by_element(
 
 
 def test_lines_whose_lengths_add_up_to_the_file_need_no_count(tmp_path: Path) -> None:
-    from sigma_ext.hunt.fast.engine import _all_lines_read
+    from sigma_ext.hunt.fast.running import all_lines_read
 
     cases = {
         b'{"a":1}\n{"b":2}\n': (2, 14, True),
@@ -223,7 +224,7 @@ def test_lines_whose_lengths_add_up_to_the_file_need_no_count(tmp_path: Path) ->
     for number, (content, (rows, length, expected)) in enumerate(cases.items()):
         path = tmp_path / f"{number}.jsonl"
         path.write_bytes(content)
-        assert _all_lines_read(path, rows, length) is expected, content
+        assert all_lines_read(path, rows, length) is expected, content
 
 
 NUMBERISH = st.text(alphabet="-+.0123456789eE_ infINFnaNty{[x", max_size=8)
@@ -233,7 +234,7 @@ NUMBERISH = st.text(alphabet="-+.0123456789eE_ infINFnaNty{[x", max_size=8)
 @given(value=st.one_of(NUMBERISH, ELEMENT))
 def test_the_cheap_unsure_check_finds_every_value_sx_unsure_finds(value: str) -> None:
     from sigma_ext.hunt.fast.duckdb_backend import install_macros
-    from sigma_ext.hunt.fast.engine import MAYBE_UNSURE
+    from sigma_ext.hunt.fast.plan import MAYBE_UNSURE
 
     con = duckdb.connect()
     try:

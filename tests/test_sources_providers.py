@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sigma_ext.build.compile import ElasticCompiler, SplunkCompiler
+from sigma_ext.build.elastic.compiler import ElasticCompiler
+from sigma_ext.build.splunk.compiler import SplunkCompiler
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.emulate import splunk_search
 from sigma_ext.emulate.documents import build_document

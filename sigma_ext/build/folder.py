@@ -21,8 +21,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from sigma_ext import __version__
-from sigma_ext.build.compile import Compiled, check_compilation, compile_all
+from sigma_ext.build.compile import check_compilation, compile_all
 from sigma_ext.build.elastic.kibana import kibana_ndjson
+from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.app import APP_ID, app_files
 from sigma_ext.build.splunk.tuning import tuned_searches
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TuningMode

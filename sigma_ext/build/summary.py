@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sigma_ext.build.compile import Compiled
+from sigma_ext.build.result import Compiled
 
 
 def spl_file(compiled: Compiled) -> str:

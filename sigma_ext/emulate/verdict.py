@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sigma_ext.build.compile import Compiled
+from sigma_ext.build.result import Compiled
 from sigma_ext.emulate import Unsupported, esql, lucene, splunk_search
 from sigma_ext.emulate.documents import Document, build_document
 

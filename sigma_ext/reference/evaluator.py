@@ -30,11 +30,8 @@ from typing import Any
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
-    ConditionIdentifier,
-    ConditionItem,
     ConditionNOT,
     ConditionOR,
-    ConditionSelector,
     ConditionValueExpression,
 )
 from sigma.rule import SigmaRule
@@ -53,6 +50,8 @@ from sigma.types import (
     SigmaString,
     SpecialChars,
 )
+
+from sigma_ext.condition_tree import fields_of, fold_condition
 
 Event = Mapping[str, Any]
 ValueTest = Callable[[Any], bool]
@@ -347,9 +346,12 @@ def _boolean(node: Any, child: Callable[[Any], Predicate]) -> Predicate | None:
         case ConditionOR():
             return _one_of([child(arg) for arg in node.args])
         case ConditionNOT():
-            inner = child(node.args[0])
-            return lambda fields: not inner(fields)
+            return _not(child(node.args[0]))
     return None
+
+
+def _not(inner: Predicate) -> Predicate:
+    return lambda fields: not inner(fields)
 
 
 def _plain_string(node: Any) -> tuple[str, SigmaString] | None:
@@ -413,18 +415,10 @@ def compile_condition(node: Any) -> Predicate:
     raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
 
 
-def _fields_of(node: Any) -> set[str]:
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        return {node.field}
-    if isinstance(node, ConditionItem):
-        return set().union(*(_fields_of(arg) for arg in node.args))
-    return set()
-
-
 def _every_element(node: Any) -> Predicate:
     """Match when every value of the detection's field(s) matches the detection."""
     inner = compile_condition(node)
-    fields = sorted(_fields_of(node))
+    fields = sorted(fields_of(node))
 
     def test(event: Fields) -> bool:
         values = [v for field in fields for v in event.values(field)]
@@ -458,17 +452,9 @@ def compile_rule(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Compil
             )
         return compiled[name]
 
-    def walk(node: Any) -> Predicate:
-        match node:
-            case ConditionIdentifier():
-                return detection(node.identifier)
-            case ConditionSelector():
-                referenced = node.resolve_referenced_detections(detections)
-                return walk(node.cond_class(list(referenced)))
-        boolean = _boolean(node, walk)
-        if boolean is None:
-            raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
-        return boolean
+    def unsupported(node: Any) -> Predicate:
+        raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
 
-    conditions = [walk(c.parse(postprocess=False)) for c in detections.parsed_condition]
-    return CompiledRule(rule, _one_of(conditions))
+    return CompiledRule(
+        rule, fold_condition(rule, detection, _all_of, _one_of, _not, other=unsupported)
+    )

@@ -13,7 +13,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from sigma_ext.build.compile import Compiled
+from sigma_ext.build.result import Compiled
 from sigma_ext.content.attack import kibana_threat
 
 # Kibana severity and risk score per Sigma level (Elastic's conventions: 21, 47, 73, 99).

@@ -21,8 +21,14 @@ import io
 import json
 from collections.abc import Iterable
 
-from sigma_ext.build.compile import Compiled
-from sigma_ext.build.splunk.tuning import LOOKUP_COLUMN, Lookup, Macro, SplunkTuning, TunedSearch
+from sigma_ext.build.result import Compiled
+from sigma_ext.build.splunk.knowledge_objects import (
+    LOOKUP_COLUMN,
+    Lookup,
+    Macro,
+    SplunkTuning,
+    TunedSearch,
+)
 
 APP_ID = "sigma_ext_container_creation"
 APP_LABEL = "sigma-ext Container Creation Detections"

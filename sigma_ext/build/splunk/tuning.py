@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from sigma.backends.splunk.splunk import SplunkBackend
 from sigma.conditions import (
@@ -46,9 +46,19 @@ from sigma.processing.transformations.base import DetectionItemTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
-from sigma_ext.build.compile import Compiled, SplunkCompiler, sigma_value_regex
-from sigma_ext.build.compile import _spl_string as spl_string
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.result import Compiled
+from sigma_ext.build.siem_compiler import sigma_value_regex
+from sigma_ext.build.splunk.compiler import SplunkCompiler
+from sigma_ext.build.splunk.compiler import _spl_string as spl_string
+from sigma_ext.build.splunk.knowledge_objects import (
+    LOOKUP_COLUMN,
+    Lookup,
+    Macro,
+    SplunkTuning,
+    TunedSearch,
+    expand_macros,
+)
 from sigma_ext.build.splunk.tuning_modes import TuningMode
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.profile import Profile
@@ -56,67 +66,7 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.sources.catalogue import Source
 
-MacroKind = Literal["list", "registry", "source", "filter"]
 LIST_MARK = "sigma_ext_list:"
-LOOKUP_COLUMN = "identity"
-_MACRO_CALL = re.compile(r"`([A-Za-z0-9_]+)`")
-
-
-@dataclass(frozen=True)
-class Macro:
-    """One search macro of the app (``macros.conf`` stanza without arguments)."""
-
-    name: str
-    definition: str
-    description: str
-    kind: MacroKind
-    list_name: str | None = None
-    field: str | None = None
-    whole_list: bool = False
-    used_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """A tuning list shipped as a CSV lookup (``lookups/<name>.csv`` and ``transforms.conf``)."""
-
-    name: str
-    list_name: str
-    entries: tuple[str, ...]
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}.csv"
-
-
-@dataclass(frozen=True)
-class TunedSearch:
-    """What one saved search runs, next to the inline compilation it was made from."""
-
-    compiled: Compiled
-    search: str
-    filter_macro: str | None
-    inline_lists: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SplunkTuning:
-    """Every search of a build, with the macros and lookups they use."""
-
-    mode: TuningMode
-    searches: tuple[TunedSearch, ...]
-    macros: tuple[Macro, ...]
-    lookups: tuple[Lookup, ...]
-
-
-def expand_macros(text: str, macros: Iterable[Macro]) -> str:
-    """Replace every `` `name` `` call by the macro's definition, as Splunk does before parsing."""
-    definitions = {m.name: m.definition for m in macros}
-
-    def expand(match: re.Match[str]) -> str:
-        return definitions[match.group(1)]
-
-    return _MACRO_CALL.sub(expand, text)
 
 
 def macro_slug(text: str) -> str:

@@ -1,6 +1,6 @@
 """A pySigma backend writing a rule as a DuckDB SQL boolean with the reference evaluator's meaning.
 
-The SQL runs over values that ``sigma_ext.hunt.fast.engine`` extracts from JSON events: for every
+The SQL runs over values that ``sigma_ext.hunt.fast.plan`` extracts from JSON events: for every
 field
 a ``FieldSql`` says how to get its values (one VARCHAR, or a LIST of VARCHAR for a field that
 crosses arrays) and when the extraction cannot be trusted for the row. Every test is three-valued:
@@ -66,7 +66,7 @@ class ValueTest:
         return f"({self.core(v)})"
 
 
-# Checked once per value when a field is extracted (``sigma_ext.hunt.fast.engine``): every guard a
+# Checked once per value when a field is extracted (``sigma_ext.hunt.fast.plan``): every guard a
 # value test needs, so that the tests themselves are plain comparisons.
 VALUE_GUARD = "(sx_unsure({v}) OR sx_unprintable({v}))"
 
@@ -122,6 +122,15 @@ def sigma_string_pattern(
         else:
             return None
     return "".join(out)
+
+
+def folded_pattern(
+    value: SigmaString, many: str, one: str, literal: Callable[[str], str]
+) -> str | None:
+    """A Sigma string, lower-cased, as a pattern: ``many`` and ``one`` for its wildcards and
+    ``literal`` escaping its text; None when the text is not printable ASCII (Python and SQL
+    fold other characters differently)."""
+    return sigma_string_pattern(value, many, one, lambda text: literal(text.lower()))
 
 
 @dataclass(frozen=True)
@@ -380,10 +389,12 @@ def unless_pool_unknown(pool: list[FieldSql], test: str) -> str:
     return test
 
 
-def every_element_sql(
+def every_element_lambda_sql(
     pool: list[FieldSql], element_condition: Callable[[str], str], name: str
 ) -> str:
-    """Three-valued "every pooled value satisfies the detection" (vacuously TRUE)."""
+    """Three-valued "every pooled value satisfies the detection" (vacuously TRUE), as a DuckDB
+    lambda over the values; ``element_lines.every_element_line_regex_sql`` is the cheaper
+    regular expression when the detection allows one."""
     element = f"sx_p_{name}"
     body = element_condition(element)
     test = (

@@ -159,7 +159,7 @@ def _class_safe(items: Any) -> bool:
     return True
 
 
-def every_element_sql(pool: list[FieldSql], regex: str) -> str:
+def every_element_line_regex_sql(pool: list[FieldSql], regex: str) -> str:
     """Three-valued "every pooled value matches ``regex`` as a line" (vacuously TRUE)."""
     values = pooled_values(pool)
     test = (

@@ -6,10 +6,10 @@ apart. Most lines of an audit log can be dismissed from the text alone:
 * **recognised** (``FastPath.raw_prefix``): the line starts with the source's first keys, so its
   recogniser holds (the first keys are the first occurrences, which are the ones that count);
 * **no rule can fire** (``value_test``, one per field, put together by
-  ``FastHunt._raw_dismissal``): a rule that needs ``verb`` to be ``create`` or ``patch``
+  ``typed_scan.raw_dismissal``): a rule that needs ``verb`` to be ``create`` or ``patch``
   cannot fire on a line in which no key ending in ``verb`` is followed by one of those strings
   (in any case) or by a value that is not a string. Built from each rule's positive string tests
-  on fields that hold one value, as the typed gate is (``hunt_duckdb._necessary``): an AND keeps
+  on fields that hold one value, as the typed gate is (``sigma_ext.hunt.fast.gates``): an AND keeps
   its parts, an OR needs every part known, a NOT or any other test says nothing.
 
 Text tests cannot see through JSON escapes or Unicode case folding, so a line is **suspicious**

@@ -1,0 +1,126 @@
+"""The Elastic compiler: Lucene from pySigma's Lucene backend, ES|QL for every-element rules."""
+
+from __future__ import annotations
+
+from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
+from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
+from sigma.conditions import ConditionNOT
+from sigma.conversion.deferred import DeferredQueryExpression
+from sigma.conversion.state import ConversionState
+from sigma.rule import SigmaRule
+from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SigmaType
+
+from sigma_ext.build.elastic.lucene_regex import lower_literals, to_lucene
+from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.siem_compiler import SiemCompiler
+from sigma_ext.content.mappings import conversion_pipeline
+from sigma_ext.content.rules import RuleFile
+from sigma_ext.reference.evaluator import sigma_string_regex
+from sigma_ext.sources.catalogue import Source
+from sigma_ext.targets import ELASTIC
+
+NO_ESQL_ATTRIBUTE = "sigma_ext.no_esql"
+
+
+def _esql_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _esql_field(name: str) -> str:
+    return name if all(c.isalnum() or c in "._" for c in name) else f"`{name}`"
+
+
+def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
+    """An ES|QL condition true when the single value in ``column`` matches one of ``values``.
+
+    Case-insensitive values compare the lower-cased element with a lower-cased pattern;
+    case-sensitive regular expressions compare the element as it is.
+    """
+    folded: list[str] = []
+    exact: list[str] = []
+    for value in values:
+        if isinstance(value, SigmaString):
+            folded.append(lower_literals(to_lucene(sigma_string_regex(value))))
+        elif isinstance(value, SigmaRegularExpression):
+            lucene = to_lucene(str(value.regexp))
+            if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
+                folded.append(lower_literals(lucene))
+            else:
+                exact.append(lucene)
+        else:
+            raise TypeError(f"cannot render {type(value).__name__} as an element test")
+    tests = []
+    if folded:
+        tests.append(f"TO_LOWER({column}) RLIKE {_esql_string('|'.join(folded))}")
+    if exact:
+        tests.append(f"{column} RLIKE {_esql_string('|'.join(exact))}")
+    return " OR ".join(tests) if tests else "false"
+
+
+class NullSafeESQLBackend(ESQLBackend):
+    """pySigma's ES|QL backend with Sigma's two-valued negation.
+
+    In ES|QL a comparison with a missing (null) field is null, and ``NOT null`` is null, so
+    ``not field == "x"`` drops every event without the field, where Sigma keeps it. Each negated
+    expression is therefore written ``not coalesce(<expression>, false)``.
+    """
+
+    def convert_condition_not(
+        self, cond: ConditionNOT, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        converted = super().convert_condition_not(cond, state)
+        prefix = self.not_token + self.token_separator
+        if isinstance(converted, str) and converted.startswith(prefix):
+            return f"{prefix}coalesce({converted.removeprefix(prefix)}, false)"
+        return converted
+
+
+class ElasticCompiler(SiemCompiler):
+    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``."""
+
+    target = ELASTIC
+    language = "lucene"
+    backend_class = LuceneBackend
+
+    def render_every_element(
+        self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
+    ) -> tuple[str, list[str], str]:
+        """``MV_EXPAND`` the pooled elements and keep the rows whose element matches no value.
+
+        A document with several unapproved elements yields several rows; the query keeps
+        ``_id`` (``METADATA``), by which Kibana deduplicates the alerts of a non-aggregating
+        ES|QL rule. Pattern matching uses Lucene regular expressions (``RLIKE``), which are
+        case-sensitive, so case-insensitive values compare lower-cased elements.
+
+        Where the mapping marks the rule ``sigma_ext.no_esql`` (ES|QL cannot read its fields),
+        the best alternative is Sigma's plain reading in Lucene, reported as degraded.
+        """
+        mapping = self.corpus.mapping(self.target.mapping_dir, source)
+        plain = rule_file.fresh()
+        lucene = self._convert(plain, conversion_pipeline(mapping, self.corpus.profile))
+        if NO_ESQL_ATTRIBUTE in plain.custom_attributes:
+            conversion_pipeline(mapping, self.corpus.profile).apply(base)  # its degradations
+            names = ", ".join(t.name for t in tests)
+            return (
+                lucene,
+                [
+                    f"match_every_element ({names}): "
+                    f"{plain.custom_attributes[NO_ESQL_ATTRIBUTE]}, and Lucene cannot say "
+                    "'some element does not match', so this Lucene query fires only when no "
+                    "element is approved (one approved image hides an unapproved one)"
+                ],
+                self.language,
+            )
+        pipeline = conversion_pipeline(mapping, self.corpus.profile)
+        stages = [self._convert(base, pipeline, NullSafeESQLBackend)]
+        for number, test in enumerate(tests, start=1):
+            column = f"sigma_ext_element_{number}"
+            pooled = _esql_field(test.fields[0])
+            for name in test.fields[1:]:
+                pooled = f"MV_APPEND({pooled}, {_esql_field(name)})"
+            stages += [
+                f"EVAL {column} = {pooled}",
+                f"MV_EXPAND {column}",
+                f"WHERE NOT ({esql_element_condition(column, test.values)})",
+            ]
+        return " | ".join(stages), [], "esql"

@@ -1,0 +1,265 @@
+"""Running a scan: the DuckDB connection, the codes file, line numbers and progress.
+
+A scan writes every row's code, in file order, to a temporary Parquet file (DuckDB's ordered
+``COPY``, which keeps the scan parallel); the rows with a code are read back by their row
+number, a batch at a time (``coded_rows``), and placed on the file's lines past the blank lines
+DuckDB skips (``LineNumbers``). A line marked for the reference engine is read from the file
+(``LineReader``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, NamedTuple
+
+import duckdb
+
+from sigma_ext.hunt.fast.duckdb_backend import install_macros, sql_string
+from sigma_ext.hunt.progress import Progress
+from sigma_ext.hunt.reference import PROGRESS_LINES, is_gzip, open_binary
+
+
+def connect(threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+    con.execute("SET preserve_insertion_order = true")
+    # long IN lists would become MARK joins, which neither keep the row order nor run fast
+    con.execute("SET disabled_optimizers = 'in_clause'")
+    # DuckDB's own bar would go to stdout, which carries the hits
+    con.execute("SET enable_progress_bar_print = false")
+    install_macros(con)
+    return con
+
+
+def compression(path: Path) -> str:
+    return "gzip" if is_gzip(path) else "none"
+
+
+def typed_reader(path: Path) -> str:
+    """``read_json_objects`` of the file: one row per non-blank line, its text as JSON (NULL
+    for a line that is not JSON)."""
+    return (
+        f"read_json_objects({sql_string(str(path))}, format='newline_delimited', "
+        f"ignore_errors=true, compression='{compression(path)}')"
+    )
+
+
+def exact_reader(path: Path, types: dict[str, str]) -> str:
+    """``read_json`` of the columns the rules read, typed as ``types`` says; a line DuckDB
+    cannot read gives a row of NULLs."""
+    columns = "{" + ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in types.items()) + "}"
+    return (
+        f"read_json({sql_string(str(path))}, format='newline_delimited', records=true, "
+        f"ignore_errors=true, compression='{compression(path)}', columns={columns})"
+    )
+
+
+def scan_typed(
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    path: Path,
+    codes: Path,
+    progress: Progress | None,
+) -> Scanned | None:
+    """Write the code and length of every row to ``codes`` (``select``: the typed scan's query);
+    None when DuckDB fails on it."""
+    try:
+        return copy_codes(con, select.replace("{reader}", typed_reader(path)), codes, progress)
+    except (duckdb.Error, UnicodeDecodeError):
+        # its message may even quote bytes that are not UTF-8
+        return None
+
+
+def scan_exact(
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    reader: str,
+    codes: Path,
+    progress: Progress | None,
+) -> Scanned:
+    """Write the code of every row to ``codes`` (``select``: the exact scan's query over
+    ``reader``; lengths unknown)."""
+    exact = select.replace("{reader}", reader)
+    query = f"SELECT code, NULL::BIGINT AS n FROM ({exact})"
+    return copy_codes(con, query, codes, progress)
+
+
+class Scanned(NamedTuple):
+    """What a scan wrote to the codes file."""
+
+    rows: int
+    length: int | None
+    """The sum of the rows' lengths; None when a row has none."""
+    reference: int
+    """Rows left to the reference engine (code 'R')."""
+
+
+def copy_codes(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    codes: Path,
+    progress: Progress | None,
+) -> Scanned:
+    """Run ``query`` (columns ``code`` and ``n``) into the Parquet file ``codes``, in row order,
+    and count what it wrote."""
+    target = sql_string(str(codes))
+    run_with_progress(con, f"COPY ({query}) TO {target} (FORMAT parquet)", progress)
+    found = con.execute(
+        "SELECT count(*), sum(n), count(n), count(*) FILTER (WHERE code = 'R') "
+        f"FROM read_parquet({target})"
+    ).fetchone()
+    assert found is not None
+    rows, length, known, reference = found
+    return Scanned(int(rows), int(length or 0) if known == rows else None, int(reference))
+
+
+def all_lines_read(path: Path, rows: int, length: int | None) -> bool:
+    """Whether DuckDB gave a row for every line of the file, as it is.
+
+    Rows are lines in order, their text as in the file, less any line DuckDB skips (blank) and
+    any whitespace it trims: when the rows' lengths and line ends make up the file's size,
+    there was none. Otherwise (or for gzip), the file's lines are counted.
+    """
+    if length is not None and not is_gzip(path):
+        size = path.stat().st_size
+        if size == 0:
+            return rows == 0
+        with path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            ends = handle.read(1) == b"\n"
+        return length + rows - (0 if ends else 1) == size
+    return count_lines(path) == rows
+
+
+def run_with_progress(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    progress: Progress | None,
+    every: float = 0.2,
+) -> None:
+    """Run ``sql``; while it runs, pass DuckDB's query progress (0 to 100) to ``progress`` as
+    the ``scan`` phase every ``every`` seconds, then 100 once it is done."""
+    if progress is None:
+        con.execute(sql)
+        return
+    # without it, query_progress() gives -1 throughout
+    con.execute("SET enable_progress_bar = true")
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(every):
+            try:
+                value = con.query_progress()
+            except duckdb.Error:
+                continue
+            if value >= 0:
+                progress("scan", float(value))
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        con.execute(sql)
+    finally:
+        done.set()
+        watcher.join()
+        con.execute("SET enable_progress_bar = false")
+    progress("scan", 100.0)
+
+
+@dataclass
+class Judging:
+    """The ``judge`` phase of the progress: the lines the scan left to the reference engine,
+    which may be most of a file (a source with no SQL) and take far longer than the scan."""
+
+    progress: Progress | None
+    total: int
+    count: int = 0
+
+    def judged(self) -> None:
+        self.count += 1
+        if self.progress is not None and self.count % PROGRESS_LINES == 0:
+            self.progress("judge", min(100 * self.count / self.total, 99.9))
+
+    def done(self) -> None:
+        if self.progress is not None and self.total:
+            self.progress("judge", 100.0)
+
+
+_CHUNK = 1 << 20
+
+
+def count_lines(path: Path) -> int:
+    """Lines as both engines count them: ``\\n``-terminated, plus a last unterminated one."""
+    count, last = 0, b"\n"
+    with open_binary(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+_DUCKDB_BLANK = re.compile(rb"^[ \t\r\x0b\x0c]*$")
+
+
+def skipped_lines(path: Path) -> list[int]:
+    """The lines DuckDB's JSON reader skips (only whitespace it knows), in order."""
+    with open_binary(path) as handle:
+        return [
+            number
+            for number, raw in enumerate(handle, start=1)
+            if _DUCKDB_BLANK.match(raw.rstrip(b"\n"))
+        ]
+
+
+def coded_rows(con: duckdb.DuckDBPyConnection, codes: Path) -> Iterator[tuple[int, str]]:
+    """(1-based row ordinal, code) for every row with a code, in order, a batch at a time."""
+    result = con.execute(
+        f"SELECT file_row_number + 1, code FROM read_parquet({sql_string(str(codes))}, "
+        "file_row_number = true) WHERE code IS NOT NULL ORDER BY 1"
+    )
+    while batch := result.fetchmany(_BATCH):
+        yield from batch
+
+
+_BATCH = 10_000
+
+
+class LineNumbers:
+    """Row ordinals (lines DuckDB reads) to line numbers, past the lines DuckDB skips."""
+
+    def __init__(self, skipped: list[int]) -> None:
+        self.skipped = skipped
+        self.passed = 0
+
+    def of(self, ordinal: int) -> int:
+        while (
+            self.passed < len(self.skipped) and self.skipped[self.passed] <= ordinal + self.passed
+        ):
+            self.passed += 1
+        return ordinal + self.passed
+
+
+class LineReader:
+    """Reads lines forward by number (the numbers asked for only increase)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: IO[bytes] | None = None
+        self.number = 0
+
+    def get(self, number: int) -> bytes:
+        if self.handle is None:
+            self.handle = open_binary(self.path)
+        while self.number < number - 1:
+            self.handle.readline()
+            self.number += 1
+        self.number += 1
+        return self.handle.readline()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
