@@ -74,6 +74,15 @@ def test_a_subfolder_of_a_content_tree_finds_the_tree() -> None:
     assert (location.kind, location.root, location.out) == ("tree", ROOT, ROOT / "out")
 
 
+def test_found_content_is_given_relative_to_the_working_directory(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo / "rules")
+    location = locate()
+    assert (location.config, location.out) == (Path("..", CONFIG_NAME), Path("..", "out"))
+    assert location.rule_roots == (Path("..", "rules"),)
+
+
 def test_a_subfolder_of_a_repository_finds_its_config(repo: Path) -> None:
     location = locate(cwd=repo / "rules" / "kubernetes")
     assert (location.kind, location.config) == ("repository", repo / CONFIG_NAME)
@@ -121,7 +130,7 @@ def test_init_then_check_test_build_pass_in_the_repository(
     assert (code, out.splitlines()[-1]) == (0, "4 passed, 0 failed")
     code, out, _ = run(capsys, "build")
     assert code == 0
-    assert f"built {len(SHIPPED_RULES) + 1} rules into {repo / 'out'}" in out
+    assert f"built {len(SHIPPED_RULES) + 1} rules into out:" in out
     spl = repo / "out" / "splunk" / "spl"
     assert (spl / f"{SAMPLE}.spl").is_file()
     assert (spl / "kubernetes_audit_pod_created.spl").is_file()

@@ -18,6 +18,7 @@ the package is imported from (an editable install).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -84,25 +85,34 @@ class Location:
 
     def describe(self) -> str:
         if self.kind == "repository":
-            return f"content repository {self.config} (shipped content from {self.shipped})"
+            assert self.config is not None
+            return (
+                f"content repository {self.config.resolve()} (shipped content from {self.shipped})"
+            )
         if self.kind == "tree":
-            return f"content tree {self.root}"
+            return f"content tree {self.root.resolve()}"
         return f"the content shipped with sigma-ext ({self.shipped})"
 
 
 def locate(root: Path | None = None, cwd: Path | None = None) -> Location:
-    """The content of a run given ``--root`` (or None) and the working directory."""
-    here = (cwd or Path.cwd()).resolve()
+    """The content of a run given ``--root`` (or None) and the working directory.
+
+    Searching from the process's own working directory (``cwd`` None), a folder found there or
+    above it is given relative to it (``rules/x.yml``, ``../rules/x.yml``), as paths were
+    before the search existed, so that messages stay short; with ``cwd`` given, absolute.
+    """
     if root is not None:
         return _at(root, explicit=True) or _not_content(root)
+    here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        found = _at(folder, explicit=False)
+        shown = Path(os.path.relpath(folder, here)) if cwd is None else folder
+        found = _at(shown, explicit=False)
         if found is not None:
             return found
     shipped = shipped_root()
     return Location(
         kind="shipped",
-        root=here,
+        root=Path() if cwd is None else here,
         shipped=shipped,
         config=None,
         rule_roots=(shipped / "rules",),
@@ -110,7 +120,7 @@ def locate(root: Path | None = None, cwd: Path | None = None) -> Location:
         profile=shipped / EXAMPLE_PROFILE,
         mapping_root=shipped,
         mapping_overrides=None,
-        out=here / DEFAULT_OUT,
+        out=(Path() if cwd is None else here) / DEFAULT_OUT,
     )
 
 
