@@ -1,18 +1,77 @@
-"""Shared test fixtures. The whole suite runs with the network switched off."""
+"""Shared test fixtures. The whole suite runs with the network switched off.
+
+What is costly to make and never changed by a test is made once per run here: the example
+corpus, its reference engine and fast hunt, every rule compiled for every target
+(``compiled``), and the build folder of each Splunk tuning mode (``example_builds``). A test
+that needs a different corpus or a fresh build makes its own. The splunk-appinspect runs that
+are selected (marker ``appinspect``) start in the background when the session begins
+(``tests/appinspect_runs.py``).
+
+Hypothesis runs under one of two profiles, with the same properties and strategies:
+
+* ``ci`` (selected when the environment has ``CI=true``, as ``.ci/run`` has in CI): every
+  property runs the number of examples its test asks for, derandomized (the same examples on
+  every run), with no example database;
+* ``dev`` (everywhere else): a fifth of those examples, at least one, with the example database
+  in ``.hypothesis/`` so that a failure found locally is tried first on the next run.
+
+``HYPOTHESIS_PROFILE=ci`` (or ``dev``) chooses one explicitly. A test states its thorough count
+as ``@settings(max_examples=examples(300))``; a property with no count runs the profile's
+``max_examples`` (100 in ``ci``, 20 in ``dev``).
+"""
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.reference.engine import ReferenceEngine
 
+if TYPE_CHECKING:  # the compilers are imported by the fixtures that need them
+    from sigma_ext.build.result import Compiled
+    from sigma_ext.build.splunk.tuning_modes import TuningMode
+
+    from .appinspect_runs import AppInspectRuns
+
 ROOT = Path(__file__).resolve().parent.parent
+
+THOROUGH_EXAMPLES = 100  # max_examples of the ci profile; examples(n) scales n by the profile's
+settings.register_profile(
+    "ci",
+    settings.get_profile("ci"),  # Hypothesis's own: derandomized, no database, blobs printed
+    max_examples=THOROUGH_EXAMPLES,
+    deadline=None,
+)
+settings.register_profile(
+    "dev",
+    settings.get_profile("default"),
+    max_examples=THOROUGH_EXAMPLES // 5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+HYPOTHESIS_PROFILE = os.environ.get(
+    "HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"
+)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(thorough: int) -> int:
+    """How many examples a property runs: ``thorough`` under the ci profile, a fifth under dev."""
+    assert settings.default is not None
+    return max(1, thorough * settings.default.max_examples // THOROUGH_EXAMPLES)
+
+
+def pytest_report_header() -> str:
+    return f"hypothesis profile: {HYPOTHESIS_PROFILE} (set HYPOTHESIS_PROFILE=ci|dev to choose)"
 
 
 class NetworkUsed(AssertionError):
@@ -45,3 +104,83 @@ def engine(corpus: Corpus) -> ReferenceEngine:
 def fast(engine: ReferenceEngine) -> FastHunt:
     """The fast hunt over the whole corpus (its SQL is made once; hunting keeps no state)."""
     return FastHunt(engine)
+
+
+@pytest.fixture(scope="session")
+def compiled(corpus: Corpus) -> list[Compiled]:
+    """``compile_all`` of the example corpus, once per run (the results are frozen; tests filter
+    the list and never change it)."""
+    from sigma_ext.build.compile import compile_all
+
+    return compile_all(corpus)
+
+
+class Builds:
+    """``sigma-ext build`` of the example corpus into a folder per Splunk tuning mode, each built
+    on first use and then shared (tests read the folders and never write into them)."""
+
+    def __init__(self, corpus: Corpus, root: Path) -> None:
+        self.corpus = corpus
+        self.root = root
+        self.outs: dict[TuningMode, Path] = {}
+
+    def __getitem__(self, mode: TuningMode) -> Path:
+        from sigma_ext.build.folder import build
+
+        if mode not in self.outs:
+            self.outs[mode] = build(self.corpus, self.root / mode / "build", mode).out
+        return self.outs[mode]
+
+
+@pytest.fixture(scope="session")
+def example_builds(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Builds:
+    return Builds(corpus, tmp_path_factory.mktemp("example-builds"))
+
+
+@pytest.fixture(scope="module")
+def duckdb_con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """One in-memory DuckDB connection for a whole test module: opening one costs about 100 ms,
+    which a property that opened one per example spent on every example. Tests that create a
+    table drop it again."""
+    con = duckdb.connect()
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def appinspect_runs(
+    example_builds: Builds, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppInspectRuns]:
+    from .appinspect_runs import AppInspectRuns
+
+    runs = AppInspectRuns(example_builds, tmp_path_factory.mktemp("appinspect"))
+    try:
+        yield runs
+    finally:
+        runs.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def appinspect_in_background(request: pytest.FixtureRequest) -> None:
+    """Start every selected splunk-appinspect run now, so that it runs beside the other tests.
+
+    A test marked ``appinspect`` is parametrized with ``mode`` and ``tags``. When a run cannot
+    start here (no splunk-appinspect, a build that fails), its test starts it and reports why.
+    """
+    from .appinspect_runs import APPINSPECT
+
+    selected = [
+        (item.callspec.params["mode"], tuple(item.callspec.params["tags"]))
+        for item in request.session.items
+        if item.get_closest_marker("appinspect") and hasattr(item, "callspec")
+    ]
+    if not selected or not APPINSPECT.exists():
+        return
+    runs: AppInspectRuns = request.getfixturevalue("appinspect_runs")
+    try:
+        for mode, options in selected:
+            runs.start(mode, options)
+    except Exception:
+        return

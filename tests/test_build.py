@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.build.compile import compile_all
 from sigma_ext.build.folder import build, write_atomically
+from sigma_ext.build.result import Compiled
+from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.build.summary import summary_table
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
 
+from .conftest import Builds
+
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> Path:
-    out = tmp_path_factory.mktemp("b") / "build"
-    build(corpus, out)
-    return out
+def built(example_builds: Builds) -> Path:
+    """``build(corpus, out)`` in the default tuning mode (made once per run, in conftest)."""
+    return example_builds[DEFAULT_TUNING]
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -70,13 +72,43 @@ def test_statuses_say_what_elastic_cannot_see(built: Path) -> None:
     )
 
 
-def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus: Corpus) -> None:
+def test_verdicts_carry_typed_reasons(compiled: list[Compiled]) -> None:
+    """The build writes reasons as text; the verdict keeps what each one is and is about."""
+    results = {(c.rule.stem, c.target.name, c.source.name): c for c in compiled}
+    aks = [c for c in results.values() if c.source.name == "kubernetes_audit_aks"]
+    for c in aks:
+        if c.target.name == "elastic":
+            assert c.shared_with is not None
+            assert c.shared_with.source == "kubernetes_audit"
+            partner = results[(c.rule.stem, "elastic", "kubernetes_audit")]
+            assert c.reasons == partner.reasons
+            assert c.why == (str(c.shared_with), *partner.why)
+        else:
+            assert c.shared_with is None
+    bare = results[("kubernetes_audit_bare_pod_created_by_person", "elastic", "kubernetes_audit")]
+    assert [r.kind for r in bare.reasons] == ["not_visible"]
+    assert not bare.reasons[0].text.startswith("not visible")
+    registry = results[
+        (
+            "kubernetes_audit_pod_or_workload_image_from_unapproved_registry",
+            "elastic",
+            "kubernetes_audit",
+        )
+    ]
+    assert [(r.kind, r.subject) for r in registry.reasons] == [("degraded", "container_image")]
+    assert registry.why == (f"container_image: {registry.reasons[0].text}",)
+    assert all(r.kind == "degraded" for c in results.values() for r in c.reasons if c.query)
+
+
+def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(
+    built: Path, corpus: Corpus, compiled: list[Compiled]
+) -> None:
     rules = [
         json.loads(line)
         for line in (built / "elastic" / "detection-rules.ndjson").read_text().splitlines()
     ]
     emitted = {r["rule_id"] for r in rules}
-    elastic = [c for c in compile_all(corpus) if c.target.name == "elastic"]
+    elastic = [c for c in compiled if c.target.name == "elastic"]
     # the Sigma id on a rule's primary source, an id derived from it on the others
     assert emitted == {c.output_id for c in elastic if c.query is not None}
     assert {c.rule.id for c in elastic if c.primary} & emitted <= {r.id for r in corpus.rules}
@@ -102,8 +134,10 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(built: Path, corpus:
         }
 
 
-def test_summary_table_has_one_row_per_rule_and_source(corpus: Corpus) -> None:
-    results = compile_all(corpus)
+def test_summary_table_has_one_row_per_rule_and_source(
+    corpus: Corpus, compiled: list[Compiled]
+) -> None:
+    results = compiled
     lines = summary_table(results).splitlines()
     assert lines[0].split() == ["rule", "source", "splunk", "elastic"]
     rows = [line.split() for line in lines[1:] if not line.startswith("[")]
@@ -112,7 +146,7 @@ def test_summary_table_has_one_row_per_rule_and_source(corpus: Corpus) -> None:
         for line in lines
         if line.startswith("[")
     }
-    assert len(notes) == len({r for c in results for r in c.reasons})
+    assert len(notes) == len({r for c in results for r in c.why})
     pairs = {(r.stem, s.name) for r in corpus.rules for s in corpus.sources_of(r)}
     assert {(row[0], row[1]) for row in rows} == pairs
     assert len(rows) == len(pairs)
@@ -123,7 +157,7 @@ def test_summary_table_has_one_row_per_rule_and_source(corpus: Corpus) -> None:
     }
     for c in results:
         cell = cells[(c.rule.stem, c.source.name, c.target.name)]
-        assert cell == c.status + "".join(notes[r] for r in c.reasons)
+        assert cell == c.status + "".join(notes[r] for r in c.why)
 
 
 def test_build_command_prints_the_table_and_the_packages(

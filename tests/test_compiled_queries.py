@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigma_ext.build.compile import compile_all
 from sigma_ext.build.result import Compiled
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import Case, load_cases
@@ -58,11 +57,6 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def compiled(corpus: Corpus) -> list[Compiled]:
-    return compile_all(corpus)
-
-
-@pytest.fixture(scope="module")
 def cases(corpus: Corpus) -> list[Case]:
     return load_cases(FIXTURES, [r.stem for r in corpus.rules])
 
@@ -75,7 +69,8 @@ def runs(compiled: list[Compiled], cases: list[Case]) -> list[Run]:
         # a shared result runs the query of the source it shares with, on its own documents
         result = stored
         if stored.status == "shared":
-            partner = stored.reasons[0].split(":", 1)[0]
+            assert stored.shared_with is not None
+            partner = stored.shared_with.source
             result = by_source[(stored.rule.stem, stored.target.name, partner)]
         if result.status not in ("ok", "degraded"):
             continue

@@ -36,7 +36,7 @@ from sigma_ext.emulate.verdict import compiled_matches
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import source_named
 
-from .conftest import ROOT
+from .conftest import ROOT, examples
 
 SOURCE = source_named("kubernetes_audit")
 _ODD = "".join(
@@ -198,7 +198,7 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return profile, draw(st.lists(events(profile), min_size=1, max_size=6))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_ok_compilations_agree_with_the_reference(
     scenario: tuple[dict[str, Any], list[dict[str, Any]]],
@@ -224,7 +224,7 @@ def test_ok_compilations_agree_with_the_reference(
     assert not disagreements, "\n".join(disagreements)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.sampled_from(APPROVABLE), min_size=1, unique=True),
     st.lists(images(), min_size=1, max_size=3),

@@ -12,6 +12,8 @@ from sigma.rule import SigmaRule
 
 from sigma_ext.reference.evaluator import Fields, UnsupportedConstruct, compile_rule, field_values
 
+from .conftest import examples
+
 
 def run(detection: str, event: dict[str, Any], every_element: tuple[str, ...] = ()) -> bool:
     text = textwrap.dedent(
@@ -205,7 +207,7 @@ _SCALAR = st.one_of(_TEXT, st.integers(-2, 2), st.booleans(), st.none())
 _VALUE = st.one_of(_SCALAR, st.lists(_SCALAR, max_size=3), st.just({"f": "a"}))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(values=st.lists(_TEXT, min_size=1, max_size=5), cased=st.booleans(), value=_VALUE)
 def test_a_list_of_values_matches_exactly_when_one_of_its_values_does(
     values: list[str], cased: bool, value: Any

@@ -17,7 +17,7 @@ from sigma_ext.hunt.fast.running import coded_rows, run_with_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
 from sigma_ext.reference.engine import ReferenceEngine
 
-from .conftest import ROOT
+from .conftest import ROOT, examples
 
 FIXTURES = sorted(p for p in (ROOT / "fixtures").rglob("*") if p.suffix in (".jsonl", ".log"))
 
@@ -170,7 +170,7 @@ def mutated_event(draw: st.DrawFn) -> dict[str, Any]:
 
 
 GENERATED = settings(
-    max_examples=12,
+    max_examples=examples(12),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -13,10 +13,8 @@ from hypothesis import strategies as st
 
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.envelopes import ENVELOPES
-from sigma_ext.hunt.fast.recognizers import FAST_PATHS, REFERENCE_ONLY
 from sigma_ext.hunt.reference import hunt_file
 from sigma_ext.reference.engine import ReferenceEngine
-from sigma_ext.sources.catalogue import SOURCES
 from sigma_ext.sources.json_text import parse_json_line
 
 from .conftest import ROOT
@@ -40,12 +38,6 @@ FIRES = [
     "kubernetes_audit_pod_or_workload_created_by_unauthorized_identity",
     "kubernetes_audit_pod_or_workload_image_from_unapproved_registry",
 ]
-
-
-def test_every_source_is_fast_opened_or_left_to_the_reference_engine() -> None:
-    declared = set(FAST_PATHS) | set(ENVELOPES) | REFERENCE_ONLY
-    assert not [s.name for s in SOURCES if s.name not in declared]
-    assert not set(ENVELOPES) & (set(FAST_PATHS) | REFERENCE_ONLY)
 
 
 def test_the_eks_and_aks_envelopes_are_opened(fast: FastHunt) -> None:

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from sigma_ext.content.image_refs import is_approved, parse_image_reference, registry_patterns
 from sigma_ext.reference.evaluator import value_test
 
+from .conftest import examples
+
 APPROVED = (
     "registry.corp.example",
     "quay.io/argoproj",
@@ -106,7 +108,7 @@ def references(draw: st.DrawFn) -> str:
     return name
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(references())
 def test_patterns_agree_with_grammar_on_generated_references(image: str) -> None:
     if parse_image_reference(image) is None:
@@ -114,7 +116,7 @@ def test_patterns_agree_with_grammar_on_generated_references(image: str) -> None
     assert patterns_approve(image) == is_approved(image, APPROVED), image
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(references())
 def test_only_docker_hub_entries_approve_implicit_references(image: str) -> None:
     reference = parse_image_reference(image)

@@ -11,8 +11,6 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 import tarfile
 import tomllib
 from pathlib import Path
@@ -24,7 +22,7 @@ from sigma_ext.build.folder import build, package_version, splunk_package_name
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk import tuning as splunk_tuning
 from sigma_ext.build.splunk.app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
-from sigma_ext.build.splunk.tuning_modes import TUNING_MODES
+from sigma_ext.build.splunk.tuning_modes import TUNING_MODES, TuningMode
 from sigma_ext.build.tarball import FIXED_MTIME, deterministic_tgz
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.fixtures import load_cases
@@ -33,7 +31,8 @@ from sigma_ext.emulate.documents import DocumentSpecError
 from sigma_ext.emulate.verdict import document_for
 from sigma_ext.problems import ProblemsFound
 
-from .conftest import ROOT
+from .appinspect_runs import APPINSPECT, AppInspectRuns
+from .conftest import ROOT, Builds
 
 Conf = dict[str, dict[str, str]]
 MACRO_CALL = re.compile(r"`([A-Za-z0-9_]+)`")
@@ -121,8 +120,8 @@ def inline_query(out: Path, compiled: Compiled) -> str:
 
 
 @pytest.fixture(scope="module")
-def results(corpus: Corpus) -> list[Compiled]:
-    return compile_all(corpus)
+def results(compiled: list[Compiled]) -> list[Compiled]:
+    return compiled
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +130,9 @@ def splunk(results: list[Compiled]) -> list[Compiled]:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("packages")
-    return {mode: build(corpus, root / mode, mode).out for mode in TUNING_MODES}
+def builds(example_builds: Builds) -> dict[str, Path]:
+    """The build folder of each tuning mode (made once per run, in conftest)."""
+    return {mode: example_builds[mode] for mode in TUNING_MODES}
 
 
 @pytest.mark.parametrize("mode", TUNING_MODES)
@@ -472,45 +471,22 @@ def test_package_bytes_do_not_depend_on_time_or_owner() -> None:
     assert [oct(m.mode) for m in members] == ["0o755", "0o755", "0o644", "0o644"]
 
 
-APPINSPECT = Path(sys.executable).parent / "splunk-appinspect"
-
-
 @pytest.mark.appinspect
 @pytest.mark.parametrize(
     ("mode", "tags"),
     [("macros", []), ("macros", ["--included-tags", "cloud"]), ("lookups", []), ("inline", [])],
 )
 def test_splunk_appinspect_finds_no_error_failure_or_warning(
-    builds: dict[str, Path], tmp_path: Path, mode: str, tags: list[str]
+    appinspect_runs: AppInspectRuns, mode: TuningMode, tags: list[str]
 ) -> None:
-    """splunk-appinspect (dev extra, installed by .ci/run), offline, in precert mode."""
+    """splunk-appinspect (dev extra, installed by .ci/run), offline, in precert mode; the run
+    started in the background when the session began (tests/appinspect_runs.py)."""
     if not APPINSPECT.exists():
         pytest.fail("splunk-appinspect is missing: install the dev extra (pip install -e '.[dev]')")
-    report = tmp_path / "appinspect.json"
-    package = builds[mode] / "splunk" / splunk_package_name(package_version())
-    run = subprocess.run(
-        [
-            str(APPINSPECT),
-            "inspect",
-            str(package),
-            "--mode",
-            "precert",
-            *tags,
-            "--skip-trusted-libraries-update",
-            "--data-format",
-            "json",
-            "--output-file",
-            str(report),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    run = appinspect_runs.result(mode, tuple(tags))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Checking for an update of trusted libraries" not in run.stdout
-    (result,) = json.loads(report.read_text())["reports"]
+    (result,) = json.loads(run.report.read_text())["reports"]
     findings = [
         f"{check['result']}: {check['name']}: {[m.get('message') for m in check['messages']]}"
         for group in result["groups"]

@@ -14,25 +14,26 @@ from typing import Any
 import jsonschema
 import pytest
 
-from sigma_ext.build.compile import compile_all
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
-from sigma_ext.build.folder import build
 from sigma_ext.build.result import Compiled
+from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.content.attack import attack_data, split_tags
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import state_value
+
+from .conftest import Builds
 
 Rule = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def elastic(corpus: Corpus) -> list[Compiled]:
-    return [c for c in compile_all(corpus) if c.target.name == "elastic" and c.query is not None]
+def elastic(compiled: list[Compiled]) -> list[Compiled]:
+    return [c for c in compiled if c.target.name == "elastic" and c.query is not None]
 
 
 @pytest.fixture(scope="module")
-def lines(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> list[Rule]:
-    out = build(corpus, tmp_path_factory.mktemp("kibana") / "build").out
+def lines(example_builds: Builds) -> list[Rule]:
+    out = example_builds[DEFAULT_TUNING]
     text = (out / "elastic" / "detection-rules.ndjson").read_text(encoding="utf-8")
     assert text.endswith("\n")
     assert "\n\n" not in text
@@ -153,7 +154,7 @@ def test_rules_carry_the_sigma_rule_faithfully(
             assert (line["language"], line["index"]) == (compiled.language, [index])
         assert ("building_block_type" in line) == (rule.theme == "visibility")
         assert bool(line["note"]) == (compiled.status == "degraded")
-        assert all(reason in line["note"] for reason in compiled.reasons)
+        assert all(reason in line["note"] for reason in compiled.why)
 
 
 def test_threat_is_built_offline_from_the_attack_tags(

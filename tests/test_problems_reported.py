@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.content.corpus import load_corpus
+from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.profile import load_profile
 from sigma_ext.problems import ProblemsFound
 
@@ -131,3 +131,61 @@ def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
         "splunk",
     ], found
     assert all("field is not mapped" in p for p in found), found
+
+
+def test_broken_native_compile_is_reported_by_test_and_hunt(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reference engine reports what the native compile found, with the rule's path."""
+    from sigma_ext.cli.main import main
+
+    path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
+    path.write_text(
+        path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+    )
+    log = project / "empty.jsonl"
+    log.write_text("")
+    for argv, code in ((["test"], 1), (["hunt", "--engine", "reference", str(log)], 2)):
+        assert main([*argv, "--root", str(project)]) == code
+        err = capsys.readouterr().err
+        assert f"{path}: native/kubernetes_audit: " in err, err
+        assert "field is not mapped" in err
+
+
+def test_check_reuses_the_native_compile_it_is_given(corpus: Corpus) -> None:
+    from sigma_ext.build.compile import check_compilation, compile_all
+    from sigma_ext.problems import Problem
+    from sigma_ext.reference.engine import NativeCompilation, ReferenceEngine, compile_native
+
+    native = compile_native(corpus)
+    assert native.problems == []
+    engine = ReferenceEngine(corpus, native)
+    assert engine.rules_for(corpus.sources_of(corpus.rules[0])[0])
+    marked = Problem("rules/marked.yml", None, "native/x: found by the one native compile")
+    given = NativeCompilation(native.by_source, [marked])
+    assert check_compilation(corpus, compile_all(corpus), given) == [marked]
+
+
+def test_a_bug_in_a_compiler_propagates_instead_of_reading_as_broken_content(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sigma_ext.build.result import Unconvertible
+    from sigma_ext.build.splunk.compiler import SplunkCompiler
+
+    rule = corpus.rules[0]
+    source = corpus.sources_of(rule)[0]
+
+    def buggy(*args: object, **kwargs: object) -> str:
+        raise TypeError("'NoneType' object is not subscriptable")  # as a bug would
+
+    monkeypatch.setattr(SplunkCompiler, "_convert", buggy)
+    with pytest.raises(TypeError):
+        SplunkCompiler(corpus).compile(rule, source)
+
+    def unconvertible(*args: object, **kwargs: object) -> str:
+        raise Unconvertible("the target cannot say this")
+
+    monkeypatch.setattr(SplunkCompiler, "_convert", unconvertible)
+    compiled = SplunkCompiler(corpus).compile(rule, source)
+    assert (compiled.status, compiled.why) == ("error", ("the target cannot say this",))
+    assert [r.kind for r in compiled.reasons] == ["content_error"]

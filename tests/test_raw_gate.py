@@ -14,12 +14,13 @@ from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 
 from sigma_ext.hunt.fast import element_lines, raw_gate
+from sigma_ext.hunt.fast.duckdb_backend import install_macros
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.recognizers import FAST_PATHS
 from sigma_ext.hunt.reference import read_line
 from sigma_ext.reference.engine import ReferenceEngine
 
-from .conftest import ROOT
+from .conftest import ROOT, examples
 
 
 def test_the_folding_table_is_every_character_folding_into_ascii() -> None:
@@ -37,10 +38,16 @@ def _kubernetes_audit_lines() -> list[str]:
     ]
 
 
-def _dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
-    con = duckdb.connect()
+@pytest.fixture(scope="module")
+def con(duckdb_con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The module's one connection, with the fast hunt's SQL macros (sx_unsure and others)."""
+    install_macros(duckdb_con)
+    return duckdb_con
+
+
+def _dismissed(con: duckdb.DuckDBPyConnection, fast: FastHunt, lines: list[str]) -> list[bool]:
+    con.execute("CREATE TEMP TABLE lines (n INTEGER, sx_text VARCHAR)")
     try:
-        con.execute("CREATE TABLE lines (n INTEGER, sx_text VARCHAR)")
         con.executemany("INSERT INTO lines VALUES (?, ?)", list(enumerate(lines)))
         dismissal = fast._raw_dismissal("sx_text")
         assert dismissal is not None
@@ -49,15 +56,15 @@ def _dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
             f"SELECT coalesce({recognized} AND NOT ({needed}), FALSE) FROM lines ORDER BY n"
         ).fetchall()
     finally:
-        con.close()
+        con.execute("DROP TABLE lines")
     return [bool(row[0]) for row in rows]
 
 
 def test_quiet_audit_lines_are_dismissed_from_their_text_and_firing_ones_never(
-    engine: ReferenceEngine, fast: FastHunt
+    con: duckdb.DuckDBPyConnection, engine: ReferenceEngine, fast: FastHunt
 ) -> None:
     lines = _kubernetes_audit_lines()
-    dismissed = _dismissed(fast, lines)
+    dismissed = _dismissed(con, fast, lines)
     fired = [bool(engine.match(read_line(line.encode()), None)) for line in lines]
     assert not [line for line, d, f in zip(lines, dismissed, fired, strict=True) if d and f]
     reads = [
@@ -112,26 +119,20 @@ def test_a_value_is_found_in_the_text_as_json_may_write_it(
     "text",
     ['{"verb":"cr\\u0065ate"}', '{"v\\u0065rb":"create"}', '{"verb":"STRAẞE"}', '{"x":"ﬁ"}'],
 )
-def test_escaped_letters_and_case_folding_make_a_line_suspicious(text: str) -> None:
-    con = duckdb.connect()
-    try:
-        found = con.execute(
-            f"SELECT {raw_gate.suspicious_sql('t')} FROM (SELECT ? AS t)", [text]
-        ).fetchone()
-    finally:
-        con.close()
+def test_escaped_letters_and_case_folding_make_a_line_suspicious(
+    con: duckdb.DuckDBPyConnection, text: str
+) -> None:
+    found = con.execute(
+        f"SELECT {raw_gate.suspicious_sql('t')} FROM (SELECT ? AS t)", [text]
+    ).fetchone()
     assert found == (True,)
 
 
-def test_go_escapes_and_plain_utf8_text_are_not_suspicious() -> None:
-    con = duckdb.connect()
-    try:
-        found = con.execute(
-            f"SELECT {raw_gate.suspicious_sql('t')} FROM (SELECT ? AS t)",
-            ['{"u":"/a?b=1\\u0026c=\\u003c2\\u003e","n":"café"}'],
-        ).fetchone()
-    finally:
-        con.close()
+def test_go_escapes_and_plain_utf8_text_are_not_suspicious(con: duckdb.DuckDBPyConnection) -> None:
+    found = con.execute(
+        f"SELECT {raw_gate.suspicious_sql('t')} FROM (SELECT ? AS t)",
+        ['{"u":"/a?b=1\\u0026c=\\u003c2\\u003e","n":"café"}'],
+    ).fetchone()
     assert found == (False,)
 
 
@@ -169,7 +170,7 @@ def _element_matches(value: object, element: str) -> bool:
     return re.fullmatch("".join(parts), element, re.IGNORECASE | re.DOTALL) is not None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     elements=st.lists(
         st.one_of(
@@ -193,21 +194,17 @@ def _element_matches(value: object, element: str) -> bool:
     )
 )
 def test_the_one_regex_every_element_test_agrees_with_element_by_element(
-    elements: list[str],
+    con: duckdb.DuckDBPyConnection, elements: list[str]
 ) -> None:
     tree = ConditionOR([ConditionFieldEqualsValueExpression("image", v) for v in VALUES])
     regex = element_lines.line_regex(tree)
     assert regex is not None
     expected = all(any(_element_matches(v, e) for v in VALUES) for e in elements)
-    con = duckdb.connect()
-    try:
-        found = con.execute(
-            "SELECT len(?::VARCHAR[]) = 0 OR regexp_full_match(array_to_string(?::VARCHAR[], "
-            "chr(10)), ?)",
-            [elements, elements, regex],
-        ).fetchone()
-    finally:
-        con.close()
+    found = con.execute(
+        "SELECT len(?::VARCHAR[]) = 0 OR regexp_full_match(array_to_string(?::VARCHAR[], "
+        "chr(10)), ?)",
+        [elements, elements, regex],
+    ).fetchone()
     assert found == (expected,)
 
 
@@ -230,21 +227,17 @@ def test_lines_whose_lengths_add_up_to_the_file_need_no_count(tmp_path: Path) ->
 NUMBERISH = st.text(alphabet="-+.0123456789eE_ infINFnaNty{[x", max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(value=st.one_of(NUMBERISH, ELEMENT))
-def test_the_cheap_unsure_check_finds_every_value_sx_unsure_finds(value: str) -> None:
-    from sigma_ext.hunt.fast.duckdb_backend import install_macros
+def test_the_cheap_unsure_check_finds_every_value_sx_unsure_finds(
+    con: duckdb.DuckDBPyConnection, value: str
+) -> None:
     from sigma_ext.hunt.fast.plan import MAYBE_UNSURE
 
-    con = duckdb.connect()
-    try:
-        install_macros(con)
-        unsure, maybe = con.execute(
-            "SELECT coalesce(sx_unsure(?), FALSE), regexp_matches(?, ?)",
-            [value, value, MAYBE_UNSURE],
-        ).fetchone() or (None, None)
-    finally:
-        con.close()
+    unsure, maybe = con.execute(
+        "SELECT coalesce(sx_unsure(?), FALSE), regexp_matches(?, ?)",
+        [value, value, MAYBE_UNSURE],
+    ).fetchone() or (None, None)
     assert maybe or not unsure, value
 
 
@@ -300,7 +293,7 @@ def test_shape_regexes_find_every_way_off_the_shape_grouped_either_way(text: str
         assert any(re.search(regex, text) for regex in regexes), (text, by_key)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(text=SHAPE_TEXT, nested_arrays=st.booleans())
 def test_shape_regexes_grouped_by_key_find_what_the_others_find(
     text: str, nested_arrays: bool

@@ -31,6 +31,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 from sigma.types import SigmaType
 
+from sigma_ext.build.result import Unconvertible
 from sigma_ext.content.rules import RuleFile
 
 
@@ -57,7 +58,7 @@ def unparse(node: Any) -> str:
             return " and ".join(f"({unparse(arg)})" for arg in node.args)
         case ConditionOR():
             return " or ".join(f"({unparse(arg)})" for arg in node.args)
-    raise TypeError(f"cannot write condition element {type(node).__name__}")
+    raise Unconvertible(f"cannot write condition element {type(node).__name__}")
 
 
 def base_condition(rule_file: RuleFile) -> str:
@@ -108,4 +109,4 @@ def _leaves(node: Any) -> list[ConditionFieldEqualsValueExpression]:
         return [node]
     if isinstance(node, ConditionOR):
         return [leaf for arg in node.args for leaf in _leaves(arg)]
-    raise TypeError(f"unsupported element in an every-element detection: {type(node).__name__}")
+    raise Unconvertible(f"unsupported element in an every-element detection: {type(node).__name__}")

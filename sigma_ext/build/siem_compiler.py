@@ -8,6 +8,7 @@ are described in ``sigma_ext.build.result``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from sigma.conversion.base import TextQueryBackend
@@ -20,11 +21,10 @@ from sigma.types import (
     SigmaType,
 )
 
-from sigma_ext.build.elastic.lucene_regex import UntranslatableRegex
 from sigma_ext.build.every_element import ElementTest, base_rule, element_tests
-from sigma_ext.build.result import Compiled, Status
+from sigma_ext.build.result import Compiled, Reason, SharedWith, Status, Unconvertible
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.content.mappings import conversion_pipeline, state_value
+from sigma_ext.content.mappings import Mapping, conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.reference.evaluator import sigma_string_regex
 from sigma_ext.sources.catalogue import Source, source_named
@@ -32,16 +32,42 @@ from sigma_ext.targets import Target
 
 NOT_VISIBLE = "not visible:"
 DEGRADED_ATTRIBUTE = "sigma_ext.degraded."
-# A mapping state naming the source whose query also covers this one's events: "<source>: why".
+# A mapping state naming the source whose query also covers this one's events.
 SHARED_WITH = "shared_with"
+# What a conversion raises when the content is broken: pySigma's errors, a pySigma backend's
+# NotImplementedError ("... not supported by the backend") and this package's Unconvertible
+# (UntranslatableRegex among them). Anything else is a bug and propagates.
+CONTENT_ERRORS = (SigmaError, NotImplementedError, Unconvertible)
 
 
-def _degradations(rule: SigmaRule) -> list[str]:
+def _degradations(rule: SigmaRule) -> list[Reason]:
+    """What the mapping marked degraded: ``sigma_ext.degraded.<field>`` attributes."""
     return [
-        f"{name.removeprefix(DEGRADED_ATTRIBUTE)}: {value}"
+        Reason("degraded", f"{value}", name.removeprefix(DEGRADED_ATTRIBUTE))
         for name, value in sorted(rule.custom_attributes.items())
         if name.startswith(DEGRADED_ATTRIBUTE)
     ]
+
+
+def _failure(message: str) -> tuple[Status, Reason]:
+    """The verdict on a conversion that failed with ``message``.
+
+    A mapping says that the target never keeps a field with a ``detection_item_failure`` whose
+    message starts ``not visible:`` (the only thing a pySigma failure carries is its text);
+    any other failure is broken content.
+    """
+    if message.startswith(NOT_VISIBLE):
+        return "impossible", Reason("not_visible", message.removeprefix(NOT_VISIBLE).strip())
+    return "error", Reason("content_error", message)
+
+
+def shared_with(mapping: Mapping) -> SharedWith | None:
+    """The mapping's ``shared_with`` state, written ``"<source>: why"``."""
+    text = state_value(mapping, SHARED_WITH)
+    if text is None:
+        return None
+    source, _, why = text.partition(":")
+    return SharedWith(source.strip(), why.strip())
 
 
 def sigma_value_regex(value: SigmaType) -> str:
@@ -53,10 +79,10 @@ def sigma_value_regex(value: SigmaType) -> str:
         return f"(?:{body})"
     if isinstance(value, SigmaString):
         return "(?i:" + sigma_string_regex(value) + ")"
-    raise TypeError(f"cannot render {type(value).__name__} as an element test")
+    raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
 
 
-class SiemCompiler:
+class SiemCompiler(ABC):
     """Compile with a pySigma backend; render every-element tests in the target language."""
 
     target: ClassVar[Target]
@@ -69,18 +95,19 @@ class SiemCompiler:
     def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
         mapping = self.corpus.mapping(self.target.mapping_dir, source)
         primary = source == self.corpus.sources_of(rule_file)[0]
-        shared = state_value(mapping, SHARED_WITH)
+        shared = shared_with(mapping)
         if shared is not None:
             # the SIEM stores this source's events with another source's, in the same fields:
             # that source's query already searches them, and a second one would alert twice
-            partner = self.compile(rule_file, source_named(shared.split(":", 1)[0].strip()))
+            partner = self.compile(rule_file, source_named(shared.source))
             return Compiled(
                 rule_file,
                 self.target,
                 source,
                 primary,
                 "shared" if partner.query is not None else partner.status,
-                partner.reasons if partner.status == "error" else (shared, *partner.reasons),
+                partner.reasons,
+                shared_with=None if partner.status == "error" else shared,
             )
         index = state_value(mapping, "index")
         language = self.language
@@ -93,18 +120,10 @@ class SiemCompiler:
                 rule = rule_file.fresh()
                 query = self._convert(rule, conversion_pipeline(mapping, self.corpus.profile))
                 extra = []
-        except (SigmaError, NotImplementedError, TypeError, UntranslatableRegex) as error:
+        except CONTENT_ERRORS as error:
             message = str(error.args[0]) if error.args else type(error).__name__
-            if message.startswith(NOT_VISIBLE):
-                return Compiled(
-                    rule_file,
-                    self.target,
-                    source,
-                    primary,
-                    "impossible",
-                    (message.removeprefix(NOT_VISIBLE).strip(),),
-                )
-            return Compiled(rule_file, self.target, source, primary, "error", (message,))
+            failed, reason = _failure(message)
+            return Compiled(rule_file, self.target, source, primary, failed, (reason,))
         reasons = tuple(_degradations(rule) + extra)
         status: Status = "degraded" if reasons else "ok"
         return Compiled(
@@ -132,14 +151,14 @@ class SiemCompiler:
     ) -> str:
         queries = self._backend(pipeline, backend_class).convert_rule(rule)
         if len(queries) != 1:
-            raise TypeError(f"expected one query, the backend produced {len(queries)}")
+            raise Unconvertible(f"expected one query, the backend produced {len(queries)}")
         return " ".join(line.strip() for line in str(queries[0]).splitlines())
 
+    @abstractmethod
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
-    ) -> tuple[str, list[str], str]:
+    ) -> tuple[str, list[Reason], str]:
         """The query for a rule with ``match_every_element``, extra reasons, and its language.
 
         ``base`` is the rule without its every-element conjuncts (``every_element.base_rule``).
         """
-        raise NotImplementedError

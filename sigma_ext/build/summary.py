@@ -30,7 +30,7 @@ def summary_markdown(results: list[Compiled]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in results:
-        why = "; ".join(c.reasons).replace("|", "\\|")
+        why = "; ".join(c.why).replace("|", "\\|")
         lines.append(
             f"| {c.rule.stem} | {c.rule.theme} | {c.source.name} | {c.target.name} "
             f"| {c.status} | {why} |"
@@ -48,7 +48,7 @@ def summary_json(results: list[Compiled]) -> str:
             "theme": c.rule.theme,
             "target": c.target.name,
             "status": c.status,
-            "reasons": list(c.reasons),
+            "reasons": list(c.why),
             "language": c.language,
         }
         for c in results
@@ -66,7 +66,7 @@ def summary_table(results: list[Compiled]) -> str:
     rows: dict[tuple[str, str], dict[str, str]] = {}
     notes: dict[str, int] = {}
     for c in results:
-        marks = "".join(f"[{notes.setdefault(r, len(notes) + 1)}]" for r in c.reasons)
+        marks = "".join(f"[{notes.setdefault(r, len(notes) + 1)}]" for r in c.why)
         rows.setdefault((c.rule.stem, c.source.name), {})[c.target.name] = c.status + marks
     header = ["rule", "source", *targets]
     table = [header] + [

@@ -10,6 +10,7 @@ from pathlib import Path
 from sigma_ext.content.corpus import Corpus, load_content
 from sigma_ext.content.locate import CONFIG_NAME, Location, locate
 from sigma_ext.problems import ProblemsFound
+from sigma_ext.reference.engine import ReferenceEngine
 
 
 def add_content_options(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +53,15 @@ def load_or_report(args: argparse.Namespace) -> Corpus | None:
     """The corpus, or None after printing every problem to stderr."""
     content = load_content_or_report(args)
     return None if content is None else content.corpus
+
+
+def engine_or_report(corpus: Corpus) -> ReferenceEngine | None:
+    """The reference engine, or None after printing every rule that does not compile natively."""
+    try:
+        return ReferenceEngine(corpus)
+    except ProblemsFound as error:
+        report(error)
+        return None
 
 
 def report(error: ProblemsFound) -> None:

@@ -7,11 +7,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from sigma_ext.cli.common import add_content_options, load_or_report
+from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
-from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, source_named
 
 
@@ -45,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_or_report(args)
     if corpus is None:
         return 2
-    engine = ReferenceEngine(corpus)
+    engine = engine_or_report(corpus)
+    if engine is None:
+        return 2
     source = source_named(args.source) if args.source else None
     fast = FastHunt(engine, source) if args.engine == "fast" else None
     skipped = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sigma_ext.cli import build, check, hunt, init, test
+from sigma_ext.cli import build, check, coverage, hunt, init, test
 
 
 def parser() -> argparse.ArgumentParser:
@@ -14,7 +14,7 @@ def parser() -> argparse.ArgumentParser:
         description="Container and pod creation detections: check, build, test and hunt.",
     )
     subparsers = root.add_subparsers(dest="command", required=True)
-    for command in (check, build, test, hunt, init):
+    for command in (check, build, test, hunt, coverage, init):
         command.register(subparsers)
     return root
 

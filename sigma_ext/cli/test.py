@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
         corpus = load_content(location, args.profile)
         roots = [args.fixtures] if args.fixtures else list(location.fixture_roots)
         cases = _cases(roots, [r.stem for r in corpus.rules])
+        engine = ReferenceEngine(corpus)  # a rule the native mapping cannot compile is a problem
     except ProblemsFound as error:
         report(error)
         if args.junit_xml:
             write_junit(args.junit_xml, [], error.problems)
         return 1
-    engine = ReferenceEngine(corpus)
     outcomes = run_cases(
         cases, lambda case: [r.stem for r in engine.match(case.event, source_named(case.source))]
     )

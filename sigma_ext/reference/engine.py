@@ -6,10 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sigma.exceptions import SigmaError
+
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import conversion_pipeline
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.reference.evaluator import CompiledRule, Fields, compile_rule
+from sigma_ext.problems import Problem, ProblemsFound
+from sigma_ext.reference.evaluator import (
+    CompiledRule,
+    Fields,
+    UnsupportedConstruct,
+    compile_rule,
+)
 from sigma_ext.sources.catalogue import Source, recognize
 from sigma_ext.targets import NATIVE
 
@@ -20,20 +28,48 @@ class Loaded:
     compiled: CompiledRule
 
 
-class ReferenceEngine:
-    """Answers: which rules match this native event?"""
+@dataclass(frozen=True)
+class NativeCompilation:
+    """Every rule compiled for the native events of each of its sources, and what failed."""
 
-    def __init__(self, corpus: Corpus) -> None:
-        self.corpus = corpus
-        self._by_source: dict[str, list[Loaded]] = {}
-        for rule_file in corpus.rules:
-            for source in corpus.sources_of(rule_file):
+    by_source: dict[str, list[Loaded]]
+    problems: list[Problem]
+
+
+def compile_native(corpus: Corpus) -> NativeCompilation:
+    """The one native compile: the reference engine runs it, ``check`` reports its problems."""
+    by_source: dict[str, list[Loaded]] = {}
+    problems: list[Problem] = []
+    for rule_file in corpus.rules:
+        for source in corpus.sources_of(rule_file):
+            try:
                 rule = rule_file.fresh()
                 conversion_pipeline(
                     corpus.mapping(NATIVE.mapping_dir, source), corpus.profile
                 ).apply(rule)
                 loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
-                self._by_source.setdefault(source.name, []).append(loaded)
+            except (SigmaError, UnsupportedConstruct) as error:
+                message = str(error.args[0]) if error.args else type(error).__name__
+                problems.append(
+                    Problem(str(rule_file.path), None, f"{NATIVE.name}/{source.name}: {message}")
+                )
+                continue
+            by_source.setdefault(source.name, []).append(loaded)
+    return NativeCompilation(by_source, problems)
+
+
+class ReferenceEngine:
+    """Answers: which rules match this native event?
+
+    Raises ``ProblemsFound`` when a rule does not compile for the native events.
+    """
+
+    def __init__(self, corpus: Corpus, native: NativeCompilation | None = None) -> None:
+        self.corpus = corpus
+        native = compile_native(corpus) if native is None else native
+        if native.problems:
+            raise ProblemsFound(native.problems)
+        self._by_source = native.by_source
 
     def rules_for(self, source: Source) -> list[Loaded]:
         return self._by_source.get(source.name, [])

@@ -3,8 +3,11 @@
 A source names the Sigma log source its rules declare, the mapping file each target uses for it
 (``mappings/<target>/<source>.yml``), how to recognise one of its events in a log file, how to
 unwrap a provider envelope into the document its native mapping addresses, and, for text logs,
-how to parse a line into fields. Adding a source means one row here, its mapping files and its
-fixtures.
+how to parse a line into fields, and the facts about its format that the fast hunt reads
+(which fields hold arrays, which subtrees are large, which source's event an envelope carries,
+whether the hunt judges it in SQL). Adding a source means one row here, its mapping files and its
+fixtures; a source with ``fast_path`` or ``carries`` also needs its SQL in ``sigma_ext.hunt.fast``
+(``recognizers.RECOGNIZER_SQL``, ``envelopes.ENVELOPE_SQL``), which refuses to load without it.
 
 Several sources may serve one Sigma log source (the Kubernetes audit log as written by the API
 server, and as EKS, AKS and GKE deliver it): one rule then compiles once per source. The first
@@ -20,6 +23,8 @@ from typing import Any
 from sigma_ext.sources.cloud import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
 from sigma_ext.sources.docker import is_docker_event
 from sigma_ext.sources.kubernetes import (
+    AUDIT_ARRAY_FIELDS,
+    AUDIT_LARGE_SUBTREES,
     decode_aks_diagnostic_record,
     decode_eks_cloudwatch_record,
     decode_gke_audit_entry,
@@ -45,6 +50,14 @@ class Source:
     an event into the document the native mapping addresses (for example parsing a JSON string
     that a provider envelope carries); ``parse_text`` turns one line of a text log into an event
     that ``recognize`` claims, or None, and is set only for text formats.
+
+    For the fast hunt (``sigma_ext.hunt.fast``): ``fast_path`` says that it judges the source's
+    events in SQL, with a recogniser of their own; ``arrays`` are the dotted paths that hold
+    arrays in the documented format and ``large_subtrees`` the top-level keys with large
+    subtrees (read last). ``carries`` names the source whose event this source's envelope holds
+    as a JSON string (the string is that source's event, line for line): the fast hunt opens
+    the envelope in SQL and judges the event as one of that source. A source with neither is
+    judged line by line by the reference engine.
     """
 
     name: str
@@ -54,13 +67,26 @@ class Source:
     recognize: Callable[[Event], bool]
     decode: Callable[[Event], Event] = _as_is
     parse_text: Callable[[str], Event | None] | None = None
+    fast_path: bool = False
+    arrays: frozenset[str] = frozenset()
+    large_subtrees: frozenset[str] = frozenset()
+    carries: str | None = None
 
     def serves(self, product: str | None, service: str | None) -> bool:
         return (product, service) == (self.product, self.service)
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("kubernetes_audit", "kubernetes", "audit", "Kubernetes audit", is_audit_event),
+    Source(
+        "kubernetes_audit",
+        "kubernetes",
+        "audit",
+        "Kubernetes audit",
+        is_audit_event,
+        fast_path=True,
+        arrays=AUDIT_ARRAY_FIELDS,
+        large_subtrees=AUDIT_LARGE_SUBTREES,
+    ),
     Source(
         "kubernetes_audit_eks",
         "kubernetes",
@@ -68,6 +94,7 @@ SOURCES: tuple[Source, ...] = (
         "Kubernetes audit (EKS, CloudWatch Logs)",
         is_eks_cloudwatch_record,
         decode=decode_eks_cloudwatch_record,
+        carries="kubernetes_audit",
     ),
     Source(
         "kubernetes_audit_aks",
@@ -76,6 +103,7 @@ SOURCES: tuple[Source, ...] = (
         "Kubernetes audit (AKS, diagnostic setting)",
         is_aks_diagnostic_record,
         decode=decode_aks_diagnostic_record,
+        carries="kubernetes_audit",
     ),
     Source(
         "kubernetes_audit_gke",
@@ -100,6 +128,40 @@ SOURCES: tuple[Source, ...] = (
         parse_text=parse_runtime_line,
     ),
 )
+
+
+def table_problems(sources: tuple[Source, ...]) -> list[str]:
+    """What is inconsistent in a table of sources (empty when nothing is)."""
+    problems = []
+    seen: dict[str, Source] = {}
+    for source in sources:
+        if source.name in seen:
+            problems.append(f"{source.name}: listed twice")
+        if source.fast_path and source.parse_text is not None:
+            problems.append(f"{source.name}: a text format has no fast path")
+        if any("." in key for key in source.large_subtrees):
+            problems.append(f"{source.name}: large subtrees are top-level keys")
+        if source.carries is not None:
+            carried = seen.get(source.carries)
+            if carried is None:
+                problems.append(f"{source.name}: carries {source.carries!r}, no source before it")
+            elif carried.carries is not None or not source.serves(carried.product, carried.service):
+                problems.append(
+                    f"{source.name}: carries {source.carries!r}, which must serve the same log "
+                    "source and carry none itself"
+                )
+            if source.fast_path or source.arrays or source.large_subtrees:
+                problems.append(
+                    f"{source.name}: its events have the shape of {source.carries!r}, "
+                    "no fast path or shape of their own"
+                )
+        seen[source.name] = source
+    return problems
+
+
+_problems = table_problems(SOURCES)
+if _problems:
+    raise ValueError("sigma_ext.sources.catalogue.SOURCES: " + "; ".join(_problems))
 
 
 def source_named(name: str) -> Source:

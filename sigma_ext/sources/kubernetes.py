@@ -198,3 +198,22 @@ def decode_gke_audit_entry(event: Event) -> Event:
     if isinstance(request, Mapping):
         audit["requestObject"] = {k: v for k, v in request.items() if k != "@type"}
     return audit
+
+
+# The fields of an audit event that hold arrays (``audit.k8s.io/v1`` ``Event``, and the pod
+# specs of the objects the creation rules read: pods, workloads' pod templates, CronJobs' job
+# templates).
+AUDIT_ARRAY_FIELDS = frozenset(
+    {
+        "user.groups",
+        "sourceIPs",
+        "requestObject.metadata.ownerReferences",
+        *(
+            f"requestObject.spec.{prefix}{kind}"
+            for prefix in ("", "template.spec.", "jobTemplate.spec.template.spec.")
+            for kind in ("containers", "initContainers", "ephemeralContainers")
+        ),
+    }
+)
+# The top-level keys of an audit event whose subtrees are large (whole objects).
+AUDIT_LARGE_SUBTREES = frozenset({"requestObject", "responseObject"})

@@ -12,6 +12,7 @@ from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, Sigm
 
 from sigma_ext.build.elastic.lucene_regex import lower_literals, to_lucene
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.result import Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
 from sigma_ext.content.mappings import conversion_pipeline
 from sigma_ext.content.rules import RuleFile
@@ -48,7 +49,7 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
             else:
                 exact.append(lucene)
         else:
-            raise TypeError(f"cannot render {type(value).__name__} as an element test")
+            raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
     tests = []
     if folded:
         tests.append(f"TO_LOWER({column}) RLIKE {_esql_string('|'.join(folded))}")
@@ -84,7 +85,7 @@ class ElasticCompiler(SiemCompiler):
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
-    ) -> tuple[str, list[str], str]:
+    ) -> tuple[str, list[Reason], str]:
         """``MV_EXPAND`` the pooled elements and keep the rows whose element matches no value.
 
         A document with several unapproved elements yields several rows; the query keeps
@@ -104,10 +105,13 @@ class ElasticCompiler(SiemCompiler):
             return (
                 lucene,
                 [
-                    f"match_every_element ({names}): "
-                    f"{plain.custom_attributes[NO_ESQL_ATTRIBUTE]}, and Lucene cannot say "
-                    "'some element does not match', so this Lucene query fires only when no "
-                    "element is approved (one approved image hides an unapproved one)"
+                    Reason(
+                        "degraded",
+                        f"{plain.custom_attributes[NO_ESQL_ATTRIBUTE]}, and Lucene cannot say "
+                        "'some element does not match', so this Lucene query fires only when no "
+                        "element is approved (one approved image hides an unapproved one)",
+                        f"match_every_element ({names})",
+                    )
                 ],
                 self.language,
             )

@@ -40,7 +40,7 @@ def kibana_rule(compiled: Compiled) -> dict[str, Any]:
     severity, risk_score = KIBANA_SEVERITY.get(rule.level, ("low", 21))
     note = ""
     if compiled.status == "degraded":
-        note = "**Degraded on Elastic:**\n\n" + "\n".join(f"- {r}" for r in compiled.reasons)
+        note = "**Degraded on Elastic:**\n\n" + "\n".join(f"- {r}" for r in compiled.why)
     body: dict[str, Any] = {
         "author": [str(rule.data["author"])],
         "description": _one_line(str(rule.data["description"])),

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import string
 
+from sigma_ext.build.result import Unconvertible
+
 # Characters written escaped in the output: everything but letters and digits. Escaping a
 # character that is not an operator is harmless in Lucene, and this way no flag setting can
 # turn a literal into an operator.
@@ -28,7 +30,7 @@ _REGEX_META = set(".[](){}|?*+^$\\")
 _NO_SHORTHANDS = set(string.ascii_letters + string.digits)
 
 
-class UntranslatableRegex(ValueError):
+class UntranslatableRegex(Unconvertible):
     """A regular expression outside the subset this module translates."""
 
 

@@ -127,7 +127,7 @@ def saved_search(search: TunedSearch) -> Stanza:
     rule = compiled.rule
     caveats = ""
     if compiled.status == "degraded":
-        caveats += " DEGRADED: " + " ".join(compiled.reasons)
+        caveats += " DEGRADED: " + " ".join(compiled.why)
     if search.inline_lists:
         caveats += " Tuning lists written into the search: " + ", ".join(search.inline_lists) + "."
     visibility = rule.theme == "visibility"

@@ -8,7 +8,7 @@ from sigma.backends.splunk.splunk import SplunkBackend
 from sigma.rule import SigmaRule
 
 from sigma_ext.build.every_element import ElementTest
-from sigma_ext.build.result import Compiled
+from sigma_ext.build.result import Compiled, Reason
 from sigma_ext.build.siem_compiler import SiemCompiler, sigma_value_regex
 from sigma_ext.content.mappings import conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
@@ -44,7 +44,7 @@ class SplunkCompiler(SiemCompiler):
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
-    ) -> tuple[str, list[str], str]:
+    ) -> tuple[str, list[Reason], str]:
         """``mvfilter`` keeps the pooled elements that match no approved value."""
         mapping = self.corpus.mapping(self.target.mapping_dir, source)
         stages = [self._convert(base, conversion_pipeline(mapping, self.corpus.profile))]

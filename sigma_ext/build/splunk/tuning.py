@@ -47,7 +47,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.build.every_element import ElementTest
-from sigma_ext.build.result import Compiled
+from sigma_ext.build.result import Compiled, Reason
 from sigma_ext.build.siem_compiler import sigma_value_regex
 from sigma_ext.build.splunk.compiler import SplunkCompiler
 from sigma_ext.build.splunk.compiler import _spl_string as spl_string
@@ -321,7 +321,7 @@ class TunedSplunkCompiler(SplunkCompiler):
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
-    ) -> tuple[str, list[str], str]:
+    ) -> tuple[str, list[Reason], str]:
         """The inline rendering, with each registry list's regular expression as a macro."""
         query, extra, language = super().render_every_element(rule_file, source, base, tests)
         for number, test in enumerate(tests, start=1):
@@ -331,7 +331,7 @@ class TunedSplunkCompiler(SplunkCompiler):
             literal = spl_string("|".join(sigma_value_regex(v) for v in test.values))
             inline = f"match(sigma_ext_elements_{number}, {literal})"
             if query.count(inline) != 1:
-                raise TypeError(f"registry test {test.name} not found once in the Splunk search")
+                raise AssertionError(f"registry test {test.name} not once in the Splunk search")
             entries = ", ".join(self.corpus.profile.lists[list_name]) or "(none)"
 
             def make(
@@ -393,9 +393,11 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
         user = f"sigma-ext - {inline.output_name}"
         tuned = compiler.compile_for(inline.rule, inline.source, user)
         query = str(tuned.query)
-        if (tuned.status, tuned.reasons) != (inline.status, inline.reasons) or expand_macros(
-            query, book.macros.values()
-        ) != inline.query:
+        if (tuned.status, tuned.reasons, tuned.shared_with) != (
+            inline.status,
+            inline.reasons,
+            inline.shared_with,
+        ) or expand_macros(query, book.macros.values()) != inline.query:
             problems.append(
                 Problem(
                     str(inline.rule.path),

@@ -12,12 +12,13 @@ A line goes to the reference engine when DuckDB could not read it as a JSON obje
 text-log lines, arrays), when no fast source recognises it and some source has no fast path,
 or when any rule's SQL is undecidable for it (see ``sigma_ext.hunt.fast.duckdb_backend``: NULL in
 three-valued logic). The SQL is decidable for events in the shape their source documents:
-``FAST_PATHS`` (``sigma_ext.hunt.fast.recognizers``) declares, per source, its recogniser in SQL,
-which of its fields are arrays, and which top-level subtrees are large (the exact scan reads them
-only for rows whose small fields already allow a hit), and the first keys that recognise a line
-from its text. A row whose JSON deviates from that shape along a path a rule reads (an array
-where an object was expected or the reverse, nested arrays, keys containing dots, objects where
-scalars were expected, numbers Python reads as inf/nan) is undecidable, never misjudged.
+a source's row in ``sigma_ext.sources.catalogue.SOURCES`` says whether it has a fast path, which
+of its fields are arrays and which top-level subtrees are large (the exact scan reads them only
+for rows whose small fields already allow a hit); ``sigma_ext.hunt.fast.recognizers`` adds its
+recogniser in SQL and the first keys that recognise a line from its text (``FAST_PATHS``).
+A row whose JSON deviates from that shape along a path a rule reads (an array where an object
+was expected or the reverse, nested arrays, keys containing dots, objects where scalars were
+expected, numbers Python reads as inf/nan) is undecidable, never misjudged.
 
 The rooms: ``plan`` (the shape a source's rules read, its fields as SQL), ``rule_sql`` (one rule
 as SQL), ``gates`` (the necessary conditions that let most rows skip the rules), ``typed_scan``
@@ -68,7 +69,7 @@ class FastHunt:
         self.threads = threads or os.cpu_count() or 1
         self.memory_limit = memory_limit
         if source is not None:
-            fast = [source] if source.name in FAST_PATHS else []
+            fast = [source] if source.fast_path else []
             self.route_unrecognized = not fast
         else:
             fast, self.route_unrecognized = fast_sources()

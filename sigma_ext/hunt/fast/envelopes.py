@@ -7,9 +7,13 @@ plain audit log, and the fast hunt judges it exactly as one: the same text tests
 scan, the same rules. Before, every line of an EKS or AKS file went to the reference engine, one
 at a time.
 
-An ``Envelope`` declares, in SQL, the envelope's part of ``Source.recognize``, with exactly its
-meaning on every line DuckDB reads as a JSON object; the part about the string it carries (that
-it reads as an audit event) is left to the scan, which decides that for plain lines already.
+Which source's event an envelope carries is the ``carries`` of its ``Source`` row
+(``sigma_ext.sources.catalogue``); ``ENVELOPE_SQL`` declares, keyed by source name, the
+envelope's part of ``Source.recognize`` in SQL, with exactly its meaning on every line DuckDB
+reads as a JSON object; the part about the string it carries (that it reads as an audit event)
+is left to the scan, which decides that for plain lines already. Every source that carries
+another has an entry, and only those (``envelopes_of`` refuses to build otherwise, when this
+module loads).
 
 A line the envelope claims is replaced by the string it carries; its length stays the line's own.
 Before that string is parsed, DuckDB must read it as JSON (``json_valid``, which accepts less
@@ -22,9 +26,11 @@ carries, and every source before it in ``sigma_ext.sources.catalogue.SOURCES`` i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
+from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.sources.kubernetes import (
     AKS_AUDIT_CATEGORIES,
     CLOUDWATCH_EVENT_KEYS,
@@ -33,8 +39,8 @@ from sigma_ext.sources.kubernetes import (
 
 
 @dataclass(frozen=True)
-class Envelope:
-    """A provider envelope around an event of ``carries`` (a source name).
+class EnvelopeSql:
+    """How the fast hunt opens a provider envelope.
 
     ``paths`` are the JSON paths the recogniser reads, each as its JSON text (NULL when absent):
     ``{v1}`` is the first. ``recognizer`` is SQL over those and ``{keys}`` (the line's top-level
@@ -43,11 +49,19 @@ class Envelope:
     (a line the carried source's own text test recognises): such lines skip it all.
     """
 
-    carries: str
     paths: tuple[str, ...]
     recognizer: str
     carried: str
     cannot_start: str
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A provider envelope around an event of ``carries`` (a source name), opened as ``sql``
+    says."""
+
+    carries: str
+    sql: EnvelopeSql
 
 
 def _listed(values: frozenset[str]) -> str:
@@ -58,12 +72,11 @@ def _keys_within(allowed: frozenset[str]) -> str:
     return f"list_has_all([{_listed(allowed)}], {{keys}})"
 
 
-ENVELOPES: dict[str, Envelope] = {
+ENVELOPE_SQL: Mapping[str, EnvelopeSql] = {
     # is_eks_cloudwatch_record: "message" and "timestamp" present, no key but CloudWatch's, and
     # logStreamName absent, null or a string naming an audit stream (str() of any other JSON
     # value cannot start with the prefix); the first occurrence of a repeated key counts.
-    "kubernetes_audit_eks": Envelope(
-        carries="kubernetes_audit",
+    "kubernetes_audit_eks": EnvelopeSql(
         paths=("$.message", "$.logStreamName", "$.timestamp"),
         recognizer=(
             f"{_keys_within(CLOUDWATCH_EVENT_KEYS)} AND {{v3}} IS NOT NULL "
@@ -78,8 +91,7 @@ ENVELOPES: dict[str, Envelope] = {
     # is_aks_diagnostic_record, on a line is_audit_event does not claim (the plain audit log
     # comes first): category one of the kube-audit categories, properties an object whose log is
     # a string (the first occurrence of a repeated key counts)
-    "kubernetes_audit_aks": Envelope(
-        carries="kubernetes_audit",
+    "kubernetes_audit_aks": EnvelopeSql(
         # (a path reaches log only through an object: no need to read properties whole)
         paths=("$.category", "$.properties.log", "$.kind", "$.apiVersion"),
         recognizer=(
@@ -96,6 +108,25 @@ ENVELOPES: dict[str, Envelope] = {
 }
 
 
+def envelopes_of(
+    sources: tuple[Source, ...], opened: Mapping[str, EnvelopeSql]
+) -> dict[str, Envelope]:
+    """The envelope of every source whose row says it carries another; a ``ValueError`` when
+    such a source has no entry in ``opened`` or an entry has no such source."""
+    carrying = {source.name: source.carries for source in sources if source.carries is not None}
+    missing = sorted(set(carrying) - set(opened))
+    unclaimed = sorted(set(opened) - set(carrying))
+    if missing or unclaimed:
+        raise ValueError(
+            f"fast hunt envelopes: none for {missing} (sources that carry another), "
+            f"one for {unclaimed} (no source that carries another)"
+        )
+    return {name: Envelope(carries, opened[name]) for name, carries in carrying.items()}
+
+
+ENVELOPES: Mapping[str, Envelope] = envelopes_of(SOURCES, ENVELOPE_SQL)
+
+
 def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
     """Over ``rows`` (a subquery with each line's text as ``sx_raw``): ``sx_n``, the line's
     length; ``sx_text``, its text or the JSON text its envelope carries; ``sx_wrapped``, whether
@@ -107,21 +138,21 @@ def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
         )
     # one parse of the line reads every path of every envelope (and one more its keys); a line
     # that starts the way no envelope can is not parsed at all
-    paths = sorted({path for envelope in envelopes for path in envelope.paths})
-    skip = " AND ".join(f"starts_with(sx_raw, {sql_string(e.cannot_start)})" for e in envelopes)
+    paths = sorted({path for envelope in envelopes for path in envelope.sql.paths})
+    skip = " AND ".join(f"starts_with(sx_raw, {sql_string(e.sql.cannot_start)})" for e in envelopes)
     skip = f"sx_raw IS NULL OR ({skip})"
     listed = ", ".join(sql_string(p) for p in paths)
     read = [f"CASE WHEN {skip} THEN NULL ELSE json_extract(sx_raw, [{listed}]) END AS sx_env"]
-    if any("{keys}" in e.recognizer for e in envelopes):
+    if any("{keys}" in e.sql.recognizer for e in envelopes):
         read.append(f"CASE WHEN {skip} THEN NULL ELSE json_keys(sx_raw) END AS sx_env_keys")
     whens = []
     for envelope in envelopes:
         names = {
             f"v{i}": f"sx_env[{paths.index(path) + 1}]"
-            for i, path in enumerate(envelope.paths, start=1)
+            for i, path in enumerate(envelope.sql.paths, start=1)
         }
-        recognized = envelope.recognizer.format(keys="sx_env_keys", **names)
-        carried = envelope.carried.format(**names)
+        recognized = envelope.sql.recognizer.format(keys="sx_env_keys", **names)
+        carried = envelope.sql.carried.format(**names)
         whens.append(
             f"WHEN sx_env IS NOT NULL AND ({recognized}) THEN json_extract_string({carried}, '$')"
         )

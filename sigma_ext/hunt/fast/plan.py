@@ -23,6 +23,7 @@ from sigma_ext.sources.catalogue import Source
 
 
 def ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -67,6 +68,11 @@ class ShapeNode:
 
 @dataclass
 class SourcePlan:
+    """One fast source in a scan: its rules (index among all rules, file, processed rule), the
+    columns they read (``prefix`` keeps each source's own columns apart), the shape under each
+    top-level key (``roots``) and each field's top-level key and dotted spellings (``fields``).
+    ``typed`` renders the fields for the typed scan, which reads subtrees already transformed."""
+
     source: Source
     path: FastPath
     prefix: str

@@ -1,29 +1,51 @@
 """Per source, how the fast hunt recognises its events in SQL and reads their shape.
 
-A source is judged in SQL only when it has a ``FastPath`` here; ``REFERENCE_ONLY`` names the
-sources whose lines the reference engine judges one by one, and provider envelopes the scan
-opens are declared in ``sigma_ext.hunt.fast.envelopes``.
+The facts about a source's format (``fast_path``, ``arrays``, ``large_subtrees``) are its row in
+``sigma_ext.sources.catalogue.SOURCES``; what is SQL stays here, keyed by source name:
+``RECOGNIZER_SQL`` holds the recogniser of every source with a fast path, and nothing else
+(``fast_paths`` refuses to build otherwise, when this module loads). ``FAST_PATHS`` puts the
+two together. Provider envelopes the scan opens are ``sigma_ext.hunt.fast.envelopes``; every
+other source is judged line by line by the reference engine.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sigma_ext.sources.catalogue import SOURCES, Source
 
 
 @dataclass(frozen=True)
-class FastPath:
-    """How the fast hunt reads one source.
+class RecognizerSql:
+    """A source's recogniser as the fast hunt writes it.
 
     ``recognizer`` is a SQL boolean with exactly the meaning of ``Source.recognize``, written over
     top-level keys as ``{key}``, each read as VARCHAR (a JSON string as its text, any other value
-    as its JSON text: ``["Event"]`` reads ``'["Event"]'``); ``arrays`` are the dotted paths that
-    hold arrays in the documented format; ``heavy`` are top-level keys with large subtrees (the
-    exact scan reads them last); ``raw_prefix`` are the first keys of a line, with the start of
-    their string values, that prove the recogniser from the text (``sigma_ext.hunt.fast.raw_gate``).
+    as its JSON text: ``["Event"]`` reads ``'["Event"]'``); ``raw_prefix`` are the first keys of a
+    line, with the start of their string values, that prove the recogniser from the text
+    (``sigma_ext.hunt.fast.raw_gate``).
     """
+
+    recognizer: str
+    raw_prefix: tuple[tuple[str, str], ...] = ()
+
+
+RECOGNIZER_SQL: Mapping[str, RecognizerSql] = {
+    "kubernetes_audit": RecognizerSql(
+        recognizer=("({kind} = 'Event' AND starts_with({apiVersion}, 'audit.k8s.io/'))"),
+        # how the API server's audit backend writes every event (TypeMeta first)
+        raw_prefix=(("kind", "Event"), ("apiVersion", "audit.k8s.io/")),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """How the fast hunt reads one source: its ``RecognizerSql`` and, from its ``Source`` row,
+    ``arrays`` (the dotted paths that hold arrays) and ``heavy`` (top-level keys with large
+    subtrees, which the exact scan reads last)."""
 
     recognizer: str
     arrays: frozenset[str] = frozenset()
@@ -34,40 +56,31 @@ class FastPath:
         return re.findall(r"\{([^{}]+)\}", self.recognizer)
 
 
-FAST_PATHS: dict[str, FastPath] = {
-    "kubernetes_audit": FastPath(
-        recognizer=("({kind} = 'Event' AND starts_with({apiVersion}, 'audit.k8s.io/'))"),
-        arrays=frozenset(
-            {
-                "user.groups",
-                "sourceIPs",
-                "requestObject.metadata.ownerReferences",
-                *(
-                    f"requestObject.spec.{prefix}{kind}"
-                    for prefix in ("", "template.spec.", "jobTemplate.spec.template.spec.")
-                    for kind in ("containers", "initContainers", "ephemeralContainers")
-                ),
-            }
-        ),
-        heavy=frozenset({"requestObject", "responseObject"}),
-        # how the API server's audit backend writes every event (TypeMeta first)
-        raw_prefix=(("kind", "Event"), ("apiVersion", "audit.k8s.io/")),
-    ),
-}
-# Sources whose lines the reference engine judges one by one (provider envelopes that need
-# more than ``sigma_ext.hunt.fast.envelopes`` opens, text formats that need ``parse_text``, or
-# simply
-# no SQL written yet).
-REFERENCE_ONLY: frozenset[str] = frozenset(
-    {
-        "kubernetes_audit_gke",
-        "aws_cloudtrail",
-        "azure_activitylogs",
-        "gcp_audit",
-        "docker_events",
-        "container_runtime",
+def fast_paths(
+    sources: tuple[Source, ...], recognizers: Mapping[str, RecognizerSql]
+) -> dict[str, FastPath]:
+    """The fast path of every source whose row says it has one; a ``ValueError`` when such a
+    source has no recogniser in ``recognizers`` or a recogniser has no such source."""
+    fast = [source for source in sources if source.fast_path]
+    missing = [source.name for source in fast if source.name not in recognizers]
+    unclaimed = sorted(set(recognizers) - {source.name for source in fast})
+    if missing or unclaimed:
+        raise ValueError(
+            f"fast hunt recognisers: none for {missing} (sources with fast_path), "
+            f"one for {unclaimed} (no source with fast_path)"
+        )
+    return {
+        source.name: FastPath(
+            recognizer=recognizers[source.name].recognizer,
+            arrays=source.arrays,
+            heavy=source.large_subtrees,
+            raw_prefix=recognizers[source.name].raw_prefix,
+        )
+        for source in fast
     }
-)
+
+
+FAST_PATHS: Mapping[str, FastPath] = fast_paths(SOURCES, RECOGNIZER_SQL)
 
 
 def fast_sources() -> tuple[list[Source], bool]:
@@ -78,7 +91,7 @@ def fast_sources() -> tuple[list[Source], bool]:
     """
     fast: list[Source] = []
     for source in SOURCES:
-        if source.name not in FAST_PATHS or source.parse_text is not None:
+        if not source.fast_path:
             return fast, True
         fast.append(source)
     return fast, False

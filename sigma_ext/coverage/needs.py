@@ -1,0 +1,91 @@
+"""What a rule needs an event to carry before it can fire: a formula over field presence.
+
+The formula follows the rule's condition over its processed detections (field names as the native
+mapping names them): a field compared with a value must be present; AND needs every part, OR any
+part; a null test of a nested field needs the top-level object that would hold it (``requestObject``
+for ``requestObject.metadata.ownerReferences``: only the object can say it has no owner), and a
+keyword search needs nothing; a negated part needs nothing either, except a
+``match_every_element`` detection (an allowlist of images): "every image is approved" holds of an
+event with no image at all, so such a rule is blind unless one of its fields is present. It is kept
+in disjunctive form: a set of alternatives, each a set of fields that together let the rule fire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from itertools import product
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionIdentifier,
+    ConditionNOT,
+    ConditionOR,
+    ConditionSelector,
+)
+from sigma.rule import SigmaRule
+from sigma.types import SigmaNull
+
+Alternatives = frozenset[frozenset[str]]
+NOTHING: Alternatives = frozenset({frozenset()})
+
+
+def _minimal(alternatives: Iterable[frozenset[str]]) -> Alternatives:
+    """Drop every alternative that holds another one (it asks for more to allow the same)."""
+    unique = sorted(set(alternatives), key=lambda a: (len(a), sorted(a)))
+    kept: list[frozenset[str]] = []
+    for alternative in unique:
+        if not any(other <= alternative for other in kept):
+            kept.append(alternative)
+    return frozenset(kept)
+
+
+def _all(parts: list[Alternatives]) -> Alternatives:
+    return _minimal(frozenset().union(*combo) for combo in product(*parts))
+
+
+def _any(parts: list[Alternatives]) -> Alternatives:
+    return _minimal(alternative for part in parts for alternative in part)
+
+
+def needed_fields(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Alternatives:
+    """The presence formula of a rule its pipeline has already processed."""
+    detections = rule.detection
+
+    def identifier(name: str) -> Alternatives:
+        return tree(detections.detections[name].postprocess(detections))
+
+    def tree(node: Any) -> Alternatives:
+        match node:
+            case ConditionIdentifier():
+                return identifier(node.identifier)
+            case ConditionSelector():
+                return tree(node.cond_class(list(node.resolve_referenced_detections(detections))))
+            case ConditionNOT(args=[ConditionIdentifier(identifier=name)]) if name in every_element:
+                return _any([frozenset({alternative}) for alternative in identifier(name)])
+            case ConditionNOT():
+                return NOTHING
+            case ConditionAND():
+                return _all([tree(arg) for arg in node.args])
+            case ConditionOR():
+                return _any([tree(arg) for arg in node.args])
+            case ConditionFieldEqualsValueExpression() if isinstance(node.value, SigmaNull):
+                # "no owner" is said by the object that would hold one
+                top = node.field.split(".", 1)[0]
+                return NOTHING if top == node.field else frozenset({frozenset({top})})
+            case ConditionFieldEqualsValueExpression():
+                return frozenset({frozenset({node.field})})
+        return NOTHING
+
+    return _any([tree(c.parse(postprocess=False)) for c in detections.parsed_condition])
+
+
+def required(alternatives: Alternatives) -> frozenset[str]:
+    """The fields every alternative needs."""
+    return frozenset.intersection(*alternatives) if alternatives else frozenset()
+
+
+def carries(alternatives: Alternatives, values: Callable[[str], list[Any]]) -> bool:
+    """Whether an event (``values`` of its fields, empty when absent) lets the rule fire."""
+    return any(all(values(field) for field in alternative) for alternative in alternatives)

@@ -1,0 +1,102 @@
+"""One per-source table: the catalogue's rows say how the fast hunt reads each source, and the
+hunt's SQL tables refuse to load when they and the rows disagree."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import takewhile
+
+import pytest
+
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast.envelopes import ENVELOPE_SQL, ENVELOPES, envelopes_of
+from sigma_ext.hunt.fast.recognizers import FAST_PATHS, RECOGNIZER_SQL, fast_paths
+from sigma_ext.sources.catalogue import SOURCES, Source, source_named, table_problems
+from sigma_ext.sources.runtime_logs import parse_runtime_line
+
+
+def _row(name: str, **facts: object) -> Source:
+    return Source(name, "kubernetes", "audit", name, lambda event: False, **facts)  # type: ignore[arg-type]
+
+
+def test_the_catalogue_is_consistent() -> None:
+    assert table_problems(SOURCES) == []
+
+
+@pytest.mark.parametrize(
+    ("rows", "problem"),
+    [
+        pytest.param((_row("a"), _row("a")), "a: listed twice", id="a name twice"),
+        pytest.param(
+            (_row("a", fast_path=True, parse_text=parse_runtime_line),),
+            "a: a text format has no fast path",
+            id="text format with a fast path",
+        ),
+        pytest.param(
+            (_row("a", fast_path=True, large_subtrees=frozenset({"spec.x"})),),
+            "a: large subtrees are top-level keys",
+            id="dotted large subtree",
+        ),
+        pytest.param(
+            (_row("b", carries="a"), _row("a", fast_path=True)),
+            "b: carries 'a', no source before it",
+            id="carries a later source",
+        ),
+        pytest.param(
+            (_row("a", fast_path=True), replace(_row("b", carries="a"), product="aws")),
+            "b: carries 'a', which must serve the same log source and carry none itself",
+            id="carries another log source",
+        ),
+        pytest.param(
+            (_row("a", fast_path=True), _row("b", carries="a", arrays=frozenset({"x"}))),
+            "b: its events have the shape of 'a', no fast path or shape of their own",
+            id="envelope with a shape of its own",
+        ),
+    ],
+)
+def test_an_inconsistent_row_is_reported(rows: tuple[Source, ...], problem: str) -> None:
+    assert table_problems(rows) == [problem]
+
+
+def test_the_fast_paths_follow_the_rows() -> None:
+    assert set(FAST_PATHS) == {s.name for s in SOURCES if s.fast_path}
+    audit = source_named("kubernetes_audit")
+    assert FAST_PATHS["kubernetes_audit"].arrays == audit.arrays
+    assert FAST_PATHS["kubernetes_audit"].heavy == audit.large_subtrees
+    assert {name: e.carries for name, e in ENVELOPES.items()} == {
+        s.name: s.carries for s in SOURCES if s.carries is not None
+    }
+
+
+def test_a_source_with_a_fast_path_but_no_sql_recogniser_does_not_load() -> None:
+    rows = (*SOURCES[:1], _row("new_source", fast_path=True))
+    with pytest.raises(ValueError, match=r"none for \['new_source'\]"):
+        fast_paths(rows, RECOGNIZER_SQL)
+
+
+def test_a_sql_recogniser_without_its_source_does_not_load() -> None:
+    rows = tuple(
+        replace(s, fast_path=False) if s.name == "kubernetes_audit" else s for s in SOURCES
+    )
+    with pytest.raises(ValueError, match=r"one for \['kubernetes_audit'\]"):
+        fast_paths(rows, RECOGNIZER_SQL)
+
+
+def test_an_envelope_without_its_sql_does_not_load() -> None:
+    rows = (*SOURCES, _row("new_envelope", carries="kubernetes_audit"))
+    with pytest.raises(ValueError, match=r"none for \['new_envelope'\]"):
+        envelopes_of(rows, ENVELOPE_SQL)
+    unclaimed = tuple(replace(s, carries=None) for s in SOURCES)
+    with pytest.raises(
+        ValueError, match=r"one for \['kubernetes_audit_aks', 'kubernetes_audit_eks'\]"
+    ):
+        envelopes_of(unclaimed, ENVELOPE_SQL)
+
+
+def test_a_source_without_a_fast_path_is_left_to_the_reference_engine(fast: FastHunt) -> None:
+    # recognition takes the first source that claims an event: SQL judges the leading run of
+    # sources with a fast path, and every other line may be one for the reference engine
+    leading = list(takewhile(lambda s: s.fast_path, SOURCES))
+    assert [plan.source.name for plan in fast.plans] == [s.name for s in leading]
+    assert {e.carries for e in fast.envelopes} <= {s.name for s in leading}
+    assert fast.route_unrecognized == (len(leading) < len(SOURCES))
