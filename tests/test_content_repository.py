@@ -63,6 +63,7 @@ def test_an_empty_folder_uses_the_shipped_content(tmp_path: Path) -> None:
     assert location.rule_roots == (shipped_root() / "rules",)
     assert location.profile == shipped_root() / "profiles" / "example.yml"
     assert location.out == tmp_path / "out"
+    assert location.build_out == tmp_path / "out" / "siem"
 
 
 def test_the_shipped_content_is_this_checkout_in_an_editable_install() -> None:
@@ -130,11 +131,11 @@ def test_init_then_check_test_build_pass_in_the_repository(
     assert (code, out.splitlines()[-1]) == (0, "4 passed, 0 failed")
     code, out, _ = run(capsys, "build")
     assert code == 0
-    assert f"built {len(SHIPPED_RULES) + 1} rules into out:" in out
-    spl = repo / "out" / "splunk" / "spl"
+    assert f"built {len(SHIPPED_RULES) + 1} rules into {Path('out', 'siem')}:" in out
+    spl = repo / "out" / "siem" / "splunk" / "spl"
     assert (spl / f"{SAMPLE}.spl").is_file()
     assert (spl / "kubernetes_audit_pod_created.spl").is_file()
-    kibana = (repo / "out" / "elastic" / "detection-rules.ndjson").read_text()
+    kibana = (repo / "out" / "siem" / "elastic" / "detection-rules.ndjson").read_text()
     assert "Member Of system:masters" in kibana
 
 

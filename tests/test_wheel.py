@@ -142,7 +142,7 @@ def test_build_from_an_empty_folder_writes_what_the_checkout_builds(
 ) -> None:
     done = installed.run(empty, "build")
     assert done.returncode == 0, done.stderr
-    out = empty / "out"
+    out = empty / "out" / "siem"
     assert (out / "splunk" / "sigma_ext_container_creation-0.1.0.tgz").is_file()
     assert (out / "elastic" / "detection-rules.ndjson").is_file()
     assert main(["build", "--root", str(ROOT), "--out", str(tmp_path / "checkout")]) == 0
@@ -173,5 +173,5 @@ def test_init_then_check_test_build_in_the_new_repository(
     shipped_rules = len(list((ROOT / "rules").rglob("*.yml")))
     assert outputs[0].startswith(f"ok: {shipped_rules + 1} rules ({shipped_rules} shipped, 1 own)")
     assert outputs[1].splitlines()[-1] == "4 passed, 0 failed"
-    assert (repo / "out" / "splunk" / "spl" / f"{SAMPLE}.spl").is_file()
-    assert (repo / "out" / "elastic" / "detection-rules.ndjson").is_file()
+    assert (repo / "out" / "siem" / "splunk" / "spl" / f"{SAMPLE}.spl").is_file()
+    assert (repo / "out" / "siem" / "elastic" / "detection-rules.ndjson").is_file()

@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--out",
         type=Path,
         default=None,
-        help="output folder (default: the out folder sigma-ext.yml names, else out/ in the "
-        "content folder, or in the working directory for the shipped content)",
+        help="output folder (default: siem/ in the out folder sigma-ext.yml names, else "
+        "out/siem/ in the content folder, or in the working directory for the shipped content)",
     )
     parser.add_argument(
         "--splunk-tuning",
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     corpus = content.corpus
     try:
-        result = build(corpus, args.out or content.location.out, args.splunk_tuning)
+        result = build(corpus, args.out or content.location.build_out, args.splunk_tuning)
     except ProblemsFound as error:
         report(error)
         return 1

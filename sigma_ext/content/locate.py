@@ -32,6 +32,7 @@ from sigma_ext.yamlio import Located, YAMLProblem, load_located
 
 CONFIG_NAME = "sigma-ext.yml"
 DEFAULT_OUT = Path("out")
+BUILD_FOLDER = "siem"  # build writes <out>/siem; coverage writes out/coverage beside it
 EXAMPLE_PROFILE = Path("profiles", "example.yml")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 Kind = Literal["repository", "tree", "shipped"]
@@ -79,9 +80,14 @@ class Location:
     profile: Path
     mapping_root: Path  # holds mappings/<target>/<source>.yml
     mapping_overrides: Path | None  # a repository's replacements, same layout below it
-    out: Path
+    out: Path  # the output folder; see build_out
     include: tuple[Selector, ...] | None = None  # None: every shipped rule
     exclude: tuple[Selector, ...] = ()
+
+    @property
+    def build_out(self) -> Path:
+        """Where ``sigma-ext build`` writes by default: its own folder inside ``out``."""
+        return self.out / BUILD_FOLDER
 
     def describe(self) -> str:
         if self.kind == "repository":
