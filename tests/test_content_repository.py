@@ -158,6 +158,16 @@ def test_init_writes_every_scaffold_file(repo: Path) -> None:
     assert "__" not in rule  # every template token is filled
 
 
+def test_init_dot_fills_the_empty_working_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "init", ".")[0] == 0
+    assert (tmp_path / CONFIG_NAME).is_file()
+    rule = next((tmp_path / "rules").rglob("*.yml")).read_text()
+    assert f"author: {tmp_path.name} maintainers" in rule
+
+
 def test_init_never_overwrites(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
     code, out, err = run(capsys, "init", str(tmp_path))

@@ -104,21 +104,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_new_folder(target: Path, contents: dict[str, str]) -> None:
-    """Write the files into a staging folder beside ``target``, then rename it into place (a
-    rename may replace an empty folder), so an interrupted init leaves no half repository."""
+    """Write the files. A new folder is written beside ``target`` and renamed into place, so an
+    interrupted init leaves no half repository; an existing empty folder (``init .``) is
+    written into, so that a shell standing in it still sees the files."""
+    if target.is_dir():
+        _write(target, contents)
+        return
     parent = target.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.init-", dir=parent))
     try:
-        for relative, text in sorted(contents.items()):
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="\n")
+        _write(staging, contents)
         staging.chmod(0o777 & ~_umask())
         staging.replace(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _write(folder: Path, contents: dict[str, str]) -> None:
+    for relative, text in sorted(contents.items()):
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
 
 
 def _umask() -> int:
