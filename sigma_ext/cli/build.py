@@ -6,7 +6,10 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TUNING_MODES
-from sigma_ext.cli.common import add_content_options, load_content_or_report, report
+from sigma_ext.cli.common import add_content_options, report
+from sigma_ext.cli.exits import EXIT_OUTPUT, EXIT_PROBLEMS, say
+from sigma_ext.content.corpus import corpus_at
+from sigma_ext.content.locate import locate
 from sigma_ext.problems import ProblemsFound
 
 
@@ -32,18 +35,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     # Only this command needs the compilers; other commands start without importing them.
-    from sigma_ext.build.folder import build, package_version, splunk_package_name
+    from sigma_ext.build.folder import (
+        OutputRefused,
+        build,
+        check_output,
+        package_version,
+        splunk_package_name,
+    )
     from sigma_ext.build.summary import summary_table
 
-    content = load_content_or_report(args)
-    if content is None:
-        return 1
-    corpus = content.corpus
     try:
-        result = build(corpus, args.out or content.location.build_out, args.splunk_tuning)
+        location = locate(args.root)
+        out = args.out or location.build_out
+        check_output(out)  # before the content is even loaded
+        corpus = corpus_at(location, args.profile)
+        result = build(corpus, out, args.splunk_tuning)
     except ProblemsFound as error:
         report(error)
-        return 1
+        return EXIT_PROBLEMS
+    except OutputRefused as error:
+        say(str(error))
+        return EXIT_OUTPUT
     print(summary_table(result.results), end="")
     counts = {
         s: sum(c.status == s for c in result.results)

@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from sigma_ext.cli.common import Content, add_content_options
+from sigma_ext.cli.exits import EXIT_PROBLEMS
 from sigma_ext.cli.formats import FORMATS, github_annotations, sarif_log
-from sigma_ext.content.corpus import load_content
+from sigma_ext.content.corpus import content_at
 from sigma_ext.content.locate import locate
 from sigma_ext.problems import Problem, ProblemsFound
 
@@ -31,13 +32,16 @@ def run(args: argparse.Namespace) -> int:
     content: Content | None = None
     try:
         location = locate(args.root)
-        content = Content(location, load_content(location, args.profile))
-        problems = check_compilation(content.corpus)
+        corpus, problems = content_at(location, args.profile)
+        if corpus is not None:
+            content = Content(location, corpus)
+            # the rules that loaded are compiled too: one run reports every problem
+            problems += check_compilation(corpus)
     except ProblemsFound as error:
         problems = error.problems
     _report(args.format, problems)
     if problems or content is None:
-        return 1
+        return EXIT_PROBLEMS
     print(_ok_lines(content), file=sys.stderr if args.format == "sarif" else sys.stdout)
     return 0
 

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigma_ext.content.corpus import Corpus, load_content
+from sigma_ext.content.corpus import Corpus, corpus_at
 from sigma_ext.content.locate import CONFIG_NAME, Location, locate
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.reference.engine import ReferenceEngine
@@ -43,7 +43,7 @@ def load_content_or_report(args: argparse.Namespace) -> Content | None:
     """The located and loaded content, or None after printing every problem to stderr."""
     try:
         location = locate(args.root)
-        return Content(location, load_content(location, args.profile))
+        return Content(location, corpus_at(location, args.profile))
     except ProblemsFound as error:
         report(error)
         return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +19,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from sigma_ext import __version__
+from sigma_ext.cli.common import report
+from sigma_ext.cli.exits import EXIT_OK, EXIT_OUTPUT, EXIT_PROBLEMS, say
 from sigma_ext.content.locate import CONFIG_NAME, EXAMPLE_PROFILE, shipped_root
 from sigma_ext.problems import ProblemsFound
 
@@ -79,28 +80,23 @@ def scaffold_files(name: str) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     target: Path = args.directory
     if target.exists() and not (target.is_dir() and not any(target.iterdir())):
-        print(
-            f"sigma-ext init: {target} exists and is not an empty folder; init never "
-            "overwrites: name a new folder",
-            file=sys.stderr,
-        )
-        return 2
+        say(f"init: {target} exists and is not an empty folder; init never overwrites it")
+        return EXIT_OUTPUT
     try:
         contents = scaffold_files(target.resolve().name)
     except ProblemsFound as error:
-        for problem in error.problems:
-            print(f"sigma-ext init: {problem}", file=sys.stderr)
-        return 1
+        report(error)
+        return EXIT_PROBLEMS
     try:
         write_new_folder(target, contents)
     except OSError as error:
-        print(f"sigma-ext init: cannot write {target}: {error.strerror or error}", file=sys.stderr)
-        return 2
+        say(f"init: cannot write {error.filename or target}: {error.strerror or error}")
+        return EXIT_OUTPUT
     print(f"created {target}:")
     for relative in sorted(contents):
         print(f"  {relative}")
     print(f"next: cd {target} && sigma-ext check && sigma-ext test && sigma-ext build")
-    return 0
+    return EXIT_OK
 
 
 def write_new_folder(target: Path, contents: dict[str, str]) -> None:

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.cli.common import add_content_options, report
+from sigma_ext.cli.exits import EXIT_OK, EXIT_PROBLEMS
 from sigma_ext.cli.junit import write_junit
-from sigma_ext.content.corpus import load_content
+from sigma_ext.content.corpus import corpus_at
 from sigma_ext.content.fixtures import Case, load_cases, run_cases
 from sigma_ext.content.locate import locate
 from sigma_ext.problems import Problem, ProblemsFound
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     try:
         location = locate(args.root)
-        corpus = load_content(location, args.profile)
+        corpus = corpus_at(location, args.profile)
         roots = [args.fixtures] if args.fixtures else list(location.fixture_roots)
         cases = _cases(roots, [r.stem for r in corpus.rules])
         engine = ReferenceEngine(corpus)  # a rule the native mapping cannot compile is a problem
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         report(error)
         if args.junit_xml:
             write_junit(args.junit_xml, [], error.problems)
-        return 1
+        return EXIT_PROBLEMS
     outcomes = run_cases(
         cases, lambda case: [r.stem for r in engine.match(case.event, source_named(case.source))]
     )
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     for outcome in failed:
         print(outcome.explain())
     print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return EXIT_PROBLEMS if failed else EXIT_OK
 
 
 def _cases(roots: list[Path], rule_stems: list[str]) -> list[Case]:

@@ -40,14 +40,32 @@ class Corpus:
 
 def load_corpus(root: Path, profile_path: Path, rule_roots: list[Path] | None = None) -> Corpus:
     """Load everything; raise ProblemsFound listing every problem in every file."""
+    return _whole(load_content(root, profile_path, rule_roots))
+
+
+def load_content(
+    root: Path, profile_path: Path, rule_roots: list[Path] | None = None
+) -> tuple[Corpus | None, list[Problem]]:
+    """Everything that loads, and every problem found.
+
+    The corpus holds the rules that loaded and have every mapping and placeholder they need,
+    so that a check can go on to compile them in the same run; it is None when the profile
+    does not load.
+    """
     rules, rule_problems = load_rules(rule_roots or [root / "rules"])
     return _assemble(root, rules, rule_problems, profile_path, root, None)
 
 
-def load_content(location: Location, profile_path: Path | None = None) -> Corpus:
-    """The corpus of a located content folder (see ``locate``): a tree or the shipped content
-    as it is; a content repository as the shipped content with its own laid over it."""
-    profile_path = profile_path or location.profile
+def corpus_at(location: Location, profile_path: Path | None = None) -> Corpus:
+    """The corpus of a located content folder; raise ProblemsFound listing every problem."""
+    return _whole(content_at(location, profile_path))
+
+
+def content_at(
+    location: Location, profile_path: Path | None = None
+) -> tuple[Corpus | None, list[Problem]]:
+    """``load_content`` for a located content folder (see ``locate``): a tree or the shipped
+    content as it is; a content repository as the shipped content with its own laid over it."""
     if location.kind != "repository":
         rules, problems = load_rules(location.rule_roots)
     else:
@@ -56,10 +74,18 @@ def load_content(location: Location, profile_path: Path | None = None) -> Corpus
         location.root,
         rules,
         problems,
-        profile_path,
+        profile_path or location.profile,
         location.mapping_root,
         location.mapping_overrides,
     )
+
+
+def _whole(loaded: tuple[Corpus | None, list[Problem]]) -> Corpus:
+    corpus, problems = loaded
+    if problems:
+        raise ProblemsFound(problems)
+    assert corpus is not None
+    return corpus
 
 
 def _assemble(
@@ -69,7 +95,7 @@ def _assemble(
     profile_path: Path,
     mapping_root: Path,
     mapping_overrides: Path | None,
-) -> Corpus:
+) -> tuple[Corpus | None, list[Problem]]:
     problems = list(rule_problems)
     mappings, mapping_problems = load_mappings(
         mapping_root, list(MAPPING_DIRS), overrides=mapping_overrides
@@ -80,14 +106,20 @@ def _assemble(
         profile = load_profile(profile_path)
     except ProblemsFound as error:
         problems.extend(error.problems)
-    if profile is not None:
-        for rule_file in rules:
-            for name in sorted(rule_file.placeholders() - set(profile.lists)):
-                problems.append(_missing_placeholder(name, rule_file, profile_path))
-    if problems:
-        raise ProblemsFound(problems)
-    assert profile is not None
-    return Corpus(root, tuple(rules), mappings, profile)
+    if profile is None:
+        return None, sorted(problems)
+    complete: list[RuleFile] = []
+    for rule_file in rules:
+        missing = sorted(rule_file.placeholders() - set(profile.lists))
+        problems.extend(_missing_placeholder(name, rule_file, profile_path) for name in missing)
+        mapped = all(
+            (mapping_dir, source.name) in mappings
+            for mapping_dir in MAPPING_DIRS
+            for source in sources_for_logsource(rule_file.product, rule_file.service)
+        )
+        if not missing and mapped:
+            complete.append(rule_file)
+    return Corpus(root, tuple(complete), mappings, profile), sorted(problems)
 
 
 def _missing_placeholder(name: str, rule_file: RuleFile, profile_path: Path) -> Problem:
