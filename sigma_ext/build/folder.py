@@ -1,6 +1,6 @@
 """``sigma-ext build``: every rule for every SIEM target into one output folder, atomically.
 
-The output (``build/`` by default)::
+The output (``out/siem/`` by default; see ``sigma_ext.content.locate``)::
 
     summary.md, summary.json                 per rule, source and target: ok / degraded / impossible
     splunk/<APP_ID>/                          the Splunk app, ready to install
