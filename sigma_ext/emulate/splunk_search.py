@@ -240,7 +240,7 @@ def run_events(query: str, documents: Iterable[Document]) -> list[Row]:
     stages = split_pipeline(query)
     cut = next((i for i, stage in enumerate(stages) if stage.split(" ")[0] == "stats"), None)
     if cut is None:
-        return [row for doc in documents if (row := run(query, doc)) is not None]
+        return [found for doc in documents if (found := run(query, doc)) is not None]
     if cut == 0 or stages[cut] != "stats count":
         raise Unsupported(f"SPL stats stage {stages[cut]!r}")
     events = " | ".join(stages[:cut])
