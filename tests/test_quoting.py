@@ -94,11 +94,14 @@ def test_spl_comment_text_never_holds_a_backtick_or_a_line_break(text: str) -> N
         ("title", "title ending in a backslash \\"),
     ],
 )
+@pytest.mark.parametrize("enterprise_security", [False, True])
 def test_rule_text_cannot_break_a_conf_file(
-    splunk_result: Compiled, field: str, value: str
+    splunk_result: Compiled, corpus: Corpus, field: str, value: str, enterprise_security: bool
 ) -> None:
     compiled = _retitled(splunk_result, **{field: value})
-    text = savedsearches_conf([TunedSearch(compiled, str(compiled.query), None)])
+    text = savedsearches_conf(
+        [TunedSearch(compiled, str(compiled.query), None)], corpus.profile, enterprise_security
+    )
     stanzas = parse_conf(text, "savedsearches.conf")  # fails on anything but one-line settings
     assert len(stanzas) == 1
     ((name, settings_),) = stanzas.items()

@@ -125,7 +125,10 @@ def spl_comment(text: str) -> str:
 def conf_text(text: str) -> str:
     """Free text for a Splunk .conf value, stanza name or comment: one line, no control
     character, and no backslash at its end (which would continue the value on the next line)."""
-    return _one_line(text).rstrip("\\").rstrip()
+    text = _one_line(text)
+    while text != (trimmed := text.rstrip().rstrip("\\")):
+        text = trimmed
+    return text
 
 
 def conf_stanza_name(text: str) -> str:

@@ -6,7 +6,6 @@ import argparse
 
 from sigma_ext.cli.common import add_content_options, profile_path, report
 from sigma_ext.cli.exits import EXIT_PROBLEMS
-from sigma_ext.content.corpus import load_content
 from sigma_ext.problems import ProblemsFound
 
 
@@ -18,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from sigma_ext.build.compile import check_compilation  # only this command needs the compilers
+    from sigma_ext.content.corpus import load_content
 
     corpus, problems = load_content(args.root, profile_path(args))
     if corpus is not None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sigma_ext.content.corpus import Corpus, load_corpus
-from sigma_ext.content.profile import DEFAULT_PROFILE
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.reference.engine import ReferenceEngine
+
+if TYPE_CHECKING:  # the content and the engine load inside the commands that need them
+    from sigma_ext.content.corpus import Corpus
+    from sigma_ext.reference.engine import ReferenceEngine
+
+# The tuning profile read when --profile is not given (sigma_ext.content.profile.DEFAULT_PROFILE;
+# repeated here so that the parser is built without importing jsonschema; a test keeps them equal).
+DEFAULT_PROFILE = Path("profiles/example.yml")
 
 
 def add_content_options(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +40,8 @@ def profile_path(args: argparse.Namespace) -> Path:
 
 def load_or_report(args: argparse.Namespace) -> Corpus | None:
     """The corpus, or None after printing every problem to stderr."""
+    from sigma_ext.content.corpus import load_corpus
+
     try:
         return load_corpus(args.root, profile_path(args))
     except ProblemsFound as error:
@@ -43,6 +51,8 @@ def load_or_report(args: argparse.Namespace) -> Corpus | None:
 
 def engine_or_report(corpus: Corpus) -> ReferenceEngine | None:
     """The reference engine, or None after printing every rule that does not compile natively."""
+    from sigma_ext.reference.engine import ReferenceEngine
+
     try:
         return ReferenceEngine(corpus)
     except ProblemsFound as error:

@@ -12,9 +12,7 @@ from sigma_ext.cli.common import (
     report,
 )
 from sigma_ext.cli.exits import EXIT_PROBLEMS
-from sigma_ext.content.fixtures import load_cases, run_cases
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.sources.catalogue import source_named
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from sigma_ext.content.fixtures import load_cases, run_cases
+    from sigma_ext.sources.catalogue import source_named
+
     corpus = load_or_report(args)
     if corpus is None:
         return EXIT_PROBLEMS

@@ -29,6 +29,8 @@ DEFAULT_PROFILE = Path("profiles/example.yml")
 DEFAULT_GAP_WINDOW = "2h"
 DEFAULT_GAP_EVERY = "15m"
 GAP_SETTINGS = frozenset({"default", "every"})
+# Throttle period when the profile has no alert_throttle (docs/packages.md).
+DEFAULT_THROTTLE = "1h"
 
 
 @cache
@@ -54,6 +56,12 @@ class Profile:
 
     path: Path
     lists: dict[str, tuple[str, ...]]
+    throttle: dict[str, str] = field(default_factory=dict)
+
+    def throttle_period(self, theme: str) -> str:
+        """How long an alert silences the same creator and object (``30m``, ``1h``)."""
+        return self.throttle.get(theme, self.throttle.get("default", DEFAULT_THROTTLE))
+
     # telemetry_gap: source name (or "default", "every") -> duration such as "2h"
     telemetry_gap: dict[str, str] = field(default_factory=dict)
 
@@ -123,7 +131,9 @@ def load_profile(path: Path) -> Profile:
     lists = {
         name: tuple(str(v) for v in values) for name, values in data.items() if name in list_kinds()
     }
-    return Profile(path, lists, {str(k): str(v) for k, v in gaps.items()})
+    throttle = {str(k): str(v) for k, v in data.get("alert_throttle", {}).items()}
+    telemetry_gap = {str(k): str(v) for k, v in gaps.items()}
+    return Profile(path, lists, throttle, telemetry_gap)
 
 
 def _first_control(text: str) -> str | None:

@@ -1,15 +1,20 @@
 """The fast engine over inputs of every shape: what DuckDB scans, and where its hits were.
 
 DuckDB scans JSON Lines files. An input it can read as it is (a plain JSON Lines file of some
-size, no byte order mark) is scanned in place, through a link with a plain name (DuckDB would
-expand ``*``, ``?``, ``[`` and ``~`` in a file name and read other files). Every other input is
+size, no byte order mark, whose first line is an event the SQL judges or of no known source) is
+scanned in place, through a link with a plain name (DuckDB would expand ``*``, ``?``, ``[`` and
+``~`` in a file name and read other files). Every other input is
 written to one temporary JSON Lines file, the *spool*, with consecutive such inputs together, so
 that many small files cost one scan: batch documents one record per line (``sigma_ext.hunt
 .batches``: the same text the reference engine judges), standard input, FIFOs and gzip files
 unpacked (``sigma_ext.hunt.inputs``: the same bytes), files with a byte order mark without it.
 A line too long for DuckDB (``LONG_LINE``) is left out of the spool and judged by the reference
-engine in its place. Each hit and bad line of the spool is mapped back to its input, line and
-record.
+engine in its place, and so is every event of a source the SQL does not judge (it would hand
+it back to the reference engine): judged as the spool is written, on the event already parsed,
+with a blank line in the spool in its place; a spool with nothing left to scan is not scanned.
+Such verdicts are printed at once until the spool holds a line for DuckDB; after it, they wait
+for the scan (memory: the hits and bad lines of those events, in one group of spooled inputs).
+Each hit and bad line of the spool is mapped back to its input, line and record.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import duckdb
 
@@ -27,13 +32,16 @@ from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.inputs import BOM, Input, Line, Trouble, read_units
 from sigma_ext.hunt.progress import stderr_progress
-from sigma_ext.hunt.reference import BadLine, Hit, unit_item, unit_place
+from sigma_ext.hunt.reference import BadLine, Hit, read_line, unit_item, unit_place
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import Source, recognize
 
 SMALL = 8 << 20
 """Plain JSON Lines files smaller than this are scanned together, in one spool."""
+
+FIRST_LINE = 1 << 20
+"""How much of a file's first line decides whether it is scanned in place (its source)."""
 
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
@@ -51,6 +59,8 @@ class _Spool:
     lines: array[int] = field(default_factory=lambda: array("q"))
     records: array[int] = field(default_factory=lambda: array("q"))
     written: int = 0
+    scanned: int = 0
+    """Lines written for DuckDB to judge (the others are blank)."""
     between: list[tuple[int, Hit | BadLine]] = field(default_factory=list)
     """Items placed after spool line N (0: before the first), in order."""
 
@@ -103,7 +113,16 @@ class FastInputs:
         if found.path.stat().st_size < SMALL:
             return False
         with found.path.open("rb") as probe:
-            return probe.read(len(BOM)) != BOM
+            if probe.read(len(BOM)) == BOM:
+                return False
+            probe.seek(0)
+            first = read_line(probe.readline(FIRST_LINE))
+        if not isinstance(first, dict):
+            return True
+        recognised = self.source or recognize(first)
+        # a file of events the SQL hands back (CloudTrail, Docker, a text log...) is spooled:
+        # the spool judges them as it reads them, without a scan
+        return recognised is None or recognised.name in self.fast.sql_sources
 
     def _name(self, suffix: str) -> Path:
         self.made += 1
@@ -128,18 +147,18 @@ class FastInputs:
         for item in items:
             yield _renamed(item, found)
 
-    def _count(self, unit: Line | Record | Trouble, summary: FileSummary) -> None:
-        if isinstance(unit, Trouble):
-            summary.malformed += 1
-            return
+    def _count(self, unit: Line | Record, summary: FileSummary) -> tuple[Any, Source | None]:
+        """The unit's event (as ``unit_item`` says) and its source, counted in ``summary``."""
         item = unit_item(unit)
         if item is None:
-            return
+            return None, None
         if isinstance(item, str):
             summary.malformed += 1
-            return
+            return item, None
         line, record = unit_place(unit)
-        summary.count(self.source or recognize(item), line, record)
+        recognised = self.source or recognize(item)
+        summary.count(recognised, line, record)
+        return item, recognised
 
     def _spooled(self, group: list[Input]) -> Iterator[Hit | BadLine]:
         if not group:
@@ -147,10 +166,11 @@ class FastInputs:
         spool = _Spool(self._name(".jsonl"), group)
         with spool.path.open("wb") as out:
             for owner, found in enumerate(group):
-                self._write(spool, owner, found, out)
+                yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
-        for item in self.fast.hunt_file(spool.path):
+        scan = self.fast.hunt_file(spool.path) if spool.scanned else iter(())
+        for item in scan:
             while upcoming is not None and upcoming[0] < item.line:
                 yield upcoming[1]
                 upcoming = next(pending, None)
@@ -166,7 +186,10 @@ class FastInputs:
         owner: int,
         found: Input,
         out: IO[bytes],
-    ) -> None:
+    ) -> Iterator[Hit | BadLine]:
+        """Write ``found``'s lines and records to the spool; the items judged on the way are
+        yielded at once while nothing precedes them in the spool for DuckDB to judge (so a spool
+        of events the SQL hands back streams its hits), else kept in ``spool.between``."""
         summary = found.summary
         write = out.write
         run = False  # whether the last segment is a run of lines
@@ -174,17 +197,31 @@ class FastInputs:
             line, record = unit_place(unit)
             if isinstance(unit, Trouble):
                 summary.malformed += 1
-                spool.between.append(
-                    (spool.written, BadLine(found.name, line, unit.reason, unit.record))
-                )
+                yield from _placed(spool, [BadLine(found.name, line, unit.reason, unit.record)])
                 continue
-            self._count(unit, summary)
+            item, recognised = self._count(unit, summary)
             data = (
                 unit.raw if isinstance(unit, Line) else unit.text.encode("utf-8", "replace") + b"\n"
             )
-            if len(data) > LONG_LINE:
-                spool.between.extend((spool.written, item) for item in self._judged(unit, found))
+            if isinstance(item, dict) and (
+                recognised is None or recognised.name not in self.fast.sql_sources
+            ):
+                # an event the SQL would hand back to the reference engine: judged here, on the
+                # event already parsed, and not scanned (a blank line keeps the lines in step)
+                if recognised is not None:
+                    yield from _placed(
+                        spool,
+                        [
+                            Hit.of(rule_file, found.name, line, record)
+                            for rule_file in self.engine.match(item, recognised)
+                        ],
+                    )
+                data = b"\n"
+            elif len(data) > LONG_LINE:
+                yield from _placed(spool, self._judged(unit, found))
                 data = b"\n"  # keeps the lines of a run in step
+            else:
+                spool.scanned += 1
             if isinstance(unit, Line):
                 if not run:
                     spool.segment(owner, line, None)
@@ -212,6 +249,15 @@ class FastInputs:
             Hit.of(rule_file, found.name, line, record)
             for rule_file in self.engine.match(item, recognised)
         ]
+
+
+def _placed(spool: _Spool, items: list[Hit | BadLine]) -> list[Hit | BadLine]:
+    """``items`` (of the line being written) to yield now, when no line before them waits for
+    DuckDB; else kept in ``spool.between`` to be merged with the scan's items (none to yield)."""
+    if not spool.scanned:
+        return items
+    spool.between.extend((spool.written, item) for item in items)
+    return []
 
 
 def _renamed(item: Hit | BadLine, found: Input) -> Hit | BadLine:

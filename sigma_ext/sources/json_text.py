@@ -57,6 +57,20 @@ def _relaxed(text: str) -> str:
     return "".join(out)
 
 
+_RELAXED_STARTS = tuple('{["-0123456789tfn')
+
+
+def _may_relax(text: str, error: json.JSONDecodeError) -> bool:
+    """Whether ``_relaxed`` may turn the text into JSON: it must start as a JSON value or a
+    non-finite number in any case, and a complete value followed by more text can only be
+    followed by the ``\\v`` and ``\\f`` that it strips. A text log line (``Nov 23 ...``,
+    ``I1123 ...``, ``2026-11-23T...``) fails these at once, without being rewritten."""
+    if error.msg == "Extra data":
+        return not text[error.pos :].strip(" \t\r\n\v\f")
+    stripped = text.lstrip(" \t\r\n\v\f")
+    return stripped.startswith(_RELAXED_STARTS) or stripped[:3].lower() in ("nan", "inf")
+
+
 def parse_json_line(text: str) -> tuple[Any, str | None]:
     """(value, None) when the line is JSON as both engines read it, else (None, error message).
 
@@ -66,6 +80,8 @@ def parse_json_line(text: str) -> tuple[Any, str | None]:
         return _DECODER.decode(text), None
     except json.JSONDecodeError as error:
         message = error.msg
+        if not _may_relax(text, error):
+            return None, message
     except RecursionError:
         return _deep(text)
     try:

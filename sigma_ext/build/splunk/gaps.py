@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from sigma_ext.build.quoting import conf_stanza_name, conf_text
 from sigma_ext.build.result import Compiled
+from sigma_ext.build.splunk.app import ALLOW_SKEW, EVENT_TIME_LATEST
 from sigma_ext.build.splunk.knowledge_objects import TunedSearch
+from sigma_ext.build.splunk.triage import triage_stages
 from sigma_ext.content.profile import Profile
 
 # The event-time range searched besides the index-time window: late events (old _time, indexed
@@ -100,10 +102,20 @@ def gap_search_text(searches: Iterable[str]) -> str:
 
 
 def _before_closing(search: TunedSearch) -> str:
-    """The search without the closing per-search filter macro (local exclusions)."""
-    if search.filter_macro is None:
-        return search.search
-    return search.search.removesuffix(f" | `{search.filter_macro}`")
+    """The search without its closing stages: the per-search filter macro (local exclusions)
+    and the triage table (``triage.triage_stages``), which only shape the alert's rows."""
+    text = search.search
+    if search.filter_macro is not None:
+        text = text.removesuffix(f" | `{search.filter_macro}`")
+    compiled = search.compiled
+    triage = split_stages(triage_stages(compiled.source.name, compiled.output_id))
+    stages = split_stages(text)
+    closing = stages[len(stages) - len(triage) :]
+    if len(stages) <= len(triage) or [c.split(" ")[0] for c in closing] != [
+        t.split(" ")[0] for t in triage
+    ]:
+        raise ValueError(f"{compiled.output_stem}: no triage stages at the end of {text!r}")
+    return " | ".join(stages[: len(stages) - len(triage)])
 
 
 def gap_searches(searches: Iterable[TunedSearch], profile: Profile) -> tuple[GapSearch, ...]:
@@ -135,8 +147,11 @@ def gap_stanza(gap: GapSearch) -> tuple[str, dict[str, str]]:
     return gap.stanza_name, {
         "alert.digest_mode": "1",
         "alert.severity": "4",
-        "alert.suppress": "0",
+        # a gap that lasts alerts once per window, not at every run
+        "alert.suppress": "1",
+        "alert.suppress.period": f"{window_minutes}m",
         "alert.track": "1",
+        "allow_skew": ALLOW_SKEW,
         "counttype": "number of events",
         "cron_schedule": f"*/{duration_minutes(gap.every)} * * * *",
         "description": conf_text(
@@ -149,7 +164,7 @@ def gap_stanza(gap: GapSearch) -> tuple[str, dict[str, str]]:
         "dispatch.earliest_time": f"-{window_minutes + EVENT_TIME_SLACK_MINUTES}m",
         "dispatch.index_earliest": f"-{window_minutes}m",
         "dispatch.index_latest": "now",
-        "dispatch.latest_time": "now",
+        "dispatch.latest_time": EVENT_TIME_LATEST,
         "enableSched": "1",
         "quantity": "0",
         "relation": "greater than",

@@ -92,6 +92,13 @@ class FastHunt:
             set().union(*(p.columns for p in self.plans)) if self.plans else set()
         )
         self.envelopes = [] if source is not None else self._envelopes()
+        # the sources whose events the SQL judges: its own, then the envelopes it opens (those
+        # of the sources right after them in SOURCES); every other event goes to the reference
+        # engine, and so may be judged there without being scanned (sigma_ext.hunt.spool)
+        judged = [plan.source for plan in self.plans]
+        if source is None:
+            judged += SOURCES[len(self.plans) : len(self.plans) + len(self.envelopes)]
+        self.sql_sources = frozenset(s.name for s in judged)
         forced = source is not None
         self.select = exact_select(
             self.plans, self.columns, forced=forced, route_unrecognized=self.route_unrecognized

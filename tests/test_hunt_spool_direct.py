@@ -1,0 +1,146 @@
+"""The spool judges the events the SQL would hand back as it reads them: the same output as the
+reference engine, and DuckDB scans only what is left for it (nothing, for a file of CloudTrail
+records or a text log)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.spool import SMALL
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.json_text import parse_json_line
+
+from .conftest import ROOT
+from .test_hunt_shapes import both
+
+FIXTURES = ROOT / "fixtures"
+
+
+def _lines(source: str) -> str:
+    return "".join(p.read_text() for p in sorted((FIXTURES / source).glob("*.jsonl")))
+
+
+class Scan:
+    """A file DuckDB was asked to scan: whether it was a link to the input, and its text."""
+
+    def __init__(self, path: Path) -> None:
+        self.in_place = path.is_symlink()
+        self.text = "" if self.in_place else path.read_text()
+
+
+def _scans(fast: FastHunt, monkeypatch: pytest.MonkeyPatch) -> list[Scan]:
+    """The files DuckDB is asked to scan, from now on."""
+    scanned: list[Scan] = []
+    real = fast.hunt_file
+
+    def counted(path: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        scanned.append(Scan(Path(path)))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fast, "hunt_file", counted)
+    return scanned
+
+
+def test_the_sql_judges_audit_events_and_only_them(fast: FastHunt) -> None:
+    assert "kubernetes_audit" in fast.sql_sources
+    assert not {"aws_cloudtrail", "docker_events", "container_runtime"} & fast.sql_sources
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_a_file_of_cloudtrail_records_is_judged_without_a_scan(
+    gzipped: bool,
+    engine: ReferenceEngine,
+    fast: FastHunt,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records = [json.loads(line) for line in _lines("aws_cloudtrail").splitlines()]
+    body = json.dumps({"Records": records}).encode()
+    log = tmp_path / ("trail.json.gz" if gzipped else "trail.json")
+    log.write_bytes(gzip.compress(body) if gzipped else body)
+    scanned = _scans(fast, monkeypatch)
+    _, out, _ = both([str(log)], engine, fast, tmp_path)
+    assert out.count("\n") > 0  # the malicious fixtures fire
+    assert scanned == []
+
+
+def test_a_mixed_spool_scans_only_the_audit_lines(
+    engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit, docker = _lines("kubernetes_audit"), _lines("docker_events")
+    log = tmp_path / "mixed.jsonl"
+    log.write_text(docker + audit + docker)
+    scanned = _scans(fast, monkeypatch)
+    _, out, _ = both([str(log)], engine, fast, tmp_path)
+    hit_lines = {json.loads(h)["line"] for h in out.splitlines()}
+    docker_count = docker.count("\n")
+    assert min(hit_lines) <= docker_count < max(hit_lines)  # hits on both sources, in order
+    assert len(scanned) == 1
+    kept = [line for line in scanned[0].text.splitlines() if line.strip()]
+    assert kept == audit.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("source", "scans"),
+    [("kubernetes_audit", [True]), ("docker_events", [])],
+    ids=["audit-scanned-in-place", "docker-judged-as-spooled"],
+)
+def test_a_large_file_is_scanned_in_place_when_its_first_event_is_the_sqls(
+    source: str,
+    scans: list[bool],
+    engine: ReferenceEngine,
+    fast: FastHunt,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = _lines(source)
+    log = tmp_path / "big.jsonl"
+    log.write_text(text * (SMALL // len(text.encode()) + 1))
+    scanned = _scans(fast, monkeypatch)
+    both([str(log)], engine, fast, tmp_path)
+    assert [scan.in_place for scan in scanned] == scans
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a":1,}', "[1,2,]", "nan", "-Infinity", "\v{}\f", "{}\v", "\vtrue", '{"a":NAN}'],
+)
+def test_what_the_relaxed_reading_accepts_is_still_accepted(text: str) -> None:
+    assert parse_json_line(text)[1] is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nov 23 03:20:03 node containerd[812]: x",
+        "I1123 03:20:03.5 812 kubelet.go:1] x",
+        "2026-11-23T03:20:03Z stdout F x",
+        '{"a":1} x',
+        "True",
+    ],
+)
+def test_a_text_line_is_not_json(text: str) -> None:
+    assert parse_json_line(text)[0] is None
+
+
+def test_a_spool_of_records_the_sql_hands_back_streams_its_hits(
+    engine: ReferenceEngine, fast: FastHunt, tmp_path: Path
+) -> None:
+    """The first hit of a large CloudTrail document is out before the document is read through
+    (memory does not grow with its hits)."""
+    from sigma_ext.hunt.inputs import open_inputs
+    from sigma_ext.hunt.spool import FastInputs
+
+    records = [json.loads(line) for line in _lines("aws_cloudtrail").splitlines()] * 50
+    log = tmp_path / "trail.json"
+    log.write_text(json.dumps({"Records": records}))
+    inputs, errors = open_inputs([str(log)], tmp_path)
+    assert errors == []
+    items = FastInputs(fast, engine, tmp_path, None).hunt(inputs)
+    next(items)
+    assert 0 < sum(inputs[0].summary.sources.values()) < len(records)
