@@ -1,12 +1,13 @@
 """``sigma-ext build``: every rule for every SIEM target into one output folder, atomically.
 
-The output (``build/`` by default)::
+The output (``out/siem/`` by default; see ``sigma_ext.content.locate``)::
 
     summary.md, summary.json                 per rule, source and target: ok / degraded / impossible
     splunk/<APP_ID>/                          the Splunk app, ready to install
     splunk/<APP_ID>-<version>.tgz             the same app, packaged (reproducible bytes)
     splunk/spl/<rule>.spl                     each search with every tuning value written in
     elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import)
+    elastic/telemetry-gap-rules.json          Kibana alerting rules (.es-query): a source gone quiet
 
 The build writes only a folder that is absent, empty or a previous build (marked by the file
 ``.sigma-ext-build``); anything else is refused. The new output is written into a folder beside
@@ -32,12 +33,14 @@ from pathlib import Path
 
 from sigma_ext import __version__
 from sigma_ext.build.compile import check_compilation, compile_all
+from sigma_ext.build.elastic.gaps import gap_rules, gap_rules_json
 from sigma_ext.build.elastic.kibana import kibana_ndjson
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.app import APP_ID, SPLUNK_INDEXED_FIELDS, app_files
+from sigma_ext.build.splunk.gaps import gap_searches, gap_stanza
 from sigma_ext.build.splunk.tuning import tuned_searches
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TuningMode
-from sigma_ext.build.summary import spl_file, summary_json, summary_markdown
+from sigma_ext.build.summary import gap_summary, spl_file, summary_json, summary_markdown
 from sigma_ext.build.tarball import deterministic_tgz
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import state_value
@@ -84,17 +87,26 @@ def render(
         ).split(",")
         if name.strip()
     }
+    tuning = tuned_searches(corpus, results, splunk_tuning)
+    gaps = gap_searches(tuning.searches, corpus.profile)
     app = app_files(
-        tuned_searches(corpus, results, splunk_tuning),
+        tuning,
         app_version,
         corpus.profile,
         splunk_es,
         indexed,
+        gap_stanzas=[gap_stanza(g) for g in gaps],
     )
+    elastic_gaps = gap_rules(elastic, corpus.profile)
+    covered = {
+        "splunk": {g.source_name for g in gaps},
+        "elastic": set(elastic_gaps),
+    }
     files: dict[str, str | bytes] = {
-        "summary.md": summary_markdown(results),
+        "summary.md": summary_markdown(results) + gap_summary(results, covered),
         "summary.json": summary_json(results),
         "elastic/detection-rules.ndjson": kibana_ndjson(elastic, corpus.profile),
+        "elastic/telemetry-gap-rules.json": gap_rules_json(elastic_gaps),
         f"splunk/{splunk_package_name(app_version)}": deterministic_tgz(
             {f"{APP_ID}/{path}": text.encode("utf-8") for path, text in app.items()}
         ),

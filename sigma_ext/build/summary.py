@@ -81,3 +81,37 @@ def summary_table(results: list[Compiled]) -> str:
     ]
     lines += [f"[{n}] {reason}" for reason, n in notes.items()]
     return "\n".join(lines) + "\n"
+
+
+def gap_summary(results: list[Compiled], covered: dict[str, set[str]]) -> str:
+    """The summary's telemetry gap section: per target, the sources with a gap alert and those
+    without one, with why (``covered``: target -> source names given a gap alert)."""
+    lines = [
+        "",
+        "## Telemetry gap alerts",
+        "",
+        "A gap alert fires when no creation event of a source (what its visibility rules match)",
+        "arrived within the profile's `telemetry_gap` window. Sources without one:",
+        "",
+    ]
+    for target in sorted(covered):
+        statuses: dict[str, set[str]] = {}
+        for c in results:
+            if c.target.name != target:
+                continue
+            marks = statuses.setdefault(c.source.name, set())
+            if c.rule.theme == "visibility":
+                marks.add(c.status)
+        for source in sorted(set(statuses) - covered[target]):
+            marks = statuses[source]
+            why = (
+                "no visibility rule"
+                if not marks
+                else "its visibility rules are " + ", ".join(sorted(marks))
+            )
+            lines.append(f"- {target} / `{source}`: none ({why})")
+        lines.append(
+            f"- {target}: {len(covered[target])} gap alerts: "
+            + ", ".join(f"`{s}`" for s in sorted(covered[target]))
+        )
+    return "\n".join(lines) + "\n"

@@ -6,12 +6,9 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TUNING_MODES
-from sigma_ext.cli.common import (
-    add_content_options,
-    load_or_report,
-    report,
-)
+from sigma_ext.cli.common import add_content_options, report
 from sigma_ext.cli.exits import EXIT_OUTPUT, EXIT_PROBLEMS, say
+from sigma_ext.content.locate import locate
 from sigma_ext.problems import ProblemsFound
 
 
@@ -19,7 +16,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("build", help="compile every rule for Splunk and Elastic")
     add_content_options(parser)
     parser.add_argument(
-        "--out", type=Path, default=Path("build"), help="output folder (default: build)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: siem/ in the out folder sigma-ext.yml names, else "
+        "out/siem/ in the content folder, or in the working directory for the shipped content)",
     )
     parser.add_argument(
         "--splunk-tuning",
@@ -49,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     from sigma_ext.build.summary import summary_table
 
     try:
-        check_output(args.out)  # before the content is even loaded
-        corpus = load_or_report(args)
-        if corpus is None:
-            return EXIT_PROBLEMS
-        result = build(corpus, args.out, args.splunk_tuning, args.splunk_es)
+        location = locate(args.root)
+        out = args.out or location.build_out
+        check_output(out)  # before the content is even loaded
+        from sigma_ext.content.corpus import corpus_at
+
+        corpus = corpus_at(location, args.profile)
+        result = build(corpus, out, args.splunk_tuning, args.splunk_es)
     except ProblemsFound as error:
         report(error)
         return EXIT_PROBLEMS

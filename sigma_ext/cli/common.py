@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sigma_ext.content.locate import CONFIG_NAME, Location, locate
 from sigma_ext.problems import ProblemsFound
 
 if TYPE_CHECKING:  # the content and the engine load inside the commands that need them
@@ -22,31 +24,44 @@ def add_content_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root",
         type=Path,
-        default=Path(),
-        help="project folder holding rules/, mappings/ and profiles/ (default: .)",
+        default=None,
+        help=f"the content: a repository holding {CONFIG_NAME} (see `sigma-ext init`) or a "
+        "folder holding rules/ and mappings/ (default: the nearest such folder from here "
+        "upwards, else the content shipped with sigma-ext)",
     )
     parser.add_argument(
         "--profile",
         type=Path,
         default=None,
-        help=f"tuning profile (default: <root>/{DEFAULT_PROFILE})",
+        help=f"tuning profile (default: the profile {CONFIG_NAME} names, "
+        "else <root>/profiles/example.yml, else the shipped example profile)",
     )
 
 
-def profile_path(args: argparse.Namespace) -> Path:
-    chosen: Path = args.profile if args.profile is not None else args.root / DEFAULT_PROFILE
-    return chosen
+@dataclass(frozen=True)
+class Content:
+    """Where the content came from, and the content loaded."""
+
+    location: Location
+    corpus: Corpus
+
+
+def load_content_or_report(args: argparse.Namespace) -> Content | None:
+    """The located and loaded content, or None after printing every problem to stderr."""
+    try:
+        location = locate(args.root)
+        from sigma_ext.content.corpus import corpus_at
+
+        return Content(location, corpus_at(location, args.profile))
+    except ProblemsFound as error:
+        report(error)
+        return None
 
 
 def load_or_report(args: argparse.Namespace) -> Corpus | None:
     """The corpus, or None after printing every problem to stderr."""
-    from sigma_ext.content.corpus import load_corpus
-
-    try:
-        return load_corpus(args.root, profile_path(args))
-    except ProblemsFound as error:
-        report(error)
-        return None
+    content = load_content_or_report(args)
+    return None if content is None else content.corpus
 
 
 def engine_or_report(corpus: Corpus) -> ReferenceEngine | None:

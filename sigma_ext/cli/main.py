@@ -22,14 +22,14 @@ DEBUG_VARIABLE = "SIGMA_EXT_DEBUG"
 def parser() -> argparse.ArgumentParser:
     # The commands import pySigma and the content modules (a second or so): inside main's
     # error path, so that Ctrl-C while they load is one line too.
-    from sigma_ext.cli import build, check, coverage, hunt, test
+    from sigma_ext.cli import build, check, coverage, hunt, init, test
 
     root = argparse.ArgumentParser(
         prog="sigma-ext",
         description="Container and pod creation detections: check, build, test and hunt.",
     )
     subparsers = root.add_subparsers(dest="command", required=True)
-    for command in (check, build, test, hunt, coverage):
+    for command in (check, build, test, hunt, coverage, init):
         command.register(subparsers)
     return root
 

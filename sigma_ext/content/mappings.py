@@ -63,14 +63,21 @@ def mapping_path(root: Path, target_dir: str, source: Source) -> Path:
 
 
 def load_mappings(
-    root: Path, target_dirs: list[str]
+    root: Path, target_dirs: list[str], overrides: Path | None = None
 ) -> tuple[dict[tuple[str, str], Mapping], list[Problem]]:
-    """Every mapping file for every target and source, with every problem found."""
+    """Every mapping file for every target and source, with every problem found.
+
+    ``overrides`` (a content repository's mapping folder) holds ``<target>/<source>.yml`` files
+    that replace the one under ``root``; any other file there is a problem.
+    """
     mappings: dict[tuple[str, str], Mapping] = {}
-    problems: list[Problem] = []
+    problems: list[Problem] = [] if overrides is None else stray_overrides(overrides, target_dirs)
     for target_dir in target_dirs:
         for source in SOURCES:
             path = mapping_path(root, target_dir, source)
+            if overrides is not None:
+                override = overrides / target_dir / f"{source.name}.yml"
+                path = override if override.is_file() else path
             if not path.exists():
                 problems.append(
                     Problem(
@@ -107,6 +114,21 @@ def load_mappings(
 # only sigma-ext does (the ES|QL prelude after FROM) fails loudly without it (rule condition
 # ``processing_state`` on this key, negated).
 SIGMA_EXT_STATE = "sigma_ext_build"
+
+
+def stray_overrides(overrides: Path, target_dirs: list[str]) -> list[Problem]:
+    """Files in a mapping override folder that replace no mapping, each with how to name one."""
+    known = {Path(t, f"{s.name}.yml") for t in target_dirs for s in SOURCES}
+    return [
+        Problem(
+            str(path),
+            None,
+            "replaces no mapping: name an override <target>/<source>.yml with target one of "
+            f"{', '.join(target_dirs)} and source one of {', '.join(s.name for s in SOURCES)}",
+        )
+        for path in sorted(overrides.rglob("*.yml"))
+        if path.relative_to(overrides) not in known
+    ]
 
 
 def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipeline:

@@ -20,11 +20,15 @@ from typing import Any, Literal
 import jsonschema
 
 from sigma_ext.problems import Problem, ProblemsFound
+from sigma_ext.sources.catalogue import SOURCES
 from sigma_ext.yamlio import YAMLProblem, load_located
 
 ListKind = Literal["identity", "registry"]
 
 DEFAULT_PROFILE = Path("profiles/example.yml")
+DEFAULT_GAP_WINDOW = "2h"
+DEFAULT_GAP_EVERY = "15m"
+GAP_SETTINGS = frozenset({"default", "every"})
 # Throttle period when the profile has no alert_throttle (docs/packages.md).
 DEFAULT_THROTTLE = "1h"
 
@@ -57,6 +61,18 @@ class Profile:
     def throttle_period(self, theme: str) -> str:
         """How long an alert silences the same creator and object (``30m``, ``1h``)."""
         return self.throttle.get(theme, self.throttle.get("default", DEFAULT_THROTTLE))
+
+    # telemetry_gap: source name (or "default", "every") -> duration such as "2h"
+    telemetry_gap: dict[str, str] = field(default_factory=dict)
+
+    def gap_window(self, source: str) -> str:
+        """How long ``source`` may stay without a creation event before its gap alert fires."""
+        return self.telemetry_gap.get(source, self.telemetry_gap.get("default", DEFAULT_GAP_WINDOW))
+
+    @property
+    def gap_every(self) -> str:
+        """How often the gap alerts run."""
+        return self.telemetry_gap.get("every", DEFAULT_GAP_EVERY)
 
     def kind(self, name: str) -> ListKind:
         return list_kinds()[name]
@@ -96,14 +112,28 @@ def load_profile(path: Path) -> Profile:
                 str(path), located.line_of(tuple(violation.absolute_path)), _describe(violation)
             )
         )
+    data: dict[str, Any] = located.data
+    gaps = data.get("telemetry_gap", {}) if isinstance(data, dict) else {}
+    if isinstance(gaps, dict):
+        known = {source.name for source in SOURCES} | GAP_SETTINGS
+        problems.extend(
+            Problem(
+                str(path),
+                located.line_of(("telemetry_gap", key)),
+                f"telemetry_gap: {key!r} is not a source name (sigma-ext sources table), "
+                "'default' or 'every'",
+            )
+            for key in gaps
+            if key not in known
+        )
     if problems:
         raise ProblemsFound(problems)
-    data: dict[str, Any] = located.data
     lists = {
         name: tuple(str(v) for v in values) for name, values in data.items() if name in list_kinds()
     }
     throttle = {str(k): str(v) for k, v in data.get("alert_throttle", {}).items()}
-    return Profile(path, lists, throttle)
+    telemetry_gap = {str(k): str(v) for k, v in gaps.items()}
+    return Profile(path, lists, throttle, telemetry_gap)
 
 
 def _first_control(text: str) -> str | None:

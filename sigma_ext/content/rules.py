@@ -37,7 +37,7 @@ from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.condition_tree import Fold, conjuncts, fold, negated_detection
 from sigma_ext.problems import Problem
-from sigma_ext.sources.catalogue import source_for_logsource
+from sigma_ext.sources.catalogue import SOURCES, source_for_logsource
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
 
 THEMES = ("unauthorized-creator", "unusual-registry", "off-pipeline", "visibility")
@@ -79,6 +79,13 @@ REQUIRED = (
     "theme",
     "needed_fields",
 )
+_REQUIRED_HINTS = {
+    "theme": f" (one of {', '.join(THEMES)})",
+    "id": " (a new random UUID, for example from `python -c 'import uuid; print(uuid.uuid4())'`)",
+    "date": " (YYYY-MM-DD)",
+    "level": " (informational, low, medium, high or critical)",
+    "needed_fields": " (the fields, as the rule names them, an event must carry for it to fire)",
+}
 _DETECTION_NAME = re.compile(r"^(selection|filter_main|filter_optional)(_[a-z0-9]+)*$")
 
 
@@ -240,7 +247,7 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     """Every convention the rule breaks."""
     path, data, located = str(rule_file.path), rule_file.data, rule_file.located
     problems = [
-        Problem(path, 1, f"missing required attribute {key!r}")
+        Problem(path, 1, f"missing required attribute {key!r}{_REQUIRED_HINTS.get(key, '')}")
         for key in REQUIRED
         if key not in data
     ]
@@ -275,7 +282,8 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
             Problem(
                 path,
                 located.line_of(("logsource",)),
-                "no source of this project serves this logsource",
+                "no source of this project serves this logsource: use one of "
+                + ", ".join(_served_logsources()),
             )
         )
     elif not rule_file.stem.startswith(f"{source.name}_"):
@@ -296,6 +304,11 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
         problems.extend(_check_every_element(rule_file, rule))
         problems.extend(_check_needed_fields(rule_file, rule))
     return problems
+
+
+def _served_logsources() -> list[str]:
+    """Every log source a rule may declare, as it is written in the rule."""
+    return sorted({f"product: {s.product}, service: {s.service}" for s in SOURCES})
 
 
 def _check_needed_fields(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:

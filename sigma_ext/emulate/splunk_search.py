@@ -30,6 +30,9 @@ Implemented, following the Splunk Search Reference and Search Manual:
 * ``spath input=field``: extracts the JSON held in a field the way automatic JSON extraction
   does (``sigma_ext.emulate.documents.splunk_fields``), as the AKS searches need for
   ``properties.log``.
+* ``stats count`` (``run_events`` only): the events left at that point become one row with
+  their number in ``count`` (a row with ``count=0`` when none is left, as Splunk's stats without
+  a by clause returns); the commands after it run on that row.
 * ``rex field=field "re"``: the named groups ``(?<name>...)`` of the first match in the field's
   first value become single-valued fields (``max_match=1``, the default); no match changes
   nothing.
@@ -48,7 +51,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 
 from sigma_ext.emulate import QueryError, Unsupported
@@ -252,3 +255,27 @@ def run(query: str, document: Document) -> Row | None:
 
 def matches(query: str, document: Document) -> bool:
     return run(query, document) is not None
+
+
+def run_events(query: str, documents: Iterable[Document]) -> list[Row]:
+    """The result rows of a search over a set of events: the events themselves, or, when the
+    search has a ``stats count`` stage, the one row it makes and what the later commands leave."""
+    stages = split_pipeline(query)
+    cut = next((i for i, stage in enumerate(stages) if stage.split(" ")[0] == "stats"), None)
+    if cut is None:
+        return [found for doc in documents if (found := run(query, doc)) is not None]
+    if cut == 0 or stages[cut] != "stats count":
+        raise Unsupported(f"SPL stats stage {stages[cut]!r}")
+    events = " | ".join(stages[:cut])
+    count = sum(1 for doc in documents if run(events, doc) is not None)
+    row: Row | None = {"count": (str(count),)}
+    for stage in stages[cut + 1 :]:
+        name, _, rest = stage.partition(" ")
+        builder = COMMANDS.get(name)
+        if builder is None:
+            raise Unsupported(f"SPL command {name!r}")
+        assert row is not None
+        row = builder(rest)(row)
+        if row is None:
+            return []
+    return [] if row is None else [row]

@@ -189,7 +189,10 @@ def saved_search(
 
 
 def savedsearches_conf(
-    searches: Iterable[TunedSearch], profile: Profile, enterprise_security: bool = False
+    searches: Iterable[TunedSearch],
+    profile: Profile,
+    enterprise_security: bool = False,
+    extra: Iterable[Stanza] = (),
 ) -> str:
     return conf_file(
         [
@@ -199,7 +202,7 @@ def savedsearches_conf(
             "alerts. Windows are on index time (dispatch.index_earliest/index_latest), so late",
             "events are read once; alerts are throttled per creator and object.",
         ],
-        [saved_search(s, profile, enterprise_security) for s in searches],
+        [*(saved_search(s, profile, enterprise_security) for s in searches), *extra],
     )
 
 
@@ -321,14 +324,16 @@ def app_files(
     profile: Profile,
     enterprise_security: bool = False,
     indexed: Iterable[str] = (),
+    gap_stanzas: Iterable[Stanza] = (),
 ) -> dict[str, str]:
-    """Path inside the app folder -> text; ``indexed``: the index-time fields searched."""
+    """Path inside the app folder -> text; ``indexed``: the index-time fields searched;
+    ``gap_stanzas``: the telemetry gap alerts (``sigma_ext.build.splunk.gaps``)."""
     files = {
         "README.txt": readme(tuning, version, enterprise_security),
         "app.manifest": app_manifest(version),
         "default/app.conf": app_conf(version),
         "default/savedsearches.conf": savedsearches_conf(
-            tuning.searches, profile, enterprise_security
+            tuning.searches, profile, enterprise_security, gap_stanzas
         ),
         "metadata/default.meta": DEFAULT_META,
     }

@@ -1,0 +1,47 @@
+"""Packaging: the wheel carries the content kept at the repository root.
+
+Rules, mappings, profiles and fixtures stay at the repository root, where detection engineers
+look for them (the SigmaHQ layout; the paths the docs, ``sigma convert -p mappings/...`` and
+every fixture's expectations use). Building a wheel copies them into ``sigma_ext/shipped/``,
+where ``sigma_ext.content.locate`` finds them once installed; an editable install reads the
+checkout itself. Everything else is declared in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+# folder -> the file suffixes it ships (anything else in it, such as editor files, stays behind)
+CONTENT = {
+    "rules": (".yml",),
+    "mappings": (".yml", ".md"),
+    "profiles": (".yml",),
+    "fixtures": (".jsonl", ".log", ".yml", ".md"),
+}
+SHIPPED = Path("sigma_ext", "shipped")
+
+
+class BuildPyWithContent(build_py):  # type: ignore[misc]
+    """``build_py`` that also copies the content folders into ``sigma_ext/shipped/``."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install reads rules/, mappings/, ... from the checkout
+        target = Path(self.build_lib) / SHIPPED
+        shutil.rmtree(target, ignore_errors=True)
+        for folder, suffixes in CONTENT.items():
+            files = sorted(p for p in (HERE / folder).rglob("*") if p.is_file())
+            for path in files:
+                if path.suffix in suffixes:
+                    copy = target / path.relative_to(HERE)
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, copy)
+
+
+setup(cmdclass={"build_py": BuildPyWithContent})

@@ -1,0 +1,178 @@
+"""The package as a team installs it: a wheel built from a clean copy of this checkout, installed
+into a fresh virtual environment, used from folders that hold no content of their own.
+
+Slow (a wheel, a venv, the dependencies from pip's configured index and cache): marked ``wheel``
+and built once per session; ``-m "not wheel"`` leaves these out of a quick local run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sigma_ext.cli.main import main
+from sigma_ext.content.locate import CONFIG_NAME
+from sigma_ext.sources.catalogue import SOURCES
+from sigma_ext.targets import MAPPING_DIRS
+
+from .conftest import ROOT
+from .test_content_repository import SAMPLE
+
+pytestmark = pytest.mark.wheel
+
+
+@dataclass(frozen=True)
+class Installed:
+    wheel: Path
+    bin: Path
+
+    def run(self, cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        return subprocess.run(
+            [str(self.bin / "sigma-ext"), *argv],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+
+def clean_copy(destination: Path) -> Path:
+    """The checkout's files as a clone would have them: tracked and new files, never ignored
+    ones (no build/, .venv/, egg-info), with their content as they are now."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for relative in filter(None, listed.split("\0")):
+        source = ROOT / relative
+        if source.is_file():
+            (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / relative)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout to copy cleanly")
+    work = tmp_path_factory.mktemp("wheel")
+    clone = clean_copy(work / "clone")
+    wheels = work / "wheels"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", wheels, clone], check=True)
+    (wheel,) = wheels.glob("sigma_ext-*.whl")
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    install = ["install", "-q", "--disable-pip-version-check", "--no-compile"]
+    subprocess.run(
+        [venv / "bin" / "python", "-m", "pip", *install, "-c", clone / "constraints.txt", wheel],
+        check=True,
+    )
+    return Installed(wheel, venv / "bin")
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Path:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    return folder
+
+
+def test_the_wheel_carries_rules_mappings_profiles_fixtures_and_templates(
+    installed: Installed,
+) -> None:
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    shipped = "sigma_ext/shipped/"
+    rules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "rules").rglob("*.yml")}
+    assert {shipped + r for r in rules} <= names
+    assert {
+        f"{shipped}mappings/{target}/{source.name}.yml"
+        for target in MAPPING_DIRS
+        for source in SOURCES
+    } <= names
+    assert f"{shipped}profiles/example.yml" in names
+    assert f"{shipped}fixtures/kubernetes_audit/malicious_creators.expect.yml" in names
+    assert "sigma_ext/data/scaffold/sample_rule.yml" in names
+    assert "sigma_ext/data/documents/splunk/kubernetes_audit.yml" in names
+
+
+def test_check_in_an_empty_folder_uses_the_installed_content(
+    installed: Installed, empty: Path
+) -> None:
+    done = installed.run(empty, "check")
+    assert done.returncode == 0, done.stderr
+    shipped_rules = len(list((ROOT / "rules").rglob("*.yml")))
+    mappings = len(MAPPING_DIRS) * len(SOURCES)
+    assert done.stdout.startswith(f"ok: {shipped_rules} rules, {mappings} mappings, profile ")
+    shipped = installed.bin.parent.resolve()
+    assert f"content: the content shipped with sigma-ext ({shipped}/lib/" in done.stdout
+
+
+def test_hunt_a_fixture_from_an_empty_folder_prints_hits(installed: Installed, empty: Path) -> None:
+    fixture = ROOT / "fixtures" / "kubernetes_audit" / "malicious_registries.jsonl"
+    done = installed.run(empty, "hunt", str(fixture))
+    assert done.returncode == 0, done.stderr
+    hits = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = (
+        ROOT / "fixtures" / "kubernetes_audit" / "malicious_registries.expect.yml"
+    ).read_text()
+    assert hits
+    assert {hit["rule"] for hit in hits} <= {
+        line.strip()[2:] for line in expected.splitlines() if line.strip().startswith("- ")
+    }
+    assert "kubernetes_audit_pod_or_workload_image_from_unapproved_registry" in {
+        hit["rule"] for hit in hits
+    }
+
+
+def test_build_from_an_empty_folder_writes_what_the_checkout_builds(
+    installed: Installed, empty: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = installed.run(empty, "build")
+    assert done.returncode == 0, done.stderr
+    out = empty / "out" / "siem"
+    assert (out / "splunk" / "sigma_ext_container_creation-0.1.0.tgz").is_file()
+    assert (out / "elastic" / "detection-rules.ndjson").is_file()
+    assert main(["build", "--root", str(ROOT), "--out", str(tmp_path / "checkout")]) == 0
+    capsys.readouterr()
+
+    def tree(folder: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+
+    assert tree(out) == tree(tmp_path / "checkout")
+
+
+def test_init_then_check_test_build_in_the_new_repository(
+    installed: Installed, empty: Path
+) -> None:
+    done = installed.run(empty, "init", "myrules")
+    assert done.returncode == 0, done.stderr
+    repo = empty / "myrules"
+    assert (repo / CONFIG_NAME).is_file()
+    outputs = []
+    for argv in (["check"], ["test"], ["build"]):
+        done = installed.run(repo, *argv)
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+        outputs.append(done.stdout)
+    shipped_rules = len(list((ROOT / "rules").rglob("*.yml")))
+    assert outputs[0].startswith(f"ok: {shipped_rules + 1} rules ({shipped_rules} shipped, 1 own)")
+    assert outputs[1].splitlines()[-1] == "4 passed, 0 failed"
+    assert (repo / "out" / "siem" / "splunk" / "spl" / f"{SAMPLE}.spl").is_file()
+    assert (repo / "out" / "siem" / "elastic" / "detection-rules.ndjson").is_file()
