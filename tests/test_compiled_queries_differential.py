@@ -1,9 +1,11 @@
 """Hypothesis: compiled queries and the reference evaluator agree on generated events and profiles.
 
 Each example writes a tuning profile with awkward values (quotes, ``*`` globs, unicode, long
-strings), compiles every rule with it, and runs generated Kubernetes audit events (odd image
-references, user names with quotes, backslashes, ``*``, unicode) through the reference evaluator
-and through every ok compilation's emulated query. Two differences are documented rather than
+strings, every character special in some target), compiles every rule with it (and checks that
+the macro and lookup builds of it expand back to the inline searches), and runs generated
+Kubernetes audit events (odd image references, user names with quotes, backslashes, ``*``,
+unicode, control characters and backticks, listed identities with a tab or line break put in)
+through the reference evaluator and through every ok compilation's emulated query. Two differences are documented rather than
 generated away silently:
 
 * Elastic compares ``keyword`` fields case-sensitively (mappings/README.md, "Case on Elastic
@@ -16,6 +18,8 @@ generated away silently:
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import tempfile
@@ -30,6 +34,8 @@ from hypothesis import strategies as st
 
 from sigma_ext.build.compile import compile_all
 from sigma_ext.build.result import Compiled
+from sigma_ext.build.splunk.app import lookup_csv
+from sigma_ext.build.splunk.tuning import tuned_searches
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.profile import load_profile
 from sigma_ext.emulate.verdict import compiled_matches
@@ -44,7 +50,19 @@ _ODD = "".join(
     for c in "éÉüÜøØжЖλΛ中文ß" + "ς"
     if len(c.lower()) == 1 and c.casefold() == c.lower() and c.upper().lower() == c.lower()
 )
-IDENTITY_CHARS = st.sampled_from(list("abcXYZ019:-_.@\"'* /") + list(_ODD))
+# Every character special in some target that an identity may hold (a backtick may not: Splunk
+# reads it as a macro call; nor may a control character): SPL quotes, pipes, brackets, ``=``,
+# ``$``; Lucene's + - & | ! ( ) { } [ ] ^ " ~ * : / and space; CSV's comma; .conf's brackets.
+IDENTITY_CHARS = st.sampled_from(
+    list("abcXYZ019:-_.@\"'* /") + list("|=()[]{}<>!^~+&,;#%$\u3000") + list(_ODD)
+)
+# What an event may hold that no profile entry may: every kind of control character (tab, line
+# breaks, NUL, DEL, C1), the Unicode line separator, a backtick and a backslash.
+EVENT_ONLY = [
+    *"\t\n\r\x0b\x0c\x00\x1c\x7f\x85\u2028",
+    "`",
+    "\\",
+]
 
 
 def _identity() -> st.SearchStrategy[str]:
@@ -105,17 +123,37 @@ def profiles(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def _near_miss(known: list[str]) -> st.SearchStrategy[str]:
+    """A listed identity with a control character or backtick put in, or put for a space:
+    ``g<TAB>h`` beside the entries ``g h``, ``g`` and ``h``."""
+    if not known:
+        return st.just("x")
+    return st.builds(
+        lambda entry, where, char, swap: (
+            entry.replace(" ", char, 1)
+            if swap and " " in entry
+            else entry[: where % (len(entry) + 1)] + char + entry[where % (len(entry) + 1) :]
+        ),
+        st.sampled_from(known),
+        st.integers(0, 300),
+        st.sampled_from(EVENT_ONLY),
+        st.booleans(),
+    )
+
+
 @st.composite
 def events(draw: st.DrawFn, profile: dict[str, Any]) -> dict[str, Any]:
     known = [v for k, vs in profile.items() if k.startswith("k8s_") for v in vs]
     username = draw(
         st.sampled_from(known or ["x"])
-        | st.text(st.sampled_from(list('aZ:\\"*-é中 ')), max_size=10)
+        | st.text(st.sampled_from([*'aZ:\\"*-é中 |=()[]{}!^~+&,;$', *EVENT_ONLY]), max_size=10)
         | st.sampled_from(["system:anonymous", "system:node:n1", "System:Anonymous"])
+        | _near_miss(known)
     )
     groups = draw(
         st.lists(
-            st.sampled_from([*known, "system:authenticated", "system:unauthenticated", "a b"]),
+            st.sampled_from([*known, "system:authenticated", "system:unauthenticated", "a b"])
+            | _near_miss(known),
             max_size=3,
         )
     )
@@ -181,7 +219,24 @@ def _compile_text(text: str) -> tuple[list[Compiled], ReferenceEngine]:
         path = Path(folder) / "profile.yml"
         path.write_text(text, encoding="utf-8")
         corpus = replace(_base_corpus(), profile=load_profile(path))
-    return compile_all(corpus), ReferenceEngine(corpus)
+    results = compile_all(corpus)
+    _check_splunk_tuning(corpus, results)
+    return results, ReferenceEngine(corpus)
+
+
+def _check_splunk_tuning(corpus: Corpus, results: list[Compiled]) -> None:
+    """The macro and lookup builds of the same profile: each tuned search expands back to its
+    inline search (tuned_searches raises otherwise), and every lookup reads back as its list."""
+    # the profile's generated lists are the Kubernetes ones: the Kubernetes audit rules use them
+    rules = tuple(r for r in corpus.rules if SOURCE in corpus.sources_of(r))
+    corpus = replace(corpus, rules=rules)
+    results = [c for c in results if c.rule in rules and c.source == SOURCE]
+    for mode in ("macros", "lookups"):
+        tuning = tuned_searches(corpus, results, mode)
+        for lookup in tuning.lookups:
+            rows = list(csv.reader(io.StringIO(lookup_csv(lookup), newline="")))
+            assert rows == [["identity"], *([e] for e in lookup.entries)]
+            assert list(lookup.entries) == list(corpus.profile.lists[lookup.list_name])
 
 
 def _compile(profile: dict[str, Any]) -> tuple[list[Compiled], ReferenceEngine]:

@@ -5,9 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sigma.conditions import ConditionAND, ConditionOR
 from sigma.rule import SigmaRule
+from sigma.types import SigmaString
 
-from sigma_ext.condition_tree import fields_of, fold_condition, rule_fields
+from sigma_ext.condition_tree import (
+    Fold,
+    conjuncts,
+    fields_of,
+    fold,
+    fold_condition,
+    leaves,
+    negated_detection,
+    rule_fields,
+    sigma_string_pattern,
+)
 
 
 def rule(detection: dict[str, Any]) -> SigmaRule:
@@ -46,10 +58,15 @@ def test_a_quantifier_is_the_and_or_or_of_the_detections_it_selects() -> None:
 
 def test_without_negate_a_not_goes_to_other_and_its_detections_are_never_asked() -> None:
     asked: list[str] = []
+
+    def ask(name: str) -> str:
+        asked.append(name)
+        return name
+
     r = rule({"a": {"x": 1}, "b": {"y": 2}, "condition": "a and not b"})
     folded = fold_condition(
         r,
-        detection=lambda name: asked.append(name) or name,
+        detection=ask,
         all_of=lambda parts: "&".join(parts),
         any_of=lambda parts: "|".join(parts),
         negate=None,
@@ -79,3 +96,62 @@ def test_fields_are_those_of_every_detection_and_every_nesting_level() -> None:
     assert fields_of(tree) == {"a.b", "c"}
     keywords = r.detection.detections["keywords"].postprocess(r.detection)
     assert fields_of(keywords) == set()
+
+
+def _detection_tree(detection: dict[str, Any], name: str = "sel") -> Any:
+    r = rule({**detection, "condition": name})
+    return r.detection.detections[name].postprocess(r.detection)
+
+
+def test_fold_renders_leaves_and_lets_the_caller_take_over_some_nodes() -> None:
+    tree = _detection_tree({"sel": {"a": ["x", "y"], "b": "z", "c": 1}})
+    plain: Fold[str] = Fold(
+        all_of=lambda parts: "(" + " & ".join(parts) + ")",
+        any_of=lambda parts: "(" + " | ".join(parts) + ")",
+        leaf=lambda node: f"{node.field}={node.value}",
+    )
+    assert fold(tree, plain) == "((a=x | a=y) & b=z & c=1)"
+
+    def descend(node: Any) -> str:  # an OR of one field as a set, the rest as before
+        found = leaves(node, (ConditionOR,))
+        if isinstance(node, ConditionOR) and found:
+            return found[0].field + " in {" + ",".join(str(f.value) for f in found) + "}"
+        return fold(node, plain, descend)
+
+    assert descend(tree) == "(a in {x,y} & b=z & c=1)"
+
+
+def test_leaves_only_through_the_nodes_named() -> None:
+    tree = _detection_tree({"sel": {"a": ["x", "y"], "b": "z"}})
+    assert leaves(tree, (ConditionOR,)) is None
+    found = leaves(tree, (ConditionOR, ConditionAND))
+    assert [(f.field, str(f.value)) for f in found or []] == [("a", "x"), ("a", "y"), ("b", "z")]
+
+
+def test_conjuncts_and_negated_detections_of_a_parsed_condition() -> None:
+    r = rule({"a": {"x": 1}, "b": {"y": 2}, "c": {"z": 3}, "condition": "a and not b and not (c)"})
+    parsed = r.detection.parsed_condition[0].parse(postprocess=False)
+    assert [negated_detection(arg) for arg in conjuncts(parsed)] == [None, "b", "c"]
+    single = rule({"a": {"x": 1}, "condition": "not a"}).detection.parsed_condition[0]
+    assert [negated_detection(arg) for arg in conjuncts(single.parse(postprocess=False))] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ab*c?d", "<ab>%<c>_<d>"),
+        ("*", "%"),
+        ("plain", "<plain>"),
+        ("a\\*b", "<a*b>"),  # an escaped wildcard is text
+    ],
+)
+def test_a_sigma_string_becomes_a_pattern_in_the_target_syntax(text: str, expected: str) -> None:
+    assert sigma_string_pattern(SigmaString(text), "%", "_", lambda t: f"<{t}>") == expected
+
+
+def test_a_placeholder_or_refused_text_gives_no_pattern() -> None:
+    value = SigmaString("a%list%b")
+    value = value.insert_placeholders()
+    assert sigma_string_pattern(value, "%", "_", str) is None
+    assert sigma_string_pattern(SigmaString("é*"), "%", "_", str, str.isascii) is None
+    assert sigma_string_pattern(SigmaString("e*"), "%", "_", str, str.isascii) == "e%"

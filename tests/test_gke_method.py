@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import yaml
 from sigma.rule import SigmaDetection, SigmaDetectionItem
-from sigma.types import SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString
+from sigma.types import (
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SigmaType,
+)
 
 from sigma_ext.content.gke_method import GkeMethodNameTransformation
 from sigma_ext.emulate.lucene_regexp import full_match
@@ -85,7 +91,7 @@ def decode_matches(method: str, resource_name: str, field: str, values: list[Any
 
 
 def item(field: str, values: list[Any]) -> SigmaDetectionItem:
-    sigma_values = [SigmaNull() if v is None else SigmaString(v) for v in values]
+    sigma_values: list[SigmaType] = [SigmaNull() if v is None else SigmaString(v) for v in values]
     return SigmaDetectionItem(field, [], sigma_values)
 
 
@@ -119,6 +125,7 @@ def test_splunk_rex_reads_the_method_name_as_the_decode_does() -> None:
     differs = []
     for method, resource_name in METHODS:
         row = rex({"data.protoPayload.methodName": (method,)})
+        assert row is not None
         got = {
             field: row[column][0] if column in row else None
             for field, column in [

@@ -31,7 +31,7 @@ EKS_FIXTURES = sorted((ROOT / "fixtures" / "kubernetes_audit_eks").glob("*.jsonl
 AKS_FIXTURES = sorted((ROOT / "fixtures" / "kubernetes_audit_aks").glob("*.jsonl"))
 # SSO administrator runs a bare cryptominer pod from Docker Hub by hand
 MALICIOUS = json.loads(EKS_FIXTURES[1].read_text(encoding="utf-8").splitlines()[0])
-INNER = MALICIOUS["message"]
+INNER: str = MALICIOUS["message"]
 FIRES = [
     "kubernetes_audit_bare_pod_created_by_person",
     "kubernetes_audit_pod_created",
@@ -102,9 +102,9 @@ CASES = [
         False,
     ),
     (
-        "a key CloudWatch does not write (quiet)",
+        "a key CloudWatch does not write: still an EKS record, on meaning",
         _envelope(log_group="/aws/eks/prod/cluster"),
-        [],
+        FIRES,
         False,
     ),
     ("no timestamp (quiet)", _envelope(timestamp=...), [], False),

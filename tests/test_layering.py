@@ -270,10 +270,6 @@ def test_the_checker_lets_a_downward_import_through(name: str, source: str) -> N
     assert layering_violations(modules) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="hunt/fast/engine.py and emulate/splunk_search.py are being split (issue 18)",
-)
 def test_no_module_is_over_the_line_limit() -> None:
     long = {
         m.path: lines

@@ -76,6 +76,7 @@ KNOWN_SETTINGS = {
         "version",
     },
     "default.meta": {"access", "export"},
+    "fields.conf": {"INDEXED"},
 }
 
 
@@ -154,7 +155,7 @@ def test_app_folder_and_package_hold_the_same_files(builds: dict[str, Path], mod
     assert packed == folder
     assert {m.name.split("/")[0] for m in members} == {APP_ID}
     expected = {"README.txt", "app.manifest", "default/app.conf", "default/savedsearches.conf"}
-    expected |= {"metadata/default.meta"}
+    expected |= {"metadata/default.meta", "default/fields.conf"}  # kube:events HEC fields
     if mode != "inline":
         expected |= {"default/macros.conf"}
     if mode == "lookups":

@@ -74,7 +74,7 @@ def test_every_broken_rule_is_reported_in_one_run(project: Path) -> None:
         (rules / "kubernetes_audit_pod_created.yml")
         .read_text()
         .replace(
-            "condition: selection and not filter_main_dry_run",
+            "condition: selection and not 1 of filter_main_*",
             "condition: selection and not filter_main_missing",
         )
     )
@@ -115,12 +115,35 @@ def test_every_element_detection_must_be_a_top_level_negation(project: Path) -> 
     )
 
 
+def test_every_element_detection_selected_by_a_quantifier_too_is_refused(project: Path) -> None:
+    path = (
+        project
+        / "rules"
+        / "kubernetes"
+        / "audit"
+        / "kubernetes_audit_pod_or_workload_image_from_unapproved_registry.yml"
+    )
+    path.write_text(
+        path.read_text().replace(
+            "and not filter_main_dry_run and not filter_main_controller_pods",
+            "and not 1 of filter_main_d* and not 1 of filter_main_*",
+        )
+    )
+    found = problems_of(project)
+    assert any(
+        "'filter_main_approved_registry' must appear exactly once in the condition" in p
+        for p in found
+    ), found
+
+
 def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
     from sigma_ext.build.compile import check_compilation
 
     path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
     path.write_text(
-        path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        path.read_text()
+        .replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        .replace("    - objectRef.resource\n", "    - objectRef.resourcee\n")  # needed_fields
     )
     corpus = load_corpus(project, project / "profiles" / "example.yml")
     found = [str(p) for p in check_compilation(corpus)]
@@ -130,7 +153,64 @@ def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
         "native",
         "splunk",
     ], found
-    assert all("field is not mapped" in p for p in found), found
+    assert all("field 'objectRef.resourcee' is not mapped" in p for p in found), found
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_rule_errors_point_at_the_line_at_fault_all_in_one_run(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown modifier at its key, a condition that does not parse at the condition, a
+    condition naming a missing detection at the condition, a field no mapping knows at the
+    field (named): every one in one run of ``check``, with the load errors of other rules."""
+    from sigma_ext.cli.main import main
+
+    audit = project / "rules" / "kubernetes" / "audit"
+    modifier = audit / "kubernetes_audit_pod_created.yml"
+    text = modifier.read_text().replace("requestURI|contains:", "requestURI|contans:")
+    text = text.replace(
+        "condition: selection and not filter_main_dry_run",
+        "condition: selection and not (filter_main_dry_run",
+    )
+    modifier.write_text(text)
+    missing = audit / "kubernetes_audit_workload_created.yml"
+    missing_text = missing.read_text()
+    condition = next(line for line in missing_text.splitlines() if "condition:" in line)
+    missing_text = missing_text.replace(condition, condition + " and not filter_main_nowhere")
+    missing.write_text(missing_text)
+    unmapped = audit / "kubernetes_audit_workload_changed_outside_pipeline.yml"
+    unmapped_text = unmapped.read_text().replace("objectRef.resource:", "objectRef.resourcee:")
+    unmapped.write_text(unmapped_text)
+
+    code = main(["check", "--root", str(project)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        f"{modifier}:{_line_of(text, 'requestURI|contans')}: filter_main_dry_run: "
+        "requestURI|contans: Unknown modifier 'contans'"
+    ) in err
+    assert f"{modifier}:{_line_of(text, 'condition:')}: condition: " in err
+    assert f"{missing}:{_line_of(missing_text, 'condition:')}: condition: " in err
+    assert "filter_main_nowhere" in err
+    line = _line_of(unmapped_text, "objectRef.resourcee:")
+    for where in ("native/kubernetes_audit", "splunk/kubernetes_audit", "elastic/kubernetes_audit"):
+        assert f"{unmapped}:{line}: {where}: field 'objectRef.resourcee' is not mapped" in err, err
+
+
+def test_every_refused_key_of_a_rule_is_reported(project: Path) -> None:
+    path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
+    text = path.read_text().replace("requestURI|contains:", "requestURI|contains|re:")
+    text = text.replace("stage: ResponseComplete", "stage|nosuch: ResponseComplete")
+    path.write_text(text)
+    found = problems_of(project)
+    assert any(p.startswith(f"{path}:{_line_of(text, 'stage|nosuch')}: selection: ") for p in found)
+    assert any(
+        p.startswith(f"{path}:{_line_of(text, 'requestURI|contains|re')}: filter_main_dry_run: ")
+        for p in found
+    ), found
 
 
 def test_broken_native_compile_is_reported_by_test_and_hunt(
@@ -141,15 +221,17 @@ def test_broken_native_compile_is_reported_by_test_and_hunt(
 
     path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
     path.write_text(
-        path.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        path.read_text()
+        .replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+        .replace("    - objectRef.resource\n", "    - objectRef.resourcee\n")  # needed_fields
     )
     log = project / "empty.jsonl"
     log.write_text("")
-    for argv, code in ((["test"], 1), (["hunt", "--engine", "reference", str(log)], 2)):
-        assert main([*argv, "--root", str(project)]) == code
+    for argv in (["test"], ["hunt", "--engine", "reference", str(log)]):
+        assert main([*argv, "--root", str(project)]) == 1
         err = capsys.readouterr().err
-        assert f"{path}: native/kubernetes_audit: " in err, err
-        assert "field is not mapped" in err
+        assert f"{path}:" in err, err
+        assert "native/kubernetes_audit: field 'objectRef.resourcee' is not mapped" in err
 
 
 def test_check_reuses_the_native_compile_it_is_given(corpus: Corpus) -> None:

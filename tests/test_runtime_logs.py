@@ -77,7 +77,18 @@ SANDBOX = "4c" * 32
             JOURNAL.format(process="kubelet")
             + 'I1123 03:20:00.912387    1120 kubelet.go:2421] "SyncLoop ADD" source="api" '
             'pods=["shop/api-7d9c6b5f4-x2kqp"]',
-            {"runtime": "kubelet", "action": "pod_add", "namespace": "shop"},
+            {"runtime": "kubelet", "action": "pod_add", "namespace": "shop", "pod_source": "api"},
+        ),
+        (  # a static pod: the kubelet read it from its manifest directory
+            JOURNAL.format(process="kubelet")
+            + 'I1123 04:05:40.118277     988 kubelet.go:2421] "SyncLoop ADD" source="file" '
+            'pods=["kube-system/etcd-cp-1","kube-system/kube-apiserver-cp-1"]',
+            {
+                "action": "pod_add",
+                "pod_source": "file",
+                "namespace": "kube-system",
+                "pod": "etcd-cp-1",
+            },
         ),
         (
             JOURNAL.format(process="kubelet")

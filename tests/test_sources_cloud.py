@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sigma.rule import SigmaDetectionItem
 
 from sigma_ext.build.every_element import element_tests
 from sigma_ext.build.result import Compiled
@@ -229,7 +230,7 @@ def test_elastic_queries_parse_and_name_only_mapped_fields(
 ) -> None:
     """Each Lucene query parses, and every field it names is one the integration writes: a field
     name with an unescaped ':' or '/' (the Azure claim URIs) would split into another field."""
-    from luqum.parser import parser
+    from luqum.parser import parser  # type: ignore[import-untyped]
 
     offenders = []
     for result in siem_results:
@@ -247,7 +248,7 @@ def test_elastic_queries_parse_and_name_only_mapped_fields(
 
 def _fields_named(node: object, field: str | None = None) -> list[str]:
     """The field names of a luqum tree, unescaped, including those ``_exists_`` tests."""
-    from luqum.tree import SearchField, Word
+    from luqum.tree import SearchField, Word  # type: ignore[import-untyped]
 
     named = []
     if isinstance(node, SearchField):
@@ -293,7 +294,7 @@ def test_azure_operation_names_are_written_as_event_hubs_delivers_them(corpus: C
         if r.product == "azure"
         for detection in r.fresh().detection.detections.values()
         for item in detection.detection_items
-        if getattr(item, "field", None) == "operationName"
+        if isinstance(item, SigmaDetectionItem) and item.field == "operationName"
         for v in item.value
     }
     assert values

@@ -59,12 +59,17 @@ def test_split_subscription_batches_and_get_log_events_output_are_eks_audit() ->
     assert recognize({"timestamp": 1, "message": message, "ingestionTime": 2}) == source_named(
         "kubernetes_audit_eks"
     )
-    # a JSON log line that merely has a message field is not a CloudWatch event
-    assert recognize({"timestamp": 1, "message": message, "level": "info"}) is None
+    # recognised on meaning: a message carrying an audit event, whatever key a shipper adds
+    assert recognize({"timestamp": 1, "message": message, "level": "info"}) == source_named(
+        "kubernetes_audit_eks"
+    )
+    # a message that is log text, or JSON but no audit event, is no EKS audit record
+    assert recognize({"timestamp": 1, "message": "level=info msg=ok", "level": "info"}) is None
+    assert recognize({"timestamp": 1, "message": '{"msg": "ok"}', "level": "info"}) is None
 
 
 def test_other_cloudwatch_events_are_not_eks_audit() -> None:
-    others = [
+    others: list[dict[str, Any]] = [
         cloudwatch(json.dumps(AUDIT), stream="authenticator-6f0c3b9e"),  # another EKS log
         cloudwatch("time=2026-11-23T03:20:00Z level=info msg=mapping"),  # not JSON
         cloudwatch(json.dumps({"kind": "Pod", "apiVersion": "v1"})),  # JSON, not audit
@@ -166,7 +171,9 @@ def test_the_aks_splunk_search_extracts_the_audit_event_first(corpus: Corpus) ->
     )
 
 
-def gke_entry(method: str, resource_name: str, status: dict[str, object] | None = None) -> dict:
+def gke_entry(
+    method: str, resource_name: str, status: dict[str, object] | None = None
+) -> dict[str, Any]:
     return {
         "protoPayload": {
             "@type": "type.googleapis.com/google.cloud.audit.AuditLog",

@@ -12,6 +12,7 @@ from sigma_ext.build.result import Compiled
 from sigma_ext.build.siem_compiler import SiemCompiler
 from sigma_ext.build.splunk.compiler import SplunkCompiler
 from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.mappings import compile_problems
 from sigma_ext.problems import Problem
 from sigma_ext.reference.engine import NativeCompilation, compile_native
 
@@ -40,10 +41,16 @@ def check_compilation(
     which the reference engine also runs) when the caller already has them.
     """
     problems = [
-        Problem(str(c.rule.path), None, f"{c.target.name}/{c.source.name}: {reason}")
+        problem  # at the line of the field at fault, naming it, where there is one
         for c in (compile_all(corpus) if results is None else results)
         if c.status == "error"
         for reason in c.why
+        for problem in compile_problems(
+            c.rule,
+            corpus.mapping(c.target.mapping_dir, c.source),
+            f"{c.target.name}/{c.source.name}",
+            reason,
+        )
     ]
     problems += (compile_native(corpus) if native is None else native).problems
     return sorted(problems)

@@ -20,10 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionIdentifier,
-    ConditionNOT,
     ConditionOR,
     ConditionSelector,
 )
@@ -32,6 +28,7 @@ from sigma.rule import SigmaRule
 from sigma.types import SigmaType
 
 from sigma_ext.build.result import Unconvertible
+from sigma_ext.condition_tree import Fold, conjuncts, fold, leaves, negated_detection
 from sigma_ext.content.rules import RuleFile
 
 
@@ -44,21 +41,27 @@ class ElementTest:
     values: tuple[SigmaType, ...]
 
 
+def _cannot_write(node: Any) -> str:
+    raise Unconvertible(f"cannot write condition element {type(node).__name__}")
+
+
+def _quantified(node: ConditionSelector) -> str:
+    return f"{'1' if node.cond_class is ConditionOR else 'all'} of {node.pattern}"
+
+
+_AS_TEXT = Fold[str](
+    all_of=lambda parts: " and ".join(f"({part})" for part in parts),
+    any_of=lambda parts: " or ".join(f"({part})" for part in parts),
+    negate=lambda part: f"not ({part})",
+    identifier=str,
+    selector=_quantified,
+    other=_cannot_write,
+)
+
+
 def unparse(node: Any) -> str:
     """Write a parsed (not postprocessed) Sigma condition back as text."""
-    match node:
-        case ConditionIdentifier():
-            return str(node.identifier)
-        case ConditionSelector():
-            quantifier = "1" if node.cond_class is ConditionOR else "all"
-            return f"{quantifier} of {node.pattern}"
-        case ConditionNOT():
-            return f"not ({unparse(node.args[0])})"
-        case ConditionAND():
-            return " and ".join(f"({unparse(arg)})" for arg in node.args)
-        case ConditionOR():
-            return " or ".join(f"({unparse(arg)})" for arg in node.args)
-    raise Unconvertible(f"cannot write condition element {type(node).__name__}")
+    return fold(node, _AS_TEXT)
 
 
 def base_condition(rule_file: RuleFile) -> str:
@@ -66,16 +69,7 @@ def base_condition(rule_file: RuleFile) -> str:
     rule = rule_file.fresh()
     parsed = rule.detection.parsed_condition[0].parse(postprocess=False)
     marked = set(rule_file.every_element)
-    args = parsed.args if isinstance(parsed, ConditionAND) else [parsed]
-    kept = [
-        arg
-        for arg in args
-        if not (
-            isinstance(arg, ConditionNOT)
-            and isinstance(arg.args[0], ConditionIdentifier)
-            and arg.args[0].identifier in marked
-        )
-    ]
+    kept = [arg for arg in conjuncts(parsed) if negated_detection(arg) not in marked]
     return " and ".join(f"({unparse(arg)})" for arg in kept)
 
 
@@ -93,7 +87,13 @@ def element_tests(rule_file: RuleFile, pipeline: ProcessingPipeline) -> list[Ele
         fields: list[str] = []
         values: list[SigmaType] = []
         seen: set[str] = set()
-        for leaf in _leaves(tree):
+        found = leaves(tree, (ConditionOR,))
+        if found is None:
+            raise Unconvertible(
+                f"unsupported element in the every-element detection {name!r}: "
+                "it may only be an OR of field values"
+            )
+        for leaf in found:
             if leaf.field not in fields:
                 fields.append(leaf.field)
             key = f"{type(leaf.value).__name__}:{leaf.value}"
@@ -102,11 +102,3 @@ def element_tests(rule_file: RuleFile, pipeline: ProcessingPipeline) -> list[Ele
                 values.append(leaf.value)
         tests.append(ElementTest(name, tuple(fields), tuple(values)))
     return tests
-
-
-def _leaves(node: Any) -> list[ConditionFieldEqualsValueExpression]:
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        return [node]
-    if isinstance(node, ConditionOR):
-        return [leaf for arg in node.args for leaf in _leaves(arg)]
-    raise Unconvertible(f"unsupported element in an every-element detection: {type(node).__name__}")

@@ -8,14 +8,24 @@ The output (``build/`` by default)::
     splunk/spl/<rule>.spl                     each search with every tuning value written in
     elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import)
 
-The new output is written into a temporary folder beside ``out`` and swapped in only when
-everything succeeded, so a failed build leaves the previous output exactly as it was.
+The build writes only a folder that is absent, empty or a previous build (marked by the file
+``.sigma-ext-build``); anything else is refused. The new output is written into a folder beside
+``out`` and exchanged with it in one step (``renameat2(RENAME_EXCHANGE)``), only when everything
+succeeded: a failed or killed build leaves the previous output exactly as it was, and there is no
+moment without one. Builds into the same folder take turns; modes follow the umask.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import glob
+import os
+import secrets
 import shutil
-import tempfile
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,13 +34,15 @@ from sigma_ext import __version__
 from sigma_ext.build.compile import check_compilation, compile_all
 from sigma_ext.build.elastic.kibana import kibana_ndjson
 from sigma_ext.build.result import Compiled
-from sigma_ext.build.splunk.app import APP_ID, app_files
+from sigma_ext.build.splunk.app import APP_ID, SPLUNK_INDEXED_FIELDS, app_files
 from sigma_ext.build.splunk.tuning import tuned_searches
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TuningMode
 from sigma_ext.build.summary import spl_file, summary_json, summary_markdown
 from sigma_ext.build.tarball import deterministic_tgz
 from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
+from sigma_ext.sources.catalogue import source_named
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,15 @@ def render(
     splunk = [c for c in emitted if c.target.name == "splunk"]
     elastic = [c for c in emitted if c.target.name == "elastic"]
     app_version = package_version()
-    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version)
+    indexed = {
+        name.strip()
+        for source in sorted({c.source.name for c in splunk})
+        for name in (
+            state_value(corpus.mapping("splunk", source_named(source)), SPLUNK_INDEXED_FIELDS) or ""
+        ).split(",")
+        if name.strip()
+    }
+    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version, indexed)
     files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results),
         "summary.json": summary_json(results),
@@ -76,34 +96,172 @@ def render(
     return files
 
 
-def write_atomically(out: Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Replace ``out`` by a folder holding exactly ``files``, or leave it untouched."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+class OutputRefused(Exception):
+    """``--out`` names something that is not ours to replace, or cannot be written."""
+
+
+# The file that marks a folder as a build output, which the next build may replace whole.
+BUILD_MARKER = ".sigma-ext-build"
+MARKER_TEXT = "Written by sigma-ext. Its next run replaces this whole folder.\n"
+# What a build wrote at its top level before it was marked: such a folder is a previous build too.
+_UNMARKED_BUILD = frozenset({"summary.md", "summary.json", "splunk", "elastic"})
+
+
+def refusal(out: Path) -> str | None:
+    """Why ``out`` may not be replaced by a build, or None: it must be absent, an empty folder,
+    or a previous build (it holds ``BUILD_MARKER``, or only what an unmarked build wrote)."""
+    if not out.exists() and not out.is_symlink():
+        return None
+    if not out.is_dir():
+        return f"{out} exists and is not a folder"
     try:
-        for relative, content in sorted(files.items()):
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                target.write_text(content, encoding="utf-8", newline="\n")
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.replace(old / out.name)
-        staging.replace(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        names = {p.name for p in out.iterdir()}
+    except OSError as error:
+        return f"cannot read {out}: {error.strerror or error}"
+    if not names or BUILD_MARKER in names:
+        return None
+    if "summary.json" in names and names <= _UNMARKED_BUILD:
+        return None
+    return (
+        f"{out} is not empty and not a previous build (no {BUILD_MARKER} file in it); "
+        "choose an absent or empty folder"
+    )
+
+
+def check_output(out: Path) -> None:
+    """Raise OutputRefused when a build may not write ``out``."""
+    why = refusal(out.resolve())
+    if why is not None:
+        raise OutputRefused(f"refusing to write the build: {why}")
+
+
+def write_atomically(out: Path, files: dict[str, str | bytes]) -> list[Path]:
+    """Replace ``out`` by a folder holding exactly ``files`` (and ``BUILD_MARKER``), or leave it
+    untouched.
+
+    Only an absent or empty folder or a previous build is replaced (``refusal``). The new folder
+    is written beside ``out`` and exchanged with it in one step, so ``out`` always holds one
+    whole build; builds into the same parent folder take turns (a lock on that folder). Folders
+    and files are created with the modes the umask gives.
+    """
+    out = out.resolve()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(out.parent):
+            _recover(out)
+            check_output(out)
+            staging = _new_sibling(out, "new")
+            try:
+                (staging / BUILD_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+                for relative, content in sorted(files.items()):
+                    target = staging / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if isinstance(content, bytes):
+                        target.write_bytes(content)
+                    else:
+                        target.write_text(content, encoding="utf-8", newline="\n")
+                _swap_in(staging, out)
+            finally:
+                # after the swap, staging holds the previous build
+                shutil.rmtree(staging, ignore_errors=True)
+    except OSError as error:
+        where = error.filename or out
+        raise OutputRefused(
+            f"cannot write the build to {out}: {where}: {error.strerror or error}"
+        ) from error
     return [out / relative for relative in sorted(files)]
 
 
+def _new_sibling(out: Path, kind: str) -> Path:
+    """A fresh folder beside ``out``, made with ``os.mkdir`` so that its mode follows the umask
+    (``tempfile.mkdtemp`` makes 0700)."""
+    for _ in range(100):
+        candidate = out.parent / f".{out.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(errno.EEXIST, "no free name for a temporary folder", str(out.parent))
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put ``staging`` at ``out``; afterwards ``staging`` holds what ``out`` held, if anything."""
+    if not out.exists() and not out.is_symlink():
+        staging.replace(out)
+        staging.mkdir()
+        return
+    if _exchange(staging, out):
+        return
+    # No atomic exchange on this system: two renames. A build killed between them leaves the
+    # previous build at ``.<name>.old-*``, which the next build puts back first (``_recover``).
+    old = out.parent / f".{out.name}.old-{staging.name.rpartition('.new-')[2]}"
+    out.replace(old)
+    staging.replace(out)
+    old.replace(staging)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one system call; False where the system or file system cannot."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    a, b = os.fsencode(first), os.fsencode(second)
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        at_fdcwd, rename_exchange = -100, 2
+        result = libc.renameat2(at_fdcwd, a, at_fdcwd, b, rename_exchange)
+    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        rename_swap = 2
+        result = libc.renamex_np(a, b, rename_swap)
+    else:
+        return False
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def _recover(out: Path) -> None:
+    """Clean up after a build that was killed: put back a previous build left at
+    ``.<name>.old-*`` when ``out`` is missing, and remove the temporary folders of dead builds
+    (the caller holds the lock, so no live build owns one)."""
+    leftovers = sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*"))
+    leftovers += sorted(out.parent.glob(f".{glob.escape(out.name)}.new-*"))
+    for leftover in leftovers:
+        if not leftover.is_dir() or leftover.is_symlink():
+            continue
+        ours = not any(leftover.iterdir()) or (leftover / BUILD_MARKER).exists()
+        if not ours:
+            continue
+        if ".old-" in leftover.name and not out.exists() and not out.is_symlink():
+            leftover.replace(out)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the folder itself, so no lock file is
+    left behind); other builds into the same folder wait for it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
 def build(corpus: Corpus, out: Path, splunk_tuning: TuningMode = DEFAULT_TUNING) -> BuildResult:
-    """Compile everything; on any content error raise ProblemsFound and write nothing."""
+    """Compile everything; on any content error raise ProblemsFound and write nothing.
+
+    An ``out`` that is not a previous build raises OutputRefused before anything is compiled.
+    """
+    check_output(out)
     results = compile_all(corpus)
     errors = check_compilation(corpus, results)
     if errors:

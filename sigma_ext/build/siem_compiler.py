@@ -8,6 +8,7 @@ are described in ``sigma_ext.build.result``.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -22,11 +23,12 @@ from sigma.types import (
 )
 
 from sigma_ext.build.every_element import ElementTest, base_rule, element_tests
+from sigma_ext.build.quoting import one_line_query
 from sigma_ext.build.result import Compiled, Reason, SharedWith, Status, Unconvertible
+from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import Mapping, conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.reference.evaluator import sigma_string_regex
 from sigma_ext.sources.catalogue import Source, source_named
 from sigma_ext.targets import Target
 
@@ -78,7 +80,10 @@ def sigma_value_regex(value: SigmaType) -> str:
             return f"(?i:{body})"
         return f"(?:{body})"
     if isinstance(value, SigmaString):
-        return "(?i:" + sigma_string_regex(value) + ")"
+        pattern = sigma_string_pattern(value, ".*", ".", re.escape)
+        if pattern is None:
+            raise Unconvertible(f"unfilled placeholder in {value}")
+        return "(?i:^" + pattern + "$)"
     raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
 
 
@@ -152,7 +157,10 @@ class SiemCompiler(ABC):
         queries = self._backend(pipeline, backend_class).convert_rule(rule)
         if len(queries) != 1:
             raise Unconvertible(f"expected one query, the backend produced {len(queries)}")
-        return " ".join(line.strip() for line in str(queries[0]).splitlines())
+        query = str(queries[0])
+        if getattr(backend_class or self.backend_class, "escapes_control_characters", False):
+            return query
+        return one_line_query(query, self.target.name)
 
     @abstractmethod
     def render_every_element(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from sigma_ext.build.quoting import markdown_cell, spl_comment
 from sigma_ext.build.result import Compiled
 
 
@@ -17,7 +18,7 @@ def spl_file(compiled: Compiled) -> str:
     rule = compiled.rule
     header = (
         f"``` sigma-ext rule_id={rule.id} source={compiled.source.name} "
-        f"status={compiled.status} title={rule.title} ```"
+        f"status={compiled.status} title={spl_comment(rule.title)} ```"
     )
     return f"{header}\n{compiled.query}\n"
 
@@ -30,7 +31,7 @@ def summary_markdown(results: list[Compiled]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in results:
-        why = "; ".join(c.why).replace("|", "\\|")
+        why = markdown_cell("; ".join(c.why))
         lines.append(
             f"| {c.rule.stem} | {c.rule.theme} | {c.source.name} | {c.target.name} "
             f"| {c.status} | {why} |"

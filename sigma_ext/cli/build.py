@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TUNING_MODES
-from sigma_ext.cli.common import add_content_options, load_or_report, report
+from sigma_ext.cli.common import (
+    add_content_options,
+    load_or_report,
+    report,
+)
+from sigma_ext.cli.exits import EXIT_OUTPUT, EXIT_PROBLEMS, say
 from sigma_ext.problems import ProblemsFound
 
 
@@ -28,17 +33,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     # Only this command needs the compilers; other commands start without importing them.
-    from sigma_ext.build.folder import build, package_version, splunk_package_name
+    from sigma_ext.build.folder import (
+        OutputRefused,
+        build,
+        check_output,
+        package_version,
+        splunk_package_name,
+    )
     from sigma_ext.build.summary import summary_table
 
-    corpus = load_or_report(args)
-    if corpus is None:
-        return 1
     try:
+        check_output(args.out)  # before the content is even loaded
+        corpus = load_or_report(args)
+        if corpus is None:
+            return EXIT_PROBLEMS
         result = build(corpus, args.out, args.splunk_tuning)
     except ProblemsFound as error:
         report(error)
-        return 1
+        return EXIT_PROBLEMS
+    except OutputRefused as error:
+        say(str(error))
+        return EXIT_OUTPUT
     print(summary_table(result.results), end="")
     counts = {
         s: sum(c.status == s for c in result.results)

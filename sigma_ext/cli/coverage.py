@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from sigma_ext.cli.common import add_content_options, load_or_report, report
+from sigma_ext.cli.exits import EXIT_OUTPUT, say
 from sigma_ext.problems import ProblemsFound
 
 DEFAULT_OUT = Path("out") / "coverage"
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from sigma_ext.build.folder import package_version, write_atomically
+    from sigma_ext.build.folder import OutputRefused, package_version, write_atomically
     from sigma_ext.coverage.logs import telemetry_of
     from sigma_ext.coverage.markdown import replace_readme_block
     from sigma_ext.coverage.report import coverage_of, report_files
@@ -48,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
     telemetry = telemetry_of(corpus, list(args.logfiles)) if args.logfiles else None
     version = package_version()
     files = report_files(coverage, corpus, telemetry, version)
-    written = write_atomically(args.out, dict(files))
+    try:
+        written = write_atomically(args.out, dict(files))
+    except OutputRefused as error:
+        say(str(error))
+        return EXIT_OUTPUT
     if args.readme is not None:
         text = args.readme.read_text(encoding="utf-8")
         staging = args.readme.with_name(f".{args.readme.name}.coverage")

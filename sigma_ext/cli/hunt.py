@@ -1,22 +1,39 @@
-"""``sigma-ext hunt``: run every rule over JSON Lines log files; one JSON hit per line on stdout."""
+"""``sigma-ext hunt``: run every rule over log files; one JSON hit per line on stdout.
+
+Every input is checked before the first hit is printed. At the end, stderr gets one summary line
+per file (records read, per source, not recognised with their first places, malformed).
+Exit status: 0; 1 with ``--strict`` when a record was not recognised or malformed, or when a
+file changed while it was read, or when the content has problems; 2 when an input cannot be read;
+130 when interrupted. A closed standard output (``hunt ... | head -1``) ends the hunt quietly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report
-from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.cli.exits import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE
+from sigma_ext.hunt.inputs import Input, open_inputs
 from sigma_ext.hunt.progress import stderr_progress
-from sigma_ext.hunt.reference import BadLine, Hit, hunt_file
-from sigma_ext.sources.catalogue import SOURCES, source_named
+from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import SOURCES, Source, source_named
+
+if TYPE_CHECKING:
+    from sigma_ext.hunt.fast.engine import FastHunt
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "hunt", help="run the rules over JSON Lines log files (plain or .gz)"
+        "hunt",
+        help="run the rules over log files: JSON Lines, text logs or batch documents "
+        "(plain or .gz, '-' for standard input)",
     )
     add_content_options(parser)
     parser.add_argument(
@@ -32,41 +49,91 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="fast: every rule in one DuckDB scan per file (default); reference: the reference "
         "evaluator, line by line (same output, slower)",
     )
-    parser.add_argument("logfiles", nargs="+", type=Path, metavar="LOGFILE")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any record is not recognised or is malformed",
+    )
+    parser.add_argument("logfiles", nargs="+", metavar="LOGFILE", help="a log file, or - for stdin")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    unreadable = [p for p in args.logfiles if not p.is_file()]
-    if unreadable:
-        print(f"sigma-ext hunt: cannot read {unreadable[0]}: no such file", file=sys.stderr)
-        return 2
+    try:
+        with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
+            return _hunt(args, Path(folder))
+    except KeyboardInterrupt:
+        print("sigma-ext hunt: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+
+
+def _quiet_stdout() -> None:
+    """Standard output was closed by its reader: later writes (and the flush at exit) go
+    nowhere instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _hunt(args: argparse.Namespace, folder: Path) -> int:
+    names = [str(name) for name in args.logfiles]
+    inputs, errors = open_inputs(names, folder)
+    for error in errors:
+        print(f"sigma-ext hunt: {error}", file=sys.stderr)
+    if errors:
+        return EXIT_USAGE
     corpus = load_or_report(args)
     if corpus is None:
-        return 2
+        return EXIT_PROBLEMS
     engine = engine_or_report(corpus)
     if engine is None:
-        return 2
+        return EXIT_PROBLEMS
     source = source_named(args.source) if args.source else None
-    fast = FastHunt(engine, source) if args.engine == "fast" else None
-    skipped = 0
-    for path in args.logfiles:
-        progress = stderr_progress(path)
-        items: Iterator[Hit | BadLine] = (
-            fast.hunt_file(path, progress)
-            if fast is not None
-            else hunt_file(engine, path, source, progress)
+    fast = None
+    if args.engine == "fast":
+        from sigma_ext.hunt.fast.engine import FastHunt
+
+        fast = FastHunt(engine, source)
+    return hunt_inputs(inputs, engine, fast, source, args.strict, folder, sys.stdout, sys.stderr)
+
+
+def hunt_inputs(
+    inputs: list[Input],
+    engine: ReferenceEngine,
+    fast: FastHunt | None,
+    source: Source | None,
+    strict: bool,
+    folder: Path,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Hunt checked inputs with the fast engine (when given) or the reference one; hits to
+    ``out``, bad lines and the per-file summaries to ``err``; the exit status."""
+    items: Iterator[Hit | BadLine]
+    if fast is not None:
+        from sigma_ext.hunt.spool import FastInputs
+
+        items = FastInputs(fast, engine, folder, source).hunt(inputs)
+    else:
+        items = (
+            item
+            for found in inputs
+            for item in hunt_input(engine, found, source, stderr_progress(found.path))
         )
-        try:
-            for item in items:
-                if isinstance(item, BadLine):
-                    skipped += 1
-                    print(item, file=sys.stderr)
-                else:
-                    print(item.to_json())
-        except OSError as error:
-            print(f"sigma-ext hunt: cannot read {path}: {error}", file=sys.stderr)
-            return 2
-    if skipped:
-        print(f"{skipped} malformed line(s) skipped", file=sys.stderr)
+    for item in items:
+        if isinstance(item, BadLine):
+            print(item, file=err)
+        else:
+            print(item.to_json(), file=out)
+    out.flush()
+    changed = False
+    for found in inputs:
+        found.summary.changed = found.changed()
+        changed = changed or found.summary.changed
+        print(found.summary, file=err)
+    if changed or (strict and any(f.summary.failed_strict for f in inputs)):
+        return 1
     return 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report, report
+from sigma_ext.cli.common import (
+    add_content_options,
+    engine_or_report,
+    load_or_report,
+    report,
+)
+from sigma_ext.cli.exits import EXIT_PROBLEMS
 from sigma_ext.content.fixtures import load_cases, run_cases
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.sources.catalogue import source_named
@@ -23,15 +29,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     corpus = load_or_report(args)
     if corpus is None:
-        return 1
+        return EXIT_PROBLEMS
     try:
         cases = load_cases(args.fixtures or args.root / "fixtures", [r.stem for r in corpus.rules])
     except ProblemsFound as error:
         report(error)
-        return 1
+        return EXIT_PROBLEMS
     engine = engine_or_report(corpus)
     if engine is None:
-        return 1
+        return EXIT_PROBLEMS
     outcomes = run_cases(
         cases, lambda case: [r.stem for r in engine.match(case.event, source_named(case.source))]
     )

@@ -38,6 +38,22 @@ class Corpus:
 
 def load_corpus(root: Path, profile_path: Path, rule_roots: list[Path] | None = None) -> Corpus:
     """Load everything; raise ProblemsFound listing every problem in every file."""
+    corpus, problems = load_content(root, profile_path, rule_roots)
+    if problems:
+        raise ProblemsFound(problems)
+    assert corpus is not None
+    return corpus
+
+
+def load_content(
+    root: Path, profile_path: Path, rule_roots: list[Path] | None = None
+) -> tuple[Corpus | None, list[Problem]]:
+    """Everything that loads, and every problem found.
+
+    The corpus holds the rules that loaded and have every mapping and placeholder they need,
+    so that a check can go on to compile them in the same run; it is None when the profile
+    does not load.
+    """
     problems: list[Problem] = []
     rules, rule_problems = load_rules(rule_roots or [root / "rules"])
     problems.extend(rule_problems)
@@ -48,18 +64,25 @@ def load_corpus(root: Path, profile_path: Path, rule_roots: list[Path] | None = 
         profile = load_profile(profile_path)
     except ProblemsFound as error:
         problems.extend(error.problems)
-    if profile is not None:
-        for rule_file in rules:
-            for name in sorted(rule_file.placeholders() - set(profile.lists)):
-                problems.append(
-                    Problem(
-                        str(profile_path),
-                        None,
-                        f"placeholder %{name}% used by {rule_file.path} "
-                        "is missing from the tuning profile",
-                    )
+    if profile is None:
+        return None, sorted(problems)
+    complete: list[RuleFile] = []
+    for rule_file in rules:
+        missing = sorted(rule_file.placeholders() - set(profile.lists))
+        for name in missing:
+            problems.append(
+                Problem(
+                    str(profile_path),
+                    None,
+                    f"placeholder %{name}% used by {rule_file.path} "
+                    "is missing from the tuning profile",
                 )
-    if problems:
-        raise ProblemsFound(problems)
-    assert profile is not None
-    return Corpus(root, tuple(rules), mappings, profile)
+            )
+        mapped = all(
+            (mapping_dir, source.name) in mappings
+            for mapping_dir in MAPPING_DIRS
+            for source in sources_for_logsource(rule_file.product, rule_file.service)
+        )
+        if not missing and mapped:
+            complete.append(rule_file)
+    return Corpus(root, tuple(complete), mappings, profile), sorted(problems)

@@ -8,6 +8,7 @@ placeholder items into the pipeline a conversion runs.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma_ext.content import gke_method
 from sigma_ext.content.placeholders import identity_vars, profile_processing_items
 from sigma_ext.content.profile import Profile
+from sigma_ext.content.rules import RuleFile
 from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.yamlio import YAMLProblem, load_located
@@ -108,6 +110,50 @@ def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipelin
         name="sigma_ext_profile",
     )
     return placeholders + mapping.pipeline()
+
+
+def compile_problems(
+    rule_file: RuleFile, mapping: Mapping, where: str, message: str
+) -> list[Problem]:
+    """A compile error as problems with lines: one per field of the rule that ``mapping``'s
+    fail-closed item does not accept, named and at its line; else one at the detection."""
+    known = mapping.known_fields()
+    unknown = [
+        (field, line) for field, line in rule_file.field_lines().items() if field not in known
+    ]
+    if not unknown or not known:
+        values = _values_at_fault(rule_file, message)
+        if values:
+            return [
+                Problem(str(rule_file.path), line, f"{where}: {key}: {message}")
+                for key, line in values
+            ]
+        line = rule_file.located.line_of(("detection",))
+        return [Problem(str(rule_file.path), line, f"{where}: {message}")]
+    return [
+        Problem(str(rule_file.path), line, f"{where}: {_naming(field, message)}")
+        for field, line in unknown
+    ]
+
+
+_HOLDS = re.compile(r"a value holds (?:the control character U\+([0-9A-F]{4,6})|a (backtick))")
+
+
+def _values_at_fault(rule_file: RuleFile, message: str) -> list[tuple[str, int]]:
+    """The detection values a quoting error names (``build.quoting``: a control character or a
+    backtick), with their lines."""
+    match = _HOLDS.search(message)
+    if match is None:
+        return []
+    character = chr(int(match.group(1), 16)) if match.group(1) else "`"
+    return rule_file.value_lines(character)
+
+
+def _naming(field: str, message: str) -> str:
+    """The message with the field's name: ``field is not mapped`` -> ``field 'x' is not mapped``."""
+    if message.startswith("field "):
+        return f"field {field!r} {message.removeprefix('field ')}"
+    return f"field {field!r}: {message}"
 
 
 def state_value(mapping: Mapping, key: str) -> str | None:

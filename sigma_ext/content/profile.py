@@ -3,12 +3,14 @@
 A profile is a YAML mapping from list name to entries. Each list fills the rule placeholder of
 the same name (``%k8s_pipeline_identities%``). The JSON Schema in ``data/profile.schema.json``
 declares every list, its type and its kind (``x-kind``): ``identity`` lists compare exactly (a
-``*`` is a glob the author wrote), ``registry`` lists are parsed image-registry names.
+``*`` is a glob the author wrote), ``registry`` lists are parsed image-registry names. No entry of
+either kind may hold a control character (tab, line break, ...): Lucene would cut it into words.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -96,9 +98,20 @@ def load_profile(path: Path) -> Profile:
     return Profile(path, lists)
 
 
+def _first_control(text: str) -> str | None:
+    """The first control character (Unicode category Cc) or line separator in ``text``."""
+    return next((c for c in text if unicodedata.category(c) == "Cc" or c in "\u2028\u2029"), None)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path) or "profile"
     if error.validator == "pattern":
+        control = _first_control(str(error.instance))
+        if control is not None:
+            return (
+                f"{where}: {error.instance!r} holds the control character U+{ord(control):04X}, "
+                "which no entry may hold (it would cut or rewrite the value in a query)"
+            )
         hint = (
             error.schema.get("$comment", "see the schema") if isinstance(error.schema, dict) else ""
         )

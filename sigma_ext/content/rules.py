@@ -10,6 +10,11 @@ A rule is a SigmaHQ-style Sigma rule plus two top-level attributes that tools re
     matches, so that ``not <detection>`` means "some element does not match". Plain Sigma can
     only say "no element matches"; see docs/extensions.md. Such a detection tests one field and
     stands in the condition only as a top-level ``and not <name>``.
+``needed_fields``
+    the fields (as the rule names them) an event must carry for the rule to fire on it: the
+    rule still fires on each of its positive fixtures with every other field removed (a test
+    proves it). Fields a rule only excludes with (``stage``, ``requestURI``, ...) are not
+    needed: an export that drops them leaves the rule working.
 
 Everything found wrong is returned as ``Problem`` values with file and line; nothing stops at
 the first broken rule.
@@ -25,11 +30,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sigma.conditions import ConditionAND, ConditionIdentifier, ConditionItem, ConditionNOT
+from sigma.conditions import ConditionSelector
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
+from sigma_ext.condition_tree import Fold, conjuncts, fold, negated_detection
 from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import source_for_logsource
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
@@ -61,6 +67,7 @@ FIELD_ORDER = (
     "level",
     "theme",
     "match_every_element",
+    "needed_fields",
 )
 REQUIRED = (
     "title",
@@ -76,6 +83,7 @@ REQUIRED = (
     "falsepositives",
     "level",
     "theme",
+    "needed_fields",
 )
 _DETECTION_NAME = re.compile(r"^(selection|filter_main|filter_optional)(_[a-z0-9]+)*$")
 
@@ -113,6 +121,10 @@ class RuleFile:
         return tuple(self.data.get("match_every_element") or ())
 
     @property
+    def needed_fields(self) -> tuple[str, ...]:
+        return tuple(str(field) for field in self.data.get("needed_fields") or ())
+
+    @property
     def product(self) -> str | None:
         value = self.data.get("logsource", {}).get("product")
         return None if value is None else str(value)
@@ -126,7 +138,7 @@ class RuleFile:
         """A new SigmaRule object (pySigma pipelines mutate the rules they process),
         optionally with another condition."""
         data = copy.deepcopy(self.data)
-        for key in ("theme", "match_every_element"):
+        for key in ("theme", "match_every_element", "needed_fields"):
             data.pop(key, None)
         if condition is not None:
             data["detection"]["condition"] = condition
@@ -134,6 +146,57 @@ class RuleFile:
         rule.custom_attributes["theme"] = self.theme
         rule.custom_attributes["match_every_element"] = list(self.every_element)
         return rule
+
+    def detection_keys(self) -> Iterable[tuple[str, int]]:
+        """Every ``field|modifier`` key of every detection, with its line, in file order."""
+        detection = self.data.get("detection")
+        if not isinstance(detection, dict):
+            return
+        for name, body in detection.items():
+            if name == "condition":
+                continue
+            items = body if isinstance(body, list) else [body]
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                here: tuple[str | int, ...] = (
+                    ("detection", name, index) if isinstance(body, list) else ("detection", name)
+                )
+                for key in item:
+                    yield str(key), self.located.line_of((*here, key))
+
+    def value_lines(self, holds: str) -> list[tuple[str, int]]:
+        """Each detection key with a string value holding ``holds``, and that value's line."""
+        found: list[tuple[str, int]] = []
+        detection = self.data.get("detection")
+        if not isinstance(detection, dict):
+            return found
+        for name, body in detection.items():
+            if name == "condition":
+                continue
+            items = body if isinstance(body, list) else [body]
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                here: tuple[str | int, ...] = (
+                    ("detection", name, index) if isinstance(body, list) else ("detection", name)
+                )
+                for key, value in item.items():
+                    values = value if isinstance(value, list) else [value]
+                    for number, one in enumerate(values):
+                        if isinstance(one, str) and holds in one:
+                            where = (
+                                (*here, key, number) if isinstance(value, list) else (*here, key)
+                            )
+                            found.append((str(key), self.located.line_of(where)))
+        return found
+
+    def field_lines(self) -> dict[str, int]:
+        """Each field the detections test, with the line of its first use."""
+        lines: dict[str, int] = {}
+        for key, line in self.detection_keys():
+            lines.setdefault(key.split("|", 1)[0], line)
+        return lines
 
     def placeholders(self) -> set[str]:
         """Names of the %placeholders% the rule's detections use."""
@@ -189,17 +252,13 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     ]
     if problems:
         return problems
+    item_problems, bad_keys = _item_problems(rule_file)
     try:
-        rule = rule_file.fresh()
-        for condition in rule.detection.parsed_condition:
-            condition.parsed  # noqa: B018 - parsing is the check
+        rule = rule_file.fresh() if not bad_keys else _without(rule_file, bad_keys).fresh()
     except SigmaError as error:
-        problem = Problem.from_sigma_error(path, error)
-        return [
-            problem
-            if problem.line
-            else Problem(path, located.line_of(("detection",)), problem.message)
-        ]
+        return item_problems or [_at_detection(rule_file, error)]
+    condition_problems = _condition_problems(rule_file, rule)
+    problems.extend(item_problems + condition_problems)
     known = [k for k in data if k in FIELD_ORDER]
     if known != sorted(known, key=FIELD_ORDER.index):
         problems.append(
@@ -239,8 +298,106 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
                     "or filter_optional_*",
                 )
             )
-    problems.extend(_check_every_element(rule_file, rule))
+    if not condition_problems:
+        problems.extend(_check_every_element(rule_file, rule))
+        problems.extend(_check_needed_fields(rule_file, rule))
     return problems
+
+
+def _item_problems(rule_file: RuleFile) -> tuple[list[Problem], set[tuple[str, int, str]]]:
+    """A problem at the line of every detection key pySigma refuses (an unknown modifier, modifiers
+    that do not go together, a value the modifiers cannot take), and those keys, as
+    (detection, index in its list or -1, key)."""
+    detection = rule_file.data.get("detection")
+    problems: list[Problem] = []
+    bad: set[tuple[str, int, str]] = set()
+    if not isinstance(detection, dict):
+        return problems, bad
+    for name, body in detection.items():
+        if name == "condition":
+            continue
+        items = body if isinstance(body, list) else [body]
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            for key, value in item.items():
+                try:
+                    SigmaDetectionItem.from_mapping(key, value)
+                except SigmaError as error:
+                    place = index if isinstance(body, list) else -1
+                    bad.add((name, place, key))
+                    here = ("detection", name, *(() if place < 0 else (place,)), key)
+                    problems.append(
+                        Problem(
+                            str(rule_file.path),
+                            rule_file.located.line_of(here),
+                            f"{name}: {key}: {_message(error)}",
+                        )
+                    )
+    return problems, bad
+
+
+def _without(rule_file: RuleFile, bad_keys: set[tuple[str, int, str]]) -> RuleFile:
+    """The rule with the refused detection keys left out (a detection left empty tests a
+    field that no event has), so that its condition can still be checked."""
+    data = copy.deepcopy(rule_file.data)
+    for name, place, key in bad_keys:
+        body = data["detection"][name]
+        item = body[place] if place >= 0 else body
+        item.pop(key, None)
+        if not item:
+            item["sigma_ext_left_out"] = None
+    return RuleFile(rule_file.path, data, rule_file.located)
+
+
+def _condition_problems(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
+    """A problem at the line of every condition pySigma cannot parse."""
+    problems: list[Problem] = []
+    conditions = rule_file.data["detection"].get("condition")
+    for index, condition in enumerate(rule.detection.parsed_condition):
+        try:
+            condition.parsed  # noqa: B018 - parsing is the check
+        except SigmaError as error:
+            here = ("detection", "condition", *((index,) if isinstance(conditions, list) else ()))
+            problems.append(
+                Problem(
+                    str(rule_file.path),
+                    rule_file.located.line_of(here),
+                    f"condition: {_message(error)}",
+                )
+            )
+    return problems
+
+
+def _at_detection(rule_file: RuleFile, error: SigmaError) -> Problem:
+    problem = Problem.from_sigma_error(rule_file.path, error)
+    if problem.line:
+        return problem
+    return Problem(problem.path, rule_file.located.line_of(("detection",)), problem.message)
+
+
+def _message(error: SigmaError) -> str:
+    return str(error.args[0]) if error.args else type(error).__name__
+
+
+def _check_needed_fields(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
+    """``needed_fields`` is a list of fields the rule's detections read."""
+    path, located = str(rule_file.path), rule_file.located
+    line = located.line_of(("needed_fields",))
+    listed = rule_file.data.get("needed_fields")
+    if not isinstance(listed, list) or not listed:
+        return [Problem(path, line, "needed_fields must be a list of the fields the rule reads")]
+    read = {
+        item.field
+        for detection in rule.detection.detections.values()
+        for item in _leaf_items(detection)
+        if item.field is not None
+    }
+    return [
+        Problem(path, line, f"needed_fields names {field!r}, which no detection reads")
+        for field in listed
+        if field not in read
+    ]
 
 
 def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
@@ -253,10 +410,10 @@ def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
     top_level_negated = set()
     for condition in rule.detection.parsed_condition:
         parsed = condition.parse(postprocess=False)
-        args = parsed.args if isinstance(parsed, ConditionAND) else [parsed]
-        for arg in args:
-            if isinstance(arg, ConditionNOT) and isinstance(arg.args[0], ConditionIdentifier):
-                top_level_negated.add(arg.args[0].identifier)
+        for arg in conjuncts(parsed):
+            negated = negated_detection(arg)
+            if negated is not None:
+                top_level_negated.add(negated)
         for name in names:
             if _count_references(parsed, name) != 1:
                 problems.append(
@@ -294,16 +451,25 @@ def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
     return problems
 
 
-def _count_references(node: ConditionItem | Any, name: str) -> int:
-    if isinstance(node, ConditionIdentifier):
-        return int(node.identifier == name)
-    if isinstance(node, ConditionItem):
-        return sum(_count_references(arg, name) for arg in node.args)
-    # selectors ("1 of filter_*") may match the name too
-    pattern = getattr(node, "pattern", None)
-    if pattern is not None and re.fullmatch(pattern.replace("*", ".*"), name):
-        return 2
-    return 0
+def _count_references(node: Any, name: str) -> int:
+    """How often the parsed condition names the detection; a quantifier whose pattern
+    (``1 of filter_*``) selects it counts twice, so that it never passes for once."""
+
+    def selects(selector: ConditionSelector) -> int:
+        pattern = ".*".join(re.escape(part) for part in str(selector.pattern).split("*"))
+        return 2 if re.fullmatch(pattern, name) else 0
+
+    return fold(
+        node,
+        Fold[int](
+            all_of=sum,
+            any_of=sum,
+            negate=lambda count: count,
+            identifier=lambda identifier: int(identifier == name),
+            selector=selects,
+            other=lambda _: 0,
+        ),
+    )
 
 
 def _leaf_items(detection: SigmaDetection) -> Iterable[SigmaDetectionItem]:

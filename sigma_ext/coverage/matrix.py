@@ -62,9 +62,7 @@ def _aggregate(statuses: Iterable[RuleStatus]) -> CellStatus:
     return "degraded"
 
 
-def _rule_verdict(
-    result: Compiled, by_source: dict[tuple[str, str, str], Compiled]
-) -> RuleVerdict:
+def _rule_verdict(result: Compiled, by_source: dict[tuple[str, str, str], Compiled]) -> RuleVerdict:
     if result.shared_with is not None:
         covering = by_source[(result.rule.stem, result.target.name, result.shared_with.source)]
         return RuleVerdict(

@@ -6,7 +6,8 @@ build emits, on the document ``sigma_ext.emulate.documents`` builds from the eve
 
 * ``splunk_search``: SPL (search command terms, ``eval``/``where`` with ``mvappend``,
   ``mvfilter``, ``match``, ``mvcount``; ``regex``; ``spath input=``);
-* ``lucene``: Lucene ``query_string`` as Kibana runs detection rules (parsed by luqum);
+* ``lucene``: Lucene ``query_string`` as Kibana runs detection rules (parsed by luqum, which
+  comes with the optional extra ``emulate``: ``pip install sigma-ext[emulate]``);
 * ``esql``: an ES|QL subset (``FROM``, ``WHERE``, ``EVAL``, ``MV_EXPAND``, ``KEEP``, ``LIMIT``);
 * ``lucene_regexp``: Lucene regular expressions (``/re/`` in Lucene, ES|QL ``RLIKE``).
 
@@ -24,3 +25,7 @@ class Unsupported(Exception):
 
 class QueryError(Exception):
     """The real engine would reject this query (syntax error, unknown column, bad type)."""
+
+
+class MissingExtra(ImportError):
+    """An emulator needs a package of the optional extra ``emulate`` that is not installed."""

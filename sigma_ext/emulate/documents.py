@@ -30,7 +30,8 @@ ingestion each spec follows. The steps, in order:
     for sources that write text lines: the path of the parsed event that holds the line as the
     collector ships it; the SIEM stores only that text (Splunk ``_raw``, nothing extracted;
     Elastic ``message``), and every other step but ``copy``, ``defaults`` and ``constants`` is
-    skipped.
+    skipped. ``decode`` then applies to the event the text is read from, and ``copy`` reads the
+    event's own paths (fields a collector sends beside the text, such as HEC indexed fields).
 ``fields``
     Elastic only: the mapped fields and their types (``keyword``, ``text``, ``integer``,
     ``long``, ``boolean``, ``ip``, ``date``, ``flattened``, ``object``); the data streams are
@@ -314,10 +315,15 @@ def build_document(target: str, source: str, event: Mapping[str, Any]) -> Docume
     """The document ``target`` stores for an event of ``source`` (see the module docstring)."""
     spec = load_spec(target, source)
     leaves: dict[str, list[Any]] = {}
+    origin = leaves  # where copy reads: the stored fields, or the event beside a stored text
     if spec.text is not None:
-        line = event.get(spec.text)
+        read = source_named(source).decode(event) if spec.decode else event
+        line = read.get(spec.text)
         body: dict[str, Any] = {"_raw" if target == "splunk" else "message": line}
         leaves.update({key: [value] for key, value in body.items() if value is not None})
+        if spec.copy:
+            origin = {}
+            _leaves(json.loads(json.dumps(read)), "", origin)
     else:
         body = stored_object(spec, event)
         if target == "splunk":
@@ -325,11 +331,13 @@ def build_document(target: str, source: str, event: Mapping[str, Any]) -> Docume
         else:
             _leaves(body, "", leaves)
     for to, frm in spec.copy:
-        for path in list(leaves):
+        for path in list(origin):
             if path == frm or path.startswith(frm + "."):
                 copied = to + path[len(frm) :]
                 if copied not in leaves:
-                    leaves[copied] = list(leaves[path])
+                    leaves[copied] = [
+                        _splunk_text(v) if target == "splunk" else v for v in origin[path]
+                    ]
     for name, value in spec.defaults:
         leaves.setdefault(name, [value])
     if target == "splunk":

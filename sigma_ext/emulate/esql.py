@@ -4,8 +4,10 @@ Implemented, following the ES|QL reference (commands, operators, functions, "Wor
 NULL values", "ES|QL multivalued fields"):
 
 * Commands: ``FROM pattern[, ...] [METADATA ...]`` (the document's data stream must match a
-  pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``, ``KEEP``,
-  ``LIMIT n``. Keywords are case-insensitive.
+  pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``,
+  ``DISSECT column "pattern"`` (``_dissect``), ``GROK column "pattern"`` (``_grok``: inline
+  named captures only), ``KEEP``, ``LIMIT n``. Keywords are
+  case-insensitive.
 * Expressions: ``OR`` < ``AND`` < ``NOT`` < predicates (``== != < <= > >=``, ``[NOT] LIKE``,
   ``[NOT] RLIKE``, ``[NOT] IN (...)``, ``IS [NOT] NULL``); string literals ``"..."`` with the
   escapes ``\\\\ \\" \\n \\r \\t`` (any other is a syntax error) and ``\"\"\"...\"\"\"`` raw
@@ -17,7 +19,7 @@ NULL values", "ES|QL multivalued fields"):
 * ``==`` and ``LIKE``/``RLIKE`` are case-sensitive on ``keyword`` and on ``text`` (ES|QL reads a
   text field's whole value, not its tokens). ``LIKE``: ``*``, ``?``, ``\\`` escapes, whole value.
   ``RLIKE``: Lucene regular expression (``lucene_regexp``), whole value.
-* Functions: ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
+* Functions: ``CASE``, ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
   ``LENGTH``, ``CIDR_MATCH``, ``MV_APPEND`` (a null argument contributes nothing),
   ``MV_DEDUPE``, ``MV_COUNT``.
 * Verification errors raise ``QueryError``: a field the index does not map ("Unknown column"),
@@ -187,11 +189,21 @@ def _coalesce(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
+def _case(*args: Any) -> Any:
+    """``CASE(condition, value, ..., [else])``: the value of the first true condition (a null
+    condition is not true), else the last odd argument, else null."""
+    for index in range(0, len(args) - 1, 2):
+        if args[index] is True:
+            return args[index + 1]
+    return args[-1] if len(args) % 2 else None
+
+
 def _dedupe(value: Any) -> Any:
     return _pack(tuple(dict.fromkeys(_mv(value))))
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "CASE": _case,
     "COALESCE": _coalesce,
     "TO_LOWER": _single_valued(lambda s: str(s).lower()),
     "TO_UPPER": _single_valued(lambda s: str(s).upper()),
@@ -472,6 +484,23 @@ def _run_stages(query: str, document: Document) -> list[Row]:
             rows = [
                 {**row, name: value} for row in rows for value in (_mv(row.get(name)) or (None,))
             ]
+        elif command == "DISSECT":
+            if len(args) != 2 or args[1].kind not in ("raw", "string"):
+                raise QueryError("DISSECT takes a column and a pattern string")
+            name = args[0].text.strip("`")
+            check(name)
+            keys, run = _dissect(_string(args[1]))
+            rows = [{**row, **run(row.get(name))} for row in rows]
+            columns.update(dict.fromkeys(keys, "computed"))
+        elif command == "GROK":
+            if len(args) != 2 or args[1].kind not in ("raw", "string"):
+                raise QueryError("GROK takes a column and a pattern string")
+            name = args[0].text.strip("`")
+            check(name)
+            pattern = _grok(_string(args[1]))
+            keys = list(pattern.groupindex)
+            rows = [{**row, **_grok_row(pattern, keys, row.get(name))} for row in rows]
+            columns.update(dict.fromkeys(keys, "computed"))
         elif command == "KEEP":
             pass  # projection only: the verdict depends on the rows, not their columns
         elif command == "LIMIT":
@@ -481,6 +510,58 @@ def _run_stages(query: str, document: Document) -> list[Row]:
         else:
             raise Unsupported(f"ES|QL command {command}")
     return rows
+
+
+_DISSECT_KEY = re.compile(r"%\{([^}]*)\}")
+
+
+def _dissect(pattern: str) -> tuple[list[str], Callable[[Any], dict[str, Any]]]:
+    """The columns a DISSECT pattern makes, and its matcher on one value.
+
+    Keys are ``%{name}`` or skipped (``%{}``, ``%{?name}``); the text between keys are
+    delimiters, found left to right (the first occurrence), and the last key takes the rest.
+    No match, a null or a multi-valued input: every column is null. Modifiers (``->``, ``+``,
+    ``*``, ``&``) and the ``APPEND_SEPARATOR`` option are not emulated.
+    """
+    parts = _DISSECT_KEY.split(pattern)
+    literals, keys = parts[0::2], parts[1::2]
+    if any(k[:1] in ("+", "*", "&") or k.endswith("->") for k in keys):
+        raise Unsupported(f"DISSECT modifiers in {pattern!r}")
+    named = [k for k in keys if k and not k.startswith("?")]
+
+    def run(value: Any) -> dict[str, Any]:
+        nulls: dict[str, Any] = dict.fromkeys(named)
+        if not isinstance(value, str) or not value.startswith(literals[0]):
+            return nulls
+        found: dict[str, Any] = {}
+        pos = len(literals[0])
+        for key, delimiter in zip(keys, literals[1:], strict=True):
+            if delimiter:
+                end = value.find(delimiter, pos)
+                if end < 0:
+                    return nulls
+            else:
+                end = len(value)
+            if key and not key.startswith("?"):
+                found[key] = value[pos:end]
+            pos = end + len(delimiter)
+        return found
+
+    return named, run
+
+
+def _grok(pattern: str) -> re.Pattern[str]:
+    """A GROK pattern made of a regular expression with inline named captures ``(?<name>...)``
+    (no ``%{SYNTAX:name}`` patterns), as Python reads it; found anywhere in the value unless
+    anchored, as grok does."""
+    if "%{" in pattern:
+        raise Unsupported(f"GROK %{{...}} patterns in {pattern!r}")
+    return re.compile(re.sub(r"\(\?<(?=[A-Za-z])", "(?P<", pattern))
+
+
+def _grok_row(pattern: re.Pattern[str], keys: list[str], value: Any) -> dict[str, Any]:
+    found = pattern.search(value) if isinstance(value, str) else None
+    return {key: found.group(key) if found else None for key in keys}
 
 
 def matches(query: str, document: Document) -> bool:

@@ -33,32 +33,32 @@ import ipaddress
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from luqum.exceptions import ParseError  # type: ignore[import-untyped]
-from luqum.parser import parser  # type: ignore[import-untyped]
-from luqum.tree import (  # type: ignore[import-untyped]
-    AndOperation,
-    FieldGroup,
-    From,
-    Group,
-    Item,
-    Not,
-    OrOperation,
-    Phrase,
-    Regex,
-    SearchField,
-    To,
-    UnknownOperation,
-    Word,
-)
-
-from sigma_ext.emulate import QueryError, Unsupported
+from sigma_ext.emulate import MissingExtra, QueryError, Unsupported
 from sigma_ext.emulate.analysis import tokens
 from sigma_ext.emulate.documents import Document
 from sigma_ext.emulate.lucene_regexp import full_match
 
+if TYPE_CHECKING:
+    from luqum.tree import Item  # type: ignore[import-untyped]
+
 Test = Callable[[Document], bool]
+
+
+@cache
+def luqum_tree() -> ModuleType:
+    """luqum's syntax tree module, imported on first use: luqum, the Lucene parser, comes with
+    the optional extra ``emulate``, so that a plain install imports without it."""
+    try:
+        import luqum.tree  # type: ignore[import-untyped]
+    except ImportError as error:
+        raise MissingExtra("the Lucene emulator needs luqum: install sigma-ext[emulate]") from error
+    module: ModuleType = luqum.tree
+    return module
+
+
 WILDCARDS = "*?"
 
 
@@ -124,14 +124,15 @@ def _integer(text: str) -> int:
 
 def _term_test(name: str, kind: str | None, node: Item) -> Test:
     """A test of one field against one Word, Phrase or Regex node."""
+    tree = luqum_tree()
     if kind is None:
         return lambda doc: False
-    if isinstance(node, Regex):
+    if isinstance(node, tree.Regex):
         pattern = str(node.value)[1:-1]
         if kind in ("keyword", "text"):
             return lambda doc: any(full_match(pattern, term) for term in _terms(doc, name, kind))
         raise QueryError(f"regular expression on {kind} field {name}")
-    if isinstance(node, Phrase):
+    if isinstance(node, tree.Phrase):
         text = _phrase_text(str(node.value))
         if kind == "text":
             wanted = tokens(text)
@@ -139,7 +140,7 @@ def _term_test(name: str, kind: str | None, node: Item) -> Test:
                 _contains_sequence(tokens(str(v)), wanted) for v in doc.get(name)
             )
         return _exact(name, kind, text)
-    if not isinstance(node, Word):
+    if not isinstance(node, tree.Word):
         raise Unsupported(f"Lucene term {type(node).__name__}")
     word = str(node.value)
     if word == "*":
@@ -201,10 +202,11 @@ def _exact(name: str, kind: str, text: str) -> Test:
 
 def _range_test(name: str, kind: str | None, node: Any) -> Test:
     """``field:>N``, ``>=``, ``<``, ``<=`` on an integer or long field (a one-sided range)."""
+    tree = luqum_tree()
     if kind not in ("integer", "long"):
         raise Unsupported(f"range query on {kind} field {name}")
     bound = _integer(_unescape(str(node.a)))
-    lower, include = isinstance(node, From), bool(node.include)
+    lower, include = isinstance(node, tree.From), bool(node.include)
 
     def test(doc: Document) -> bool:
         for value in doc.get(name):
@@ -229,33 +231,34 @@ class _Compiler:
         self.type_of = type_of
 
     def node(self, node: Item, field: str | None = None) -> Test:
-        if isinstance(node, (AndOperation, OrOperation, UnknownOperation)):
+        tree = luqum_tree()
+        if isinstance(node, (tree.AndOperation, tree.OrOperation, tree.UnknownOperation)):
             self._no_mixed(node)
             parts = [self.node(child, field) for child in node.children]
-            if isinstance(node, AndOperation):
+            if isinstance(node, tree.AndOperation):
                 return lambda doc: all(p(doc) for p in parts)
             return lambda doc: any(p(doc) for p in parts)
-        if isinstance(node, Not):
+        if isinstance(node, tree.Not):
             inner = self.node(node.children[0], field)
             return lambda doc: not inner(doc)
-        if isinstance(node, (Group, FieldGroup)):
+        if isinstance(node, (tree.Group, tree.FieldGroup)):
             return self.node(node.children[0], field)
-        if isinstance(node, SearchField):
+        if isinstance(node, tree.SearchField):
             if field is not None:
                 raise QueryError("nested field names")
             name = str(node.name)
             if name == "_exists_":
                 target = node.children[0]
-                if not isinstance(target, Word):
+                if not isinstance(target, tree.Word):
                     raise Unsupported("_exists_ with a non-word value")
                 exists = _unescape(str(target.value))
                 return lambda doc: bool(doc.get(exists))
             return self.node(node.children[0], name.replace("\\", ""))
-        if isinstance(node, (From, To)):
+        if isinstance(node, (tree.From, tree.To)):
             if field is None:
                 raise Unsupported(f"range {node} without a field")
             return _range_test(field, self.type_of(field), node)
-        if isinstance(node, (Word, Phrase, Regex)):
+        if isinstance(node, (tree.Word, tree.Phrase, tree.Regex)):
             if field is None:
                 raise Unsupported(f"term {node} without a field (default_field search)")
             return _term_test(field, self.type_of(field), node)
@@ -263,10 +266,10 @@ class _Compiler:
 
     @staticmethod
     def _no_mixed(node: Item) -> None:
+        tree = luqum_tree()
+        operations = (tree.AndOperation, tree.OrOperation, tree.UnknownOperation)
         for child in node.children:
-            if isinstance(child, (AndOperation, OrOperation, UnknownOperation)) and type(
-                child
-            ) is not type(node):
+            if isinstance(child, operations) and type(child) is not type(node):
                 raise Unsupported("AND and OR mixed without parentheses (Lucene has no precedence)")
 
 
@@ -293,9 +296,12 @@ def _escape_apostrophes(query: str) -> str:
 
 @cache
 def parse(query: str) -> Item:
+    luqum_tree()  # the clear error when luqum is missing
+    from luqum.parser import parser  # type: ignore[import-untyped]
+
     try:
         return parser.parse(_escape_apostrophes(query))
-    except (ParseError, Exception) as error:  # luqum raises several error types
+    except Exception as error:  # luqum raises several error types, ParseError among them
         raise QueryError(f"Lucene syntax error: {error}") from error
 
 

@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from sigma_ext.content.rules import RuleFile
+from sigma_ext.hunt.batches import NOT_PARSED, Record
+from sigma_ext.hunt.inputs import Input, Line, Trouble, read_units
 from sigma_ext.hunt.progress import Progress
+from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
-from sigma_ext.sources.catalogue import Source, parse_text_line
+from sigma_ext.sources.catalogue import Source, parse_text_line, recognize
 from sigma_ext.sources.json_text import parse_json_line
 
 
@@ -42,12 +45,17 @@ class Hit:
     rule: str
     file: str
     line: int
+    record: int | None = None
+    """The record's 1-based position in its batch, for a record of a batch document."""
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, sort_keys=True)
+        fields = dict(self.__dict__)
+        if self.record is None:
+            del fields["record"]
+        return json.dumps(fields, sort_keys=True)
 
     @classmethod
-    def of(cls, rule_file: RuleFile, path: Path, line: int) -> Hit:
+    def of(cls, rule_file: RuleFile, path: Path | str, line: int, record: int | None = None) -> Hit:
         return cls(
             rule_id=rule_file.id,
             title=rule_file.title,
@@ -56,11 +64,16 @@ class Hit:
             rule=rule_file.stem,
             file=str(path),
             line=line,
+            record=record,
         )
 
     def at(self, line: int) -> Hit:
         """The same hit on another line (cheaper than ``of`` when many lines hit one rule)."""
         return Hit(self.rule_id, self.title, self.level, self.theme, self.rule, self.file, line)
+
+    def moved(self, file: str, line: int, record: int | None) -> Hit:
+        """The same hit at another place."""
+        return Hit(self.rule_id, self.title, self.level, self.theme, self.rule, file, line, record)
 
 
 @dataclass(frozen=True)
@@ -68,9 +81,13 @@ class BadLine:
     file: str
     line: int
     reason: str
+    record: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: skipped: {self.reason}"
+        where = f"{self.file}:{self.line}" + (
+            f": record {self.record}" if self.record is not None else ""
+        )
+        return f"{where}: skipped: {self.reason}"
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -89,9 +106,9 @@ def open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def read_line(raw: bytes) -> Any | str | None:
+def read_line(raw: bytes | str) -> Any | str | None:
     """One line as an event (a dict), an error message (str), or None for a blank line."""
-    text = raw.decode("utf-8", errors="replace")
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
     if text.endswith("\n"):
         text = text[:-1]
     if not text.strip():
@@ -134,15 +151,27 @@ PROGRESS_LINES = 4096
 
 
 def evaluate_line(
-    engine: ReferenceEngine, path: Path, number: int, raw: bytes, source: Source | None
+    engine: ReferenceEngine,
+    path: Path,
+    number: int,
+    raw: bytes,
+    source: Source | None,
+    summary: FileSummary | None = None,
 ) -> list[Hit | BadLine]:
-    """The reference verdict on one line: its hits, or its BadLine."""
+    """The reference verdict on one line: its hits, or its BadLine (counted in ``summary``)."""
     item = read_line(raw)
     if item is None:
         return []
     if isinstance(item, str):
+        if summary is not None:
+            summary.malformed += 1
         return [BadLine(str(path), number, item)]
-    return [Hit.of(rule_file, path, number) for rule_file in engine.match(item, source)]
+    recognised = source or recognize(item)
+    if summary is not None:
+        summary.count(recognised, number)
+    if recognised is None:
+        return []
+    return [Hit.of(rule_file, path, number) for rule_file in engine.match(item, recognised)]
 
 
 def hunt_file(
@@ -158,3 +187,50 @@ def hunt_file(
             continue
         for rule_file in engine.match(item, source):
             yield Hit.of(rule_file, path, number)
+
+
+# -- inputs of every shape (sigma_ext.hunt.inputs) -------------------------------------------
+
+
+def unit_item(unit: Line | Record) -> Any | str | None:
+    """A line or batch record as an event (a dict), an error message (str), or None (blank)."""
+    if isinstance(unit, Line):
+        return read_line(unit.raw)
+    if unit.value is not NOT_PARSED:
+        return unit.value if isinstance(unit.value, dict) else "not a JSON object"
+    return read_line(unit.text)
+
+
+def unit_place(unit: Line | Record | Trouble) -> tuple[int, int | None]:
+    if isinstance(unit, Line):
+        return unit.number, None
+    return unit.line, unit.record
+
+
+def hunt_input(
+    engine: ReferenceEngine,
+    found: Input,
+    source: Source | None = None,
+    progress: Progress | None = None,
+) -> Iterator[Hit | BadLine]:
+    """Every hit and bad line or record of one input, in order, counted in its summary."""
+    summary = found.summary
+    for unit in read_units(found, progress):
+        line, record = unit_place(unit)
+        if isinstance(unit, Trouble):
+            summary.malformed += 1
+            yield BadLine(found.name, line, unit.reason, record)
+            continue
+        item = unit_item(unit)
+        if item is None:
+            continue
+        if isinstance(item, str):
+            summary.malformed += 1
+            yield BadLine(found.name, line, item, record)
+            continue
+        recognised = source or recognize(item)
+        summary.count(recognised, line, record)
+        if recognised is None:
+            continue
+        for rule_file in engine.match(item, recognised):
+            yield Hit.of(rule_file, found.name, line, record)

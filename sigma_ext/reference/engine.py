@@ -9,7 +9,7 @@ from typing import Any
 from sigma.exceptions import SigmaError
 
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.content.mappings import conversion_pipeline
+from sigma_ext.content.mappings import compile_problems, conversion_pipeline
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.reference.evaluator import (
@@ -42,16 +42,16 @@ def compile_native(corpus: Corpus) -> NativeCompilation:
     problems: list[Problem] = []
     for rule_file in corpus.rules:
         for source in corpus.sources_of(rule_file):
+            mapping = corpus.mapping(NATIVE.mapping_dir, source)
             try:
                 rule = rule_file.fresh()
-                conversion_pipeline(
-                    corpus.mapping(NATIVE.mapping_dir, source), corpus.profile
-                ).apply(rule)
+                conversion_pipeline(mapping, corpus.profile).apply(rule)
                 loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
             except (SigmaError, UnsupportedConstruct) as error:
                 message = str(error.args[0]) if error.args else type(error).__name__
-                problems.append(
-                    Problem(str(rule_file.path), None, f"{NATIVE.name}/{source.name}: {message}")
+                # at the line of the field at fault, naming it, where there is one
+                problems += compile_problems(
+                    rule_file, mapping, f"{NATIVE.name}/{source.name}", message
                 )
                 continue
             by_source.setdefault(source.name, []).append(loaded)

@@ -28,9 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from sigma.conditions import (
-    ConditionAND,
     ConditionFieldEqualsValueExpression,
-    ConditionNOT,
     ConditionOR,
     ConditionValueExpression,
 )
@@ -48,10 +46,15 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
-    SpecialChars,
 )
 
-from sigma_ext.condition_tree import fields_of, fold_condition
+from sigma_ext.condition_tree import (
+    Fold,
+    fields_of,
+    fold,
+    fold_condition,
+    sigma_string_pattern,
+)
 
 Event = Mapping[str, Any]
 ValueTest = Callable[[Any], bool]
@@ -168,17 +171,10 @@ def _as_number(value: Any) -> float | None:
 
 def sigma_string_regex(value: SigmaString) -> str:
     """An anchored Python regex for a Sigma string with wildcards."""
-    parts = []
-    for part in value.s:
-        if isinstance(part, str):
-            parts.append(re.escape(part))
-        elif part == SpecialChars.WILDCARD_MULTI:
-            parts.append(".*")
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            parts.append(".")
-        else:
-            raise UnsupportedConstruct(f"unfilled placeholder in {value}")
-    return "^" + "".join(parts) + "$"
+    pattern = sigma_string_pattern(value, ".*", ".", re.escape)
+    if pattern is None:
+        raise UnsupportedConstruct(f"unfilled placeholder in {value}")
+    return "^" + pattern + "$"
 
 
 def _string_test(value: SigmaString) -> ValueTest:
@@ -338,18 +334,6 @@ def _one_of(parts: list[Predicate]) -> Predicate:
     return test_one
 
 
-def _boolean(node: Any, child: Callable[[Any], Predicate]) -> Predicate | None:
-    """Closures for AND, OR and NOT over children compiled by ``child``; None for other nodes."""
-    match node:
-        case ConditionAND():
-            return _all_of([child(arg) for arg in node.args])
-        case ConditionOR():
-            return _one_of([child(arg) for arg in node.args])
-        case ConditionNOT():
-            return _not(child(node.args[0]))
-    return None
-
-
 def _not(inner: Predicate) -> Predicate:
     return lambda fields: not inner(fields)
 
@@ -398,21 +382,22 @@ def _compile_or(node: ConditionOR) -> Predicate:
     return _one_of([_any_of(field, values) for field, values in by_field.items()] + parts)
 
 
+def _unsupported(node: Any) -> Predicate:
+    if node is None:
+        raise UnsupportedConstruct("empty detection")
+    raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
+
+
+_DETECTION = Fold[Predicate](
+    all_of=_all_of, any_of=_one_of, negate=_not, leaf=_leaf, keyword=_keyword, other=_unsupported
+)
+
+
 def compile_condition(node: Any) -> Predicate:
     """Closures for a postprocessed condition tree (leaves are field/value expressions)."""
     if isinstance(node, ConditionOR):
         return _compile_or(node)
-    boolean = _boolean(node, compile_condition)
-    if boolean is not None:
-        return boolean
-    match node:
-        case ConditionFieldEqualsValueExpression():
-            return _leaf(node)
-        case ConditionValueExpression():
-            return _keyword(node)
-        case None:
-            raise UnsupportedConstruct("empty detection")
-    raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
+    return fold(node, _DETECTION, descend=compile_condition)
 
 
 def _every_element(node: Any) -> Predicate:
@@ -452,9 +437,6 @@ def compile_rule(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Compil
             )
         return compiled[name]
 
-    def unsupported(node: Any) -> Predicate:
-        raise UnsupportedConstruct(f"condition element {type(node).__name__} is not supported")
-
     return CompiledRule(
-        rule, fold_condition(rule, detection, _all_of, _one_of, _not, other=unsupported)
+        rule, fold_condition(rule, detection, _all_of, _one_of, _not, other=_unsupported)
     )

@@ -22,6 +22,12 @@ from typing import Any
 
 from sigma_ext.sources.cloud import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
 from sigma_ext.sources.docker import is_docker_event
+from sigma_ext.sources.k8s_events import (
+    decode_event_object,
+    decode_watch_body,
+    is_event_object,
+    is_watch_body,
+)
 from sigma_ext.sources.kubernetes import (
     AUDIT_ARRAY_FIELDS,
     AUDIT_LARGE_SUBTREES,
@@ -32,6 +38,14 @@ from sigma_ext.sources.kubernetes import (
     is_audit_event,
     is_eks_cloudwatch_record,
     is_gke_audit_entry,
+)
+from sigma_ext.sources.process import (
+    decode_sysmon_event,
+    decode_tetragon_event,
+    is_falco_alert,
+    is_sysmon_event,
+    is_tetragon_event,
+    parse_sysmon_line,
 )
 from sigma_ext.sources.runtime_logs import is_runtime_event, parse_runtime_line
 
@@ -127,6 +141,40 @@ SOURCES: tuple[Source, ...] = (
         is_runtime_event,
         parse_text=parse_runtime_line,
     ),
+    Source(
+        "kubernetes_events",
+        "kubernetes",
+        "events",
+        "Kubernetes Event objects",
+        is_event_object,
+        decode=decode_event_object,
+    ),
+    Source(
+        "kubernetes_events_watch",
+        "kubernetes",
+        "events",
+        "Kubernetes Event objects (k8sobjects watch body)",
+        is_watch_body,
+        decode=decode_watch_body,
+    ),
+    Source(
+        "sysmon_linux",
+        "linux",
+        "sysmon",
+        "Sysmon for Linux",
+        is_sysmon_event,
+        decode=decode_sysmon_event,
+        parse_text=parse_sysmon_line,
+    ),
+    Source(
+        "tetragon",
+        "linux",
+        "tetragon",
+        "Tetragon process events",
+        is_tetragon_event,
+        decode=decode_tetragon_event,
+    ),
+    Source("falco", "linux", "falco", "Falco alerts", is_falco_alert),
 )
 
 

@@ -45,31 +45,33 @@ def _strings(event: Event, *keys: str) -> bool:
 
 
 def is_aws_cloudtrail(event: Event) -> bool:
-    """A CloudTrail record: an AWS API call, console sign-in or service event."""
-    return _strings(event, "eventVersion", "eventSource", "eventName", "eventTime") and str(
-        event["eventSource"]
-    ).endswith(".amazonaws.com")
+    """A CloudTrail record: the AWS service called (``eventSource``, ``*.amazonaws.com``) and
+    the call (``eventName``). ``eventVersion`` and ``eventTime`` are not needed."""
+    return _strings(event, "eventSource", "eventName") and str(event["eventSource"]).endswith(
+        ".amazonaws.com"
+    )
 
 
 def is_azure_activity_log(event: Event) -> bool:
-    """An Azure Activity Log record as Event Hubs and storage accounts receive it."""
+    """An Azure Activity Log record: the operation, the resource it acted on, and an Activity
+    Log category (other resource logs share the envelope with other categories)."""
     return (
-        _strings(event, "time", "resourceId", "operationName", "category")
+        _strings(event, "resourceId", "operationName", "category")
         and event["category"] in AZURE_ACTIVITY_CATEGORIES
     )
 
 
 def is_gcp_audit_log(event: Event) -> bool:
-    """A Cloud Audit Logs entry of any Google Cloud API but the GKE Kubernetes API."""
+    """A Cloud Audit Logs entry of any Google Cloud API but the GKE Kubernetes API: an audit
+    payload naming the service and the method called."""
     payload = event.get("protoPayload")
-    resource = event.get("resource")
-    if not isinstance(payload, Mapping) or not isinstance(resource, Mapping):
+    if not isinstance(payload, Mapping):
         return False
+    resource = event.get("resource")
+    resource_type = resource.get("type") if isinstance(resource, Mapping) else None
     return (
-        payload.get("@type") == GCP_AUDIT_LOG_TYPE
-        and _strings(event, "logName")
-        and "/logs/cloudaudit.googleapis.com%2F" in str(event["logName"])
-        and isinstance(resource.get("type"), str)
-        and resource.get("type") != GCP_KUBERNETES_RESOURCE
+        _strings(payload, "serviceName", "methodName")
         and payload.get("serviceName") != GCP_KUBERNETES_SERVICE
+        and resource_type != GCP_KUBERNETES_RESOURCE
+        and payload.get("@type", GCP_AUDIT_LOG_TYPE) == GCP_AUDIT_LOG_TYPE
     )

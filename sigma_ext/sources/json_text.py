@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 
@@ -19,7 +20,18 @@ def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(reversed(pairs))
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_first_wins)
+LONGEST_INT = 4000
+"""Digits Python turns into an int (it refuses more than 4,300); a longer integer is read as a
+float, as DuckDB reads it (infinite when beyond the floats)."""
+
+
+def _integer(text: str) -> int | float:
+    return int(text) if len(text) <= LONGEST_INT else float(text)
+
+
+FIRST_KEY_WINS = json.JSONDecoder(object_pairs_hook=_first_wins, parse_int=_integer)
+"""Strict JSON, the first of a repeated key counting."""
+_DECODER = FIRST_KEY_WINS
 _TOKENS = re.compile(
     r'"(?:[^"\\]|\\.)*"|(?P<comma>,)(?=[ \t\r\n]*[\]}])|(?P<word>-?[A-Za-z]+)|[^"A-Za-z,-]+|[,-]',
     re.DOTALL,
@@ -46,14 +58,89 @@ def _relaxed(text: str) -> str:
 
 
 def parse_json_line(text: str) -> tuple[Any, str | None]:
-    """(value, None) when the line is JSON as both engines read it, else (None, error message)."""
+    """(value, None) when the line is JSON as both engines read it, else (None, error message).
+
+    Nesting has no limit (DuckDB has none): a value nested deeper than Python's recursion allows
+    is read by ``parse_deep``, so that no engine judges an event the other skips."""
     try:
         return _DECODER.decode(text), None
     except json.JSONDecodeError as error:
         message = error.msg
     except RecursionError:
-        return None, "nested too deeply"
+        return _deep(text)
     try:
         return _DECODER.decode(_relaxed(text.strip(" \t\r\n\v\f"))), None
-    except (json.JSONDecodeError, RecursionError):
+    except json.JSONDecodeError:
         return None, message
+    except RecursionError:
+        return _deep(text)
+
+
+def _deep(text: str) -> tuple[Any, str | None]:
+    try:
+        return parse_deep(_relaxed(text.strip(" \t\r\n\v\f"))), None
+    except ValueError as error:
+        return None, str(error)
+
+
+_DEEP_TOKEN = re.compile(
+    r'[ \t\r\n]*(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<comma>,)|(?P<colon>:)|(?P<string>")'
+    r"|(?P<scalar>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null"
+    r"|NaN|-?Infinity))"
+)
+_SCALARS: dict[str, Any] = {"true": True, "false": False, "null": None}
+
+
+def parse_deep(text: str) -> Any:
+    """Strict JSON (plus ``NaN``/``Infinity``) at any depth, with a stack instead of recursion;
+    the first of a repeated key counts. Raises ValueError on anything else."""
+    # each open container: its items (pairs for an object), whether an object, its pending key
+    stack: list[tuple[list[Any], bool, list[str]]] = []
+    state = "value"
+    pos = 0
+    result: Any = None
+    while True:
+        token = _DEEP_TOKEN.match(text, pos)
+        if token is None:
+            if state == "end" and not text[pos:].strip(" \t\r\n"):
+                return result
+            raise ValueError(f"not JSON at character {pos}")
+        pos = token.end()
+        kind = token.lastgroup or ""
+        if state == "end":
+            raise ValueError(f"extra data at character {token.start()}")
+        value: Any
+        if kind == "open" and state in ("value", "value_or_close"):
+            is_object = token.group(kind) == "{"
+            stack.append(([], is_object, []))
+            state = "key_or_close" if is_object else "value_or_close"
+            continue
+        if kind == "close" and state in ("value_or_close", "key_or_close", "comma_or_close"):
+            items, is_object, _ = stack.pop()
+            if (token.group(kind) == "}") != is_object:
+                raise ValueError(f"mismatched bracket at character {token.start()}")
+            value = dict(reversed(items)) if is_object else items
+        elif kind == "comma" and state == "comma_or_close":
+            state = "key" if stack[-1][1] else "value"
+            continue
+        elif kind == "colon" and state == "colon":
+            state = "value"
+            continue
+        elif kind == "string" and state in ("key", "key_or_close"):
+            key, pos = scanstring(text, pos)
+            stack[-1][2].append(key)
+            state = "colon"
+            continue
+        elif kind == "string" and state in ("value", "value_or_close"):
+            value, pos = scanstring(text, pos)
+        elif kind == "scalar" and state in ("value", "value_or_close"):
+            word = token.group(kind)
+            value = _SCALARS[word] if word in _SCALARS else json.loads(word, parse_int=_integer)
+        else:
+            raise ValueError(f"unexpected {kind or 'text'} at character {token.start()}")
+        if not stack:
+            result, state = value, "end"
+            continue
+        items, is_object, keys = stack[-1]
+        items.append((keys.pop(), value) if is_object else value)
+        state = "comma_or_close"

@@ -39,11 +39,22 @@ EKS_AUDIT_STREAM_PREFIX = "kube-apiserver-audit"
 
 
 def is_audit_event(event: Any) -> bool:
-    """An ``audit.k8s.io`` ``Event`` as the API server writes it."""
+    """A Kubernetes audit event, recognised from the fields that carry its meaning: a ``verb``,
+    the object (``objectRef``) or URI (``requestURI``) it acts on, and an ``auditID`` or
+    ``stage``; or from its type (``kind`` ``Event``, ``apiVersion`` ``audit.k8s.io/...``), as the
+    API server's log backend writes it. Webhook batches' items and shippers drop the type."""
+    if not isinstance(event, Mapping):
+        return False
+    if event.get("kind") == "Event" and str(event.get("apiVersion", "")).startswith(
+        "audit.k8s.io/"
+    ):
+        return True
     return (
-        isinstance(event, Mapping)
-        and event.get("kind") == "Event"
-        and str(event.get("apiVersion", "")).startswith("audit.k8s.io/")
+        isinstance(event.get("verb"), str)
+        and (
+            isinstance(event.get("objectRef"), Mapping) or isinstance(event.get("requestURI"), str)
+        )
+        and (isinstance(event.get("auditID"), str) or isinstance(event.get("stage"), str))
     )
 
 
@@ -66,13 +77,13 @@ CLOUDWATCH_EVENT_KEYS = frozenset(
 
 
 def is_eks_cloudwatch_record(event: Event) -> bool:
-    """A CloudWatch Logs event carrying an audit event, from an EKS audit stream when it names
-    its stream (get-log-events output and split subscription batches do not)."""
+    """A CloudWatch Logs event carrying an audit event as its ``message`` (with its
+    ``timestamp``), from an EKS audit stream when it names its stream (get-log-events output and
+    split subscription batches do not). Other keys a shipper adds do not matter."""
     stream = event.get("logStreamName")
     return (
         "message" in event
         and "timestamp" in event
-        and set(event) <= CLOUDWATCH_EVENT_KEYS
         and (stream is None or str(stream).startswith(EKS_AUDIT_STREAM_PREFIX))
         and _embedded_event(event.get("message")) is not None
     )
@@ -123,14 +134,14 @@ GRPC_TO_HTTP = {3: 400, 5: 404, 6: 409, 7: 403, 9: 422, 10: 409, 16: 401}
 
 
 def is_gke_audit_entry(event: Event) -> bool:
-    """A Cloud Audit Logs entry of a GKE cluster's Kubernetes API."""
+    """A Cloud Audit Logs entry of a GKE cluster's Kubernetes API: its payload's service is
+    ``k8s.io`` and it names a method (the resource type, ``k8s_cluster``, may be dropped)."""
     payload, resource = event.get("protoPayload"), event.get("resource")
     return (
         isinstance(payload, Mapping)
-        and isinstance(resource, Mapping)
         and payload.get("serviceName") == "k8s.io"
-        and resource.get("type") == "k8s_cluster"
         and isinstance(payload.get("methodName"), str)
+        and (not isinstance(resource, Mapping) or resource.get("type") in (None, "k8s_cluster"))
     )
 
 

@@ -6,10 +6,11 @@ msg="..." key=value...``) or a kubelet klog line (``I1123 03:20:01.123456  1234 
 msg``). Every line of those shapes becomes an event: ``runtime``, ``host``, ``level``,
 ``message``, ``log`` (the line without its syslog prefix: what journald keeps as the message and
 collectors ship) and, for the messages in ``MESSAGES``, ``action`` with what the message names
-(``image``, ``pod``, ``namespace``, ``container``); lines of other shapes are not this
-source's. The table, one row per message the runtimes write at their default level
-(containerd's CRI plugin, CRI-O's server, kubelet's SyncLoop), is in ``docs/runtime-logs.md``
-with an example of each.
+(``image``, ``pod``, ``namespace``, ``container``, and for kubelet's ``SyncLoop ADD`` the
+``pod_source`` the pod came from: ``file`` for a static pod manifest, ``http`` for a manifest
+URL, ``api`` for the API server); lines of other shapes are not this source's. The table, one
+row per message the runtimes write at their default level (containerd's CRI plugin, CRI-O's
+server, kubelet's SyncLoop), is in ``docs/runtime-logs.md`` with an example of each.
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ MESSAGES: tuple[Message, ...] = (
     Message(
         "kubelet",
         "pod_add",
-        re.compile(r'^"SyncLoop ADD" source="[^"]*" pods=\["(?P<namespace>[^/"]+)/(?P<pod>[^"]+)"'),
+        re.compile(
+            r'^"SyncLoop ADD" source="(?P<pod_source>[^"]*)" '
+            r'pods=\["(?P<namespace>[^/"]+)/(?P<pod>[^"]+)"'
+        ),
     ),
 )
 

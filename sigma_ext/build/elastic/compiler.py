@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
 from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
 from sigma.conditions import ConditionNOT
@@ -10,21 +13,25 @@ from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SigmaType
 
-from sigma_ext.build.elastic.lucene_regex import lower_literals, to_lucene
+from sigma_ext.build.elastic.lucene_regex import lower_literals, lucene_string, to_lucene
 from sigma_ext.build.every_element import ElementTest
-from sigma_ext.build.result import Reason, Unconvertible
+from sigma_ext.build.quoting import LUCENE_ESCAPED, esql_line_breaks, esql_string
+from sigma_ext.build.result import Compiled, Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
-from sigma_ext.content.mappings import conversion_pipeline
+from sigma_ext.content.mappings import conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.reference.evaluator import sigma_string_regex
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import ELASTIC
 
 NO_ESQL_ATTRIBUTE = "sigma_ext.no_esql"
 
 
-def _esql_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+class EscapingLuceneBackend(LuceneBackend):
+    """pySigma's Lucene backend, escaping every whitespace and control character too: Lucene's
+    query parser ends a term at a tab or a line break, which pySigma leaves unescaped."""
+
+    add_escaped = LUCENE_ESCAPED
+    escapes_control_characters = True
 
 
 def _esql_field(name: str) -> str:
@@ -41,7 +48,7 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
     exact: list[str] = []
     for value in values:
         if isinstance(value, SigmaString):
-            folded.append(lower_literals(to_lucene(sigma_string_regex(value))))
+            folded.append(lower_literals(lucene_string(value)))
         elif isinstance(value, SigmaRegularExpression):
             lucene = to_lucene(str(value.regexp))
             if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
@@ -52,9 +59,9 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
             raise Unconvertible(f"cannot render {type(value).__name__} as an element test")
     tests = []
     if folded:
-        tests.append(f"TO_LOWER({column}) RLIKE {_esql_string('|'.join(folded))}")
+        tests.append(f"TO_LOWER({column}) RLIKE {esql_string('|'.join(folded))}")
     if exact:
-        tests.append(f"{column} RLIKE {_esql_string('|'.join(exact))}")
+        tests.append(f"{column} RLIKE {esql_string('|'.join(exact))}")
     return " OR ".join(tests) if tests else "false"
 
 
@@ -66,6 +73,13 @@ class NullSafeESQLBackend(ESQLBackend):
     expression is therefore written ``not coalesce(<expression>, false)``.
     """
 
+    escapes_control_characters = True
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        """pySigma's string literal, with tab, line feed and carriage return escaped as ES|QL
+        writes them (a raw CR or LF may not stand in a string)."""
+        return esql_line_breaks(super().convert_value_str(s, state))
+
     def convert_condition_not(
         self, cond: ConditionNOT, state: ConversionState
     ) -> str | DeferredQueryExpression | None:
@@ -76,12 +90,45 @@ class NullSafeESQLBackend(ESQLBackend):
         return converted
 
 
+ESQL_PRELUDE = "esql_prelude"
+PRELUDE_FIELD = re.compile(r"(?<![\w.])sx_\w+")
+
+
+def with_esql_prelude(query: str, prelude: str | None) -> str:
+    """The query with the prelude's commands right after its ``FROM`` (before any ``WHERE``)."""
+    if prelude is None:
+        return query
+    source, bar, rest = query.partition("|")
+    return f"{source.rstrip()} | {prelude}" + (f" |{rest}" if bar else "")
+
+
 class ElasticCompiler(SiemCompiler):
-    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``."""
+    """Lucene for plain rules; ES|QL where a rule needs ``match_every_element``.
+
+    A mapping may set the state ``esql_prelude``: ES|QL commands that make fields the rules
+    read out of a text (``DISSECT kubernetes.event.message ...``, ``GROK
+    process.command_line ...``), named ``sx_*``, run right after ``FROM``. A rule that reads
+    one of them is compiled to ES|QL, since Lucene cannot read them.
+    """
 
     target = ELASTIC
     language = "lucene"
-    backend_class = LuceneBackend
+    backend_class = EscapingLuceneBackend
+
+    def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
+        compiled = super().compile(rule_file, source)
+        mapping = self.corpus.mapping(self.target.mapping_dir, source)
+        prelude = state_value(mapping, ESQL_PRELUDE)
+        if (
+            prelude is None
+            or compiled.language != "lucene"
+            or compiled.query is None
+            or not PRELUDE_FIELD.search(compiled.query)
+        ):
+            return compiled
+        pipeline = conversion_pipeline(mapping, self.corpus.profile)
+        query = self._convert(rule_file.fresh(), pipeline, NullSafeESQLBackend)
+        return replace(compiled, query=with_esql_prelude(query, prelude), language="esql")
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
@@ -116,7 +163,12 @@ class ElasticCompiler(SiemCompiler):
                 self.language,
             )
         pipeline = conversion_pipeline(mapping, self.corpus.profile)
-        stages = [self._convert(base, pipeline, NullSafeESQLBackend)]
+        stages = [
+            with_esql_prelude(
+                self._convert(base, pipeline, NullSafeESQLBackend),
+                state_value(mapping, ESQL_PRELUDE),
+            )
+        ]
         for number, test in enumerate(tests, start=1):
             column = f"sigma_ext_element_{number}"
             pooled = _esql_field(test.fields[0])

@@ -3,11 +3,10 @@
 ES|QL ``RLIKE`` (like Lucene ``regexp`` queries) takes Lucene's regular-expression language,
 not PCRE: every pattern is anchored at both ends, there are no ``(?:...)``, ``(?i)``, ``^`` or
 ``$``, no ``\\d``/``\\s``/``\\w`` shorthands in older releases, and ``@ # & < > ~`` are operators
-when all syntax flags are on. The regexes this project writes (``sigma_ext.content.image_refs``,
-``sigma_ext.reference.evaluator.sigma_string_regex``) use a small PCRE subset; this module
-translates
-exactly that subset and refuses anything else, so a regex it cannot translate faithfully is an
-error at build time rather than a query that means something else.
+when all syntax flags are on. The regexes this project writes (``sigma_ext.content.image_refs``)
+use a small PCRE subset; this module translates exactly that subset and refuses anything else,
+so a regex it cannot translate faithfully is an error at build time rather than a query that
+means something else. A Sigma string with wildcards is written directly (``lucene_string``).
 
 Accepted input: literal characters and backslash-escaped punctuation, ``.``, character classes
 ``[...]`` / ``[^...]`` with ranges, groups ``(...)`` and ``(?:...)``, alternation ``|``,
@@ -20,7 +19,10 @@ from __future__ import annotations
 
 import string
 
+from sigma.types import SigmaString
+
 from sigma_ext.build.result import Unconvertible
+from sigma_ext.condition_tree import sigma_string_pattern
 
 # Characters written escaped in the output: everything but letters and digits. Escaping a
 # character that is not an operator is harmless in Lucene, and this way no flag setting can
@@ -117,6 +119,16 @@ def to_lucene(pattern: str) -> str:
     if len(translated) and not (anchored_start and anchored_end):
         translated = f"({translated})"
     return ("" if anchored_start else ".*") + translated + ("" if anchored_end else ".*")
+
+
+def lucene_string(value: SigmaString) -> str:
+    """The Lucene RegExp matching the same whole strings as a Sigma string with wildcards."""
+    pattern = sigma_string_pattern(
+        value, ".*", ".", lambda text: "".join(_literal(char) for char in text)
+    )
+    if pattern is None:
+        raise UntranslatableRegex(f"unfilled placeholder in {value}")
+    return pattern
 
 
 def lower_literals(lucene: str) -> str:

@@ -6,6 +6,7 @@ Layout (``build/splunk/<APP_ID>/`` and the same tree packaged as ``<APP_ID>-<ver
     default/savedsearches.conf  one scheduled alert per rule and source, shipped disabled
     default/macros.conf         tuning lists, data sources, per-search filters (not in inline mode)
     default/transforms.conf     lookup definitions (lookups mode)
+    default/fields.conf         index-time fields the searches compare (HEC fields not in _raw)
     lookups/*.csv               tuning lists as lookups (lookups mode)
     metadata/default.meta       readable by all, writable by admins, exported system-wide
     app.manifest                packaging manifest (schema 2.0.0): search heads only
@@ -21,6 +22,7 @@ import io
 import json
 from collections.abc import Iterable
 
+from sigma_ext.build.quoting import conf_stanza_name, conf_text, first_control
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.knowledge_objects import (
     LOOKUP_COLUMN,
@@ -31,6 +33,8 @@ from sigma_ext.build.splunk.knowledge_objects import (
 )
 
 APP_ID = "sigma_ext_container_creation"
+# A Splunk mapping's set_state naming the index-time fields its searches compare ("a, b, c").
+SPLUNK_INDEXED_FIELDS = "splunk_indexed_fields"
 APP_LABEL = "sigma-ext Container Creation Detections"
 APP_AUTHOR = "sigma-ext contributors"
 APP_DESCRIPTION = (
@@ -45,24 +49,20 @@ LOOKBACK_MINUTES = 6
 Stanza = tuple[str, dict[str, str]]
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def conf_file(comments: Iterable[str], stanzas: Iterable[Stanza]) -> str:
     """A .conf file: header comments, then ``[stanza]`` blocks of ``key = value`` lines."""
-    out = [f"# {line}".rstrip() for line in comments]
+    out = [f"# {conf_text(line)}".rstrip() for line in comments]
     for name, settings in stanzas:
         out += ["", f"[{name}]"]
         for key, value in settings.items():
-            if "\n" in value or value.endswith("\\"):
+            if first_control(value) is not None or value.endswith("\\"):
                 raise ValueError(f"[{name}] {key}: a .conf value must be one line")
             out.append(f"{key} = {value}")
     return "\n".join(out) + "\n"
 
 
 def splunk_stanza_name(compiled: Compiled) -> str:
-    return f"sigma-ext - {compiled.output_name}".replace("[", "(").replace("]", ")")
+    return conf_stanza_name(f"sigma-ext - {compiled.output_name}")
 
 
 def app_conf(version: str) -> str:
@@ -138,7 +138,7 @@ def saved_search(search: TunedSearch) -> Stanza:
         "alert.track": "0" if visibility else "1",
         "counttype": "number of events",
         "cron_schedule": f"*/{SCHEDULE_MINUTES} * * * *",
-        "description": _one_line(
+        "description": conf_text(
             f"{rule.data['description']} (Sigma rule {rule.id}, theme {rule.theme}, "
             f"source {compiled.source.label}.){caveats}"
         ),
@@ -172,7 +172,11 @@ def _macro_stanza(macro: Macro) -> Stanza:
     description = macro.description
     if macro.used_by and macro.kind != "filter":
         description += " Used by: " + "; ".join(macro.used_by) + "."
-    return macro.name, {"definition": macro.definition, "description": description, "iseval": "0"}
+    return macro.name, {
+        "definition": macro.definition,
+        "description": conf_text(description),
+        "iseval": "0",
+    }
 
 
 def macros_conf(macros: Iterable[Macro]) -> str:
@@ -252,8 +256,19 @@ def readme(tuning: SplunkTuning, version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def app_files(tuning: SplunkTuning, version: str) -> dict[str, str]:
-    """Path inside the app folder -> text."""
+def fields_conf(indexed: Iterable[str]) -> str:
+    """``INDEXED = true`` for each index-time field: a search for ``field=value`` then looks the
+    value up as an indexed term, where without it Splunk first looks for the value in ``_raw``
+    and misses events whose ``_raw`` does not hold it (HEC fields, such as the OpenTelemetry
+    collector's ``k8s.event.reason`` beside a Kubernetes Event's message)."""
+    return conf_file(
+        ["Index-time fields the searches compare (mappings: splunk_indexed_fields)."],
+        [(name, {"INDEXED": "true"}) for name in sorted(set(indexed))],
+    )
+
+
+def app_files(tuning: SplunkTuning, version: str, indexed: Iterable[str] = ()) -> dict[str, str]:
+    """Path inside the app folder -> text; ``indexed``: the index-time fields searched."""
     files = {
         "README.txt": readme(tuning, version),
         "app.manifest": app_manifest(version),
@@ -263,6 +278,9 @@ def app_files(tuning: SplunkTuning, version: str) -> dict[str, str]:
     }
     if tuning.macros:
         files["default/macros.conf"] = macros_conf(tuning.macros)
+    indexed = sorted(set(indexed))
+    if indexed:
+        files["default/fields.conf"] = fields_conf(indexed)
     if tuning.lookups:
         files["default/transforms.conf"] = transforms_conf(tuning.lookups)
         for lookup in tuning.lookups:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sigma.backends.splunk.splunk import SplunkBackend
+from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
+from sigma.types import SigmaString
 
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.quoting import spl_string, spl_value
 from sigma_ext.build.result import Compiled, Reason
 from sigma_ext.build.siem_compiler import SiemCompiler, sigma_value_regex
 from sigma_ext.content.mappings import conversion_pipeline, state_value
@@ -15,12 +18,14 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import SPLUNK
 
-
-def _spl_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 SPLUNK_PRELUDE = "splunk_prelude"
+
+
+class QuotingSplunkBackend(SplunkBackend):
+    """pySigma's Splunk backend, refusing a value Splunk cannot hold (``quoting.spl_value``)."""
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        return spl_value(super().convert_value_str(s, state))
 
 
 class SplunkCompiler(SiemCompiler):
@@ -33,7 +38,7 @@ class SplunkCompiler(SiemCompiler):
 
     target = SPLUNK
     language = "spl"
-    backend_class = SplunkBackend
+    backend_class = QuotingSplunkBackend
 
     def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
         compiled = super().compile(rule_file, source)
@@ -54,7 +59,7 @@ class SplunkCompiler(SiemCompiler):
             regex = "|".join(sigma_value_regex(value) for value in test.values)
             stages += [
                 f"eval {pool}=mvappend({fields})",
-                f"eval {left}=mvfilter(NOT match({pool}, {_spl_string(regex)}))",
+                f"eval {left}=mvfilter(NOT match({pool}, {spl_string(regex)}))",
                 f"where mvcount({left}) > 0",
             ]
         return " | ".join(stages), [], self.language

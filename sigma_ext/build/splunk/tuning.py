@@ -47,10 +47,10 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.build.every_element import ElementTest
+from sigma_ext.build.quoting import spl_string
 from sigma_ext.build.result import Compiled, Reason
 from sigma_ext.build.siem_compiler import sigma_value_regex
-from sigma_ext.build.splunk.compiler import SplunkCompiler
-from sigma_ext.build.splunk.compiler import _spl_string as spl_string
+from sigma_ext.build.splunk.compiler import QuotingSplunkBackend, SplunkCompiler
 from sigma_ext.build.splunk.knowledge_objects import (
     LOOKUP_COLUMN,
     Lookup,
@@ -60,6 +60,7 @@ from sigma_ext.build.splunk.knowledge_objects import (
     expand_macros,
 )
 from sigma_ext.build.splunk.tuning_modes import TuningMode
+from sigma_ext.condition_tree import leaves as condition_leaves
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.profile import Profile
 from sigma_ext.content.rules import RuleFile
@@ -122,21 +123,6 @@ class MarkListPlaceholders(DetectionItemTransformation):
                         detection_item.applied_processing_items.add(LIST_MARK + part.name)
 
 
-def _leaves(cond: Any) -> list[ConditionFieldEqualsValueExpression] | None:
-    """The field/value leaves under a node made only of ANDs and ORs, else None."""
-    if isinstance(cond, ConditionFieldEqualsValueExpression):
-        return [cond]
-    if isinstance(cond, ConditionOR | ConditionAND):
-        found: list[ConditionFieldEqualsValueExpression] = []
-        for arg in cond.args:
-            leaves = _leaves(arg)
-            if leaves is None:
-                return None
-            found.extend(leaves)
-        return found
-    return None
-
-
 def _items(
     detection: SigmaDetection, top: SigmaDetection
 ) -> Iterable[tuple[SigmaDetectionItem, SigmaDetection]]:
@@ -151,7 +137,7 @@ def _same_values(leaves: list[ConditionFieldEqualsValueExpression], values: list
     return len(leaves) == len(values) and {id(v) for v in values} == {id(x.value) for x in leaves}
 
 
-class TunedSplunkBackend(SplunkBackend):
+class TunedSplunkBackend(QuotingSplunkBackend):
     """pySigma's Splunk backend writing tuned detection items and source selections as macros."""
 
     def __init__(
@@ -223,7 +209,7 @@ class TunedSplunkBackend(SplunkBackend):
         return f"`{self.book.add(base, variant, lambda name: make(name, text), self.user)}`"
 
     def _macro_request(self, cond: Any) -> tuple[str, str, Any] | None:
-        leaves = _leaves(cond)
+        leaves = condition_leaves(cond, (ConditionOR, ConditionAND))
         if not leaves:
             return None
         origins = self._origin_map()

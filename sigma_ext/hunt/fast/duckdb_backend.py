@@ -52,6 +52,8 @@ from sigma.types import (
     SpecialChars,
 )
 
+from sigma_ext import condition_tree
+
 
 @dataclass(frozen=True)
 class ValueTest:
@@ -106,22 +108,16 @@ def re2_escape(text: str) -> str:
     return "".join("\\" + c if c in _RE2_SPECIAL else c for c in text)
 
 
+def _printable_ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
 def sigma_string_pattern(
     value: SigmaString, many: str, one: str, literal: Callable[[str], str]
 ) -> str | None:
     """A Sigma string as a pattern: ``many`` and ``one`` for its wildcards and ``literal`` for
     each run of its text; None when the text is not printable ASCII or holds a placeholder."""
-    out = []
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            out.append(many)
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append(one)
-        elif isinstance(part, str) and part.isascii() and part.isprintable():
-            out.append(literal(part))
-        else:
-            return None
-    return "".join(out)
+    return condition_tree.sigma_string_pattern(value, many, one, literal, _printable_ascii)
 
 
 def folded_pattern(
@@ -175,12 +171,10 @@ def _string_test(value: SigmaString, cased: bool) -> ValueTest:
         return ValueTest(lambda v: "FALSE", _TEXT)  # no ASCII text casefolds to it
     literal_chars = "".join(p for p in parts if isinstance(p, str))
     if literal_chars.isascii():
-        like = "".join(
-            _like_escape(p if cased else p.lower())
-            if isinstance(p, str)
-            else ("%" if p == SpecialChars.WILDCARD_MULTI else "_")
-            for p in parts
+        like = condition_tree.sigma_string_pattern(
+            value, "%", "_", lambda text: _like_escape(text if cased else text.lower())
         )
+        assert like is not None  # no placeholder (checked above)
         subject = "{v}" if cased else "lower({v})"
         test = f"{subject} LIKE {sql_string(like)} ESCAPE '\\'"
         return ValueTest(lambda v: test.format(v=v), _TEXT)

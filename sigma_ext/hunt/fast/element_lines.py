@@ -21,7 +21,7 @@ from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
+from sigma.conditions import ConditionOR
 from sigma.types import (
     SigmaCasedString,
     SigmaRegularExpression,
@@ -29,6 +29,7 @@ from sigma.types import (
     SigmaString,
 )
 
+from sigma_ext.condition_tree import leaves
 from sigma_ext.hunt.fast.duckdb_backend import (
     FieldSql,
     pooled_values,
@@ -43,18 +44,10 @@ from sigma_ext.hunt.fast.duckdb_backend import (
 def line_regex(tree: Any) -> str | None:
     """An RE2 pattern that fully matches the newline-joined elements exactly when every element
     satisfies ``tree``; None when ``tree`` is not an OR of line-safe value tests."""
-    values: list[Any] = []
-
-    def collect(node: Any) -> bool:
-        if isinstance(node, ConditionOR):
-            return all(collect(arg) for arg in node.args)
-        if isinstance(node, ConditionFieldEqualsValueExpression):
-            values.append(node.value)
-            return True
-        return False
-
-    if not collect(tree) or not values:
+    found = leaves(tree, (ConditionOR,))
+    if not found:
         return None
+    values = [leaf.value for leaf in found]
     patterns: dict[str, None] = {}
     for value in values:
         pattern = line_pattern(value)

@@ -49,6 +49,7 @@ from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line
+from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source
 
@@ -143,8 +144,15 @@ class FastHunt:
     def connect(self) -> duckdb.DuckDBPyConnection:
         return running.connect(self.threads, self.memory_limit)
 
-    def hunt_file(self, path: Path, progress: Progress | None = None) -> Iterator[Hit | BadLine]:
-        """Every hit and bad line of one file, in line order (hits of a line in rule order).
+    def hunt_file(
+        self,
+        path: Path,
+        progress: Progress | None = None,
+        summary: FileSummary | None = None,
+    ) -> Iterator[Hit | BadLine]:
+        """Every hit and bad line of one file, in line order (hits of a line in rule order);
+        ``summary`` counts its lines per source (the SQL's for the rows it judges, the reference
+        engine's for the others), once they are all read.
 
         The typed scan runs first; if DuckDB fails on it, the file is scanned again the exact
         way. DuckDB skips blank lines: when the rows' lengths do not add up to the file's size,
@@ -164,13 +172,19 @@ class FastHunt:
                 read = running.all_lines_read(path, scanned.rows, scanned.length)
                 numbers = running.LineNumbers([] if read else running.skipped_lines(path))
                 judging = running.Judging(progress, scanned.reference)
+                if summary is not None:
+                    for index, count in scanned.sources.items():
+                        if index is None:
+                            summary.unrecognised += count
+                        else:
+                            summary.sources[SOURCES[index].name] += count
                 # a code's hits, made once and moved to each line: most hit lines share a code
                 made: dict[str, list[Hit]] = {}
                 for ordinal, code in running.coded_rows(con, codes):
                     number = numbers.of(ordinal)
                     if code == "R":
                         raw = lines.get(number)
-                        yield from evaluate_line(self.engine, path, number, raw, source)
+                        yield from evaluate_line(self.engine, path, number, raw, source, summary)
                         judging.judged()
                         continue
                     if code not in made:

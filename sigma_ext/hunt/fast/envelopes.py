@@ -131,10 +131,12 @@ def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
     """Over ``rows`` (a subquery with each line's text as ``sx_raw``): ``sx_n``, the line's
     length; ``sx_text``, its text or the JSON text its envelope carries; ``sx_wrapped``, whether
     it was carried (DuckDB may still not read it as JSON: ``json_valid`` is left to the lines
-    the text tests keep, as the others have no hit either way)."""
+    the text tests keep, as the others have no hit either way); ``sx_carrier``, which envelope
+    carried it (1 for the first of ``envelopes``), NULL when none did."""
     if not envelopes:
         return (
-            f"(SELECT strlen(sx_raw) AS sx_n, sx_raw AS sx_text, FALSE AS sx_wrapped FROM {rows})"
+            f"(SELECT strlen(sx_raw) AS sx_n, sx_raw AS sx_text, FALSE AS sx_wrapped, "
+            f"NULL::INTEGER AS sx_carrier FROM {rows})"
         )
     # one parse of the line reads every path of every envelope (and one more its keys); a line
     # that starts the way no envelope can is not parsed at all
@@ -146,7 +148,8 @@ def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
     if any("{keys}" in e.sql.recognizer for e in envelopes):
         read.append(f"CASE WHEN {skip} THEN NULL ELSE json_keys(sx_raw) END AS sx_env_keys")
     whens = []
-    for envelope in envelopes:
+    carriers = []
+    for number, envelope in enumerate(envelopes, start=1):
         names = {
             f"v{i}": f"sx_env[{paths.index(path) + 1}]"
             for i, path in enumerate(envelope.sql.paths, start=1)
@@ -156,11 +159,15 @@ def unwrap_sql(rows: str, envelopes: list[Envelope]) -> str:
         whens.append(
             f"WHEN sx_env IS NOT NULL AND ({recognized}) THEN json_extract_string({carried}, '$')"
         )
+        carriers.append(f"WHEN sx_env IS NOT NULL AND ({recognized}) THEN {number}")
     inner = f"CASE {' '.join(whens)} END"
+    carrier = f"CASE {' '.join(carriers)} END"
     opened = (
-        f"(SELECT sx_raw, {inner} AS sx_inner FROM (SELECT sx_raw, {', '.join(read)} FROM {rows}))"
+        f"(SELECT sx_raw, {inner} AS sx_inner, {carrier} AS sx_carrier "
+        f"FROM (SELECT sx_raw, {', '.join(read)} FROM {rows}))"
     )
     return (
         "(SELECT strlen(sx_raw) AS sx_n, coalesce(sx_inner, sx_raw) AS sx_text, "
-        f"sx_inner IS NOT NULL AS sx_wrapped FROM {opened})"
-    )
+        "sx_inner IS NOT NULL AS sx_wrapped, "
+        "CASE WHEN sx_inner IS NOT NULL THEN sx_carrier END AS sx_carrier FROM {opened})"
+    ).replace("{opened}", opened)

@@ -12,6 +12,7 @@ import json
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
 from sigma_ext.hunt.fast.plan import SourcePlan, ident, recognizer_sql, varchar_columns
 from sigma_ext.hunt.fast.rule_sql import row_code, rule_sql
+from sigma_ext.sources.catalogue import SOURCES
 
 
 def exact_select(
@@ -25,7 +26,7 @@ def exact_select(
     (``light``) and the rules over those; then the heavy subtrees and the full rules.
     """
     if not plans:
-        return "SELECT 'R' AS code FROM {reader}"
+        return "SELECT 'R' AS code, NULL::SMALLINT AS src FROM {reader}"
     layers: list[list[str]] = [[] for _ in range(12)]
     branches = []
     for plan in plans:
@@ -77,9 +78,13 @@ def exact_select(
             nested = f"(SELECT {', '.join(['*', *layer])} FROM {nested})"
     all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
     otherwise = "'R'" if route_unrecognized else "NULL"
+    sources = " ".join(
+        f"WHEN {ident(f'{plan.prefix}rec')} THEN {SOURCES.index(plan.source)}" for plan in plans
+    )
+    code = f"CASE WHEN {all_null} THEN 'R' {' '.join(branches)} ELSE {otherwise} END"
     return (
-        f"SELECT CASE WHEN {all_null} THEN 'R' {' '.join(branches)} ELSE {otherwise} END "
-        f"AS code FROM {nested}"
+        f"SELECT code, CASE WHEN code IS DISTINCT FROM 'R' THEN sx_src END AS src FROM "
+        f"(SELECT {code} AS code, CASE {sources} END::SMALLINT AS sx_src FROM {nested})"
     )
 
 

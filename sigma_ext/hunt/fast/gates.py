@@ -14,14 +14,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sigma.conditions import (
-    ConditionAND,
     ConditionFieldEqualsValueExpression,
     ConditionOR,
 )
 from sigma.rule import SigmaRule
 from sigma.types import SigmaNull, SigmaString
 
-from sigma_ext.condition_tree import fold_condition
+from sigma_ext.condition_tree import Fold, fold, fold_condition
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.duckdb_backend import folded_pattern, sql_string
 from sigma_ext.hunt.fast.plan import SourcePlan, ident
@@ -48,17 +47,17 @@ def necessary(
     """
     detections = rule.detection
 
+    positive = Fold[_T | None](
+        all_of=all_of,
+        any_of=any_of,
+        leaf=lambda node: test(node.field, [node.value]),
+        other=lambda _: None,
+    )
+
     def item(node: Any) -> _T | None:
-        match node:
-            case ConditionFieldEqualsValueExpression():
-                return test(node.field, [node.value])
-            case ConditionOR() if (same := _same_field(node.args)) is not None:
-                return test(same[0].field, [a.value for a in same])
-            case ConditionAND():
-                return all_of([item(a) for a in node.args])
-            case ConditionOR():
-                return any_of([item(a) for a in node.args])
-        return None
+        if isinstance(node, ConditionOR) and (same := _same_field(node.args)) is not None:
+            return test(same[0].field, [a.value for a in same])
+        return fold(node, positive, item)
 
     def detection(name: str) -> _T | None:
         if name in rule_file.every_element:

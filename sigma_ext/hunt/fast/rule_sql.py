@@ -11,16 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from sigma.conditions import (
-    ConditionAND,
     ConditionFieldEqualsValueExpression,
-    ConditionNOT,
     ConditionOR,
 )
 from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
 
-from sigma_ext.condition_tree import fields_of, fold_condition
+from sigma_ext.condition_tree import Fold, fields_of, fold, fold_condition
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast import element_lines
 from sigma_ext.hunt.fast.duckdb_backend import (
@@ -121,6 +119,16 @@ def row_code(candidate: str, names: list[tuple[int, str]]) -> str:
     )
 
 
+def _deduplicating(backend: DuckDBBackend) -> Fold[str]:
+    """AND and NOT of deduplicated parts; any other test as the backend renders it."""
+    return Fold[str](
+        all_of=lambda parts: "(" + " AND ".join(dict.fromkeys(parts)) + ")",
+        any_of=lambda parts: "(" + " OR ".join(dict.fromkeys(parts)) + ")",
+        negate=lambda part: f"(NOT {part})",
+        other=lambda node: f"({backend.convert_condition(node, ConversionState())})",
+    )
+
+
 def _deduplicated(node: Any, backend: DuckDBBackend) -> str:
     """The condition with repeated alternatives and conjuncts written once.
 
@@ -128,34 +136,28 @@ def _deduplicated(node: Any, backend: DuckDBBackend) -> str:
     field (nine image paths for Kubernetes) renders the same SQL: once is enough. SQL's AND,
     OR and NOT are three-valued, as the backend's own rendering is.
     """
-    match node:
-        case ConditionOR():
-            patterns = {
-                pattern: None
-                for arg in node.args
-                if isinstance(arg, ConditionFieldEqualsValueExpression)
-                and (pattern := _folded_regex(arg.value)) is not None
-            }
-            others = [
-                arg
-                for arg in node.args
-                if not isinstance(arg, ConditionFieldEqualsValueExpression)
-                or _folded_regex(arg.value) is None
-            ]
-            parts = dict.fromkeys(_deduplicated(arg, backend) for arg in others)
-            if patterns:
-                # one regular expression instead of a LIKE per value: the element is
-                # lower-cased once, and RE2 tries every alternative in one pass
-                element = backend.resolve(node.args[0].field).expr  # type: ignore[union-attr]
-                merged = sql_string("(?s)(?:" + "|".join(patterns) + ")")
-                parts[f"coalesce(regexp_full_match(lower({element}), {merged}), FALSE)"] = None
-            return "(" + " OR ".join(parts) + ")"
-        case ConditionAND():
-            parts = dict.fromkeys(_deduplicated(arg, backend) for arg in node.args)
-            return "(" + " AND ".join(parts) + ")"
-        case ConditionNOT():
-            return f"(NOT {_deduplicated(node.args[0], backend)})"
-    return f"({backend.convert_condition(node, ConversionState())})"
+    if not isinstance(node, ConditionOR):
+        return fold(node, _deduplicating(backend), lambda arg: _deduplicated(arg, backend))
+    patterns = {
+        pattern: None
+        for arg in node.args
+        if isinstance(arg, ConditionFieldEqualsValueExpression)
+        and (pattern := _folded_regex(arg.value)) is not None
+    }
+    others = [
+        arg
+        for arg in node.args
+        if not isinstance(arg, ConditionFieldEqualsValueExpression)
+        or _folded_regex(arg.value) is None
+    ]
+    parts = dict.fromkeys(_deduplicated(arg, backend) for arg in others)
+    if patterns:
+        # one regular expression instead of a LIKE per value: the element is
+        # lower-cased once, and RE2 tries every alternative in one pass
+        element = backend.resolve(node.args[0].field).expr  # type: ignore[union-attr]
+        merged = sql_string("(?s)(?:" + "|".join(patterns) + ")")
+        parts[f"coalesce(regexp_full_match(lower({element}), {merged}), FALSE)"] = None
+    return "(" + " OR ".join(parts) + ")"
 
 
 def _folded_regex(value: Any) -> str | None:

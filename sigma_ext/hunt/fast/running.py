@@ -84,7 +84,7 @@ def scan_exact(
     """Write the code of every row to ``codes`` (``select``: the exact scan's query over
     ``reader``; lengths unknown)."""
     exact = select.replace("{reader}", reader)
-    query = f"SELECT code, NULL::BIGINT AS n FROM ({exact})"
+    query = f"SELECT code, NULL::BIGINT AS n, src FROM ({exact})"
     return copy_codes(con, query, codes, progress)
 
 
@@ -96,6 +96,9 @@ class Scanned(NamedTuple):
     """The sum of the rows' lengths; None when a row has none."""
     reference: int
     """Rows left to the reference engine (code 'R')."""
+    sources: dict[int | None, int]
+    """Rows the SQL judged, per index in ``SOURCES`` of their source (None: recognised by no
+    source, when unrecognised rows are not left to the reference engine)."""
 
 
 def copy_codes(
@@ -104,8 +107,8 @@ def copy_codes(
     codes: Path,
     progress: Progress | None,
 ) -> Scanned:
-    """Run ``query`` (columns ``code`` and ``n``) into the Parquet file ``codes``, in row order,
-    and count what it wrote."""
+    """Run ``query`` (columns ``code``, ``n`` and ``src``) into the Parquet file ``codes``, in
+    row order, and count what it wrote."""
     target = sql_string(str(codes))
     run_with_progress(con, f"COPY ({query}) TO {target} (FORMAT parquet)", progress)
     found = con.execute(
@@ -114,7 +117,16 @@ def copy_codes(
     ).fetchone()
     assert found is not None
     rows, length, known, reference = found
-    return Scanned(int(rows), int(length or 0) if known == rows else None, int(reference))
+    sources = con.execute(
+        f"SELECT src, count(*) FROM read_parquet({target}) WHERE code IS DISTINCT FROM 'R' "
+        "GROUP BY src"
+    ).fetchall()
+    return Scanned(
+        int(rows),
+        int(length or 0) if known == rows else None,
+        int(reference),
+        {None if src is None else int(src): int(n) for src, n in sources},
+    )
 
 
 def all_lines_read(path: Path, rows: int, length: int | None) -> bool:

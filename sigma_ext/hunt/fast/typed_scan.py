@@ -49,7 +49,7 @@ def typed_select(
 ) -> str:
     """The same codes as ``exact_select``, and each line's length, from the lines' text."""
     if not plans:
-        return "SELECT 'R' AS code, strlen(json) AS n FROM {reader}"
+        return "SELECT 'R' AS code, strlen(json) AS n, NULL::SMALLINT AS src FROM {reader}"
     spec, shape, dotted = _document(plans)
     layers = _Layers()
     for plan in plans:
@@ -57,7 +57,7 @@ def typed_select(
     # a line's length is its own; its text, the event an envelope carries in it
     nested = unwrap_sql("(SELECT json::VARCHAR AS sx_raw FROM {reader})", envelopes)
     line = _line_class(plans, envelopes, forced=forced)
-    nested = f"(SELECT {TEXT}, sx_n, {line} AS sx_line FROM {nested})"
+    nested = f"(SELECT {TEXT}, sx_n, sx_carrier, {line} AS sx_line FROM {nested})"
     spec_sql = sql_string(json.dumps(spec))
     # the gate reads only its own fields, so it needs only their shape (cheap); the whole
     # shape is looked for only on the rows it lets through (a quarter of the candidates)
@@ -66,22 +66,43 @@ def typed_select(
     gate_shape_sql = raw_gate.any_regex_sql(TEXT, gate_shape) if gate_shape else "FALSE"
     shape_sql = raw_gate.any_regex_sql(TEXT, raw_gate.shape_regexes(shape, dotted))
     nested = (
-        f"(SELECT {TEXT}, sx_n, sx_line, "
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, "
         f"CASE WHEN sx_line = 'C' THEN json_transform({TEXT}, {spec_sql}) END AS sx_doc, "
         f"CASE WHEN sx_line = 'C' THEN coalesce(({gate_shape_sql}), FALSE) END "
         f"AS sx_gate_shape FROM {nested})"
     )
     unpacked = ", ".join(f"sx_doc.{ident(c)} AS {ident(c)}" for c in spec)
-    nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_gate_shape, {unpacked} FROM {nested})"
+    nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_gate_shape, {unpacked} FROM {nested})"
     layers.layers[2].append(
         f"CASE WHEN {' OR '.join(layers.gates)} THEN coalesce(({shape_sql}), FALSE) END AS sx_shape"
     )
     nested = layers.nest(nested)
     otherwise = "'R'" if route_unrecognized else "NULL"
-    return (
-        f"SELECT CASE WHEN sx_line IS NULL THEN NULL WHEN sx_line = 'R' THEN 'R' "
-        f"{' '.join(layers.branches)} ELSE {otherwise} END AS code, sx_n AS n FROM {nested}"
+    code = (
+        f"CASE WHEN sx_line IS NULL THEN NULL WHEN sx_line = 'R' THEN 'R' "
+        f"{' '.join(layers.branches)} ELSE {otherwise} END"
     )
+    return (
+        f"SELECT code, n, CASE WHEN code IS DISTINCT FROM 'R' THEN sx_src END AS src "
+        f"FROM (SELECT {code} AS code, sx_n AS n, {_source_of_row(plans, envelopes)} AS sx_src "
+        f"FROM {nested})"
+    )
+
+
+def _source_of_row(plans: list[SourcePlan], envelopes: list[Envelope]) -> str:
+    """The index in ``SOURCES`` of the source a row not left to the reference engine belongs to,
+    as the reference would recognise it: the envelope that carried it (the envelopes opened
+    are those of the sources right after the fast ones, in order), the first fast source when
+    its text alone dismissed it, else the first fast source whose recogniser holds."""
+    first = SOURCES.index(plans[0].source)
+    carried = " ".join(
+        f"WHEN sx_carrier = {number} THEN {len(plans) + number - 1}"
+        for number in range(1, len(envelopes) + 1)
+    )
+    recognised = " ".join(
+        f"WHEN {ident(f'{plan.prefix}rec')} THEN {SOURCES.index(plan.source)}" for plan in plans
+    )
+    return f"CASE {carried} WHEN sx_line IS NULL THEN {first} {recognised} END::SMALLINT"
 
 
 def _document(

@@ -1,0 +1,169 @@
+"""One error path: whatever goes wrong ends in one line on stderr and a documented exit code."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sigma_ext.cli import exits
+from sigma_ext.cli.main import main
+
+from .conftest import ROOT
+
+
+def one_line(err: str) -> str:
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err.strip()
+
+
+def test_ctrl_c_during_build_is_one_line_and_leaves_no_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sigma_ext.build import folder
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(folder, "render", interrupted)
+    code = main(["build", "--root", str(ROOT), "--out", str(tmp_path / "build")])
+    assert code == exits.EXIT_INTERRUPTED == 130
+    assert one_line(capsys.readouterr().err) == "sigma-ext: interrupted"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_pipe_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sigma_ext.cli import check
+
+    def closed(args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(check, "run", closed)
+    code = main(["check", "--root", str(ROOT)])
+    assert code == exits.EXIT_BROKEN_PIPE == 141
+    assert "broken pipe" in one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check"], ["build", "--out", "OUT"], ["hunt", "LOG"]],
+    ids=["check", "build", "hunt"],
+)
+def test_stdout_closed_by_the_reader_is_one_line(command: list[str], tmp_path: Path) -> None:
+    """``sigma-ext check | head -0``: the reader is gone before anything is written."""
+    log = tmp_path / "pods.jsonl"
+    log.write_text(
+        sorted((ROOT / "fixtures" / "kubernetes_audit").glob("malicious*.jsonl"))[0].read_text()
+    )
+    argv = [a.replace("OUT", str(tmp_path / "build")).replace("LOG", str(log)) for a in command]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sigma_ext", *argv, "--root", str(ROOT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait() == 141
+    assert one_line(err) == (
+        "sigma-ext: stdout was closed before the output was complete (broken pipe)"
+    )
+
+
+def test_an_unexpected_error_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sigma_ext.cli import check
+
+    def bug(args: object) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(check, "run", bug)
+    monkeypatch.delenv("SIGMA_EXT_DEBUG", raising=False)
+    assert main(["check", "--root", str(ROOT)]) == exits.EXIT_INTERNAL
+    assert one_line(capsys.readouterr().err).startswith(
+        "sigma-ext: internal error: ZeroDivisionError: division by zero"
+    )
+
+
+@pytest.fixture
+def project_with_unknown_field(tmp_path: Path) -> Path:
+    for name in ("rules", "mappings", "profiles", "fixtures"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    rule = tmp_path / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
+    rule.write_text(
+        rule.read_text().replace("objectRef.resource: pods", "objectRef.resourcee: pods")
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["check", "test", "hunt"])
+def test_a_field_the_native_mapping_lacks_is_reported_by_every_command(
+    command: str,
+    project_with_unknown_field: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = project_with_unknown_field
+    rule = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
+    lines = rule.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "objectRef.resourcee:" in text)
+    argv = [command, "--root", str(project)]
+    if command == "hunt":
+        log = project / "empty.jsonl"
+        log.write_text("")
+        argv.append(str(log))
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == exits.EXIT_PROBLEMS
+    assert "Traceback" not in err
+    assert "internal error" not in err
+    assert (
+        f"{rule}:{line}: native/kubernetes_audit: field 'objectRef.resourcee' is not mapped" in err
+    ), err
+    assert re.search(r"^\d+ problem\(s\) found$", err, re.MULTILINE), err
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in dir(exits):
+        if name.startswith("EXIT_"):
+            assert f"| `{getattr(exits, name)}` |" in readme, name
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_a_real_ctrl_c_at_any_moment_is_one_line(delay: float, tmp_path: Path) -> None:
+    """SIGINT while the commands load, while the content loads, or while the build compiles."""
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sigma_ext", "build", "--root", str(ROOT)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate()
+    assert "Traceback" not in err
+    if process.returncode == 0:
+        return  # the build was done before the signal came
+    if process.returncode == -signal.SIGINT:
+        # Before Python's own handler was in place, nothing is printed. And CPython 3.11 ends a
+        # process by SIGINT once a KeyboardInterrupt went through a string exec() (dataclasses
+        # makes its methods so), even a handled one; a shell shows either as 130.
+        assert err in ("", "sigma-ext: interrupted\n")
+        return
+    assert (process.returncode, err) == (130, "sigma-ext: interrupted\n")
+    assert not (tmp_path / "build").exists()
+    assert list(tmp_path.iterdir()) == []

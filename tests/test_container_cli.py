@@ -1,0 +1,93 @@
+"""The container CLI grammar: which command lines create a container, which image they name, and
+that the Splunk and Elastic searches carry exactly the expressions the native parser runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.mappings import state_value
+from sigma_ext.sources.catalogue import source_named
+from sigma_ext.sources.container_cli import Creation, esql_grok, parse_command_line, splunk_rex
+from sigma_ext.sources.process import parse_sysmon_line
+
+
+@pytest.mark.parametrize(
+    ("command_line", "expected"),
+    [
+        (
+            "docker run --rm -e A=1 -v /a:/b --name n reg/img:tag cmd",
+            Creation("docker", "run", "reg/img:tag"),
+        ),
+        ("docker run -e quay.io/x/y:1 nginx", Creation("docker", "run", "nginx")),
+        ("docker run --env=quay.io/x/y:1 nginx", Creation("docker", "run", "nginx")),
+        ("docker run -itp 8080:80 nginx", Creation("docker", "run", "nginx")),
+        ("docker run -it -p8080:80 nginx", Creation("docker", "run", "nginx")),
+        (
+            "/usr/bin/docker --context prod -l debug container create --network host alpine",
+            Creation("docker", "create", "alpine"),
+        ),
+        ("podman create --pod p -u 1000 quay.io/a/b", Creation("podman", "create", "quay.io/a/b")),
+        ("nerdctl -n k8s.io run -d x/y", Creation("nerdctl", "run", "x/y")),
+        (
+            "ctr -n k8s.io run --rm --mount type=bind,src=/,dst=/h a/b:1 id",
+            Creation("ctr", "run", "a/b:1"),
+        ),
+        ("ctr containers create a/b:1 id", Creation("ctr", "create", "a/b:1")),
+        (
+            "kubectl -n prod run x --image=busybox --restart=Never",
+            Creation("kubectl", "run", "busybox"),
+        ),
+        ("kubectl run x --image busybox", Creation("kubectl", "run", "busybox")),
+        ("kubectl apply -f k8s/", Creation("kubectl", "apply", None)),
+        ("crictl runp pod.json", Creation("crictl", "runp", None)),
+        (
+            "runc --root /r --log /l.json --log-format json create --bundle /b id",
+            Creation("runc", "create", None),
+        ),
+        # not creations
+        ("docker exec -it web sh", None),
+        ("docker run --help", None),
+        ("docker runner", None),
+        ("dockerd -H fd://", None),
+        ("kubectl get pods", None),
+        ("runc --root /r --log /l.json exec --process /tmp/p --detach id", None),
+        ("bash -c docker run nginx", None),
+        (["docker", "run", "nginx"], None),
+    ],
+)
+def test_parse_command_line(command_line: object, expected: Creation | None) -> None:
+    assert parse_command_line(command_line) == expected
+
+
+def test_the_siem_searches_carry_the_parser_expressions(corpus: Corpus) -> None:
+    """Regenerate the preludes with splunk_rex / esql_grok when this fails."""
+    source = source_named("sysmon_linux")
+    splunk = state_value(corpus.mapping("splunk", source), "splunk_prelude")
+    elastic = state_value(corpus.mapping("elastic", source), "esql_prelude")
+    assert splunk == 'sourcetype="sysmon:linux" | ' + splunk_rex("CommandLine")
+    assert elastic == esql_grok("process.command_line")
+
+
+def test_sysmon_lines_are_read_and_others_left_alone() -> None:
+    line = (
+        'Dec  6 22:41:07 web-01 sysmon: <Event><System><Provider Name="Linux-Sysmon" Guid="{x}"/>'
+        "<EventID>1</EventID><Computer>web-01</Computer></System><EventData>"
+        '<Data Name="CommandLine">docker run -e &quot;A=&lt;b&gt;&quot; x/y</Data>'
+        '<Data Name="User">www-data</Data><Data Name="Hashes"/></EventData></Event>'
+    )
+    event = parse_sysmon_line(line)
+    assert event is not None
+    assert event["EventID"] == "1"
+    assert event["CommandLine"] == 'docker run -e "A=<b>" x/y'
+    assert event["Hashes"] == ""
+    assert event["host"] == "web-01"
+    decoded = source_named("sysmon_linux").decode(event)
+    assert (decoded["sx_cli"], decoded["sx_action"], decoded["sx_image"]) == (
+        "docker",
+        "run",
+        "x/y",
+    )
+    other = line.replace("Linux-Sysmon", "Microsoft-Windows-Sysmon")
+    assert parse_sysmon_line(other) is None
+    assert parse_sysmon_line("Dec  6 22:41:07 web-01 sshd[1]: Accepted publickey") is None
