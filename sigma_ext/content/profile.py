@@ -5,13 +5,15 @@ the same name (``%k8s_pipeline_identities%``). The JSON Schema in ``data/profile
 declares every list, its type and its kind (``x-kind``): ``identity`` lists compare exactly (a
 ``*`` is a glob the author wrote), ``registry`` lists are parsed image-registry names. No entry of
 either kind may hold a control character (tab, line break, ...): Lucene would cut it into words.
+A few scalar settings (``x-setting``: correlation windows and thresholds) fill the ``%name%``
+placeholders of the correlation rules (``sigma_ext.content.correlations``).
 """
 
 from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -44,12 +46,20 @@ def list_kinds() -> dict[str, ListKind]:
     }
 
 
+def setting_names() -> tuple[str, ...]:
+    """Every scalar setting the schema knows."""
+    return tuple(
+        name for name, spec in profile_schema()["properties"].items() if spec.get("x-setting")
+    )
+
+
 @dataclass(frozen=True)
 class Profile:
     """A validated tuning profile."""
 
     path: Path
     lists: dict[str, tuple[str, ...]]
+    settings: dict[str, str] = field(default_factory=dict)
 
     def kind(self, name: str) -> ListKind:
         return list_kinds()[name]
@@ -95,7 +105,8 @@ def load_profile(path: Path) -> Profile:
     lists = {
         name: tuple(str(v) for v in values) for name, values in data.items() if name in list_kinds()
     }
-    return Profile(path, lists)
+    settings = {name: str(data[name]) for name in setting_names() if name in data}
+    return Profile(path, lists, settings)
 
 
 def _first_control(text: str) -> str | None:
