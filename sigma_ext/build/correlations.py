@@ -1,0 +1,135 @@
+"""Compiling Sigma correlation rules for each SIEM, or saying per target why not.
+
+pySigma 1.5 compiles ``event_count``, ``value_count`` and ``temporal`` correlations with its
+Splunk backend (method ``stats``: ``bin _time span=``, ``stats count``/``dc(event_type)``,
+``multisearch`` for ``temporal``) and its Elasticsearch ES|QL backend (``date_trunc``,
+``stats``); its Lucene backend compiles none, so Elastic gets ES|QL rules. ``temporal_ordered``
+compiles for neither. Verdicts use the single rules' vocabulary (``sigma_ext.build.result``):
+
+- **Splunk**: a source whose mapping sets ``splunk_prelude`` (AKS's ``spath input=properties.log``,
+  GKE's ``rex`` of the method name) gets the prelude where each base search starts: in front of
+  an ``event_count`` search, inside each ``multisearch`` branch of a ``temporal`` one.
+- **Elastic**: a group-by field the mapping does not name is *impossible* (pySigma would search
+  the rule's own field name, which no document has); the base rules' mapping degradations carry
+  over; a source the SIEM stores with another's is *shared*, as for single rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
+from sigma.correlations import SigmaCorrelationRule
+
+from sigma_ext.build.result import Reason, SharedWith, Status
+from sigma_ext.build.siem_compiler import CONTENT_ERRORS, _degradations, _failure, shared_with
+from sigma_ext.build.splunk.compiler import SPLUNK_PRELUDE, QuotingSplunkBackend
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.correlations import CorrelationFile
+from sigma_ext.content.mappings import Mapping, conversion_pipeline, state_value
+from sigma_ext.sources.catalogue import Source
+from sigma_ext.targets import ELASTIC, SPLUNK, Target
+
+CORRELATION_TARGETS: tuple[Target, ...] = (SPLUNK, ELASTIC)
+
+
+@dataclass(frozen=True)
+class CompiledCorrelation:
+    """One correlation rule compiled for one target and source."""
+
+    correlation: str
+    source: str
+    target: str
+    status: Status
+    query: str | None
+    language: str | None
+    reasons: tuple[Reason, ...] = ()
+    shared: SharedWith | None = None
+
+
+def _group_by_problem(
+    correlation: SigmaCorrelationRule, mapping: Mapping, target: Target
+) -> Reason | None:
+    """A group-by field the mapping neither maps nor knows cannot be grouped on."""
+    known = mapping.known_fields()
+    failing = {
+        name
+        for item in mapping.data.get("transformations", [])
+        if item.get("type") == "detection_item_failure"
+        and str(item.get("message", "")).startswith("not visible")
+        for condition in item.get("field_name_conditions", [])
+        if condition.get("type") == "include_fields"
+        for name in condition.get("fields", [])
+    }
+    for field in correlation.group_by or ():
+        if field in failing or field not in known:
+            return Reason(
+                "not_visible",
+                f"the correlation groups by {field}, which {target.name} events of this source "
+                "do not carry as a field",
+                field,
+            )
+    return None
+
+
+def _with_prelude(query: str, prelude: str) -> str:
+    """The prelude where each base search starts."""
+    if "| multisearch" in query:
+        return query.replace("[ search ", f"[ search {prelude} | search ")
+    return f"{prelude} | search {query.lstrip()}"
+
+
+def compile_correlation(
+    corpus: Corpus, correlation_file: CorrelationFile, source: Source, target: Target
+) -> CompiledCorrelation:
+    """The correlation for one target and source, with the verdict and its reasons."""
+    stem = correlation_file.stem
+    mapping = corpus.mapping(target.mapping_dir, source)
+    shared = shared_with(mapping) if target is ELASTIC else None
+    collection = correlation_file.collection()
+    correlation = correlation_file.correlation(collection)
+    missing = _group_by_problem(correlation, mapping, target)
+    if missing is not None:
+        return CompiledCorrelation(
+            stem, source.name, target.name, "impossible", None, None, (missing,)
+        )
+    reasons: list[Reason] = []
+    for rule in correlation_file.base_rules():
+        try:
+            conversion_pipeline(mapping, corpus.profile).apply(rule)
+        except CONTENT_ERRORS as error:
+            status, reason = _failure(str(error.args[0]) if error.args else type(error).__name__)
+            return CompiledCorrelation(
+                stem, source.name, target.name, status, None, None, (reason,)
+            )
+        reasons += [r for r in _degradations(rule) if r not in reasons]
+    backend = (
+        QuotingSplunkBackend(conversion_pipeline(mapping, corpus.profile))
+        if target is SPLUNK
+        else ESQLBackend(conversion_pipeline(mapping, corpus.profile))
+    )
+    try:
+        queries = backend.convert(collection)
+    except CONTENT_ERRORS as error:
+        status, reason = _failure(str(error.args[0]) if error.args else type(error).__name__)
+        return CompiledCorrelation(stem, source.name, target.name, status, None, None, (reason,))
+    [query] = queries
+    if target is SPLUNK:
+        prelude = state_value(mapping, SPLUNK_PRELUDE)
+        if prelude is not None:
+            query = _with_prelude(str(query), prelude)
+    verdict: Status = "shared" if shared else ("degraded" if reasons else "ok")
+    language = "spl" if target is SPLUNK else "esql"
+    return CompiledCorrelation(
+        stem, source.name, target.name, verdict, str(query), language, tuple(reasons), shared
+    )
+
+
+def compile_correlations(corpus: Corpus, files: list[CorrelationFile]) -> list[CompiledCorrelation]:
+    """Every correlation for every SIEM target and every source of its base rules."""
+    return [
+        compile_correlation(corpus, correlation_file, source, target)
+        for correlation_file in files
+        for source in correlation_file.sources()
+        for target in CORRELATION_TARGETS
+    ]
