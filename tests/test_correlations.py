@@ -254,3 +254,35 @@ def test_every_correlation_has_a_verdict_for_every_source_and_siem(
                 assert result.status in ("ok", "degraded", "shared", "impossible")
                 assert (result.query is None) == (result.status == "impossible")
                 assert result.status == "ok" or result.reasons or result.shared
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_both_hunt_engines_print_the_correlation_hits(
+    engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sigma_ext.cli.main import main
+
+    files = [
+        str(p.with_name(p.name.removesuffix(".correlations.yml") + ".jsonl")) for p in SEQUENCES
+    ]
+    assert main(["hunt", "--root", str(ROOT), "--engine", engine, *files]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    found = {
+        (
+            h["correlation"],
+            h["window_start"],
+            tuple(h["group"]),
+            tuple(int(e.rsplit(":", 1)[1]) for e in h["events"]),
+        )
+        for h in printed
+        if "correlation" in h
+    }
+    want = {
+        (h["correlation"], h["window_start"], tuple(h["group"]), tuple(h["lines"]))
+        for expected in SEQUENCES
+        for h in load_located(expected).data["hits"]
+    }
+    assert found == want
+    assert all(
+        h["level"] == "medium" and h["correlation_id"] for h in printed if "correlation" in h
+    )

@@ -19,14 +19,20 @@ from typing import TYPE_CHECKING, TextIO
 
 from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report
 from sigma_ext.cli.exits import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.correlations import CorrelationFile, load_correlations
+from sigma_ext.hunt.correlations import correlation_hits, hit_json
 from sigma_ext.hunt.inputs import Input, open_inputs
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
+from sigma_ext.reference.correlation_engine import CorrelationEngine
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source, source_named
 
 if TYPE_CHECKING:
     from sigma_ext.hunt.fast.engine import FastHunt
+
+Correlations = tuple[CorrelationEngine, dict[str, CorrelationFile]]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,12 +98,27 @@ def _hunt(args: argparse.Namespace, folder: Path) -> int:
     if engine is None:
         return EXIT_PROBLEMS
     source = source_named(args.source) if args.source else None
+    correlations = correlations_or_report(corpus)
+    if correlations is None:
+        return EXIT_PROBLEMS
     fast = None
     if args.engine == "fast":
         from sigma_ext.hunt.fast.engine import FastHunt
 
         fast = FastHunt(engine, source)
-    return hunt_inputs(inputs, engine, fast, source, args.strict, folder, sys.stdout, sys.stderr)
+    return hunt_inputs(
+        inputs, engine, fast, source, args.strict, folder, sys.stdout, sys.stderr, correlations
+    )
+
+
+def correlations_or_report(corpus: Corpus) -> Correlations | None:
+    """The corpus's correlation files, ready to run; None after reporting their problems."""
+    files, problems = load_correlations(corpus.root, corpus.profile)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return None
+    return CorrelationEngine(corpus, files), {f.stem: f for f in files}
 
 
 def hunt_inputs(
@@ -109,9 +130,11 @@ def hunt_inputs(
     folder: Path,
     out: TextIO,
     err: TextIO,
+    correlations: Correlations | None = None,
 ) -> int:
     """Hunt checked inputs with the fast engine (when given) or the reference one; hits to
-    ``out``, bad lines and the per-file summaries to ``err``; the exit status."""
+    ``out``, then the correlation hits (the same pass for both engines), bad lines and the
+    per-file summaries to ``err``; the exit status."""
     items: Iterator[Hit | BadLine]
     if fast is not None:
         from sigma_ext.hunt.spool import FastInputs
@@ -128,6 +151,10 @@ def hunt_inputs(
             print(item, file=err)
         else:
             print(item.to_json(), file=out)
+    if correlations is not None:
+        correlation_engine, files = correlations
+        for hit in correlation_hits(correlation_engine, inputs, source):
+            print(hit_json(hit, files), file=out)
     out.flush()
     changed = False
     for found in inputs:
