@@ -133,3 +133,22 @@ def compile_correlations(corpus: Corpus, files: list[CorrelationFile]) -> list[C
         for source in correlation_file.sources()
         for target in CORRELATION_TARGETS
     ]
+
+
+def correlation_markdown(compiled: list[CompiledCorrelation]) -> str:
+    """The verdict of every correlation per source and SIEM, with the reasons."""
+    lines = [
+        "# Correlation rules",
+        "",
+        "Sigma correlation rules (`correlations/`) per source and SIEM: ok, degraded (why), shared "
+        "(another source's query searches the same stored events), impossible (why). Lucene has "
+        "no correlations; Elastic gets ES|QL. `sigma-ext hunt` evaluates them on every input.",
+        "",
+        "| correlation | source | target | verdict | why |",
+        "|---|---|---|---|---|",
+    ]
+    for c in compiled:
+        why = "; ".join(str(r) for r in c.reasons) or (str(c.shared) if c.shared else "")
+        why = why.replace("|", "\\|")
+        lines.append(f"| {c.correlation} | {c.source} | {c.target} | {c.status} | {why} |")
+    return "\n".join(lines) + "\n"
