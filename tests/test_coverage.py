@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from sigma_ext.build.compile import compile_all
 from sigma_ext.build.result import Compiled
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import conversion_pipeline
@@ -43,8 +42,8 @@ BARE_POD_RULE = "kubernetes_audit_bare_pod_created_by_person"
 
 
 @pytest.fixture(scope="module")
-def results(corpus: Corpus) -> list[Compiled]:
-    return compile_all(corpus)
+def results(compiled: list[Compiled]) -> list[Compiled]:
+    return compiled
 
 
 @pytest.fixture(scope="module")

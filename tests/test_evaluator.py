@@ -40,6 +40,19 @@ def test_wildcards_are_anchored() -> None:
     assert not run(rule, {"user": {"username": "evil-system:node:x"}})
 
 
+def test_a_wildcard_value_spans_the_whole_value_even_one_ending_in_a_newline() -> None:
+    """Python's ``$`` also matches before a final newline; a Sigma value spans the whole value,
+    with wildcards as without (and as the fast hunt's LIKE and RE2 full matches do)."""
+    wildcard = "sel: {objectRef.name: '*miner'}\ncondition: sel"
+    plain = "sel: {objectRef.name: 'xmrig-miner'}\ncondition: sel"
+    for rule in (wildcard, plain):
+        assert run(rule, {"objectRef": {"name": "xmrig-miner"}})
+        assert not run(rule, {"objectRef": {"name": "xmrig-miner\n"}})
+    assert run(
+        "sel: {objectRef.name: '*miner*'}\ncondition: sel", {"objectRef": {"name": "miner\n"}}
+    )
+
+
 def test_question_mark_matches_one_character() -> None:
     rule = "sel: {verb: 'cr?ate'}\ncondition: sel"
     assert run(rule, {"verb": "create"})

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sigma_ext.cli import hunt as hunt_command
+from sigma_ext.cli.exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from sigma_ext.cli.main import main
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.inputs import open_inputs
@@ -199,18 +200,12 @@ def test_a_file_rewritten_while_it_is_read_is_reported(
         folder.mkdir(exist_ok=True)
         inputs, _ = open_inputs([str(log)], folder)
         log.write_text(f"{LINE}\n{LINE}\n")  # rewritten after the hunt took its measure
-        out, err = _Capture(), _Capture()
+        out, err = io.StringIO(), io.StringIO()
         code = hunt_command.hunt_inputs(inputs, engine, chosen, None, False, folder, out, err)
-        results.append((code, out.text))
-        assert "CHANGED while it was read" in err.text
+        results.append((code, out.getvalue()))
+        assert "CHANGED while it was read" in err.getvalue()
     assert results[0] == results[1]
     assert results[0][0] == 1
-
-
-class _Capture(io.StringIO):
-    @property
-    def text(self) -> str:
-        return self.getvalue()
 
 
 def test_many_small_files_are_one_scan(
@@ -246,12 +241,14 @@ def test_interrupted_hunt_ends_with_one_line(
     log.write_text(LINE + "\n")
     monkeypatch.setattr(hunt_command, "hunt_inputs", interrupted)
     code = main(["hunt", "--root", str(ROOT), str(log)])
-    assert code == 130
-    assert capsys.readouterr().err == "sigma-ext hunt: interrupted\n"
+    assert code == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "sigma-ext: interrupted\n"
 
 
 @pytest.mark.parametrize("engine_name", ["fast", "reference"])
-def test_a_closed_standard_output_ends_the_hunt_quietly(engine_name: str, tmp_path: Path) -> None:
+def test_a_closed_standard_output_ends_the_hunt_with_one_line(
+    engine_name: str, tmp_path: Path
+) -> None:
     log = tmp_path / "many.jsonl"
     log.write_text(f"{LINE}\n" * 3000)
     hunt = subprocess.Popen(
@@ -274,6 +271,6 @@ def test_a_closed_standard_output_ends_the_hunt_quietly(engine_name: str, tmp_pa
     first = hunt.stdout.readline()
     hunt.stdout.close()  # as `| head -1` does
     err = hunt.stderr.read().decode()
-    assert hunt.wait(timeout=120) == 0
+    assert hunt.wait(timeout=120) == EXIT_BROKEN_PIPE
     assert json.loads(first)["line"] == 1
-    assert err == ""
+    assert err == "sigma-ext: stdout was closed before the output was complete (broken pipe)\n"

@@ -70,6 +70,21 @@ def keep_only(value: Any, paths: Iterable[str]) -> Any:
     return kept
 
 
+def test_every_needed_field_is_a_field_the_rule_reads(corpus: Corpus) -> None:
+    unread = []
+    for rule_file in corpus.rules:
+        read = set()
+        for detection in rule_file.fresh().detection.detections.values():
+            stack: list[Any] = [detection]
+            while stack:
+                node = stack.pop()
+                if getattr(node, "field", None) is not None:
+                    read.add(node.field)
+                stack.extend(getattr(node, "detection_items", []))
+        unread += [f"{rule_file.stem}: {f}" for f in rule_file.needed_fields if f not in read]
+    assert not unread, "\n".join(unread)
+
+
 def test_no_kubernetes_rule_needs_what_exports_drop(corpus: Corpus) -> None:
     for rule_file in corpus.rules:
         assert rule_file.needed_fields, rule_file.stem

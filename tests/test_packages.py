@@ -425,11 +425,12 @@ def test_empty_and_globbing_lists_expand_to_the_inline_searches(tmp_path: Path) 
     path = tmp_path / "profile.yml"
     path.write_text(profile)
     corpus = load_corpus(ROOT, path)
+    results = compile_all(corpus)
     for mode in ("macros", "lookups"):
         out = build(corpus, tmp_path / mode, mode).out
         macros = conf(out, "default/macros.conf")
         searches = conf(out, "default/savedsearches.conf")
-        for compiled in compile_all(corpus):
+        for compiled in results:
             if compiled.target.name != "splunk" or compiled.query is None:
                 continue
             body = searches[splunk_stanza_name(compiled)]["search"].rpartition(" | ")[0]

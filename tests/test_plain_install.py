@@ -65,3 +65,31 @@ def test_every_module_imports_without_the_extras(tmp_path: Path) -> None:
     }
     assert modules <= set(result["imported"])
     assert result["lucene"] == "the Lucene emulator needs luqum: install sigma-ext[emulate]"
+
+
+def test_naming_a_result_loads_no_siem_backend() -> None:
+    """The renderers and the emulators name a compile result without the pySigma backends."""
+    renderers = (
+        "sigma_ext.build.result",
+        "sigma_ext.build.summary",
+        "sigma_ext.build.elastic.kibana",
+        "sigma_ext.build.splunk.app",
+        "sigma_ext.emulate.verdict",
+    )
+    probe = (
+        "import importlib, json, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('sigma.backends'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *renderers], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == []
+    compilers = subprocess.run(
+        [sys.executable, "-c", probe, "sigma_ext.build.compile"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(compilers.stdout)  # the probe sees a backend when one is loaded

@@ -2,15 +2,15 @@
 
 Every input is checked before the first hit is printed. At the end, stderr gets one summary line
 per file (records read, per source, not recognised with their first places, malformed).
-Exit status: 0; 1 with ``--strict`` when a record was not recognised or malformed, or when a
-file changed while it was read, or when the content has problems; 2 when an input cannot be read;
-130 when interrupted. A closed standard output (``hunt ... | head -1``) ends the hunt quietly.
+Exit status (``sigma_ext.cli.exits``): 0; 1 with ``--strict`` when a record was not recognised
+or malformed, when a file changed while it was read, or when the content has problems; 2 when an
+input cannot be read. Ctrl-C and a closed standard output (``hunt ... | head -1``) end in
+``sigma_ext.cli.main``'s one line, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sigma_ext.cli.common import add_content_options, engine_or_report, load_or_report
-from sigma_ext.cli.exits import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE
+from sigma_ext.cli.exits import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.correlations import CorrelationFile, load_correlations
 from sigma_ext.hunt.correlations import correlation_hits, hit_json
@@ -65,23 +65,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
-            return _hunt(args, Path(folder))
-    except KeyboardInterrupt:
-        print("sigma-ext hunt: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        _quiet_stdout()
-        return 0
-
-
-def _quiet_stdout() -> None:
-    """Standard output was closed by its reader: later writes (and the flush at exit) go
-    nowhere instead of raising again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+    with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
+        return _hunt(args, Path(folder))
 
 
 def _hunt(args: argparse.Namespace, folder: Path) -> int:
@@ -146,21 +131,27 @@ def hunt_inputs(
             for found in inputs
             for item in hunt_input(engine, found, source, stderr_progress(found.path))
         )
-    for item in items:
-        if isinstance(item, BadLine):
-            print(item, file=err)
-        else:
-            print(item.to_json(), file=out)
-    if correlations is not None:
-        correlation_engine, files = correlations
-        for hit in correlation_hits(correlation_engine, inputs, source):
-            print(hit_json(hit, files), file=out)
-    out.flush()
+    try:
+        for item in items:
+            if isinstance(item, BadLine):
+                print(item, file=err)
+            else:
+                print(item.to_json(), file=out)
+        if correlations is not None:
+            correlation_engine, files = correlations
+            for hit in correlation_hits(correlation_engine, inputs, source):
+                print(hit_json(hit, files), file=out)
+        out.flush()
+    except BrokenPipeError:
+        raise  # stdout closed: main's one line, not a reading error
+    except OSError as error:
+        print(f"sigma-ext hunt: cannot read: {error}", file=err)
+        return EXIT_USAGE
     changed = False
     for found in inputs:
         found.summary.changed = found.changed()
         changed = changed or found.summary.changed
         print(found.summary, file=err)
     if changed or (strict and any(f.summary.failed_strict for f in inputs)):
-        return 1
-    return 0
+        return EXIT_PROBLEMS
+    return EXIT_OK

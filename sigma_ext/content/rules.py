@@ -12,9 +12,10 @@ A rule is a SigmaHQ-style Sigma rule plus two top-level attributes that tools re
     stands in the condition only as a top-level ``and not <name>``.
 ``needed_fields``
     the fields (as the rule names them) an event must carry for the rule to fire on it: the
-    rule still fires on each of its positive fixtures with every other field removed (a test
-    proves it). Fields a rule only excludes with (``stage``, ``requestURI``, ...) are not
-    needed: an export that drops them leaves the rule working.
+    rule still fires on each of its positive fixtures with every other field removed, and each
+    is a field the rule reads (tests/test_needed_fields.py). Fields a rule only excludes with
+    (``stage``, ``requestURI``, ...) are not needed: an export that drops them leaves the rule
+    working.
 
 Everything found wrong is returned as ``Problem`` values with file and line; nothing stops at
 the first broken rule.
@@ -304,6 +305,21 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     return problems
 
 
+def _check_needed_fields(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
+    """``needed_fields`` is a non-empty list of field names (that each is a field the rule
+    reads is a test: tests/test_needed_fields.py)."""
+    path, located = str(rule_file.path), rule_file.located
+    listed = rule_file.data.get("needed_fields")
+    if (
+        isinstance(listed, list)
+        and listed
+        and all(isinstance(field, str) and field for field in listed)
+    ):
+        return []
+    line = located.line_of(("needed_fields",))
+    return [Problem(path, line, "needed_fields must be a list of the fields the rule reads")]
+
+
 def _item_problems(rule_file: RuleFile) -> tuple[list[Problem], set[tuple[str, int, str]]]:
     """A problem at the line of every detection key pySigma refuses (an unknown modifier, modifiers
     that do not go together, a value the modifiers cannot take), and those keys, as
@@ -378,26 +394,6 @@ def _at_detection(rule_file: RuleFile, error: SigmaError) -> Problem:
 
 def _message(error: SigmaError) -> str:
     return str(error.args[0]) if error.args else type(error).__name__
-
-
-def _check_needed_fields(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
-    """``needed_fields`` is a list of fields the rule's detections read."""
-    path, located = str(rule_file.path), rule_file.located
-    line = located.line_of(("needed_fields",))
-    listed = rule_file.data.get("needed_fields")
-    if not isinstance(listed, list) or not listed:
-        return [Problem(path, line, "needed_fields must be a list of the fields the rule reads")]
-    read = {
-        item.field
-        for detection in rule.detection.detections.values()
-        for item in _leaf_items(detection)
-        if item.field is not None
-    }
-    return [
-        Problem(path, line, f"needed_fields names {field!r}, which no detection reads")
-        for field in listed
-        if field not in read
-    ]
 
 
 def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:

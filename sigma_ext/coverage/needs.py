@@ -19,16 +19,11 @@ from collections.abc import Callable, Iterable
 from itertools import product
 from typing import Any
 
-from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionIdentifier,
-    ConditionNOT,
-    ConditionOR,
-    ConditionSelector,
-)
+from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.rule import SigmaRule
 from sigma.types import SigmaNull
+
+from sigma_ext.condition_tree import Fold, fold, fold_condition, negated_detection
 
 Alternatives = frozenset[frozenset[str]]
 NOTHING: Alternatives = frozenset({frozenset()})
@@ -61,34 +56,28 @@ def needed_fields(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Alter
     """The presence formula of a rule its pipeline has already processed."""
     detections = rule.detection
 
-    def identifier(name: str) -> Alternatives:
-        return tree(detections.detections[name].postprocess(detections))
+    def present(node: ConditionFieldEqualsValueExpression) -> Alternatives:
+        if isinstance(node.value, SigmaNull):
+            # "no owner" is said by the object that would hold one
+            top = node.field.split(".", 1)[0]
+            return NOTHING if top == node.field else frozenset({frozenset({top})})
+        if _defaulted_setting(node.field):
+            return frozenset({frozenset({node.field.split(".", 1)[0]})})
+        return frozenset({frozenset({node.field})})
 
-    def tree(node: Any) -> Alternatives:
-        match node:
-            case ConditionIdentifier():
-                return identifier(node.identifier)
-            case ConditionSelector():
-                return tree(node.cond_class(list(node.resolve_referenced_detections(detections))))
-            case ConditionNOT(args=[ConditionIdentifier(identifier=name)]) if name in every_element:
-                return _any([frozenset({alternative}) for alternative in identifier(name)])
-            case ConditionNOT():
-                return NOTHING
-            case ConditionAND():
-                return _all([tree(arg) for arg in node.args])
-            case ConditionOR():
-                return _any([tree(arg) for arg in node.args])
-            case ConditionFieldEqualsValueExpression() if isinstance(node.value, SigmaNull):
-                # "no owner" is said by the object that would hold one
-                top = node.field.split(".", 1)[0]
-                return NOTHING if top == node.field else frozenset({frozenset({top})})
-            case ConditionFieldEqualsValueExpression() if _defaulted_setting(node.field):
-                return frozenset({frozenset({node.field.split(".", 1)[0]})})
-            case ConditionFieldEqualsValueExpression():
-                return frozenset({frozenset({node.field})})
+    # inside a detection: a negated part or a keyword search needs nothing
+    fields = Fold[Alternatives](all_of=_all, any_of=_any, leaf=present, other=lambda _: NOTHING)
+
+    def detection(name: str) -> Alternatives:
+        return fold(detections.detections[name].postprocess(detections), fields)
+
+    def negated(node: Any) -> Alternatives:
+        name = negated_detection(node)
+        if name is not None and name in every_element:
+            return _any([frozenset({alternative}) for alternative in detection(name)])
         return NOTHING
 
-    return _any([tree(c.parse(postprocess=False)) for c in detections.parsed_condition])
+    return fold_condition(rule, detection, _all, _any, negate=None, other=negated)
 
 
 def required(alternatives: Alternatives) -> frozenset[str]:

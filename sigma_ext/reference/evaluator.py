@@ -186,7 +186,7 @@ def _string_test(value: SigmaString) -> ValueTest:
 
         def test_wildcard(candidate: Any) -> bool:
             text = _as_text(candidate)
-            return text is not None and pattern.match(text) is not None
+            return text is not None and pattern.fullmatch(text) is not None
 
         return test_wildcard
     plain = str(value.s[0]) if value.s else ""

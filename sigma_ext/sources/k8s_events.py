@@ -82,12 +82,10 @@ def is_event_object(event: Any) -> bool:
 
 
 def is_watch_body(event: Event) -> bool:
-    """A watch event carrying an Event object, as the k8sobjects receiver and SCK ship it."""
-    return (
-        _is_in(event.get("type"), WATCH_TYPES)
-        and set(event) <= {"type", "object"}
-        and is_event_object(event.get("object"))
-    )
+    """A watch event carrying an Event object, as the k8sobjects receiver and SCK ship it:
+    recognised from its ``type`` and the Event its ``object`` is (keys a shipper adds beside
+    them do not matter)."""
+    return _is_in(event.get("type"), WATCH_TYPES) and is_event_object(event.get("object"))
 
 
 def image_in_message(reason: Any, message: Any) -> str | None:
