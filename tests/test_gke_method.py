@@ -219,4 +219,6 @@ def test_splunk_rex_reads_namespace_and_name_from_the_resource_name() -> None:
     assert row is not None
     assert (row["sx_namespace"][0], row["sx_name"][0]) == ("kube-system", "etcd-0")
     row = rex({"data.protoPayload.resourceName": ("apps/v1/namespaces/shop/deployments",)})
-    assert row is not None and row["sx_namespace"][0] == "shop" and "sx_name" not in row
+    assert row is not None
+    assert row["sx_namespace"][0] == "shop"
+    assert "sx_name" not in row
