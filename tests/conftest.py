@@ -26,7 +26,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import pytest
@@ -122,13 +122,18 @@ class Builds:
     def __init__(self, corpus: Corpus, root: Path) -> None:
         self.corpus = corpus
         self.root = root
-        self.outs: dict[TuningMode, Path] = {}
+        self.outs: dict[str, Path] = {}
 
-    def __getitem__(self, mode: TuningMode) -> Path:
+    def __getitem__(self, mode: TuningMode | Literal["es"]) -> Path:
+        """``es``: Enterprise Security mode (``--splunk-es``) with the default tuning."""
         from sigma_ext.build.folder import build
 
         if mode not in self.outs:
-            self.outs[mode] = build(self.corpus, self.root / mode / "build", mode).out
+            out = self.root / mode / "build"
+            if mode == "es":
+                self.outs[mode] = build(self.corpus, out, "macros", splunk_es=True).out
+            else:
+                self.outs[mode] = build(self.corpus, out, mode).out
         return self.outs[mode]
 
 

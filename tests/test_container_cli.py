@@ -63,9 +63,14 @@ def test_parse_command_line(command_line: object, expected: Creation | None) -> 
 def test_the_siem_searches_carry_the_parser_expressions(corpus: Corpus) -> None:
     """Regenerate the preludes with splunk_rex / esql_grok when this fails."""
     source = source_named("sysmon_linux")
-    splunk = state_value(corpus.mapping("splunk", source), "splunk_prelude")
+    # the Splunk prelude is the pipeline's postprocessing embed, so plain sigma-cli writes it too
+    (splunk,) = [
+        item["prefix"]
+        for item in corpus.mapping("splunk", source).data.get("postprocessing", [])
+        if item.get("type") == "embed"
+    ]
     elastic = state_value(corpus.mapping("elastic", source), "esql_prelude")
-    assert splunk == 'sourcetype="sysmon:linux" | ' + splunk_rex("CommandLine")
+    assert splunk == 'sourcetype="sysmon:linux" | ' + splunk_rex("CommandLine") + " | search "
     assert elastic == esql_grok("process.command_line")
 
 

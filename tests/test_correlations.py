@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,7 @@ def test_the_profile_fills_the_window_and_threshold(corpus: Corpus) -> None:
     assert missing == []
     assert f"timespan: {corpus.profile.settings['k8s_short_lived_pod_window']}" in text
     assert "'%k8s_controller_identities%'" in text  # a list: left to the pipeline
-    lacking = type(corpus.profile)(corpus.profile.path, corpus.profile.lists, {})
+    lacking = replace(corpus.profile, settings={})
     assert fill_settings("timespan: '%k8s_short_lived_pod_window%'", lacking)[1] == [
         "k8s_short_lived_pod_window"
     ]

@@ -397,7 +397,8 @@ def test_the_navigator_layer_scores_each_technique_by_its_detections(corpus: Cor
     assert layer["gradient"]["maxValue"] == max(t["score"] for t in layer["techniques"])
     # a technique is listed only under a tactic the rule tags and ATT&CK files it under
     assert all(
-        key[1] in ("execution", "defense-evasion", "persistence", "privilege-escalation")
+        key[1]
+        in ("execution", "defense-evasion", "persistence", "privilege-escalation", "initial-access")
         for key in by_key
     )
 

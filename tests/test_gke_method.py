@@ -119,7 +119,7 @@ def test_elastic_regexes_read_the_method_name_as_the_decode_does(
 
 def test_splunk_rex_reads_the_method_name_as_the_decode_does() -> None:
     mapping = yaml.safe_load((ROOT / "mappings/splunk/kubernetes_audit_gke.yml").read_text())
-    prelude = next(t["val"] for t in mapping["transformations"] if t.get("key") == "splunk_prelude")
+    prelude = next(t["prefix"] for t in mapping["postprocessing"] if t.get("type") == "embed")
     (rex_text,) = [
         part.strip()[4:]
         for part in prelude.split(" | ")
@@ -208,7 +208,7 @@ def test_values_the_method_name_cannot_hold_are_refused() -> None:
 
 def test_splunk_rex_reads_namespace_and_name_from_the_resource_name() -> None:
     mapping = yaml.safe_load((ROOT / "mappings/splunk/kubernetes_audit_gke.yml").read_text())
-    prelude = next(t["val"] for t in mapping["transformations"] if t.get("key") == "splunk_prelude")
+    prelude = next(t["prefix"] for t in mapping["postprocessing"] if t.get("type") == "embed")
     (rex_text,) = [
         part.strip()[4:]
         for part in prelude.split(" | ")

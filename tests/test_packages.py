@@ -24,6 +24,7 @@ from sigma_ext.build.splunk import tuning as splunk_tuning
 from sigma_ext.build.splunk.app import APP_ID, SPLUNK_SEVERITY, splunk_stanza_name
 from sigma_ext.build.splunk.tuning_modes import TUNING_MODES, TuningMode
 from sigma_ext.build.tarball import FIXED_MTIME, deterministic_tgz
+from sigma_ext.content.attack import split_tags
 from sigma_ext.content.corpus import Corpus, load_corpus
 from sigma_ext.content.fixtures import load_cases
 from sigma_ext.emulate import splunk_search
@@ -46,14 +47,18 @@ KNOWN_SETTINGS = {
         "alert.suppress.fields",
         "alert.suppress.period",
         "alert.track",
+        "allow_skew",
         "counttype",
         "cron_schedule",
         "description",
         "disabled",
         "dispatch.earliest_time",
+        "dispatch.index_earliest",
+        "dispatch.index_latest",
         "dispatch.latest_time",
         "enableSched",
         "quantity",
+        "realtime_schedule",
         "relation",
         "request.ui_dispatch_app",
         "request.ui_dispatch_view",
@@ -77,6 +82,27 @@ KNOWN_SETTINGS = {
     },
     "default.meta": {"access", "export"},
     "fields.conf": {"INDEXED"},
+}
+
+
+# Enterprise Security's correlation-search settings (action.<action>.<parameter> in the core spec).
+ES_SETTINGS = {
+    "action.correlationsearch.annotations",
+    "action.correlationsearch.enabled",
+    "action.correlationsearch.label",
+    "action.notable",
+    "action.notable.param.drilldown_earliest_offset",
+    "action.notable.param.drilldown_latest_offset",
+    "action.notable.param.drilldown_name",
+    "action.notable.param.drilldown_search",
+    "action.notable.param.rule_description",
+    "action.notable.param.rule_title",
+    "action.notable.param.security_domain",
+    "action.notable.param.severity",
+    "action.risk",
+    "action.risk.param._risk",
+    "action.risk.param._risk_message",
+    "action.risk.param.verbose",
 }
 
 
@@ -132,8 +158,11 @@ def splunk(results: list[Compiled]) -> list[Compiled]:
 
 @pytest.fixture(scope="module")
 def builds(example_builds: Builds) -> dict[str, Path]:
-    """The build folder of each tuning mode (made once per run, in conftest)."""
-    return {mode: example_builds[mode] for mode in TUNING_MODES}
+    """The build folder of each tuning mode, and of Enterprise Security mode ("es", with the
+    default tuning), made once per run in conftest."""
+    folders: dict[str, Path] = {mode: example_builds[mode] for mode in TUNING_MODES}
+    folders["es"] = example_builds["es"]
+    return folders
 
 
 @pytest.mark.parametrize("mode", TUNING_MODES)
@@ -180,13 +209,15 @@ def test_app_identity_and_version_come_from_pyproject(builds: dict[str, Path]) -
     assert splunk_package_name(package_version()) == f"{APP_ID}-{version}.tgz"
 
 
-@pytest.mark.parametrize("mode", TUNING_MODES)
+@pytest.mark.parametrize("mode", [*TUNING_MODES, "es"])
 def test_conf_files_use_known_settings_only(builds: dict[str, Path], mode: str) -> None:
     unknown = []
     for path in sorted(app(builds[mode]).rglob("*")):
         if path.suffix not in (".conf", ".meta"):
             continue
         known = KNOWN_SETTINGS[path.name]
+        if mode == "es" and path.name == "savedsearches.conf":
+            known = known | ES_SETTINGS
         for stanza, settings in parse_conf(path.read_text(), path.name).items():
             unknown += [f"{path.name} [{stanza}] {key}" for key in settings if key not in known]
     assert unknown == []
@@ -194,7 +225,7 @@ def test_conf_files_use_known_settings_only(builds: dict[str, Path], mode: str) 
 
 @pytest.mark.parametrize("mode", TUNING_MODES)
 def test_one_disabled_scheduled_alert_per_rule_and_source(
-    builds: dict[str, Path], splunk: list[Compiled], mode: str
+    builds: dict[str, Path], splunk: list[Compiled], mode: str, corpus: Corpus
 ) -> None:
     searches = conf(builds[mode], "default/savedsearches.conf")
     assert set(searches) == {splunk_stanza_name(c) for c in splunk}
@@ -204,10 +235,25 @@ def test_one_disabled_scheduled_alert_per_rule_and_source(
         assert settings["disabled"] == "1"
         assert settings["enableSched"] == "1"
         assert settings["cron_schedule"] == "*/5 * * * *"
-        assert (settings["dispatch.earliest_time"], settings["dispatch.latest_time"]) == (
+        # index-time slices of five minutes that tile, read by continuous scheduling
+        assert (settings["dispatch.index_earliest"], settings["dispatch.index_latest"]) == (
             "-6m@m",
             "-1m@m",
         )
+        assert (settings["dispatch.earliest_time"], settings["dispatch.latest_time"]) == (
+            "-24h",
+            "+15m",
+        )
+        assert settings["realtime_schedule"] == "0"
+        assert settings["allow_skew"] == "3m"
+        # one alert per result, throttled per creator and object for the profile's period
+        assert settings["alert.digest_mode"] == "0"
+        assert settings["alert.suppress"] == "1"
+        assert settings["alert.suppress.period"] == corpus.profile.throttle_period(rule.theme)
+        table = compiled.query.rpartition(" | table ")[2].split(", ") if compiled.query else []
+        suppress_by = settings["alert.suppress.fields"].split(",")
+        assert 2 <= len(suppress_by) <= 3
+        assert set(suppress_by) <= set(table), "throttled by fields of the triage table"
         assert settings["alert.severity"] == str(SPLUNK_SEVERITY[rule.level])
         assert settings["alert.track"] == ("0" if rule.theme == "visibility" else "1")
         assert (settings["counttype"], settings["relation"], settings["quantity"]) == (
@@ -476,7 +522,14 @@ def test_package_bytes_do_not_depend_on_time_or_owner() -> None:
 @pytest.mark.appinspect
 @pytest.mark.parametrize(
     ("mode", "tags"),
-    [("macros", []), ("macros", ["--included-tags", "cloud"]), ("lookups", []), ("inline", [])],
+    [
+        ("macros", []),
+        ("macros", ["--included-tags", "cloud"]),
+        ("lookups", []),
+        ("inline", []),
+        ("es", []),
+        ("es", ["--included-tags", "cloud"]),
+    ],
 )
 def test_splunk_appinspect_finds_no_error_failure_or_warning(
     appinspect_runs: AppInspectRuns, mode: TuningMode, tags: list[str]
@@ -499,3 +552,55 @@ def test_splunk_appinspect_finds_no_error_failure_or_warning(
     assert (summary["error"], summary["failure"], summary["warning"]) == (0, 0, 0), findings
     assert findings == []
     assert summary["success"] > 50
+
+
+def test_enterprise_security_mode_adds_correlation_notable_and_risk(
+    builds: dict[str, Path], splunk: list[Compiled], corpus: Corpus
+) -> None:
+    """The ES build's stanzas are the macros build's plus ES settings: ATT&CK annotations from
+    the tags, risk on the triage table's creator and cluster or account, a notable (with a
+    drill-down narrowed to the creator) for every rule but the visibility ones; and the
+    drill-down, with the tokens of an alert's row, finds that alert's event again."""
+    plain = conf(builds["macros"], "default/savedsearches.conf")
+    es = conf(builds["es"], "default/savedsearches.conf")
+    macros = conf(builds["es"], "default/macros.conf")
+    cases = load_cases(ROOT / "fixtures", [r.stem for r in corpus.rules])
+    drilled = 0
+    for compiled in splunk:
+        name = splunk_stanza_name(compiled)
+        settings = es[name]
+        assert {k: v for k, v in settings.items() if k not in ES_SETTINGS} == plain[name]
+        annotations = json.loads(settings["action.correlationsearch.annotations"])
+        _, techniques = split_tags([str(t) for t in compiled.rule.data["tags"]])
+        assert annotations == {"mitre_attack": techniques}
+        assert settings["action.correlationsearch.label"] == name
+        table = str(compiled.query).rpartition(" | table ")[2].split(", ")
+        risk = json.loads(settings["action.risk.param._risk"])
+        objects = [r["risk_object_field"] for r in risk if "risk_object_field" in r]
+        assert objects
+        assert set(objects) <= set(table) & {"user", "dest", "vendor_account"}
+        if "user" in table:
+            assert "user" in objects
+        visibility = compiled.rule.theme == "visibility"
+        assert ("action.notable" in settings) == (not visibility)
+        if visibility:
+            continue
+        drilldown = settings["action.notable.param.drilldown_search"]
+        assert drilldown.startswith(settings["search"] + " | search ")
+        entity = re.fullmatch(r'.* \| search (\w+)="\$\1\$"', drilldown)
+        assert entity is not None
+        # the filter macros ('search *') are left out: the emulator has no bare keyword search
+        runnable = expand(re.sub(r" \| `\w+_filter`", "", drilldown), macros)
+        search = expand(re.sub(r" \| `\w+_filter`", "", settings["search"]), macros)
+        for case in cases:
+            if case.source != compiled.source.name or compiled.rule.stem not in case.fires:
+                continue
+            document = document_for(compiled, case.event)
+            row = splunk_search.run(search, document)
+            if row is None or entity.group(1) not in row:
+                continue
+            value = row[entity.group(1)][0]
+            assert splunk_search.matches(runnable.replace(f"${entity.group(1)}$", value), document)
+            drilled += 1
+            break
+    assert drilled >= 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from typing import Any
 
@@ -15,6 +16,8 @@ import jsonschema
 import pytest
 
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
+from sigma_ext.build.elastic.triage import SOURCES as ELASTIC_SOURCES
+from sigma_ext.build.elastic.triage import field_types
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.content.attack import attack_data, split_tags
@@ -139,7 +142,8 @@ def test_rules_carry_the_sigma_rule_faithfully(
         assert line["name"] == compiled.output_name
         assert line["description"] == " ".join(str(rule.data["description"]).split())
         assert (line["severity"], line["risk_score"]) == (severity, risk)
-        assert (line["interval"], line["from"], line["to"]) == ("5m", "now-6m", "now")
+        schedule = ("60m", "now-119m") if rule.theme == "visibility" else ("5m", "now-6m")
+        assert (line["interval"], line["from"], line["to"]) == (*schedule, "now")
         assert line["references"] == rule.data.get("references", [])
         assert line["false_positives"] == rule.data.get("falsepositives", [])
         assert line["author"] == [rule.data["author"]]
@@ -175,3 +179,61 @@ def test_threat_is_built_offline_from_the_attack_tags(
         # every tagged technique appears under a tactic it belongs to, parents included
         assert {t for t in techniques} <= listed
         assert listed <= {t for t in techniques} | {t.split(".")[0] for t in techniques}
+
+
+def test_rules_search_on_ingest_time_and_suppress_per_creator_and_object(
+    lines: list[Rule], elastic: list[Compiled], corpus: Corpus
+) -> None:
+    for compiled, line in zip(elastic, lines, strict=True):
+        info = ELASTIC_SOURCES[compiled.source.name]
+        assert line["timestamp_override"] == "event.ingested"
+        suppression = line["alert_suppression"]
+        assert suppression["group_by"] == list(info.suppress_by)
+        period = corpus.profile.throttle_period(compiled.rule.theme)
+        assert suppression["duration"] == {"value": int(period[:-1]), "unit": period[-1]}
+        assert suppression["missing_fields_strategy"] == "suppress"
+
+
+def test_investigation_and_required_fields_are_mapped_with_their_types(
+    lines: list[Rule], elastic: list[Compiled]
+) -> None:
+    """Every field named is declared in the source's document spec (what the integration maps),
+    required_fields list exactly the declared fields the query reads, with the spec's types."""
+    for compiled, line in zip(elastic, lines, strict=True):
+        types = field_types(compiled.source.name)
+        assert set(line["investigation_fields"]["field_names"]) <= set(types)
+        assert set(line["alert_suppression"]["group_by"]) <= set(types)
+        required = {f["name"]: f["type"] for f in line["required_fields"]}
+        assert required, compiled.output_stem
+        assert all(types[name] == kind for name, kind in required.items())
+        query = line["query"]
+        for name in required:
+            assert name in query or name.replace("/", "\\/") in query, name
+        for name in set(types) - set(required):
+            assert not re.search(rf"(?<![\w.@]){re.escape(name)}(?![\w@])", query), name
+
+
+def test_integrations_setup_and_tags_follow_elastics_convention(
+    lines: list[Rule], elastic: list[Compiled]
+) -> None:
+    data = attack_data()
+    for compiled, line in zip(elastic, lines, strict=True):
+        info = ELASTIC_SOURCES[compiled.source.name]
+        assert line["related_integrations"] == [
+            {"package": info.package, "integration": info.integration, "version": info.version}
+        ]
+        assert info.package in line["setup"]
+        assert "event.ingested" in line["setup"]
+        tags = line["tags"]
+        assert any(t.startswith("Domain: ") for t in tags)
+        assert any(t.startswith("Data Source: ") for t in tags)
+        assert sum(t.startswith("Use Case: ") for t in tags) == 1
+        tactics, _ = split_tags([str(t) for t in compiled.rule.data.get("tags", [])])
+        assert [t for t in tags if t.startswith("Tactic: ")] == [
+            f"Tactic: {data['tactics'][t]['name']}" for t in tactics
+        ]
+        building_block = compiled.rule.theme == "visibility"
+        assert ("Rule Type: BBR" in tags) == building_block
+        if building_block:
+            # Elastic's building-block convention: every 60 minutes over at least now-119m
+            assert (line["interval"], line["from"]) == ("60m", "now-119m")

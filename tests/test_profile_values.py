@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sigma_ext.content.profile import list_kinds, load_profile
 from sigma_ext.problems import ProblemsFound
 
-from .conftest import ROOT
+from .conftest import ROOT, examples
 
 # Every character a value may not hold anywhere: the C0 and C1 controls and DEL (tab, line
 # feed, carriage return, vertical tab, form feed, NEL, the file/group/record separators), and
@@ -51,7 +51,7 @@ def profile_with(tmp_path: Path, name: str, value: str) -> tuple[Path, int]:
     return path, len(text.splitlines())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.sampled_from(sorted(list_kinds())),
     st.sampled_from(CONTROL),

@@ -31,7 +31,7 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.emulate import esql, lucene
 from sigma_ext.emulate.verdict import compiled_matches
 
-from .conftest import ROOT
+from .conftest import ROOT, examples
 from .test_packages import parse_conf
 
 CONTROL = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc"] + [
@@ -46,8 +46,8 @@ TEXT = st.text(st.sampled_from([*SPECIAL, *CONTROL[:40], "a", "Z", "é", "中"])
 
 
 @pytest.fixture(scope="module")
-def splunk_result(corpus: Corpus) -> Compiled:
-    return next(c for c in compile_all(corpus) if c.target.name == "splunk" and c.query)
+def splunk_result(compiled: list[Compiled]) -> Compiled:
+    return next(c for c in compiled if c.target.name == "splunk" and c.query)
 
 
 def _retitled(compiled: Compiled, **data: str) -> Compiled:
@@ -76,7 +76,7 @@ def test_a_title_cannot_end_the_spl_comment_header(splunk_result: Compiled, titl
 
 
 @given(TEXT)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_spl_comment_text_never_holds_a_backtick_or_a_line_break(text: str) -> None:
     comment = quoting.spl_comment(text)
     assert "`" not in comment
@@ -94,11 +94,14 @@ def test_spl_comment_text_never_holds_a_backtick_or_a_line_break(text: str) -> N
         ("title", "title ending in a backslash \\"),
     ],
 )
+@pytest.mark.parametrize("enterprise_security", [False, True])
 def test_rule_text_cannot_break_a_conf_file(
-    splunk_result: Compiled, field: str, value: str
+    splunk_result: Compiled, corpus: Corpus, field: str, value: str, enterprise_security: bool
 ) -> None:
     compiled = _retitled(splunk_result, **{field: value})
-    text = savedsearches_conf([TunedSearch(compiled, str(compiled.query), None)])
+    text = savedsearches_conf(
+        [TunedSearch(compiled, str(compiled.query), None)], corpus.profile, enterprise_security
+    )
     stanzas = parse_conf(text, "savedsearches.conf")  # fails on anything but one-line settings
     assert len(stanzas) == 1
     ((name, settings_),) = stanzas.items()
@@ -109,7 +112,7 @@ def test_rule_text_cannot_break_a_conf_file(
 
 
 @given(TEXT)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_conf_text_is_one_setting_line(text: str) -> None:
     value = quoting.conf_text(text)
     assert quoting.first_control(value) is None
@@ -119,7 +122,7 @@ def test_conf_text_is_one_setting_line(text: str) -> None:
 
 
 @given(st.text(st.sampled_from([*SPECIAL, "a", "é"]), max_size=20))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_spl_string_quotes_every_special_character(text: str) -> None:
     if "`" in text:
         with pytest.raises(quoting.Unquotable, match="backtick"):
@@ -149,7 +152,7 @@ def test_spl_string_refuses_every_control_character(control: str) -> None:
 
 
 @given(TEXT)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_esql_strings_read_back_as_written(text: str) -> None:
     literal = quoting.esql_string(text)
     assert "\n" not in literal
@@ -163,7 +166,7 @@ def test_esql_literals_from_pysigma_escape_line_breaks_too() -> None:
 
 
 @given(st.lists(st.text(st.sampled_from([*SPECIAL, "a", "é", "\t", "\n"]), max_size=12)))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_lookup_csv_reads_back_every_entry(entries: list[str]) -> None:
     text = lookup_csv(Lookup("sigma_ext_x", "x", tuple(entries)))
     rows = list(csv.reader(io.StringIO(text, newline="")))

@@ -71,7 +71,10 @@ def splunk_package_name(app_version: str) -> str:
 
 
 def render(
-    corpus: Corpus, results: list[Compiled], splunk_tuning: TuningMode = DEFAULT_TUNING
+    corpus: Corpus,
+    results: list[Compiled],
+    splunk_tuning: TuningMode = DEFAULT_TUNING,
+    splunk_es: bool = False,
 ) -> dict[str, str | bytes]:
     """Relative path -> content of every output file."""
     emitted = [c for c in results if c.query is not None]
@@ -86,11 +89,17 @@ def render(
         ).split(",")
         if name.strip()
     }
-    app = app_files(tuned_searches(corpus, results, splunk_tuning), app_version, indexed)
+    app = app_files(
+        tuned_searches(corpus, results, splunk_tuning),
+        app_version,
+        corpus.profile,
+        splunk_es,
+        indexed,
+    )
     files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results),
         "summary.json": summary_json(results),
-        "elastic/detection-rules.ndjson": kibana_ndjson(elastic),
+        "elastic/detection-rules.ndjson": kibana_ndjson(elastic, corpus.profile),
         f"splunk/{splunk_package_name(app_version)}": deterministic_tgz(
             {f"{APP_ID}/{path}": text.encode("utf-8") for path, text in app.items()}
         ),
@@ -276,7 +285,12 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(descriptor)  # releases the lock
 
 
-def build(corpus: Corpus, out: Path, splunk_tuning: TuningMode = DEFAULT_TUNING) -> BuildResult:
+def build(
+    corpus: Corpus,
+    out: Path,
+    splunk_tuning: TuningMode = DEFAULT_TUNING,
+    splunk_es: bool = False,
+) -> BuildResult:
     """Compile everything; on any content error raise ProblemsFound and write nothing.
 
     An ``out`` that is not a previous build raises OutputRefused before anything is compiled.
@@ -286,5 +300,5 @@ def build(corpus: Corpus, out: Path, splunk_tuning: TuningMode = DEFAULT_TUNING)
     errors = check_compilation(corpus, results)
     if errors:
         raise ProblemsFound(errors)
-    files = write_atomically(out, render(corpus, results, splunk_tuning))
+    files = write_atomically(out, render(corpus, results, splunk_tuning, splunk_es))
     return BuildResult(out, results, files, splunk_tuning)

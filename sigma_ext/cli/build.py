@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how the tuning lists reach the Splunk app: inline values, search macros, or "
         f"CSV lookups for identity lists (default: {DEFAULT_TUNING})",
     )
+    parser.add_argument(
+        "--splunk-es",
+        action="store_true",
+        help="make every Splunk search an Enterprise Security correlation search (notable, "
+        "risk, MITRE ATT&CK annotations)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         corpus = load_or_report(args)
         if corpus is None:
             return EXIT_PROBLEMS
-        result = build(corpus, args.out, args.splunk_tuning)
+        result = build(corpus, args.out, args.splunk_tuning, args.splunk_es)
     except ProblemsFound as error:
         report(error)
         return EXIT_PROBLEMS
@@ -64,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         + ", ".join(f"{n} {s}" for s, n in counts.items())
     )
     print(
-        f"  splunk/{splunk_package_name(package_version())} (tuning: {result.splunk_tuning}), "
+        f"  splunk/{splunk_package_name(package_version())} (tuning: {result.splunk_tuning}"
+        + (", Enterprise Security" if args.splunk_es else "")
+        + "), "
         "elastic/detection-rules.ndjson"
     )
     return 0

@@ -19,7 +19,9 @@ decode (``GKE_METHOD``): a group may be one component (``core``, ``apps``) or se
 case, since method names are (which is Sigma's case-insensitive match). The regular expressions
 use only what Lucene's RegExp and RE2 read the same way (no anchors, no ``(?:``: Lucene matches
 the whole term). Mappings name it ``sigma_ext_gke_method``; ``register`` adds it
-to pySigma's table of transformation types before a mapping is loaded.
+to pySigma's table of transformation types before a mapping is loaded: sigma-ext calls it when it
+loads a mapping, and the plugin module ``sigma.pipelines.sigma_ext`` calls it when pySigma (or
+sigma-cli) discovers plugins, so plain ``sigma convert -p`` loads the GKE mapping too.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sigma.exceptions import SigmaError
-from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import SetStateTransformation
 
 from sigma_ext.content import gke_method
 from sigma_ext.content.placeholders import identity_vars, profile_processing_items
@@ -102,10 +103,19 @@ def load_mappings(
     return mappings, problems
 
 
+# Pipeline state that sigma-ext sets and plain pySigma does not: a mapping whose rules need what
+# only sigma-ext does (the ES|QL prelude after FROM) fails loudly without it (rule condition
+# ``processing_state`` on this key, negated).
+SIGMA_EXT_STATE = "sigma_ext_build"
+
+
 def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipeline:
     """Profile placeholders first, then the mapping file."""
+    marker = ProcessingItem(
+        SetStateTransformation(SIGMA_EXT_STATE, True), identifier=SIGMA_EXT_STATE
+    )
     placeholders = ProcessingPipeline(
-        items=profile_processing_items(profile),
+        items=[marker, *profile_processing_items(profile)],
         vars=identity_vars(profile),
         name="sigma_ext_profile",
     )

@@ -27,6 +27,8 @@ from sigma_ext.yamlio import YAMLProblem, load_located
 ListKind = Literal["identity", "registry"]
 
 DEFAULT_PROFILE = Path("profiles/example.yml")
+# Throttle period when the profile has no alert_throttle (docs/packages.md).
+DEFAULT_THROTTLE = "1h"
 
 
 @cache
@@ -59,7 +61,12 @@ class Profile:
 
     path: Path
     lists: dict[str, tuple[str, ...]]
+    throttle: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+
+    def throttle_period(self, theme: str) -> str:
+        """How long an alert silences the same creator and object (``30m``, ``1h``)."""
+        return self.throttle.get(theme, self.throttle.get("default", DEFAULT_THROTTLE))
 
     def kind(self, name: str) -> ListKind:
         return list_kinds()[name]
@@ -105,8 +112,9 @@ def load_profile(path: Path) -> Profile:
     lists = {
         name: tuple(str(v) for v in values) for name, values in data.items() if name in list_kinds()
     }
+    throttle = {str(k): str(v) for k, v in data.get("alert_throttle", {}).items()}
     settings = {name: str(data[name]) for name in setting_names() if name in data}
-    return Profile(path, lists, settings)
+    return Profile(path, lists, throttle, settings)
 
 
 def _first_control(text: str) -> str | None:

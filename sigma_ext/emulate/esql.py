@@ -6,8 +6,9 @@ NULL values", "ES|QL multivalued fields"):
 * Commands: ``FROM pattern[, ...] [METADATA ...]`` (the document's data stream must match a
   pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``,
   ``DISSECT column "pattern"`` (``_dissect``), ``GROK column "pattern"`` (``_grok``: inline
-  named captures only), ``KEEP``, ``LIMIT n``. Keywords are
-  case-insensitive.
+  named captures only), ``KEEP`` (plain names; each must be a mapped field, a computed column,
+  ``@timestamp`` or a metadata column of FROM, else "Unknown column"; the rows keep those
+  columns only), ``LIMIT n``. Keywords are case-insensitive.
 * Expressions: ``OR`` < ``AND`` < ``NOT`` < predicates (``== != < <= > >=``, ``[NOT] LIKE``,
   ``[NOT] RLIKE``, ``[NOT] IN (...)``, ``IS [NOT] NULL``); string literals ``"..."`` with the
   escapes ``\\\\ \\" \\n \\r \\t`` (any other is a syntax error) and ``\"\"\"...\"\"\"`` raw
@@ -429,6 +430,14 @@ def _split(query: str) -> tuple[tuple[str, ...], tuple[tuple[Tok, ...], ...]]:
     return patterns, tuple(tuple(lex(stage)) for stage in rest)
 
 
+def _metadata(query: str) -> frozenset[str]:
+    """The metadata columns the FROM command asks for (``METADATA _id, _index``)."""
+    found = _FROM.match(_split_commands(query)[0])
+    if found is None or not found.group("metadata"):
+        return frozenset()
+    return frozenset(m.strip() for m in found.group("metadata").split(",") if m.strip())
+
+
 def _run_stages(query: str, document: Document) -> list[Row]:
     stages = _split(query)
     columns: dict[str, str | None] = {}
@@ -446,6 +455,7 @@ def _run_stages(query: str, document: Document) -> list[Row]:
         columns[name] = kind
 
     patterns, rest = stages
+    metadata = _metadata(query)
     rows: list[Row] = []
     if any(fnmatchcase(document.index, pattern) for pattern in patterns):
         rows = [{name: _pack(tuple(values)) for name, values in document.values.items()}]
@@ -502,7 +512,13 @@ def _run_stages(query: str, document: Document) -> list[Row]:
             rows = [{**row, **_grok_row(pattern, keys, row.get(name))} for row in rows]
             columns.update(dict.fromkeys(keys, "computed"))
         elif command == "KEEP":
-            pass  # projection only: the verdict depends on the rows, not their columns
+            names = [t.text.strip("`") for t in args if not (t.kind == "op" and t.text == ",")]
+            if not names or any("*" in n for n in names):
+                raise Unsupported("KEEP needs plain column names (no wildcards)")
+            for name in names:
+                if name not in metadata and name != "@timestamp":
+                    check(name)
+            rows = [{n: row.get(n) for n in names} for row in rows]
         elif command == "LIMIT":
             if len(args) != 1 or args[0].kind != "number":
                 raise QueryError("LIMIT takes a number")

@@ -336,8 +336,24 @@ def _if(args: list[EvalFn]) -> EvalFn:
     return run
 
 
+def _coalesce(args: list[EvalFn]) -> EvalFn:
+    """``coalesce(x, y, ...)``: the first argument that is not null."""
+    if not args:
+        raise QueryError("coalesce() takes at least one argument")
+
+    def run(row: Row) -> Value:
+        for arg in args:
+            value = arg(row)
+            if value is not None:
+                return value
+        return None
+
+    return run
+
+
 FUNCTIONS: dict[str, Callable[[list[EvalFn]], EvalFn]] = {
     "if": _if,
+    "coalesce": _coalesce,
     "mvappend": _mvappend,
     "mvfilter": _mvfilter,
     "mvcount": _mvcount,

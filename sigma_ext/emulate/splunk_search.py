@@ -20,7 +20,7 @@ Implemented, following the Splunk Search Reference and Search Manual:
   single quotes, numbers, ``NOT``/``AND``/``OR`` (eval and where evaluate AND before OR),
   comparisons ``= == != < > <= >=``, and the functions ``if`` (a null condition takes the else
   branch), ``mvappend``, ``mvfilter``, ``mvcount``, ``match``, ``isnull``, ``isnotnull``,
-  ``lower``, ``upper``, ``len``. ``mvfilter`` evaluates its
+  ``lower``, ``upper``, ``len``, ``coalesce``. ``mvfilter`` evaluates its
   expression once per value of the one field it names. ``match`` is a PCRE search run with
   Python's ``re`` (the syntax the build emits means the same in both; Python's ``\\w``/``\\d``
   are Unicode where PCRE without UCP is ASCII: only ASCII image references reach them).
@@ -33,6 +33,9 @@ Implemented, following the Splunk Search Reference and Search Manual:
 * ``rex field=field "re"``: the named groups ``(?<name>...)`` of the first match in the field's
   first value become single-valued fields (``max_match=1``, the default); no match changes
   nothing.
+
+* ``table f1, f2, ...``: the row keeps the named fields only (plain names, no wildcards); the
+  event is kept, so a search ending in a table matches exactly the events it matched before.
 
 Anything else raises ``Unsupported``.
 
@@ -190,7 +193,27 @@ def _rex_command(text: str) -> Command:
     return run
 
 
+_TABLE_FIELD = re.compile(r"[A-Za-z_][\w.{}]*")
+
+
+def _table_command(text: str) -> Command:
+    """``table f1, f2 ...``: the row keeps only the fields named (no wildcards)."""
+    names = [name for name in re.split(r"[\s,]+", text.strip()) if name]
+    if not names:
+        raise QueryError("table needs at least one field")
+    for name in names:
+        if not _TABLE_FIELD.fullmatch(name):
+            raise Unsupported(f"table field {name!r} (only plain field names)")
+    kept = tuple(names)
+
+    def run(row: Row) -> Row:
+        return {name: row[name] for name in kept if name in row}
+
+    return run
+
+
 COMMANDS: dict[str, Callable[[str], Command]] = {
+    "table": _table_command,
     "search": _search_command,
     "where": _where_command,
     "eval": _eval_command,

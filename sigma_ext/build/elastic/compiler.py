@@ -14,6 +14,7 @@ from sigma.rule import SigmaRule
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SigmaType
 
 from sigma_ext.build.elastic.lucene_regex import lower_literals, lucene_string, to_lucene
+from sigma_ext.build.elastic.triage import esql_keep
 from sigma_ext.build.every_element import ElementTest
 from sigma_ext.build.quoting import LUCENE_ESCAPED, esql_line_breaks, esql_string
 from sigma_ext.build.result import Compiled, Reason, Unconvertible
@@ -108,7 +109,7 @@ class ElasticCompiler(SiemCompiler):
     A mapping may set the state ``esql_prelude``: ES|QL commands that make fields the rules
     read out of a text (``DISSECT kubernetes.event.message ...``, ``GROK
     process.command_line ...``), named ``sx_*``, run right after ``FROM``. A rule that reads
-    one of them is compiled to ES|QL, since Lucene cannot read them.
+    one of them is compiled to ES|QL, since Lucene cannot read them, and ends in ``KEEP``.
     """
 
     target = ELASTIC
@@ -127,8 +128,12 @@ class ElasticCompiler(SiemCompiler):
         ):
             return compiled
         pipeline = conversion_pipeline(mapping, self.corpus.profile)
-        query = self._convert(rule_file.fresh(), pipeline, NullSafeESQLBackend)
-        return replace(compiled, query=with_esql_prelude(query, prelude), language="esql")
+        query = with_esql_prelude(
+            self._convert(rule_file.fresh(), pipeline, NullSafeESQLBackend), prelude
+        )
+        # like every ES|QL rule, it ends in KEEP of the source's investigation fields
+        query = f"{query} | {esql_keep(source.name, [])}"
+        return replace(compiled, query=query, language="esql")
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
@@ -179,4 +184,6 @@ class ElasticCompiler(SiemCompiler):
                 f"MV_EXPAND {column}",
                 f"WHERE NOT ({esql_element_condition(column, test.values)})",
             ]
+        columns = [f"sigma_ext_element_{n}" for n in range(1, len(tests) + 1)]
+        stages.append(esql_keep(source.name, columns))
         return " | ".join(stages), [], "esql"

@@ -1,7 +1,9 @@
-"""The Splunk compiler: pySigma's Splunk backend, and ``mvfilter`` for every-element rules."""
+"""The Splunk compiler: pySigma's Splunk backend, ``mvfilter`` for every-element rules, and the
+triage table every search ends in."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from sigma.backends.splunk.splunk import SplunkBackend
@@ -13,12 +15,13 @@ from sigma_ext.build.every_element import ElementTest
 from sigma_ext.build.quoting import spl_string, spl_value
 from sigma_ext.build.result import Compiled, Reason
 from sigma_ext.build.siem_compiler import SiemCompiler, sigma_value_regex
-from sigma_ext.content.mappings import conversion_pipeline, state_value
+from sigma_ext.build.splunk.triage import triage_stages
+from sigma_ext.content.mappings import conversion_pipeline
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import SPLUNK
 
-SPLUNK_PRELUDE = "splunk_prelude"
+_UNMATCHED = re.compile(r"\beval (sigma_ext_unmatched_[0-9]+)=")
 
 
 class QuotingSplunkBackend(SplunkBackend):
@@ -29,11 +32,12 @@ class QuotingSplunkBackend(SplunkBackend):
 
 
 class SplunkCompiler(SiemCompiler):
-    """Splunk searches; a mapping may set the state ``splunk_prelude``.
+    """Splunk searches, each ending in its source's triage table (``triage.py``).
 
-    The prelude is the SPL that must run before the rule's own search can see its fields, such
-    as ``sourcetype=... | spath input=properties.log`` when the event carries the document as a
-    JSON string. The search then reads ``<prelude> | search <rule search>``.
+    A mapping whose events need SPL before the rule's own search can see their fields (such as
+    ``sourcetype=... | spath input=properties.log`` when the event carries the document as a
+    JSON string) puts that prelude in its pySigma ``postprocessing`` (an ``embed`` prefix), so
+    that plain sigma-cli writes the same search.
     """
 
     target = SPLUNK
@@ -42,10 +46,11 @@ class SplunkCompiler(SiemCompiler):
 
     def compile(self, rule_file: RuleFile, source: Source) -> Compiled:
         compiled = super().compile(rule_file, source)
-        prelude = state_value(self.corpus.mapping(self.target.mapping_dir, source), SPLUNK_PRELUDE)
-        if prelude is None or compiled.query is None:
+        if compiled.query is None:
             return compiled
-        return replace(compiled, query=f"{prelude} | search {compiled.query}")
+        unmatched = tuple(_UNMATCHED.findall(compiled.query))
+        triage = triage_stages(source.name, compiled.output_id, unmatched)
+        return replace(compiled, query=f"{compiled.query} | {triage}")
 
     def render_every_element(
         self, rule_file: RuleFile, source: Source, base: SigmaRule, tests: list[ElementTest]
