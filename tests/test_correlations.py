@@ -5,8 +5,8 @@ sigma_ext.build.correlations)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest

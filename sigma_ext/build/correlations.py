@@ -6,7 +6,7 @@ Splunk backend (method ``stats``: ``bin _time span=``, ``stats count``/``dc(even
 ``stats``); its Lucene backend compiles none, so Elastic gets ES|QL rules. ``temporal_ordered``
 compiles for neither. Verdicts use the single rules' vocabulary (``sigma_ext.build.result``):
 
-- **Splunk**: a source whose mapping sets ``splunk_prelude`` (AKS's ``spath input=properties.log``,
+- **Splunk**: a source whose mapping embeds a prelude (AKS's ``spath input=properties.log``,
   GKE's ``rex`` of the method name) gets the prelude where each base search starts: in front of
   an ``event_count`` search, inside each ``multisearch`` branch of a ``temporal`` one.
 - **Elastic**: a group-by field the mapping does not name is *impossible* (pySigma would search
@@ -23,10 +23,10 @@ from sigma.correlations import SigmaCorrelationRule
 
 from sigma_ext.build.result import Reason, SharedWith, Status
 from sigma_ext.build.siem_compiler import CONTENT_ERRORS, _degradations, _failure, shared_with
-from sigma_ext.build.splunk.compiler import SPLUNK_PRELUDE, QuotingSplunkBackend
+from sigma_ext.build.splunk.compiler import QuotingSplunkBackend
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.correlations import CorrelationFile
-from sigma_ext.content.mappings import Mapping, conversion_pipeline, state_value
+from sigma_ext.content.mappings import Mapping, conversion_pipeline
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import ELASTIC, SPLUNK, Target
 
@@ -72,11 +72,19 @@ def _group_by_problem(
     return None
 
 
-def _with_prelude(query: str, prelude: str) -> str:
-    """The prelude where each base search starts."""
+def _embedded_prefix(mapping: Mapping) -> str | None:
+    """The prefix a Splunk mapping embeds in front of each search (``... | search ``)."""
+    for item in mapping.data.get("postprocessing", []) or []:
+        if item.get("type") == "embed" and item.get("prefix"):
+            return str(item["prefix"])
+    return None
+
+
+def _with_prelude(query: str, prefix: str) -> str:
+    """The prelude where each base search starts; ``prefix`` ends in ``| search ``."""
     if "| multisearch" in query:
-        return query.replace("[ search ", f"[ search {prelude} | search ")
-    return f"{prelude} | search {query.lstrip()}"
+        return query.replace("[ search ", f"[ search {prefix}")
+    return f"{prefix}{query.lstrip()}"
 
 
 def compile_correlation(
@@ -103,21 +111,21 @@ def compile_correlation(
                 stem, source.name, target.name, status, None, None, (reason,)
             )
         reasons += [r for r in _degradations(rule) if r not in reasons]
-    backend = (
-        QuotingSplunkBackend(conversion_pipeline(mapping, corpus.profile))
-        if target is SPLUNK
-        else ESQLBackend(conversion_pipeline(mapping, corpus.profile))
-    )
+    pipeline = conversion_pipeline(mapping, corpus.profile)
+    # the prelude a Splunk mapping embeds goes where each base search starts (below), not in
+    # front of the whole correlation search
+    prelude = _embedded_prefix(mapping) if target is SPLUNK else None
+    if prelude is not None:
+        pipeline.postprocessing_items = []
+    backend = QuotingSplunkBackend(pipeline) if target is SPLUNK else ESQLBackend(pipeline)
     try:
         queries = backend.convert(collection)
     except CONTENT_ERRORS as error:
         status, reason = _failure(str(error.args[0]) if error.args else type(error).__name__)
         return CompiledCorrelation(stem, source.name, target.name, status, None, None, (reason,))
     [query] = queries
-    if target is SPLUNK:
-        prelude = state_value(mapping, SPLUNK_PRELUDE)
-        if prelude is not None:
-            query = _with_prelude(str(query), prelude)
+    if prelude is not None:
+        query = _with_prelude(str(query), prelude)
     verdict: Status = "shared" if shared else ("degraded" if reasons else "ok")
     language = "spl" if target is SPLUNK else "esql"
     return CompiledCorrelation(
