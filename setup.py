@@ -1,6 +1,6 @@
 """Packaging: the wheel carries the content kept at the repository root.
 
-Rules, mappings, profiles and fixtures stay at the repository root, where detection engineers
+Rules, correlations, mappings, profiles and fixtures stay at the repository root, where detection engineers
 look for them (the SigmaHQ layout; the paths the docs, ``sigma convert -p mappings/...`` and
 every fixture's expectations use). Building a wheel copies them into ``sigma_ext/shipped/``,
 where ``sigma_ext.content.locate`` finds them once installed; an editable install reads the
@@ -21,6 +21,7 @@ CONTENT = {
     "rules": (".yml",),
     "mappings": (".yml", ".md"),
     "profiles": (".yml",),
+    "correlations": (".yml",),
     "fixtures": (".jsonl", ".log", ".yml", ".md"),
 }
 SHIPPED = Path("sigma_ext", "shipped")

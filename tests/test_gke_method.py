@@ -120,7 +120,11 @@ def test_elastic_regexes_read_the_method_name_as_the_decode_does(
 def test_splunk_rex_reads_the_method_name_as_the_decode_does() -> None:
     mapping = yaml.safe_load((ROOT / "mappings/splunk/kubernetes_audit_gke.yml").read_text())
     prelude = next(t["prefix"] for t in mapping["postprocessing"] if t.get("type") == "embed")
-    (rex_text,) = [part.strip()[4:] for part in prelude.split(" | ") if part.startswith("rex ")]
+    (rex_text,) = [
+        part.strip()[4:]
+        for part in prelude.split(" | ")
+        if part.startswith("rex field=data.protoPayload.methodName ")
+    ]
     rex = COMMANDS["rex"](rex_text)
     differs = []
     for method, resource_name in METHODS:
@@ -200,3 +204,21 @@ def test_values_the_method_name_cannot_hold_are_refused() -> None:
         GkeMethodNameTransformation().apply_detection_item(
             SigmaDetectionItem("responseStatus.code", [], [SigmaNumber(403)])
         )
+
+
+def test_splunk_rex_reads_namespace_and_name_from_the_resource_name() -> None:
+    mapping = yaml.safe_load((ROOT / "mappings/splunk/kubernetes_audit_gke.yml").read_text())
+    prelude = next(t["prefix"] for t in mapping["postprocessing"] if t.get("type") == "embed")
+    (rex_text,) = [
+        part.strip()[4:]
+        for part in prelude.split(" | ")
+        if part.startswith("rex field=data.protoPayload.resourceName ")
+    ]
+    rex = COMMANDS["rex"](rex_text)
+    row = rex({"data.protoPayload.resourceName": ("core/v1/namespaces/kube-system/pods/etcd-0",)})
+    assert row is not None
+    assert (row["sx_namespace"][0], row["sx_name"][0]) == ("kube-system", "etcd-0")
+    row = rex({"data.protoPayload.resourceName": ("apps/v1/namespaces/shop/deployments",)})
+    assert row is not None
+    assert row["sx_namespace"][0] == "shop"
+    assert "sx_name" not in row

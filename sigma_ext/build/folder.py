@@ -6,6 +6,9 @@ The output (``out/siem/`` by default; see ``sigma_ext.content.locate``)::
     splunk/<APP_ID>/                          the Splunk app, ready to install
     splunk/<APP_ID>-<version>.tgz             the same app, packaged (reproducible bytes)
     splunk/spl/<rule>.spl                     each search with every tuning value written in
+    correlations.md                           per correlation rule, source and SIEM: the verdict
+    splunk/correlations/<rule>.<source>.spl   each correlation search (pySigma's stats method)
+    elastic/correlations/<rule>.<source>.esql each correlation as an ES|QL query
     elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import)
     elastic/telemetry-gap-rules.json          Kibana alerting rules (.es-query): a source gone quiet
 
@@ -33,6 +36,7 @@ from pathlib import Path
 
 from sigma_ext import __version__
 from sigma_ext.build.compile import check_compilation, compile_all
+from sigma_ext.build.correlations import compile_correlations, correlation_markdown
 from sigma_ext.build.elastic.gaps import gap_rules, gap_rules_json
 from sigma_ext.build.elastic.kibana import kibana_ndjson
 from sigma_ext.build.result import Compiled
@@ -43,6 +47,7 @@ from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TuningMode
 from sigma_ext.build.summary import gap_summary, spl_file, summary_json, summary_markdown
 from sigma_ext.build.tarball import deterministic_tgz
 from sigma_ext.content.corpus import Corpus
+from sigma_ext.content.correlations import load_correlations
 from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.sources.catalogue import source_named
@@ -114,6 +119,21 @@ def render(
     files.update({f"splunk/{APP_ID}/{path}": text for path, text in app.items()})
     for c in splunk:
         files[f"splunk/spl/{c.output_stem}.spl"] = spl_file(c)
+    files.update(correlation_files(corpus))
+    return files
+
+
+def correlation_files(corpus: Corpus) -> dict[str, str]:
+    """The correlation queries per SIEM and source, and their verdict table."""
+    loaded, problems = load_correlations(corpus.root, corpus.profile)
+    if problems:
+        raise ProblemsFound(problems)
+    compiled = compile_correlations(corpus, loaded)
+    files = {"correlations.md": correlation_markdown(compiled)}
+    for c in compiled:
+        if c.query is not None and c.status != "shared":
+            folder, suffix = ("splunk", "spl") if c.target == "splunk" else ("elastic", "esql")
+            files[f"{folder}/correlations/{c.correlation}.{c.source}.{suffix}"] = c.query + "\n"
     return files
 
 

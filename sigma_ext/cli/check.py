@@ -27,17 +27,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from sigma_ext.build.compile import check_compilation  # only this command needs the compilers
+    from sigma_ext.build.correlations import compile_correlations
 
     content: Content | None = None
     try:
         location = locate(args.root)
+        from sigma_ext.build.correlations import compile_correlations
         from sigma_ext.content.corpus import content_at
+        from sigma_ext.content.correlations import load_correlations
 
         corpus, problems = content_at(location, args.profile)
         if corpus is not None:
             content = Content(location, corpus)
             # the rules that loaded are compiled too: one run reports every problem
             problems += check_compilation(corpus)
+            files, correlation_problems = load_correlations(corpus.root, corpus.profile)
+            problems += correlation_problems
+            problems += [
+                Problem(
+                    str(corpus.root / "correlations" / f"{c.correlation}.yml"),
+                    1,
+                    f"{c.target}/{c.source}: {'; '.join(map(str, c.reasons))}",
+                )
+                for c in compile_correlations(corpus, files)
+                if c.status == "error"
+            ]
     except ProblemsFound as error:
         problems = error.problems
     _report(args.format, problems)

@@ -24,8 +24,11 @@ from sigma_ext.sources.catalogue import SOURCES, Source, source_named
 # The hunt's own modules (and, through the reference engine, pySigma) load when it runs, not when
 # ``sigma-ext --help`` builds the parser.
 if TYPE_CHECKING:
+    from sigma_ext.content.corpus import Corpus
+    from sigma_ext.content.correlations import CorrelationFile
     from sigma_ext.hunt.fast.engine import FastHunt
     from sigma_ext.hunt.inputs import Input
+    from sigma_ext.reference.correlation_engine import CorrelationEngine
     from sigma_ext.reference.engine import ReferenceEngine
 
 
@@ -36,6 +39,8 @@ to SQL and the first query cost about half a second, and the reference engine re
 audit events in a few hundredths of a second. Both engines print the same output (the differential
 tests)."""
 GZIP_WEIGHT = 16
+
+Correlations = tuple["CorrelationEngine", dict[str, "CorrelationFile"]]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,12 +95,30 @@ def _hunt(args: argparse.Namespace, folder: Path) -> int:
     if engine is None:
         return EXIT_PROBLEMS
     source = source_named(args.source) if args.source else None
+    correlations = correlations_or_report(corpus)
+    if correlations is None:
+        return EXIT_PROBLEMS
     fast = None
     if args.engine == "fast" or (args.engine == "auto" and not _small(inputs)):
         from sigma_ext.hunt.fast.engine import FastHunt
 
         fast = FastHunt(engine, source)
-    return hunt_inputs(inputs, engine, fast, source, args.strict, folder, sys.stdout, sys.stderr)
+    return hunt_inputs(
+        inputs, engine, fast, source, args.strict, folder, sys.stdout, sys.stderr, correlations
+    )
+
+
+def correlations_or_report(corpus: Corpus) -> Correlations | None:
+    """The corpus's correlation files, ready to run; None after reporting their problems."""
+    from sigma_ext.content.correlations import load_correlations
+    from sigma_ext.reference.correlation_engine import CorrelationEngine
+
+    files, problems = load_correlations(corpus.root, corpus.profile)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return None
+    return CorrelationEngine(corpus, files), {f.stem: f for f in files}
 
 
 def _small(inputs: list[Input]) -> bool:
@@ -119,9 +142,11 @@ def hunt_inputs(
     folder: Path,
     out: TextIO,
     err: TextIO,
+    correlations: Correlations | None = None,
 ) -> int:
     """Hunt checked inputs with the fast engine (when given) or the reference one; hits to
-    ``out``, bad lines and the per-file summaries to ``err``; the exit status."""
+    ``out``, then the correlation hits (the same pass for both engines), bad lines and the
+    per-file summaries to ``err``; the exit status."""
     from sigma_ext.hunt.progress import stderr_progress
     from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
 
@@ -142,6 +167,12 @@ def hunt_inputs(
                 print(item, file=err)
             else:
                 print(item.to_json(), file=out)
+        if correlations is not None:
+            from sigma_ext.hunt.correlations import correlation_hits, hit_json
+
+            correlation_engine, files = correlations
+            for hit in correlation_hits(correlation_engine, inputs, source):
+                print(hit_json(hit, files), file=out)
         out.flush()
     except BrokenPipeError:
         raise  # stdout closed: main's one line, not a reading error

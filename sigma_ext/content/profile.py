@@ -5,6 +5,8 @@ the same name (``%k8s_pipeline_identities%``). The JSON Schema in ``data/profile
 declares every list, its type and its kind (``x-kind``): ``identity`` lists compare exactly (a
 ``*`` is a glob the author wrote), ``registry`` lists are parsed image-registry names. No entry of
 either kind may hold a control character (tab, line break, ...): Lucene would cut it into words.
+A few scalar settings (``x-setting``: correlation windows and thresholds) fill the ``%name%``
+placeholders of the correlation rules (``sigma_ext.content.correlations``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ def list_kinds() -> dict[str, ListKind]:
     }
 
 
+def setting_names() -> tuple[str, ...]:
+    """Every scalar setting the schema knows."""
+    return tuple(
+        name for name, spec in profile_schema()["properties"].items() if spec.get("x-setting")
+    )
+
+
 @dataclass(frozen=True)
 class Profile:
     """A validated tuning profile."""
@@ -57,6 +66,7 @@ class Profile:
     path: Path
     lists: dict[str, tuple[str, ...]]
     throttle: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
 
     def throttle_period(self, theme: str) -> str:
         """How long an alert silences the same creator and object (``30m``, ``1h``)."""
@@ -133,7 +143,8 @@ def load_profile(path: Path) -> Profile:
     }
     throttle = {str(k): str(v) for k, v in data.get("alert_throttle", {}).items()}
     telemetry_gap = {str(k): str(v) for k, v in gaps.items()}
-    return Profile(path, lists, throttle, telemetry_gap)
+    settings = {name: str(data[name]) for name in setting_names() if name in data}
+    return Profile(path, lists, throttle, settings=settings, telemetry_gap=telemetry_gap)
 
 
 def _first_control(text: str) -> str | None:

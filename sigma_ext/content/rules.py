@@ -3,7 +3,8 @@
 A rule is a SigmaHQ-style Sigma rule plus two top-level attributes that tools read:
 
 ``theme``
-    one of ``unauthorized-creator``, ``unusual-registry``, ``off-pipeline``, ``visibility``.
+    one of ``unauthorized-creator``, ``unusual-registry``, ``off-pipeline``, ``risky-spec``,
+    ``visibility``.
 ``match_every_element`` (optional)
     names of detections that match only when *every* element of their (multi-valued) field
     matches, so that ``not <detection>`` means "some element does not match". Plain Sigma can
@@ -40,7 +41,13 @@ from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import SOURCES, source_for_logsource
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
 
-THEMES = ("unauthorized-creator", "unusual-registry", "off-pipeline", "visibility")
+THEMES = (
+    "unauthorized-creator",
+    "unusual-registry",
+    "off-pipeline",
+    "risky-spec",
+    "visibility",
+)
 
 # SigmaHQ's field order, then this project's attributes.
 FIELD_ORDER = (

@@ -4,7 +4,10 @@ The formula follows the rule's condition over its processed detections (field na
 mapping names them): a field compared with a value must be present; AND needs every part, OR any
 part; a null test of a nested field needs the top-level object that would hold it (``requestObject``
 for ``requestObject.metadata.ownerReferences``: only the object can say it has no owner), and a
-keyword search needs nothing; a negated part needs nothing either, except a
+keyword search needs nothing; a setting of the request body other than an image
+(``requestObject.spec....securityContext.privileged``, ``hostNetwork``, ``hostPath.path``) needs
+only the body, because a body without the setting states its default (not privileged, no host
+namespace), which is no blindness; a negated part needs nothing either, except a
 ``match_every_element`` detection (an allowlist of images): "every image is approved" holds of an
 event with no image at all, so such a rule is blind unless one of its fields is present. It is kept
 in disjunctive form: a set of alternatives, each a set of fields that together let the rule fire.
@@ -44,6 +47,11 @@ def _any(parts: list[Alternatives]) -> Alternatives:
     return _minimal(alternative for part in parts for alternative in part)
 
 
+def _defaulted_setting(field: str) -> bool:
+    """A pod-spec setting whose absence from a logged request body means its default."""
+    return field.startswith("requestObject.spec.") and not field.endswith(".image")
+
+
 def needed_fields(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Alternatives:
     """The presence formula of a rule its pipeline has already processed."""
     detections = rule.detection
@@ -53,6 +61,8 @@ def needed_fields(rule: SigmaRule, every_element: tuple[str, ...] = ()) -> Alter
             # "no owner" is said by the object that would hold one
             top = node.field.split(".", 1)[0]
             return NOTHING if top == node.field else frozenset({frozenset({top})})
+        if _defaulted_setting(node.field):
+            return frozenset({frozenset({node.field.split(".", 1)[0]})})
         return frozenset({frozenset({node.field})})
 
     # inside a detection: a negated part or a keyword search needs nothing

@@ -213,7 +213,7 @@ def decode_gke_audit_entry(event: Event) -> Event:
 
 # The fields of an audit event that hold arrays (``audit.k8s.io/v1`` ``Event``, and the pod
 # specs of the objects the creation rules read: pods, workloads' pod templates, CronJobs' job
-# templates).
+# templates: their container lists, each container's added capabilities, their volumes).
 AUDIT_ARRAY_FIELDS = frozenset(
     {
         "user.groups",
@@ -223,6 +223,15 @@ AUDIT_ARRAY_FIELDS = frozenset(
             f"requestObject.spec.{prefix}{kind}"
             for prefix in ("", "template.spec.", "jobTemplate.spec.template.spec.")
             for kind in ("containers", "initContainers", "ephemeralContainers")
+        ),
+        *(
+            f"requestObject.spec.{prefix}{kind}.securityContext.capabilities.add"
+            for prefix in ("", "template.spec.", "jobTemplate.spec.template.spec.")
+            for kind in ("containers", "initContainers", "ephemeralContainers")
+        ),
+        *(
+            f"requestObject.spec.{prefix}volumes"
+            for prefix in ("", "template.spec.", "jobTemplate.spec.template.spec.")
         ),
     }
 )

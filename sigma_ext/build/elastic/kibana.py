@@ -41,6 +41,7 @@ _THEME_USE_CASE = {
     "unauthorized-creator": "Use Case: Identity and Access Audit",
     "unusual-registry": "Use Case: Threat Detection",
     "off-pipeline": "Use Case: Configuration Audit",
+    "risky-spec": "Use Case: Vulnerability",
     "visibility": "Use Case: Asset Visibility",
 }
 

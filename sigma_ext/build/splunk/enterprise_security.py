@@ -33,6 +33,7 @@ SECURITY_DOMAIN = {
     "unauthorized-creator": "access",
     "unusual-registry": "threat",
     "off-pipeline": "audit",
+    "risky-spec": "threat",
     "visibility": "audit",
 }
 # Triage columns that are risk objects, with ES's risk object type.

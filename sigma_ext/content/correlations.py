@@ -1,0 +1,107 @@
+"""Sigma correlation rules: loading them, with their base rules, from ``correlations/``.
+
+A correlation file holds its base rules and then one correlation rule, as YAML documents
+(sigma-specification v2.1.0, correlation rules). The tuning profile's scalar settings fill the
+``'%name%'`` values of the correlation (its timespan and threshold) before the file is parsed;
+identity placeholders in the base rules are filled by the conversion pipeline, as for any rule.
+
+The files live apart from ``rules/``: their base rules exist only to be correlated (a pod
+deletion is no alert of its own), so the single-rule machinery (check, fixtures, hunt) never sees
+them. ``sigma_ext.reference.correlation`` evaluates them; ``sigma_ext.build.correlations``
+compiles them per target.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+from sigma_ext.content.profile import Profile, setting_names
+from sigma_ext.problems import Problem
+from sigma_ext.sources.catalogue import Source, sources_for_logsource
+
+_SETTING = re.compile(r"'%([a-z0-9_]+)%'")
+
+
+@dataclass(frozen=True)
+class CorrelationFile:
+    """One correlation rule and the base rules it correlates."""
+
+    path: Path
+    text: str
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    def collection(self) -> SigmaCollection:
+        """A fresh collection (pySigma pipelines change the rules they process)."""
+        collection = SigmaCollection.from_yaml(self.text)
+        collection.resolve_rule_references()
+        return collection
+
+    def correlation(self, collection: SigmaCollection | None = None) -> SigmaCorrelationRule:
+        rules = (collection or self.collection()).rules
+        [correlation] = [r for r in rules if isinstance(r, SigmaCorrelationRule)]
+        return correlation
+
+    def base_rules(self, collection: SigmaCollection | None = None) -> list[SigmaRule]:
+        return [r for r in (collection or self.collection()).rules if isinstance(r, SigmaRule)]
+
+    def sources(self) -> tuple[Source, ...]:
+        """The sources of the base rules' log source (all base rules share one)."""
+        [first, *_] = self.base_rules()
+        return sources_for_logsource(first.logsource.product, first.logsource.service)
+
+    @property
+    def theme(self) -> str:
+        return str(self.correlation().custom_attributes.get("theme", ""))
+
+
+def fill_settings(text: str, profile: Profile) -> tuple[str, list[str]]:
+    """The text with each ``'%setting%'`` replaced by the profile's value; settings it lacks."""
+    missing: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in setting_names():
+            return match.group(0)  # an identity list: the conversion pipeline fills it
+        if name not in profile.settings:
+            missing.append(name)
+            return match.group(0)
+        return profile.settings[name]
+
+    return _SETTING.sub(value, text), missing
+
+
+def load_correlations(root: Path, profile: Profile) -> tuple[list[CorrelationFile], list[Problem]]:
+    """Every ``correlations/**/*.yml`` file that parses, and a problem for each that does not."""
+    files: list[CorrelationFile] = []
+    problems: list[Problem] = []
+    for path in sorted((root / "correlations").rglob("*.yml")):
+        text, missing = fill_settings(path.read_text(encoding="utf-8"), profile)
+        if missing:
+            problems.extend(
+                Problem(str(path), 1, f"the profile {profile.path} has no setting {name!r}")
+                for name in missing
+            )
+            continue
+        candidate = CorrelationFile(path, text)
+        try:
+            collection = candidate.collection()
+            correlations = [r for r in collection.rules if isinstance(r, SigmaCorrelationRule)]
+            if len(correlations) != 1:
+                raise SigmaError("a correlation file holds exactly one correlation rule")
+            if not candidate.sources():
+                raise SigmaError("the base rules' log source is served by no source")
+        except (SigmaError, ValueError) as error:
+            problems.append(Problem(str(path), 1, f"invalid correlation file: {error}"))
+            continue
+        files.append(candidate)
+    return files, problems
