@@ -10,6 +10,7 @@ import pytest
 
 from sigma_ext.cli.formats import github_annotations
 from sigma_ext.cli.main import main
+from sigma_ext.content.rules import THEMES
 from sigma_ext.problems import Problem
 
 from .test_content_repository import SAMPLE, line_of, run
@@ -45,7 +46,7 @@ def test_check_format_github_annotates_the_file_and_line(
     line = line_of(broken_rule, "theme:")
     assert out == (
         f"::error file=rules/kubernetes/audit/{SAMPLE}.yml,line={line},title=sigma-ext check"
-        "::theme must be one of unauthorized-creator, unusual-registry, off-pipeline, visibility\n"
+        f"::theme must be one of {', '.join(THEMES)}\n"
     )
     assert err == "1 problem(s) found\n"
 
