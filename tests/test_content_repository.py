@@ -12,6 +12,7 @@ import pytest
 from sigma_ext.cli.main import main
 from sigma_ext.content.corpus import Corpus, corpus_at
 from sigma_ext.content.locate import CONFIG_NAME, locate, shipped_root
+from sigma_ext.content.rules import THEMES
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.sources.catalogue import SOURCES
 from sigma_ext.targets import MAPPING_DIRS
@@ -278,8 +279,7 @@ def test_own_rule_problems_say_how_to_fix_them(repo: Path) -> None:
     assert problems(repo) == [
         f"{rule}:{line_of(rule, 'logsource:')}: no source of this project serves this "
         f"logsource: use one of {', '.join(served)}",
-        f"{rule}:{line_of(rule, 'theme:')}: theme must be one of unauthorized-creator, "
-        "unusual-registry, off-pipeline, visibility",
+        f"{rule}:{line_of(rule, 'theme:')}: theme must be one of {', '.join(THEMES)}",
     ]
 
 
@@ -287,8 +287,7 @@ def test_a_missing_theme_names_the_themes(repo: Path) -> None:
     rule = repo / "rules" / "kubernetes" / "audit" / f"{SAMPLE}.yml"
     rule.write_text(rule.read_text().replace("theme: unauthorized-creator\n", ""))
     assert problems(repo) == [
-        f"{rule}:1: missing required attribute 'theme' (one of unauthorized-creator, "
-        "unusual-registry, off-pipeline, visibility)"
+        f"{rule}:1: missing required attribute 'theme' (one of {', '.join(THEMES)})"
     ]
 
 

@@ -125,7 +125,7 @@ def render(
 
 def correlation_files(corpus: Corpus) -> dict[str, str]:
     """The correlation queries per SIEM and source, and their verdict table."""
-    loaded, problems = load_correlations(corpus.root, corpus.profile)
+    loaded, problems = load_correlations(corpus.correlations_root, corpus.profile)
     if problems:
         raise ProblemsFound(problems)
     compiled = compile_correlations(corpus, loaded)

@@ -41,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
             content = Content(location, corpus)
             # the rules that loaded are compiled too: one run reports every problem
             problems += check_compilation(corpus)
-            files, correlation_problems = load_correlations(corpus.root, corpus.profile)
+            files, correlation_problems = load_correlations(
+                corpus.correlations_root, corpus.profile
+            )
             problems += correlation_problems
             problems += [
                 Problem(
-                    str(corpus.root / "correlations" / f"{c.correlation}.yml"),
+                    str(root / "correlations" / f"{c.correlation}.yml"),
                     1,
                     f"{c.target}/{c.source}: {'; '.join(map(str, c.reasons))}",
                 )

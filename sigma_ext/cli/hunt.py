@@ -113,7 +113,7 @@ def correlations_or_report(corpus: Corpus) -> Correlations | None:
     from sigma_ext.content.correlations import load_correlations
     from sigma_ext.reference.correlation_engine import CorrelationEngine
 
-    files, problems = load_correlations(corpus.root, corpus.profile)
+    files, problems = load_correlations(corpus.correlations_root, corpus.profile)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)

@@ -21,6 +21,15 @@ class Corpus:
     rules: tuple[RuleFile, ...]
     mappings: dict[tuple[str, str], Mapping]
     profile: Profile
+    # where the shipped or checked-out content lives (rules, mappings, correlations); the
+    # working folder's content when None
+    content_root: Path | None = None
+
+    @property
+    def correlations_root(self) -> Path:
+        """The folder whose ``correlations/`` holds the correlation rules: the checkout's, or
+        the shipped content's when sigma-ext runs from an installed wheel."""
+        return self.root if self.content_root is None else self.content_root
 
     def sources_of(self, rule_file: RuleFile) -> tuple[Source, ...]:
         """The sources a rule runs on, its log source's primary source first."""
@@ -119,7 +128,7 @@ def _assemble(
         )
         if not missing and mapped:
             complete.append(rule_file)
-    return Corpus(root, tuple(complete), mappings, profile), sorted(problems)
+    return Corpus(root, tuple(complete), mappings, profile, mapping_root), sorted(problems)
 
 
 def _missing_placeholder(name: str, rule_file: RuleFile, profile_path: Path) -> Problem:
