@@ -41,9 +41,8 @@ def run(args: argparse.Namespace) -> int:
             content = Content(location, corpus)
             # the rules that loaded are compiled too: one run reports every problem
             problems += check_compilation(corpus)
-            files, correlation_problems = load_correlations(
-                corpus.correlations_root, corpus.profile
-            )
+            root = corpus.correlations_root
+            files, correlation_problems = load_correlations(root, corpus.profile)
             problems += correlation_problems
             problems += [
                 Problem(
