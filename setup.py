@@ -1,10 +1,10 @@
 """Packaging: the wheel carries the content kept at the repository root.
 
-Rules, correlations, mappings, profiles and fixtures stay at the repository root, where detection
-engineers look for them (the SigmaHQ layout; the paths the docs, ``sigma convert -p
+Rules, correlations, mappings, profiles and fixtures stay at the repository root, where
+detection engineers look for them (the SigmaHQ layout; the paths the docs, ``sigma convert -p
 mappings/...`` and every fixture's expectations use). Building a wheel copies them into
-``sigma_ext/shipped/``, where ``sigma_ext.content.locate`` finds them once installed; an editable install reads the
-checkout itself. Everything else is declared in pyproject.toml.
+``sigma_ext/shipped/``, where ``sigma_ext.content.locate`` finds them once installed; an
+editable install reads the checkout itself. Everything else is declared in pyproject.toml.
 """
 
 from __future__ import annotations
