@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -155,8 +155,9 @@ class RuleFile:
         rule.custom_attributes["match_every_element"] = list(self.every_element)
         return rule
 
-    def detection_keys(self) -> Iterable[tuple[str, int]]:
-        """Every ``field|modifier`` key of every detection, with its line, in file order."""
+    def detection_items(self) -> Iterator[tuple[str, int, tuple[str | int, ...], dict[Any, Any]]]:
+        """(detection name, index in its list or -1, YAML path, item) for every mapping of
+        ``field|modifier`` keys in the detections, in file order."""
         detection = self.data.get("detection")
         if not isinstance(detection, dict):
             return
@@ -167,36 +168,26 @@ class RuleFile:
             for index, item in enumerate(items):
                 if not isinstance(item, dict):
                     continue
-                here: tuple[str | int, ...] = (
-                    ("detection", name, index) if isinstance(body, list) else ("detection", name)
-                )
-                for key in item:
-                    yield str(key), self.located.line_of((*here, key))
+                place = index if isinstance(body, list) else -1
+                here = ("detection", name, *(() if place < 0 else (place,)))
+                yield str(name), place, here, item
+
+    def detection_keys(self) -> Iterable[tuple[str, int]]:
+        """Every ``field|modifier`` key of every detection, with its line, in file order."""
+        for _, _, here, item in self.detection_items():
+            for key in item:
+                yield str(key), self.located.line_of((*here, key))
 
     def value_lines(self, holds: str) -> list[tuple[str, int]]:
         """Each detection key with a string value holding ``holds``, and that value's line."""
         found: list[tuple[str, int]] = []
-        detection = self.data.get("detection")
-        if not isinstance(detection, dict):
-            return found
-        for name, body in detection.items():
-            if name == "condition":
-                continue
-            items = body if isinstance(body, list) else [body]
-            for index, item in enumerate(items):
-                if not isinstance(item, dict):
-                    continue
-                here: tuple[str | int, ...] = (
-                    ("detection", name, index) if isinstance(body, list) else ("detection", name)
-                )
-                for key, value in item.items():
-                    values = value if isinstance(value, list) else [value]
-                    for number, one in enumerate(values):
-                        if isinstance(one, str) and holds in one:
-                            where = (
-                                (*here, key, number) if isinstance(value, list) else (*here, key)
-                            )
-                            found.append((str(key), self.located.line_of(where)))
+        for _, _, here, item in self.detection_items():
+            for key, value in item.items():
+                values = value if isinstance(value, list) else [value]
+                for number, one in enumerate(values):
+                    if isinstance(one, str) and holds in one:
+                        where = (*here, key, number) if isinstance(value, list) else (*here, key)
+                        found.append((str(key), self.located.line_of(where)))
         return found
 
     def field_lines(self) -> dict[str, int]:
@@ -337,32 +328,21 @@ def _item_problems(rule_file: RuleFile) -> tuple[list[Problem], set[tuple[str, i
     """A problem at the line of every detection key pySigma refuses (an unknown modifier, modifiers
     that do not go together, a value the modifiers cannot take), and those keys, as
     (detection, index in its list or -1, key)."""
-    detection = rule_file.data.get("detection")
     problems: list[Problem] = []
     bad: set[tuple[str, int, str]] = set()
-    if not isinstance(detection, dict):
-        return problems, bad
-    for name, body in detection.items():
-        if name == "condition":
-            continue
-        items = body if isinstance(body, list) else [body]
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                continue
-            for key, value in item.items():
-                try:
-                    SigmaDetectionItem.from_mapping(key, value)
-                except SigmaError as error:
-                    place = index if isinstance(body, list) else -1
-                    bad.add((name, place, key))
-                    here = ("detection", name, *(() if place < 0 else (place,)), key)
-                    problems.append(
-                        Problem(
-                            str(rule_file.path),
-                            rule_file.located.line_of(here),
-                            f"{name}: {key}: {_message(error)}",
-                        )
+    for name, place, at, item in rule_file.detection_items():
+        for key, value in item.items():
+            try:
+                SigmaDetectionItem.from_mapping(key, value)
+            except SigmaError as error:
+                bad.add((name, place, key))
+                problems.append(
+                    Problem(
+                        str(rule_file.path),
+                        rule_file.located.line_of((*at, key)),
+                        f"{name}: {key}: {_message(error)}",
                     )
+                )
     return problems, bad
 
 
