@@ -29,8 +29,9 @@
   Kubernetes metadata may read ``<NA>`` when enrichment missed a short-lived container.
 
 For Sysmon, ``decode`` adds what a process-creation command line asks for (``sigma_ext.sources.
-container_cli``): ``sx_cli``, ``sx_action`` and, where it names one, ``sx_image``; the Splunk and
-Elastic searches extract the same three fields with the same expressions.
+container_cli``): ``sx_cli``, ``sx_action`` and, where it has them, ``sx_image`` and ``sx_flags``
+(the subcommand's flag section); the Splunk and Elastic searches extract the same fields with the
+same expressions.
 """
 
 from __future__ import annotations
@@ -82,13 +83,16 @@ def is_sysmon_event(event: Event) -> bool:
 
 
 def with_creation(event: Event, command_line: Any) -> Event:
-    """The event with ``sx_cli``, ``sx_action`` and ``sx_image`` of its command line, if any."""
+    """The event with ``sx_cli``, ``sx_action``, ``sx_image`` and ``sx_flags`` of its command
+    line, if any."""
     creation = parse_command_line(command_line)
     if creation is None:
         return event
     derived = {"sx_cli": creation.cli, "sx_action": creation.action}
     if creation.image is not None:
         derived["sx_image"] = creation.image
+    if creation.flags is not None:
+        derived["sx_flags"] = creation.flags
     return {**event, **derived}
 
 
