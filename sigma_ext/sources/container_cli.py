@@ -238,6 +238,9 @@ def esql_grok(field: str) -> str:
 
     One GROK (a second one would reset the first one's columns to null where it does not
     match), each family's groups suffixed with its position, then the first non-null of each.
+    ``sx_flags`` is lower-cased: ES|QL's ``LIKE`` is case-sensitive where Sigma, Splunk's search
+    and the native evaluator are not, so rules write their flag values in lower case and every
+    target compares them without case.
     """
     parts = [
         "(?:" + pcre(f).replace("(?<sx_", f"(?<sx{n}_").removeprefix("^") + ")"
@@ -247,5 +250,6 @@ def esql_grok(field: str) -> str:
     evals = []
     for name in ("cli", "action", "flags", "image"):
         made = [f"sx{n}_{name}" for n, f in enumerate(FAMILIES) if f"<sx_{name}>" in pcre(f)]
-        evals.append(f"sx_{name} = COALESCE({', '.join(made)})")
+        first = f"COALESCE({', '.join(made)})"
+        evals.append(f"sx_{name} = " + (f"TO_LOWER({first})" if name == "flags" else first))
     return f"{grok} | EVAL {', '.join(evals)}"
