@@ -270,5 +270,6 @@ def decode_audit_event(event: Event) -> Event:
         if creation.image is not None:
             decoded["sx_image"] = creation.image
         if creation.flags is not None:
-            decoded["sx_flags"] = creation.flags
+            # the words as the command line joins them: whitespace inside an argument is a space
+            decoded["sx_flags"] = creation.flags.replace("\0", " ")
     return decoded
