@@ -131,3 +131,43 @@ def test_sysmon_lines_are_read_and_others_left_alone() -> None:
     other = line.replace("Linux-Sysmon", "Microsoft-Windows-Sysmon")
     assert parse_sysmon_line(other) is None
     assert parse_sysmon_line("Dec  6 22:41:07 web-01 sshd[1]: Accepted publickey") is None
+
+
+def test_the_tetragon_searches_carry_the_parser_expressions_without_the_image(
+    corpus: Corpus,
+) -> None:
+    """Tetragon's sx_image is the running container's image: its searches parse the binary and
+    arguments, joined with a space, for the tool, subcommand and flags only."""
+    source = source_named("tetragon")
+    (splunk,) = [
+        item["prefix"]
+        for item in corpus.mapping("splunk", source).data.get("postprocessing", [])
+        if item.get("type") == "embed"
+    ]
+    elastic = state_value(corpus.mapping("elastic", source), "esql_prelude")
+    assert splunk.endswith(" | " + splunk_rex("sx_cmd", image=False) + " | search ")
+    assert elastic is not None
+    assert elastic.endswith(" | " + esql_grok("sx_cmd", image=False))
+    assert "sx_image" not in splunk_rex("sx_cmd", image=False)
+    assert "sx_image" not in esql_grok("sx_cmd", image=False)
+
+
+def test_a_tetragon_exec_of_a_client_is_read_from_binary_and_arguments() -> None:
+    event = {
+        "process_exec": {
+            "process": {
+                "binary": "/usr/bin/docker",
+                "arguments": "run --privileged registry.corp.example/x:1 sh",
+                "pod": {"container": {"image": {"name": "registry.corp.example/ci:1"}}},
+            }
+        },
+        "node_name": "n",
+        "time": "2026-12-06T14:00:00Z",
+    }
+    decoded = source_named("tetragon").decode(event)
+    assert (decoded["sx_cli"], decoded["sx_action"], decoded["sx_flags"]) == (
+        "docker",
+        "run",
+        " --privileged ",
+    )
+    assert decoded["sx_image"] == ["registry.corp.example/ci:1"]

@@ -225,15 +225,22 @@ def parse_command_line(command_line: object) -> Creation | None:
     return None
 
 
-def splunk_rex(field: str) -> str:
-    """The SPL that sets ``sx_cli``, ``sx_action``, ``sx_flags`` and ``sx_image`` from ``field``."""
+def _without_image(expression: str) -> str:
+    return expression.replace("(?<sx_image>", "(?:")
+
+
+def splunk_rex(field: str, image: bool = True) -> str:
+    """The SPL that sets ``sx_cli``, ``sx_action``, ``sx_flags`` and ``sx_image`` from ``field``
+    (without ``sx_image`` when ``image`` is false: a source whose ``sx_image`` is another image,
+    as Tetragon's running container)."""
+    expressions = [pcre(f) if image else _without_image(pcre(f)) for f in FAMILIES]
     return " | ".join(
-        f'rex field={field} "{pcre(family).replace(chr(34), chr(92) + chr(34))}"'
-        for family in FAMILIES
+        f'rex field={field} "{expression.replace(chr(34), chr(92) + chr(34))}"'
+        for expression in expressions
     )
 
 
-def esql_grok(field: str) -> str:
+def esql_grok(field: str, image: bool = True) -> str:
     """The ES|QL that sets ``sx_cli``, ``sx_action``, ``sx_flags`` and ``sx_image`` from ``field``.
 
     One GROK (a second one would reset the first one's columns to null where it does not
@@ -242,14 +249,15 @@ def esql_grok(field: str) -> str:
     and the native evaluator are not, so rules write their flag values in lower case and every
     target compares them without case.
     """
+    expressions = [pcre(f) if image else _without_image(pcre(f)) for f in FAMILIES]
     parts = [
-        "(?:" + pcre(f).replace("(?<sx_", f"(?<sx{n}_").removeprefix("^") + ")"
-        for n, f in enumerate(FAMILIES)
+        "(?:" + e.replace("(?<sx_", f"(?<sx{n}_").removeprefix("^") + ")"
+        for n, e in enumerate(expressions)
     ]
     grok = f'GROK {field} """^(?:{"|".join(parts)})"""'
     evals = []
-    for name in ("cli", "action", "flags", "image"):
-        made = [f"sx{n}_{name}" for n, f in enumerate(FAMILIES) if f"<sx_{name}>" in pcre(f)]
+    for name in ("cli", "action", "flags", "image") if image else ("cli", "action", "flags"):
+        made = [f"sx{n}_{name}" for n, e in enumerate(expressions) if f"<sx_{name}>" in e]
         first = f"COALESCE({', '.join(made)})"
         evals.append(f"sx_{name} = " + (f"TO_LOWER({first})" if name == "flags" else first))
     return f"{grok} | EVAL {', '.join(evals)}"
