@@ -181,10 +181,10 @@ class SearchParser:
         if following is not None and following.kind == "word" and following.text in _SPACED:
             # ``field > 10``: the comparison written with spaces around the operator
             self.take()
-            value = self.take()
-            if value.kind != "word":
+            bound = self.take()
+            if bound.kind != "word":
                 raise QueryError(f"{token.text} {following.text} needs a value")
-            token = Token("word", f"{token.text}{following.text}{value.text}")
+            token = Token("word", f"{token.text}{following.text}{bound.text}")
         split = _split_comparison(token.text)
         if split is None:
             raise Unsupported(f"keyword term {token.text!r} (search in _raw)")
