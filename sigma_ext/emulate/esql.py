@@ -22,9 +22,9 @@ NULL values", "ES|QL multivalued fields"):
   ``RLIKE``: Lucene regular expression (``lucene_regexp``), whole value.
 * Functions: ``CASE``, ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
   ``LENGTH``, ``CIDR_MATCH``, ``MV_APPEND`` (a null argument contributes nothing),
-  ``MV_DEDUPE``, ``MV_COUNT``, ``MV_CONCAT``, ``DATE_TRUNC(span, date)`` (rounded down to a
-  multiple of the span since the epoch, UTC); time spans ``5 minutes``/``5minutes`` in seconds,
-  minutes, hours or days (``esql_parts``).
+  ``MV_DEDUPE``, ``MV_COUNT``, ``MV_CONCAT``, ``TO_STRING``, ``DATE_TRUNC(span, date)``
+  (rounded down to a multiple of the span since the epoch, UTC); time spans ``5 minutes`` or
+  ``5minutes`` in seconds, minutes, hours or days (``esql_parts``).
 * ``STATS ... BY`` and the commands after it run over many documents: ``esql_stats``.
 * Verification errors raise ``QueryError``: a field the index does not map ("Unknown column"),
   comparing a string with a number, an unknown command.
@@ -43,7 +43,7 @@ from typing import Any
 
 from sigma_ext.emulate import QueryError, Unsupported
 from sigma_ext.emulate.documents import Document
-from sigma_ext.emulate.esql_parts import TIME_UNITS, date_trunc, dissect, grok, grok_row, time_span
+from sigma_ext.emulate.esql_parts import SPAN_UNITS, date_trunc, dissect, grok, grok_row, time_span
 from sigma_ext.emulate.lucene_regexp import full_match
 
 Row = dict[str, Any]  # None, a scalar, or a tuple of two or more values
@@ -214,8 +214,18 @@ def _dedupe(value: Any) -> Any:
     return _pack(tuple(dict.fromkeys(_mv(value))))
 
 
+def _to_string(value: Any) -> Any:
+    """``TO_STRING``: each value as a string (booleans ``true``/``false``); null stays null."""
+
+    def text(v: Any) -> str:
+        return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+    return None if value is None else _pack(tuple(text(v) for v in _mv(value)))
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "CASE": _case,
+    "TO_STRING": _to_string,
     "DATE_TRUNC": date_trunc,
     "COALESCE": _coalesce,
     "TO_LOWER": _single_valued(lambda s: str(s).lower()),
@@ -353,7 +363,7 @@ class _Parser:
         if token.kind == "number":
             number = float(token.text) if "." in token.text else int(token.text)
             unit = self.peek()
-            if unit is not None and unit.kind == "name" and unit.text.lower() in TIME_UNITS:
+            if unit is not None and unit.kind == "name" and unit.text.lower() in SPAN_UNITS:
                 self.take()
                 span = time_span(number, unit.text.lower())
                 return lambda row: span

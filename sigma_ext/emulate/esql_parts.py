@@ -71,10 +71,17 @@ TIME_UNITS = {
     **dict.fromkeys(("hour", "hours", "h"), 3600),
     **dict.fromkeys(("day", "days", "d"), 86400),
 }
+CALENDAR_UNITS = frozenset(
+    {"millisecond", "milliseconds", "ms", "week", "weeks", "w", "month", "months", "mo"}
+    | {"quarter", "quarters", "q", "year", "years", "yr", "y"}
+)
+SPAN_UNITS = CALENDAR_UNITS | TIME_UNITS.keys()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def time_span(number: float, unit: str) -> timedelta:
+    if unit in CALENDAR_UNITS:
+        raise Unsupported(f"the time span {number} {unit} (calendar and millisecond units)")
     if not isinstance(number, int):
         raise QueryError(f"a time span is a whole number of units: {number} {unit}")
     return timedelta(seconds=number * TIME_UNITS[unit])
