@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -243,6 +244,48 @@ def test_the_plain_sequences_give_the_expected_windows_on_both_siems(
                 for stem, window, group, _ in _emulated(result, documents)
             }
             assert got == want, f"{expected.name} on {target}"
+
+
+def _read_later(document: Document, delay: timedelta) -> Document:
+    """The document as a collector stamps it ``delay`` after the API server wrote the event."""
+    if document.target == "splunk":
+        [stamp] = document.values["_time"]
+        later = f"{float(stamp) + delay.total_seconds():.6f}"
+        return replace(document, values={**document.values, "_time": (later,)})
+    [time] = document.values["@timestamp"]
+    return replace(document, values={**document.values, "@timestamp": (time + delay,)})
+
+
+def test_the_read_time_stamp_of_plain_audit_files_moves_a_pair_across_a_boundary(
+    compiled: list[CompiledCorrelation], correlation_engine: CorrelationEngine
+) -> None:
+    """The documented difference behind the plain audit file's ``window time`` reason: its
+    collectors stamp the time they read the line. Read 0.5 s late, the curl-check deletion
+    written at 09:03:59.921 lands in the 09:04 window, and both SIEMs miss that pair, which the
+    evaluator (stageTimestamp) reports; every other hit stays. EKS, AKS and GKE carry a time
+    written with the event, and have no such reason."""
+    stem = "kubernetes_audit_short_lived_pod"
+    jsonl = ROOT / "fixtures/kubernetes_audit/correlations/short_lived_pods.jsonl"
+    events = _delivered(jsonl, "kubernetes_audit")
+    want = _reference(correlation_engine, events, "kubernetes_audit", stem)
+    for target in ("splunk", "elastic"):
+        [result] = [
+            c
+            for c in compiled
+            if (c.correlation, c.source, c.target) == (stem, "kubernetes_audit", target)
+        ]
+        assert result.status == "degraded"
+        assert "window time" in [r.subject for r in result.reasons]
+        documents = [
+            _read_later(build_document(target, "kubernetes_audit", event), timedelta(seconds=0.5))
+            for event in events
+        ]
+        got = _emulated(result, documents)
+        assert got < want
+        assert {group[1] for _, _, group, _ in want - got} == {"curl-check"}
+    for other in compiled:
+        if other.source != "kubernetes_audit":
+            assert "window time" not in [r.subject for r in other.reasons]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -95,6 +95,34 @@ def _with_prelude(query: str, prefix: str) -> str:
     return f"{prefix}{query.lstrip()}"
 
 
+# The (source, target) pairs whose documented ingestion stamps an event with the time it was
+# read, not the time the API server wrote it (stageTimestamp, the evaluator's time): the windows
+# are cut on that time there (docs/correlations.md, tests/test_correlation_emulation.py).
+READ_TIME_STAMPED: dict[tuple[str, str], str] = {
+    ("kubernetes_audit", "splunk"): "the OpenTelemetry Collector's filelog receiver, the "
+    "documented kube:apiserver-audit input, does not parse the audit timestamp, so _time is the "
+    "time the line was collected",
+    ("kubernetes_audit", "elastic"): "the Kubernetes integration's audit_logs input and ingest "
+    "pipeline do not parse the audit timestamp, so @timestamp is the time the agent read the line",
+}
+
+
+def _window_time_reasons(source: Source, target: Target) -> list[Reason]:
+    """Why the SIEM's windows may differ from the evaluator's: the time they are cut on."""
+    why = READ_TIME_STAMPED.get((source.name, target.name))
+    if why is None:
+        return []
+    return [
+        Reason(
+            "degraded",
+            f"{why}, later than stageTimestamp by the collection delay: an event written just "
+            "before a window boundary and read after it counts in the next window (a pair "
+            "written inside one window is missed, or one split by the boundary is joined)",
+            "window time",
+        )
+    ]
+
+
 def _esql_with_mapping_prelude(query: str, mapping: Mapping) -> str:
     """The ES|QL query with the mapping's ``esql_prelude`` right after ``FROM``, as single ES|QL
     rules get it: ES|QL refuses a query that names a column no index maps, so a mapping whose
@@ -143,6 +171,7 @@ def compile_correlation(
         query = _with_prelude(str(query), prelude)
     if target is ELASTIC:
         query = _esql_with_mapping_prelude(str(query), mapping)
+    reasons += _window_time_reasons(source, target)
     verdict: Status = "shared" if shared else ("degraded" if reasons else "ok")
     language = "spl" if target is SPLUNK else "esql"
     return CompiledCorrelation(
