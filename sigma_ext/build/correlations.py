@@ -101,7 +101,7 @@ def _with_prelude(query: str, prefix: str) -> str:
 READ_TIME_STAMPED: dict[tuple[str, str], str] = {
     ("kubernetes_audit", "splunk"): "the OpenTelemetry Collector's filelog receiver, the "
     "documented kube:apiserver-audit input, does not parse the audit timestamp, so _time is the "
-    "time the line was collected",
+    "time the line was collected or indexed",
     ("kubernetes_audit", "elastic"): "the Kubernetes integration's audit_logs input and ingest "
     "pipeline do not parse the audit timestamp, so @timestamp is the time the agent read the line",
 }
