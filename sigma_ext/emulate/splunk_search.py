@@ -56,6 +56,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import cache
 
+from sigma_ext.build.quoting import spl_stages
 from sigma_ext.emulate import QueryError, Unsupported
 from sigma_ext.emulate.documents import Document, splunk_fields
 from sigma_ext.emulate.spl_eval import EvalFn, EvalParser, eval_tokens, pcre, store
@@ -65,24 +66,10 @@ from sigma_ext.emulate.spl_values import Row, unescape
 
 def split_pipeline(query: str) -> list[str]:
     """The commands of a search, split at ``|`` outside quotes."""
-    parts, current, quoted, index = [], [], False, 0
-    while index < len(query):
-        char = query[index]
-        if char == "\\" and index + 1 < len(query):
-            current.append(query[index : index + 2])
-            index += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        if char == "|" and not quoted:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    if quoted:
-        raise QueryError("unbalanced quotes")
-    parts.append("".join(current).strip())
+    try:
+        parts = spl_stages(query)
+    except ValueError as error:
+        raise QueryError(str(error)) from None
     if "```" in query:
         raise Unsupported("SPL comments")
     return parts
