@@ -45,6 +45,11 @@ def profile_schema() -> dict[str, Any]:
 
 def list_kinds() -> dict[str, ListKind]:
     """Every list the schema knows, with its kind."""
+    return dict(_list_kinds())
+
+
+@cache
+def _list_kinds() -> dict[str, ListKind]:
     return {
         name: spec["x-kind"]
         for name, spec in profile_schema()["properties"].items()
@@ -85,7 +90,7 @@ class Profile:
         return self.telemetry_gap.get("every", DEFAULT_GAP_EVERY)
 
     def kind(self, name: str) -> ListKind:
-        return list_kinds()[name]
+        return _list_kinds()[name]
 
     def as_vars(self) -> dict[str, list[str]]:
         """The identity lists as pySigma pipeline ``vars``."""
