@@ -113,8 +113,8 @@ def load_correlations(root: Path, profile: Profile) -> tuple[list[CorrelationFil
             continue
         candidate = CorrelationFile(path, text)
         try:
-            rules = candidate.read_only.rules
-            correlations = [r for r in rules if isinstance(r, SigmaCorrelationRule)]
+            collection = candidate.read_only
+            correlations = [r for r in collection.rules if isinstance(r, SigmaCorrelationRule)]
             if len(correlations) != 1:
                 raise SigmaError("a correlation file holds exactly one correlation rule")
             if not candidate.sources():
