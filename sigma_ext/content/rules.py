@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,12 @@ class RuleFile:
         value = self.data.get("logsource", {}).get("service")
         return None if value is None else str(value)
 
+    @cached_property
+    def parsed(self) -> SigmaRule:
+        """The rule parsed once, for what only reads it (the checks, its placeholders); a
+        pipeline gets ``fresh()``."""
+        return self.fresh()
+
     def fresh(self, condition: str | None = None) -> SigmaRule:
         """A new SigmaRule object (pySigma pipelines mutate the rules they process),
         optionally with another condition."""
@@ -199,7 +206,7 @@ class RuleFile:
 
     def placeholders(self) -> set[str]:
         """Names of the %placeholders% the rule's detections use."""
-        return set(_placeholders_in(self.fresh().detection.detections.values()))
+        return set(_placeholders_in(self.parsed.detection.detections.values()))
 
 
 def _placeholders_in(items: Iterable[SigmaDetection | SigmaDetectionItem]) -> Iterable[str]:
@@ -253,7 +260,7 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
         return problems
     item_problems, bad_keys = _item_problems(rule_file)
     try:
-        rule = rule_file.fresh() if not bad_keys else _without(rule_file, bad_keys).fresh()
+        rule = rule_file.parsed if not bad_keys else _without(rule_file, bad_keys).fresh()
     except SigmaError as error:
         return item_problems or [_at_detection(rule_file, error)]
     condition_problems = _condition_problems(rule_file, rule)
