@@ -37,6 +37,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.condition_tree import Fold, conjuncts, fold, negated_detection
+from sigma_ext.content.attack import unknown_tag_message, unknown_tags
 from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import SOURCES, source_for_logsource
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
@@ -267,6 +268,13 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
                 "attributes out of SigmaHQ order: expected "
                 + ", ".join(sorted(known, key=FIELD_ORDER.index)),
             )
+        )
+    tags = data["tags"]
+    if isinstance(tags, list):
+        problems.extend(
+            Problem(path, located.line_of(("tags", index)), unknown_tag_message(unknown))
+            for index, tag in enumerate(tags)
+            for unknown in unknown_tags([str(tag)])
         )
     if rule_file.theme not in THEMES:
         problems.append(

@@ -1,0 +1,150 @@
+"""Correlation rules as Kibana ES|QL detection rules, in ``detection-rules.ndjson``.
+
+Each packaged Elastic correlation (``sigma_ext.build.correlation_package``: ok or degraded; a
+shared result adds no second rule over the same stored events) is one line after the single
+rules, of Kibana's ``esql`` rule type (security_solution rule_schemas: ``EsqlRuleCreateFields``
+= ``type: esql``, ``language: esql``, ``query``; no ``index`` or data view: the query's ``FROM``
+names the indices):
+
+- ``query`` is the compiled correlation (``elastic/correlations/<rule>.<source>.esql``) as
+  pySigma's ES|QL backend writes it. It is an *aggregating* query (``STATS ... BY timebucket,
+  <group-by>``): Elastic documents that such a rule's alerts hold only the columns the query
+  returns, that it needs no ``METADATA _id`` (only non-aggregating queries use ``_id`` to
+  deduplicate alerts; the ``METADATA _id, _index, _version`` pySigma writes in ``FROM`` is
+  dropped by ``STATS``), and that it may alert twice for events in the additional look-back;
+- ``rule_id``: the correlation's Sigma id on its primary source, a UUID derived from it and the
+  source's name on the others (stable across builds, as for single rules);
+- ``interval`` every 5 minutes (hourly for windows over an hour) and ``from``
+  ``now-(timespan + interval + 15m)`` on ``@timestamp`` (the event time ``date_trunc`` buckets;
+  no ``timestamp_override``): the first run 15 minutes (the cloud delivery lag) after a window
+  ends reads the whole window; a window two runs read whole is one alert through
+  ``alert_suppression`` by the group-by fields (Kibana 8.15+ for ES|QL) for the profile's
+  throttle period, and at least the look-back;
+- severity and risk score from the level (as single rules), ATT&CK ``threat`` from the tags,
+  ``investigation_fields`` the group-by fields, ``required_fields`` the fields the query reads;
+  an informational correlation is a building block, as the visibility rules are.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sigma_ext.build.correlation_package import PackagedCorrelation, duration, group_fields
+from sigma_ext.build.elastic.kibana import (
+    _THEME_USE_CASE,
+    KIBANA_SEVERITY,
+    LICENSE,
+    MAX_SIGNALS,
+    query_fields,
+)
+from sigma_ext.build.elastic.triage import SOURCES, field_types
+from sigma_ext.content.attack import attack_data, kibana_threat, split_tags
+from sigma_ext.content.profile import Profile
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(period: str) -> int:
+    return int(period[:-1]) * _UNITS[period[-1]]
+
+
+def _suppression_period(packaged: PackagedCorrelation, profile: Profile) -> dict[str, Any]:
+    period = profile.throttle_period(packaged.theme)
+    seconds = max(_seconds(period), packaged.lookback_seconds)
+    text = duration(seconds)
+    return {"value": int(text[:-1]), "unit": text[-1]}
+
+
+def _setup(packaged: PackagedCorrelation) -> str:
+    info = SOURCES[packaged.source.name]
+    window = duration(packaged.window_seconds)
+    return "\n".join(
+        [
+            f"## Setup ({packaged.source.label})",
+            "",
+            f"This rule reads the **{info.package}** integration's `{info.integration}` data "
+            "stream (the indices in the query's FROM). Install the integration with Fleet and "
+            "send the source's events to it.",
+            "",
+            f"It counts the base events in fixed windows of {window} aligned on the clock "
+            "(`date_trunc` on `@timestamp`, the event time). Each run reads the last "
+            f"{duration(packaged.lookback_seconds)}: the window, one interval and 15 minutes "
+            "for late deliveries, so a window is judged whole at least once; alert suppression "
+            "by the group-by fields keeps one alert when two runs see the same window.",
+            "",
+            "Tuning lists and the window and threshold are written into the query from the "
+            "sigma-ext profile: rebuild with your profile to change them.",
+        ]
+    )
+
+
+def correlation_rule(packaged: PackagedCorrelation, profile: Profile) -> dict[str, Any]:
+    """A disabled Kibana ES|QL rule for one correlation on one source."""
+    source = packaged.source.name
+    info = SOURCES[source]
+    severity, risk_score = KIBANA_SEVERITY.get(packaged.level, ("medium", 47))
+    tags = list(packaged.tags)
+    tactics = [attack_data()["tactics"][t]["name"] for t in split_tags(tags)[0]]
+    building_block = not packaged.alerting
+    query = packaged.query
+    types = field_types(source)
+    groups = list(group_fields(query, "esql"))
+    note = ""
+    if packaged.compiled.status == "degraded":
+        note = "**Degraded on Elastic:**\n\n" + "\n".join(f"- {r}" for r in packaged.why)
+    body: dict[str, Any] = {
+        "alert_suppression": {
+            "group_by": groups,
+            "duration": _suppression_period(packaged, profile),
+            "missing_fields_strategy": "suppress",
+        },
+        "author": [packaged.author] if packaged.author else ["sigma-ext contributors"],
+        "description": packaged.description,
+        "enabled": False,
+        "false_positives": list(packaged.falsepositives),
+        "from": f"now-{duration(packaged.lookback_seconds)}",
+        "interval": duration(packaged.interval_seconds),
+        "investigation_fields": {"field_names": groups},
+        "language": "esql",
+        "license": LICENSE,
+        "max_signals": MAX_SIGNALS,
+        "name": packaged.output_name,
+        "note": note,
+        "query": query,
+        "references": list(packaged.references),
+        "related_integrations": [
+            {"package": info.package, "integration": info.integration, "version": info.version}
+        ],
+        "required_fields": [
+            {"name": name, "type": types[name]} for name in query_fields(query, source)
+        ],
+        "risk_score": risk_score,
+        "rule_id": packaged.output_id,
+        "setup": _setup(packaged),
+        "severity": severity,
+        "tags": [
+            *info.tags,
+            _THEME_USE_CASE.get(packaged.theme, "Use Case: Threat Detection"),
+            *(f"Tactic: {t}" for t in tactics),
+            *(["Rule Type: BBR"] if building_block else []),
+            "sigma-ext",
+            "Sigma: correlation",
+            f"Theme: {packaged.theme}",
+            f"Sigma: {packaged.file.stem}",
+            f"Source: {packaged.source.label}",
+        ],
+        "threat": kibana_threat(tags),
+        "to": "now",
+        "type": "esql",
+        "version": 1,
+    }
+    if building_block:
+        body["building_block_type"] = "default"
+    return body
+
+
+def correlation_ndjson(correlations: list[PackagedCorrelation], profile: Profile) -> str:
+    return "".join(
+        json.dumps(correlation_rule(p, profile), sort_keys=True) + "\n" for p in correlations
+    )
