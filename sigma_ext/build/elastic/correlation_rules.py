@@ -50,10 +50,12 @@ def _seconds(period: str) -> int:
 
 
 def _suppression_period(packaged: PackagedCorrelation, profile: Profile) -> dict[str, Any]:
-    period = profile.throttle_period(packaged.theme)
-    seconds = max(_seconds(period), packaged.lookback_seconds)
-    text = duration(seconds)
-    return {"value": int(text[:-1]), "unit": text[-1]}
+    """The profile's throttle period, and at least the look-back, in Kibana's units (s, m, h)."""
+    seconds = max(_seconds(profile.throttle_period(packaged.theme)), packaged.lookback_seconds)
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return {"value": seconds // size, "unit": unit}
+    return {"value": seconds, "unit": "s"}
 
 
 def _setup(packaged: PackagedCorrelation) -> str:

@@ -151,8 +151,8 @@ def tuned_with_correlations(
     """``tuned_searches`` with the correlation searches, all sharing one macro book."""
     if mode == "inline":
         searches, _ = tuned_correlations(corpus, correlations, mode, None)
-        single = inline_tuning(results)
-        return SplunkTuning(mode, single.searches, (), (), tuple(searches))
+        inline = inline_tuning(results)
+        return SplunkTuning(mode, inline.searches, (), (), tuple(searches))
     book = MacroBook()
     single, problems = tune_searches(corpus, results, mode, book)
     found, more = tuned_correlations(corpus, correlations, mode, book)
