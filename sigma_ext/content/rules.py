@@ -252,11 +252,17 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     ]
     if problems:
         return problems
+    tags = data["tags"]
+    problems += [
+        Problem(path, located.line_of(("tags", index)), unknown_tag_message(unknown))
+        for index, tag in enumerate(tags if isinstance(tags, list) else [])
+        for unknown in unknown_tags([str(tag)])
+    ]
     item_problems, bad_keys = _item_problems(rule_file)
     try:
         rule = rule_file.fresh() if not bad_keys else _without(rule_file, bad_keys).fresh()
     except SigmaError as error:
-        return item_problems or [_at_detection(rule_file, error)]
+        return problems + (item_problems or [_at_detection(rule_file, error)])
     condition_problems = _condition_problems(rule_file, rule)
     problems.extend(item_problems + condition_problems)
     known = [k for k in data if k in FIELD_ORDER]
@@ -268,13 +274,6 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
                 "attributes out of SigmaHQ order: expected "
                 + ", ".join(sorted(known, key=FIELD_ORDER.index)),
             )
-        )
-    tags = data["tags"]
-    if isinstance(tags, list):
-        problems.extend(
-            Problem(path, located.line_of(("tags", index)), unknown_tag_message(unknown))
-            for index, tag in enumerate(tags)
-            for unknown in unknown_tags([str(tag)])
         )
     if rule_file.theme not in THEMES:
         problems.append(
