@@ -311,7 +311,7 @@ def test_macros_expand_to_the_inline_searches(
             mismatches.append(compiled.output_stem)
     assert mismatches == []
     # the correlation searches use the same macros (tests/test_packages_correlations.py)
-    for name, settings in searches.items():
+    for settings in searches.values():
         if "Sigma correlation rule" in settings["description"]:
             used |= set(MACRO_CALL.findall(settings["search"]))
     assert used == set(macros), "every macro is used, every used macro is defined"
