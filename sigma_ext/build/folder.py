@@ -6,10 +6,12 @@ The output (``out/siem/`` by default; see ``sigma_ext.content.locate``)::
     splunk/<APP_ID>/                          the Splunk app, ready to install
     splunk/<APP_ID>-<version>.tgz             the same app, packaged (reproducible bytes)
     splunk/spl/<rule>.spl                     each search with every tuning value written in
-    correlations.md                           per correlation rule, source and SIEM: the verdict
+    correlations.md                           per correlation rule, source and SIEM: the verdict,
+                                              and the saved search or Kibana rule it became
     splunk/correlations/<rule>.<source>.spl   each correlation search (pySigma's stats method)
     elastic/correlations/<rule>.<source>.esql each correlation as an ES|QL query
-    elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import)
+    elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import), the
+                                              correlations' ES|QL rules last
     elastic/telemetry-gap-rules.json          Kibana alerting rules (.es-query): a source gone quiet
 
 The build writes only a folder that is absent, empty or a previous build (marked by the file
