@@ -22,15 +22,17 @@ from sigma_ext.build.correlation_package import (
     packaged,
 )
 from sigma_ext.build.correlations import CompiledCorrelation, compile_correlations
+from sigma_ext.build.elastic.correlation_rules import refusal, unknown_columns
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
 from sigma_ext.build.folder import build
 from sigma_ext.build.splunk.app import SPLUNK_SEVERITY
 from sigma_ext.build.splunk.correlation_searches import one_line, stanza_name
 from sigma_ext.build.splunk.tuning_modes import TUNING_MODES
 from sigma_ext.cli.main import main
-from sigma_ext.content.attack import split_tags
+from sigma_ext.content.attack import split_tags, unknown_tag_message
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.correlations import CorrelationFile, load_correlations
+from sigma_ext.content.rules import load_rules
 from sigma_ext.problems import ProblemsFound
 
 from .conftest import ROOT, Builds
@@ -59,10 +61,16 @@ def splunk(
 
 
 @pytest.fixture(scope="module")
-def elastic(
+def compiled_elastic(
     compiled: list[CompiledCorrelation], files: list[CorrelationFile]
 ) -> list[PackagedCorrelation]:
     return packaged(compiled, files, "elastic")
+
+
+@pytest.fixture(scope="module")
+def elastic(compiled_elastic: list[PackagedCorrelation]) -> list[PackagedCorrelation]:
+    """The Elastic correlations that become Kibana rules."""
+    return [p for p in compiled_elastic if refusal(p) is None]
 
 
 def seconds(text: str) -> int:
@@ -98,24 +106,28 @@ def reads_every_window_whole(
 def test_ok_and_degraded_results_are_packaged_shared_and_impossible_are_not(
     compiled: list[CompiledCorrelation],
     splunk: list[PackagedCorrelation],
-    elastic: list[PackagedCorrelation],
+    compiled_elastic: list[PackagedCorrelation],
 ) -> None:
-    chosen = {(p.file.stem, p.source.name, p.compiled.target) for p in splunk + elastic}
+    chosen = {(p.file.stem, p.source.name, p.compiled.target) for p in splunk + compiled_elastic}
     for c in compiled:
         assert ((c.correlation, c.source, c.target) in chosen) == (c.status in ("ok", "degraded"))
-    assert {p.compiled.status for p in elastic} == {"ok", "degraded"}
+    assert {p.compiled.status for p in compiled_elastic} == {"ok", "degraded"}
     assert any(c.status == "shared" for c in compiled)
     assert any(c.status == "impossible" for c in compiled)
 
 
 def test_correlations_md_says_what_each_target_got_and_where(
-    example_builds: Builds, compiled: list[CompiledCorrelation], elastic: list[PackagedCorrelation]
+    example_builds: Builds,
+    compiled: list[CompiledCorrelation],
+    elastic: list[PackagedCorrelation],
+    compiled_elastic: list[PackagedCorrelation],
 ) -> None:
     text = (example_builds["macros"] / "correlations.md").read_text()
     packaged_section = text.split("## Packaged", 1)[1]
     rows = [line.split(" | ") for line in packaged_section.splitlines() if line.startswith("| k")]
     assert len(rows) == len(compiled)
     ids = {(p.file.stem, p.source.name): p.output_id for p in elastic}
+    refused = {(p.file.stem, p.source.name) for p in compiled_elastic if p not in elastic}
     for row, c in zip(rows, compiled, strict=True):
         assert row[0].lstrip("| ") == c.correlation
         assert row[1] == c.source
@@ -123,6 +135,10 @@ def test_correlations_md_says_what_each_target_got_and_where(
         if c.status in ("shared", "impossible"):
             assert row[3] == "nothing"
             assert c.status in row[4]
+        elif (c.correlation, c.source) in refused and c.target == "elastic":
+            assert row[3] == "nothing"
+            assert "not packaged" in row[4]
+            assert "unknown column" in row[4]
         elif c.target == "splunk":
             assert row[3] == "saved search"
             assert "savedsearches.conf" in row[4]
@@ -278,7 +294,10 @@ def test_one_esql_rule_per_packaged_correlation_valid_for_kibana(
         assert list(validator.iter_errors(rule)) == []
         assert (rule["type"], rule["language"], rule["enabled"]) == ("esql", "esql", False)
         assert "index" not in rule, "ES|QL names its indices in FROM"
-        assert rule["query"] == p.query
+        assert rule["query"].startswith(p.query + "\n| keep timebucket, ")
+        assert rule["query"].endswith(", event_count") or rule["query"].endswith(
+            ", event_type_count"
+        )
         # an aggregating query: Kibana needs no _id for it (STATS drops the metadata columns)
         assert re.search(r"\| stats .* by timebucket, ", rule["query"])
         if p.primary:
@@ -319,10 +338,32 @@ def test_kibana_runs_read_every_correlation_window_whole(
         assert duration["value"] * UNITS[duration["unit"]] >= lookback
 
 
-def test_correlation_queries_are_written_beside_the_rules(
-    example_builds: Builds, elastic: list[PackagedCorrelation]
+def test_a_query_naming_a_field_no_document_has_is_no_kibana_rule(
+    compiled_elastic: list[PackagedCorrelation], elastic: list[PackagedCorrelation]
 ) -> None:
+    """ES|QL refuses an unknown column (Lucene finds nothing): GKE's request URI marker."""
+    refused = [p for p in compiled_elastic if p not in elastic]
+    assert [(p.file.stem, p.source.name) for p in refused] == [
+        ("kubernetes_audit_creation_burst_by_identity", "kubernetes_audit_gke")
+    ]
+    assert unknown_columns(refused[0]) == ["gcp.audit.sx_no_request_uri_in_gke"]
     for p in elastic:
+        assert unknown_columns(p) == []
+    known = refused[0]
+    renamed = dataclasses.replace(
+        known,
+        compiled=dataclasses.replace(
+            known.compiled,
+            query=str(known.compiled.query).replace("sx_no_request_uri_in_gke", "status.code"),
+        ),
+    )
+    assert unknown_columns(renamed) == [], "a field of the document spec is known"
+
+
+def test_correlation_queries_are_written_beside_the_rules(
+    example_builds: Builds, compiled_elastic: list[PackagedCorrelation]
+) -> None:
+    for p in compiled_elastic:
         path = example_builds["macros"] / "elastic" / "correlations" / f"{p.output_stem}.esql"
         assert path.read_text() == p.query + "\n"
     assert app(example_builds["macros"]).is_dir()
@@ -382,3 +423,24 @@ def test_unknown_attack_tags_of_correlation_files_fail_check_and_build(
     with pytest.raises(ProblemsFound) as caught:
         build(other, tmp_path / "out")
     assert [(p.path, p.line) for p in caught.value.problems] == [(str(path), line)]
+
+
+def test_unknown_attack_tags_are_reported_even_when_pysigma_refuses_the_rule(
+    tmp_path: Path,
+) -> None:
+    source = ROOT / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
+    text = source.read_text()
+    assert "status: experimental" in text
+    assert "    - attack.t1610\n" in text
+    rule = tmp_path / "rules" / source.name
+    rule.parent.mkdir()
+    rule.write_text(
+        text.replace("status: experimental", "status: sometimes").replace(
+            "    - attack.t1610\n", "    - attack.t1610.999\n"
+        )
+    )
+    line = rule.read_text().splitlines().index("    - attack.t1610.999") + 1
+    _, problems = load_rules([tmp_path / "rules"])
+    messages = [(p.line, p.message) for p in problems]
+    assert (line, unknown_tag_message("attack.t1610.999")) in messages
+    assert any("sometimes" in m for _, m in messages), "with pySigma's refusal"

@@ -50,6 +50,7 @@ from sigma_ext.build.correlations import (
     correlation_markdown,
 )
 from sigma_ext.build.elastic.correlation_rules import correlation_ndjson
+from sigma_ext.build.elastic.correlation_rules import refusal as correlation_refusal
 from sigma_ext.build.elastic.gaps import gap_rules, gap_rules_json
 from sigma_ext.build.elastic.kibana import kibana_ndjson
 from sigma_ext.build.result import Compiled
@@ -104,7 +105,8 @@ def render(
         correlations = _correlation_files(corpus)
     compiled_correlations = compile_correlations(corpus, correlations)
     splunk_correlations = packaged(compiled_correlations, correlations, "splunk")
-    elastic_correlations = packaged(compiled_correlations, correlations, "elastic")
+    compiled_elastic = packaged(compiled_correlations, correlations, "elastic")
+    elastic_correlations = [p for p in compiled_elastic if correlation_refusal(p) is None]
     emitted = [c for c in results if c.query is not None]
     splunk = [c for c in emitted if c.target.name == "splunk"]
     elastic = [c for c in emitted if c.target.name == "elastic"]
@@ -146,7 +148,7 @@ def render(
     files.update({f"splunk/{APP_ID}/{path}": text for path, text in app.items()})
     for c in splunk:
         files[f"splunk/spl/{c.output_stem}.spl"] = spl_file(c)
-    files.update(correlation_files(compiled_correlations, tuning, elastic_correlations))
+    files.update(correlation_files(compiled_correlations, tuning, compiled_elastic))
     return files
 
 
@@ -174,9 +176,11 @@ def correlation_files(
         )
     for e in elastic:
         key = (e.file.stem, e.source.name, "elastic")
+        why = correlation_refusal(e)
         where[key] = (
-            "ES\\|QL detection rule",
-            f"`elastic/detection-rules.ndjson` rule_id {e.output_id}",
+            ("ES\\|QL detection rule", f"`elastic/detection-rules.ndjson` rule_id {e.output_id}")
+            if why is None
+            else ("nothing", why)
         )
     placements = []
     for c in compiled:
@@ -186,7 +190,7 @@ def correlation_files(
             query_file = f"{folder}/correlations/{c.correlation}.{c.source}.{suffix}"
             files[query_file] = c.query + "\n"
         what, place = where.get((c.correlation, c.source, c.target), ("nothing", ""))
-        if what == "nothing":
+        if not place:
             place = (
                 f"shared: the {c.shared.source} rule searches its events"
                 if c.shared is not None

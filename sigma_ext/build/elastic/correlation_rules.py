@@ -2,15 +2,16 @@
 
 Each packaged Elastic correlation (``sigma_ext.build.correlation_package``: ok or degraded; a
 shared result adds no second rule over the same stored events) is one line after the single
-rules, of Kibana's ``esql`` rule type (security_solution rule_schemas: ``EsqlRuleCreateFields``
-= ``type: esql``, ``language: esql``, ``query``; no ``index`` or data view: the query's ``FROM``
-names the indices):
+rules, of Kibana's ``esql`` rule type (the detection engine's ``EsqlRuleRequiredFields``:
+``type: esql``, ``language: esql``, ``query``; ``EsqlRuleOptionalFields``: ``alert_suppression``;
+no ``index`` or data view: the query's ``FROM`` names the indices):
 
 - ``query`` is the compiled correlation (``elastic/correlations/<rule>.<source>.esql``) as
-  pySigma's ES|QL backend writes it. It is an *aggregating* query (``STATS ... BY timebucket,
-  <group-by>``): Elastic documents that such a rule's alerts hold only the columns the query
-  returns, that it needs no ``METADATA _id`` (only non-aggregating queries use ``_id`` to
-  deduplicate alerts; the ``METADATA _id, _index, _version`` pySigma writes in ``FROM`` is
+  pySigma's ES|QL backend writes it, then ``KEEP`` of the columns its ``STATS`` returns
+  (Elastic's detection-rules require a KEEP in every ES|QL rule; Kibana does not). It is an
+  *aggregating* query (``STATS ... BY timebucket, <group-by>``): Elastic documents that such a
+  rule's alerts hold only the columns the query returns, that it needs no ``METADATA _id``
+  (only non-aggregating queries use ``_id`` to deduplicate alerts; the ``METADATA _id, _index, _version`` pySigma writes in ``FROM`` is
   dropped by ``STATS``), and that it may alert twice for events in the additional look-back;
 - ``rule_id``: the correlation's Sigma id on its primary source, a UUID derived from it and the
   source's name on the others (stable across builds, as for single rules);
@@ -22,12 +23,16 @@ names the indices):
   throttle period, and at least the look-back;
 - severity and risk score from the level (as single rules), ATT&CK ``threat`` from the tags,
   ``investigation_fields`` the group-by fields, ``required_fields`` the fields the query reads;
-  an informational correlation is a building block, as the visibility rules are.
+  an informational correlation is a building block, as the visibility rules are;
+- a query naming a field that no document of the source has (a mapping's marker for what the
+  source never carries, such as GKE's request URI) is not packaged (``refusal``): ES|QL fails
+  on an unknown column, where Lucene finds nothing.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sigma_ext.build.correlation_package import PackagedCorrelation, duration, group_fields
@@ -43,6 +48,45 @@ from sigma_ext.content.attack import attack_data, kibana_threat, split_tags
 from sigma_ext.content.profile import Profile
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_DOTTED = re.compile(r"(?<![\w.@])[A-Za-z_@][\w@]*(?:\.[\w@]+)+")
+_STATS = re.compile(r"\| stats (?P<count>\w+)=.* by (?P<by>timebucket, [^|\n]+?)\s*$", re.MULTILINE)
+
+
+def unknown_columns(packaged: PackagedCorrelation) -> list[str]:
+    """The fields the query names that no document of its source has (the document spec,
+    ``sigma_ext/data/documents/elastic``): ES|QL refuses such a query (``Unknown column``),
+    where Lucene only finds nothing. A mapping names such a field on purpose for what the
+    source never carries (``gcp.audit.sx_no_request_uri_in_gke``)."""
+    types = field_types(packaged.source.name)
+    flattened = [name for name, kind in types.items() if kind == "flattened"]
+    body = _STRING.sub('""', packaged.query.split("|", 1)[1])  # after FROM ... METADATA
+    return sorted(
+        {
+            name
+            for name in _DOTTED.findall(body)
+            if name not in types and not any(name.startswith(f"{f}.") for f in flattened)
+        }
+    )
+
+
+def refusal(packaged: PackagedCorrelation) -> str | None:
+    """Why the correlation cannot be a Kibana rule although it compiled, or None."""
+    unknown = unknown_columns(packaged)
+    if not unknown:
+        return None
+    return (
+        f"not packaged: the ES|QL query names {', '.join(unknown)}, which no "
+        f"{packaged.source.label} document has, and ES|QL refuses an unknown column"
+    )
+
+
+def rule_query(packaged: PackagedCorrelation) -> str:
+    """The compiled query, then ``KEEP`` of the columns ``STATS`` returns (the window, the
+    group-by fields, the count), as Elastic's detection-rules require of every ES|QL rule."""
+    match = _STATS.search(packaged.query)
+    assert match is not None, "pySigma's correlation template ends in STATS ... BY timebucket"
+    return f"{packaged.query}\n| keep {match.group('by')}, {match.group('count')}"
 
 
 def _seconds(period: str) -> int:
@@ -89,7 +133,7 @@ def correlation_rule(packaged: PackagedCorrelation, profile: Profile) -> dict[st
     tags = list(packaged.tags)
     tactics = [attack_data()["tactics"][t]["name"] for t in split_tags(tags)[0]]
     building_block = not packaged.alerting
-    query = packaged.query
+    query = rule_query(packaged)
     types = field_types(source)
     groups = list(group_fields(query, "esql"))
     note = ""

@@ -7,7 +7,7 @@ scheduled alert in ``default/savedsearches.conf``, shipped disabled, named ``sig
 - the search is the compiled correlation (``splunk/correlations/<rule>.<source>.spl``) on one
   line, then ``| eval`` of ``rule_id`` and of the triage columns its group-by fields are
   (``user``, ``namespace``, ``object``: sigma_ext.build.splunk.triage), then (``macros`` and
-  ``lookups`` tuning) its own ``sigma_ext_<rule>_<source>_filter`` macro on the aggregated rows;
+  ``lookups`` tuning) its own ``sigma_ext_<rule>[_<source>]_filter`` macro on the aggregated rows;
 - with ``--splunk-tuning macros`` or ``lookups`` the base searches are converted again with the
   tuned backend and the same macro book as the single rules, so the tuning lists and data
   sources are the same macros (or lookups), and the tuned search must expand back to the inline
@@ -81,7 +81,10 @@ def _triage_stage(packaged: PackagedCorrelation) -> str:
 
 
 def filter_macro_name(packaged: PackagedCorrelation) -> str:
-    return f"sigma_ext_{macro_slug(packaged.output_stem)}_filter"
+    """``sigma_ext_<correlation>[_<source>]_filter``: the source only on a non-primary source,
+    as for single rules."""
+    stem = packaged.output_stem if not packaged.primary else packaged.file.stem
+    return f"sigma_ext_{macro_slug(stem)}_filter"
 
 
 def stanza_name(packaged: PackagedCorrelation) -> str:
