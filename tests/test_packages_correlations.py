@@ -25,6 +25,7 @@ from sigma_ext.build.correlations import CompiledCorrelation, compile_correlatio
 from sigma_ext.build.elastic.correlation_rules import refusal, unknown_columns
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
 from sigma_ext.build.folder import build
+from sigma_ext.build.splunk import correlation_searches
 from sigma_ext.build.splunk.app import SPLUNK_SEVERITY
 from sigma_ext.build.splunk.correlation_searches import one_line, stanza_name
 from sigma_ext.build.splunk.tuning_modes import TUNING_MODES
@@ -444,3 +445,17 @@ def test_unknown_attack_tags_are_reported_even_when_pysigma_refuses_the_rule(
     messages = [(p.line, p.message) for p in problems]
     assert (line, unknown_tag_message("attack.t1610.999")) in messages
     assert any("sometimes" in m for _, m in messages), "with pySigma's refusal"
+
+
+def test_a_correlation_search_that_does_not_expand_back_fails_the_build(
+    corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A correlation's tuned search is checked as the single rules' are: a macro that would
+    not give back the compiled correlation stops the build, which writes nothing."""
+    monkeypatch.setattr(correlation_searches, "expand_macros", lambda text, macros: text)
+    with pytest.raises(ProblemsFound) as raised:
+        build(corpus, tmp_path / "out", "macros")
+    messages = [str(p) for p in raised.value.problems]
+    assert any("correlation search does not expand to the compiled one" in m for m in messages)
+    assert all("correlations/" in m for m in messages), "the single rules' searches still do"
+    assert not (tmp_path / "out").exists()
