@@ -11,8 +11,9 @@ no ``index`` or data view: the query's ``FROM`` names the indices):
   (Elastic's detection-rules require a KEEP in every ES|QL rule; Kibana does not). It is an
   *aggregating* query (``STATS ... BY timebucket, <group-by>``): Elastic documents that such a
   rule's alerts hold only the columns the query returns, that it needs no ``METADATA _id``
-  (only non-aggregating queries use ``_id`` to deduplicate alerts; the ``METADATA _id, _index, _version`` pySigma writes in ``FROM`` is
-  dropped by ``STATS``), and that it may alert twice for events in the additional look-back;
+  (only non-aggregating queries use ``_id`` to deduplicate alerts; the ``METADATA _id,
+  _index, _version`` pySigma writes in ``FROM`` is dropped by ``STATS``), and that it may
+  alert twice for events in the additional look-back;
 - ``rule_id``: the correlation's Sigma id on its primary source, a UUID derived from it and the
   source's name on the others (stable across builds, as for single rules);
 - ``interval`` every 5 minutes (hourly for windows over an hour) and ``from``
@@ -24,9 +25,10 @@ no ``index`` or data view: the query's ``FROM`` names the indices):
 - severity and risk score from the level (as single rules), ATT&CK ``threat`` from the tags,
   ``investigation_fields`` the group-by fields, ``required_fields`` the fields the query reads;
   an informational correlation is a building block, as the visibility rules are;
-- a query naming a field that no document of the source has (a mapping's marker for what the
-  source never carries, such as GKE's request URI) is not packaged (``refusal``): ES|QL fails
-  on an unknown column, where Lucene finds nothing.
+- a query naming a field that no document of the source has and no ``EVAL`` of the query
+  defines is not packaged (``refusal``): ES|QL fails on an unknown column, where Lucene finds
+  nothing (the mapping's ``esql_prelude`` defines GKE's never-logged request URI as null, so
+  the GKE query passes).
 """
 
 from __future__ import annotations
@@ -50,22 +52,35 @@ from sigma_ext.content.profile import Profile
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _DOTTED = re.compile(r"(?<![\w.@])[A-Za-z_@][\w@]*(?:\.[\w@]+)+")
+_ASSIGNED = re.compile(r"(?<![\w.@])([A-Za-z_@][\w.@]*)\s*=(?!=)")
 _STATS = re.compile(r"\| stats (?P<count>\w+)=.* by (?P<by>timebucket, [^|\n]+?)\s*$", re.MULTILINE)
 
 
 def unknown_columns(packaged: PackagedCorrelation) -> list[str]:
     """The fields the query names that no document of its source has (the document spec,
-    ``sigma_ext/data/documents/elastic``): ES|QL refuses such a query (``Unknown column``),
-    where Lucene only finds nothing. A mapping names such a field on purpose for what the
-    source never carries (``gcp.audit.sx_no_request_uri_in_gke``)."""
+    ``sigma_ext/data/documents/elastic``) and no ``EVAL`` of the query defines: ES|QL refuses
+    such a query (``Unknown column``), where Lucene only finds nothing. A mapping names such a
+    field on purpose for what the source never carries (``gcp.audit.sx_no_request_uri_in_gke``)
+    and defines it in its ``esql_prelude``."""
     types = field_types(packaged.source.name)
     flattened = [name for name, kind in types.items() if kind == "flattened"]
-    body = _STRING.sub('""', packaged.query.split("|", 1)[1])  # after FROM ... METADATA
+    # after FROM ... METADATA, strings left out; a column an EVAL defines is known (a mapping's
+    # esql_prelude defines the fields its source never carries as null)
+    stages = _STRING.sub('""', packaged.query).split("|")[1:]
+    defined = {
+        name
+        for stage in stages
+        if stage.strip().lower().startswith("eval ")
+        for name in _ASSIGNED.findall(stage)
+    }
     return sorted(
         {
             name
-            for name in _DOTTED.findall(body)
-            if name not in types and not any(name.startswith(f"{f}.") for f in flattened)
+            for stage in stages
+            for name in _DOTTED.findall(stage)
+            if name not in types
+            and name not in defined
+            and not any(name.startswith(f"{f}.") for f in flattened)
         }
     )
 
