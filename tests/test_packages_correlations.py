@@ -22,21 +22,30 @@ from sigma_ext.build.correlation_package import (
     packaged,
 )
 from sigma_ext.build.correlations import CompiledCorrelation, compile_correlations
-from sigma_ext.build.elastic.correlation_rules import refusal, unknown_columns
+from sigma_ext.build.elastic.correlation_rules import refusal, rule_query, unknown_columns
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
 from sigma_ext.build.folder import build
 from sigma_ext.build.splunk import correlation_searches
 from sigma_ext.build.splunk.app import SPLUNK_SEVERITY
-from sigma_ext.build.splunk.correlation_searches import one_line, stanza_name
+from sigma_ext.build.splunk.correlation_searches import (
+    one_line,
+    stanza_name,
+    triage_columns,
+    tuned_with_correlations,
+)
+from sigma_ext.build.splunk.knowledge_objects import expand_macros
 from sigma_ext.build.splunk.tuning_modes import TUNING_MODES
 from sigma_ext.cli.main import main
 from sigma_ext.content.attack import split_tags, unknown_tag_message
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.correlations import CorrelationFile, load_correlations
 from sigma_ext.content.rules import load_rules
+from sigma_ext.emulate import esql_stats, spl_stats
+from sigma_ext.emulate.documents import build_document
 from sigma_ext.problems import ProblemsFound
 
 from .conftest import ROOT, Builds
+from .test_correlation_emulation import DELIVERIES, _delivered
 from .test_packages import ES_SETTINGS, MACRO_CALL, Conf, app, conf, expand
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -458,3 +467,49 @@ def test_a_correlation_search_that_does_not_expand_back_fails_the_build(
     assert any("correlation search does not expand to the compiled one" in m for m in messages)
     assert all("correlations/" in m for m in messages), "the single rules' searches still do"
     assert not (tmp_path / "out").exists()
+
+
+# --- the packaged searches on emulated SIEM documents ---------------------------------------
+
+SEQUENCES = sorted((ROOT / "fixtures").rglob("*.correlations.yml"))
+
+
+@pytest.mark.parametrize("expected", SEQUENCES, ids=[p.name for p in SEQUENCES])
+@pytest.mark.parametrize("source", sorted(DELIVERIES))
+def test_packaged_searches_report_what_the_compiled_queries_report(
+    expected: Path,
+    source: str,
+    corpus: Corpus,
+    splunk: list[PackagedCorrelation],
+    elastic: list[PackagedCorrelation],
+) -> None:
+    """Each sequence, delivered as the source delivers it, searched with what the packages run:
+    the Splunk saved search (inline, and macros expanded without the 'search *' filter) and the
+    Kibana rule's query give the compiled query's windows, groups and counts
+    (tests/test_correlation_emulation.py holds those to the reference evaluator), plus the
+    triage columns, which repeat the group-by fields."""
+    jsonl = expected.with_name(expected.name.removesuffix(".correlations.yml") + ".jsonl")
+    events = _delivered(jsonl, source)
+    ours = [p for p in splunk if p.source.name == source]
+    inline = tuned_with_correlations(corpus, [], ours, "inline").correlations
+    macros = tuned_with_correlations(corpus, [], ours, "macros")
+    documents = [build_document("splunk", source, event) for event in events]
+    rows = 0
+    for plain, tuned in zip(inline, macros.correlations, strict=True):
+        want = spl_stats.run_search(plain.packaged.query, documents)
+        expanded = expand_macros(tuned.search.rpartition(" | ")[0], macros.macros)
+        for search in (plain.search, expanded):
+            got = spl_stats.run_search(search, documents)
+            assert [{k: r[k] for k in w} for r, w in zip(got, want, strict=True)] == want
+            for row in got:
+                assert row["rule_id"] == (plain.packaged.output_id,)
+                for column, field in triage_columns(plain.packaged).items():
+                    assert row[column] == row[field]
+        rows += len(want)
+    documents = [build_document("elastic", source, event) for event in events]
+    for p in (p for p in elastic if p.source.name == source):
+        want_rows = esql_stats.run_rows(p.query, documents)
+        got_rows = esql_stats.run_rows(rule_query(p), documents)
+        assert got_rows == want_rows, "KEEP names every column STATS returns"
+        rows += len(want_rows)
+    assert rows > 0, "the sequence fires somewhere: the comparison can fail"
