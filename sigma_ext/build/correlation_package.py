@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sigma_ext.content.correlations import CorrelationFile
-from sigma_ext.sources.catalogue import Source
+from sigma_ext.sources.catalogue import Source, sources_for_logsource
 
 if TYPE_CHECKING:  # the renderers name a result without importing the pySigma backends
+    from sigma.correlations import SigmaCorrelationRule
+
     from sigma_ext.build.correlations import CompiledCorrelation
 
 # How late an event of these sources may reach the SIEM and still be correlated: CloudTrail,
@@ -62,6 +64,8 @@ class PackagedCorrelation:
     falsepositives: tuple[str, ...]
     window_seconds: int
     group_by: tuple[str, ...]
+    correlation_type: str = "event_count"
+    base_rules: tuple[str, ...] = ()
 
     @property
     def output_id(self) -> str:
@@ -118,13 +122,21 @@ def packaged(
 ) -> list[PackagedCorrelation]:
     """The results of ``target`` that become a saved search or a detection rule, in order."""
     by_stem = {f.stem: f for f in files}
+    parsed: dict[str, tuple[SigmaCorrelationRule, tuple[str, ...], tuple[Source, ...]]] = {}
     out = []
     for c in compiled:
         if c.target != target or c.status not in PACKAGED_STATUSES or c.query is None:
             continue
         correlation_file = by_stem[c.correlation]
-        rule = correlation_file.correlation()
-        sources = correlation_file.sources()
+        if c.correlation not in parsed:  # one parse per file (pySigma's parse is the cost)
+            collection = correlation_file.collection()
+            bases = correlation_file.base_rules(collection)
+            parsed[c.correlation] = (
+                correlation_file.correlation(collection),
+                tuple(str(r.name) for r in bases),
+                sources_for_logsource(bases[0].logsource.product, bases[0].logsource.service),
+            )
+        rule, bases_named, sources = parsed[c.correlation]
         [source] = [s for s in sources if s.name == c.source]
         out.append(
             PackagedCorrelation(
@@ -143,6 +155,8 @@ def packaged(
                 falsepositives=tuple(str(f) for f in rule.falsepositives),
                 window_seconds=rule.timespan.seconds,
                 group_by=tuple(rule.group_by or ()),
+                correlation_type=rule.type.name.lower(),
+                base_rules=bases_named,
             )
         )
     return out

@@ -174,7 +174,6 @@ def correlation_stanza(
     """One scheduled alert for one correlation on one source, shipped disabled; ``throttle``
     is the profile's period for the correlation's theme."""
     p = search.packaged
-    rule = p.file.correlation()
     window = duration(p.window_seconds)
     caveats = ""
     if p.compiled.status == "degraded":
@@ -182,7 +181,7 @@ def correlation_stanza(
     if search.inline_lists:
         caveats += " Tuning lists written into the search: " + ", ".join(search.inline_lists) + "."
     group = ", ".join(p.group_by)
-    bases = ", ".join(str(r.name) for r in p.file.base_rules())
+    bases = ", ".join(p.base_rules)
     minutes = p.interval_seconds // 60
     period = throttle if _seconds(throttle) >= p.lookback_seconds else duration(p.lookback_seconds)
     settings = {
@@ -196,7 +195,7 @@ def correlation_stanza(
         "counttype": "number of events",
         "cron_schedule": f"*/{minutes} * * * *" if minutes < 60 else "0 * * * *",
         "description": conf_text(
-            f"{p.description} (Sigma correlation rule {p.rule_id}, {rule.type.name.lower()} in "
+            f"{p.description} (Sigma correlation rule {p.rule_id}, {p.correlation_type} in "
             f"windows of {window} by {group}, of the base rules {bases}; theme {p.theme}, "
             f"source {p.source.label}. Each run reads the last "
             f"{duration(p.lookback_seconds)} of event time.){caveats}"
