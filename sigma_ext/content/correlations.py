@@ -26,6 +26,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from sigma_ext.content.attack import unknown_tag_message, unknown_tags
 from sigma_ext.content.profile import Profile, setting_names
 from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import Source, sources_for_logsource
@@ -99,6 +100,18 @@ def fill_settings(text: str, profile: Profile) -> tuple[str, list[str]]:
     return _SETTING.sub(value, text), missing
 
 
+def _unknown_tag_problems(path: Path, text: str, collection: SigmaCollection) -> list[Problem]:
+    """A problem for each ATT&CK tag of any rule of the file that ``attack.json`` lacks, at each
+    line that names it (pySigma keeps no lines)."""
+    tags = sorted({str(t) for rule in collection.rules for t in rule.tags})
+    problems = []
+    for tag in unknown_tags(tags):
+        line = re.compile(rf"^\s*-\s*['\"]?{re.escape(tag)}['\"]?\s*(?:#.*)?$", re.IGNORECASE)
+        numbers = [n for n, t in enumerate(text.splitlines(), start=1) if line.match(t)] or [1]
+        problems += [Problem(str(path), n, unknown_tag_message(tag)) for n in numbers]
+    return problems
+
+
 def load_correlations(root: Path, profile: Profile) -> tuple[list[CorrelationFile], list[Problem]]:
     """Every ``correlations/**/*.yml`` file that parses, and a problem for each that does not."""
     files: list[CorrelationFile] = []
@@ -122,5 +135,8 @@ def load_correlations(root: Path, profile: Profile) -> tuple[list[CorrelationFil
         except (SigmaError, ValueError) as error:
             problems.append(Problem(str(path), 1, f"invalid correlation file: {error}"))
             continue
-        files.append(candidate)
+        unknown = _unknown_tag_problems(path, text, collection)
+        problems.extend(unknown)
+        if not unknown:
+            files.append(candidate)
     return files, problems
