@@ -171,3 +171,27 @@ def test_a_tetragon_exec_of_a_client_is_read_from_binary_and_arguments() -> None
         " --privileged ",
     )
     assert decoded["sx_image"] == ["registry.corp.example/ci:1"]
+
+
+RISKY_CLI_RULES = (
+    "sysmon_linux_risky_container_created_from_host_cli",
+    "auditd_risky_container_created_from_host_cli",
+    "tetragon_risky_container_created_from_host_cli",
+)
+
+
+def test_the_risky_cli_rules_read_the_same_flags_on_every_source(corpus: Corpus) -> None:
+    """The three risky host-CLI rules are one list of flags written out per source: a spelling
+    added to one and not the others would leave a hiding place on those sources. Only the
+    selection of the process event and the allowlist (which Tetragon cannot apply) differ."""
+    by_stem = {rule.path.stem: rule for rule in corpus.rules}
+    detections = {}
+    for stem in RISKY_CLI_RULES:
+        detection = dict(by_stem[stem].data["detection"])
+        detection.pop("selection_request")
+        detection.pop("filter_main_allowed_host_containers", None)
+        detections[stem] = detection
+    first, *others = RISKY_CLI_RULES
+    assert any(key.startswith("selection_flag_") for key in detections[first])
+    for stem in others:
+        assert detections[stem] == detections[first], stem
