@@ -14,12 +14,14 @@ Two ways in, one semantics (``sigma_ext.reference.correlation``):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import yaml
+from sigma.rule import SigmaRule
 
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.correlations import CorrelationFile
@@ -36,7 +38,7 @@ from sigma_ext.reference.correlation import (
     hit_values,
 )
 from sigma_ext.reference.engine import Loaded, NativeCompilation, ReferenceEngine
-from sigma_ext.reference.evaluator import compile_rule
+from sigma_ext.reference.evaluator import CompiledRule, Fields, compile_rule
 from sigma_ext.sources.catalogue import SOURCES, Source, recognize
 from sigma_ext.targets import NATIVE
 from sigma_ext.yamlio import Located
@@ -79,21 +81,16 @@ class BaseMatch(BaseRuleFile):
 
 
 def carried(
-    rule_files: Sequence[RuleFile], event: Mapping[str, Any], source: Source
+    rule_files: Sequence[RuleFile], document: Mapping[str, Any], source: Source
 ) -> list[RuleFile]:
-    """The rules a verdict on ``event`` found, each base rule as its ``BaseMatch`` on the event
-    (``event`` as the source writes it: its ``decode`` runs once, only when a base rule is
-    there)."""
-    document: Mapping[str, Any] | None = None
-    found: list[RuleFile] = []
-    for rule_file in rule_files:
-        if isinstance(rule_file, BaseRuleFile) and not isinstance(rule_file, BaseMatch):
-            if document is None:
-                document = source.decode(event)
-            found.append(rule_file.matched(document, source))
-        else:
-            found.append(rule_file)
-    return found
+    """The rules a verdict on a native document of ``source`` found, each base rule as its
+    ``BaseMatch`` on the document."""
+    return [
+        rule_file.matched(document, source)
+        if isinstance(rule_file, BaseRuleFile) and not isinstance(rule_file, BaseMatch)
+        else rule_file
+        for rule_file in rule_files
+    ]
 
 
 class HuntEngine(ReferenceEngine):
@@ -113,7 +110,18 @@ class HuntEngine(ReferenceEngine):
         source = source or recognize(event)
         if source is None:
             return []
-        return carried(super().match(event, source), event, source)
+        document = source.decode(event)
+        fields = Fields(document)
+        # base rules of several correlations may be one rule (the bursts'): judged once
+        verdicts: dict[int, bool] = {}
+        found = []
+        for loaded in self.rules_for(source):
+            verdict = verdicts.get(id(loaded.compiled))
+            if verdict is None:
+                verdict = verdicts[id(loaded.compiled)] = loaded.compiled.matches(fields)
+            if verdict:
+                found.append(loaded.rule_file)
+        return carried(found, document, source)
 
 
 class CorrelationEngine:
@@ -123,6 +131,7 @@ class CorrelationEngine:
         self.files: dict[str, CorrelationFile] = {}
         self._runs: list[tuple[Correlation, dict[str, BaseRules]]] = []
         self._loaded: dict[str, list[Loaded]] = {}
+        self._same: dict[tuple[str, str], CompiledRule] = {}
         for correlation_file in files:
             self.files[correlation_file.stem] = correlation_file
             correlation = Correlation.of(correlation_file.stem, correlation_file.correlation())
@@ -137,7 +146,10 @@ class CorrelationEngine:
                 base = correlation_file.base_rules()
                 for rule in base:
                     pipeline.apply(rule)
-                compiled = [(str(rule.name), compile_rule(rule)) for rule in base]
+                compiled = [
+                    (str(rule.name), self._compiled(source, rule_files[str(rule.name)], rule))
+                    for rule in base
+                ]
                 per_source[source.name] = BaseRules(
                     tuple(compiled), correlation.group_by, TIME_FIELDS[source.name]
                 )
@@ -145,6 +157,21 @@ class CorrelationEngine:
                     Loaded(rule_files[name], rule) for name, rule in compiled
                 )
             self._runs.append((correlation, per_source))
+
+    def _compiled(self, source: Source, rule_file: BaseRuleFile, rule: SigmaRule) -> CompiledRule:
+        """The base rule compiled for ``source``: one object for base rules that are the same
+        rule in several correlation files (same log source and detection), judged once."""
+        key = (
+            source.name,
+            json.dumps(
+                [rule_file.data.get("logsource"), rule_file.data.get("detection")],
+                sort_keys=True,
+                default=str,
+            ),
+        )
+        if key not in self._same:
+            self._same[key] = compile_rule(rule)
+        return self._same[key]
 
     def loaded(self, source: Source) -> list[Loaded]:
         """The base rules of every correlation, compiled for the native events of ``source``."""

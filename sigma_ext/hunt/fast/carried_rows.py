@@ -64,7 +64,7 @@ class CarriedRows:
         if isinstance(item, dict):
             recognised = self.source or recognize(item)
             if recognised is not None:
-                rule_files = carried(rule_files, item, recognised)
+                rule_files = carried(rule_files, recognised.decode(item), recognised)
         # (a row the SQL judged is an event; a base rule's hit without its event would carry
         # no time, and the correlation would leave it out)
         return [Hit.of(rule_file, self.path, number) for rule_file in rule_files]
