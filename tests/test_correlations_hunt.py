@@ -32,7 +32,7 @@ from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.inputs import open_inputs
 from sigma_ext.reference.correlation_engine import HuntEngine, Item
 from sigma_ext.reference.engine import ReferenceEngine
-from sigma_ext.sources.catalogue import recognize
+from sigma_ext.sources.catalogue import Source, recognize, source_named
 
 from .conftest import ROOT, examples
 
@@ -83,18 +83,40 @@ def audit_event(kind: str, who: int, namespace: int, name: int, at: float) -> Ev
     return event
 
 
-EVENTS = st.lists(
-    st.builds(
-        audit_event,
-        st.sampled_from(["create", "create", "delete", "deployment", "controller"]),
-        st.integers(0, len(USERS) - 1),
-        st.integers(0, len(NAMESPACES) - 1),
-        st.integers(0, len(NAMES) - 1),
-        # ten minutes: five short-lived windows (2m), two burst windows (5m)
-        st.floats(0, 600, allow_nan=False).map(lambda s: round(s, 3)),
-    ),
-    min_size=4,
-    max_size=60,
+EVENT = st.builds(
+    audit_event,
+    st.sampled_from(["create", "create", "delete", "deployment", "controller"]),
+    st.integers(0, len(USERS) - 1),
+    st.integers(0, len(NAMESPACES) - 1),
+    st.integers(0, len(NAMES) - 1),
+    # ten minutes: five short-lived windows (2m), two burst windows (5m)
+    st.floats(0, 600, allow_nan=False).map(lambda s: round(s, 3)),
+)
+BURST = st.builds(
+    lambda who, namespace, start, count: [
+        audit_event("create", who, namespace, number % len(NAMES), start + 3 * number)
+        for number in range(count)
+    ],
+    st.integers(0, len(USERS) - 1),
+    st.integers(0, len(NAMESPACES) - 1),
+    st.floats(0, 560, allow_nan=False).map(lambda s: round(s, 3)),
+    # around the profile's threshold (more than 10 in 5m)
+    st.integers(9, 13),
+)
+PAIR = st.builds(
+    lambda who, namespace, name, start, life: [
+        audit_event("create", who, namespace, name, start),
+        audit_event("delete", who, namespace, name, start + life),
+    ],
+    st.integers(0, len(USERS) - 1),
+    st.integers(0, len(NAMESPACES) - 1),
+    st.integers(0, len(NAMES) - 1),
+    st.floats(0, 560, allow_nan=False).map(lambda s: round(s, 3)),
+    # a pod that lives less than a window, or more (the windows are 2m)
+    st.floats(0, 200, allow_nan=False).map(lambda s: round(s, 3)),
+)
+EVENTS = st.lists(st.one_of(EVENT.map(lambda e: [e]), BURST, PAIR), min_size=2, max_size=10).map(
+    lambda runs: [event for run in runs for event in run]
 )
 SHAPES = ["plain", "gaps", "gzip", "stdin", "eventlist", "eks", "aks"]
 
@@ -188,14 +210,15 @@ def _hunt(
     fast: FastHunt | None,
     folder: Path,
     monkeypatch: pytest.MonkeyPatch,
+    source: Source | None = None,
 ) -> tuple[list[str], list[str], str]:
     """(rule hits, correlation hits, stderr) of a hunt over the layout's inputs."""
-    folder.mkdir()
+    folder.mkdir(parents=True)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(layout.stdin or b"")))
     inputs, errors = open_inputs(layout.names, folder)
     assert not errors
     out, err = io.StringIO(), io.StringIO()
-    assert hunt_inputs(inputs, engine, fast, None, False, folder, out, err) == 0
+    assert hunt_inputs(inputs, engine, fast, source, False, folder, out, err) == 0
     lines = out.getvalue().splitlines()
     correlations = [line for line in lines if '"correlation_id"' in line]
     return [line for line in lines if line not in correlations], correlations, err.getvalue()
@@ -248,9 +271,29 @@ def test_the_fixture_sequences_in_every_shape_give_the_evaluators_hits(
         assert _check(layout, engine, hunting, fast_hunting, folder, monkeypatch)
 
 
+@pytest.mark.usefixtures("in_place")
+def test_a_forced_source_and_the_exact_scan_give_the_same_correlation_hits(
+    engine: ReferenceEngine,
+    hunting: HuntEngine,
+    fast_hunting: FastHunt,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (SEQUENCES / "short_lived_pods.jsonl").read_text(encoding="utf-8")
+    layout = _layout(tmp_path, [json.loads(line) for line in text.splitlines()], ["plain"])
+    expected = _check(layout, engine, hunting, fast_hunting, tmp_path / "typed", monkeypatch)
+    # DuckDB failing on the typed scan: the exact scan knows no row lengths (read forward)
+    monkeypatch.setattr(fast_hunting, "_scan_typed", lambda *args: None)
+    assert _hunt(layout, hunting, fast_hunting, tmp_path / "exact", monkeypatch)[1] == expected
+    forced = source_named("kubernetes_audit")
+    for name, chosen in (("reference", None), ("fast", FastHunt(hunting, forced))):
+        folder = tmp_path / f"forced-{name}"
+        assert _hunt(layout, hunting, chosen, folder, monkeypatch, forced)[1] == expected
+
+
 def _rotations(shapes: list[str]) -> Iterator[list[str]]:
-    """One plain file, then every shape, in order and reversed: windows span the inputs."""
-    yield ["plain"]
+    """Every shape, in order and reversed: windows span the inputs (one plain file alone: the
+    test above)."""
     yield shapes
     yield shapes[::-1]
 
