@@ -10,6 +10,7 @@ naming the correlation, its window, its group and the ``file:line`` of every bas
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from sigma_ext.content.correlations import CorrelationFile
@@ -18,12 +19,17 @@ from sigma_ext.reference.correlation import CorrelationHit
 
 def hit_json(hit: CorrelationHit, files: dict[str, CorrelationFile]) -> str:
     """One correlation hit as hunt prints it."""
-    correlation = files[hit.correlation].correlation()
-    data: dict[str, Any] = {
+    data: dict[str, Any] = {**_header(files[hit.correlation]), **hit.to_json_dict()}
+    return json.dumps(data, ensure_ascii=False)
+
+
+@cache
+def _header(correlation_file: CorrelationFile) -> dict[str, Any]:
+    """What every hit of a correlation says of it (parsed once, not once per hit)."""
+    correlation = correlation_file.correlation()
+    return {
         "correlation_id": str(correlation.id),
         "title": correlation.title,
         "level": correlation.level.name.lower() if correlation.level else None,
-        "theme": files[hit.correlation].theme,
-        **hit.to_json_dict(),
+        "theme": correlation_file.theme,
     }
-    return json.dumps(data, ensure_ascii=False)
