@@ -152,6 +152,10 @@ def hunt_inputs(
     if fast is not None:
         from sigma_ext.hunt.spool import FastInputs
 
+        if fast.engine is not engine:
+            # its SQL would judge other rules than the lines it hands back (the base rules)
+            raise ValueError("the fast engine must be made from the engine given")
+
         items = FastInputs(fast, engine, folder, source).hunt(inputs)
     else:
         items = (
