@@ -20,28 +20,30 @@ import duckdb
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
 from sigma_ext.hunt.fast.running import LineReader
-from sigma_ext.hunt.reference import Hit, read_line
+from sigma_ext.hunt.reference import Hit, is_gzip, read_line
 from sigma_ext.reference.correlation_engine import BaseRuleFile, carried
 from sigma_ext.sources.catalogue import Source, recognize
 
 
 class CarriedRows:
-    """The hits of the rows of one scanned file whose code names a correlation base rule."""
+    """The hits of the rows of one scanned file (``path``) whose code names a correlation base
+    rule, named at their place in ``named`` (the same file, or the file whose lines it holds)."""
 
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
         codes: Path,
         path: Path,
+        named: Path,
         rule_files: list[RuleFile],
         source: Source | None,
         lines: LineReader,
-        *,
-        by_offset: bool,
     ) -> None:
-        self.con, self.codes, self.path = con, codes, path
+        self.con, self.codes, self.path, self.named = con, codes, path, named
         self.rule_files, self.source, self.lines = rule_files, source, lines
-        self.by_offset = by_offset
+        self.by_offset = False
+        """Whether the scan's row lengths make up ``path`` (``running.all_lines_read``, with
+        every row's length known): then a row is read at its byte offset, unless gzip."""
         self.base = sorted(
             str(i) for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
         )
@@ -49,9 +51,11 @@ class CarriedRows:
         self.offsets: dict[int, tuple[int, int]] | None = None
         self.handle: IO[bytes] | None = None
 
-    def hits(self, code: str, ordinal: int, number: int) -> list[Hit] | None:
-        """The hits of the row (``ordinal``: among the scan's rows; ``number``: its line) when
-        its code names a base rule; None when it names none (its hits are the code's alone)."""
+    def hits(self, code: str, ordinal: int, number: int, at: int | None = None) -> list[Hit] | None:
+        """The hits of the row (``ordinal``: among the scan's rows; ``number``: its line in the
+        file scanned, ``path``; ``at``: the line they name in ``named``, by default ``number``)
+        when its code names a base rule; None when it names none (its hits are the code's
+        alone)."""
         if not self.base:
             return None
         names = self.names.get(code)
@@ -67,12 +71,15 @@ class CarriedRows:
                 rule_files = carried(rule_files, recognised.decode(item), recognised)
         # (a row the SQL judged is an event; a base rule's hit without its event would carry
         # no time, and the correlation would leave it out)
-        return [Hit.of(rule_file, self.path, number) for rule_file in rule_files]
+        line = number if at is None else at
+        return [Hit.of(rule_file, self.named, line) for rule_file in rule_files]
 
     def _text(self, ordinal: int, number: int) -> bytes:
-        if not self.by_offset:
-            return self.lines.get(number)
         if self.offsets is None:
+            if self.by_offset and is_gzip(self.path):
+                self.by_offset = False  # offsets in the unpacked text: read forward
+            if not self.by_offset:
+                return self.lines.get(number)
             self.offsets = self._offsets()
             self.handle = self.path.open("rb")
         assert self.handle is not None

@@ -49,14 +49,7 @@ from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
-from sigma_ext.hunt.reference import (
-    BadLine,
-    Hit,
-    evaluate_line,
-    grouper_of_file,
-    hunt_file,
-    is_gzip,
-)
+from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, grouper_of_file, hunt_file
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, Source
@@ -196,10 +189,8 @@ class FastHunt:
                     )
                 read = running.all_lines_read(path, scanned.rows, scanned.length)
                 numbers = running.LineNumbers([] if read else running.skipped_lines(path))
-                by_offset = read and scanned.length is not None and not is_gzip(path)
-                rows = CarriedRows(
-                    con, codes, path, self.rule_files, source, lines, by_offset=by_offset
-                )
+                rows = CarriedRows(con, codes, path, path, self.rule_files, source, lines)
+                rows.by_offset = read and scanned.length is not None  # the rows' lengths
                 judging = running.Judging(progress, scanned.reference)
                 if summary is not None:
                     for index, count in scanned.sources.items():
