@@ -41,7 +41,7 @@ from sigma_ext.reference.engine import Loaded, NativeCompilation, ReferenceEngin
 from sigma_ext.reference.evaluator import CompiledRule, Fields, compile_rule
 from sigma_ext.sources.catalogue import SOURCES, Source, recognize
 from sigma_ext.targets import NATIVE
-from sigma_ext.yamlio import Located
+from sigma_ext.yamlio import SAFE_LOADER, Located
 
 Item = tuple[Source, Mapping[str, Any], tuple[str, int]]
 
@@ -212,7 +212,7 @@ def _base_rule_files(
 ) -> dict[str, BaseRuleFile]:
     """Each base rule of the file, by name, as the hunt engines take a rule."""
     found: dict[str, BaseRuleFile] = {}
-    for document in yaml.safe_load_all(correlation_file.text):
+    for document in yaml.load_all(correlation_file.text, Loader=SAFE_LOADER):
         if not isinstance(document, dict) or "correlation" in document:
             continue
         name = str(document.get("name", ""))
