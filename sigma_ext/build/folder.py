@@ -111,10 +111,10 @@ def render(
 ) -> dict[str, str | bytes]:
     """Relative path -> content of every output file; ``correlations``: the loaded correlation
     files (loaded here when None)."""
-    return _render(corpus, results, splunk_tuning, splunk_es, correlations)[0]
+    return render_counted(corpus, results, splunk_tuning, splunk_es, correlations)[0]
 
 
-def _render(
+def render_counted(
     corpus: Corpus,
     results: list[Compiled],
     splunk_tuning: TuningMode,
@@ -403,6 +403,6 @@ def build(
     errors = sorted(errors + correlation_problems)
     if errors:
         raise ProblemsFound(errors)
-    rendered, counts = _render(corpus, results, splunk_tuning, splunk_es, correlations)
+    rendered, counts = render_counted(corpus, results, splunk_tuning, splunk_es, correlations)
     files = write_atomically(out, rendered)
     return BuildResult(out, results, files, splunk_tuning, counts)
