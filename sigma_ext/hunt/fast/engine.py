@@ -34,6 +34,8 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
+from itertools import takewhile
 from pathlib import Path
 
 import duckdb
@@ -44,7 +46,7 @@ from sigma_ext.hunt.fast import running
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
 from sigma_ext.hunt.fast.plan import SourcePlan
-from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
+from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources, unclaimed_before
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
@@ -93,15 +95,30 @@ class FastHunt:
         )
         self.envelopes = [] if source is not None else self._envelopes()
         # the sources whose events the SQL judges: its own, then the envelopes it opens (those
-        # of the sources right after them in SOURCES); every other event goes to the reference
-        # engine, and so may be judged there without being scanned (sigma_ext.hunt.spool)
+        # of the sources right after the first of them in SOURCES); every other event goes to
+        # the reference engine, and so may be judged there without being scanned
+        # (sigma_ext.hunt.spool)
         judged = [plan.source for plan in self.plans]
-        if source is None:
-            judged += SOURCES[len(self.plans) : len(self.plans) + len(self.envelopes)]
+        if source is None and self.plans:
+            start = SOURCES.index(self.plans[0].source) + 1
+            judged += SOURCES[start : start + len(self.envelopes)]
         self.sql_sources = frozenset(s.name for s in judged)
         forced = source is not None
+        if not forced:
+            for plan in self.plans:
+                plan.path = replace(
+                    plan.path, unclaimed=unclaimed_before(plan.source, self.sql_sources)
+                )
+        # the exact scan reads columns, not the line's text: the sources whose recognisers need
+        # the text (and those after them) are left to the reference engine there
+        exact_plans = list(takewhile(lambda p: forced or not p.path.needs_text(), self.plans))
+        self.exact_columns = sorted(set().union(set(), *(p.columns for p in exact_plans)))
+        self.exact_plans = exact_plans
         self.select = exact_select(
-            self.plans, self.columns, forced=forced, route_unrecognized=self.route_unrecognized
+            exact_plans,
+            self.exact_columns,
+            forced=forced,
+            route_unrecognized=self.route_unrecognized or len(exact_plans) < len(self.plans),
         )
         self.typed_select = typed_select(
             self.plans, self.envelopes, forced=forced, route_unrecognized=self.route_unrecognized
@@ -115,7 +132,8 @@ class FastHunt:
         # the carried source's rules as SQL, made once however many envelopes carry it
         expected: dict[str, list[str]] = {}
         opened: list[Envelope] = []
-        for source in SOURCES[len(self.plans) :]:
+        start = SOURCES.index(self.plans[0].source) + 1 if self.plans else len(SOURCES)
+        for source in SOURCES[start:]:
             envelope = ENVELOPES.get(source.name)
             carried = by_name.get(envelope.carries) if envelope else None
             if envelope is None or carried is None:
@@ -146,7 +164,7 @@ class FastHunt:
     def reader(self, path: Path) -> str:
         """``read_json`` of the columns the rules read, as JSON text to be checked and transformed
         per row (the exact scan); a line DuckDB cannot read gives a row of NULLs."""
-        return running.exact_reader(path, column_types(self.plans, self.columns))
+        return running.exact_reader(path, column_types(self.exact_plans, self.exact_columns))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return running.connect(self.threads, self.memory_limit)

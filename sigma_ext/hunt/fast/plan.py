@@ -235,13 +235,18 @@ def dotted_runs(name: str) -> set[str]:
     }
 
 
-def recognizer_sql(plan: SourcePlan, forced: bool) -> str:
+def recognizer_sql(plan: SourcePlan, forced: bool, paths: dict[str, str] | None = None) -> str:
     """The source's recogniser over the row's columns; TRUE when every line is taken as the
-    one source the hunt was told to assume."""
+    one source the hunt was told to assume. ``paths`` renders each of its ``FastPath.paths``
+    (``{$1}`` is the first), for a scan that reads them from the line's text."""
     if forced:
         return "TRUE"
-    keys = plan.path.recognizer_keys()
-    return plan.path.recognizer.format_map({k: ident(k) for k in keys})
+    names = {k: ident(k) for k in plan.path.recognizer_keys()}
+    if plan.path.paths:
+        if paths is None:
+            raise ValueError(f"{plan.source.name}: its recogniser reads the line's text")
+        names.update({f"${n}": paths[p] for n, p in enumerate(plan.path.paths, start=1)})
+    return re.sub(r"\{([^{}]+)\}", lambda m: names[m.group(1)], plan.path.recognizer)
 
 
 def varchar_columns(plans: list[SourcePlan]) -> set[str]:

@@ -6,6 +6,13 @@ The facts about a source's format (``fast_path``, ``arrays``, ``large_subtrees``
 (``fast_paths`` refuses to build otherwise, when this module loads). ``FAST_PATHS`` puts the
 two together. Provider envelopes the scan opens are ``sigma_ext.hunt.fast.envelopes``; every
 other source is judged line by line by the reference engine.
+
+``recognize`` answers with the first source that claims an event. A source with a fast path
+that comes after sources the SQL does not judge is judged in SQL only on lines none of those
+may claim: ``CLAIM_STRINGS`` names, for each such source, strings (keys or values) that every
+event it claims holds, and a line whose text holds all of them (as JSON strings, anywhere) is
+left to the reference engine. A fast source after one without claim strings is not judged in
+SQL (``fast_sources``).
 """
 
 from __future__ import annotations
@@ -15,6 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sigma_ext.sources.catalogue import SOURCES, Source
+from sigma_ext.sources.cloud import (
+    GCP_AUDIT_LOG_TYPE,
+    GCP_KUBERNETES_RESOURCE,
+    GCP_KUBERNETES_SERVICE,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,19 @@ class RecognizerSql:
 
     recognizer: str
     raw_prefix: tuple[tuple[str, str], ...] = ()
+    paths: tuple[str, ...] = ()
+    """JSON paths the recogniser reads from the line's text, each as its JSON text (NULL when
+    absent, ``'null'`` for a JSON null, the first occurrence of a repeated key): ``{$1}`` is the
+    first. For what VARCHAR columns cannot tell (a string from a number, a key held by null)."""
+
+
+def _string(path: str) -> str:
+    """SQL: the JSON value ``path`` (a ``{$n}``) is a string; its text is ``_text(path)``."""
+    return f"coalesce(json_type({path}) = 'VARCHAR', FALSE)"
+
+
+def _text(path: str) -> str:
+    return f"json_extract_string({path}, '$')"
 
 
 RECOGNIZER_SQL: Mapping[str, RecognizerSql] = {
@@ -38,6 +63,55 @@ RECOGNIZER_SQL: Mapping[str, RecognizerSql] = {
         # how the API server's audit backend writes every event (TypeMeta first)
         raw_prefix=(("kind", "Event"), ("apiVersion", "audit.k8s.io/")),
     ),
+    # is_aws_cloudtrail: eventSource and eventName non-empty strings, eventSource a service's
+    # (*.amazonaws.com)
+    "aws_cloudtrail": RecognizerSql(
+        recognizer=(
+            f"{_string('{$1}')} AND ends_with({_text('{$1}')}, '.amazonaws.com') "
+            f"AND {_string('{$2}')} AND {_text('{$2}')} <> ''"
+        ),
+        paths=("$.eventSource", "$.eventName"),
+    ),
+    # is_gcp_audit_log: protoPayload an object with serviceName (not k8s.io) and methodName
+    # non-empty strings, @type absent or the AuditLog type; resource.type not k8s_cluster (a
+    # resource that is no object has no type)
+    "gcp_audit": RecognizerSql(
+        recognizer=(
+            "coalesce(json_type({$1}) = 'OBJECT', FALSE) "
+            f"AND {_string('{$2}')} AND {_text('{$2}')} NOT IN ('', '{GCP_KUBERNETES_SERVICE}') "
+            f"AND {_string('{$3}')} AND {_text('{$3}')} <> '' "
+            f"AND NOT ({_string('{$4}')} AND {_text('{$4}')} = '{GCP_KUBERNETES_RESOURCE}') "
+            f"AND ({{$5}} IS NULL "
+            f"OR ({_string('{$5}')} AND {_text('{$5}')} = '{GCP_AUDIT_LOG_TYPE}'))"
+        ),
+        paths=(
+            "$.protoPayload",
+            "$.protoPayload.serviceName",
+            "$.protoPayload.methodName",
+            "$.resource.type",
+            '$.protoPayload."@type"',
+        ),
+    ),
+    # is_docker_event: Type and Action strings, Actor an object holding ID (any value), and
+    # timeNano or time present (any value)
+    "docker_events": RecognizerSql(
+        recognizer=(
+            f"{_string('{$1}')} AND {_string('{$2}')} "
+            "AND coalesce(json_type({$3}) = 'OBJECT', FALSE) AND {$4} IS NOT NULL "
+            "AND ({$5} IS NOT NULL OR {$6} IS NOT NULL)"
+        ),
+        paths=("$.Type", "$.Action", "$.Actor", "$.Actor.ID", "$.timeNano", "$.time"),
+    ),
+}
+
+
+CLAIM_STRINGS: Mapping[str, tuple[str, ...]] = {
+    # sources the SQL does not judge (or judges only as an envelope it opens) that come before
+    # one it does: strings every event they claim holds, as keys or values
+    "kubernetes_audit_eks": ("message", "timestamp"),
+    "kubernetes_audit_aks": ("category", "properties", "log"),
+    "kubernetes_audit_gke": ("protoPayload", "serviceName", GCP_KUBERNETES_SERVICE, "methodName"),
+    "azure_activitylogs": ("resourceId", "operationName", "category"),
 }
 
 
@@ -51,9 +125,20 @@ class FastPath:
     arrays: frozenset[str] = frozenset()
     heavy: frozenset[str] = frozenset()
     raw_prefix: tuple[tuple[str, str], ...] = ()
+    paths: tuple[str, ...] = ()
+    unclaimed: tuple[tuple[str, ...], ...] = ()
+    """For each source before this one that the SQL does not judge itself, its
+    ``CLAIM_STRINGS``: a line holding all the strings of one is not this source's to judge
+    (``unclaimed_before``)."""
 
     def recognizer_keys(self) -> list[str]:
-        return re.findall(r"\{([^{}]+)\}", self.recognizer)
+        """The top-level keys the recogniser reads as VARCHAR columns (not its ``paths``)."""
+        return [k for k in re.findall(r"\{([^{}]+)\}", self.recognizer) if not k.startswith("$")]
+
+    def needs_text(self) -> bool:
+        """Whether the recogniser reads the line's text (its paths, or the claim keys of the
+        sources before it): the typed scan has it, the exact scan does not."""
+        return bool(self.paths or self.unclaimed)
 
 
 def fast_paths(
@@ -75,6 +160,7 @@ def fast_paths(
             arrays=source.arrays,
             heavy=source.large_subtrees,
             raw_prefix=recognizers[source.name].raw_prefix,
+            paths=recognizers[source.name].paths,
         )
         for source in fast
     }
@@ -83,15 +169,31 @@ def fast_paths(
 FAST_PATHS: Mapping[str, FastPath] = fast_paths(SOURCES, RECOGNIZER_SQL)
 
 
-def fast_sources() -> tuple[list[Source], bool]:
+def fast_sources(
+    sources: tuple[Source, ...] = SOURCES, claims: Mapping[str, tuple[str, ...]] = CLAIM_STRINGS
+) -> tuple[list[Source], bool]:
     """The sources the SQL judges, and whether other lines may belong to a source it cannot.
 
     ``recognize`` answers with the first source that claims an event, so a source is judged in SQL
-    only when every source before it has a SQL recogniser too.
+    only when every source before it has a SQL recogniser too, or claim strings
+    (``CLAIM_STRINGS``) that let the SQL leave that source's lines to the reference engine.
     """
     fast: list[Source] = []
-    for source in SOURCES:
-        if not source.fast_path:
-            return fast, True
-        fast.append(source)
-    return fast, False
+    for source in sources:
+        if source.fast_path:
+            fast.append(source)
+        elif source.name not in claims:
+            break
+    return fast, len(fast) < len(sources)
+
+
+def unclaimed_before(
+    source: Source,
+    judged: frozenset[str],
+    sources: tuple[Source, ...] = SOURCES,
+    claims: Mapping[str, tuple[str, ...]] = CLAIM_STRINGS,
+) -> tuple[tuple[str, ...], ...]:
+    """The claim strings of every source before ``source`` that the SQL does not judge (``judged``:
+    the names of those it does, its own and the envelopes it opens)."""
+    before = sources[: sources.index(source)]
+    return tuple(claims[s.name] for s in before if s.name not in judged)

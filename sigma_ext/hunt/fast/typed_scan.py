@@ -51,9 +51,12 @@ def typed_select(
     if not plans:
         return "SELECT 'R' AS code, strlen(json) AS n, NULL::SMALLINT AS src FROM {reader}"
     spec, shape, dotted = _document(plans)
+    read_paths = sorted({p for plan in plans if not forced for p in plan.path.paths})
+    paths = {p: f"sx_paths[{number}]" for number, p in enumerate(read_paths, start=1)}
     layers = _Layers()
-    for plan in plans:
-        layers.add_source(replace(plan, typed=True, shape_column="sx_shape"), forced)
+    for number, plan in enumerate(plans):
+        typed = replace(plan, typed=True, shape_column="sx_shape")
+        layers.add_source(typed, forced, paths, carried=number == 0)
     # a line's length is its own; its text, the event an envelope carries in it
     nested = unwrap_sql("(SELECT json::VARCHAR AS sx_raw FROM {reader})", envelopes)
     line = _line_class(plans, envelopes, forced=forced)
@@ -69,10 +72,13 @@ def typed_select(
         f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, "
         f"CASE WHEN sx_line = 'C' THEN json_transform({TEXT}, {spec_sql}) END AS sx_doc, "
         f"CASE WHEN sx_line = 'C' THEN coalesce(({gate_shape_sql}), FALSE) END "
-        f"AS sx_gate_shape FROM {nested})"
+        f"AS sx_gate_shape, {_paths_sql(read_paths)} AS sx_paths FROM {nested})"
     )
     unpacked = ", ".join(f"sx_doc.{ident(c)} AS {ident(c)}" for c in spec)
-    nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_gate_shape, {unpacked} FROM {nested})"
+    nested = (
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_gate_shape, sx_paths, {unpacked} "
+        f"FROM {nested})"
+    )
     layers.layers[2].append(
         f"CASE WHEN {' OR '.join(layers.gates)} THEN coalesce(({shape_sql}), FALSE) END AS sx_shape"
     )
@@ -95,14 +101,37 @@ def _source_of_row(plans: list[SourcePlan], envelopes: list[Envelope]) -> str:
     are those of the sources right after the fast ones, in order), the first fast source when
     its text alone dismissed it, else the first fast source whose recogniser holds."""
     first = SOURCES.index(plans[0].source)
+    # the envelopes opened are those of the sources right after the first fast one
     carried = " ".join(
-        f"WHEN sx_carrier = {number} THEN {len(plans) + number - 1}"
+        f"WHEN sx_carrier = {number} THEN {first + number}"
         for number in range(1, len(envelopes) + 1)
     )
     recognised = " ".join(
         f"WHEN {ident(f'{plan.prefix}rec')} THEN {SOURCES.index(plan.source)}" for plan in plans
     )
     return f"CASE {carried} WHEN sx_line IS NULL THEN {first} {recognised} END::SMALLINT"
+
+
+def _paths_sql(paths: list[str]) -> str:
+    """The recognisers' paths read from a candidate line's text, in one parse (a list)."""
+    if not paths:
+        return "NULL::JSON[]"
+    listed = ", ".join(sql_string(p) for p in paths)
+    return f"CASE WHEN sx_line = 'C' THEN json_extract({TEXT}, [{listed}]) END"
+
+
+def unclaimed_sql(text: str, claims: tuple[tuple[str, ...], ...]) -> str:
+    """TRUE for a line a source with one of ``claims`` (``recognizers.CLAIM_STRINGS``) may
+    claim: its text holds every string of it as a JSON string (one spelt with ``\\u`` escapes
+    never gets here: ``raw_gate.escape_sql`` leaves such lines to the reference engine)."""
+    return " OR ".join(
+        "("
+        + " AND ".join(
+            f"contains({text}, {sql_string(json.dumps(k, ensure_ascii=False))})" for k in keys
+        )
+        + ")"
+        for keys in claims
+    )
 
 
 def _document(
@@ -134,12 +163,21 @@ class _Layers:
     gates: list[str] = field(default_factory=list)
     gated_fields: set[str] = field(default_factory=set)
 
-    def add_source(self, plan: SourcePlan, forced: bool) -> None:
-        """One source's recogniser, gate, guarded field values and rules."""
+    def add_source(
+        self, plan: SourcePlan, forced: bool, paths: dict[str, str], *, carried: bool
+    ) -> None:
+        """One source's recogniser, gate, guarded field values and rules. ``carried``: the
+        source whose events the envelopes carry (the first); another one never judges a
+        carried event, nor a line a source before it that the SQL does not judge may claim."""
         layers, gated = self.layers, self.gated
         rec, gate = ident(f"{plan.prefix}rec"), ident(f"{plan.prefix}gate")
         self.gates.append(gate)
-        layers[0].append(f"{recognizer_sql(plan, forced)} AS {rec}")
+        recognized = recognizer_sql(plan, forced, paths)
+        if not forced and not carried:
+            recognized = f"sx_carrier IS NULL AND ({recognized})"
+        if not forced and plan.path.unclaimed:
+            recognized += f" AND NOT ({unclaimed_sql(TEXT, plan.path.unclaimed)})"
+        layers[0].append(f"{recognized} AS {rec}")
         used: set[str] = set()
 
         def typed_test(name: str, values: list[Any]) -> str | None:
