@@ -15,10 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sigma_ext.hunt.fast import running
 from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast.present import sources_in
 from sigma_ext.hunt.reference import hunt_file
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
@@ -187,8 +190,6 @@ def test_the_sql_judges_the_fixtures_of_its_sources_in_the_scan(
 ) -> None:
     # every fixture event of these sources is judged in SQL (no line left to the reference
     # engine), with the reference engine's hits
-    from sigma_ext.hunt.fast import running
-
     for source in JUDGED:
         log = tmp_path / f"{source}.jsonl"
         log.write_text("".join(json.dumps(e) + "\n" for e in BASE[source]), encoding="utf-8")
@@ -223,3 +224,26 @@ def test_an_event_another_source_may_claim_is_left_to_the_reference_engine(
     for counted in ("aws_cloudtrail", "kubernetes_audit_gke", "azure_activitylogs", "docker"):
         assert f"{counted}_events 3" in err or f"{counted} 3" in err
     _scanned_as_the_reference(log, fast, engine)
+
+
+def test_a_source_the_sample_missed_is_left_to_the_reference_engine(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the scan judges the sources of a file's first lines; a later line of another fast
+    # source gets the reference verdict all the same, and so does a line of a source after it
+    # that it may claim (a Docker event with CloudTrail's keys, CloudTrail coming first)
+    monkeypatch.setattr("sigma_ext.hunt.fast.present.SAMPLE_LINES", 1)
+    docker = BASE["docker_events"]
+    trail = BASE["aws_cloudtrail"][0]
+    hybrid = {**docker[0], **{k: trail[k] for k in ("eventSource", "eventName")}}
+    lines = docker + [trail, hybrid] * 3 + BASE["gcp_audit"]
+    log = tmp_path / "late.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    assert sources_in(log) == {"docker_events"}
+    select = fast.typed_select_for(sources_in(log))
+    assert select != fast.typed_select  # a smaller query: the sources of the file only
+    scanned = running.scan_typed(fast.connect(), select, log, tmp_path / "codes.parquet", None)
+    assert scanned is not None
+    assert scanned.reference == 6 + len(BASE["gcp_audit"])
+    _scanned_as_the_reference(log, fast, engine)
+    both([str(log)], engine, fast, tmp_path)

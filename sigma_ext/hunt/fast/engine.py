@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from itertools import takewhile
 from pathlib import Path
 
@@ -46,7 +45,8 @@ from sigma_ext.hunt.fast import running
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
 from sigma_ext.hunt.fast.plan import SourcePlan
-from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources, unclaimed_before
+from sigma_ext.hunt.fast.present import present_plans, sources_in
+from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
@@ -104,11 +104,6 @@ class FastHunt:
             judged += SOURCES[start : start + len(self.envelopes)]
         self.sql_sources = frozenset(s.name for s in judged)
         forced = source is not None
-        if not forced:
-            for plan in self.plans:
-                plan.path = replace(
-                    plan.path, unclaimed=unclaimed_before(plan.source, self.sql_sources)
-                )
         # the exact scan reads columns, not the line's text: the sources whose recognisers need
         # the text (and those after them) are left to the reference engine there
         exact_plans = list(takewhile(lambda p: forced or not p.path.needs_text(), self.plans))
@@ -120,9 +115,9 @@ class FastHunt:
             forced=forced,
             route_unrecognized=self.route_unrecognized or len(exact_plans) < len(self.plans),
         )
-        self.typed_select = typed_select(
-            self.plans, self.envelopes, forced=forced, route_unrecognized=self.route_unrecognized
-        )
+        # the typed scan of the sources present in a file (sigma_ext.hunt.fast.present)
+        self._typed_for: dict[frozenset[str], str] = {}
+        self.typed_select = self.typed_select_for(None)
 
     def _envelopes(self) -> list[Envelope]:
         """The envelopes the typed scan opens (``sigma_ext.hunt.fast.envelopes``): those of the
@@ -158,6 +153,20 @@ class FastHunt:
             opened.append(envelope)
         return opened
 
+    def typed_select_for(self, present: frozenset[str] | None) -> str:
+        """The typed scan's query for a file holding events of the ``present`` sources (None:
+        any source): see ``sigma_ext.hunt.fast.present``."""
+        plans = present_plans(self.plans, present, forced=self.forced is not None)
+        key = frozenset(plan.source.name for plan in plans)
+        if key not in self._typed_for:
+            self._typed_for[key] = typed_select(
+                plans,
+                self.envelopes,
+                forced=self.forced is not None,
+                route_unrecognized=self.route_unrecognized,
+            )
+        return self._typed_for[key]
+
     def _raw_dismissal(self, text: str) -> tuple[str, str] | None:
         return raw_dismissal(self.plans, text, forced=self.forced is not None)
 
@@ -176,6 +185,7 @@ class FastHunt:
         summary: FileSummary | None = None,
         *,
         grouped: bool = False,
+        sources: frozenset[str] | None = None,
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order);
         ``summary`` counts its lines per source (the SQL's for the rows it judges, the reference
@@ -183,9 +193,11 @@ class FastHunt:
         events already (the spool, ``sigma_ext.hunt.spool``); otherwise a log whose events span
         lines (auditd) is judged by the reference engine, which groups them.
 
-        The typed scan runs first; if DuckDB fails on it, the file is scanned again the exact
-        way. DuckDB skips blank lines: when the rows' lengths do not add up to the file's size,
-        the file is read once more to place them.
+        ``sources`` are the sources whose events the file holds (the spool knows them), else
+        they are read from the file's first lines (``sigma_ext.hunt.fast.present``). The typed
+        scan runs first; if DuckDB fails on it, the file is scanned again the exact way. DuckDB
+        skips blank lines: when the rows' lengths do not add up to the file's size, the file is
+        read once more to place them.
         """
         source = self.forced
         if not grouped and grouper_of_file(path) is not None:
@@ -198,7 +210,10 @@ class FastHunt:
             con = self.connect()
             lines = running.LineReader(path)
             try:
-                scanned = self._scan_typed(con, path, codes, progress)
+                if sources is None:
+                    sources = sources_in(path, self.forced)
+                select = self.typed_select_for(sources)
+                scanned = self._scan_typed(con, path, codes, progress, select)
                 if scanned is None:
                     scanned = running.scan_exact(
                         con, self.select, self.reader(path), codes, progress
@@ -238,6 +253,8 @@ class FastHunt:
         path: Path,
         codes: Path,
         progress: Progress | None,
+        select: str | None = None,
     ) -> running.Scanned | None:
-        """Write the code and length of every row to ``codes``; None when DuckDB fails on it."""
-        return running.scan_typed(con, self.typed_select, path, codes, progress)
+        """Write the code and length of every row to ``codes`` (``select``: the typed scan's
+        query, by default of every source); None when DuckDB fails on it."""
+        return running.scan_typed(con, select or self.typed_select, path, codes, progress)

@@ -12,13 +12,12 @@ for it, see ``raw_gate.shape_regexes``), meet a cheap typed *gate*
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sigma.types import SigmaString
 
-from sigma_ext.hunt.fast import raw_gate
+from sigma_ext.hunt.fast import raw_gate, source_docs
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
 from sigma_ext.hunt.fast.envelopes import Envelope, unwrap_sql
 from sigma_ext.hunt.fast.gates import (
@@ -35,10 +34,11 @@ from sigma_ext.hunt.fast.plan import (
     dotted_runs,
     ident,
     path_shape,
-    recognizer_sql,
     varchar_columns,
 )
+from sigma_ext.hunt.fast.recognizers import Claims
 from sigma_ext.hunt.fast.rule_sql import row_code, rule_sql
+from sigma_ext.hunt.fast.source_docs import claims_sql
 from sigma_ext.sources.catalogue import SOURCES
 
 TEXT = "sx_text"
@@ -51,17 +51,27 @@ def typed_select(
     if not plans:
         return "SELECT 'R' AS code, strlen(json) AS n, NULL::SMALLINT AS src FROM {reader}"
     spec, shape, dotted = _document(plans)
-    read_paths = sorted({p for plan in plans if not forced for p in plan.path.paths})
-    paths = {p: f"sx_paths[{number}]" for number, p in enumerate(read_paths, start=1)}
+    # each candidate line's source (``sx_who``), from the recognisers' paths in one parse
+    # each set of claim strings tested once per line (a column), not once per source
+    claims = sorted({c for plan in plans for c in plan.path.unclaimed})
+    claimed = {c: f"sx_claim{number}" for number, c in enumerate(claims)}
+    guard = {}
+    for number, plan in enumerate(plans[1:], start=1):
+        # an envelope's carried event is the first source's; a line a source before this one
+        # that the SQL does not judge may claim is left to the reference engine
+        guard[number] = "sx_carrier IS NULL"
+        if plan.path.unclaimed:
+            tested = " OR ".join(claimed[c] for c in plan.path.unclaimed)
+            guard[number] += f" AND NOT ({tested})"
+    who = source_docs.who_sql(plans, forced, guard)
     layers = _Layers()
     for number, plan in enumerate(plans):
         typed = replace(plan, typed=True, shape_column="sx_shape")
-        layers.add_source(typed, forced, paths, carried=number == 0)
+        layers.add_source(typed, f"coalesce(sx_who = {number}, FALSE)")
     # a line's length is its own; its text, the event an envelope carries in it
     nested = unwrap_sql("(SELECT json::VARCHAR AS sx_raw FROM {reader})", envelopes)
     line = _line_class(plans, envelopes, forced=forced)
     nested = f"(SELECT {TEXT}, sx_n, sx_carrier, {line} AS sx_line FROM {nested})"
-    spec_sql = sql_string(json.dumps(spec))
     # the gate reads only its own fields, so it needs only their shape (cheap); the whole
     # shape is looked for only on the rows it lets through (a quarter of the candidates)
     gate_nodes, gate_dotted = path_shape(layers.gated_fields)
@@ -69,14 +79,23 @@ def typed_select(
     gate_shape_sql = raw_gate.any_regex_sql(TEXT, gate_shape) if gate_shape else "FALSE"
     shape_sql = raw_gate.any_regex_sql(TEXT, raw_gate.shape_regexes(shape, dotted))
     nested = (
-        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, "
-        f"CASE WHEN sx_line = 'C' THEN json_transform({TEXT}, {spec_sql}) END AS sx_doc, "
-        f"CASE WHEN sx_line = 'C' THEN coalesce(({gate_shape_sql}), FALSE) END "
-        f"AS sx_gate_shape, {_paths_sql(read_paths)} AS sx_paths FROM {nested})"
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier"
+        + "".join(f", {column}" for column in source_docs.paths_sql(plans, forced, TEXT))
+        + "".join(
+            f", CASE WHEN sx_line = 'C' THEN {claims_sql(TEXT, c)} END AS {claimed[c]}"
+            for c in claims
+        )
+        + f" FROM {nested})"
     )
-    unpacked = ", ".join(f"sx_doc.{ident(c)} AS {ident(c)}" for c in spec)
+    nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, {who} AS sx_who FROM {nested})"
+    documents, unpacked = source_docs.documents_sql(plans, spec, TEXT)
     nested = (
-        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_gate_shape, sx_paths, {unpacked} "
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_who, {', '.join(documents)}, "
+        f"CASE WHEN sx_who IS NOT NULL THEN coalesce(({gate_shape_sql}), FALSE) END "
+        f"AS sx_gate_shape FROM {nested})"
+    )
+    nested = (
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_who, sx_gate_shape, {', '.join(unpacked)} "
         f"FROM {nested})"
     )
     layers.layers[2].append(
@@ -112,26 +131,11 @@ def _source_of_row(plans: list[SourcePlan], envelopes: list[Envelope]) -> str:
     return f"CASE {carried} WHEN sx_line IS NULL THEN {first} {recognised} END::SMALLINT"
 
 
-def _paths_sql(paths: list[str]) -> str:
-    """The recognisers' paths read from a candidate line's text, in one parse (a list)."""
-    if not paths:
-        return "NULL::JSON[]"
-    listed = ", ".join(sql_string(p) for p in paths)
-    return f"CASE WHEN sx_line = 'C' THEN json_extract({TEXT}, [{listed}]) END"
-
-
-def unclaimed_sql(text: str, claims: tuple[tuple[str, ...], ...]) -> str:
+def unclaimed_sql(text: str, claims: tuple[Claims, ...]) -> str:
     """TRUE for a line a source with one of ``claims`` (``recognizers.CLAIM_STRINGS``) may
-    claim: its text holds every string of it as a JSON string (one spelt with ``\\u`` escapes
+    claim: its text holds every piece of one of its groups (text spelt with ``\\u`` escapes
     never gets here: ``raw_gate.escape_sql`` leaves such lines to the reference engine)."""
-    return " OR ".join(
-        "("
-        + " AND ".join(
-            f"contains({text}, {sql_string(json.dumps(k, ensure_ascii=False))})" for k in keys
-        )
-        + ")"
-        for keys in claims
-    )
+    return " OR ".join(claims_sql(text, claim) for claim in claims)
 
 
 def _document(
@@ -163,20 +167,12 @@ class _Layers:
     gates: list[str] = field(default_factory=list)
     gated_fields: set[str] = field(default_factory=set)
 
-    def add_source(
-        self, plan: SourcePlan, forced: bool, paths: dict[str, str], *, carried: bool
-    ) -> None:
-        """One source's recogniser, gate, guarded field values and rules. ``carried``: the
-        source whose events the envelopes carry (the first); another one never judges a
-        carried event, nor a line a source before it that the SQL does not judge may claim."""
+    def add_source(self, plan: SourcePlan, recognized: str) -> None:
+        """One source's recogniser (``recognized``, over the row), gate, guarded field values
+        and rules."""
         layers, gated = self.layers, self.gated
         rec, gate = ident(f"{plan.prefix}rec"), ident(f"{plan.prefix}gate")
         self.gates.append(gate)
-        recognized = recognizer_sql(plan, forced, paths)
-        if not forced and not carried:
-            recognized = f"sx_carrier IS NULL AND ({recognized})"
-        if not forced and plan.path.unclaimed:
-            recognized += f" AND NOT ({unclaimed_sql(TEXT, plan.path.unclaimed)})"
         layers[0].append(f"{recognized} AS {rec}")
         used: set[str] = set()
 
