@@ -65,14 +65,46 @@ def paths_sql(plans: list[SourcePlan], forced: bool, text: str) -> list[str]:
     return columns
 
 
+TOKENS = "sx_tokens"
+"""The column listing the claim strings that are whole JSON strings found in a line."""
+
+
+def _whole_string(piece: str) -> bool:
+    return len(piece) > 2 and piece[0] == piece[-1] == '"' and '"' not in piece[1:-1]
+
+
+def tokens_sql(plans: list[SourcePlan], text: str) -> str:
+    """Every claim string of the plans that is a whole JSON string (``"Type"``), as found in a
+    candidate line, in one pass of one regex: a match is always a whole string token of the line
+    (DuckDB read it as JSON: a quote that opens a match after another string's closing quote
+    would need a letter right after that quote), so matches never hide one another."""
+    pieces = {
+        piece
+        for plan in plans
+        for claims in (plan.path.claims, *plan.path.unclaimed)
+        for group in claims
+        for piece in group
+        if _whole_string(piece)
+    }
+    if not pieces:
+        return f"NULL::VARCHAR[] AS {TOKENS}"
+    words = "|".join(re.escape(piece[1:-1]) for piece in sorted(pieces))
+    regex = sql_string(f'"(?:{words})"')
+    return f"CASE WHEN sx_line = 'C' THEN regexp_extract_all({text}, {regex}) END AS {TOKENS}"
+
+
 def claims_sql(text: str, claims: Claims) -> str:
-    """TRUE for a line whose text holds every piece of one group of ``claims``."""
+    """TRUE for a line whose text holds every piece of one group of ``claims`` (a whole JSON
+    string looked up among the line's ``tokens_sql``)."""
+
+    def holds(piece: str) -> str:
+        if _whole_string(piece):
+            return f"list_contains({TOKENS}, {sql_string(piece)})"
+        return f"contains({text}, {sql_string(piece)})"
+
     return (
         "("
-        + " OR ".join(
-            "(" + " AND ".join(f"contains({text}, {sql_string(k)})" for k in group) + ")"
-            for group in claims
-        )
+        + " OR ".join("(" + " AND ".join(holds(k) for k in group) + ")" for group in claims)
         + ")"
     )
 

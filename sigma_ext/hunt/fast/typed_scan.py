@@ -78,6 +78,9 @@ def typed_select(
     gate_shape = raw_gate.shape_regexes(gate_nodes, gate_dotted, nested_arrays=False, by_key=True)
     gate_shape_sql = raw_gate.any_regex_sql(TEXT, gate_shape) if gate_shape else "FALSE"
     shape_sql = raw_gate.any_regex_sql(TEXT, raw_gate.shape_regexes(shape, dotted))
+    if not forced:
+        tokens = source_docs.tokens_sql(plans, TEXT)
+        nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, {tokens} FROM {nested})"
     nested = (
         f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier"
         + "".join(f", {column}" for column in source_docs.paths_sql(plans, forced, TEXT))
