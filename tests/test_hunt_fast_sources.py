@@ -247,3 +247,16 @@ def test_a_source_the_sample_missed_is_left_to_the_reference_engine(
     assert scanned.reference == 6 + len(BASE["gcp_audit"])
     _scanned_as_the_reference(log, fast, engine)
     both([str(log)], engine, fast, tmp_path)
+
+
+def test_the_sample_reads_no_more_than_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a line longer than the sample's bytes is cut, read as no event, and the sample ends
+    monkeypatch.setattr("sigma_ext.hunt.fast.present.SAMPLE_BYTES", 1000)
+    docker = json.dumps(BASE["docker_events"][0]) + "\n"
+    trail = json.dumps(BASE["aws_cloudtrail"][0]) + "\n"
+    log = tmp_path / "long.jsonl"
+    log.write_text(docker + '{"pad": "' + "x" * 5000 + '"}\n' + trail, encoding="utf-8")
+    assert len(docker) < 1000
+    assert sources_in(log) == {"docker_events"}

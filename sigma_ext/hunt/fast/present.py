@@ -23,7 +23,7 @@ from sigma_ext.sources.catalogue import Source, recognize
 
 SAMPLE_LINES = 2000
 SAMPLE_BYTES = 4 << 20
-"""How much of a file scanned in place is read to tell its sources."""
+"""How much of a file scanned in place is read to tell its sources (its memory bound)."""
 
 
 def sources_in(path: Path, forced: Source | None = None) -> frozenset[str]:
@@ -33,9 +33,11 @@ def sources_in(path: Path, forced: Source | None = None) -> frozenset[str]:
     found: set[str] = set()
     read = 0
     with open_binary(path) as handle:
-        for number, raw in enumerate(handle):
+        for _ in range(SAMPLE_LINES):
+            # memory: at most SAMPLE_BYTES, however long a line is (a cut line is no event)
+            raw = handle.readline(SAMPLE_BYTES - read)
             read += len(raw)
-            if number >= SAMPLE_LINES or read > SAMPLE_BYTES:
+            if not raw or (not raw.endswith(b"\n") and read >= SAMPLE_BYTES):
                 break
             item = read_line(raw)
             if isinstance(item, dict):
