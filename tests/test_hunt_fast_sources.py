@@ -260,3 +260,34 @@ def test_the_sample_reads_no_more_than_its_bound(
     log.write_text(docker + '{"pad": "' + "x" * 5000 + '"}\n' + trail, encoding="utf-8")
     assert len(docker) < 1000
     assert sources_in(log) == {"docker_events"}
+
+
+def test_a_file_without_audit_events_is_scanned_without_the_audit_sql(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    # the query judges Docker events alone; an audit event (typed or not), a GKE entry and a
+    # Docker event with an Azure record's keys in the same file get the reference verdicts
+    docker = BASE["docker_events"]
+    azure = OTHERS["azure_activitylogs"][0]
+    audit = OTHERS["kubernetes_audit"]
+    untyped = {k: v for k, v in audit[0].items() if k not in ("kind", "apiVersion")}
+    lines = [
+        *docker,
+        {**docker[0], **untyped},
+        {**docker[1], **audit[0]},
+        {**docker[0], **azure},
+        {**docker[0], "protoPayload": OTHERS["kubernetes_audit_gke"][0]["protoPayload"]},
+    ]
+    log = tmp_path / "docker.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    assert fast.typed_select_for(frozenset({"docker_events"})).count("json_transform") == 1
+    scanned = running.scan_typed(
+        fast.connect(),
+        fast.typed_select_for(frozenset({"docker_events"})),
+        log,
+        tmp_path / "codes.parquet",
+        None,
+    )
+    assert scanned is not None
+    assert scanned.reference == 4
+    _scanned_as_the_reference(log, fast, engine)

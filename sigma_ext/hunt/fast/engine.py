@@ -158,10 +158,12 @@ class FastHunt:
         any source): see ``sigma_ext.hunt.fast.present``."""
         plans = present_plans(self.plans, present, forced=self.forced is not None)
         key = frozenset(plan.source.name for plan in plans)
+        # the envelopes carry the first fast source's events: opened only when it is judged
+        first = bool(plans) and plans[0].source is self.plans[0].source
         if key not in self._typed_for:
             self._typed_for[key] = typed_select(
                 plans,
-                self.envelopes,
+                self.envelopes if first else [],
                 forced=self.forced is not None,
                 route_unrecognized=self.route_unrecognized,
             )

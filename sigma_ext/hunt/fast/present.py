@@ -4,8 +4,9 @@ The typed scan's query grows with every source it judges (its shapes, gates and 
 DuckDB spends on planning it, and on each of its rows, what the sources absent from the file
 would cost. So a file is scanned with the query of the fast sources whose events it holds: the
 spool knows them (it recognised every event it wrote), a file scanned in place tells them by its
-first lines (``SAMPLE_LINES``, ``SAMPLE_BYTES``). The first fast source (the one the envelopes
-carry) is always judged. A fast source left out is, for the query, one the SQL does not judge:
+first lines (``SAMPLE_LINES``, ``SAMPLE_BYTES``); the first fast source is judged when its
+events or an envelope carrying them are present (and the envelopes are opened only then). A
+fast source left out is, for the query, one the SQL does not judge:
 its lines go to the reference engine, and the sources after it leave to the reference engine
 every line it may claim (its ``recognizers.CLAIM_STRINGS``), so the verdicts stay the reference
 engine's whatever the sample missed; only the speed of such lines changes.
@@ -19,7 +20,7 @@ from pathlib import Path
 from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.fast.recognizers import CLAIM_STRINGS, unclaimed_before
 from sigma_ext.hunt.reference import open_binary, read_line
-from sigma_ext.sources.catalogue import Source, recognize
+from sigma_ext.sources.catalogue import SOURCES, Source, recognize
 
 SAMPLE_LINES = 2000
 SAMPLE_BYTES = 4 << 20
@@ -57,13 +58,14 @@ def present_plans(
     carries an event is never judged as another source's anyway."""
     if forced or not plans:
         return plans
+    # the first source also when an envelope that carries its events is present
+    first = {plans[0].source.name} | {s.name for s in SOURCES if s.carries == plans[0].source.name}
     kept = [
         plan
         for number, plan in enumerate(plans)
-        if number == 0
-        or present is None
-        or plan.source.name in present
+        if present is None
         or plan.source.name not in CLAIM_STRINGS
+        or (plan.source.name in present if number else bool(first & present))
     ]
     judged = frozenset(plan.source.name for plan in kept)
     return [

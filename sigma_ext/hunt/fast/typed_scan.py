@@ -56,13 +56,14 @@ def typed_select(
     claims = sorted({c for plan in plans for c in plan.path.unclaimed})
     claimed = {c: f"sx_claim{number}" for number, c in enumerate(claims)}
     guard = {}
-    for number, plan in enumerate(plans[1:], start=1):
+    for number, plan in enumerate(plans):
         # an envelope's carried event is the first source's; a line a source before this one
         # that the SQL does not judge may claim is left to the reference engine
-        guard[number] = "sx_carrier IS NULL"
+        tests = ["sx_carrier IS NULL"] if number else []
         if plan.path.unclaimed:
-            tested = " OR ".join(claimed[c] for c in plan.path.unclaimed)
-            guard[number] += f" AND NOT ({tested})"
+            tests.append(f"NOT ({' OR '.join(claimed[c] for c in plan.path.unclaimed)})")
+        if tests:
+            guard[number] = " AND ".join(tests)
     who = source_docs.who_sql(plans, forced, guard)
     layers = _Layers()
     for number, plan in enumerate(plans):
