@@ -37,6 +37,12 @@ def _plan_paths(plan: SourcePlan) -> list[str]:
     return list(plan.path.paths) + [k for k in keys if k not in plan.path.paths]
 
 
+def _own_claims(plans: list[SourcePlan], plan: SourcePlan) -> list[Claims]:
+    """The source's own claim strings, looked for before its paths are read: only when other
+    sources share the scan (alone, each of its candidate lines needs its paths anyway)."""
+    return [plan.path.claims] if plan.path.claims and len(plans) > 1 else []
+
+
 def paths_sql(plans: list[SourcePlan], forced: bool, text: str) -> list[str]:
     """Per source, the paths its recogniser reads from a candidate line's text that holds its
     claim strings (``FastPath.claims``, cheap to look for): their texts (``sx_ptext<i>``) and
@@ -49,8 +55,8 @@ def paths_sql(plans: list[SourcePlan], forced: bool, text: str) -> list[str]:
         if not paths:
             continue
         when = "sx_line = 'C'"
-        if plan.path.claims:
-            when += " AND " + claims_sql(text, plan.path.claims)
+        for claims in _own_claims(plans, plan):
+            when += " AND " + claims_sql(text, claims)
         listed = ", ".join(sql_string(p) for p in paths)
         used = set(re.findall(r"\{([^{}]+)\}", plan.path.recognizer))
         if any(not u.endswith(":type") for u in used):
@@ -81,7 +87,7 @@ def tokens_sql(plans: list[SourcePlan], text: str) -> str:
     pieces = {
         piece
         for plan in plans
-        for claims in (plan.path.claims, *plan.path.unclaimed)
+        for claims in (*_own_claims(plans, plan), *plan.path.unclaimed)
         for group in claims
         for piece in group
         if _whole_string(piece)
