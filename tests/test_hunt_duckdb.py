@@ -447,11 +447,11 @@ def test_a_hunt_with_progress_gives_the_same_hits_and_ends_at_100(
 def test_lines_left_to_the_reference_engine_have_a_judge_phase_of_their_own(
     fast: FastHunt, engine: ReferenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # CloudTrail has no SQL: after the scan, every one of its lines is judged one by one, which
+    # Azure has no SQL: after the scan, every one of its lines is judged one by one, which
     # takes far longer than the scan, so the bar must not sit at 100% meanwhile
     monkeypatch.setattr("sigma_ext.hunt.fast.running.PROGRESS_LINES", 10)
-    cloudtrail = ROOT / "fixtures" / "aws_cloudtrail" / "malicious_creators.jsonl"
-    events = [line for line in cloudtrail.read_text().splitlines() if line.strip()]
+    azure = ROOT / "fixtures" / "azure_activitylogs" / "malicious_creators.jsonl"
+    events = [line for line in azure.read_text().splitlines() if line.strip()]
     audit = json.dumps(next(e for e in TYPED if e.get("verb") == "create"))
     log = tmp_path / "mixed.jsonl"
     log.write_text("".join(f"{events[i % len(events)]}\n{audit}\n" for i in range(45)))

@@ -1,5 +1,5 @@
 """The spool judges the events the SQL would hand back as it reads them: the same output as the
-reference engine, and DuckDB scans only what is left for it (nothing, for a file of CloudTrail
+reference engine, and DuckDB scans only what is left for it (nothing, for a file of Azure
 records or a text log)."""
 
 from __future__ import annotations
@@ -46,22 +46,24 @@ def _scans(fast: FastHunt, monkeypatch: pytest.MonkeyPatch) -> list[Scan]:
     return scanned
 
 
-def test_the_sql_judges_audit_events_and_only_them(fast: FastHunt) -> None:
-    assert "kubernetes_audit" in fast.sql_sources
-    assert not {"aws_cloudtrail", "docker_events", "container_runtime"} & fast.sql_sources
+def test_the_sql_judges_the_sources_with_a_fast_path_and_only_them(fast: FastHunt) -> None:
+    assert {"kubernetes_audit", "aws_cloudtrail", "gcp_audit", "docker_events"} <= fast.sql_sources
+    assert not {"azure_activitylogs", "kubernetes_audit_gke", "container_runtime"} & (
+        fast.sql_sources
+    )
 
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
-def test_a_file_of_cloudtrail_records_is_judged_without_a_scan(
+def test_a_file_of_azure_records_is_judged_without_a_scan(
     gzipped: bool,
     engine: ReferenceEngine,
     fast: FastHunt,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    records = [json.loads(line) for line in _lines("aws_cloudtrail").splitlines()]
-    body = json.dumps({"Records": records}).encode()
-    log = tmp_path / ("trail.json.gz" if gzipped else "trail.json")
+    records = [json.loads(line) for line in _lines("azure_activitylogs").splitlines()]
+    body = json.dumps({"records": records}).encode()
+    log = tmp_path / ("activity.json.gz" if gzipped else "activity.json")
     log.write_bytes(gzip.compress(body) if gzipped else body)
     scanned = _scans(fast, monkeypatch)
     _, out, _ = both([str(log)], engine, fast, tmp_path)
@@ -72,14 +74,14 @@ def test_a_file_of_cloudtrail_records_is_judged_without_a_scan(
 def test_a_mixed_spool_scans_only_the_audit_lines(
     engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    audit, docker = _lines("kubernetes_audit"), _lines("docker_events")
+    audit, azure = _lines("kubernetes_audit"), _lines("azure_activitylogs")
     log = tmp_path / "mixed.jsonl"
-    log.write_text(docker + audit + docker)
+    log.write_text(azure + audit + azure)
     scanned = _scans(fast, monkeypatch)
     _, out, _ = both([str(log)], engine, fast, tmp_path)
     hit_lines = {json.loads(h)["line"] for h in out.splitlines()}
-    docker_count = docker.count("\n")
-    assert min(hit_lines) <= docker_count < max(hit_lines)  # hits on both sources, in order
+    azure_count = azure.count("\n")
+    assert min(hit_lines) <= azure_count < max(hit_lines)  # hits on both sources, in order
     assert len(scanned) == 1
     kept = [line for line in scanned[0].text.splitlines() if line.strip()]
     assert kept == audit.splitlines()
@@ -87,8 +89,8 @@ def test_a_mixed_spool_scans_only_the_audit_lines(
 
 @pytest.mark.parametrize(
     ("source", "scans"),
-    [("kubernetes_audit", [True]), ("docker_events", [])],
-    ids=["audit-scanned-in-place", "docker-judged-as-spooled"],
+    [("kubernetes_audit", [True]), ("docker_events", [True]), ("azure_activitylogs", [])],
+    ids=["audit-scanned-in-place", "docker-scanned-in-place", "azure-judged-as-spooled"],
 )
 def test_a_large_file_is_scanned_in_place_when_its_first_event_is_the_sqls(
     source: str,
@@ -131,14 +133,14 @@ def test_a_text_line_is_not_json(text: str) -> None:
 def test_a_spool_of_records_the_sql_hands_back_streams_its_hits(
     engine: ReferenceEngine, fast: FastHunt, tmp_path: Path
 ) -> None:
-    """The first hit of a large CloudTrail document is out before the document is read through
+    """The first hit of a large Azure document is out before the document is read through
     (memory does not grow with its hits)."""
     from sigma_ext.hunt.inputs import open_inputs
     from sigma_ext.hunt.spool import FastInputs
 
-    records = [json.loads(line) for line in _lines("aws_cloudtrail").splitlines()] * 50
-    log = tmp_path / "trail.json"
-    log.write_text(json.dumps({"Records": records}))
+    records = [json.loads(line) for line in _lines("azure_activitylogs").splitlines()] * 50
+    log = tmp_path / "activity.json"
+    log.write_text(json.dumps({"records": records}))
     inputs, errors = open_inputs([str(log)], tmp_path)
     assert errors == []
     items = FastInputs(fast, engine, tmp_path, None).hunt(inputs)

@@ -3,6 +3,7 @@ hunt's SQL tables refuse to load when they and the rows disagree."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from itertools import takewhile
 
@@ -10,9 +11,19 @@ import pytest
 
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.envelopes import ENVELOPE_SQL, ENVELOPES, envelopes_of
-from sigma_ext.hunt.fast.recognizers import FAST_PATHS, RECOGNIZER_SQL, fast_paths
+from sigma_ext.hunt.fast.recognizers import (
+    CLAIM_STRINGS,
+    FAST_PATHS,
+    RECOGNIZER_SQL,
+    RecognizerSql,
+    fast_paths,
+    fast_sources,
+    unclaimed_before,
+)
 from sigma_ext.sources.catalogue import SOURCES, Source, source_named, table_problems
 from sigma_ext.sources.runtime_logs import parse_runtime_line
+
+from .conftest import ROOT
 
 
 def _row(name: str, **facts: object) -> Source:
@@ -94,9 +105,50 @@ def test_an_envelope_without_its_sql_does_not_load() -> None:
 
 
 def test_a_source_without_a_fast_path_is_left_to_the_reference_engine(fast: FastHunt) -> None:
-    # recognition takes the first source that claims an event: SQL judges the leading run of
-    # sources with a fast path, and every other line may be one for the reference engine
-    leading = list(takewhile(lambda s: s.fast_path, SOURCES))
-    assert [plan.source.name for plan in fast.plans] == [s.name for s in leading]
-    assert {e.carries for e in fast.envelopes} <= {s.name for s in leading}
-    assert fast.route_unrecognized == (len(leading) < len(SOURCES))
+    # recognition takes the first source that claims an event: SQL judges the sources with a
+    # fast path up to the first source before which a source has neither a fast path nor claim
+    # strings, and every other line may be one for the reference engine
+    judged = list(takewhile(lambda s: s.fast_path or s.name in CLAIM_STRINGS, SOURCES))
+    assert [plan.source.name for plan in fast.plans] == [s.name for s in judged if s.fast_path]
+    assert {e.carries for e in fast.envelopes} <= {s.name for s in judged}
+    assert fast.route_unrecognized == (len(fast.plans) < len(SOURCES))
+
+
+def test_a_fast_source_after_one_the_sql_cannot_tell_apart_is_not_judged_in_sql() -> None:
+    rows = (_row("first", fast_path=True), _row("second"), _row("third", fast_path=True))
+    assert [s.name for s in fast_sources(rows, {})[0]] == ["first"]
+    assert [s.name for s in fast_sources(rows, {"second": (("key",),)})[0]] == ["first", "third"]
+    # the claim strings of the sources before it that the SQL does not judge
+    claims = {"second": (("key",),), "first": (("other",),)}
+    assert unclaimed_before(rows[2], frozenset({"first"}), rows, claims, {}) == ((("key",),),)
+    assert unclaimed_before(rows[2], frozenset({"first", "second"}), rows, claims, {}) == ()
+    # a source judged only where its SQL recogniser holds: its other lines are left alone too
+    inexact = {"first": RecognizerSql("TRUE", exact=False)}
+    assert unclaimed_before(rows[2], frozenset({"first"}), rows, claims, inexact) == (
+        (("other",),),
+        (("key",),),
+    )
+
+
+def test_every_source_the_sql_skips_over_has_claim_strings_it_holds() -> None:
+    # each string is one the source's recogniser needs: an event without it is not claimed
+    claims = CLAIM_STRINGS
+    fixtures = ROOT / "fixtures"
+    for name, strings in claims.items():
+        source = source_named(name)
+        lines = [
+            line
+            for path in sorted((fixtures / name).glob("*.jsonl"))
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
+        assert lines, name
+        for line in lines:
+            event = json.loads(line)
+            assert source.recognize(event), (name, line[:80])
+            assert any(all(s in line for s in group) for group in strings), (name, line[:80])
+            # without the pieces of text, the recogniser does not claim the event
+            text = line
+            for piece in {piece for group in strings for piece in group}:
+                text = text.replace(piece, piece[:1] + "x" + piece[1:])
+            assert not source.recognize(json.loads(text)), (name, line[:80])

@@ -63,6 +63,8 @@ class _Spool:
     """Lines written for DuckDB to judge (the others are blank)."""
     between: list[tuple[int, Hit | BadLine]] = field(default_factory=list)
     """Items placed after spool line N (0: before the first), in order."""
+    sources: set[str] = field(default_factory=set)
+    """The sources of the events written for DuckDB (its query judges only those)."""
 
     def origin(self, number: int) -> tuple[Input, int, int | None]:
         at = bisect.bisect_right(self.starts, number) - 1
@@ -169,7 +171,11 @@ class FastInputs:
                 yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
-        scan = self.fast.hunt_file(spool.path, grouped=True) if spool.scanned else iter(())
+        scan = (
+            self.fast.hunt_file(spool.path, grouped=True, sources=frozenset(spool.sources))
+            if spool.scanned
+            else iter(())
+        )
         for item in scan:
             while upcoming is not None and upcoming[0] < item.line:
                 yield upcoming[1]
@@ -223,6 +229,8 @@ class FastInputs:
                 data = b"\n"  # keeps the lines of a run in step
             else:
                 spool.scanned += 1
+                if recognised is not None:
+                    spool.sources.add(recognised.name)
             if isinstance(unit, Line):
                 if not run or line != previous + 1:
                     spool.segment(owner, line, None)

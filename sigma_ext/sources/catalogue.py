@@ -26,7 +26,13 @@ from sigma_ext.sources.auditd import (
     is_auditd_event,
     parse_audit_text,
 )
-from sigma_ext.sources.cloud import is_aws_cloudtrail, is_azure_activity_log, is_gcp_audit_log
+from sigma_ext.sources.cloud import (
+    CLOUDTRAIL_ARRAY_FIELDS,
+    GCP_AUDIT_ARRAY_FIELDS,
+    is_aws_cloudtrail,
+    is_azure_activity_log,
+    is_gcp_audit_log,
+)
 from sigma_ext.sources.docker import is_docker_event
 from sigma_ext.sources.k8s_events import (
     decode_event_object,
@@ -140,12 +146,35 @@ SOURCES: tuple[Source, ...] = (
         is_gke_audit_entry,
         decode=decode_gke_audit_entry,
     ),
-    Source("aws_cloudtrail", "aws", "cloudtrail", "AWS CloudTrail", is_aws_cloudtrail),
+    Source(
+        "aws_cloudtrail",
+        "aws",
+        "cloudtrail",
+        "AWS CloudTrail",
+        is_aws_cloudtrail,
+        fast_path=True,
+        arrays=CLOUDTRAIL_ARRAY_FIELDS,
+    ),
     Source(
         "azure_activitylogs", "azure", "activitylogs", "Azure Activity Log", is_azure_activity_log
     ),
-    Source("gcp_audit", "gcp", "gcp.audit", "Google Cloud audit logs", is_gcp_audit_log),
-    Source("docker_events", "docker", "events", "Docker daemon events", is_docker_event),
+    Source(
+        "gcp_audit",
+        "gcp",
+        "gcp.audit",
+        "Google Cloud audit logs",
+        is_gcp_audit_log,
+        fast_path=True,
+        arrays=GCP_AUDIT_ARRAY_FIELDS,
+    ),
+    Source(
+        "docker_events",
+        "docker",
+        "events",
+        "Docker daemon events",
+        is_docker_event,
+        fast_path=True,
+    ),
     Source(
         "container_runtime",
         "linux",

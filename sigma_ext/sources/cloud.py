@@ -39,6 +39,33 @@ GCP_AUDIT_LOG_TYPE = "type.googleapis.com/google.cloud.audit.AuditLog"
 GCP_KUBERNETES_SERVICE = "k8s.io"
 GCP_KUBERNETES_RESOURCE = "k8s_cluster"
 
+# The fields that hold arrays in the documented formats, among those the rules read (the fast
+# hunt's shape; a line where one is not an array is left to the reference engine): ECS's
+# RegisterTaskDefinition, RunTask and CreateService requests and responses
+# (``containerDefinitions``, ``volumes``, ``linuxParameters.capabilities.add``, ``tasks``,
+# ``containers``, ``failures``).
+CLOUDTRAIL_ARRAY_FIELDS = frozenset(
+    {
+        "requestParameters.containerDefinitions",
+        "requestParameters.containerDefinitions.linuxParameters.capabilities.add",
+        "requestParameters.volumes",
+        "responseElements.failures",
+        "responseElements.tasks",
+        "responseElements.tasks.containers",
+    }
+)
+# Cloud Run Admin API v1 (``service.spec.template.spec.containers``, ``job.spec.template.spec
+# .template.spec.containers``) and v2 (``service.template.containers``,
+# ``job.template.template.containers``) requests.
+GCP_AUDIT_ARRAY_FIELDS = frozenset(
+    {
+        "protoPayload.request.service.spec.template.spec.containers",
+        "protoPayload.request.service.template.containers",
+        "protoPayload.request.job.spec.template.spec.template.spec.containers",
+        "protoPayload.request.job.template.template.containers",
+    }
+)
+
 
 def _strings(event: Event, *keys: str) -> bool:
     return all(isinstance(event.get(key), str) and event.get(key) for key in keys)

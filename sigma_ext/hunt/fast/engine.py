@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from itertools import takewhile
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,7 @@ from sigma_ext.hunt.fast.carried_rows import CarriedRows
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
 from sigma_ext.hunt.fast.plan import SourcePlan
+from sigma_ext.hunt.fast.present import present_plans, sources_in
 from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
@@ -94,19 +96,29 @@ class FastHunt:
         )
         self.envelopes = [] if source is not None else self._envelopes()
         # the sources whose events the SQL judges: its own, then the envelopes it opens (those
-        # of the sources right after them in SOURCES); every other event goes to the reference
-        # engine, and so may be judged there without being scanned (sigma_ext.hunt.spool)
+        # of the sources right after the first of them in SOURCES); every other event goes to
+        # the reference engine, and so may be judged there without being scanned
+        # (sigma_ext.hunt.spool)
         judged = [plan.source for plan in self.plans]
-        if source is None:
-            judged += SOURCES[len(self.plans) : len(self.plans) + len(self.envelopes)]
+        if source is None and self.plans:
+            start = SOURCES.index(self.plans[0].source) + 1
+            judged += SOURCES[start : start + len(self.envelopes)]
         self.sql_sources = frozenset(s.name for s in judged)
         forced = source is not None
+        # the exact scan reads columns, not the line's text: the sources whose recognisers need
+        # the text (and those after them) are left to the reference engine there
+        exact_plans = list(takewhile(lambda p: forced or not p.path.needs_text(), self.plans))
+        self.exact_columns = sorted(set().union(set(), *(p.columns for p in exact_plans)))
+        self.exact_plans = exact_plans
         self.select = exact_select(
-            self.plans, self.columns, forced=forced, route_unrecognized=self.route_unrecognized
+            exact_plans,
+            self.exact_columns,
+            forced=forced,
+            route_unrecognized=self.route_unrecognized or len(exact_plans) < len(self.plans),
         )
-        self.typed_select = typed_select(
-            self.plans, self.envelopes, forced=forced, route_unrecognized=self.route_unrecognized
-        )
+        # the typed scan of the sources present in a file (sigma_ext.hunt.fast.present)
+        self._typed_for: dict[frozenset[str], str] = {}
+        self.typed_select = self.typed_select_for(None)
 
     def _envelopes(self) -> list[Envelope]:
         """The envelopes the typed scan opens (``sigma_ext.hunt.fast.envelopes``): those of the
@@ -116,7 +128,8 @@ class FastHunt:
         # the carried source's rules as SQL, made once however many envelopes carry it
         expected: dict[str, list[str]] = {}
         opened: list[Envelope] = []
-        for source in SOURCES[len(self.plans) :]:
+        start = SOURCES.index(self.plans[0].source) + 1 if self.plans else len(SOURCES)
+        for source in SOURCES[start:]:
             envelope = ENVELOPES.get(source.name)
             carried = by_name.get(envelope.carries) if envelope else None
             if envelope is None or carried is None:
@@ -141,13 +154,29 @@ class FastHunt:
             opened.append(envelope)
         return opened
 
+    def typed_select_for(self, present: frozenset[str] | None) -> str:
+        """The typed scan's query for a file holding events of the ``present`` sources (None:
+        any source): see ``sigma_ext.hunt.fast.present``."""
+        plans = present_plans(self.plans, present, forced=self.forced is not None)
+        key = frozenset(plan.source.name for plan in plans)
+        # the envelopes carry the first fast source's events: opened only when it is judged
+        first = bool(plans) and plans[0].source is self.plans[0].source
+        if key not in self._typed_for:
+            self._typed_for[key] = typed_select(
+                plans,
+                self.envelopes if first else [],
+                forced=self.forced is not None,
+                route_unrecognized=self.route_unrecognized,
+            )
+        return self._typed_for[key]
+
     def _raw_dismissal(self, text: str) -> tuple[str, str] | None:
         return raw_dismissal(self.plans, text, forced=self.forced is not None)
 
     def reader(self, path: Path) -> str:
         """``read_json`` of the columns the rules read, as JSON text to be checked and transformed
         per row (the exact scan); a line DuckDB cannot read gives a row of NULLs."""
-        return running.exact_reader(path, column_types(self.plans, self.columns))
+        return running.exact_reader(path, column_types(self.exact_plans, self.exact_columns))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return running.connect(self.threads, self.memory_limit)
@@ -159,6 +188,7 @@ class FastHunt:
         summary: FileSummary | None = None,
         *,
         grouped: bool = False,
+        sources: frozenset[str] | None = None,
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order);
         ``summary`` counts its lines per source (the SQL's for the rows it judges, the reference
@@ -166,9 +196,11 @@ class FastHunt:
         events already (the spool, ``sigma_ext.hunt.spool``); otherwise a log whose events span
         lines (auditd) is judged by the reference engine, which groups them.
 
-        The typed scan runs first; if DuckDB fails on it, the file is scanned again the exact
-        way. DuckDB skips blank lines: when the rows' lengths do not add up to the file's size,
-        the file is read once more to place them.
+        ``sources`` are the sources whose events the file holds (the spool knows them), else
+        they are read from the file's first lines (``sigma_ext.hunt.fast.present``). The typed
+        scan runs first; if DuckDB fails on it, the file is scanned again the exact way. DuckDB
+        skips blank lines: when the rows' lengths do not add up to the file's size, the file is
+        read once more to place them.
         """
         source = self.forced
         if not grouped and grouper_of_file(path) is not None:
@@ -182,7 +214,10 @@ class FastHunt:
             lines = running.LineReader(path)
             rows: CarriedRows | None = None
             try:
-                scanned = self._scan_typed(con, path, codes, progress)
+                if sources is None:
+                    sources = sources_in(path, self.forced)
+                select = self.typed_select_for(sources)
+                scanned = self._scan_typed(con, path, codes, progress, select)
                 if scanned is None:
                     scanned = running.scan_exact(
                         con, self.select, self.reader(path), codes, progress
@@ -230,6 +265,8 @@ class FastHunt:
         path: Path,
         codes: Path,
         progress: Progress | None,
+        select: str | None = None,
     ) -> running.Scanned | None:
-        """Write the code and length of every row to ``codes``; None when DuckDB fails on it."""
-        return running.scan_typed(con, self.typed_select, path, codes, progress)
+        """Write the code and length of every row to ``codes`` (``select``: the typed scan's
+        query, by default of every source); None when DuckDB fails on it."""
+        return running.scan_typed(con, select or self.typed_select, path, codes, progress)

@@ -235,13 +235,27 @@ def dotted_runs(name: str) -> set[str]:
     }
 
 
-def recognizer_sql(plan: SourcePlan, forced: bool) -> str:
+def recognizer_sql(
+    plan: SourcePlan,
+    forced: bool,
+    paths: dict[str, str] | None = None,
+    keys: dict[str, str] | None = None,
+) -> str:
     """The source's recogniser over the row's columns; TRUE when every line is taken as the
-    one source the hunt was told to assume."""
+    one source the hunt was told to assume. ``paths`` renders each of its ``FastPath.paths``
+    (``{$1}`` and ``{$1:type}`` for the first, see ``RecognizerSql``) by its path and kind,
+    for a scan that reads them from the line's text; ``keys`` its top-level keys, when not as
+    the columns of the same names."""
     if forced:
         return "TRUE"
-    keys = plan.path.recognizer_keys()
-    return plan.path.recognizer.format_map({k: ident(k) for k in keys})
+    names = {k: (keys or {}).get(k, ident(k)) for k in plan.path.recognizer_keys()}
+    if plan.path.paths:
+        if paths is None:
+            raise ValueError(f"{plan.source.name}: its recogniser reads the line's text")
+        for n, path in enumerate(plan.path.paths, start=1):
+            names[f"${n}"] = paths[path]
+            names[f"${n}:type"] = paths[f"{path}:type"]
+    return re.sub(r"\{([^{}]+)\}", lambda m: names[m.group(1)], plan.path.recognizer)
 
 
 def varchar_columns(plans: list[SourcePlan]) -> set[str]:

@@ -12,13 +12,12 @@ for it, see ``raw_gate.shape_regexes``), meet a cheap typed *gate*
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sigma.types import SigmaString
 
-from sigma_ext.hunt.fast import raw_gate
+from sigma_ext.hunt.fast import raw_gate, source_docs
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
 from sigma_ext.hunt.fast.envelopes import Envelope, unwrap_sql
 from sigma_ext.hunt.fast.gates import (
@@ -35,10 +34,11 @@ from sigma_ext.hunt.fast.plan import (
     dotted_runs,
     ident,
     path_shape,
-    recognizer_sql,
     varchar_columns,
 )
+from sigma_ext.hunt.fast.recognizers import Claims
 from sigma_ext.hunt.fast.rule_sql import row_code, rule_sql
+from sigma_ext.hunt.fast.source_docs import claims_sql
 from sigma_ext.sources.catalogue import SOURCES
 
 TEXT = "sx_text"
@@ -51,28 +51,57 @@ def typed_select(
     if not plans:
         return "SELECT 'R' AS code, strlen(json) AS n, NULL::SMALLINT AS src FROM {reader}"
     spec, shape, dotted = _document(plans)
+    # each candidate line's source (``sx_who``), from the recognisers' paths in one parse
+    # each set of claim strings tested once per line (a column), not once per source
+    claims = sorted({c for plan in plans for c in plan.path.unclaimed})
+    claimed = {c: f"sx_claim{number}" for number, c in enumerate(claims)}
+    guard = {}
+    for number, plan in enumerate(plans):
+        # an envelope's carried event is the first source's; a line a source before this one
+        # that the SQL does not judge may claim is left to the reference engine
+        tests = ["sx_carrier IS NULL"] if number else []
+        if plan.path.unclaimed:
+            tests.append(f"NOT ({' OR '.join(claimed[c] for c in plan.path.unclaimed)})")
+        if tests:
+            guard[number] = " AND ".join(tests)
+    who = source_docs.who_sql(plans, forced, guard)
     layers = _Layers()
-    for plan in plans:
-        layers.add_source(replace(plan, typed=True, shape_column="sx_shape"), forced)
+    for number, plan in enumerate(plans):
+        typed = replace(plan, typed=True, shape_column="sx_shape")
+        layers.add_source(typed, f"coalesce(sx_who = {number}, FALSE)")
     # a line's length is its own; its text, the event an envelope carries in it
     nested = unwrap_sql("(SELECT json::VARCHAR AS sx_raw FROM {reader})", envelopes)
     line = _line_class(plans, envelopes, forced=forced)
     nested = f"(SELECT {TEXT}, sx_n, sx_carrier, {line} AS sx_line FROM {nested})"
-    spec_sql = sql_string(json.dumps(spec))
     # the gate reads only its own fields, so it needs only their shape (cheap); the whole
     # shape is looked for only on the rows it lets through (a quarter of the candidates)
     gate_nodes, gate_dotted = path_shape(layers.gated_fields)
     gate_shape = raw_gate.shape_regexes(gate_nodes, gate_dotted, nested_arrays=False, by_key=True)
     gate_shape_sql = raw_gate.any_regex_sql(TEXT, gate_shape) if gate_shape else "FALSE"
     shape_sql = raw_gate.any_regex_sql(TEXT, raw_gate.shape_regexes(shape, dotted))
+    if not forced:
+        tokens = source_docs.tokens_sql(plans, TEXT)
+        nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, {tokens} FROM {nested})"
     nested = (
-        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, "
-        f"CASE WHEN sx_line = 'C' THEN json_transform({TEXT}, {spec_sql}) END AS sx_doc, "
-        f"CASE WHEN sx_line = 'C' THEN coalesce(({gate_shape_sql}), FALSE) END "
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier"
+        + "".join(f", {column}" for column in source_docs.paths_sql(plans, forced, TEXT))
+        + "".join(
+            f", CASE WHEN sx_line = 'C' THEN {claims_sql(TEXT, c)} END AS {claimed[c]}"
+            for c in claims
+        )
+        + f" FROM {nested})"
+    )
+    nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, {who} AS sx_who FROM {nested})"
+    documents, unpacked = source_docs.documents_sql(plans, spec, TEXT)
+    nested = (
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_who, {', '.join(documents)}, "
+        f"CASE WHEN sx_who IS NOT NULL THEN coalesce(({gate_shape_sql}), FALSE) END "
         f"AS sx_gate_shape FROM {nested})"
     )
-    unpacked = ", ".join(f"sx_doc.{ident(c)} AS {ident(c)}" for c in spec)
-    nested = f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_gate_shape, {unpacked} FROM {nested})"
+    nested = (
+        f"(SELECT {TEXT}, sx_n, sx_line, sx_carrier, sx_who, sx_gate_shape, {', '.join(unpacked)} "
+        f"FROM {nested})"
+    )
     layers.layers[2].append(
         f"CASE WHEN {' OR '.join(layers.gates)} THEN coalesce(({shape_sql}), FALSE) END AS sx_shape"
     )
@@ -95,14 +124,22 @@ def _source_of_row(plans: list[SourcePlan], envelopes: list[Envelope]) -> str:
     are those of the sources right after the fast ones, in order), the first fast source when
     its text alone dismissed it, else the first fast source whose recogniser holds."""
     first = SOURCES.index(plans[0].source)
+    # the envelopes opened are those of the sources right after the first fast one
     carried = " ".join(
-        f"WHEN sx_carrier = {number} THEN {len(plans) + number - 1}"
+        f"WHEN sx_carrier = {number} THEN {first + number}"
         for number in range(1, len(envelopes) + 1)
     )
     recognised = " ".join(
         f"WHEN {ident(f'{plan.prefix}rec')} THEN {SOURCES.index(plan.source)}" for plan in plans
     )
     return f"CASE {carried} WHEN sx_line IS NULL THEN {first} {recognised} END::SMALLINT"
+
+
+def unclaimed_sql(text: str, claims: tuple[Claims, ...]) -> str:
+    """TRUE for a line a source with one of ``claims`` (``recognizers.CLAIM_STRINGS``) may
+    claim: its text holds every piece of one of its groups (text spelt with ``\\u`` escapes
+    never gets here: ``raw_gate.escape_sql`` leaves such lines to the reference engine)."""
+    return " OR ".join(claims_sql(text, claim) for claim in claims)
 
 
 def _document(
@@ -134,12 +171,13 @@ class _Layers:
     gates: list[str] = field(default_factory=list)
     gated_fields: set[str] = field(default_factory=set)
 
-    def add_source(self, plan: SourcePlan, forced: bool) -> None:
-        """One source's recogniser, gate, guarded field values and rules."""
+    def add_source(self, plan: SourcePlan, recognized: str) -> None:
+        """One source's recogniser (``recognized``, over the row), gate, guarded field values
+        and rules."""
         layers, gated = self.layers, self.gated
         rec, gate = ident(f"{plan.prefix}rec"), ident(f"{plan.prefix}gate")
         self.gates.append(gate)
-        layers[0].append(f"{recognizer_sql(plan, forced)} AS {rec}")
+        layers[0].append(f"{recognized} AS {rec}")
         used: set[str] = set()
 
         def typed_test(name: str, values: list[Any]) -> str | None:
