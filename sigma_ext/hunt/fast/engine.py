@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
 from sigma_ext.condition_tree import rule_fields
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
 from sigma_ext.hunt.fast.plan import SourcePlan
@@ -64,6 +64,7 @@ class FastHunt:
         *,
         threads: int | None = None,
         memory_limit: str = "1GB",
+        native: bool = True,
     ) -> None:
         self.engine = engine
         self.forced = source
@@ -106,6 +107,9 @@ class FastHunt:
         self.typed_select = typed_select(
             self.plans, self.envelopes, forced=forced, route_unrecognized=self.route_unrecognized
         )
+        # the native prefilter (sigma_ext.hunt.fast.prefilter): None without the extension
+        spec = prefilter.prefilter_spec(self.plans, forced=forced) if native else None
+        self.prefilter = prefilter.build(spec) if spec is not None else None
 
     def _envelopes(self) -> list[Envelope]:
         """The envelopes the typed scan opens (``sigma_ext.hunt.fast.envelopes``): those of the
@@ -176,43 +180,79 @@ class FastHunt:
             yield from hunt_file(self.engine, path, source, progress, summary)
             return
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
-            codes = Path(folder) / "codes.parquet"
-            con = self.connect()
-            lines = running.LineReader(path)
+            passed = None
+            if self.prefilter is not None:
+                passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
+            if passed is None:
+                yield from self._hunt_scanned(path, path, Path(folder), progress, summary)
+                return
+            if summary is not None and passed.dismissed:
+                summary.sources[self.plans[0].source.name] += passed.dismissed
+            if not passed.lines:
+                if progress is not None:
+                    progress("scan", 100.0)
+                return
+            numbers = prefilter.LineNumbers(passed.numbers)
             try:
-                scanned = self._scan_typed(con, path, codes, progress)
-                if scanned is None:
-                    scanned = running.scan_exact(
-                        con, self.select, self.reader(path), codes, progress
-                    )
-                read = running.all_lines_read(path, scanned.rows, scanned.length)
-                numbers = running.LineNumbers([] if read else running.skipped_lines(path))
-                judging = running.Judging(progress, scanned.reference)
-                if summary is not None:
-                    for index, count in scanned.sources.items():
-                        if index is None:
-                            summary.unrecognised += count
-                        else:
-                            summary.sources[SOURCES[index].name] += count
-                # a code's hits, made once and moved to each line: most hit lines share a code
-                made: dict[str, list[Hit]] = {}
-                for ordinal, code in running.coded_rows(con, codes):
-                    number = numbers.of(ordinal)
-                    if code == "R":
-                        raw = lines.get(number)
-                        yield from evaluate_line(self.engine, path, number, raw, source, summary)
-                        judging.judged()
-                        continue
-                    if code not in made:
-                        made[code] = [
-                            Hit.of(self.rule_files[int(i)], path, 0) for i in code.split(";")
-                        ]
-                    for hit in made[code]:
-                        yield hit.at(number)
-                judging.done()
+                yield from self._hunt_scanned(
+                    path, passed.kept, Path(folder), progress, summary, numbers.of
+                )
             finally:
-                lines.close()
-                con.close()
+                numbers.close()
+
+    def _hunt_scanned(
+        self,
+        path: Path,
+        scanned_path: Path,
+        folder: Path,
+        progress: Progress | None,
+        summary: FileSummary | None,
+        number_of: Callable[[int], int] | None = None,
+    ) -> Iterator[Hit | BadLine]:
+        """Every hit and bad line of ``path``, scanning ``scanned_path``: the file itself, or the
+        lines the prefilter passed on (``number_of``: the line number in ``path`` of each of
+        its lines)."""
+        source = self.forced
+        codes = folder / "codes.parquet"
+        con = self.connect()
+        lines = running.LineReader(scanned_path)
+        # after the prefilter, the scan of what it passed on is the end of the scan phase
+        scanning = progress if number_of is None else None
+        try:
+            scanned = self._scan_typed(con, scanned_path, codes, scanning)
+            if scanned is None:
+                scanned = running.scan_exact(
+                    con, self.select, self.reader(scanned_path), codes, scanning
+                )
+            if progress is not None and scanning is None:
+                progress("scan", 100.0)
+            read = running.all_lines_read(scanned_path, scanned.rows, scanned.length)
+            numbers = running.LineNumbers([] if read else running.skipped_lines(scanned_path))
+            judging = running.Judging(progress, scanned.reference)
+            if summary is not None:
+                for index, count in scanned.sources.items():
+                    if index is None:
+                        summary.unrecognised += count
+                    else:
+                        summary.sources[SOURCES[index].name] += count
+            # a code's hits, made once and moved to each line: most hit lines share a code
+            made: dict[str, list[Hit]] = {}
+            for ordinal, code in running.coded_rows(con, codes):
+                number = numbers.of(ordinal)
+                at = number if number_of is None else number_of(number)
+                if code == "R":
+                    raw = lines.get(number)
+                    yield from evaluate_line(self.engine, path, at, raw, source, summary)
+                    judging.judged()
+                    continue
+                if code not in made:
+                    made[code] = [Hit.of(self.rule_files[int(i)], path, 0) for i in code.split(";")]
+                for hit in made[code]:
+                    yield hit.at(at)
+            judging.done()
+        finally:
+            lines.close()
+            con.close()
 
     def _scan_typed(
         self,

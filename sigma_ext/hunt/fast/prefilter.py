@@ -1,0 +1,306 @@
+"""The native prefilter: the lines no rule can fire on, set aside before DuckDB reads the file.
+
+The typed scan (``sigma_ext.hunt.fast.typed_scan``) pays for every line of a file: DuckDB reads
+it as JSON, tests its text, and carries it through every layer of the query, though about 90%
+of the lines of an audit log have no hit. The prefilter, a small C extension
+(``_prefilter.c``, built by the project's own install), reads the file first, in chunks, on
+every core, and passes on to the typed scan only the lines it cannot dismiss, with their line
+numbers; the typed scan then judges those exactly as before.
+
+A line is dismissed only when all of these hold, so that its verdict is the reference engine's:
+
+* it is strict JSON (RFC 8259, valid UTF-8, at most 64 deep, no number longer than 64
+  characters): the reference engine reads it, and finds no malformed line;
+* it starts with the first keys of the first fast source (``FastPath.raw_prefix``), or the
+  source is forced: the reference engine recognises it as that source (the summary counts it);
+* no rule's necessary condition holds (``sigma_ext.hunt.fast.gates.necessary``, per rule, in
+  disjunctive form): each test is a field the rules read with one value (no array on its
+  path), equal to one of the rule's strings (any case, with wildcards), integers or null. The
+  value is read at the field's path as the reference reads it: a tested key spelled with an
+  escape or repeated, an array or a scalar where a tested path goes on, or a key spelling a
+  dotted run of a tested path (``objectRef.resource``) make the line go on; a value with an
+  escape or a non-ASCII character, or of another type than the test's, may equal anything.
+
+Everything else is passed on: malformed lines, blank lines, text logs, envelopes, other
+sources. When most of a file's first chunk is passed on (envelopes, another source), the
+prefilter stops, and the typed scan reads the file as it always did.
+
+Without the extension (``native_available()`` false: no C compiler at install, or
+``SIGMA_EXT_NATIVE=0``) the typed scan reads every line itself: the same output, slower.
+
+Memory: the chunks in flight (``CHUNK`` bytes each, at most twice the threads, and what each
+passes on); the line numbers of the lines passed on go to a file, read back in order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any, Protocol, cast
+
+from sigma.types import SigmaNull, SigmaNumber, SigmaString
+
+from sigma_ext.condition_tree import sigma_string_pattern
+from sigma_ext.hunt.fast.gates import necessary
+from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
+from sigma_ext.hunt.progress import Progress
+from sigma_ext.hunt.reference import is_gzip
+from sigma_ext.sources.catalogue import SOURCES
+
+CHUNK = 8 << 20
+"""Bytes read at a time (whole lines: a chunk ends at its last line end)."""
+GIVE_UP = 0.5
+"""The share of the first chunk's bytes passed on from which the prefilter stops."""
+LARGEST_INT = 10**15
+"""Integer test values the extension compares exactly (a longer number may equal anything)."""
+MOST_CONJUNCTIONS = 256
+"""A rule whose condition spreads into more conjunctions than this is taken as unknown."""
+
+SHARE = 90.0
+"""The part of the ``scan`` phase of the progress the prefilter reports."""
+
+GLOB, INT, NULL = 0, 1, 2
+_MANY, _ONE = "\x01", "\x02"
+
+Alternative = tuple[int, int, bytes]
+"""(kind, integer, lower-case glob): one value a test accepts."""
+Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
+
+
+class _Native(Protocol):
+    def scan(self, buffer: bytes | bytearray | memoryview) -> tuple[bytes, bytes, int, int]: ...
+
+
+def _load() -> Callable[..., _Native] | None:
+    if os.environ.get("SIGMA_EXT_NATIVE", "1") == "0":
+        return None
+    try:
+        from sigma_ext.hunt.fast import _prefilter  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return cast(Callable[..., _Native], _prefilter.Prefilter)
+
+
+def native_available() -> bool:
+    """Whether the extension is built (and not turned off with ``SIGMA_EXT_NATIVE=0``)."""
+    return _load() is not None
+
+
+def _printable(text: str) -> bool:
+    return all(" " <= c <= "~" for c in text)
+
+
+def _alternative(value: Any) -> Alternative | None:
+    """One Sigma value as the extension tests it; None for one it cannot test."""
+    if isinstance(value, SigmaNull):
+        return (NULL, 0, b"")
+    if isinstance(value, SigmaNumber):
+        number = value.number
+        if isinstance(number, int) and abs(number) < LARGEST_INT:
+            return (INT, number, b"")
+        return None
+    if isinstance(value, SigmaString):
+        glob = sigma_string_pattern(value, _MANY, _ONE, str.lower, _printable)
+        return None if glob is None else (GLOB, 0, glob.encode("ascii"))
+    return None
+
+
+Dnf = tuple[Conjunction, ...]
+"""A condition in disjunctive form: one of its conjunctions holds."""
+
+
+def _all_of(parts: list[Dnf | None]) -> Dnf | None:
+    """Every part holds (a part not known says nothing): the product of the parts, or when
+    that grows too large, the smallest part alone (still a necessary condition)."""
+    known = [part for part in parts if part is not None]
+    if not known:
+        return None
+    product: list[Conjunction] = [()]
+    for part in known:
+        product = [left + right for left in product for right in part]
+        if len(product) > MOST_CONJUNCTIONS:
+            smallest = min(known, key=len)
+            return smallest if len(smallest) <= MOST_CONJUNCTIONS else None
+    return tuple(product)
+
+
+def _any_of(parts: list[Dnf | None]) -> Dnf | None:
+    """One part holds: every conjunction of every part (unknown if a part is)."""
+    if not parts or any(part is None for part in parts):
+        return None
+    joined = tuple(c for part in parts for c in cast(Dnf, part))
+    return joined if len(joined) <= MOST_CONJUNCTIONS else None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the extension is built with (``_prefilter.c`` documents the shapes)."""
+
+    nodes: list[tuple[int, bytes, bool]]
+    conjunctions: list[list[tuple[int, list[Alternative]]]]
+    dotted: list[bytes]
+    prefix: list[tuple[bytes, bytes]]
+
+
+def prefilter_spec(plans: list[SourcePlan], *, forced: bool) -> Spec | None:
+    """The prefilter of the first fast source's rules; None when no line could be dismissed
+    (no fast source, no first keys to recognise it by, a rule with no necessary test)."""
+    if not plans:
+        return None
+    plan = replace(plans[0], typed=True, shape_column="sx_shape")
+    if forced:
+        prefix: list[tuple[str, str]] = []
+    elif plan.path.raw_prefix and plan.source is SOURCES[0]:
+        prefix = list(plan.path.raw_prefix)
+    else:
+        return None
+
+    def test(name: str, values: list[Any]) -> Dnf | None:
+        if not plan.single_valued(name):
+            return None
+        alternatives = [_alternative(value) for value in values]
+        if any(a is None for a in alternatives):
+            return None
+        return (((name, frozenset(cast(list[Alternative], alternatives))),),)
+
+    conjunctions: list[Conjunction] = []
+    for _, rule_file, rule in plan.rules:
+        condition = necessary(rule_file, rule, test, _all_of, _any_of)
+        if condition is None:
+            return None
+        conjunctions += condition
+    return _compile(sorted(set(conjunctions)), prefix)
+
+
+def _compile(conjunctions: list[Conjunction], prefix: list[tuple[str, str]]) -> Spec:
+    """The trie of the tested paths and the conjunctions over its nodes."""
+    nodes: list[tuple[int, bytes, bool]] = [(-1, b"", False)]
+    index: dict[tuple[str, ...], int] = {(): 0}
+    fields = sorted({name for conjunction in conjunctions for name, _ in conjunction})
+    for name in fields:
+        parts = tuple(name.split("."))
+        for depth in range(1, len(parts) + 1):
+            if parts[:depth] not in index:
+                index[parts[:depth]] = len(nodes)
+                nodes.append((index[parts[: depth - 1]], parts[depth - 1].encode(), False))
+        at = index[parts]
+        nodes[at] = (nodes[at][0], nodes[at][1], True)
+    compiled = [
+        [(index[tuple(name.split("."))], sorted(alternatives)) for name, alternatives in c]
+        for c in conjunctions
+    ]
+    dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
+    return Spec(nodes, compiled, dotted, [(k.encode(), v.encode()) for k, v in prefix])
+
+
+def build(spec: Spec) -> _Native | None:
+    """The extension built with ``spec``; None without it."""
+    native = _load()
+    if native is None:
+        return None
+    return native(spec.nodes, spec.conjunctions, spec.dotted, spec.prefix)
+
+
+@dataclass(frozen=True)
+class Passed:
+    """What the prefilter wrote: ``lines`` passed on (to ``kept``, their line numbers to
+    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines are its first fast
+    source's events on which no rule fires."""
+
+    kept: Path
+    numbers: Path
+    lines: int
+    total: int
+    dismissed: int
+
+
+_NUMBER = struct.Struct("<Q")
+
+
+def run(
+    native: _Native,
+    path: Path,
+    folder: Path,
+    threads: int,
+    progress: Progress | None = None,
+) -> Passed | None:
+    """Prefilter ``path`` into ``folder``; None when it stopped (most of its first chunk was
+    passed on), and nothing is left to use."""
+    kept, numbers = folder / "kept.jsonl", folder / "kept.numbers"
+    size = max(path.stat().st_size, 1)
+    base = passed = dismissed = 0
+    with (
+        path.open("rb") as stored,
+        kept.open("wb") as kept_out,
+        numbers.open("wb") as numbers_out,
+        ThreadPoolExecutor(max_workers=max(threads, 1)) as pool,
+    ):
+        handle = cast(IO[bytes], gzip.GzipFile(fileobj=stored)) if is_gzip(path) else stored
+        pending: list[tuple[Future[tuple[bytes, bytes, int, int]], int]] = []
+        first = True
+        chunks = _chunks(handle)
+        while True:
+            while len(pending) < 2 * max(threads, 1):
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                pending.append((pool.submit(native.scan, chunk), len(chunk)))
+            if not pending:
+                break
+            future, length = pending.pop(0)
+            out, indices, lines, gone = future.result()
+            if first and len(out) > GIVE_UP * length:
+                for left, _ in pending:
+                    left.cancel()
+                return None
+            first = False
+            kept_out.write(out)
+            offsets = memoryview(indices).cast("I")
+            numbers_out.write(b"".join(_NUMBER.pack(base + i + 1) for i in offsets))
+            passed += len(offsets)
+            dismissed += gone
+            base += lines
+            if progress is not None:
+                # the scan of the lines passed on is the rest of the phase
+                progress("scan", min(SHARE * stored.tell() / size, SHARE))
+    return Passed(kept, numbers, passed, base, dismissed)
+
+
+def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    """The file's bytes, ``CHUNK`` at a time, each ending at a line end (the last, perhaps not)."""
+    rest = b""
+    while block := handle.read(CHUNK):
+        block = rest + block
+        end = block.rfind(b"\n") + 1
+        if end == 0:
+            rest = block
+            continue
+        rest = block[end:]
+        yield block[:end]
+    if rest:
+        yield rest
+
+
+class LineNumbers:
+    """The line numbers of the lines passed on, read forward from their file by ordinal."""
+
+    def __init__(self, numbers: Path) -> None:
+        self.handle = numbers.open("rb")
+        self.read = 0
+        self.last = 0
+
+    def of(self, ordinal: int) -> int:
+        """The line number of the ``ordinal``-th line passed on (1-based, only increasing)."""
+        if ordinal > self.read:
+            self.handle.seek((ordinal - 1) * _NUMBER.size)
+            (self.last,) = _NUMBER.unpack(self.handle.read(_NUMBER.size))
+            self.read = ordinal
+        return self.last
+
+    def close(self) -> None:
+        self.handle.close()
