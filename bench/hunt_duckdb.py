@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/hunt_duckdb.py [--events 1000000] [--seed 7] [--sample 20000]
                                           [--corpus PATH] [--threads N] [--envelope eks|aks]
+                                          [--no-native]
 
 Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpus of
 ``bench/audit_corpus.py`` and prints, from one run:
@@ -10,6 +11,9 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
 * for reference, the bare scan of the reader ``hunt`` uses, ``read_json_objects`` (the lines'
   text), which costs less than ``read_json``;
 * ``hunt`` with every rule through the real code path (``FastHunt.hunt_file``), hits counted;
+* its two stages apart: the native prefilter alone (``sigma_ext.hunt.fast.prefilter``: every
+  line read, the lines no rule can fire on set aside) and the typed scan of the lines it passed
+  on (DuckDB); ``--no-native`` hunts without the prefilter (DuckDB reads every line);
 * the reference evaluator (``sigma_ext.hunt.reference.hunt_file``) on the first ``--sample`` lines,
   extrapolated to events per second;
 * the two ratios (hunt / bare scan, fast / reference speed) and whether both engines give
@@ -41,6 +45,7 @@ from audit_corpus import write_corpus  # noqa: E402
 from envelopes import wrap_corpus  # noqa: E402
 
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.hunt.fast import prefilter  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
 from sigma_ext.hunt.reference import Hit, hunt_file  # noqa: E402
 from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
@@ -70,6 +75,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None, help="reuse or create this file")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--envelope", choices=["eks", "aks"], default=None)
+    parser.add_argument("--no-native", action="store_true", help="hunt without the prefilter")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         log = args.corpus or Path(folder) / "audit.jsonl"
@@ -83,7 +89,7 @@ def main() -> None:
         size = log.stat().st_size
         corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
         engine = ReferenceEngine(corpus)
-        fast = FastHunt(engine, threads=args.threads)
+        fast = FastHunt(engine, threads=args.threads, native=not args.no_native)
 
         con = duckdb.connect(config={"threads": fast.threads})
         path_sql = "'" + str(log).replace("'", "''") + "'"
@@ -95,8 +101,19 @@ def main() -> None:
             "ignore_errors=true)"
         )
         objects, _ = timed(lambda: con.execute(objects_sql).fetchall(), "objects")
+        stages = Path(folder) / "stages"
+        stages.mkdir()
+        passed = None
+        if fast.prefilter is not None:
+            _, passed = timed(
+                lambda: prefilter.run(fast.prefilter, log, stages, fast.threads), "prefilter"
+            )
+        scanned = passed.kept if isinstance(passed, prefilter.Passed) else log
         scan_con = fast.connect()
-        typed = fast._scan_typed(scan_con, log, Path(folder) / "codes.parquet", None) is not None
+        _, result = timed(
+            lambda: fast._scan_typed(scan_con, scanned, stages / "codes.parquet", None), "typed"
+        )
+        typed = result is not None
         scan_con.close()
         hunt_time, hits = timed(
             lambda: sum(isinstance(i, Hit) for i in fast.hunt_file(log)), "hunt"
@@ -130,6 +147,18 @@ def main() -> None:
     print(
         f"hunt, fast engine, all rules: {hunt_time:7.2f} s  {fast_rate:>12,.0f} events/s  "
         f"({hits:,} hits; CPU {CPU['hunt']:.2f} s; {'typed' if typed else 'exact'} scan)"
+    )
+    if isinstance(passed, prefilter.Passed):
+        print(
+            f"  prefilter alone:            CPU {CPU['prefilter']:.2f} s "
+            f"({CPU['prefilter'] / CPU['bare']:.2f}x the bare scan's CPU); passed on "
+            f"{passed.lines:,} of {passed.total:,} lines"
+        )
+    else:
+        print("  prefilter: not used (no extension, --no-native, or most lines passed on)")
+    print(
+        f"  typed scan of those lines:  CPU {CPU['typed']:.2f} s "
+        f"({CPU['typed'] / CPU['bare']:.2f}x the bare scan's CPU)"
     )
     print(
         f"reference evaluator, {args.sample:,} events: {reference_time:6.2f} s  "

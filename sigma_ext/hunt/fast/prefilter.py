@@ -37,11 +37,13 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from sigma.types import SigmaNull, SigmaNumber, SigmaString
 
@@ -234,34 +236,35 @@ def run(
     kept, numbers = folder / "kept.jsonl", folder / "kept.numbers"
     size = max(path.stat().st_size, 1)
     base = passed = dismissed = 0
+    workers = max(threads, 1)
     with (
         path.open("rb") as stored,
         kept.open("wb") as kept_out,
         numbers.open("wb") as numbers_out,
-        ThreadPoolExecutor(max_workers=max(threads, 1)) as pool,
+        ThreadPoolExecutor(max_workers=workers) as pool,
     ):
-        handle = cast(IO[bytes], gzip.GzipFile(fileobj=stored)) if is_gzip(path) else stored
-        pending: list[tuple[Future[tuple[bytes, bytes, int, int]], int]] = []
+        handle: BufferedIOBase = gzip.GzipFile(fileobj=stored) if is_gzip(path) else stored
+        reader = _Chunks(handle)
+        pending: list[tuple[Future[tuple[bytes, bytes, int, int]], bytearray, int]] = []
         first = True
-        chunks = _chunks(handle)
         while True:
-            while len(pending) < 2 * max(threads, 1):
-                chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                pending.append((pool.submit(native.scan, chunk), len(chunk)))
+            while len(pending) < 2 * workers and (chunk := reader.next()) is not None:
+                buffer, length = chunk
+                view = memoryview(buffer)[:length]
+                pending.append((pool.submit(native.scan, view), buffer, length))
             if not pending:
                 break
-            future, length = pending.pop(0)
+            future, buffer, length = pending.pop(0)
             out, indices, lines, gone = future.result()
+            reader.spare.append(buffer)
             if first and len(out) > GIVE_UP * length:
-                for left, _ in pending:
+                for left, _, _ in pending:
                     left.cancel()
                 return None
             first = False
             kept_out.write(out)
             offsets = memoryview(indices).cast("I")
-            numbers_out.write(b"".join(_NUMBER.pack(base + i + 1) for i in offsets))
+            numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
             passed += len(offsets)
             dismissed += gone
             base += lines
@@ -271,19 +274,36 @@ def run(
     return Passed(kept, numbers, passed, base, dismissed)
 
 
-def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
-    """The file's bytes, ``CHUNK`` at a time, each ending at a line end (the last, perhaps not)."""
-    rest = b""
-    while block := handle.read(CHUNK):
-        block = rest + block
-        end = block.rfind(b"\n") + 1
-        if end == 0:
-            rest = block
-            continue
-        rest = block[end:]
-        yield block[:end]
-    if rest:
-        yield rest
+class _Chunks:
+    """The file's bytes, about ``CHUNK`` at a time, each ending at a line end (the last,
+    perhaps not), read into buffers used again once their chunk is scanned (``spare``)."""
+
+    def __init__(self, handle: BufferedIOBase) -> None:
+        self.handle = handle
+        self.rest = b""
+        self.spare: list[bytearray] = []
+
+    def next(self) -> tuple[bytearray, int] | None:
+        """A buffer and the length of the chunk it starts with; None at the end."""
+        while True:
+            held = len(self.rest)
+            buffer = self.spare.pop() if self.spare else bytearray(CHUNK)
+            if len(buffer) < held + CHUNK:
+                buffer = bytearray(held + CHUNK)  # a line longer than a chunk
+            buffer[:held] = self.rest
+            got = self.handle.readinto(memoryview(buffer)[held : held + CHUNK])
+            total = held + got
+            if not got:
+                self.rest = b""
+                if total:
+                    return buffer, total
+                self.spare.append(buffer)
+                return None
+            end = buffer.rfind(b"\n", 0, total) + 1
+            self.rest = bytes(buffer[end:total]) if end else bytes(buffer[:total])
+            if end:
+                return buffer, end
+            self.spare.append(buffer)
 
 
 class LineNumbers:
