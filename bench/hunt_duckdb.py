@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/hunt_duckdb.py [--events 1000000] [--seed 7] [--sample 20000]
                                           [--corpus PATH] [--threads N] [--envelope eks|aks]
-                                          [--no-native]
+                                          [--no-native] [--compare]
 
 Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpus of
 ``bench/audit_corpus.py`` and prints, from one run:
@@ -13,7 +13,8 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
 * ``hunt`` with every rule through the real code path (``FastHunt.hunt_file``), hits counted;
 * its two stages apart: the native prefilter alone (``sigma_ext.hunt.fast.prefilter``: every
   line read, the lines no rule can fire on set aside) and the typed scan of the lines it passed
-  on (DuckDB); ``--no-native`` hunts without the prefilter (DuckDB reads every line);
+  on (DuckDB); ``--no-native`` hunts without the prefilter (DuckDB reads every line), and
+  ``--compare`` times that too, after the hunt, as the figure before the prefilter;
 * the reference evaluator (``sigma_ext.hunt.reference.hunt_file``) on the first ``--sample`` lines,
   extrapolated to events per second;
 * the two ratios (hunt / bare scan, fast / reference speed) and whether both engines give
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--envelope", choices=["eks", "aks"], default=None)
     parser.add_argument("--no-native", action="store_true", help="hunt without the prefilter")
+    parser.add_argument("--compare", action="store_true", help="also hunt without it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         log = args.corpus or Path(folder) / "audit.jsonl"
@@ -118,6 +120,14 @@ def main() -> None:
         hunt_time, hits = timed(
             lambda: sum(isinstance(i, Hit) for i in fast.hunt_file(log)), "hunt"
         )
+
+        before = None
+        if args.compare:
+            alone = FastHunt(engine, threads=args.threads, native=False)
+            before, before_hits = timed(
+                lambda: sum(isinstance(i, Hit) for i in alone.hunt_file(log)), "before"
+            )
+            assert before_hits == hits, (before_hits, hits)
 
         sample = Path(folder) / "sample.jsonl"
         with log.open("rb") as source, sample.open("wb") as target:
@@ -168,6 +178,11 @@ def main() -> None:
         f"hunt / bare scan time:        {hunt_time / bare:7.2f}x  (target <= 1.5x; "
         f"CPU {CPU['hunt'] / CPU['bare']:.2f}x)"
     )
+    if before is not None:
+        print(
+            f"hunt without the prefilter:   {before:7.2f} s  ({before / bare:.2f}x the bare scan; "
+            f"CPU {CPU['before']:.2f} s, {CPU['before'] / CPU['bare']:.2f}x; same hits)"
+        )
     print(f"fast / reference speed:       {fast_rate / reference_rate:7.1f}x  (target >= 30x)")
     print(f"identical hits on the sample: {'yes' if same else 'NO'}")
 

@@ -58,6 +58,23 @@ typedef struct {
     int *children;
 } Node;
 
+/* An envelope carrying an event of the source as a JSON string (at a path of one or two keys):
+ * recognised from its top-level keys only when every key is allowed (if any are listed), none
+ * is forbidden, the required ones are present, each keyed string is one of its values, and each
+ * prefixed key is absent or a string starting with its prefix. */
+typedef struct {
+    int depth;
+    char *carrier[2];
+    Py_ssize_t carrier_len[2];
+    int nallowed, nforbidden, nrequired, noneof, nprefixed;
+    char **allowed, **forbidden, **required, **oneof_key, **prefixed_key, **prefixed;
+    Py_ssize_t *allowed_len, *forbidden_len, *required_len, *oneof_key_len, *prefixed_key_len,
+        *prefixed_len;
+    int *oneof_count;
+    char ***oneof;
+    Py_ssize_t **oneof_len;
+} Envelope;
+
 typedef struct {
     PyObject_HEAD
     int nnodes; /* node 0 is the line's top-level object */
@@ -72,6 +89,8 @@ typedef struct {
     Py_ssize_t *prefix_key_len;
     char **prefix_value;
     Py_ssize_t *prefix_value_len;
+    int nenvelopes;
+    Envelope *envelopes;
 } Prefilter;
 
 typedef struct {
@@ -474,7 +493,218 @@ static int dismissed(const Prefilter *f, const unsigned char *p, Py_ssize_t n, V
     return 1;
 }
 
+/* ---- envelopes ---- */
+
+static int listed(char **keys, Py_ssize_t *lens, int n, const unsigned char *k, Py_ssize_t kl) {
+    for (int i = 0; i < n; i++)
+        if (lens[i] == kl && memcmp(keys[i], k, (size_t)kl) == 0) return i;
+    return -1;
+}
+
+#define MAX_TESTED_KEYS 64
+
+/* The carried string of an envelope the line is (its raw JSON string content), or -1. */
+static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned char *p,
+                           Py_ssize_t n, const unsigned char **carried, Py_ssize_t *carried_len) {
+    Parse ps = {p, p + n, f, NULL, NULL};
+    unsigned char seen_required[MAX_TESTED_KEYS] = {0};
+    unsigned char seen_oneof[MAX_TESTED_KEYS] = {0};
+    unsigned char seen_prefixed[MAX_TESTED_KEYS] = {0};
+    int found = 0;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}') return -1;
+    ps.p++;
+    skip_ws(&ps);
+    if (ps.p < ps.end && *ps.p == '}') return -1;
+    for (;;) {
+        const unsigned char *key, *value;
+        Py_ssize_t kl, vl;
+        int escaped, vescaped;
+        if (ps.p >= ps.end || *ps.p != '"') return -1;
+        if (read_string(&ps, &key, &kl, &escaped) < 0 || escaped) return -1;
+        if (e->nallowed && listed(e->allowed, e->allowed_len, e->nallowed, key, kl) < 0) return -1;
+        if (listed(e->forbidden, e->forbidden_len, e->nforbidden, key, kl) >= 0) return -1;
+        int required = listed(e->required, e->required_len, e->nrequired, key, kl);
+        int oneof = listed(e->oneof_key, e->oneof_key_len, e->noneof, key, kl);
+        int prefixed = listed(e->prefixed_key, e->prefixed_key_len, e->nprefixed, key, kl);
+        int carrier = e->carrier_len[0] == kl && memcmp(e->carrier[0], key, (size_t)kl) == 0;
+        skip_ws(&ps);
+        if (ps.p >= ps.end || *ps.p != ':') return -1;
+        ps.p++;
+        skip_ws(&ps);
+        if (ps.p >= ps.end) return -1;
+        /* a repeated key the recogniser reads: the first counts, left to the scan */
+        if (required >= 0 && seen_required[required]++) return -1;
+        if (oneof >= 0 && seen_oneof[oneof]++) return -1;
+        if (prefixed >= 0 && seen_prefixed[prefixed]++) return -1;
+        if (carrier && found) return -1;
+        if (oneof >= 0 || prefixed >= 0 || (carrier && e->depth == 1)) {
+            if (*ps.p != '"') return -1;
+            if (read_string(&ps, &value, &vl, &vescaped) < 0) return -1;
+            if (carrier) {
+                found = 1;
+                *carried = value;
+                *carried_len = vl;
+            }
+            if (oneof >= 0) {
+                if (vescaped || listed(e->oneof[oneof], e->oneof_len[oneof],
+                                       e->oneof_count[oneof], value, vl) < 0)
+                    return -1;
+            }
+            if (prefixed >= 0) {
+                Py_ssize_t pl = e->prefixed_len[prefixed];
+                if (vescaped || vl < pl || memcmp(value, e->prefixed[prefixed], (size_t)pl))
+                    return -1;
+            }
+        } else if (carrier) {
+            /* an object holding the carried string under the second key */
+            if (*ps.p != '{') return -1;
+            ps.p++;
+            skip_ws(&ps);
+            if (ps.p < ps.end && *ps.p == '}') return -1;
+            for (;;) {
+                const unsigned char *inner_key;
+                Py_ssize_t ikl;
+                int iesc;
+                if (ps.p >= ps.end || *ps.p != '"') return -1;
+                if (read_string(&ps, &inner_key, &ikl, &iesc) < 0 || iesc) return -1;
+                int second = e->carrier_len[1] == ikl &&
+                             memcmp(e->carrier[1], inner_key, (size_t)ikl) == 0;
+                skip_ws(&ps);
+                if (ps.p >= ps.end || *ps.p != ':') return -1;
+                ps.p++;
+                skip_ws(&ps);
+                if (second) {
+                    if (found || ps.p >= ps.end || *ps.p != '"') return -1;
+                    if (read_string(&ps, &value, &vl, &vescaped) < 0) return -1;
+                    found = 1;
+                    *carried = value;
+                    *carried_len = vl;
+                } else if (read_value(&ps, -1, 3) < 0) {
+                    return -1;
+                }
+                skip_ws(&ps);
+                if (ps.p >= ps.end) return -1;
+                if (*ps.p == ',') {
+                    ps.p++;
+                    skip_ws(&ps);
+                    continue;
+                }
+                if (*ps.p == '}') {
+                    ps.p++;
+                    break;
+                }
+                return -1;
+            }
+            if (!found) return -1;
+        } else if (read_value(&ps, -1, 2) < 0) {
+            return -1;
+        }
+        skip_ws(&ps);
+        if (ps.p >= ps.end) return -1;
+        if (*ps.p == ',') {
+            ps.p++;
+            skip_ws(&ps);
+            continue;
+        }
+        if (*ps.p == '}') {
+            ps.p++;
+            break;
+        }
+        return -1;
+    }
+    if (ps.p != ps.end || !found) return -1;
+    for (int i = 0; i < e->nrequired; i++)
+        if (!seen_required[i]) return -1;
+    for (int i = 0; i < e->noneof; i++)
+        if (!seen_oneof[i]) return -1;
+    return 0;
+}
+
+/* The text of a JSON string's raw content, as UTF-8, into out (room for n bytes); its length,
+ * or -1 for a character a line cannot hold (a control character, a lone surrogate). */
+static Py_ssize_t unescape(const unsigned char *p, Py_ssize_t n, unsigned char *out) {
+    Py_ssize_t o = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c != '\\') {
+            out[o++] = c;
+            continue;
+        }
+        unsigned char e = p[++i];
+        switch (e) {
+        case '"': out[o++] = '"'; break;
+        case '\\': out[o++] = '\\'; break;
+        case '/': out[o++] = '/'; break;
+        case 't': out[o++] = '\t'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case 'u': {
+            unsigned cp = 0;
+            for (int k = 1; k <= 4; k++) cp = cp * 16 + (unsigned)hexval(p[i + k]);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (i + 6 >= n || p[i + 1] != '\\' || p[i + 2] != 'u') return -1;
+                unsigned low = 0;
+                for (int k = 3; k <= 6; k++) {
+                    int h = hexval(p[i + k]);
+                    if (h < 0) return -1;
+                    low = low * 16 + (unsigned)h;
+                }
+                if (low < 0xDC00 || low > 0xDFFF) return -1;
+                i += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return -1;
+            }
+            if (cp < 0x20) return -1;
+            if (cp < 0x80) {
+                out[o++] = (unsigned char)cp;
+            } else if (cp < 0x800) {
+                out[o++] = (unsigned char)(0xC0 | (cp >> 6));
+                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                out[o++] = (unsigned char)(0xE0 | (cp >> 12));
+                out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+            } else {
+                out[o++] = (unsigned char)(0xF0 | (cp >> 18));
+                out[o++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+                out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default: /* \b, \f: control characters */
+            return -1;
+        }
+    }
+    return o;
+}
+
+/* How the line is set aside: 0 passed on, 1 dismissed as the source's own event, 2 + k as one
+ * carried by envelope k. scratch has room for the line. */
+static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
+                    unsigned char *seen, unsigned char *scratch) {
+    if (dismissed(f, p, n, values, seen)) return 1;
+    if (!f->nenvelopes || prefix_holds(f, p, p + n)) return 0;
+    for (int k = 0; k < f->nenvelopes; k++) {
+        const unsigned char *carried = NULL;
+        Py_ssize_t len = 0;
+        if (envelope_string(f, &f->envelopes[k], p, n, &carried, &len) < 0) continue;
+        /* the first envelope that recognises the line is the one that counts */
+        Py_ssize_t inner = unescape(carried, len, scratch);
+        return inner >= 0 && dismissed(f, scratch, inner, values, seen) ? 2 + k : 0;
+    }
+    return 0;
+}
+
 /* ---- the Python type ---- */
+
+static void free_list(char **items, Py_ssize_t *lens, int n) {
+    for (int i = 0; i < n && items; i++) free(items[i]);
+    free(items);
+    free(lens);
+}
 
 static void free_spec(Prefilter *self) {
     for (int i = 0; i < self->nnodes; i++) {
@@ -502,6 +732,22 @@ static void free_spec(Prefilter *self) {
     free(self->prefix_key_len);
     free(self->prefix_value);
     free(self->prefix_value_len);
+    for (int k = 0; k < self->nenvelopes; k++) {
+        Envelope *e = &self->envelopes[k];
+        free(e->carrier[0]);
+        free(e->carrier[1]);
+        free_list(e->allowed, e->allowed_len, e->nallowed);
+        free_list(e->forbidden, e->forbidden_len, e->nforbidden);
+        free_list(e->required, e->required_len, e->nrequired);
+        free_list(e->prefixed_key, e->prefixed_key_len, e->nprefixed);
+        free_list(e->prefixed, e->prefixed_len, e->nprefixed);
+        for (int i = 0; i < e->noneof; i++) free_list(e->oneof[i], e->oneof_len[i], e->oneof_count[i]);
+        free_list(e->oneof_key, e->oneof_key_len, e->noneof);
+        free(e->oneof);
+        free(e->oneof_len);
+        free(e->oneof_count);
+    }
+    free(self->envelopes);
 }
 
 static void Prefilter_dealloc(Prefilter *self) {
@@ -522,14 +768,94 @@ static char *copy_bytes(PyObject *obj, Py_ssize_t *len) {
     return out;
 }
 
-/* Prefilter(nodes, conjunctions, dotted, prefix):
+/* A list of bytes, copied; -1 on error. */
+static int byte_list(PyObject *list, char ***items, Py_ssize_t **lens, int *n) {
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "a list of bytes expected");
+        return -1;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(list);
+    *items = calloc((size_t)count + 1, sizeof(char *));
+    *lens = calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    if (!*items || !*lens) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        *n = (int)i + 1;
+        if (!((*items)[i] = copy_bytes(PyList_GET_ITEM(list, i), &(*lens)[i]))) return -1;
+    }
+    *n = (int)count;
+    return 0;
+}
+
+/* An envelope: (carrier keys, allowed, forbidden, required, [(key, [values])], [(key, prefix)]) */
+static int read_envelope(PyObject *spec, Envelope *e) {
+    PyObject *carrier, *allowed, *forbidden, *required, *oneof, *prefixed;
+    if (!PyArg_ParseTuple(spec, "O!O!O!O!O!O!", &PyList_Type, &carrier, &PyList_Type, &allowed,
+                          &PyList_Type, &forbidden, &PyList_Type, &required, &PyList_Type, &oneof,
+                          &PyList_Type, &prefixed))
+        return -1;
+    Py_ssize_t depth = PyList_GET_SIZE(carrier);
+    if (depth < 1 || depth > 2) {
+        PyErr_SetString(PyExc_ValueError, "a carrier of one or two keys");
+        return -1;
+    }
+    e->depth = (int)depth;
+    for (Py_ssize_t i = 0; i < depth; i++)
+        if (!(e->carrier[i] = copy_bytes(PyList_GET_ITEM(carrier, i), &e->carrier_len[i])))
+            return -1;
+    if (byte_list(allowed, &e->allowed, &e->allowed_len, &e->nallowed) < 0 ||
+        byte_list(forbidden, &e->forbidden, &e->forbidden_len, &e->nforbidden) < 0 ||
+        byte_list(required, &e->required, &e->required_len, &e->nrequired) < 0)
+        return -1;
+    Py_ssize_t no = PyList_GET_SIZE(oneof), np = PyList_GET_SIZE(prefixed);
+    if (no > MAX_TESTED_KEYS || np > MAX_TESTED_KEYS || e->nrequired > MAX_TESTED_KEYS) {
+        PyErr_SetString(PyExc_ValueError, "too many keys tested");
+        return -1;
+    }
+    e->oneof_key = calloc((size_t)no + 1, sizeof(char *));
+    e->oneof_key_len = calloc((size_t)no + 1, sizeof(Py_ssize_t));
+    e->oneof = calloc((size_t)no + 1, sizeof(char **));
+    e->oneof_len = calloc((size_t)no + 1, sizeof(Py_ssize_t *));
+    e->oneof_count = calloc((size_t)no + 1, sizeof(int));
+    e->prefixed_key = calloc((size_t)np + 1, sizeof(char *));
+    e->prefixed_key_len = calloc((size_t)np + 1, sizeof(Py_ssize_t));
+    e->prefixed = calloc((size_t)np + 1, sizeof(char *));
+    e->prefixed_len = calloc((size_t)np + 1, sizeof(Py_ssize_t));
+    if (!e->oneof_key || !e->oneof_key_len || !e->oneof || !e->oneof_len || !e->oneof_count ||
+        !e->prefixed_key || !e->prefixed_key_len || !e->prefixed || !e->prefixed_len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < no; i++) {
+        PyObject *key, *values;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(oneof, i), "SO!", &key, &PyList_Type, &values))
+            return -1;
+        e->noneof = (int)i + 1;
+        if (!(e->oneof_key[i] = copy_bytes(key, &e->oneof_key_len[i]))) return -1;
+        if (byte_list(values, &e->oneof[i], &e->oneof_len[i], &e->oneof_count[i]) < 0) return -1;
+    }
+    for (Py_ssize_t i = 0; i < np; i++) {
+        PyObject *key, *prefix;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(prefixed, i), "SS", &key, &prefix)) return -1;
+        e->nprefixed = (int)i + 1;
+        if (!(e->prefixed_key[i] = copy_bytes(key, &e->prefixed_key_len[i]))) return -1;
+        if (!(e->prefixed[i] = copy_bytes(prefix, &e->prefixed_len[i]))) return -1;
+    }
+    return 0;
+}
+
+/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes):
  *   nodes: [(parent index, key bytes, is field)], node 0 the top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
- *   dotted: [bytes]; prefix: [(key bytes, value start bytes)]. */
+ *   dotted: [bytes]; prefix: [(key bytes, value start bytes)];
+ *   envelopes: [as read_envelope reads one], in the order the sources recognise them. */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
-    PyObject *nodes, *conj, *dotted, *prefix;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!", &PyList_Type, &nodes, &PyList_Type, &conj,
-                          &PyList_Type, &dotted, &PyList_Type, &prefix))
+    PyObject *nodes, *conj, *dotted, *prefix, *envelopes;
+    (void)kwds;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyList_Type, &nodes, &PyList_Type, &conj,
+                          &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes))
         return -1;
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
@@ -620,6 +946,17 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         if (!(self->prefix_key[i] = copy_bytes(key, &self->prefix_key_len[i]))) return -1;
         if (!(self->prefix_value[i] = copy_bytes(value, &self->prefix_value_len[i]))) return -1;
     }
+    Py_ssize_t ne = PyList_GET_SIZE(envelopes);
+    if (ne && !np) {
+        PyErr_SetString(PyExc_ValueError, "envelopes need the first keys of their event");
+        return -1;
+    }
+    self->envelopes = calloc((size_t)ne + 1, sizeof(Envelope));
+    if (!self->envelopes) goto nomem;
+    for (Py_ssize_t k = 0; k < ne; k++) {
+        self->nenvelopes = (int)k + 1;
+        if (read_envelope(PyList_GET_ITEM(envelopes, k), &self->envelopes[k]) < 0) return -1;
+    }
     return 0;
 nomem:
     PyErr_NoMemory();
@@ -629,7 +966,8 @@ type:
     return -1;
 }
 
-/* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, dismissed)
+/* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, dismissed:
+ * a count for the source's own events, then one per envelope)
  * The buffer holds whole lines, each ended by '\n' but perhaps the last; each line passed on
  * is copied with a '\n'. Runs without the GIL. */
 static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
@@ -641,8 +979,10 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
     Value *values = malloc(sizeof(Value) * (size_t)self->nnodes);
     unsigned char *seen = malloc((size_t)self->nnodes);
-    long long lines = 0, gone = 0;
-    int failed = !out || !numbers || !values || !seen;
+    unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 1) : NULL;
+    long long lines = 0;
+    long long *gone = calloc((size_t)self->nenvelopes + 1, sizeof(long long));
+    int failed = !out || !numbers || !values || !seen || !gone || (self->nenvelopes && !scratch);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
         const unsigned char *p = data;
@@ -650,8 +990,9 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
             const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
             const unsigned char *stop = nl ? nl : end;
             Py_ssize_t n = stop - p;
-            if (dismissed(self, p, n, values, seen)) {
-                gone++;
+            int how = classify(self, p, n, values, seen, scratch);
+            if (how) {
+                gone[how - 1]++;
             } else {
                 if (count == cap) {
                     uint32_t *grown = realloc(numbers, 2 * cap * sizeof(uint32_t));
@@ -675,13 +1016,17 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     PyBuffer_Release(&buf);
     free(values);
     free(seen);
-    PyObject *result = NULL;
+    free(scratch);
+    PyObject *result = NULL, *counts = NULL;
     if (failed) {
         PyErr_NoMemory();
-    } else {
-        result = Py_BuildValue("(y#y#LL)", out, (Py_ssize_t)used, (const char *)numbers,
-                               (Py_ssize_t)(count * sizeof(uint32_t)), lines, gone);
+    } else if ((counts = PyTuple_New(self->nenvelopes + 1))) {
+        for (int k = 0; k <= self->nenvelopes; k++)
+            PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(gone[k]));
+        result = Py_BuildValue("(y#y#LN)", out, (Py_ssize_t)used, (const char *)numbers,
+                               (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts);
     }
+    free(gone);
     free(out);
     free(numbers);
     return result;
@@ -689,7 +1034,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
 
 static PyMethodDef Prefilter_methods[] = {
     {"scan", (PyCFunction)Prefilter_scan, METH_VARARGS,
-     "scan(buffer) -> (lines passed on, their indices as uint32, lines, dismissed)"},
+     "scan(buffer) -> (lines passed on, their indices as uint32, lines, dismissed per kind)"},
     {NULL, NULL, 0, NULL},
 };
 

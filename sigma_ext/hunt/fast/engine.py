@@ -108,7 +108,12 @@ class FastHunt:
             self.plans, self.envelopes, forced=forced, route_unrecognized=self.route_unrecognized
         )
         # the native prefilter (sigma_ext.hunt.fast.prefilter): None without the extension
-        spec = prefilter.prefilter_spec(self.plans, forced=forced) if native else None
+        opened = tuple(SOURCES[len(self.plans) + k].name for k in range(len(self.envelopes)))
+        spec = (
+            prefilter.prefilter_spec(self.plans, forced=forced, envelopes=opened)
+            if native
+            else None
+        )
         self.prefilter = prefilter.build(spec) if spec is not None else None
 
     def _envelopes(self) -> list[Envelope]:
@@ -186,8 +191,10 @@ class FastHunt:
             if passed is None:
                 yield from self._hunt_scanned(path, path, Path(folder), progress, summary)
                 return
-            if summary is not None and passed.dismissed:
-                summary.sources[self.plans[0].source.name] += passed.dismissed
+            if summary is not None:
+                for name, count in passed.dismissed.items():
+                    if count:
+                        summary.sources[name] += count
             if not passed.lines:
                 if progress is not None:
                     progress("scan", 100.0)

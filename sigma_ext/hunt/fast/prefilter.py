@@ -38,7 +38,7 @@ import gzip
 import os
 import struct
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from io import BufferedIOBase
@@ -53,6 +53,11 @@ from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import is_gzip
 from sigma_ext.sources.catalogue import SOURCES
+from sigma_ext.sources.kubernetes import (
+    AKS_AUDIT_CATEGORIES,
+    CLOUDWATCH_EVENT_KEYS,
+    EKS_AUDIT_STREAM_PREFIX,
+)
 
 CHUNK = 8 << 20
 """Bytes read at a time (whole lines: a chunk ends at its last line end)."""
@@ -74,8 +79,65 @@ Alternative = tuple[int, int, bytes]
 Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
 
 
+Scan = tuple[bytes, bytes, int, tuple[int, ...]]
+"""What the extension gives for a chunk: the lines passed on, their indices in the chunk (uint32),
+its lines, and the lines dismissed: the source's own events, then those of each envelope."""
+
+
 class _Native(Protocol):
-    def scan(self, buffer: bytes | bytearray | memoryview) -> tuple[bytes, bytes, int, int]: ...
+    def scan(self, buffer: bytes | bytearray | memoryview) -> Scan: ...
+
+
+@dataclass(frozen=True)
+class EnvelopeText:
+    """How the extension recognises, from a line's top-level keys, a provider envelope carrying
+    the source's event as a JSON string at ``carrier`` (one or two keys): a subset of its
+    source's ``recognize`` that no source before it claims (``forbidden`` keys, or only
+    ``allowed`` ones). ``required`` keys must be present, each ``one_of`` key a string among its
+    values, each ``prefixed`` key absent or a string starting with its prefix; a repeated key
+    among these leaves the line to the scan. The event carried must then be dismissed as a line
+    of the source is."""
+
+    carrier: tuple[str, ...]
+    allowed: frozenset[str] = frozenset()
+    forbidden: frozenset[str] = frozenset()
+    required: frozenset[str] = frozenset()
+    one_of: tuple[tuple[str, frozenset[str]], ...] = ()
+    prefixed: tuple[tuple[str, str], ...] = ()
+
+    def spec(self) -> tuple[list[bytes], ...] | Any:
+        def listed(keys: frozenset[str]) -> list[bytes]:
+            return [key.encode() for key in sorted(keys)]
+
+        return (
+            [key.encode() for key in self.carrier],
+            listed(self.allowed),
+            listed(self.forbidden),
+            listed(self.required),
+            [(key.encode(), listed(values)) for key, values in self.one_of],
+            [(key.encode(), prefix.encode()) for key, prefix in self.prefixed],
+        )
+
+
+ENVELOPE_TEXT: Mapping[str, EnvelopeText] = {
+    # is_eks_cloudwatch_record: message and timestamp present, logStreamName absent or naming an
+    # audit stream; only CloudWatch's keys, so no kind or verb: no audit event itself
+    "kubernetes_audit_eks": EnvelopeText(
+        carrier=("message",),
+        allowed=CLOUDWATCH_EVENT_KEYS,
+        required=frozenset({"timestamp"}),
+        prefixed=(("logStreamName", EKS_AUDIT_STREAM_PREFIX),),
+    ),
+    # is_aks_diagnostic_record: category a kube-audit one, properties.log a string; no kind or
+    # verb (no audit event itself), no message (no EKS record)
+    "kubernetes_audit_aks": EnvelopeText(
+        carrier=("properties", "log"),
+        forbidden=frozenset({"kind", "verb", "message"}),
+        one_of=(("category", AKS_AUDIT_CATEGORIES),),
+    ),
+}
+"""The envelopes the extension opens, by source name: only those the typed scan opens
+(``FastHunt.envelopes``, whose rules are the carried source's), in their order."""
 
 
 def _load() -> Callable[..., _Native] | None:
@@ -147,11 +209,19 @@ class Spec:
     conjunctions: list[list[tuple[int, list[Alternative]]]]
     dotted: list[bytes]
     prefix: list[tuple[bytes, bytes]]
+    envelopes: list[Any]
+    sources: list[str]
+    """The source each kind of dismissed line is counted as: the first fast source, then the
+    source of each envelope."""
 
 
-def prefilter_spec(plans: list[SourcePlan], *, forced: bool) -> Spec | None:
-    """The prefilter of the first fast source's rules; None when no line could be dismissed
-    (no fast source, no first keys to recognise it by, a rule with no necessary test)."""
+def prefilter_spec(
+    plans: list[SourcePlan], *, forced: bool, envelopes: tuple[str, ...] = ()
+) -> Spec | None:
+    """The prefilter of the first fast source's rules, opening the ``envelopes`` (source names,
+    in order, each carrying that source's events with its rules); None when no line could be
+    dismissed (no fast source, no first keys to recognise it by, a rule with no necessary
+    test)."""
     if not plans:
         return None
     plan = replace(plans[0], typed=True, shape_column="sx_shape")
@@ -176,7 +246,17 @@ def prefilter_spec(plans: list[SourcePlan], *, forced: bool) -> Spec | None:
         if condition is None:
             return None
         conjunctions += condition
-    return _compile(sorted(set(conjunctions)), prefix)
+    opened: list[str] = []
+    for name in envelopes if prefix else ():
+        if name not in ENVELOPE_TEXT:
+            break  # a later envelope may only be opened after every one before it
+        opened.append(name)
+    spec = _compile(sorted(set(conjunctions)), prefix)
+    return replace(
+        spec,
+        envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
+        sources=[plan.source.name, *opened],
+    )
 
 
 def _compile(conjunctions: list[Conjunction], prefix: list[tuple[str, str]]) -> Spec:
@@ -197,35 +277,44 @@ def _compile(conjunctions: list[Conjunction], prefix: list[tuple[str, str]]) -> 
         for c in conjunctions
     ]
     dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
-    return Spec(nodes, compiled, dotted, [(k.encode(), v.encode()) for k, v in prefix])
+    return Spec(nodes, compiled, dotted, [(k.encode(), v.encode()) for k, v in prefix], [], [])
 
 
-def build(spec: Spec) -> _Native | None:
+@dataclass(frozen=True)
+class Prefilter:
+    """The extension built with a spec, and the source each kind of dismissed line counts as."""
+
+    native: _Native
+    sources: tuple[str, ...]
+
+
+def build(spec: Spec) -> Prefilter | None:
     """The extension built with ``spec``; None without it."""
     native = _load()
     if native is None:
         return None
-    return native(spec.nodes, spec.conjunctions, spec.dotted, spec.prefix)
+    built = native(spec.nodes, spec.conjunctions, spec.dotted, spec.prefix, spec.envelopes)
+    return Prefilter(built, tuple(spec.sources))
 
 
 @dataclass(frozen=True)
 class Passed:
     """What the prefilter wrote: ``lines`` passed on (to ``kept``, their line numbers to
-    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines are its first fast
-    source's events on which no rule fires."""
+    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines, per source, are events on
+    which no rule fires."""
 
     kept: Path
     numbers: Path
     lines: int
     total: int
-    dismissed: int
+    dismissed: dict[str, int]
 
 
 _NUMBER = struct.Struct("<Q")
 
 
 def run(
-    native: _Native,
+    prefilter: Prefilter,
     path: Path,
     folder: Path,
     threads: int,
@@ -235,7 +324,8 @@ def run(
     passed on), and nothing is left to use."""
     kept, numbers = folder / "kept.jsonl", folder / "kept.numbers"
     size = max(path.stat().st_size, 1)
-    base = passed = dismissed = 0
+    base = passed = 0
+    dismissed = dict.fromkeys(prefilter.sources, 0)
     workers = max(threads, 1)
     with (
         path.open("rb") as stored,
@@ -245,13 +335,13 @@ def run(
     ):
         handle: BufferedIOBase = gzip.GzipFile(fileobj=stored) if is_gzip(path) else stored
         reader = _Chunks(handle)
-        pending: list[tuple[Future[tuple[bytes, bytes, int, int]], bytearray, int]] = []
+        pending: list[tuple[Future[Scan], bytearray, int]] = []
         first = True
         while True:
             while len(pending) < 2 * workers and (chunk := reader.next()) is not None:
                 buffer, length = chunk
                 view = memoryview(buffer)[:length]
-                pending.append((pool.submit(native.scan, view), buffer, length))
+                pending.append((pool.submit(prefilter.native.scan, view), buffer, length))
             if not pending:
                 break
             future, buffer, length = pending.pop(0)
@@ -266,7 +356,8 @@ def run(
             offsets = memoryview(indices).cast("I")
             numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
             passed += len(offsets)
-            dismissed += gone
+            for name, count in zip(prefilter.sources, gone, strict=True):
+                dismissed[name] += count
             base += lines
             if progress is not None:
                 # the scan of the lines passed on is the rest of the phase
