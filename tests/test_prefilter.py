@@ -92,15 +92,15 @@ def dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
     return out
 
 
-def reference_quiet(engine: ReferenceEngine, line: str) -> bool:
-    """The reference reads the line as a Kubernetes audit event on which no rule fires."""
+def reference_quiet(engine: ReferenceEngine, line: str, envelope: str = "") -> bool:
+    """The reference reads the line as a Kubernetes audit event (carried by the ``envelope``,
+    eks or aks) on which no rule fires."""
     event = read_line(line)
     if not isinstance(event, dict):
         return False
     source = recognize(event)
-    return (
-        source is not None and source.name == "kubernetes_audit" and not engine.match(event, source)
-    )
+    name = "kubernetes_audit" + (f"_{envelope}" if envelope else "")
+    return source is not None and source.name == name and not engine.match(event, source)
 
 
 def compact(event: dict[str, Any]) -> str:
