@@ -158,7 +158,6 @@ NOT_PROVEN = [
     # a JSON dialect DuckDB reads: the reference engine decides
     compact(STATUS_PATCH)[:-1] + ",}",
     " " + compact(STATUS_PATCH),
-    compact(STATUS_PATCH) + "\r",
     compact(STATUS_PATCH).replace('"code":200', '"code":NaN'),
     # malformed
     compact(STATUS_PATCH)[:-1],
@@ -284,6 +283,18 @@ def test_blank_malformed_and_long_lines_keep_their_numbers_across_chunks(
     assert [line for line, _ in expected[0] if _.startswith("bad")] == [6]
     assert {line for line, _ in expected[0]} == {3, 6, 9}
     assert hunted(fast.hunt_file, log) == expected
+
+
+def test_crlf_line_ends_are_whitespace_after_the_object(
+    fast: FastHunt, engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    lines = [compact(STATUS_PATCH), compact(POD), compact(STATUS_PATCH) + " \t"]
+    assert dismissed(fast, [line + "\r" for line in lines]) == [True, False, True]
+    log = tmp_path / "windows.jsonl"
+    log.write_bytes("".join(line + "\r\n" for line in lines).encode())
+    got = hunted(fast.hunt_file, log)
+    assert got == reference(engine, log)
+    assert {line for line, _ in got[0]} == {2}
 
 
 def test_a_gzip_file_is_prefiltered_as_its_lines(

@@ -477,6 +477,8 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
 /* Whether the line (no '\n') can be dismissed. */
 static int dismissed(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
                      unsigned char *seen) {
+    /* JSON whitespace after the object (a CRLF line end) */
+    while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
     if (n < 2 || p[0] != '{' || p[n - 1] != '}') return 0;
     if (!prefix_holds(f, p, p + n)) return 0;
     memset(values, 0, sizeof(Value) * (size_t)f->nnodes);
