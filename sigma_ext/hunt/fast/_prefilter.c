@@ -505,9 +505,116 @@ static int listed(char **keys, Py_ssize_t *lens, int n, const unsigned char *k, 
 
 #define MAX_TESTED_KEYS 64
 
-/* The carried string of an envelope the line is (its raw JSON string content), or -1. */
+/* One UTF-8 encoded code point into out; its length. */
+static inline int put_utf8(unsigned cp, unsigned char *out) {
+    if (cp < 0x80) {
+        out[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (unsigned char)(0xC0 | (cp >> 6));
+        out[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | (cp >> 12));
+        out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | (cp >> 18));
+    out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static inline int hex4(const unsigned char *p) {
+    int v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(p[k]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* A string at ps->p (its opening quote), checked as read_string checks it and decoded into out
+ * (room for the rest of the line); -1 when it is not strict JSON or holds a character a line
+ * cannot (a control character, a lone surrogate). */
+static int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
+    const unsigned char *p = ps->p + 1, *end = ps->end;
+    unsigned char *o = out;
+    for (;;) {
+#if defined(__SSE2__)
+        while (end - p >= 16) {
+            __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+            __m128i quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('"'));
+            __m128i slash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'));
+            __m128i odd = _mm_cmplt_epi8(chunk, _mm_set1_epi8(0x20));
+            int mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), odd));
+            _mm_storeu_si128((__m128i *)o, chunk); /* out has room: it is as long as the line */
+            if (mask) {
+                int run = __builtin_ctz((unsigned)mask);
+                p += run;
+                o += run;
+                break;
+            }
+            p += 16;
+            o += 16;
+        }
+#endif
+        if (p >= end) return -1;
+        unsigned char c = *p;
+        if (c == '"') {
+            *len = o - out;
+            ps->p = p + 1;
+            return 0;
+        }
+        if (c == '\\') {
+            if (end - p < 2) return -1;
+            switch (p[1]) {
+            case '"': *o++ = '"'; p += 2; continue;
+            case '\\': *o++ = '\\'; p += 2; continue;
+            case '/': *o++ = '/'; p += 2; continue;
+            case 't': *o++ = '\t'; p += 2; continue;
+            case 'n': *o++ = '\n'; p += 2; continue;
+            case 'r': *o++ = '\r'; p += 2; continue;
+            case 'u': break;
+            default: return -1; /* \b, \f (control characters) or not JSON */
+            }
+            if (end - p < 6) return -1;
+            int cp = hex4(p + 2);
+            if (cp < 0x20) return -1;
+            p += 6;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return -1;
+                int low = hex4(p + 2);
+                if (low < 0xDC00 || low > 0xDFFF) return -1;
+                p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            }
+            o += put_utf8((unsigned)cp, o);
+            continue;
+        }
+        if (c < 0x20) return -1;
+        if (c >= 0x80) {
+            int n = utf8_len(p, end);
+            if (!n) return -1;
+            memcpy(o, p, (size_t)n);
+            o += n;
+            p += n;
+            continue;
+        }
+        *o++ = c;
+        p++;
+    }
+}
+
+/* The text an envelope the line is carries, decoded into out; -1 when it is none. */
 static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned char *p,
-                           Py_ssize_t n, const unsigned char **carried, Py_ssize_t *carried_len) {
+                           Py_ssize_t n, unsigned char *out, Py_ssize_t *carried_len) {
     Parse ps = {p, p + n, f, NULL, NULL};
     unsigned char seen_required[MAX_TESTED_KEYS] = {0};
     unsigned char seen_oneof[MAX_TESTED_KEYS] = {0};
@@ -539,14 +646,12 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
         if (oneof >= 0 && seen_oneof[oneof]++) return -1;
         if (prefixed >= 0 && seen_prefixed[prefixed]++) return -1;
         if (carrier && found) return -1;
-        if (oneof >= 0 || prefixed >= 0 || (carrier && e->depth == 1)) {
+        if (carrier && e->depth == 1) {
+            if (*ps.p != '"' || read_unescaped(&ps, out, carried_len) < 0) return -1;
+            found = 1;
+        } else if (oneof >= 0 || prefixed >= 0) {
             if (*ps.p != '"') return -1;
             if (read_string(&ps, &value, &vl, &vescaped) < 0) return -1;
-            if (carrier) {
-                found = 1;
-                *carried = value;
-                *carried_len = vl;
-            }
             if (oneof >= 0) {
                 if (vescaped || listed(e->oneof[oneof], e->oneof_len[oneof],
                                        e->oneof_count[oneof], value, vl) < 0)
@@ -577,10 +682,8 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
                 skip_ws(&ps);
                 if (second) {
                     if (found || ps.p >= ps.end || *ps.p != '"') return -1;
-                    if (read_string(&ps, &value, &vl, &vescaped) < 0) return -1;
+                    if (read_unescaped(&ps, out, carried_len) < 0) return -1;
                     found = 1;
-                    *carried = value;
-                    *carried_len = vl;
                 } else if (read_value(&ps, -1, 3) < 0) {
                     return -1;
                 }
@@ -622,67 +725,6 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
     return 0;
 }
 
-/* The text of a JSON string's raw content, as UTF-8, into out (room for n bytes); its length,
- * or -1 for a character a line cannot hold (a control character, a lone surrogate). */
-static Py_ssize_t unescape(const unsigned char *p, Py_ssize_t n, unsigned char *out) {
-    Py_ssize_t o = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (c != '\\') {
-            out[o++] = c;
-            continue;
-        }
-        unsigned char e = p[++i];
-        switch (e) {
-        case '"': out[o++] = '"'; break;
-        case '\\': out[o++] = '\\'; break;
-        case '/': out[o++] = '/'; break;
-        case 't': out[o++] = '\t'; break;
-        case 'n': out[o++] = '\n'; break;
-        case 'r': out[o++] = '\r'; break;
-        case 'u': {
-            unsigned cp = 0;
-            for (int k = 1; k <= 4; k++) cp = cp * 16 + (unsigned)hexval(p[i + k]);
-            i += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (i + 6 >= n || p[i + 1] != '\\' || p[i + 2] != 'u') return -1;
-                unsigned low = 0;
-                for (int k = 3; k <= 6; k++) {
-                    int h = hexval(p[i + k]);
-                    if (h < 0) return -1;
-                    low = low * 16 + (unsigned)h;
-                }
-                if (low < 0xDC00 || low > 0xDFFF) return -1;
-                i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                return -1;
-            }
-            if (cp < 0x20) return -1;
-            if (cp < 0x80) {
-                out[o++] = (unsigned char)cp;
-            } else if (cp < 0x800) {
-                out[o++] = (unsigned char)(0xC0 | (cp >> 6));
-                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                out[o++] = (unsigned char)(0xE0 | (cp >> 12));
-                out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
-            } else {
-                out[o++] = (unsigned char)(0xF0 | (cp >> 18));
-                out[o++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-                out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
-            }
-            break;
-        }
-        default: /* \b, \f: control characters */
-            return -1;
-        }
-    }
-    return o;
-}
-
 /* How the line is set aside: 0 passed on, 1 dismissed as the source's own event, 2 + k as one
  * carried by envelope k. scratch has room for the line. */
 static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
@@ -690,12 +732,10 @@ static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Va
     if (dismissed(f, p, n, values, seen)) return 1;
     if (!f->nenvelopes || prefix_holds(f, p, p + n)) return 0;
     for (int k = 0; k < f->nenvelopes; k++) {
-        const unsigned char *carried = NULL;
-        Py_ssize_t len = 0;
-        if (envelope_string(f, &f->envelopes[k], p, n, &carried, &len) < 0) continue;
+        Py_ssize_t inner = 0;
+        if (envelope_string(f, &f->envelopes[k], p, n, scratch, &inner) < 0) continue;
         /* the first envelope that recognises the line is the one that counts */
-        Py_ssize_t inner = unescape(carried, len, scratch);
-        return inner >= 0 && dismissed(f, scratch, inner, values, seen) ? 2 + k : 0;
+        return dismissed(f, scratch, inner, values, seen) ? 2 + k : 0;
     }
     return 0;
 }
@@ -981,7 +1021,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
     Value *values = malloc(sizeof(Value) * (size_t)self->nnodes);
     unsigned char *seen = malloc((size_t)self->nnodes);
-    unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 1) : NULL;
+    unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
     long long lines = 0;
     long long *gone = calloc((size_t)self->nenvelopes + 1, sizeof(long long));
     int failed = !out || !numbers || !values || !seen || !gone || (self->nenvelopes && !scratch);
