@@ -10,7 +10,10 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
 * the engine's bare scan: ``SELECT count(*) FROM read_json(file, format='newline_delimited')``;
 * for reference, the bare scan of the reader ``hunt`` uses, ``read_json_objects`` (the lines'
   text), which costs less than ``read_json``;
-* ``hunt`` with every rule through the real code path (``FastHunt.hunt_file``), hits counted;
+* ``hunt`` with every rule and every correlation as the command runs it (``sigma_ext.cli.hunt
+  .hunt_inputs`` with the hunt engine: the correlations' base rules judged in the same scan,
+  the correlation hits evaluated at the end), hits counted; and the same without the
+  correlations, for the correlation's share of the hunt's time;
 * its two stages apart: the native prefilter alone (``sigma_ext.hunt.fast.prefilter``: every
   line read, the lines no rule can fire on set aside) and the typed scan of the lines it passed
   on (DuckDB); ``--no-native`` hunts without the prefilter (DuckDB reads every line), and
@@ -29,6 +32,7 @@ that file.
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import resource
 import sys
@@ -45,10 +49,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from audit_corpus import write_corpus  # noqa: E402
 from envelopes import wrap_corpus  # noqa: E402
 
+from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
 from sigma_ext.hunt.fast import prefilter  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
-from sigma_ext.hunt.reference import Hit, hunt_file  # noqa: E402
+from sigma_ext.hunt.inputs import open_inputs  # noqa: E402
+from sigma_ext.hunt.reference import hunt_file  # noqa: E402
 from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 
 
@@ -66,6 +72,19 @@ def timed(run: object, label: str = "") -> tuple[float, object]:
     result = run()  # type: ignore[operator]
     CPU[label] = _cpu() - cpu
     return time.perf_counter() - start, result
+
+
+def hunted(log: Path, engine: ReferenceEngine, fast: FastHunt, folder: Path) -> tuple[int, int]:
+    """``sigma-ext hunt --engine fast LOG`` as the command runs it: (rule hits, correlation
+    hits) printed."""
+    work = Path(tempfile.mkdtemp(dir=folder))
+    inputs, errors = open_inputs([str(log)], work)
+    assert not errors, errors
+    out, err = io.StringIO(), io.StringIO()
+    hunt_inputs(inputs, engine, fast, None, False, work, out, err)
+    lines = out.getvalue().splitlines()
+    correlations = sum('"correlation_id"' in line for line in lines)
+    return len(lines) - correlations, correlations
 
 
 def main() -> None:
@@ -91,7 +110,11 @@ def main() -> None:
         size = log.stat().st_size
         corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
         engine = ReferenceEngine(corpus)
-        fast = FastHunt(engine, threads=args.threads, native=not args.no_native)
+        hunting = hunt_engine_or_report(corpus, engine)
+        assert hunting is not None
+        native = not args.no_native
+        fast = FastHunt(hunting, threads=args.threads, native=native)
+        single = FastHunt(engine, threads=args.threads, native=native)
 
         con = duckdb.connect(config={"threads": fast.threads})
         path_sql = "'" + str(log).replace("'", "''") + "'"
@@ -117,22 +140,22 @@ def main() -> None:
         )
         typed = result is not None
         scan_con.close()
-        hunt_time, hits = timed(
-            lambda: sum(isinstance(i, Hit) for i in fast.hunt_file(log)), "hunt"
-        )
+        hunt_time, found = timed(lambda: hunted(log, hunting, fast, Path(folder)), "hunt")
+        hits, correlation_hits = found  # type: ignore[misc]
+        single_time, _ = timed(lambda: hunted(log, engine, single, Path(folder)), "single")
 
         before = None
         if args.compare:
-            alone = FastHunt(engine, threads=args.threads, native=False)
-            before, before_hits = timed(
-                lambda: sum(isinstance(i, Hit) for i in alone.hunt_file(log)), "before"
+            alone = FastHunt(hunting, threads=args.threads, native=False)
+            before, found_before = timed(
+                lambda: hunted(log, hunting, alone, Path(folder)), "before"
             )
-            assert before_hits == hits, (before_hits, hits)
+            assert found_before == found, (found_before, found)
 
         sample = Path(folder) / "sample.jsonl"
         with log.open("rb") as source, sample.open("wb") as target:
             target.writelines(itertools.islice(source, args.sample))
-        reference_time, reference = timed(lambda: list(hunt_file(engine, sample)))
+        reference_time, reference = timed(lambda: list(hunt_file(hunting, sample)))
         same = list(fast.hunt_file(sample)) == [
             type(i)(**{**i.__dict__, "file": str(sample)})
             for i in reference  # type: ignore[misc]
@@ -156,7 +179,13 @@ def main() -> None:
     )
     print(
         f"hunt, fast engine, all rules: {hunt_time:7.2f} s  {fast_rate:>12,.0f} events/s  "
-        f"({hits:,} hits; CPU {CPU['hunt']:.2f} s; {'typed' if typed else 'exact'} scan)"
+        f"({hits:,} hits, {correlation_hits:,} correlation hits; CPU {CPU['hunt']:.2f} s; "
+        f"{'typed' if typed else 'exact'} scan)"
+    )
+    print(
+        f"  of which correlations:      {1 - single_time / hunt_time:7.1%}  of the time "
+        f"(CPU {1 - CPU['single'] / CPU['hunt']:.1%}; the same hunt without them: "
+        f"{single_time:.2f} s, CPU {CPU['single']:.2f} s)"
     )
     if isinstance(passed, prefilter.Passed):
         print(

@@ -192,17 +192,25 @@ class BaseRules:
         matched = [name for name, compiled in self.rules if compiled.matches(fields)]
         if not matched:
             return []
-        time = parse_time(next(iter(field_values(document, self.time_field)), None))
+        time, group = self.values(document)
         if time is None:
             return []
-        group = self._group(document)
         return [BaseHit(name, time, group, place) for name in matched]
 
-    def _group(self, document: Mapping[str, Any]) -> Group | None:
-        values = []
-        for field in self.group_by:
-            found = [str(v) for v in field_values(document, field) if v not in (None, "")]
-            if not found:
-                return None
-            values.append(found[0])
-        return tuple(values)
+    def values(self, document: Mapping[str, Any]) -> tuple[datetime | None, Group | None]:
+        return hit_values(document, self.group_by, self.time_field)
+
+
+def hit_values(
+    document: Mapping[str, Any], group_by: tuple[str, ...], time_field: str
+) -> tuple[datetime | None, Group | None]:
+    """What a base hit on a native document keeps: its time (None: the hit is left out) and
+    its group (None: a group-by field is missing or empty, the hit is left out)."""
+    time = parse_time(next(iter(field_values(document, time_field)), None))
+    values = []
+    for field in group_by:
+        found = [str(v) for v in field_values(document, field) if v not in (None, "")]
+        if not found:
+            return time, None
+        values.append(found[0])
+    return time, tuple(values)

@@ -41,6 +41,7 @@ import duckdb
 from sigma_ext.condition_tree import rule_fields
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast import prefilter, running
+from sigma_ext.hunt.fast.carried_rows import CarriedRows
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
 from sigma_ext.hunt.fast.plan import SourcePlan
@@ -223,6 +224,7 @@ class FastHunt:
         codes = folder / "codes.parquet"
         con = self.connect()
         lines = running.LineReader(scanned_path)
+        rows: CarriedRows | None = None
         # after the prefilter, the scan of what it passed on is the end of the scan phase
         scanning = progress if number_of is None else None
         try:
@@ -235,6 +237,8 @@ class FastHunt:
                 progress("scan", 100.0)
             read = running.all_lines_read(scanned_path, scanned.rows, scanned.length)
             numbers = running.LineNumbers([] if read else running.skipped_lines(scanned_path))
+            rows = CarriedRows(con, codes, scanned_path, path, self.rule_files, source, lines)
+            rows.by_offset = read and scanned.length is not None  # the rows' lengths
             judging = running.Judging(progress, scanned.reference)
             if summary is not None:
                 for index, count in scanned.sources.items():
@@ -252,6 +256,10 @@ class FastHunt:
                     yield from evaluate_line(self.engine, path, at, raw, source, summary)
                     judging.judged()
                     continue
+                carried = rows.hits(code, ordinal, number, at)
+                if carried is not None:  # a correlation base rule: the values of its event
+                    yield from carried
+                    continue
                 if code not in made:
                     made[code] = [Hit.of(self.rule_files[int(i)], path, 0) for i in code.split(";")]
                 for hit in made[code]:
@@ -259,6 +267,8 @@ class FastHunt:
             judging.done()
         finally:
             lines.close()
+            if rows is not None:
+                rows.close()
             con.close()
 
     def _scan_typed(
