@@ -185,6 +185,18 @@ def test_build_command_prints_the_table_and_the_packages(
     assert (
         tmp_path / "out" / "splunk" / "sigma_ext_container_creation" / "default" / "transforms.conf"
     ).exists()
+    # the correlation line counts what correlations.md says each package holds
+    placed = (tmp_path / "out" / "correlations.md").read_text(encoding="utf-8")
+    searches = placed.count("| saved search |")
+    kibana = placed.count("| ES\\|QL detection rule |")
+    files = len(list((ROOT / "correlations").rglob("*.yml")))
+    assert searches > 0
+    assert kibana > 0
+    assert files > 0
+    assert (
+        f"  {files} correlations: {searches} Splunk saved searches, {kibana} Kibana ES|QL rules"
+        in out
+    )
 
 
 def test_failed_build_leaves_previous_output(built: Path, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_ctrl_c_during_build_is_one_line_and_leaves_no_output(
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(folder, "render", interrupted)
+    monkeypatch.setattr(folder, "render_counted", interrupted)
     code = main(["build", "--root", str(ROOT), "--out", str(tmp_path / "build")])
     assert code == exits.EXIT_INTERRUPTED == 130
     assert one_line(capsys.readouterr().err) == "sigma-ext: interrupted"

@@ -159,10 +159,11 @@ class Layout:
         self.items: list[Item] = []
         self.stdin: bytes | None = None
 
-    def _place(self, record: Event, name: str, line: int) -> None:
+    def _place(self, record: Event, name: str, line: int, number: int | None = None) -> None:
         source = recognize(record)
         assert source is not None
-        self.items.append((source, source.decode(record), (name, line)))
+        place = (name, line) if number is None else (name, line, number)
+        self.items.append((source, source.decode(record), place))
 
     def add(self, shape: str, events: list[Event]) -> None:
         path = self.folder / f"part-{len(self.names)}.json"
@@ -176,8 +177,8 @@ class Layout:
                 else {"records": records}
             )
             lines.append(_compact(batch))
-            for record in records:
-                self._place(record, name, 1)
+            for number, record in enumerate(records, 1):
+                self._place(record, name, 1, number)  # the record's place in its batch
         else:
             for number, event in enumerate(events):
                 record = _eks(event, number) if shape == "eks" else event

@@ -78,6 +78,16 @@ class BuildResult:
     results: list[Compiled]
     files: list[Path]
     splunk_tuning: TuningMode
+    correlations: CorrelationCounts
+
+
+@dataclass(frozen=True)
+class CorrelationCounts:
+    """How many correlation files were built and what each SIEM package holds of them."""
+
+    files: int
+    splunk_searches: int
+    kibana_rules: int
 
 
 def package_version() -> str:
@@ -101,6 +111,17 @@ def render(
 ) -> dict[str, str | bytes]:
     """Relative path -> content of every output file; ``correlations``: the loaded correlation
     files (loaded here when None)."""
+    return render_counted(corpus, results, splunk_tuning, splunk_es, correlations)[0]
+
+
+def render_counted(
+    corpus: Corpus,
+    results: list[Compiled],
+    splunk_tuning: TuningMode,
+    splunk_es: bool,
+    correlations: list[CorrelationFile] | None,
+) -> tuple[dict[str, str | bytes], CorrelationCounts]:
+    """``render``'s files, and what the packages hold of the correlations."""
     if correlations is None:
         correlations = _correlation_files(corpus)
     compiled_correlations = compile_correlations(corpus, correlations)
@@ -149,7 +170,10 @@ def render(
     for c in splunk:
         files[f"splunk/spl/{c.output_stem}.spl"] = spl_file(c)
     files.update(correlation_files(compiled_correlations, tuning, compiled_elastic))
-    return files
+    counts = CorrelationCounts(
+        len(correlations), len(tuning.correlations), len(elastic_correlations)
+    )
+    return files, counts
 
 
 def _correlation_files(corpus: Corpus) -> list[CorrelationFile]:
@@ -379,5 +403,6 @@ def build(
     errors = sorted(errors + correlation_problems)
     if errors:
         raise ProblemsFound(errors)
-    files = write_atomically(out, render(corpus, results, splunk_tuning, splunk_es, correlations))
-    return BuildResult(out, results, files, splunk_tuning)
+    rendered, counts = render_counted(corpus, results, splunk_tuning, splunk_es, correlations)
+    files = write_atomically(out, rendered)
+    return BuildResult(out, results, files, splunk_tuning, counts)

@@ -116,11 +116,11 @@ class BaseRuleHit(Hit):
         return replace(self, file=file, line=line, record=record)
 
     def base_hit(self) -> BaseHit | None:
-        """What the correlation evaluator takes (the place is ``file:line``); None without a
-        time."""
+        """What the correlation evaluator takes (the place: ``file:line``, and the record in a
+        batch document); None without a time."""
         if self.time is None:
             return None
-        return BaseHit(self.name, self.time, self.group, (self.file, self.line))
+        return BaseHit(self.name, self.time, self.group, (self.file, self.line), self.record)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,13 @@ class BaseHit:
     time: datetime
     group: Group | None
     place: tuple[str, int]
+    record: int | None = None
+    """The record's 1-based position in its batch document (a CloudTrail S3 file's ``Records``)."""
+
+    def where(self) -> str:
+        """``file:line``, and ``#record`` for a record of a batch document."""
+        file, line = self.place
+        return f"{file}:{line}" if self.record is None else f"{file}:{line}#{self.record}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class CorrelationHit:
             "correlation": self.correlation,
             "window_start": self.window_start.isoformat().replace("+00:00", "Z"),
             "group": list(self.group),
-            "events": [f"{file}:{line}" for file, line in (h.place for h in self.hits)],
+            "events": [h.where() for h in self.hits],
         }
 
 
@@ -186,7 +193,9 @@ class BaseRules:
             time_field,
         )
 
-    def hits(self, document: Mapping[str, Any], place: tuple[str, int]) -> list[BaseHit]:
+    def hits(
+        self, document: Mapping[str, Any], place: tuple[str, int], record: int | None = None
+    ) -> list[BaseHit]:
         """The base hits of one native document (none without a time)."""
         fields = Fields(document)
         matched = [name for name, compiled in self.rules if compiled.matches(fields)]
@@ -195,7 +204,7 @@ class BaseRules:
         time, group = self.values(document)
         if time is None:
             return []
-        return [BaseHit(name, time, group, place) for name in matched]
+        return [BaseHit(name, time, group, place, record) for name in matched]
 
     def values(self, document: Mapping[str, Any]) -> tuple[datetime | None, Group | None]:
         return hit_values(document, self.group_by, self.time_field)

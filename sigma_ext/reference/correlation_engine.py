@@ -43,7 +43,8 @@ from sigma_ext.sources.catalogue import SOURCES, Source, recognize
 from sigma_ext.targets import NATIVE
 from sigma_ext.yamlio import SAFE_LOADER, Located
 
-Item = tuple[Source, Mapping[str, Any], tuple[str, int]]
+# (source, native document, (file, line) or (file, line, record in its batch document))
+Item = tuple[Source, Mapping[str, Any], tuple[str, int] | tuple[str, int, int]]
 
 
 @dataclass(frozen=True)
@@ -184,14 +185,19 @@ class CorrelationEngine:
     def correlate(self, items: Iterable[Item]) -> list[CorrelationHit]:
         """The hits of every correlation over the items, per correlation in window order.
 
-        ``items`` are decoded native documents with their source and place (file, line).
+        ``items`` are decoded native documents with their source and place (file, line, and
+        the record's position for a record of a batch document).
         """
         base_hits: list[tuple[str, BaseHit]] = []
         for source, document, place in items:
+            record = place[2] if len(place) == 3 else None
             for correlation, per_source in self._runs:
                 base = per_source.get(source.name)
                 if base is not None:
-                    base_hits += [(correlation.name, hit) for hit in base.hits(document, place)]
+                    base_hits += [
+                        (correlation.name, hit)
+                        for hit in base.hits(document, (place[0], place[1]), record)
+                    ]
         return self.evaluate(base_hits)
 
     def evaluate(self, base_hits: Iterable[tuple[str, BaseHit]]) -> list[CorrelationHit]:
