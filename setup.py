@@ -4,7 +4,12 @@ Rules, correlations, mappings, profiles and fixtures stay at the repository root
 detection engineers look for them (the SigmaHQ layout; the paths the docs, ``sigma convert -p
 mappings/...`` and every fixture's expectations use). Building a wheel copies them into
 ``sigma_ext/shipped/``, where ``sigma_ext.content.locate`` finds them once installed; an
-editable install reads the checkout itself. Everything else is declared in pyproject.toml.
+editable install reads the checkout itself.
+
+The fast hunt's line prefilter is a small C extension (``sigma_ext/hunt/fast/_prefilter.c``),
+built here from source with the machine's C compiler; it is optional: without a compiler the
+install goes on, and the fast hunt reads every line with DuckDB instead (the same output).
+Everything else is declared in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
@@ -45,4 +50,11 @@ class BuildPyWithContent(build_py):  # type: ignore[misc]
                     shutil.copyfile(path, copy)
 
 
-setup(cmdclass={"build_py": BuildPyWithContent})
+PREFILTER = Extension(
+    "sigma_ext.hunt.fast._prefilter",
+    sources=["sigma_ext/hunt/fast/_prefilter.c"],
+    extra_compile_args=["-O2"],
+    optional=True,
+)
+
+setup(cmdclass={"build_py": BuildPyWithContent}, ext_modules=[PREFILTER])

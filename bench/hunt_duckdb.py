@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/hunt_duckdb.py [--events 1000000] [--seed 7] [--sample 20000]
                                           [--corpus PATH] [--threads N] [--envelope eks|aks]
+                                          [--no-native] [--compare]
 
 Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpus of
 ``bench/audit_corpus.py`` and prints, from one run:
@@ -13,6 +14,10 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
   .hunt_inputs`` with the hunt engine: the correlations' base rules judged in the same scan,
   the correlation hits evaluated at the end), hits counted; and the same without the
   correlations, for the correlation's share of the hunt's time;
+* its two stages apart: the native prefilter alone (``sigma_ext.hunt.fast.prefilter``: every
+  line read, the lines no rule can fire on set aside) and the typed scan of the lines it passed
+  on (DuckDB); ``--no-native`` hunts without the prefilter (DuckDB reads every line), and
+  ``--compare`` times that too, after the hunt, as the figure before the prefilter;
 * the reference evaluator (``sigma_ext.hunt.reference.hunt_file``) on the first ``--sample`` lines,
   extrapolated to events per second;
 * the two ratios (hunt / bare scan, fast / reference speed) and whether both engines give
@@ -46,6 +51,7 @@ from envelopes import wrap_corpus  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.hunt.fast import prefilter  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
 from sigma_ext.hunt.inputs import open_inputs  # noqa: E402
 from sigma_ext.hunt.reference import hunt_file  # noqa: E402
@@ -89,6 +95,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None, help="reuse or create this file")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--envelope", choices=["eks", "aks"], default=None)
+    parser.add_argument("--no-native", action="store_true", help="hunt without the prefilter")
+    parser.add_argument("--compare", action="store_true", help="also hunt without it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         log = args.corpus or Path(folder) / "audit.jsonl"
@@ -104,8 +112,9 @@ def main() -> None:
         engine = ReferenceEngine(corpus)
         hunting = hunt_engine_or_report(corpus, engine)
         assert hunting is not None
-        fast = FastHunt(hunting, threads=args.threads)
-        single = FastHunt(engine, threads=args.threads)
+        native = not args.no_native
+        fast = FastHunt(hunting, threads=args.threads, native=native)
+        single = FastHunt(engine, threads=args.threads, native=native)
 
         con = duckdb.connect(config={"threads": fast.threads})
         path_sql = "'" + str(log).replace("'", "''") + "'"
@@ -117,12 +126,31 @@ def main() -> None:
             "ignore_errors=true)"
         )
         objects, _ = timed(lambda: con.execute(objects_sql).fetchall(), "objects")
+        stages = Path(folder) / "stages"
+        stages.mkdir()
+        passed = None
+        if fast.prefilter is not None:
+            _, passed = timed(
+                lambda: prefilter.run(fast.prefilter, log, stages, fast.threads), "prefilter"
+            )
+        scanned = passed.kept if isinstance(passed, prefilter.Passed) else log
         scan_con = fast.connect()
-        typed = fast._scan_typed(scan_con, log, Path(folder) / "codes.parquet", None) is not None
+        _, result = timed(
+            lambda: fast._scan_typed(scan_con, scanned, stages / "codes.parquet", None), "typed"
+        )
+        typed = result is not None
         scan_con.close()
         hunt_time, found = timed(lambda: hunted(log, hunting, fast, Path(folder)), "hunt")
         hits, correlation_hits = found  # type: ignore[misc]
         single_time, _ = timed(lambda: hunted(log, engine, single, Path(folder)), "single")
+
+        before = None
+        if args.compare:
+            alone = FastHunt(hunting, threads=args.threads, native=False)
+            before, found_before = timed(
+                lambda: hunted(log, hunting, alone, Path(folder)), "before"
+            )
+            assert found_before == found, (found_before, found)
 
         sample = Path(folder) / "sample.jsonl"
         with log.open("rb") as source, sample.open("wb") as target:
@@ -159,6 +187,18 @@ def main() -> None:
         f"(CPU {1 - CPU['single'] / CPU['hunt']:.1%}; the same hunt without them: "
         f"{single_time:.2f} s, CPU {CPU['single']:.2f} s)"
     )
+    if isinstance(passed, prefilter.Passed):
+        print(
+            f"  prefilter alone:            CPU {CPU['prefilter']:.2f} s "
+            f"({CPU['prefilter'] / CPU['bare']:.2f}x the bare scan's CPU); passed on "
+            f"{passed.lines:,} of {passed.total:,} lines"
+        )
+    else:
+        print("  prefilter: not used (no extension, --no-native, or most lines passed on)")
+    print(
+        f"  typed scan of those lines:  CPU {CPU['typed']:.2f} s "
+        f"({CPU['typed'] / CPU['bare']:.2f}x the bare scan's CPU)"
+    )
     print(
         f"reference evaluator, {args.sample:,} events: {reference_time:6.2f} s  "
         f"{reference_rate:>12,.0f} events/s"
@@ -167,6 +207,11 @@ def main() -> None:
         f"hunt / bare scan time:        {hunt_time / bare:7.2f}x  (target <= 1.5x; "
         f"CPU {CPU['hunt'] / CPU['bare']:.2f}x)"
     )
+    if before is not None:
+        print(
+            f"hunt without the prefilter:   {before:7.2f} s  ({before / bare:.2f}x the bare scan; "
+            f"CPU {CPU['before']:.2f} s, {CPU['before'] / CPU['bare']:.2f}x; same hits)"
+        )
     print(f"fast / reference speed:       {fast_rate / reference_rate:7.1f}x  (target >= 30x)")
     print(f"identical hits on the sample: {'yes' if same else 'NO'}")
 

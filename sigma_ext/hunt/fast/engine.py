@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import takewhile
 from pathlib import Path
 
@@ -41,7 +41,7 @@ import duckdb
 
 from sigma_ext.condition_tree import rule_fields
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.carried_rows import CarriedRows
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
@@ -67,6 +67,7 @@ class FastHunt:
         *,
         threads: int | None = None,
         memory_limit: str = "1GB",
+        native: bool = True,
     ) -> None:
         self.engine = engine
         self.forced = source
@@ -119,6 +120,16 @@ class FastHunt:
         # the typed scan of the sources present in a file (sigma_ext.hunt.fast.present)
         self._typed_for: dict[frozenset[str], str] = {}
         self.typed_select = self.typed_select_for(None)
+        # the native prefilter (sigma_ext.hunt.fast.prefilter): None without the extension; the
+        # envelopes it opens are those of the sources right after the first fast source's
+        first = SOURCES.index(self.plans[0].source) + 1 if self.plans else len(SOURCES)
+        opened = tuple(SOURCES[first + k].name for k in range(len(self.envelopes)))
+        spec = (
+            prefilter.prefilter_spec(self.plans, forced=forced, envelopes=opened)
+            if native
+            else None
+        )
+        self.prefilter = prefilter.build(spec) if spec is not None else None
 
     def _envelopes(self) -> list[Envelope]:
         """The envelopes the typed scan opens (``sigma_ext.hunt.fast.envelopes``): those of the
@@ -209,55 +220,94 @@ class FastHunt:
             yield from hunt_file(self.engine, path, source, progress, summary)
             return
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
-            codes = Path(folder) / "codes.parquet"
-            con = self.connect()
-            lines = running.LineReader(path)
-            rows: CarriedRows | None = None
+            passed = None
+            if self.prefilter is not None:
+                passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
+            if sources is None:
+                sources = sources_in(path, self.forced)
+            select = self.typed_select_for(sources)
+            if passed is None:
+                yield from self._hunt_scanned(path, path, Path(folder), progress, summary, select)
+                return
+            if summary is not None:
+                for name, count in passed.dismissed.items():
+                    if count:
+                        summary.sources[name] += count
+            if not passed.lines:
+                if progress is not None:
+                    progress("scan", 100.0)
+                return
+            numbers = prefilter.LineNumbers(passed.numbers)
             try:
-                if sources is None:
-                    sources = sources_in(path, self.forced)
-                select = self.typed_select_for(sources)
-                scanned = self._scan_typed(con, path, codes, progress, select)
-                if scanned is None:
-                    scanned = running.scan_exact(
-                        con, self.select, self.reader(path), codes, progress
-                    )
-                read = running.all_lines_read(path, scanned.rows, scanned.length)
-                numbers = running.LineNumbers([] if read else running.skipped_lines(path))
-                rows = CarriedRows(con, codes, path, path, self.rule_files, source, lines)
-                rows.by_offset = read and scanned.length is not None  # the rows' lengths
-                judging = running.Judging(progress, scanned.reference)
-                if summary is not None:
-                    for index, count in scanned.sources.items():
-                        if index is None:
-                            summary.unrecognised += count
-                        else:
-                            summary.sources[SOURCES[index].name] += count
-                # a code's hits, made once and moved to each line: most hit lines share a code
-                made: dict[str, list[Hit]] = {}
-                for ordinal, code in running.coded_rows(con, codes):
-                    number = numbers.of(ordinal)
-                    if code == "R":
-                        raw = lines.get(number)
-                        yield from evaluate_line(self.engine, path, number, raw, source, summary)
-                        judging.judged()
-                        continue
-                    carried = rows.hits(code, ordinal, number)
-                    if carried is not None:  # a correlation base rule: the values of its event
-                        yield from carried
-                        continue
-                    if code not in made:
-                        made[code] = [
-                            Hit.of(self.rule_files[int(i)], path, 0) for i in code.split(";")
-                        ]
-                    for hit in made[code]:
-                        yield hit.at(number)
-                judging.done()
+                yield from self._hunt_scanned(
+                    path, passed.kept, Path(folder), progress, summary, select, numbers.of
+                )
             finally:
-                lines.close()
-                if rows is not None:
-                    rows.close()
-                con.close()
+                numbers.close()
+
+    def _hunt_scanned(
+        self,
+        path: Path,
+        scanned_path: Path,
+        folder: Path,
+        progress: Progress | None,
+        summary: FileSummary | None,
+        select: str,
+        number_of: Callable[[int], int] | None = None,
+    ) -> Iterator[Hit | BadLine]:
+        """Every hit and bad line of ``path``, scanning ``scanned_path``: the file itself, or the
+        lines the prefilter passed on (``number_of``: the line number in ``path`` of each of
+        its lines)."""
+        source = self.forced
+        codes = folder / "codes.parquet"
+        con = self.connect()
+        lines = running.LineReader(scanned_path)
+        rows: CarriedRows | None = None
+        # after the prefilter, the scan of what it passed on is the end of the scan phase
+        scanning = progress if number_of is None else None
+        try:
+            scanned = self._scan_typed(con, scanned_path, codes, scanning, select)
+            if scanned is None:
+                scanned = running.scan_exact(
+                    con, self.select, self.reader(scanned_path), codes, scanning
+                )
+            if progress is not None and scanning is None:
+                progress("scan", 100.0)
+            read = running.all_lines_read(scanned_path, scanned.rows, scanned.length)
+            numbers = running.LineNumbers([] if read else running.skipped_lines(scanned_path))
+            rows = CarriedRows(con, codes, scanned_path, path, self.rule_files, source, lines)
+            rows.by_offset = read and scanned.length is not None  # the rows' lengths
+            judging = running.Judging(progress, scanned.reference)
+            if summary is not None:
+                for index, count in scanned.sources.items():
+                    if index is None:
+                        summary.unrecognised += count
+                    else:
+                        summary.sources[SOURCES[index].name] += count
+            # a code's hits, made once and moved to each line: most hit lines share a code
+            made: dict[str, list[Hit]] = {}
+            for ordinal, code in running.coded_rows(con, codes):
+                number = numbers.of(ordinal)
+                at = number if number_of is None else number_of(number)
+                if code == "R":
+                    raw = lines.get(number)
+                    yield from evaluate_line(self.engine, path, at, raw, source, summary)
+                    judging.judged()
+                    continue
+                carried = rows.hits(code, ordinal, number, at)
+                if carried is not None:  # a correlation base rule: the values of its event
+                    yield from carried
+                    continue
+                if code not in made:
+                    made[code] = [Hit.of(self.rule_files[int(i)], path, 0) for i in code.split(";")]
+                for hit in made[code]:
+                    yield hit.at(at)
+            judging.done()
+        finally:
+            lines.close()
+            if rows is not None:
+                rows.close()
+            con.close()
 
     def _scan_typed(
         self,

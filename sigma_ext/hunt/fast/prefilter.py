@@ -1,0 +1,417 @@
+"""The native prefilter: the lines no rule can fire on, set aside before DuckDB reads the file.
+
+The typed scan (``sigma_ext.hunt.fast.typed_scan``) pays for every line of a file: DuckDB reads
+it as JSON, tests its text, and carries it through every layer of the query, though about 90%
+of the lines of an audit log have no hit. The prefilter, a small C extension
+(``_prefilter.c``, built by the project's own install), reads the file first, in chunks, on
+every core, and passes on to the typed scan only the lines it cannot dismiss, with their line
+numbers; the typed scan then judges those exactly as before.
+
+A line is dismissed only when all of these hold, so that its verdict is the reference engine's:
+
+* it is strict JSON (RFC 8259, valid UTF-8, at most 64 deep, no number longer than 64
+  characters): the reference engine reads it, and finds no malformed line;
+* it starts with the first keys of the first fast source (``FastPath.raw_prefix``), or the
+  source is forced: the reference engine recognises it as that source (the summary counts it);
+* no rule's necessary condition holds (``sigma_ext.hunt.fast.gates.necessary``, per rule, in
+  disjunctive form): each test is a field the rules read with one value (no array on its
+  path), equal to one of the rule's strings (any case, with wildcards), integers or null. The
+  value is read at the field's path as the reference reads it: a tested key spelled with an
+  escape or repeated, an array or a scalar where a tested path goes on, or a key spelling a
+  dotted run of a tested path (``objectRef.resource``) make the line go on; a value with an
+  escape or a non-ASCII character, or of another type than the test's, may equal anything.
+
+Everything else is passed on: malformed lines, blank lines, text logs, envelopes, other
+sources. When most of a file's first chunk is passed on (envelopes, another source), the
+prefilter stops, and the typed scan reads the file as it always did.
+
+Without the extension (``native_available()`` false: no C compiler at install, or
+``SIGMA_EXT_NATIVE=0``) the typed scan reads every line itself: the same output, slower.
+
+Memory: the chunks in flight (``CHUNK`` bytes each, at most twice the threads, and what each
+passes on); the line numbers of the lines passed on go to a file, read back in order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from array import array
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from io import BufferedIOBase
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from sigma.types import SigmaNull, SigmaNumber, SigmaString
+
+from sigma_ext.condition_tree import sigma_string_pattern
+from sigma_ext.hunt.fast.gates import necessary
+from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
+from sigma_ext.hunt.progress import Progress
+from sigma_ext.hunt.reference import is_gzip
+from sigma_ext.sources.catalogue import SOURCES
+from sigma_ext.sources.kubernetes import (
+    AKS_AUDIT_CATEGORIES,
+    CLOUDWATCH_EVENT_KEYS,
+    EKS_AUDIT_STREAM_PREFIX,
+)
+
+CHUNK = 8 << 20
+"""Bytes read at a time (whole lines: a chunk ends at its last line end)."""
+GIVE_UP = 0.5
+"""The share of the first chunk's bytes passed on from which the prefilter stops."""
+LARGEST_INT = 10**15
+"""Integer test values the extension compares exactly (a longer number may equal anything)."""
+MOST_CONJUNCTIONS = 256
+"""A rule whose condition spreads into more conjunctions than this is taken as unknown."""
+
+SHARE = 90.0
+"""The part of the ``scan`` phase of the progress the prefilter reports."""
+
+GLOB, INT, NULL = 0, 1, 2
+_MANY, _ONE = "\x01", "\x02"
+
+Alternative = tuple[int, int, bytes]
+"""(kind, integer, lower-case glob): one value a test accepts."""
+Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
+
+
+Scan = tuple[bytes, bytes, int, tuple[int, ...]]
+"""What the extension gives for a chunk: the lines passed on, their indices in the chunk (uint32),
+its lines, and the lines dismissed: the source's own events, then those of each envelope."""
+
+
+class _Native(Protocol):
+    def scan(self, buffer: bytes | bytearray | memoryview) -> Scan: ...
+
+
+@dataclass(frozen=True)
+class EnvelopeText:
+    """How the extension recognises, from a line's top-level keys, a provider envelope carrying
+    the source's event as a JSON string at ``carrier`` (one or two keys): a subset of its
+    source's ``recognize`` that no source before it claims (``forbidden`` keys, or only
+    ``allowed`` ones). ``required`` keys must be present, each ``one_of`` key a string among its
+    values, each ``prefixed`` key absent or a string starting with its prefix; a repeated key
+    among these leaves the line to the scan. The event carried must then be dismissed as a line
+    of the source is."""
+
+    carrier: tuple[str, ...]
+    allowed: frozenset[str] = frozenset()
+    forbidden: frozenset[str] = frozenset()
+    required: frozenset[str] = frozenset()
+    one_of: tuple[tuple[str, frozenset[str]], ...] = ()
+    prefixed: tuple[tuple[str, str], ...] = ()
+
+    def spec(self) -> tuple[list[bytes], ...] | Any:
+        def listed(keys: frozenset[str]) -> list[bytes]:
+            return [key.encode() for key in sorted(keys)]
+
+        return (
+            [key.encode() for key in self.carrier],
+            listed(self.allowed),
+            listed(self.forbidden),
+            listed(self.required),
+            [(key.encode(), listed(values)) for key, values in self.one_of],
+            [(key.encode(), prefix.encode()) for key, prefix in self.prefixed],
+        )
+
+
+ENVELOPE_TEXT: Mapping[str, EnvelopeText] = {
+    # is_eks_cloudwatch_record: message and timestamp present, logStreamName absent or naming an
+    # audit stream; only CloudWatch's keys, so no kind or verb: no audit event itself
+    "kubernetes_audit_eks": EnvelopeText(
+        carrier=("message",),
+        allowed=CLOUDWATCH_EVENT_KEYS,
+        required=frozenset({"timestamp"}),
+        prefixed=(("logStreamName", EKS_AUDIT_STREAM_PREFIX),),
+    ),
+    # is_aks_diagnostic_record: category a kube-audit one, properties.log a string; no kind or
+    # verb (no audit event itself), no message (no EKS record)
+    "kubernetes_audit_aks": EnvelopeText(
+        carrier=("properties", "log"),
+        forbidden=frozenset({"kind", "verb", "message"}),
+        one_of=(("category", AKS_AUDIT_CATEGORIES),),
+    ),
+}
+"""The envelopes the extension opens, by source name: only those the typed scan opens
+(``FastHunt.envelopes``, whose rules are the carried source's), in their order."""
+
+
+def _load() -> Callable[..., _Native] | None:
+    if os.environ.get("SIGMA_EXT_NATIVE", "1") == "0":
+        return None
+    try:
+        from sigma_ext.hunt.fast import _prefilter  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return cast(Callable[..., _Native], _prefilter.Prefilter)
+
+
+def native_available() -> bool:
+    """Whether the extension is built (and not turned off with ``SIGMA_EXT_NATIVE=0``)."""
+    return _load() is not None
+
+
+def _printable(text: str) -> bool:
+    return all(" " <= c <= "~" for c in text)
+
+
+def _alternative(value: Any) -> Alternative | None:
+    """One Sigma value as the extension tests it; None for one it cannot test."""
+    if isinstance(value, SigmaNull):
+        return (NULL, 0, b"")
+    if isinstance(value, SigmaNumber):
+        number = value.number
+        if isinstance(number, int) and abs(number) < LARGEST_INT:
+            return (INT, number, b"")
+        return None
+    if isinstance(value, SigmaString):
+        glob = sigma_string_pattern(value, _MANY, _ONE, str.lower, _printable)
+        return None if glob is None else (GLOB, 0, glob.encode("ascii"))
+    return None
+
+
+Dnf = tuple[Conjunction, ...]
+"""A condition in disjunctive form: one of its conjunctions holds."""
+
+
+def _all_of(parts: list[Dnf | None]) -> Dnf | None:
+    """Every part holds (a part not known says nothing): the product of the parts, or when
+    that grows too large, the smallest part alone (still a necessary condition)."""
+    known = [part for part in parts if part is not None]
+    if not known:
+        return None
+    product: list[Conjunction] = [()]
+    for part in known:
+        product = [left + right for left in product for right in part]
+        if len(product) > MOST_CONJUNCTIONS:
+            smallest = min(known, key=len)
+            return smallest if len(smallest) <= MOST_CONJUNCTIONS else None
+    return tuple(product)
+
+
+def _any_of(parts: list[Dnf | None]) -> Dnf | None:
+    """One part holds: every conjunction of every part (unknown if a part is)."""
+    if not parts or any(part is None for part in parts):
+        return None
+    joined = tuple(c for part in parts for c in cast(Dnf, part))
+    return joined if len(joined) <= MOST_CONJUNCTIONS else None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the extension is built with (``_prefilter.c`` documents the shapes)."""
+
+    nodes: list[tuple[int, bytes, bool]]
+    conjunctions: list[list[tuple[int, list[Alternative]]]]
+    dotted: list[bytes]
+    prefix: list[tuple[bytes, bytes]]
+    envelopes: list[Any]
+    sources: list[str]
+    """The source each kind of dismissed line is counted as: the first fast source, then the
+    source of each envelope."""
+
+
+def prefilter_spec(
+    plans: list[SourcePlan], *, forced: bool, envelopes: tuple[str, ...] = ()
+) -> Spec | None:
+    """The prefilter of the first fast source's rules, opening the ``envelopes`` (source names,
+    in order, each carrying that source's events with its rules); None when no line could be
+    dismissed (no fast source, no first keys to recognise it by, a rule with no necessary
+    test)."""
+    if not plans:
+        return None
+    plan = replace(plans[0], typed=True, shape_column="sx_shape")
+    if forced:
+        prefix: list[tuple[str, str]] = []
+    elif plan.path.raw_prefix and plan.source is SOURCES[0]:
+        prefix = list(plan.path.raw_prefix)
+    else:
+        return None
+
+    def test(name: str, values: list[Any]) -> Dnf | None:
+        if not plan.single_valued(name):
+            return None
+        alternatives = [_alternative(value) for value in values]
+        if any(a is None for a in alternatives):
+            return None
+        return (((name, frozenset(cast(list[Alternative], alternatives))),),)
+
+    conjunctions: list[Conjunction] = []
+    for _, rule_file, rule in plan.rules:
+        condition = necessary(rule_file, rule, test, _all_of, _any_of)
+        if condition is None:
+            return None
+        conjunctions += condition
+    opened: list[str] = []
+    for name in envelopes if prefix else ():
+        if name not in ENVELOPE_TEXT:
+            break  # a later envelope may only be opened after every one before it
+        opened.append(name)
+    spec = _compile(sorted(set(conjunctions)), prefix)
+    return replace(
+        spec,
+        envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
+        sources=[plan.source.name, *opened],
+    )
+
+
+def _compile(conjunctions: list[Conjunction], prefix: list[tuple[str, str]]) -> Spec:
+    """The trie of the tested paths and the conjunctions over its nodes."""
+    nodes: list[tuple[int, bytes, bool]] = [(-1, b"", False)]
+    index: dict[tuple[str, ...], int] = {(): 0}
+    fields = sorted({name for conjunction in conjunctions for name, _ in conjunction})
+    for name in fields:
+        parts = tuple(name.split("."))
+        for depth in range(1, len(parts) + 1):
+            if parts[:depth] not in index:
+                index[parts[:depth]] = len(nodes)
+                nodes.append((index[parts[: depth - 1]], parts[depth - 1].encode(), False))
+        at = index[parts]
+        nodes[at] = (nodes[at][0], nodes[at][1], True)
+    compiled = [
+        [(index[tuple(name.split("."))], sorted(alternatives)) for name, alternatives in c]
+        for c in conjunctions
+    ]
+    dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
+    return Spec(nodes, compiled, dotted, [(k.encode(), v.encode()) for k, v in prefix], [], [])
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """The extension built with a spec, and the source each kind of dismissed line counts as."""
+
+    native: _Native
+    sources: tuple[str, ...]
+
+
+def build(spec: Spec) -> Prefilter | None:
+    """The extension built with ``spec``; None without it."""
+    native = _load()
+    if native is None:
+        return None
+    built = native(spec.nodes, spec.conjunctions, spec.dotted, spec.prefix, spec.envelopes)
+    return Prefilter(built, tuple(spec.sources))
+
+
+@dataclass(frozen=True)
+class Passed:
+    """What the prefilter wrote: ``lines`` passed on (to ``kept``, their line numbers to
+    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines, per source, are events on
+    which no rule fires."""
+
+    kept: Path
+    numbers: Path
+    lines: int
+    total: int
+    dismissed: dict[str, int]
+
+
+_NUMBER = struct.Struct("<Q")
+
+
+def run(
+    prefilter: Prefilter,
+    path: Path,
+    folder: Path,
+    threads: int,
+    progress: Progress | None = None,
+) -> Passed | None:
+    """Prefilter ``path`` into ``folder``; None when it stopped (most of its first chunk was
+    passed on), and nothing is left to use."""
+    kept, numbers = folder / "kept.jsonl", folder / "kept.numbers"
+    size = max(path.stat().st_size, 1)
+    base = passed = 0
+    dismissed = dict.fromkeys(prefilter.sources, 0)
+    workers = max(threads, 1)
+    with (
+        path.open("rb") as stored,
+        kept.open("wb") as kept_out,
+        numbers.open("wb") as numbers_out,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        handle: BufferedIOBase = gzip.GzipFile(fileobj=stored) if is_gzip(path) else stored
+        reader = _Chunks(handle)
+        pending: list[tuple[Future[Scan], bytearray, int]] = []
+        first = True
+        while True:
+            while len(pending) < 2 * workers and (chunk := reader.next()) is not None:
+                buffer, length = chunk
+                view = memoryview(buffer)[:length]
+                pending.append((pool.submit(prefilter.native.scan, view), buffer, length))
+            if not pending:
+                break
+            future, buffer, length = pending.pop(0)
+            out, indices, lines, gone = future.result()
+            reader.spare.append(buffer)
+            if first and len(out) > GIVE_UP * length:
+                for left, _, _ in pending:
+                    left.cancel()
+                return None
+            first = False
+            kept_out.write(out)
+            offsets = memoryview(indices).cast("I")
+            numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
+            passed += len(offsets)
+            for name, count in zip(prefilter.sources, gone, strict=True):
+                dismissed[name] += count
+            base += lines
+            if progress is not None:
+                # the scan of the lines passed on is the rest of the phase
+                progress("scan", min(SHARE * stored.tell() / size, SHARE))
+    return Passed(kept, numbers, passed, base, dismissed)
+
+
+class _Chunks:
+    """The file's bytes, about ``CHUNK`` at a time, each ending at a line end (the last,
+    perhaps not), read into buffers used again once their chunk is scanned (``spare``)."""
+
+    def __init__(self, handle: BufferedIOBase) -> None:
+        self.handle = handle
+        self.rest = b""
+        self.spare: list[bytearray] = []
+
+    def next(self) -> tuple[bytearray, int] | None:
+        """A buffer and the length of the chunk it starts with; None at the end."""
+        while True:
+            held = len(self.rest)
+            buffer = self.spare.pop() if self.spare else bytearray(CHUNK)
+            if len(buffer) < held + CHUNK:
+                buffer = bytearray(held + CHUNK)  # a line longer than a chunk
+            buffer[:held] = self.rest
+            got = self.handle.readinto(memoryview(buffer)[held : held + CHUNK])
+            total = held + got
+            if not got:
+                self.rest = b""
+                if total:
+                    return buffer, total
+                self.spare.append(buffer)
+                return None
+            end = buffer.rfind(b"\n", 0, total) + 1
+            self.rest = bytes(buffer[end:total]) if end else bytes(buffer[:total])
+            if end:
+                return buffer, end
+            self.spare.append(buffer)
+
+
+class LineNumbers:
+    """The line numbers of the lines passed on, read forward from their file by ordinal."""
+
+    def __init__(self, numbers: Path) -> None:
+        self.handle = numbers.open("rb")
+        self.read = 0
+        self.last = 0
+
+    def of(self, ordinal: int) -> int:
+        """The line number of the ``ordinal``-th line passed on (1-based, only increasing)."""
+        if ordinal > self.read:
+            self.handle.seek((ordinal - 1) * _NUMBER.size)
+            (self.last,) = _NUMBER.unpack(self.handle.read(_NUMBER.size))
+            self.read = ordinal
+        return self.last
+
+    def close(self) -> None:
+        self.handle.close()
