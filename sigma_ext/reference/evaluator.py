@@ -182,11 +182,20 @@ def _string_test(value: SigmaString) -> ValueTest:
         raise UnsupportedConstruct(f"unfilled placeholder in {value}: no profile list fills it")
     cased = isinstance(value, SigmaCasedString)
     if value.contains_special():
-        pattern = re.compile(sigma_string_regex(value), re.DOTALL | (0 if cased else re.IGNORECASE))
+        source = sigma_string_regex(value)
+        flags = re.DOTALL | (0 if cased else re.IGNORECASE)
+        # compiled at the first value it tests: a hunt compiles every rule of every source, and
+        # a long list of wildcard values (the risky host-CLI flags) would cost its start-up the
+        # regexes of sources the input never holds
+        compiled: list[re.Pattern[str]] = []
 
         def test_wildcard(candidate: Any) -> bool:
             text = _as_text(candidate)
-            return text is not None and pattern.fullmatch(text) is not None
+            if text is None:
+                return False
+            if not compiled:
+                compiled.append(re.compile(source, flags))
+            return compiled[0].fullmatch(text) is not None
 
         return test_wildcard
     plain = str(value.s[0]) if value.s else ""
