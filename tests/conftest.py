@@ -7,6 +7,13 @@ that needs a different corpus or a fresh build makes its own. The splunk-appinsp
 are selected (marker ``appinspect``) start in the background when the session begins
 (``tests/appinspect_runs.py``).
 
+The suite runs on every core (pytest-xdist, ``-n auto --dist loadgroup``) unless told otherwise:
+``-n 0`` or ``-p no:xdist`` runs it in this one process (a debugger, one quick test). Session
+fixtures are made once per worker; the costly ones are shared: the example builds are made once
+per run under a file lock in a folder every worker sees, and the tests of a costly resource that
+cannot be shared (the wheel, the appinspect runs) form one ``xdist_group``, so one worker runs
+them all.
+
 Hypothesis runs under one of two profiles, with the same properties and strategies:
 
 * ``ci`` (selected when the environment has ``CI=true``, as ``.ci/run`` has in CI): every
@@ -22,9 +29,11 @@ as ``@settings(max_examples=examples(300))``; a property with no count runs the 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -68,6 +77,23 @@ def examples(thorough: int) -> int:
     """How many examples a property runs: ``thorough`` under the ci profile, a fifth under dev."""
     assert settings.default is not None
     return max(1, thorough * settings.default.max_examples // THOROUGH_EXAMPLES)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Distribute the tests over every core when pytest-xdist is there and no ``-n`` was given
+    (an option in ``addopts`` would break ``-p no:xdist``); a worker never distributes again.
+    ``loadgroup``: each test goes to the next free worker, but those of one ``xdist_group``
+    all go to one."""
+    if (
+        config.pluginmanager.hasplugin("xdist")
+        and config.getoption("numprocesses", None) is None
+        and not config.getoption("collectonly")
+        and "PYTEST_XDIST_WORKER" not in os.environ
+    ):
+        config.option.numprocesses = "auto"
+        if config.getoption("dist") == "no":
+            config.option.dist = "loadgroup"
 
 
 def pytest_report_header() -> str:
@@ -115,9 +141,32 @@ def compiled(corpus: Corpus) -> list[Compiled]:
     return compile_all(corpus)
 
 
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (made if missing), across processes."""
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder for this run: shared by every xdist worker of the run (the parent of the
+    workers' own base folders), or this process's own when there are no workers."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        folder = tmp_path_factory.getbasetemp().parent / name
+        folder.mkdir(exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp(name)
+
+
 class Builds:
     """``sigma-ext build`` of the example corpus into a folder per Splunk tuning mode, each built
-    on first use and then shared (tests read the folders and never write into them)."""
+    on first use and then shared (tests read the folders and never write into them). Under
+    xdist the folders are the run's: the first worker to need a mode builds it, under a lock
+    the others wait on."""
 
     def __init__(self, corpus: Corpus, root: Path) -> None:
         self.corpus = corpus
@@ -130,16 +179,22 @@ class Builds:
 
         if mode not in self.outs:
             out = self.root / mode / "build"
-            if mode == "es":
-                self.outs[mode] = build(self.corpus, out, "macros", splunk_es=True).out
-            else:
-                self.outs[mode] = build(self.corpus, out, mode).out
+            built = self.root / mode / "built"  # written once the build is whole
+            with exclusive(self.root / f"{mode}.lock"):
+                if not built.exists():
+                    if mode == "es":
+                        made = build(self.corpus, out, "macros", splunk_es=True).out
+                    else:
+                        made = build(self.corpus, out, mode).out
+                    assert made == out
+                    built.touch()
+            self.outs[mode] = out
         return self.outs[mode]
 
 
 @pytest.fixture(scope="session")
 def example_builds(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Builds:
-    return Builds(corpus, tmp_path_factory.mktemp("example-builds"))
+    return Builds(corpus, run_folder(tmp_path_factory, "example-builds"))
 
 
 @pytest.fixture(scope="module")
