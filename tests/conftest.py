@@ -209,13 +209,45 @@ def duckdb_con() -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def selected_appinspect_runs(session: pytest.Session) -> list[tuple[TuningMode, tuple[str, ...]]]:
+    """The (mode, options) of every splunk-appinspect run a selected test asks for (a test
+    marked ``appinspect`` is parametrized with ``mode`` and ``tags``)."""
+    return [
+        (item.callspec.params["mode"], tuple(item.callspec.params["tags"]))
+        for item in session.items
+        if item.get_closest_marker("appinspect") and hasattr(item, "callspec")
+    ]
+
+
+def start_appinspect_runs(runs: AppInspectRuns, session: pytest.Session) -> None:
+    """Start every selected run now, so that the runs go on beside the other tests. When a run
+    cannot start here (no splunk-appinspect, a build that fails), its test starts it and reports
+    why."""
+    from .appinspect_runs import APPINSPECT
+
+    if not APPINSPECT.exists():
+        return
+    try:
+        for mode, options in selected_appinspect_runs(session):
+            runs.start(mode, options)
+    except Exception:
+        return
+
+
 @pytest.fixture(scope="session")
 def appinspect_runs(
-    example_builds: Builds, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    example_builds: Builds,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AppInspectRuns]:
+    """The splunk-appinspect runs. Under xdist, the worker that runs the appinspect tests (one
+    ``xdist_group``, which the scheduler hands out first, being larger than a single test)
+    starts them all as it reaches the first."""
     from .appinspect_runs import AppInspectRuns
 
     runs = AppInspectRuns(example_builds, tmp_path_factory.mktemp("appinspect"))
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        start_appinspect_runs(runs, request.session)
     try:
         yield runs
     finally:
@@ -224,23 +256,10 @@ def appinspect_runs(
 
 @pytest.fixture(scope="session", autouse=True)
 def appinspect_in_background(request: pytest.FixtureRequest) -> None:
-    """Start every selected splunk-appinspect run now, so that it runs beside the other tests.
-
-    A test marked ``appinspect`` is parametrized with ``mode`` and ``tags``. When a run cannot
-    start here (no splunk-appinspect, a build that fails), its test starts it and reports why.
-    """
-    from .appinspect_runs import APPINSPECT
-
-    selected = [
-        (item.callspec.params["mode"], tuple(item.callspec.params["tags"]))
-        for item in request.session.items
-        if item.get_closest_marker("appinspect") and hasattr(item, "callspec")
-    ]
-    if not selected or not APPINSPECT.exists():
+    """Without xdist, start every selected splunk-appinspect run when the session begins, so
+    that the runs go on beside the other tests (under xdist, each worker would start them all:
+    the ``appinspect_runs`` fixture starts them in the one worker that needs them)."""
+    if "PYTEST_XDIST_WORKER" in os.environ or not selected_appinspect_runs(request.session):
         return
     runs: AppInspectRuns = request.getfixturevalue("appinspect_runs")
-    try:
-        for mode, options in selected:
-            runs.start(mode, options)
-    except Exception:
-        return
+    start_appinspect_runs(runs, request.session)

@@ -2,7 +2,8 @@
 into a fresh virtual environment, used from folders that hold no content of their own.
 
 Slow (a wheel, a venv, the dependencies from pip's configured index and cache): marked ``wheel``
-and built once per session; ``-m "not wheel"`` leaves these out of a quick local run.
+and built once per session, by the one xdist worker that runs these tests (an ``xdist_group``);
+``-m "not wheel"`` leaves these out of a quick local run.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from sigma_ext.targets import MAPPING_DIRS
 from .conftest import ROOT
 from .test_content_repository import SAMPLE
 
-pytestmark = pytest.mark.wheel
+# one worker builds the wheel (a session fixture) and runs every test that uses it
+pytestmark = [pytest.mark.wheel, pytest.mark.xdist_group("wheel")]
 
 
 @dataclass(frozen=True)
