@@ -11,8 +11,8 @@ The suite runs on every core (pytest-xdist, ``-n auto --dist loadgroup``) unless
 ``-n 0`` or ``-p no:xdist`` runs it in this one process (a debugger, one quick test). Session
 fixtures are made once per worker; the costly ones are shared: the example builds are made once
 per run under a file lock in a folder every worker sees, and the tests of a costly resource that
-cannot be shared (the wheel, the appinspect runs) form one ``xdist_group``, so one worker runs
-them all.
+cannot be shared (the wheel, the appinspect runs) form a group that one worker runs
+(``tests/scheduling.py``).
 
 Hypothesis runs under one of two profiles, with the same properties and strategies:
 
@@ -82,9 +82,7 @@ def examples(thorough: int) -> int:
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """Distribute the tests over every core when pytest-xdist is there and no ``-n`` was given
-    (an option in ``addopts`` would break ``-p no:xdist``); a worker never distributes again.
-    ``loadgroup``: each test goes to the next free worker, but those of one ``xdist_group``
-    all go to one."""
+    (an option in ``addopts`` would break ``-p no:xdist``); a worker never distributes again."""
     if (
         config.pluginmanager.hasplugin("xdist")
         and config.getoption("numprocesses", None) is None
@@ -94,6 +92,17 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         config.option.numprocesses = "auto"
         if config.getoption("dist") == "no":
             config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``loadgroup``: each test to the next free worker, the tests of one group to one worker
+    (``tests/scheduling.py``, which says why xdist's own does not do)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from .scheduling import GroupScheduling
+
+    return GroupScheduling(config, log)
 
 
 def pytest_report_header() -> str:
@@ -241,8 +250,7 @@ def appinspect_runs(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AppInspectRuns]:
     """The splunk-appinspect runs. Under xdist, the worker that runs the appinspect tests (one
-    ``xdist_group``, which the scheduler hands out first, being larger than a single test)
-    starts them all as it reaches the first."""
+    group, handed out first: ``tests/scheduling.py``) starts them all as it reaches the first."""
     from .appinspect_runs import AppInspectRuns
 
     runs = AppInspectRuns(example_builds, tmp_path_factory.mktemp("appinspect"))

@@ -522,7 +522,6 @@ def test_package_bytes_do_not_depend_on_time_or_owner() -> None:
 
 
 @pytest.mark.appinspect
-@pytest.mark.xdist_group("appinspect")  # one worker starts the runs and waits for them
 @pytest.mark.parametrize(
     ("mode", "tags"),
     [
