@@ -7,11 +7,11 @@ that needs a different corpus or a fresh build makes its own. The splunk-appinsp
 are selected (marker ``appinspect``) start in the background when the session begins
 (``tests/appinspect_runs.py``).
 
-The suite runs on every core (pytest-xdist, ``-n auto --dist loadgroup``) unless told otherwise:
-``-n 0`` or ``-p no:xdist`` runs it in this one process (a debugger, one quick test). Session
-fixtures are made once per worker; the costly ones are shared: the example builds are made once
-per run under a file lock in a folder every worker sees, and the tests of a costly resource that
-cannot be shared (the wheel, the appinspect runs) form a group that one worker runs
+The suite runs on every core (pytest-xdist's ``-n auto``) unless told otherwise: ``-n 0`` or
+``-p no:xdist`` runs it in this one process (a debugger, one quick test). Session fixtures are
+made once per worker; the costly ones are shared: the example builds are made once per run under
+a file lock in a folder every worker sees, and the tests of a costly resource that cannot be
+shared (the wheel, the appinspect runs) form a group that one worker runs
 (``tests/scheduling.py``).
 
 Hypothesis runs under one of two profiles, with the same properties and strategies:
@@ -82,16 +82,15 @@ def examples(thorough: int) -> int:
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """Distribute the tests over every core when pytest-xdist is there and no ``-n`` was given
-    (an option in ``addopts`` would break ``-p no:xdist``); a worker never distributes again."""
-    if (
-        config.pluginmanager.hasplugin("xdist")
-        and config.getoption("numprocesses", None) is None
-        and not config.getoption("collectonly")
-        and "PYTEST_XDIST_WORKER" not in os.environ
-    ):
+    (an option in ``addopts`` would break ``-p no:xdist``), with the groups of
+    ``tests/scheduling.py`` unless another ``--dist`` was given; a worker never distributes
+    again."""
+    if not config.pluginmanager.hasplugin("xdist") or "PYTEST_XDIST_WORKER" in os.environ:
+        return
+    if config.getoption("numprocesses") is None and not config.getoption("collectonly"):
         config.option.numprocesses = "auto"
-        if config.getoption("dist") == "no":
-            config.option.dist = "loadgroup"
+    if config.getoption("dist") == "no":
+        config.option.dist = "loadgroup"  # xdist's own turns it back to "no" for -n 0
 
 
 @pytest.hookimpl(optionalhook=True)
