@@ -9,7 +9,10 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
 * the engine's bare scan: ``SELECT count(*) FROM read_json(file, format='newline_delimited')``;
 * for reference, the bare scan of the reader ``hunt`` uses, ``read_json_objects`` (the lines'
   text), which costs less than ``read_json``;
-* ``hunt`` with every rule through the real code path (``FastHunt.hunt_file``), hits counted;
+* ``hunt`` with every rule and every correlation as the command runs it (``sigma_ext.cli.hunt
+  .hunt_inputs`` with the hunt engine: the correlations' base rules judged in the same scan,
+  the correlation hits evaluated at the end), hits counted; and the same without the
+  correlations, for the correlation's share of the hunt's time;
 * the reference evaluator (``sigma_ext.hunt.reference.hunt_file``) on the first ``--sample`` lines,
   extrapolated to events per second;
 * the two ratios (hunt / bare scan, fast / reference speed) and whether both engines give
@@ -24,6 +27,7 @@ that file.
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import resource
 import sys
@@ -40,9 +44,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from audit_corpus import write_corpus  # noqa: E402
 from envelopes import wrap_corpus  # noqa: E402
 
+from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
-from sigma_ext.hunt.reference import Hit, hunt_file  # noqa: E402
+from sigma_ext.hunt.inputs import open_inputs  # noqa: E402
+from sigma_ext.hunt.reference import hunt_file  # noqa: E402
 from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 
 
@@ -60,6 +66,19 @@ def timed(run: object, label: str = "") -> tuple[float, object]:
     result = run()  # type: ignore[operator]
     CPU[label] = _cpu() - cpu
     return time.perf_counter() - start, result
+
+
+def hunted(log: Path, engine: ReferenceEngine, fast: FastHunt, folder: Path) -> tuple[int, int]:
+    """``sigma-ext hunt --engine fast LOG`` as the command runs it: (rule hits, correlation
+    hits) printed."""
+    work = Path(tempfile.mkdtemp(dir=folder))
+    inputs, errors = open_inputs([str(log)], work)
+    assert not errors, errors
+    out, err = io.StringIO(), io.StringIO()
+    hunt_inputs(inputs, engine, fast, None, False, work, out, err)
+    lines = out.getvalue().splitlines()
+    correlations = sum('"correlation_id"' in line for line in lines)
+    return len(lines) - correlations, correlations
 
 
 def main() -> None:
@@ -83,7 +102,10 @@ def main() -> None:
         size = log.stat().st_size
         corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
         engine = ReferenceEngine(corpus)
-        fast = FastHunt(engine, threads=args.threads)
+        hunting = hunt_engine_or_report(corpus, engine)
+        assert hunting is not None
+        fast = FastHunt(hunting, threads=args.threads)
+        single = FastHunt(engine, threads=args.threads)
 
         con = duckdb.connect(config={"threads": fast.threads})
         path_sql = "'" + str(log).replace("'", "''") + "'"
@@ -98,14 +120,14 @@ def main() -> None:
         scan_con = fast.connect()
         typed = fast._scan_typed(scan_con, log, Path(folder) / "codes.parquet", None) is not None
         scan_con.close()
-        hunt_time, hits = timed(
-            lambda: sum(isinstance(i, Hit) for i in fast.hunt_file(log)), "hunt"
-        )
+        hunt_time, found = timed(lambda: hunted(log, hunting, fast, Path(folder)), "hunt")
+        hits, correlation_hits = found  # type: ignore[misc]
+        single_time, _ = timed(lambda: hunted(log, engine, single, Path(folder)), "single")
 
         sample = Path(folder) / "sample.jsonl"
         with log.open("rb") as source, sample.open("wb") as target:
             target.writelines(itertools.islice(source, args.sample))
-        reference_time, reference = timed(lambda: list(hunt_file(engine, sample)))
+        reference_time, reference = timed(lambda: list(hunt_file(hunting, sample)))
         same = list(fast.hunt_file(sample)) == [
             type(i)(**{**i.__dict__, "file": str(sample)})
             for i in reference  # type: ignore[misc]
@@ -129,7 +151,13 @@ def main() -> None:
     )
     print(
         f"hunt, fast engine, all rules: {hunt_time:7.2f} s  {fast_rate:>12,.0f} events/s  "
-        f"({hits:,} hits; CPU {CPU['hunt']:.2f} s; {'typed' if typed else 'exact'} scan)"
+        f"({hits:,} hits, {correlation_hits:,} correlation hits; CPU {CPU['hunt']:.2f} s; "
+        f"{'typed' if typed else 'exact'} scan)"
+    )
+    print(
+        f"  of which correlations:      {1 - single_time / hunt_time:7.1%}  of the time "
+        f"(CPU {1 - CPU['single'] / CPU['hunt']:.1%}; the same hunt without them: "
+        f"{single_time:.2f} s, CPU {CPU['single']:.2f} s)"
     )
     print(
         f"reference evaluator, {args.sample:,} events: {reference_time:6.2f} s  "

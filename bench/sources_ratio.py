@@ -8,10 +8,12 @@ Generates one seeded corpus per source and layout, and prints, from one run, for
 * the bare scan: DuckDB's ``count(*)`` over the same bytes (``read_json`` of JSON Lines; the
   records of ``{"Records": [...]}`` documents unnested; one ``VARCHAR`` column of a text log;
   for the gzip files, the same records in one plain JSON Lines file, as the issue defines it);
-* ``hunt`` with every rule through the command's own code path (``sigma_ext.cli.hunt
-  .hunt_inputs``: inputs opened, spooled or scanned in place, the fast engine), the engine
+* ``hunt`` with every rule and every correlation through the command's own code path
+  (``sigma_ext.cli.hunt.hunt_inputs`` with the hunt engine: inputs opened, spooled or scanned
+  in place, the fast engine, the correlations' base rules judged in the same pass), the engine
   built before the clock starts (start-up is measured apart, see docs/hunt.md);
-* the ratio hunt / bare scan, wall and CPU (this process, every thread);
+* the ratio hunt / bare scan, wall and CPU (this process, every thread), and the correlations'
+  share of the hunt's CPU time (the same hunt run once more without them);
 * whether the fast and the reference engine print the same hits and bad lines on a sample
   (the first ``--sample`` records, in the same layout).
 
@@ -52,7 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from audit_corpus import write_corpus  # noqa: E402
 from envelopes import wrap_corpus  # noqa: E402
 
-from sigma_ext.cli.hunt import hunt_inputs  # noqa: E402
+from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
 from sigma_ext.hunt.inputs import open_inputs  # noqa: E402
@@ -244,8 +246,11 @@ def main() -> None:
     only = {name for name in args.only.split(",") if name}
 
     corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
-    engine = ReferenceEngine(corpus)
+    single = ReferenceEngine(corpus)
+    engine = hunt_engine_or_report(corpus, single)
+    assert engine is not None
     fast = FastHunt(engine)
+    single_fast = FastHunt(single)
     con = duckdb.connect(config={"threads": fast.threads})
     with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as temporary:
         folder = args.keep or Path(temporary)
@@ -257,18 +262,23 @@ def main() -> None:
         )
         print(
             f"{'corpus':28} {'records':>9} {'MB':>7} {'bare s':>7} {'hunt s':>7} "
-            f"{'ratio':>6} {'CPU ratio':>9} {'hits':>6}  same on sample"
+            f"{'ratio':>6} {'CPU ratio':>9} {'hits':>6} {'corr':>5} {'corr CPU':>8}  same on sample"
         )
         for case in cases:
             size = sum(f.stat().st_size for f in case.files)
             con.execute(case.bare).fetchall()  # the page cache warm for both
             bare, bare_cpu, _ = timed(lambda c=case: con.execute(c.bare).fetchall())
             hunt, hunt_cpu, text = timed(lambda c=case: hunt_text(c.files, engine, fast))
-            hits = text.split("\n--\n")[0].count("\n")
+            printed = text.split("\n--\n")[0]
+            correlations = printed.count('"correlation_id"')
+            hits = printed.count("\n") - correlations
+            # the same hunt without the correlations: their share of the CPU time
+            _, single_cpu, _ = timed(lambda c=case: hunt_text(c.files, single, single_fast))
             same = hunt_text(case.sample, engine, fast) == hunt_text(case.sample, engine, None)
             print(
                 f"{case.name:28} {case.records:>9,} {size / 1e6:>7.1f} {bare:>7.2f} {hunt:>7.2f} "
-                f"{hunt / bare:>5.2f}x {hunt_cpu / max(bare_cpu, 1e-9):>8.2f}x {hits:>6}  "
+                f"{hunt / bare:>5.2f}x {hunt_cpu / max(bare_cpu, 1e-9):>8.2f}x {hits:>6} "
+                f"{correlations:>5} {1 - single_cpu / max(hunt_cpu, 1e-9):>8.1%}  "
                 f"{'yes' if same else 'NO'}",
                 flush=True,
             )

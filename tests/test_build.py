@@ -111,6 +111,8 @@ def test_kibana_ndjson_uses_sigma_ids_and_local_attack_data(
         json.loads(line)
         for line in (built / "elastic" / "detection-rules.ndjson").read_text().splitlines()
     ]
+    # the correlations' lines: tests/test_packages_correlations.py
+    rules = [r for r in rules if "Sigma: correlation" not in r["tags"]]
     emitted = {r["rule_id"] for r in rules}
     elastic = [c for c in compiled if c.target.name == "elastic"]
     # the Sigma id on a rule's primary source, an id derived from it on the others
@@ -183,6 +185,18 @@ def test_build_command_prints_the_table_and_the_packages(
     assert (
         tmp_path / "out" / "splunk" / "sigma_ext_container_creation" / "default" / "transforms.conf"
     ).exists()
+    # the correlation line counts what correlations.md says each package holds
+    placed = (tmp_path / "out" / "correlations.md").read_text(encoding="utf-8")
+    searches = placed.count("| saved search |")
+    kibana = placed.count("| ES\\|QL detection rule |")
+    files = len(list((ROOT / "correlations").rglob("*.yml")))
+    assert searches > 0
+    assert kibana > 0
+    assert files > 0
+    assert (
+        f"  {files} correlations: {searches} Splunk saved searches, {kibana} Kibana ES|QL rules"
+        in out
+    )
 
 
 def test_failed_build_leaves_previous_output(built: Path, tmp_path: Path) -> None:

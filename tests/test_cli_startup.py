@@ -76,3 +76,18 @@ def test_the_engine_auto_picks_the_reference_engine_for_small_inputs(
     )
     assert ("sigma_ext.hunt.fast.engine" in loaded) is fast
     assert ("duckdb" in loaded) is fast
+
+
+def test_a_hunt_with_a_valid_profile_skips_jsonschema(tmp_path: Path) -> None:
+    """A valid profile passes the quick schema check (``content.schema_check``); jsonschema is
+    imported only to name the problems of one that does not."""
+    log = tmp_path / "one.jsonl"
+    lines = (ROOT / "fixtures" / "kubernetes_audit" / "malicious_creators.jsonl").read_text()
+    log.write_text(lines.splitlines()[0] + "\n")
+    run = f"import sigma_ext.cli.main as m\nm.main(['hunt', '--root', {str(ROOT)!r}, {str(log)!r}])"
+    assert "jsonschema" not in _modules_after(run)
+    broken = tmp_path / "profile.yml"
+    broken.write_text("k8s_pipeline_identities: [' padded ']\n")
+    assert "jsonschema" in _modules_after(
+        run.replace("'hunt', ", f"'hunt', '--profile', {str(broken)!r}, ")
+    )

@@ -6,9 +6,10 @@ Every module of ``sigma_ext`` is parsed with ``ast`` (nothing is imported, so a 
 needs an optional extra is read too) and put in its room by its dotted name. Every ``import``
 and ``from ... import`` in it, at any depth (inside functions and ``if TYPE_CHECKING:`` too),
 must name a module of the same room or of a lower one. ``build``, ``hunt`` and ``emulate`` are
-side by side: none imports another, except that ``emulate`` may import the one module that holds
-the build's result type (``BUILD_RESULT_MODULE``), so that naming a result does not load every
-SIEM compiler.
+side by side: none imports another, except that ``emulate`` may import the module that holds the
+build's result type (``BUILD_RESULT_MODULE``), so that naming a result does not load every SIEM
+compiler, and ``sigma_ext.build.quoting``, the text syntax (how SPL splits into commands) that the
+build writes and the emulator reads.
 
 A module that fits no room fails the test too: new code goes into a room (add a new room
 here, with its place in the order, when the flows need one).
@@ -57,7 +58,8 @@ ROOMS: Mapping[str, str] = {
     "__main__": "cli",  # python -m sigma_ext runs the command line
 }
 
-# The one module of ``build`` that ``emulate`` may import: the compile result type. It is
+# The modules of ``build`` that ``emulate`` may import: the compile result type, and the quoting
+# helpers (text syntax, no backend). The result type is
 # ``sigma_ext.build.result`` once that module exists; until then the result type still lives in
 # ``sigma_ext.build.compile``.
 BUILD_RESULT_MODULE = (
@@ -66,7 +68,7 @@ BUILD_RESULT_MODULE = (
     else "sigma_ext.build.compile"
 )
 SIDE_DOOR: Mapping[tuple[str, str], frozenset[str]] = {
-    ("emulate", "build"): frozenset({BUILD_RESULT_MODULE}),
+    ("emulate", "build"): frozenset({BUILD_RESULT_MODULE, "sigma_ext.build.quoting"}),
 }
 
 MAX_MODULE_LINES = 600

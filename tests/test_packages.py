@@ -229,7 +229,9 @@ def test_one_disabled_scheduled_alert_per_rule_and_source(
     searches = conf(builds[mode], "default/savedsearches.conf")
     gaps = {name for name in searches if name.startswith("sigma-ext - Telemetry Gap - ")}
     assert gaps  # tests/test_gap_alerts.py checks them
-    assert set(searches) - gaps == {splunk_stanza_name(c) for c in splunk}
+    correlations = {n for n, s in searches.items() if "Sigma correlation rule" in s["description"]}
+    assert correlations  # tests/test_packages_correlations.py checks them
+    assert set(searches) - gaps - correlations == {splunk_stanza_name(c) for c in splunk}
     for compiled in splunk:
         settings = searches[splunk_stanza_name(compiled)]
         rule = compiled.rule
@@ -307,6 +309,10 @@ def test_macros_expand_to_the_inline_searches(
         ) != str(compiled.query):
             mismatches.append(compiled.output_stem)
     assert mismatches == []
+    # the correlation searches use the same macros (tests/test_packages_correlations.py)
+    for settings in searches.values():
+        if "Sigma correlation rule" in settings["description"]:
+            used |= set(MACRO_CALL.findall(settings["search"]))
     assert used == set(macros), "every macro is used, every used macro is defined"
 
 
@@ -454,7 +460,8 @@ def test_registry_lists_stay_macros_in_lookups_mode(builds: dict[str, Path]) -> 
 def test_inline_mode_ships_no_macros(builds: dict[str, Path]) -> None:
     assert not (app(builds["inline"]) / "default" / "macros.conf").exists()
     assert not (app(builds["inline"]) / "lookups").exists()
-    assert "`" not in (app(builds["inline"]) / "default" / "savedsearches.conf").read_text()
+    searches = conf(builds["inline"], "default/savedsearches.conf")
+    assert not [name for name, s in searches.items() if "`" in s["search"]]
 
 
 def test_empty_and_globbing_lists_expand_to_the_inline_searches(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from esql import Schema
 SOURCE_OF = {
     "logs-kubernetes.audit_logs-*": "kubernetes_audit",
     "logs-aws.eks_audit-*": "kubernetes_audit_eks",
+    "logs-gcp.audit-*": "kubernetes_audit_gke",
 }
 SPECS = Path("sigma_ext/data/documents/elastic")
 

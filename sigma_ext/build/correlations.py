@@ -11,22 +11,30 @@ compiles for neither. Verdicts use the single rules' vocabulary (``sigma_ext.bui
   an ``event_count`` search, inside each ``multisearch`` branch of a ``temporal`` one.
 - **Elastic**: a group-by field the mapping does not name is *impossible* (pySigma would search
   the rule's own field name, which no document has); the base rules' mapping degradations carry
-  over; a source the SIEM stores with another's is *shared*, as for single rules.
+  over; a source the SIEM stores with another's is *shared*, as for single rules. The query is
+  pySigma's ES|QL with two changes its output needs on real data: Sigma's two-valued negation
+  (``NullSafeESQLBackend``: ``not (a or b)`` is null, and drops the event, when ``a`` is a
+  missing field), and the mapping's ``esql_prelude`` after ``FROM`` (a column no index maps
+  fails the whole query).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
 from sigma.correlations import SigmaCorrelationRule
 
+from sigma_ext.build.elastic.compiler import (
+    ESQL_PRELUDE,
+    NullSafeESQLBackend,
+    with_esql_prelude,
+)
 from sigma_ext.build.result import Reason, SharedWith, Status
 from sigma_ext.build.siem_compiler import CONTENT_ERRORS, _degradations, _failure, shared_with
 from sigma_ext.build.splunk.compiler import QuotingSplunkBackend
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.correlations import CorrelationFile
-from sigma_ext.content.mappings import Mapping, conversion_pipeline
+from sigma_ext.content.mappings import Mapping, conversion_pipeline, state_value
 from sigma_ext.sources.catalogue import Source
 from sigma_ext.targets import ELASTIC, SPLUNK, Target
 
@@ -87,6 +95,41 @@ def _with_prelude(query: str, prefix: str) -> str:
     return f"{prefix}{query.lstrip()}"
 
 
+# The (source, target) pairs whose documented ingestion stamps an event with the time it was
+# read, not the time the API server wrote it (stageTimestamp, the evaluator's time): the windows
+# are cut on that time there (docs/correlations.md, tests/test_correlation_emulation.py).
+READ_TIME_STAMPED: dict[tuple[str, str], str] = {
+    ("kubernetes_audit", "splunk"): "the OpenTelemetry Collector's filelog receiver, the "
+    "documented kube:apiserver-audit input, does not parse the audit timestamp, so _time is the "
+    "time the line was collected or indexed",
+    ("kubernetes_audit", "elastic"): "the Kubernetes integration's audit_logs input and ingest "
+    "pipeline do not parse the audit timestamp, so @timestamp is the time the agent read the line",
+}
+
+
+def _window_time_reasons(source: Source, target: Target) -> list[Reason]:
+    """Why the SIEM's windows may differ from the evaluator's: the time they are cut on."""
+    why = READ_TIME_STAMPED.get((source.name, target.name))
+    if why is None:
+        return []
+    return [
+        Reason(
+            "degraded",
+            f"{why}, later than stageTimestamp by the collection delay: an event written just "
+            "before a window boundary and read after it counts in the next window (a pair "
+            "written inside one window is missed, or one split by the boundary is joined)",
+            "window time",
+        )
+    ]
+
+
+def _esql_with_mapping_prelude(query: str, mapping: Mapping) -> str:
+    """The ES|QL query with the mapping's ``esql_prelude`` right after ``FROM``, as single ES|QL
+    rules get it: ES|QL refuses a query that names a column no index maps, so a mapping whose
+    source lacks a field the rules read (GKE's request URI) defines it there as null."""
+    return with_esql_prelude(query, state_value(mapping, ESQL_PRELUDE))
+
+
 def compile_correlation(
     corpus: Corpus, correlation_file: CorrelationFile, source: Source, target: Target
 ) -> CompiledCorrelation:
@@ -117,7 +160,7 @@ def compile_correlation(
     prelude = _embedded_prefix(mapping) if target is SPLUNK else None
     if prelude is not None:
         pipeline.postprocessing_items = []
-    backend = QuotingSplunkBackend(pipeline) if target is SPLUNK else ESQLBackend(pipeline)
+    backend = QuotingSplunkBackend(pipeline) if target is SPLUNK else NullSafeESQLBackend(pipeline)
     try:
         queries = backend.convert(collection)
     except CONTENT_ERRORS as error:
@@ -126,6 +169,9 @@ def compile_correlation(
     [query] = queries
     if prelude is not None:
         query = _with_prelude(str(query), prelude)
+    if target is ELASTIC:
+        query = _esql_with_mapping_prelude(str(query), mapping)
+    reasons += _window_time_reasons(source, target)
     verdict: Status = "shared" if shared else ("degraded" if reasons else "ok")
     language = "spl" if target is SPLUNK else "esql"
     return CompiledCorrelation(

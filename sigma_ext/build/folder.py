@@ -6,10 +6,12 @@ The output (``out/siem/`` by default; see ``sigma_ext.content.locate``)::
     splunk/<APP_ID>/                          the Splunk app, ready to install
     splunk/<APP_ID>-<version>.tgz             the same app, packaged (reproducible bytes)
     splunk/spl/<rule>.spl                     each search with every tuning value written in
-    correlations.md                           per correlation rule, source and SIEM: the verdict
+    correlations.md                           per correlation rule, source and SIEM: the verdict,
+                                              and the saved search or Kibana rule it became
     splunk/correlations/<rule>.<source>.spl   each correlation search (pySigma's stats method)
     elastic/correlations/<rule>.<source>.esql each correlation as an ES|QL query
-    elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import)
+    elastic/detection-rules.ndjson            Kibana detection rules (Detection Engine import), the
+                                              correlations' ES|QL rules last
     elastic/telemetry-gap-rules.json          Kibana alerting rules (.es-query): a source gone quiet
 
 The build writes only a folder that is absent, empty or a previous build (marked by the file
@@ -36,18 +38,35 @@ from pathlib import Path
 
 from sigma_ext import __version__
 from sigma_ext.build.compile import check_compilation, compile_all
-from sigma_ext.build.correlations import compile_correlations, correlation_markdown
+from sigma_ext.build.correlation_package import (
+    PackagedCorrelation,
+    Placement,
+    packaged,
+    packaged_markdown,
+)
+from sigma_ext.build.correlations import (
+    CompiledCorrelation,
+    compile_correlations,
+    correlation_markdown,
+)
+from sigma_ext.build.elastic.correlation_rules import correlation_ndjson
+from sigma_ext.build.elastic.correlation_rules import refusal as correlation_refusal
 from sigma_ext.build.elastic.gaps import gap_rules, gap_rules_json
 from sigma_ext.build.elastic.kibana import kibana_ndjson
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.app import APP_ID, SPLUNK_INDEXED_FIELDS, app_files
+from sigma_ext.build.splunk.correlation_searches import (
+    correlation_stanzas,
+    stanza_name,
+    tuned_with_correlations,
+)
 from sigma_ext.build.splunk.gaps import gap_searches, gap_stanza
-from sigma_ext.build.splunk.tuning import tuned_searches
+from sigma_ext.build.splunk.knowledge_objects import SplunkTuning
 from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING, TuningMode
 from sigma_ext.build.summary import gap_summary, spl_file, summary_json, summary_markdown
 from sigma_ext.build.tarball import deterministic_tgz
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.content.correlations import load_correlations
+from sigma_ext.content.correlations import CorrelationFile, load_correlations
 from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
 from sigma_ext.sources.catalogue import source_named
@@ -59,6 +78,16 @@ class BuildResult:
     results: list[Compiled]
     files: list[Path]
     splunk_tuning: TuningMode
+    correlations: CorrelationCounts
+
+
+@dataclass(frozen=True)
+class CorrelationCounts:
+    """How many correlation files were built and what each SIEM package holds of them."""
+
+    files: int
+    splunk_searches: int
+    kibana_rules: int
 
 
 def package_version() -> str:
@@ -78,8 +107,27 @@ def render(
     results: list[Compiled],
     splunk_tuning: TuningMode = DEFAULT_TUNING,
     splunk_es: bool = False,
+    correlations: list[CorrelationFile] | None = None,
 ) -> dict[str, str | bytes]:
-    """Relative path -> content of every output file."""
+    """Relative path -> content of every output file; ``correlations``: the loaded correlation
+    files (loaded here when None)."""
+    return _render(corpus, results, splunk_tuning, splunk_es, correlations)[0]
+
+
+def _render(
+    corpus: Corpus,
+    results: list[Compiled],
+    splunk_tuning: TuningMode,
+    splunk_es: bool,
+    correlations: list[CorrelationFile] | None,
+) -> tuple[dict[str, str | bytes], CorrelationCounts]:
+    """``render``'s files, and what the packages hold of the correlations."""
+    if correlations is None:
+        correlations = _correlation_files(corpus)
+    compiled_correlations = compile_correlations(corpus, correlations)
+    splunk_correlations = packaged(compiled_correlations, correlations, "splunk")
+    compiled_elastic = packaged(compiled_correlations, correlations, "elastic")
+    elastic_correlations = [p for p in compiled_elastic if correlation_refusal(p) is None]
     emitted = [c for c in results if c.query is not None]
     splunk = [c for c in emitted if c.target.name == "splunk"]
     elastic = [c for c in emitted if c.target.name == "elastic"]
@@ -92,7 +140,7 @@ def render(
         ).split(",")
         if name.strip()
     }
-    tuning = tuned_searches(corpus, results, splunk_tuning)
+    tuning = tuned_with_correlations(corpus, results, splunk_correlations, splunk_tuning)
     gaps = gap_searches(tuning.searches, corpus.profile)
     app = app_files(
         tuning,
@@ -101,6 +149,7 @@ def render(
         splunk_es,
         indexed,
         gap_stanzas=[gap_stanza(g) for g in gaps],
+        correlation_stanzas=correlation_stanzas(tuning, corpus.profile, splunk_es),
     )
     elastic_gaps = gap_rules(elastic, corpus.profile)
     covered = {
@@ -110,7 +159,8 @@ def render(
     files: dict[str, str | bytes] = {
         "summary.md": summary_markdown(results) + gap_summary(results, covered),
         "summary.json": summary_json(results),
-        "elastic/detection-rules.ndjson": kibana_ndjson(elastic, corpus.profile),
+        "elastic/detection-rules.ndjson": kibana_ndjson(elastic, corpus.profile)
+        + correlation_ndjson(elastic_correlations, corpus.profile),
         "elastic/telemetry-gap-rules.json": gap_rules_json(elastic_gaps),
         f"splunk/{splunk_package_name(app_version)}": deterministic_tgz(
             {f"{APP_ID}/{path}": text.encode("utf-8") for path, text in app.items()}
@@ -119,21 +169,59 @@ def render(
     files.update({f"splunk/{APP_ID}/{path}": text for path, text in app.items()})
     for c in splunk:
         files[f"splunk/spl/{c.output_stem}.spl"] = spl_file(c)
-    files.update(correlation_files(corpus))
-    return files
+    files.update(correlation_files(compiled_correlations, tuning, compiled_elastic))
+    counts = CorrelationCounts(
+        len(correlations), len(tuning.correlations), len(elastic_correlations)
+    )
+    return files, counts
 
 
-def correlation_files(corpus: Corpus) -> dict[str, str]:
-    """The correlation queries per SIEM and source, and their verdict table."""
+def _correlation_files(corpus: Corpus) -> list[CorrelationFile]:
     loaded, problems = load_correlations(corpus.correlations_root, corpus.profile)
     if problems:
         raise ProblemsFound(problems)
-    compiled = compile_correlations(corpus, loaded)
-    files = {"correlations.md": correlation_markdown(compiled)}
+    return loaded
+
+
+def correlation_files(
+    compiled: list[CompiledCorrelation],
+    tuning: SplunkTuning,
+    elastic: list[PackagedCorrelation],
+) -> dict[str, str]:
+    """The correlation queries per SIEM and source, their verdict table, and what each SIEM
+    package holds of them."""
+    files = {}
+    where: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for s in tuning.correlations:
+        key = (s.packaged.file.stem, s.packaged.source.name, "splunk")
+        where[key] = (
+            "saved search",
+            f"`splunk/{APP_ID}/default/savedsearches.conf` [{stanza_name(s.packaged)}]",
+        )
+    for e in elastic:
+        key = (e.file.stem, e.source.name, "elastic")
+        why = correlation_refusal(e)
+        where[key] = (
+            ("ES\\|QL detection rule", f"`elastic/detection-rules.ndjson` rule_id {e.output_id}")
+            if why is None
+            else ("nothing", why)
+        )
+    placements = []
     for c in compiled:
+        query_file = ""
         if c.query is not None and c.status != "shared":
             folder, suffix = ("splunk", "spl") if c.target == "splunk" else ("elastic", "esql")
-            files[f"{folder}/correlations/{c.correlation}.{c.source}.{suffix}"] = c.query + "\n"
+            query_file = f"{folder}/correlations/{c.correlation}.{c.source}.{suffix}"
+            files[query_file] = c.query + "\n"
+        what, place = where.get((c.correlation, c.source, c.target), ("nothing", ""))
+        if not place:
+            place = (
+                f"shared: the {c.shared.source} rule searches its events"
+                if c.shared is not None
+                else f"{c.status} (see the verdicts above)"
+            )
+        placements.append(Placement(c.correlation, c.source, c.target, what, place))
+    files["correlations.md"] = correlation_markdown(compiled) + packaged_markdown(placements)
     return files
 
 
@@ -310,7 +398,11 @@ def build(
     check_output(out)
     results = compile_all(corpus)
     errors = check_compilation(corpus, results)
+    # the correlation files' problems (an unknown ATT&CK tag, a missing setting) with the rules'
+    correlations, correlation_problems = load_correlations(corpus.correlations_root, corpus.profile)
+    errors = sorted(errors + correlation_problems)
     if errors:
         raise ProblemsFound(errors)
-    files = write_atomically(out, render(corpus, results, splunk_tuning, splunk_es))
-    return BuildResult(out, results, files, splunk_tuning)
+    rendered, counts = _render(corpus, results, splunk_tuning, splunk_es, correlations)
+    files = write_atomically(out, rendered)
+    return BuildResult(out, results, files, splunk_tuning, counts)

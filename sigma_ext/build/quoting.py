@@ -17,6 +17,9 @@ Profile values never hold a control character (the schema refuses them, see
     ``g<TAB>h`` read as the two words ``g`` and ``h``).
 ``one_line_query``
     a whole Splunk or ES|QL query, refused if a value brought a control character into it.
+``spl_stages``
+    the commands of a Splunk search, split at ``|`` outside double quotes: how the build reads
+    back a search it wrote and how the emulator reads one.
 ``spl_comment``, ``conf_text``, ``markdown_cell``
     rule text (titles, descriptions) written into an SPL comment, a .conf value, stanza name or
     comment, or a summary table cell: one line, nothing that ends the comment or the value.
@@ -139,3 +142,32 @@ def conf_stanza_name(text: str) -> str:
 def markdown_cell(text: str) -> str:
     """Text for a Markdown table cell: one line, ``|`` escaped."""
     return _one_line(text).replace("|", "\\|")
+
+
+def spl_stages(query: str) -> list[str]:
+    """The commands of a search, split at ``|`` outside double quotes (backslash escapes).
+
+    Raises ``ValueError`` when a double quote is left open.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    index = 0
+    while index < len(query):
+        char = query[index]
+        if char == "\\" and index + 1 < len(query):
+            current.append(query[index : index + 2])
+            index += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        if char == "|" and not quoted:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    if quoted:
+        raise ValueError("unbalanced quotes")
+    parts.append("".join(current).strip())
+    return parts

@@ -78,4 +78,9 @@ def run(args: argparse.Namespace) -> int:
         + "), "
         "elastic/detection-rules.ndjson"
     )
+    packaged = result.correlations
+    print(
+        f"  {packaged.files} correlations: {packaged.splunk_searches} Splunk saved searches, "
+        f"{packaged.kibana_rules} Kibana ES|QL rules (correlations.md)"
+    )
     return 0

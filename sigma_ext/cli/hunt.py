@@ -25,10 +25,9 @@ from sigma_ext.sources.catalogue import SOURCES, Source, source_named
 # ``sigma-ext --help`` builds the parser.
 if TYPE_CHECKING:
     from sigma_ext.content.corpus import Corpus
-    from sigma_ext.content.correlations import CorrelationFile
     from sigma_ext.hunt.fast.engine import FastHunt
     from sigma_ext.hunt.inputs import Input
-    from sigma_ext.reference.correlation_engine import CorrelationEngine
+    from sigma_ext.reference.correlation_engine import HuntEngine
     from sigma_ext.reference.engine import ReferenceEngine
 
 
@@ -39,8 +38,6 @@ to SQL and the first query cost about half a second, and the reference engine re
 audit events in a few hundredths of a second. Both engines print the same output (the differential
 tests)."""
 GZIP_WEIGHT = 16
-
-Correlations = tuple["CorrelationEngine", dict[str, "CorrelationFile"]]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,21 +92,21 @@ def _hunt(args: argparse.Namespace, folder: Path) -> int:
     if engine is None:
         return EXIT_PROBLEMS
     source = source_named(args.source) if args.source else None
-    correlations = correlations_or_report(corpus)
-    if correlations is None:
+    hunting = hunt_engine_or_report(corpus, engine)
+    if hunting is None:
         return EXIT_PROBLEMS
     fast = None
     if args.engine == "fast" or (args.engine == "auto" and not _small(inputs)):
         from sigma_ext.hunt.fast.engine import FastHunt
 
-        fast = FastHunt(engine, source)
-    return hunt_inputs(
-        inputs, engine, fast, source, args.strict, folder, sys.stdout, sys.stderr, correlations
-    )
+        fast = FastHunt(hunting, source)
+    return hunt_inputs(inputs, hunting, fast, source, args.strict, folder, sys.stdout, sys.stderr)
 
 
-def correlations_or_report(corpus: Corpus) -> Correlations | None:
-    """The corpus's correlation files, ready to run; None after reporting their problems."""
+def hunt_engine_or_report(corpus: Corpus, engine: ReferenceEngine) -> HuntEngine | None:
+    """``engine`` with the corpus's correlation base rules (what ``hunt`` judges events with,
+    both engines: ``sigma_ext.reference.correlation_engine``); None after reporting the
+    correlation files' problems."""
     from sigma_ext.content.correlations import load_correlations
     from sigma_ext.reference.correlation_engine import CorrelationEngine
 
@@ -118,7 +115,7 @@ def correlations_or_report(corpus: Corpus) -> Correlations | None:
         for problem in problems:
             print(problem, file=sys.stderr)
         return None
-    return CorrelationEngine(corpus, files), {f.stem: f for f in files}
+    return CorrelationEngine(corpus, files).hunting(engine)
 
 
 def _small(inputs: list[Input]) -> bool:
@@ -142,17 +139,22 @@ def hunt_inputs(
     folder: Path,
     out: TextIO,
     err: TextIO,
-    correlations: Correlations | None = None,
 ) -> int:
-    """Hunt checked inputs with the fast engine (when given) or the reference one; hits to
-    ``out``, then the correlation hits (the same pass for both engines), bad lines and the
-    per-file summaries to ``err``; the exit status."""
+    """Hunt checked inputs with the fast engine (when given, made from ``engine``) or the
+    reference one; hits to ``out``, then, when ``engine`` is a hunt engine with correlation
+    base rules (``hunt_engine_or_report``), the correlation hits, from the base rules' hits of
+    the same pass; bad lines and the per-file summaries to ``err``; the exit status."""
     from sigma_ext.hunt.progress import stderr_progress
-    from sigma_ext.hunt.reference import BadLine, Hit, hunt_input
+    from sigma_ext.hunt.reference import BadLine, BaseRuleHit, Hit, hunt_input
+    from sigma_ext.reference.correlation import BaseHit
 
     items: Iterator[Hit | BadLine]
     if fast is not None:
         from sigma_ext.hunt.spool import FastInputs
+
+        if fast.engine is not engine:
+            # its SQL would judge other rules than the lines it hands back (the base rules)
+            raise ValueError("the fast engine must be made from the engine given")
 
         items = FastInputs(fast, engine, folder, source).hunt(inputs)
     else:
@@ -161,18 +163,26 @@ def hunt_inputs(
             for found in inputs
             for item in hunt_input(engine, found, source, stderr_progress(found.path))
         )
+    base_hits: list[tuple[str, BaseHit]] = []
     try:
         for item in items:
-            if isinstance(item, BadLine):
+            if isinstance(item, BaseRuleHit):
+                # a correlation base rule's match: kept for the correlation, never printed
+                base = item.base_hit()
+                if base is not None:
+                    base_hits.append((item.correlation, base))
+            elif isinstance(item, BadLine):
                 print(item, file=err)
             else:
                 print(item.to_json(), file=out)
-        if correlations is not None:
-            from sigma_ext.hunt.correlations import correlation_hits, hit_json
+        from sigma_ext.reference.correlation_engine import HuntEngine
 
-            correlation_engine, files = correlations
-            for hit in correlation_hits(correlation_engine, inputs, source):
-                print(hit_json(hit, files), file=out)
+        if isinstance(engine, HuntEngine):
+            from sigma_ext.hunt.correlations import hit_json
+
+            correlations = engine.correlations
+            for hit in correlations.evaluate(base_hits):
+                print(hit_json(hit, correlations.files), file=out)
         out.flush()
     except BrokenPipeError:
         raise  # stdout closed: main's one line, not a reading error

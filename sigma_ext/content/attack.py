@@ -38,6 +38,15 @@ def unknown_tags(tags: list[str]) -> list[str]:
     ]
 
 
+def unknown_tag_message(tag: str) -> str:
+    """Why ``tag`` (an ``attack.*`` tag that ``unknown_tags`` returned) is refused."""
+    return (
+        f"unknown ATT&CK tag {tag!r}: no such tactic or technique in sigma_ext/data/attack.json "
+        "(tactics as attack.<short-name>, such as attack.execution; techniques as "
+        "attack.t<id>, such as attack.t1610)"
+    )
+
+
 def kibana_threat(tags: list[str]) -> list[dict[str, Any]]:
     """Kibana's ``threat`` array: each tagged tactic with the tagged techniques under it."""
     data = attack_data()

@@ -25,6 +25,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
+from sigma_ext.content.schema_check import surely_valid
 from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
 
@@ -234,8 +235,10 @@ def load_config(path: Path) -> Location:
 
 
 def _schema_problems(path: Path, located: Located, data: Any) -> list[Problem]:
+    if surely_valid(data, config_schema()):
+        return []
     problems: list[Problem] = []
-    import jsonschema  # only when a config file is read: the CLI's --help stays light
+    import jsonschema  # only for a file the quick check is not sure of (schema_check)
 
     for error in jsonschema.Draft202012Validator(config_schema()).iter_errors(data):
         where = tuple(error.absolute_path)

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jsonschema
-
+from sigma_ext.content.schema_check import surely_valid
 from sigma_ext.problems import Problem, ProblemsFound
 from sigma_ext.sources.catalogue import SOURCES
-from sigma_ext.yamlio import YAMLProblem, load_located
+from sigma_ext.yamlio import Located, YAMLProblem, load_located
+
+if TYPE_CHECKING:
+    import jsonschema
 
 ListKind = Literal["identity", "registry"]
 
@@ -45,6 +47,11 @@ def profile_schema() -> dict[str, Any]:
 
 def list_kinds() -> dict[str, ListKind]:
     """Every list the schema knows, with its kind."""
+    return dict(_list_kinds())
+
+
+@cache
+def _list_kinds() -> dict[str, ListKind]:
     return {
         name: spec["x-kind"]
         for name, spec in profile_schema()["properties"].items()
@@ -85,7 +92,7 @@ class Profile:
         return self.telemetry_gap.get("every", DEFAULT_GAP_EVERY)
 
     def kind(self, name: str) -> ListKind:
-        return list_kinds()[name]
+        return _list_kinds()[name]
 
     def as_vars(self) -> dict[str, list[str]]:
         """The identity lists as pySigma pipeline ``vars``."""
@@ -102,26 +109,9 @@ def load_profile(path: Path) -> Profile:
         located = load_located(path)
     except YAMLProblem as error:
         raise ProblemsFound([error.problem]) from error
-    validator = jsonschema.Draft202012Validator(profile_schema())
     problems: list[Problem] = []
-    for violation in validator.iter_errors(located.data):
-        if violation.validator == "additionalProperties" and isinstance(violation.instance, dict):
-            allowed = set(violation.schema.get("properties", {}))
-            problems.extend(
-                Problem(
-                    str(path),
-                    located.line_of((*violation.absolute_path, key)),
-                    f"unknown key in tuning profile: {key!r}",
-                )
-                for key in violation.instance
-                if key not in allowed
-            )
-            continue
-        problems.append(
-            Problem(
-                str(path), located.line_of(tuple(violation.absolute_path)), _describe(violation)
-            )
-        )
+    if not surely_valid(located.data, profile_schema()):
+        problems += _schema_problems(path, located)
     data: dict[str, Any] = located.data
     gaps = data.get("telemetry_gap", {}) if isinstance(data, dict) else {}
     if isinstance(gaps, dict):
@@ -145,6 +135,33 @@ def load_profile(path: Path) -> Profile:
     telemetry_gap = {str(k): str(v) for k, v in gaps.items()}
     settings = {name: str(data[name]) for name in setting_names() if name in data}
     return Profile(path, lists, throttle, settings=settings, telemetry_gap=telemetry_gap)
+
+
+def _schema_problems(path: Path, located: Located) -> list[Problem]:
+    """Every violation of the profile schema, with its line (``jsonschema`` names them)."""
+    import jsonschema  # only for a profile the quick check is not sure of (schema_check)
+
+    problems: list[Problem] = []
+    validator = jsonschema.Draft202012Validator(profile_schema())
+    for violation in validator.iter_errors(located.data):
+        if violation.validator == "additionalProperties" and isinstance(violation.instance, dict):
+            allowed = set(violation.schema.get("properties", {}))
+            problems.extend(
+                Problem(
+                    str(path),
+                    located.line_of((*violation.absolute_path, key)),
+                    f"unknown key in tuning profile: {key!r}",
+                )
+                for key in violation.instance
+                if key not in allowed
+            )
+            continue
+        problems.append(
+            Problem(
+                str(path), located.line_of(tuple(violation.absolute_path)), _describe(violation)
+            )
+        )
+    return problems
 
 
 def _first_control(text: str) -> str | None:

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.condition_tree import Fold, conjuncts, fold, negated_detection
+from sigma_ext.content.attack import unknown_tag_message, unknown_tags
 from sigma_ext.problems import Problem
 from sigma_ext.sources.catalogue import SOURCES, source_for_logsource
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
@@ -142,6 +144,12 @@ class RuleFile:
         value = self.data.get("logsource", {}).get("service")
         return None if value is None else str(value)
 
+    @cached_property
+    def parsed(self) -> SigmaRule:
+        """The rule parsed once, for what only reads it (the checks, its placeholders); a
+        pipeline gets ``fresh()``."""
+        return self.fresh()
+
     def fresh(self, condition: str | None = None) -> SigmaRule:
         """A new SigmaRule object (pySigma pipelines mutate the rules they process),
         optionally with another condition."""
@@ -199,7 +207,7 @@ class RuleFile:
 
     def placeholders(self) -> set[str]:
         """Names of the %placeholders% the rule's detections use."""
-        return set(_placeholders_in(self.fresh().detection.detections.values()))
+        return set(_placeholders_in(self.parsed.detection.detections.values()))
 
 
 def _placeholders_in(items: Iterable[SigmaDetection | SigmaDetectionItem]) -> Iterable[str]:
@@ -251,11 +259,17 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     ]
     if problems:
         return problems
+    tags = data["tags"]
+    problems += [
+        Problem(path, located.line_of(("tags", index)), unknown_tag_message(unknown))
+        for index, tag in enumerate(tags if isinstance(tags, list) else [])
+        for unknown in unknown_tags([str(tag)])
+    ]
     item_problems, bad_keys = _item_problems(rule_file)
     try:
-        rule = rule_file.fresh() if not bad_keys else _without(rule_file, bad_keys).fresh()
+        rule = rule_file.parsed if not bad_keys else _without(rule_file, bad_keys).fresh()
     except SigmaError as error:
-        return item_problems or [_at_detection(rule_file, error)]
+        return problems + (item_problems or [_at_detection(rule_file, error)])
     condition_problems = _condition_problems(rule_file, rule)
     problems.extend(item_problems + condition_problems)
     known = [k for k in data if k in FIELD_ORDER]

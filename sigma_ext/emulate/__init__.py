@@ -9,6 +9,8 @@ build emits, on the document ``sigma_ext.emulate.documents`` builds from the eve
 * ``lucene``: Lucene ``query_string`` as Kibana runs detection rules (parsed by luqum, which
   comes with the optional extra ``emulate``: ``pip install sigma-ext[emulate]``);
 * ``esql``: an ES|QL subset (``FROM``, ``WHERE``, ``EVAL``, ``MV_EXPAND``, ``KEEP``, ``LIMIT``);
+* ``spl_stats`` and ``esql_stats``: searches over many events, as the correlation queries run
+  (SPL ``multisearch``, ``bin``, ``stats ... by``; ES|QL ``STATS ... BY``);
 * ``lucene_regexp``: Lucene regular expressions (``/re/`` in Lucene, ES|QL ``RLIKE``).
 
 Every construct outside the implemented subset raises ``Unsupported`` rather than guessing;

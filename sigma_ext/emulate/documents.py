@@ -32,6 +32,11 @@ ingestion each spec follows. The steps, in order:
     Elastic ``message``), and every other step but ``copy``, ``defaults`` and ``constants`` is
     skipped. ``decode`` then applies to the event the text is read from, and ``copy`` reads the
     event's own paths (fields a collector sends beside the text, such as HEC indexed fields).
+``time``
+    the path, in the event as written (before ``decode``), of the time the SIEM stamps the
+    event with: Splunk's ``_time`` (epoch seconds, a string like every Splunk value), Elastic's
+    ``@timestamp`` (a ``date``). An RFC 3339 string or epoch milliseconds (CloudWatch Logs).
+    Without it the document has no time (single-event searches need none).
 ``fields``
     Elastic only: the mapped fields and their types (``keyword``, ``text``, ``integer``,
     ``long``, ``boolean``, ``ip``, ``date``, ``flattened``, ``object``); the data streams are
@@ -49,11 +54,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from sigma_ext.reference.correlation import parse_time
 from sigma_ext.sources.catalogue import Source, source_named
 from sigma_ext.yamlio import safe_load
 
@@ -64,7 +71,7 @@ FIELD_TYPES = frozenset(
 DEFAULT_IGNORE_ABOVE = 1024
 KNOWN_KEYS = frozenset(
     {"source", "target", "decode", "wrap", "prefix", "remove", "dedot", "copy", "text"}
-    | {"constants", "defaults", "index", "fields", "references"}
+    | {"constants", "defaults", "index", "fields", "references", "time"}
 )
 
 
@@ -93,6 +100,7 @@ class DocumentSpec:
     defaults: tuple[tuple[str, Any], ...] = ()
     fields: tuple[tuple[str, FieldType], ...] = ()
     text: str | None = None
+    time: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,7 @@ def load_spec(target: str, source: str) -> DocumentSpec:
         defaults=tuple((str(k), v) for k, v in (data.get("defaults") or {}).items()),
         fields=tuple(fields),
         text=data.get("text"),
+        time=data.get("time"),
     )
 
 
@@ -311,9 +320,39 @@ def _mapped(spec: DocumentSpec, path: str) -> tuple[str, FieldType] | None:
     return None
 
 
+def event_time(spec: DocumentSpec, event: Mapping[str, Any]) -> datetime | None:
+    """The time the SIEM stamps the event with (the spec's ``time`` path), or None."""
+    if spec.time is None:
+        return None
+    value: Any = event
+    for part in spec.time.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return parse_time(value)
+
+
+def _stamped(document: Document, spec: DocumentSpec, event: Mapping[str, Any]) -> Document:
+    """The document with the SIEM's time field: Splunk ``_time``, Elastic ``@timestamp``."""
+    time = event_time(spec, event)
+    if time is None:
+        return document
+    if document.target == "splunk":
+        values = {**document.values, "_time": (f"{time.timestamp():.6f}",)}
+        return replace(document, values=values)
+    values = {**document.values, "@timestamp": (time,)}
+    return replace(document, values=values, types={**document.types, "@timestamp": "date"})
+
+
 def build_document(target: str, source: str, event: Mapping[str, Any]) -> Document:
     """The document ``target`` stores for an event of ``source`` (see the module docstring)."""
     spec = load_spec(target, source)
+    return _stamped(_build_document(spec, target, source, event), spec, event)
+
+
+def _build_document(
+    spec: DocumentSpec, target: str, source: str, event: Mapping[str, Any]
+) -> Document:
     leaves: dict[str, list[Any]] = {}
     origin = leaves  # where copy reads: the stored fields, or the event beside a stored text
     if spec.text is not None:

@@ -5,7 +5,7 @@ NULL values", "ES|QL multivalued fields"):
 
 * Commands: ``FROM pattern[, ...] [METADATA ...]`` (the document's data stream must match a
   pattern), ``WHERE``, ``EVAL name = expr[, ...]``, ``MV_EXPAND column``,
-  ``DISSECT column "pattern"`` (``_dissect``), ``GROK column "pattern"`` (``_grok``: inline
+  ``DISSECT column "pattern"``, ``GROK column "pattern"`` (``esql_parts``; GROK: inline
   named captures only), ``KEEP`` (plain names; each must be a mapped field, a computed column,
   ``@timestamp`` or a metadata column of FROM, else "Unknown column"; the rows keep those
   columns only), ``LIMIT n``. Keywords are case-insensitive.
@@ -22,7 +22,10 @@ NULL values", "ES|QL multivalued fields"):
   ``RLIKE``: Lucene regular expression (``lucene_regexp``), whole value.
 * Functions: ``CASE``, ``COALESCE``, ``TO_LOWER``, ``TO_UPPER``, ``STARTS_WITH``, ``ENDS_WITH``,
   ``LENGTH``, ``CIDR_MATCH``, ``MV_APPEND`` (a null argument contributes nothing),
-  ``MV_DEDUPE``, ``MV_COUNT``, ``MV_CONCAT``.
+  ``MV_DEDUPE``, ``MV_COUNT``, ``MV_CONCAT``, ``TO_STRING``, ``DATE_TRUNC(span, date)``
+  (rounded down to a multiple of the span since the epoch, UTC); time spans ``5 minutes`` or
+  ``5minutes`` in seconds, minutes, hours or days (``esql_parts``).
+* ``STATS ... BY`` and the commands after it run over many documents: ``esql_stats``.
 * Verification errors raise ``QueryError``: a field the index does not map ("Unknown column"),
   comparing a string with a number, an unknown command.
 * ``flattened`` fields are not supported by ES|QL: using one raises ``QueryError``.
@@ -40,6 +43,7 @@ from typing import Any
 
 from sigma_ext.emulate import QueryError, Unsupported
 from sigma_ext.emulate.documents import Document
+from sigma_ext.emulate.esql_parts import SPAN_UNITS, date_trunc, dissect, grok, grok_row, time_span
 from sigma_ext.emulate.lucene_regexp import full_match
 
 Row = dict[str, Any]  # None, a scalar, or a tuple of two or more values
@@ -210,8 +214,19 @@ def _dedupe(value: Any) -> Any:
     return _pack(tuple(dict.fromkeys(_mv(value))))
 
 
+def _to_string(value: Any) -> Any:
+    """``TO_STRING``: each value as a string (booleans ``true``/``false``); null stays null."""
+
+    def text(v: Any) -> str:
+        return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+    return None if value is None else _pack(tuple(text(v) for v in _mv(value)))
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "CASE": _case,
+    "TO_STRING": _to_string,
+    "DATE_TRUNC": date_trunc,
     "COALESCE": _coalesce,
     "TO_LOWER": _single_valued(lambda s: str(s).lower()),
     "TO_UPPER": _single_valued(lambda s: str(s).upper()),
@@ -347,6 +362,11 @@ class _Parser:
             return lambda row: literal
         if token.kind == "number":
             number = float(token.text) if "." in token.text else int(token.text)
+            unit = self.peek()
+            if unit is not None and unit.kind == "name" and unit.text.lower() in SPAN_UNITS:
+                self.take()
+                span = time_span(number, unit.text.lower())
+                return lambda row: span
             return lambda row: number
         if token.kind == "op" and token.text == "(":
             inner = self.expression()
@@ -446,28 +466,58 @@ def _metadata(query: str) -> frozenset[str]:
     return frozenset(m.strip() for m in found.group("metadata").split(",") if m.strip())
 
 
-def _run_stages(query: str, document: Document) -> list[Row]:
-    stages = _split(query)
-    columns: dict[str, str | None] = {}
+class Columns:
+    """The columns a query may name at one point: mapped fields (``known``) and computed ones."""
 
-    def check(name: str) -> None:
-        if name in columns:
+    def __init__(self, known: Callable[[str], str | None]) -> None:
+        self.known = known
+        self.seen: dict[str, str | None] = {}
+
+    def check(self, name: str) -> None:
+        if name in self.seen:
             return
-        kind = document.type_of(name)
+        kind = self.known(name)
         if kind is None:
             raise QueryError(f"Unknown column [{name}]")
-        if kind == "flattened" or any(
-            declared == name and spec.type == "flattened" for declared, spec in document.declared
-        ):
+        if kind == "flattened":
             raise QueryError(f"ES|QL does not support the flattened field [{name}]")
-        columns[name] = kind
+        self.seen[name] = kind
 
-    patterns, rest = stages
-    metadata = _metadata(query)
-    rows: list[Row] = []
+    def add(self, *names: str) -> None:
+        self.seen.update(dict.fromkeys(names, "computed"))
+
+
+def document_columns(document: Document) -> Columns:
+    """The columns of the index a document lives in (its mapping), none computed yet."""
+
+    def known(name: str) -> str | None:
+        if any(d == name and spec.type == "flattened" for d, spec in document.declared):
+            return "flattened"
+        return document.type_of(name)
+
+    return Columns(known)
+
+
+def source_rows(query: str, document: Document) -> list[Row]:
+    """The document as FROM reads it: one row when its index matches a pattern, else none."""
+    patterns, _ = _split(query)
     if any(fnmatchcase(document.index, pattern) for pattern in patterns):
-        rows = [{name: _pack(tuple(values)) for name, values in document.values.items()}]
-    for stage in rest:
+        return [{name: _pack(tuple(values)) for name, values in document.values.items()}]
+    return []
+
+
+def _run_stages(query: str, document: Document) -> list[Row]:
+    _, rest = _split(query)
+    return run_commands(rest, source_rows(query, document), document_columns(document), query)
+
+
+def run_commands(
+    stages: tuple[tuple[Tok, ...], ...], rows: list[Row], columns: Columns, query: str
+) -> list[Row]:
+    """The rows after the processing commands (every command after FROM but STATS)."""
+    check = columns.check
+    metadata = _metadata(query)
+    for stage in stages:
         if not stage:
             raise QueryError("empty ES|QL command")
         command, args = stage[0].text.upper(), list(stage[1:])
@@ -487,7 +537,7 @@ def _run_stages(query: str, document: Document) -> list[Row]:
                 parser.expect_op("=")
                 expression = parser.expression()
                 rows = [{**row, name: expression(row)} for row in rows]
-                columns[name] = "computed"
+                columns.add(name)
                 if parser.at_op(","):
                     parser.take()
                     continue
@@ -507,18 +557,18 @@ def _run_stages(query: str, document: Document) -> list[Row]:
                 raise QueryError("DISSECT takes a column and a pattern string")
             name = args[0].text.strip("`")
             check(name)
-            keys, run = _dissect(_string(args[1]))
+            keys, run = dissect(_string(args[1]))
             rows = [{**row, **run(row.get(name))} for row in rows]
-            columns.update(dict.fromkeys(keys, "computed"))
+            columns.add(*keys)
         elif command == "GROK":
             if len(args) != 2 or args[1].kind not in ("raw", "string"):
                 raise QueryError("GROK takes a column and a pattern string")
             name = args[0].text.strip("`")
             check(name)
-            pattern = _grok(_string(args[1]))
+            pattern = grok(_string(args[1]))
             keys = list(pattern.groupindex)
-            rows = [{**row, **_grok_row(pattern, keys, row.get(name))} for row in rows]
-            columns.update(dict.fromkeys(keys, "computed"))
+            rows = [{**row, **grok_row(pattern, keys, row.get(name))} for row in rows]
+            columns.add(*keys)
         elif command == "KEEP":
             names = [t.text.strip("`") for t in args if not (t.kind == "op" and t.text == ",")]
             if not names or any("*" in n for n in names):
@@ -534,58 +584,6 @@ def _run_stages(query: str, document: Document) -> list[Row]:
         else:
             raise Unsupported(f"ES|QL command {command}")
     return rows
-
-
-_DISSECT_KEY = re.compile(r"%\{([^}]*)\}")
-
-
-def _dissect(pattern: str) -> tuple[list[str], Callable[[Any], dict[str, Any]]]:
-    """The columns a DISSECT pattern makes, and its matcher on one value.
-
-    Keys are ``%{name}`` or skipped (``%{}``, ``%{?name}``); the text between keys are
-    delimiters, found left to right (the first occurrence), and the last key takes the rest.
-    No match, a null or a multi-valued input: every column is null. Modifiers (``->``, ``+``,
-    ``*``, ``&``) and the ``APPEND_SEPARATOR`` option are not emulated.
-    """
-    parts = _DISSECT_KEY.split(pattern)
-    literals, keys = parts[0::2], parts[1::2]
-    if any(k[:1] in ("+", "*", "&") or k.endswith("->") for k in keys):
-        raise Unsupported(f"DISSECT modifiers in {pattern!r}")
-    named = [k for k in keys if k and not k.startswith("?")]
-
-    def run(value: Any) -> dict[str, Any]:
-        nulls: dict[str, Any] = dict.fromkeys(named)
-        if not isinstance(value, str) or not value.startswith(literals[0]):
-            return nulls
-        found: dict[str, Any] = {}
-        pos = len(literals[0])
-        for key, delimiter in zip(keys, literals[1:], strict=True):
-            if delimiter:
-                end = value.find(delimiter, pos)
-                if end < 0:
-                    return nulls
-            else:
-                end = len(value)
-            if key and not key.startswith("?"):
-                found[key] = value[pos:end]
-            pos = end + len(delimiter)
-        return found
-
-    return named, run
-
-
-def _grok(pattern: str) -> re.Pattern[str]:
-    """A GROK pattern made of a regular expression with inline named captures ``(?<name>...)``
-    (no ``%{SYNTAX:name}`` patterns), as Python reads it; found anywhere in the value unless
-    anchored, as grok does."""
-    if "%{" in pattern:
-        raise Unsupported(f"GROK %{{...}} patterns in {pattern!r}")
-    return re.compile(re.sub(r"\(\?<(?=[A-Za-z])", "(?P<", pattern))
-
-
-def _grok_row(pattern: re.Pattern[str], keys: list[str], value: Any) -> dict[str, Any]:
-    found = pattern.search(value) if isinstance(value, str) else None
-    return {key: found.group(key) if found else None for key in keys}
 
 
 def matches(query: str, document: Document) -> bool:

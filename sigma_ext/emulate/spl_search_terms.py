@@ -111,6 +111,9 @@ def _order_test(name: str, op: str, text: str) -> RowTest:
     return test
 
 
+_SPACED = frozenset({"=", "!=", "<", "<=", ">", ">="})
+
+
 class SearchParser:
     """search expression := and; and := or+ (implicit or explicit AND); or := not (OR not)*."""
 
@@ -174,6 +177,14 @@ class SearchParser:
         if self.peek("IN") is not None:
             self.take()
             return self.in_list(token.text)
+        following = self.peek()
+        if following is not None and following.kind == "word" and following.text in _SPACED:
+            # ``field > 10``: the comparison written with spaces around the operator
+            self.take()
+            bound = self.take()
+            if bound.kind != "word":
+                raise QueryError(f"{token.text} {following.text} needs a value")
+            token = Token("word", f"{token.text}{following.text}{bound.text}")
         split = _split_comparison(token.text)
         if split is None:
             raise Unsupported(f"keyword term {token.text!r} (search in _raw)")

@@ -14,8 +14,9 @@ Implemented, following the Splunk Search Reference and Search Manual:
   compare case-insensitively (lower-cased), ``*`` matches any run of characters (there is no
   single-character wildcard), ``field=*`` means the field has a value. A multi-valued field
   matches when any value matches; ``NOT field=x`` is true when no value matches, including when
-  the field is missing. Keyword (``_raw``) terms, ``!=``, ``<``/``>`` and field-name wildcards
-  raise ``Unsupported``.
+  the field is missing. ``field>N`` (``>= < <=``, spaces around the operator allowed) with a
+  numeric ``N``: some value is a number that compares so. Keyword (``_raw``) terms, ``!=``,
+  comparisons with a non-numeric bound and field-name wildcards raise ``Unsupported``.
 * ``eval name=expr[, ...]`` and ``where expr``: string literals ``"..."``, field names bare or in
   single quotes, numbers, ``NOT``/``AND``/``OR`` (eval and where evaluate AND before OR),
   comparisons ``= == != < > <= >=``, and the functions ``if`` (a null condition takes the else
@@ -40,7 +41,8 @@ Implemented, following the Splunk Search Reference and Search Manual:
 * ``table f1, f2, ...``: the row keeps the named fields only (plain names, no wildcards); the
   event is kept, so a search ending in a table matches exactly the events it matched before.
 
-Anything else raises ``Unsupported``.
+Anything else raises ``Unsupported``. Searches over many events (``multisearch``, ``bin``,
+``stats ... by``) run in ``spl_stats``.
 
 This module runs the pipeline and its commands; the search command's expressions are read by
 ``spl_search_terms``, ``eval``/``where`` expressions by ``spl_eval``, and both pass on the row of
@@ -54,6 +56,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import cache
 
+from sigma_ext.build.quoting import spl_stages
 from sigma_ext.emulate import QueryError, Unsupported
 from sigma_ext.emulate.documents import Document, splunk_fields
 from sigma_ext.emulate.spl_eval import EvalFn, EvalParser, eval_tokens, pcre, store
@@ -63,24 +66,10 @@ from sigma_ext.emulate.spl_values import Row, unescape
 
 def split_pipeline(query: str) -> list[str]:
     """The commands of a search, split at ``|`` outside quotes."""
-    parts, current, quoted, index = [], [], False, 0
-    while index < len(query):
-        char = query[index]
-        if char == "\\" and index + 1 < len(query):
-            current.append(query[index : index + 2])
-            index += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        if char == "|" and not quoted:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    if quoted:
-        raise QueryError("unbalanced quotes")
-    parts.append("".join(current).strip())
+    try:
+        parts = spl_stages(query)
+    except ValueError as error:
+        raise QueryError(str(error)) from None
     if "```" in query:
         raise Unsupported("SPL comments")
     return parts

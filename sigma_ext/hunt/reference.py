@@ -22,7 +22,8 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -31,6 +32,8 @@ from sigma_ext.hunt.batches import NOT_PARSED, Record
 from sigma_ext.hunt.inputs import Input, Line, Trouble, read_units
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.summary import FileSummary
+from sigma_ext.reference.correlation import BaseHit
+from sigma_ext.reference.correlation_engine import BaseMatch, BaseRuleFile
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import Grouper, Source, grouper_for, parse_text_line, recognize
 from sigma_ext.sources.json_text import parse_json_line
@@ -56,6 +59,23 @@ class Hit:
 
     @classmethod
     def of(cls, rule_file: RuleFile, path: Path | str, line: int, record: int | None = None) -> Hit:
+        """The rule's hit at a place; a correlation base rule's is a ``BaseRuleHit``."""
+        if isinstance(rule_file, BaseRuleFile):
+            matched = rule_file if isinstance(rule_file, BaseMatch) else None
+            return BaseRuleHit(
+                rule_file.id,
+                rule_file.title,
+                rule_file.level,
+                rule_file.theme,
+                rule_file.stem,
+                str(path),
+                line,
+                record,
+                rule_file.correlation,
+                rule_file.name,
+                None if matched is None else matched.time,
+                None if matched is None else matched.group,
+            )
         return cls(
             rule_id=rule_file.id,
             title=rule_file.title,
@@ -74,6 +94,33 @@ class Hit:
     def moved(self, file: str, line: int, record: int | None) -> Hit:
         """The same hit at another place."""
         return Hit(self.rule_id, self.title, self.level, self.theme, self.rule, file, line, record)
+
+
+@dataclass(frozen=True)
+class BaseRuleHit(Hit):
+    """A correlation base rule's match (``sigma_ext.reference.correlation_engine``): ``hunt``
+    never prints it; it hands it to the correlation evaluator."""
+
+    correlation: str = ""
+    name: str = ""
+    """The base rule's name, as its correlation refers to it."""
+    time: datetime | None = None
+    """None: the event has no time (or the rule's verdict came without its event), and the
+    evaluator leaves the hit out."""
+    group: tuple[str, ...] | None = None
+
+    def at(self, line: int) -> Hit:
+        return replace(self, line=line, record=None)
+
+    def moved(self, file: str, line: int, record: int | None) -> Hit:
+        return replace(self, file=file, line=line, record=record)
+
+    def base_hit(self) -> BaseHit | None:
+        """What the correlation evaluator takes (the place: ``file:line``, and the record in a
+        batch document); None without a time."""
+        if self.time is None:
+            return None
+        return BaseHit(self.name, self.time, self.group, (self.file, self.line), self.record)
 
 
 @dataclass(frozen=True)

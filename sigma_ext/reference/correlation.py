@@ -61,6 +61,13 @@ class BaseHit:
     time: datetime
     group: Group | None
     place: tuple[str, int]
+    record: int | None = None
+    """The record's 1-based position in its batch document (a CloudTrail S3 file's ``Records``)."""
+
+    def where(self) -> str:
+        """``file:line``, and ``#record`` for a record of a batch document."""
+        file, line = self.place
+        return f"{file}:{line}" if self.record is None else f"{file}:{line}#{self.record}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class CorrelationHit:
             "correlation": self.correlation,
             "window_start": self.window_start.isoformat().replace("+00:00", "Z"),
             "group": list(self.group),
-            "events": [f"{file}:{line}" for file, line in (h.place for h in self.hits)],
+            "events": [h.where() for h in self.hits],
         }
 
 
@@ -186,23 +193,33 @@ class BaseRules:
             time_field,
         )
 
-    def hits(self, document: Mapping[str, Any], place: tuple[str, int]) -> list[BaseHit]:
+    def hits(
+        self, document: Mapping[str, Any], place: tuple[str, int], record: int | None = None
+    ) -> list[BaseHit]:
         """The base hits of one native document (none without a time)."""
         fields = Fields(document)
         matched = [name for name, compiled in self.rules if compiled.matches(fields)]
         if not matched:
             return []
-        time = parse_time(next(iter(field_values(document, self.time_field)), None))
+        time, group = self.values(document)
         if time is None:
             return []
-        group = self._group(document)
-        return [BaseHit(name, time, group, place) for name in matched]
+        return [BaseHit(name, time, group, place, record) for name in matched]
 
-    def _group(self, document: Mapping[str, Any]) -> Group | None:
-        values = []
-        for field in self.group_by:
-            found = [str(v) for v in field_values(document, field) if v not in (None, "")]
-            if not found:
-                return None
-            values.append(found[0])
-        return tuple(values)
+    def values(self, document: Mapping[str, Any]) -> tuple[datetime | None, Group | None]:
+        return hit_values(document, self.group_by, self.time_field)
+
+
+def hit_values(
+    document: Mapping[str, Any], group_by: tuple[str, ...], time_field: str
+) -> tuple[datetime | None, Group | None]:
+    """What a base hit on a native document keeps: its time (None: the hit is left out) and
+    its group (None: a group-by field is missing or empty, the hit is left out)."""
+    time = parse_time(next(iter(field_values(document, time_field)), None))
+    values = []
+    for field in group_by:
+        found = [str(v) for v in field_values(document, field) if v not in (None, "")]
+        if not found:
+            return time, None
+        values.append(found[0])
+    return time, tuple(values)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
 
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.mappings import compile_problems, conversion_pipeline
@@ -40,12 +41,17 @@ def compile_native(corpus: Corpus) -> NativeCompilation:
     """The one native compile: the reference engine runs it, ``check`` reports its problems."""
     by_source: dict[str, list[Loaded]] = {}
     problems: list[Problem] = []
+    # One pipeline per source, applied to each of its rules in turn, as a pySigma backend
+    # applies its pipeline to each rule of a collection (``apply`` starts from a clean state).
+    pipelines: dict[str, ProcessingPipeline] = {}
     for rule_file in corpus.rules:
         for source in corpus.sources_of(rule_file):
             mapping = corpus.mapping(NATIVE.mapping_dir, source)
             try:
                 rule = rule_file.fresh()
-                conversion_pipeline(mapping, corpus.profile).apply(rule)
+                if source.name not in pipelines:
+                    pipelines[source.name] = conversion_pipeline(mapping, corpus.profile)
+                pipelines[source.name].apply(rule)
                 loaded = Loaded(rule_file, compile_rule(rule, rule_file.every_element))
             except (SigmaError, UnsupportedConstruct) as error:
                 message = str(error.args[0]) if error.args else type(error).__name__

@@ -31,7 +31,7 @@ record alone has), ``cwd``, ``proctitle`` (arguments joined with spaces), ``node
 ``decode_audit_event`` adds ``CommandLine`` (``argv`` joined with spaces), ``LoginUser`` (``AUID``
 unless unset), ``User`` (the login user unless unset, else the process's user, ``UID``; the
 numeric id when the log is not enriched), ``event_action`` (``executed`` for an execution) and
-what the command line asks for (``sx_cli``, ``sx_action``, ``sx_image``:
+what the command line asks for (``sx_cli``, ``sx_action``, ``sx_image``, ``sx_flags``:
 ``sigma_ext.sources.container_cli``).
 """
 
@@ -246,7 +246,7 @@ def _grammar_line(argv: list[Any]) -> str:
 
 def decode_audit_event(event: Event) -> Event:
     """The event with ``CommandLine``, ``LoginUser``, ``User``, ``event_action`` and, for an
-    execution of a container client, ``sx_cli``, ``sx_action`` and ``sx_image``."""
+    execution of a container client, ``sx_cli``, ``sx_action``, ``sx_image`` and ``sx_flags``."""
     derived: dict[str, Any] = {}
     argv = event.get("argv")
     executed = event.get("type") == "EXECVE" or event.get("syscall") in EXECUTION_SYSCALLS
@@ -269,4 +269,7 @@ def decode_audit_event(event: Event) -> Event:
         decoded["sx_action"] = creation.action
         if creation.image is not None:
             decoded["sx_image"] = creation.image
+        if creation.flags is not None:
+            # the words as the command line joins them: whitespace inside an argument is a space
+            decoded["sx_flags"] = creation.flags.replace("\0", " ")
     return decoded

@@ -29,8 +29,9 @@
   Kubernetes metadata may read ``<NA>`` when enrichment missed a short-lived container.
 
 For Sysmon, ``decode`` adds what a process-creation command line asks for (``sigma_ext.sources.
-container_cli``): ``sx_cli``, ``sx_action`` and, where it names one, ``sx_image``; the Splunk and
-Elastic searches extract the same three fields with the same expressions.
+container_cli``): ``sx_cli``, ``sx_action`` and, where it has them, ``sx_image`` and ``sx_flags``
+(the subcommand's flag section); the Splunk and Elastic searches extract the same fields with the
+same expressions.
 """
 
 from __future__ import annotations
@@ -82,13 +83,16 @@ def is_sysmon_event(event: Event) -> bool:
 
 
 def with_creation(event: Event, command_line: Any) -> Event:
-    """The event with ``sx_cli``, ``sx_action`` and ``sx_image`` of its command line, if any."""
+    """The event with ``sx_cli``, ``sx_action``, ``sx_image`` and ``sx_flags`` of its command
+    line, if any."""
     creation = parse_command_line(command_line)
     if creation is None:
         return event
     derived = {"sx_cli": creation.cli, "sx_action": creation.action}
     if creation.image is not None:
         derived["sx_image"] = creation.image
+    if creation.flags is not None:
+        derived["sx_flags"] = creation.flags
     return {**event, **derived}
 
 
@@ -121,7 +125,20 @@ _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 def decode_tetragon_event(event: Event) -> Event:
     """The event with ``sx_image``: a ``process_exec`` container's image name and image id,
-    without a name that is only an image id (a digest-pinned image's)."""
+    without a name that is only an image id (a digest-pinned image's); and with ``sx_cli``,
+    ``sx_action``, ``sx_flags`` of the command line (``binary`` and ``arguments`` joined with a
+    space, as the Splunk and Elastic searches join them), not its image (``sx_image`` is the
+    running container's)."""
+    binary = _path(event, "process_exec", "process", "binary")
+    if isinstance(binary, str):
+        arguments = _path(event, "process_exec", "process", "arguments")
+        line = f"{binary} {arguments}" if isinstance(arguments, str) else binary
+        creation = parse_command_line(line)
+        if creation is not None:
+            derived = {"sx_cli": creation.cli, "sx_action": creation.action}
+            if creation.flags is not None:
+                derived["sx_flags"] = creation.flags
+            event = {**event, **derived}
     container = _path(event, "process_exec", "process", "pod", "container", "image")
     if not isinstance(container, Mapping):
         return event

@@ -277,6 +277,15 @@ def readme(tuning: SplunkTuning, version: str, enterprise_security: bool = False
         "",
         f"Tuning mode: {tuning.mode}.",
     ]
+    if tuning.correlations:
+        lines += [
+            "",
+            f"Correlation searches: {len(tuning.correlations)} (Sigma correlation rules: a pod",
+            "created and deleted within a window, bursts of creations), named like the others,",
+            "shipped disabled. Each runs every few minutes over the last window, one interval",
+            "and 15 minutes of event time, so late events are still counted; enable them like",
+            "the other searches.",
+        ]
     if tuning.mode == "inline":
         lines.append("The tuning lists are written into each search; rebuild to change them.")
     else:
@@ -325,15 +334,18 @@ def app_files(
     enterprise_security: bool = False,
     indexed: Iterable[str] = (),
     gap_stanzas: Iterable[Stanza] = (),
+    correlation_stanzas: Iterable[Stanza] = (),
 ) -> dict[str, str]:
     """Path inside the app folder -> text; ``indexed``: the index-time fields searched;
-    ``gap_stanzas``: the telemetry gap alerts (``sigma_ext.build.splunk.gaps``)."""
+    ``gap_stanzas``: the telemetry gap alerts (``sigma_ext.build.splunk.gaps``);
+    ``correlation_stanzas``: the correlation searches
+    (``sigma_ext.build.splunk.correlation_searches``)."""
     files = {
         "README.txt": readme(tuning, version, enterprise_security),
         "app.manifest": app_manifest(version),
         "default/app.conf": app_conf(version),
         "default/savedsearches.conf": savedsearches_conf(
-            tuning.searches, profile, enterprise_security, gap_stanzas
+            tuning.searches, profile, enterprise_security, [*correlation_stanzas, *gap_stanzas]
         ),
         "metadata/default.meta": DEFAULT_META,
     }

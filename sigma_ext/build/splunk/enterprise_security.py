@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 
+from sigma_ext.build.correlation_package import PackagedCorrelation, group_fields
 from sigma_ext.build.quoting import conf_text
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.triage import TRIAGE
@@ -97,5 +98,51 @@ def es_settings(compiled: Compiled, search: str, stanza: str) -> dict[str, str]:
             "action.notable.param.rule_title": message,
             "action.notable.param.security_domain": SECURITY_DOMAIN[rule.theme],
             "action.notable.param.severity": "informational" if level == "informational" else level,
+        }
+    return settings
+
+
+def correlation_es_settings(
+    packaged: PackagedCorrelation, search: str, stanza: str, columns: dict[str, str]
+) -> dict[str, str]:
+    """The Enterprise Security settings of one correlation search: ATT&CK annotations, risk on
+    the creator (``user``) or else the first triage column of its group (type other), and a
+    notable unless the correlation is informational. ``columns``: the triage columns of the
+    aggregated rows (``sigma_ext.build.splunk.correlation_searches.triage_columns``)."""
+    _, techniques = split_tags(list(packaged.tags))
+    score = RISK_SCORE.get(packaged.level, 50)
+    if "user" in columns:
+        risk_object = {"risk_object_field": "user", "risk_object_type": "user"}
+    else:
+        first = next(iter(columns), None) or group_fields(packaged.query, "spl")[0]
+        risk_object = {"risk_object_field": first, "risk_object_type": "other"}
+    risk = [{**risk_object, "risk_score": score}]
+    tokens = ", ".join(f"{column} ${column}$" for column in columns)
+    message = conf_text(f"{packaged.title}: {tokens}" if tokens else packaged.title)
+    settings = {
+        "action.correlationsearch.annotations": json.dumps(
+            {"mitre_attack": techniques}, sort_keys=True
+        ),
+        "action.correlationsearch.enabled": "1",
+        "action.correlationsearch.label": stanza,
+        "action.risk": "1",
+        "action.risk.param._risk": json.dumps(risk, sort_keys=True),
+        "action.risk.param._risk_message": message,
+        "action.risk.param.verbose": "0",
+    }
+    if packaged.alerting:
+        entity = str(risk_object["risk_object_field"])
+        settings |= {
+            "action.notable": "1",
+            "action.notable.param.drilldown_earliest_offset": "$info_min_time$",
+            "action.notable.param.drilldown_latest_offset": "$info_max_time$",
+            "action.notable.param.drilldown_name": f"Windows of this correlation for {entity} $"
+            + entity
+            + "$",
+            "action.notable.param.drilldown_search": f'{search} | search {entity}="${entity}$"',
+            "action.notable.param.rule_description": conf_text(packaged.description),
+            "action.notable.param.rule_title": message,
+            "action.notable.param.security_domain": SECURITY_DOMAIN.get(packaged.theme, "threat"),
+            "action.notable.param.severity": packaged.level,
         }
     return settings

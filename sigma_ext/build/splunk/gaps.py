@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sigma_ext.build.quoting import conf_stanza_name, conf_text
+from sigma_ext.build.quoting import conf_stanza_name, conf_text, spl_stages
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.app import ALLOW_SKEW, EVENT_TIME_LATEST
 from sigma_ext.build.splunk.knowledge_objects import TunedSearch
@@ -51,30 +51,6 @@ class GapSearch:
         return conf_stanza_name(f"sigma-ext - Telemetry Gap - {self.source_label}")
 
 
-def split_stages(query: str) -> list[str]:
-    """The commands of a search, split at ``|`` outside double quotes (backslash escapes)."""
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    index = 0
-    while index < len(query):
-        char = query[index]
-        if char == "\\" and index + 1 < len(query):
-            current.append(query[index : index + 2])
-            index += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        if char == "|" and not quoted:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    parts.append("".join(current).strip())
-    return parts
-
-
 def creation_search(searches: Iterable[str]) -> str:
     """One search matching what any of ``searches`` matches.
 
@@ -82,7 +58,7 @@ def creation_search(searches: Iterable[str]) -> str:
     term and field extractions), so their last filters join with OR; raises ValueError when they
     do not.
     """
-    legs = [split_stages(s) for s in searches]
+    legs = [spl_stages(s) for s in searches]
     if not legs:
         raise ValueError("no search to join")
     prefix = legs[0][:-1]
@@ -108,8 +84,8 @@ def _before_closing(search: TunedSearch) -> str:
     if search.filter_macro is not None:
         text = text.removesuffix(f" | `{search.filter_macro}`")
     compiled = search.compiled
-    triage = split_stages(triage_stages(compiled.source.name, compiled.output_id))
-    stages = split_stages(text)
+    triage = spl_stages(triage_stages(compiled.source.name, compiled.output_id))
+    stages = spl_stages(text)
     closing = stages[len(stages) - len(triage) :]
     if len(stages) <= len(triage) or [c.split(" ")[0] for c in closing] != [
         t.split(" ")[0] for t in triage

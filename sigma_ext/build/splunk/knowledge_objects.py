@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.tuning_modes import TuningMode
+
+if TYPE_CHECKING:
+    from sigma_ext.build.correlation_package import PackagedCorrelation
 
 MacroKind = Literal["list", "registry", "source", "filter"]
 LOOKUP_COLUMN = "identity"
@@ -57,6 +60,17 @@ class TunedSearch:
 
 
 @dataclass(frozen=True)
+class CorrelationSearch:
+    """What one correlation saved search runs, next to the compiled correlation it was made
+    from (``sigma_ext.build.splunk.correlation_searches``)."""
+
+    packaged: PackagedCorrelation
+    search: str
+    filter_macro: str | None
+    inline_lists: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SplunkTuning:
     """Every search of a build, with the macros and lookups they use."""
 
@@ -64,6 +78,7 @@ class SplunkTuning:
     searches: tuple[TunedSearch, ...]
     macros: tuple[Macro, ...]
     lookups: tuple[Lookup, ...]
+    correlations: tuple[CorrelationSearch, ...] = ()
 
 
 def expand_macros(text: str, macros: Iterable[Macro]) -> str:

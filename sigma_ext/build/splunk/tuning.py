@@ -53,6 +53,7 @@ from sigma_ext.build.siem_compiler import sigma_value_regex
 from sigma_ext.build.splunk.compiler import QuotingSplunkBackend, SplunkCompiler
 from sigma_ext.build.splunk.knowledge_objects import (
     LOOKUP_COLUMN,
+    CorrelationSearch,
     Lookup,
     Macro,
     SplunkTuning,
@@ -366,12 +367,41 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
 
     Raises ProblemsFound when a tuned search does not expand back to its inline search.
     """
-    emitted = [c for c in results if c.target.name == "splunk" and c.query is not None]
     if mode == "inline":
-        return SplunkTuning(
-            mode, tuple(TunedSearch(c, str(c.query), None) for c in emitted), (), ()
-        )
+        return inline_tuning(results)
     book = MacroBook()
+    searches, problems = tune_searches(corpus, results, mode, book)
+    if problems:
+        raise ProblemsFound(problems)
+    return finish_tuning(corpus, mode, book, searches)
+
+
+def inline_tuning(results: list[Compiled]) -> SplunkTuning:
+    """Every value written into the searches: no macros, no lookups, no filter macros."""
+    emitted = [c for c in results if c.target.name == "splunk" and c.query is not None]
+    return SplunkTuning(
+        "inline", tuple(TunedSearch(c, str(c.query), None) for c in emitted), (), ()
+    )
+
+
+def add_filter_macro(book: MacroBook, name: str, user: str) -> None:
+    """The ESCU-style ``<search>_filter`` macro of one saved search (``search *``)."""
+    book.macros[name] = Macro(
+        name,
+        "search *",
+        f"Local exclusions for {user} (ESCU convention): replace 'search *' with a search "
+        "that drops known benign results.",
+        "filter",
+    )
+    book.users[name] = [user]
+
+
+def tune_searches(
+    corpus: Corpus, results: list[Compiled], mode: TuningMode, book: MacroBook
+) -> tuple[list[TunedSearch], list[Problem]]:
+    """The tuned search of each emitted Splunk result, its macros added to ``book``; a problem
+    for each that does not expand back to its inline search."""
+    emitted = [c for c in results if c.target.name == "splunk" and c.query is not None]
     compiler = TunedSplunkCompiler(corpus, book)
     searches: list[TunedSearch] = []
     problems: list[Problem] = []
@@ -394,27 +424,33 @@ def tuned_searches(corpus: Corpus, results: list[Compiled], mode: TuningMode) ->
             )
             continue
         filter_name = filter_macro_name(inline)
-        book.macros[filter_name] = Macro(
-            filter_name,
-            "search *",
-            f"Local exclusions for {user} (ESCU convention): replace 'search *' with a search "
-            "that drops known benign results.",
-            "filter",
-        )
-        book.users[filter_name] = [user]
+        add_filter_macro(book, filter_name, user)
         used = {m.list_name for m in book.macros.values() if f"`{m.name}`" in query}
         inline_lists = tuple(sorted(inline.rule.placeholders() - used))
         searches.append(
             TunedSearch(inline, f"{query} | `{filter_name}`", filter_name, inline_lists)
         )
-    if problems:
-        raise ProblemsFound(problems)
+    return searches, problems
+
+
+def finish_tuning(
+    corpus: Corpus,
+    mode: TuningMode,
+    book: MacroBook,
+    searches: list[TunedSearch],
+    correlations: tuple[CorrelationSearch, ...] = (),
+) -> SplunkTuning:
+    """The tuning of a build once every search has added its macros to ``book``."""
     macros = [_with_users(m, book.users.get(m.name, [])) for m in book.macros.values()]
     lookups: list[Lookup] = []
     if mode == "lookups":
         macros, lookups = _as_lookups(corpus, macros)
     return SplunkTuning(
-        mode, tuple(searches), tuple(sorted(macros, key=lambda m: m.name)), tuple(lookups)
+        mode,
+        tuple(searches),
+        tuple(sorted(macros, key=lambda m: m.name)),
+        tuple(lookups),
+        correlations,
     )
 
 

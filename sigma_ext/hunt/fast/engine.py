@@ -41,6 +41,7 @@ import duckdb
 from sigma_ext.condition_tree import rule_fields
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast.carried_rows import CarriedRows
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
 from sigma_ext.hunt.fast.plan import SourcePlan
@@ -179,6 +180,7 @@ class FastHunt:
             codes = Path(folder) / "codes.parquet"
             con = self.connect()
             lines = running.LineReader(path)
+            rows: CarriedRows | None = None
             try:
                 scanned = self._scan_typed(con, path, codes, progress)
                 if scanned is None:
@@ -187,6 +189,8 @@ class FastHunt:
                     )
                 read = running.all_lines_read(path, scanned.rows, scanned.length)
                 numbers = running.LineNumbers([] if read else running.skipped_lines(path))
+                rows = CarriedRows(con, codes, path, path, self.rule_files, source, lines)
+                rows.by_offset = read and scanned.length is not None  # the rows' lengths
                 judging = running.Judging(progress, scanned.reference)
                 if summary is not None:
                     for index, count in scanned.sources.items():
@@ -203,6 +207,10 @@ class FastHunt:
                         yield from evaluate_line(self.engine, path, number, raw, source, summary)
                         judging.judged()
                         continue
+                    carried = rows.hits(code, ordinal, number)
+                    if carried is not None:  # a correlation base rule: the values of its event
+                        yield from carried
+                        continue
                     if code not in made:
                         made[code] = [
                             Hit.of(self.rule_files[int(i)], path, 0) for i in code.split(";")
@@ -212,6 +220,8 @@ class FastHunt:
                 judging.done()
             finally:
                 lines.close()
+                if rows is not None:
+                    rows.close()
                 con.close()
 
     def _scan_typed(
