@@ -459,6 +459,7 @@ def _split(query: str) -> tuple[tuple[str, ...], tuple[tuple[Tok, ...], ...]]:
     return patterns, tuple(tuple(lex(stage)) for stage in rest)
 
 
+@cache
 def _metadata(query: str) -> frozenset[str]:
     """The metadata columns the FROM command asks for (``METADATA _id, _index``)."""
     found = _FROM.match(_split_commands(query)[0])
