@@ -7,6 +7,13 @@ that needs a different corpus or a fresh build makes its own. The splunk-appinsp
 are selected (marker ``appinspect``) start in the background when the session begins
 (``tests/appinspect_runs.py``).
 
+The suite runs on every core (pytest-xdist's ``-n auto``) unless told otherwise: ``-n 0`` or
+``-p no:xdist`` runs it in this one process (a debugger, one quick test). Session fixtures are
+made once per worker; the costly ones are shared: the example builds are made once per run under
+a file lock in a folder every worker sees, and the tests of a costly resource that cannot be
+shared (the wheel, the appinspect runs) form a group that one worker runs
+(``tests/scheduling.py``).
+
 Hypothesis runs under one of two profiles, with the same properties and strategies:
 
 * ``ci`` (selected when the environment has ``CI=true``, as ``.ci/run`` has in CI): every
@@ -22,9 +29,11 @@ as ``@settings(max_examples=examples(300))``; a property with no count runs the 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -70,6 +79,31 @@ def examples(thorough: int) -> int:
     return max(1, thorough * settings.default.max_examples // THOROUGH_EXAMPLES)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Distribute the tests over every core when pytest-xdist is there and no ``-n`` was given
+    (an option in ``addopts`` would break ``-p no:xdist``), with the groups of
+    ``tests/scheduling.py`` unless another ``--dist`` was given; a worker never distributes
+    again."""
+    if not config.pluginmanager.hasplugin("xdist") or "PYTEST_XDIST_WORKER" in os.environ:
+        return
+    if config.getoption("numprocesses") is None and not config.getoption("collectonly"):
+        config.option.numprocesses = "auto"
+    if config.getoption("dist") == "no":
+        config.option.dist = "loadgroup"  # xdist's own turns it back to "no" for -n 0
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``loadgroup``: each test to the next free worker, the tests of one group to one worker
+    (``tests/scheduling.py``, which says why xdist's own does not do)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from .scheduling import GroupScheduling
+
+    return GroupScheduling(config, log)
+
+
 def pytest_report_header() -> str:
     return f"hypothesis profile: {HYPOTHESIS_PROFILE} (set HYPOTHESIS_PROFILE=ci|dev to choose)"
 
@@ -102,8 +136,11 @@ def engine(corpus: Corpus) -> ReferenceEngine:
 
 @pytest.fixture(scope="session")
 def fast(engine: ReferenceEngine) -> FastHunt:
-    """The fast hunt over the whole corpus (its SQL is made once; hunting keeps no state)."""
-    return FastHunt(engine)
+    """The fast hunt over the whole corpus (its SQL is made once; hunting keeps no state). Under
+    xdist, every core already runs a worker: a DuckDB thread per core in each worker only made
+    them wait on each other (about 12% more CPU on the hunt tests), so each scans with one
+    thread; ``-n 0`` runs the scans on every core, as ``sigma-ext hunt`` does."""
+    return FastHunt(engine, threads=1 if "PYTEST_XDIST_WORKER" in os.environ else None)
 
 
 @pytest.fixture(scope="session")
@@ -115,9 +152,32 @@ def compiled(corpus: Corpus) -> list[Compiled]:
     return compile_all(corpus)
 
 
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (made if missing), across processes."""
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder for this run: shared by every xdist worker of the run (the parent of the
+    workers' own base folders), or this process's own when there are no workers."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        folder = tmp_path_factory.getbasetemp().parent / name
+        folder.mkdir(exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp(name)
+
+
 class Builds:
     """``sigma-ext build`` of the example corpus into a folder per Splunk tuning mode, each built
-    on first use and then shared (tests read the folders and never write into them)."""
+    on first use and then shared (tests read the folders and never write into them). Under
+    xdist the folders are the run's: the first worker to need a mode builds it, under a lock
+    the others wait on."""
 
     def __init__(self, corpus: Corpus, root: Path) -> None:
         self.corpus = corpus
@@ -130,16 +190,22 @@ class Builds:
 
         if mode not in self.outs:
             out = self.root / mode / "build"
-            if mode == "es":
-                self.outs[mode] = build(self.corpus, out, "macros", splunk_es=True).out
-            else:
-                self.outs[mode] = build(self.corpus, out, mode).out
+            built = self.root / mode / "built"  # written once the build is whole
+            with exclusive(self.root / f"{mode}.lock"):
+                if not built.exists():
+                    if mode == "es":
+                        made = build(self.corpus, out, "macros", splunk_es=True).out
+                    else:
+                        made = build(self.corpus, out, mode).out
+                    assert made == out
+                    built.touch()
+            self.outs[mode] = out
         return self.outs[mode]
 
 
 @pytest.fixture(scope="session")
 def example_builds(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Builds:
-    return Builds(corpus, tmp_path_factory.mktemp("example-builds"))
+    return Builds(corpus, run_folder(tmp_path_factory, "example-builds"))
 
 
 @pytest.fixture(scope="module")
@@ -154,13 +220,44 @@ def duckdb_con() -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def selected_appinspect_runs(session: pytest.Session) -> list[tuple[TuningMode, tuple[str, ...]]]:
+    """The (mode, options) of every splunk-appinspect run a selected test asks for (a test
+    marked ``appinspect`` is parametrized with ``mode`` and ``tags``)."""
+    return [
+        (item.callspec.params["mode"], tuple(item.callspec.params["tags"]))
+        for item in session.items
+        if item.get_closest_marker("appinspect") and hasattr(item, "callspec")
+    ]
+
+
+def start_appinspect_runs(runs: AppInspectRuns, session: pytest.Session) -> None:
+    """Start every selected run now, so that the runs go on beside the other tests. When a run
+    cannot start here (no splunk-appinspect, a build that fails), its test starts it and reports
+    why."""
+    from .appinspect_runs import APPINSPECT
+
+    if not APPINSPECT.exists():
+        return
+    try:
+        for mode, options in selected_appinspect_runs(session):
+            runs.start(mode, options)
+    except Exception:
+        return
+
+
 @pytest.fixture(scope="session")
 def appinspect_runs(
-    example_builds: Builds, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    example_builds: Builds,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AppInspectRuns]:
+    """The splunk-appinspect runs. Under xdist, the worker that runs the appinspect tests (one
+    group, handed out first: ``tests/scheduling.py``) starts them all as it reaches the first."""
     from .appinspect_runs import AppInspectRuns
 
     runs = AppInspectRuns(example_builds, tmp_path_factory.mktemp("appinspect"))
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        start_appinspect_runs(runs, request.session)
     try:
         yield runs
     finally:
@@ -169,23 +266,10 @@ def appinspect_runs(
 
 @pytest.fixture(scope="session", autouse=True)
 def appinspect_in_background(request: pytest.FixtureRequest) -> None:
-    """Start every selected splunk-appinspect run now, so that it runs beside the other tests.
-
-    A test marked ``appinspect`` is parametrized with ``mode`` and ``tags``. When a run cannot
-    start here (no splunk-appinspect, a build that fails), its test starts it and reports why.
-    """
-    from .appinspect_runs import APPINSPECT
-
-    selected = [
-        (item.callspec.params["mode"], tuple(item.callspec.params["tags"]))
-        for item in request.session.items
-        if item.get_closest_marker("appinspect") and hasattr(item, "callspec")
-    ]
-    if not selected or not APPINSPECT.exists():
+    """Without xdist, start every selected splunk-appinspect run when the session begins, so
+    that the runs go on beside the other tests (under xdist, each worker would start them all:
+    the ``appinspect_runs`` fixture starts them in the one worker that needs them)."""
+    if "PYTEST_XDIST_WORKER" in os.environ or not selected_appinspect_runs(request.session):
         return
     runs: AppInspectRuns = request.getfixturevalue("appinspect_runs")
-    try:
-        for mode, options in selected:
-            runs.start(mode, options)
-    except Exception:
-        return
+    start_appinspect_runs(runs, request.session)

@@ -215,10 +215,13 @@ def _base_corpus() -> Corpus:
 
 @cache
 def _compile_text(text: str) -> tuple[list[Compiled], ReferenceEngine]:
+    """The Kubernetes audit rules (the only ones the generated events are for) compiled with the
+    profile ``text``, and their reference engine."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "profile.yml"
         path.write_text(text, encoding="utf-8")
         corpus = replace(_base_corpus(), profile=load_profile(path))
+    corpus = replace(corpus, rules=tuple(r for r in corpus.rules if SOURCE in corpus.sources_of(r)))
     results = compile_all(corpus)
     _check_splunk_tuning(corpus, results)
     return results, ReferenceEngine(corpus)

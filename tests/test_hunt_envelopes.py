@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from .conftest import ROOT
 from .test_hunt_duckdb import (
     GENERATED,
     STYLES,
+    Together,
     _typed_codes,
     mutated_event,
     outcome,
@@ -46,11 +48,12 @@ def test_the_eks_and_aks_envelopes_are_opened(fast: FastHunt) -> None:
 
 
 def test_every_eks_and_aks_fixture_line_is_judged_in_sql(fast: FastHunt, tmp_path: Path) -> None:
-    offenders = []
-    for path in EKS_FIXTURES + AKS_FIXTURES:
-        codes = _typed_codes(fast, path, tmp_path)
-        assert codes is not None, f"{path}: the typed scan failed"
-        offenders += [f"{path}:{n}" for n, code in codes.items() if code == "R"]
+    together = Together(EKS_FIXTURES + AKS_FIXTURES, tmp_path / "fixtures.jsonl")
+    codes = _typed_codes(fast, together.log, tmp_path)
+    assert codes is not None, "the typed scan failed"
+    offenders = [
+        "{}:{}".format(*together.place(n)) for n, code in sorted(codes.items()) if code == "R"
+    ]
     assert EKS_FIXTURES
     assert AKS_FIXTURES
     assert not offenders, f"left to the reference engine: {offenders}"
@@ -209,23 +212,38 @@ def _log(tmp_path: Path, lines: list[str]) -> Path:
     return log
 
 
+@pytest.fixture(scope="module")
+def variants(fast: FastHunt, tmp_path_factory: pytest.TempPathFactory) -> Variants:
+    """The fast hunt's outcome and the typed scan's codes on one log that holds every case's
+    line, in the order of ``CASES``: a scan costs far more than a line, and both are per line
+    (``tests/test_hunt_duckdb.hunt_together``)."""
+    folder = tmp_path_factory.mktemp("envelope-variants")
+    log = _log(folder, [case[1] for case in CASES])
+    return Variants(outcome(list(fast.hunt_file(log))), _typed_codes(fast, log, folder))
+
+
+@dataclass(frozen=True)
+class Variants:
+    hunted: list[tuple[int, str]]
+    codes: dict[int, str] | None
+
+
 @pytest.mark.parametrize(("name", "line", "fires", "in_sql"), CASES, ids=[c[0] for c in CASES])
 def test_envelope_variants_get_the_reference_verdicts(
     name: str,
     line: str,
     fires: list[str],
     in_sql: bool,
-    fast: FastHunt,
+    variants: Variants,
     engine: ReferenceEngine,
     tmp_path: Path,
 ) -> None:
-    log = _log(tmp_path, [line])
-    reference = outcome(list(hunt_file(engine, log)))
+    reference = outcome(list(hunt_file(engine, _log(tmp_path, [line]))))
     assert reference == [(1, rule) for rule in fires], "the case no longer says what it tests"
-    assert outcome(list(fast.hunt_file(log))) == reference
-    codes = _typed_codes(fast, log, tmp_path)
-    assert codes is not None
-    assert (codes.get(1) != "R") is in_sql
+    number = [case[0] for case in CASES].index(name) + 1  # the case's line in the variants' log
+    assert [(1, verdict) for n, verdict in variants.hunted if n == number] == reference
+    assert variants.codes is not None, "the typed scan failed"
+    assert (variants.codes.get(number) != "R") is in_sql
 
 
 def test_duckdb_reads_as_json_only_what_the_reference_reads_as_json() -> None:
@@ -291,9 +309,9 @@ EKS_KEYS = st.fixed_dictionaries(
 
 @GENERATED
 @given(
-    events=st.lists(st.one_of(mutated_event(), shape_keeping_event()), min_size=10, max_size=30),
-    envelopes=st.lists(st.one_of(EKS_KEYS, AKS_KEYS), min_size=30, max_size=30),
-    styles=st.lists(st.sampled_from(sorted(STYLES)), min_size=60, max_size=60),
+    events=st.lists(st.one_of(mutated_event(), shape_keeping_event()), min_size=30, max_size=90),
+    envelopes=st.lists(st.one_of(EKS_KEYS, AKS_KEYS), min_size=90, max_size=90),
+    styles=st.lists(st.sampled_from(sorted(STYLES)), min_size=180, max_size=180),
 )
 def test_generated_events_in_envelopes_get_the_reference_verdicts(
     events: list[dict[str, Any]],
@@ -304,7 +322,7 @@ def test_generated_events_in_envelopes_get_the_reference_verdicts(
     tmp_path: Path,
 ) -> None:
     lines = []
-    for event, extra, inner, outer in zip(events, envelopes, styles, styles[30:], strict=False):
+    for event, extra, inner, outer in zip(events, envelopes, styles, styles[90:], strict=False):
         text = STYLES[inner](event)
         if "category" in extra:
             record = {**extra, "properties": {"log": text, **extra.get("properties", {})}}

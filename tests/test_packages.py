@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.build.compile import compile_all
 from sigma_ext.build.folder import build, package_version, splunk_package_name
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk import tuning as splunk_tuning
@@ -480,12 +479,12 @@ def test_empty_and_globbing_lists_expand_to_the_inline_searches(tmp_path: Path) 
     path = tmp_path / "profile.yml"
     path.write_text(profile)
     corpus = load_corpus(ROOT, path)
-    results = compile_all(corpus)
     for mode in ("macros", "lookups"):
-        out = build(corpus, tmp_path / mode, mode).out
+        made = build(corpus, tmp_path / mode, mode)  # compile_all(corpus), then the build
+        out = made.out
         macros = conf(out, "default/macros.conf")
         searches = conf(out, "default/savedsearches.conf")
-        for compiled in results:
+        for compiled in made.results:
             if compiled.target.name != "splunk" or compiled.query is None:
                 continue
             body = searches[splunk_stanza_name(compiled)]["search"].rpartition(" | ")[0]

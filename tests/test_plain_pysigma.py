@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 
-from sigma_ext.build.compile import compile_all
 from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.triage import triage_stages
 from sigma_ext.content.corpus import Corpus
@@ -93,8 +92,9 @@ def plain() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def compiled(corpus: Corpus) -> dict[tuple[str, str, str], Compiled]:
-    return {(c.rule.stem, c.target.name, c.source.name): c for c in compile_all(corpus)}
+def by_key(compiled: list[Compiled]) -> dict[tuple[str, str, str], Compiled]:
+    """The run's ``compile_all`` (conftest), by rule, target and source."""
+    return {(c.rule.stem, c.target.name, c.source.name): c for c in compiled}
 
 
 def test_every_mapping_loads_in_plain_pysigma(plain: list[dict[str, Any]]) -> None:
@@ -106,7 +106,7 @@ def test_every_mapping_loads_in_plain_pysigma(plain: list[dict[str, Any]]) -> No
 
 
 def test_plain_conversions_work_or_fail_loudly(
-    plain: list[dict[str, Any]], corpus: Corpus, compiled: dict[tuple[str, str, str], Compiled]
+    plain: list[dict[str, Any]], corpus: Corpus, by_key: dict[tuple[str, str, str], Compiled]
 ) -> None:
     cases = load_cases(ROOT / "fixtures", [r.stem for r in corpus.rules])
     problems: list[str] = []
@@ -121,14 +121,14 @@ def test_plain_conversions_work_or_fail_loudly(
             if "maps the rules of log source" not in entry.get("error", ""):
                 problems.append(f"{where}: another log source's rule did not fail: {entry}")
             continue
-        if compiled[(rule.stem, target, source)].status == "impossible":
+        if by_key[(rule.stem, target, source)].status == "impossible":
             if "not visible:" not in entry.get("error", ""):
                 problems.append(f"{where}: an impossible rule did not fail: {entry}")
             continue
         if "needs sigma-ext:" in entry.get("error", ""):
             # only where sigma-ext itself ships ES|QL with the mapping's prelude (plain pySigma
             # has no place for it, and Lucene cannot read the fields it extracts)
-            if compiled[(rule.stem, target, source)].language != "esql":
+            if by_key[(rule.stem, target, source)].language != "esql":
                 problems.append(f"{where}: needs sigma-ext, yet ships no ES|QL: {entry}")
             continue
         if rule.placeholders():
@@ -139,11 +139,11 @@ def test_plain_conversions_work_or_fail_loudly(
             problems.append(f"{where}: no single query: {entry}")
             continue
         (query,) = entry["queries"]
-        shipped = compiled[(rule.stem, target, source)]
+        shipped = by_key[(rule.stem, target, source)]
         if shipped.status == "shared":
             assert shipped.shared_with is not None
             partner = shipped.shared_with.source
-            shipped = compiled[(rule.stem, target, partner)]
+            shipped = by_key[(rule.stem, target, partner)]
         assert shipped.query is not None
         assert shipped.language is not None
         expected_text = shipped.query

@@ -2,7 +2,8 @@
 into a fresh virtual environment, used from folders that hold no content of their own.
 
 Slow (a wheel, a venv, the dependencies from pip's configured index and cache): marked ``wheel``
-and built once per session; ``-m "not wheel"`` leaves these out of a quick local run.
+and built once per session, by the one xdist worker that runs these tests (tests/scheduling.py);
+``-m "not wheel"`` leaves these out of a quick local run.
 """
 
 from __future__ import annotations
@@ -75,12 +76,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", wheels, clone], check=True)
     (wheel,) = wheels.glob("sigma_ext-*.whl")
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    install = ["install", "-q", "--disable-pip-version-check", "--no-compile"]
-    subprocess.run(
-        [venv / "bin" / "python", "-m", "pip", *install, "-c", clone / "constraints.txt", wheel],
-        check=True,
-    )
+    # a venv of its own, filled by this pip (--python): seeding it with pip costs seconds
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    install: list[str | Path] = ["install", "-q", "--no-compile", "-c", clone / "constraints.txt"]
+    subprocess.run([*pip, "--python", venv / "bin" / "python", *install, wheel], check=True)
     return Installed(wheel, venv / "bin")
 
 

@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sigma_ext.emulate import QueryError, Unsupported
@@ -107,6 +107,7 @@ def _is_multi(value: Any) -> bool:
     return isinstance(value, tuple)
 
 
+@lru_cache(maxsize=4096)  # a query's patterns are matched against every document
 def _like(pattern: str) -> re.Pattern[str]:
     out, index = [], 0
     while index < len(pattern):
@@ -458,6 +459,7 @@ def _split(query: str) -> tuple[tuple[str, ...], tuple[tuple[Tok, ...], ...]]:
     return patterns, tuple(tuple(lex(stage)) for stage in rest)
 
 
+@cache
 def _metadata(query: str) -> frozenset[str]:
     """The metadata columns the FROM command asks for (``METADATA _id, _index``)."""
     found = _FROM.match(_split_commands(query)[0])
