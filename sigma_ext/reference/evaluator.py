@@ -182,7 +182,6 @@ def _string_test(value: SigmaString) -> ValueTest:
         raise UnsupportedConstruct(f"unfilled placeholder in {value}: no profile list fills it")
     cased = isinstance(value, SigmaCasedString)
     if value.contains_special():
-        source = sigma_string_regex(value)
         flags = re.DOTALL | (0 if cased else re.IGNORECASE)
         # compiled at the first value it tests: a hunt compiles every rule of every source, and
         # a long list of wildcard values (the risky host-CLI flags) would cost its start-up the
@@ -194,7 +193,7 @@ def _string_test(value: SigmaString) -> ValueTest:
             if text is None:
                 return False
             if not compiled:
-                compiled.append(re.compile(source, flags))
+                compiled.append(re.compile(sigma_string_regex(value), flags))
             return compiled[0].fullmatch(text) is not None
 
         return test_wildcard
