@@ -153,39 +153,66 @@ def saved_search(
     if search.inline_lists:
         caveats += " Tuning lists written into the search: " + ", ".join(search.inline_lists) + "."
     visibility = rule.theme == "visibility"
-    settings = {
-        # one triggered alert per result row: throttling by field values needs per-result alerts
-        "alert.digest_mode": "0",
-        "alert.severity": str(SPLUNK_SEVERITY.get(rule.level, 3)),
-        "alert.suppress": "1",
-        "alert.suppress.fields": ",".join(suppress_fields(compiled.source.name)),
-        "alert.suppress.period": profile.throttle_period(rule.theme),
-        "alert.track": "0" if visibility else "1",
-        "allow_skew": ALLOW_SKEW,
-        "counttype": "number of events",
-        "cron_schedule": f"*/{SCHEDULE_MINUTES} * * * *",
-        "description": conf_text(
+    settings = scheduled_alert(
+        severity=str(SPLUNK_SEVERITY.get(rule.level, 3)),
+        suppress_fields=",".join(suppress_fields(compiled.source.name)),
+        suppress_period=profile.throttle_period(rule.theme),
+        track=not visibility,
+        cron=f"*/{SCHEDULE_MINUTES} * * * *",
+        description=conf_text(
             f"{rule.data['description']} (Sigma rule {rule.id}, theme {rule.theme}, "
             f"source {compiled.source.label}.){caveats}"
         ),
-        "disabled": "1",
-        "dispatch.earliest_time": EVENT_TIME_EARLIEST,
-        "dispatch.index_earliest": f"-{INDEX_LOOKBACK_MINUTES}m@m",
-        "dispatch.index_latest": f"-{INDEX_DELAY_MINUTES}m@m",
-        "dispatch.latest_time": EVENT_TIME_LATEST,
-        "enableSched": "1",
-        "quantity": "0",
-        "realtime_schedule": "0",
-        "relation": "greater than",
-        # Results open in Search & Reporting: this app has no views of its own (is_visible false).
-        "request.ui_dispatch_app": "search",
-        "request.ui_dispatch_view": "search",
-        "search": search.search,
-    }
+        dispatch={
+            "dispatch.earliest_time": EVENT_TIME_EARLIEST,
+            "dispatch.index_earliest": f"-{INDEX_LOOKBACK_MINUTES}m@m",
+            "dispatch.index_latest": f"-{INDEX_DELAY_MINUTES}m@m",
+            "dispatch.latest_time": EVENT_TIME_LATEST,
+        },
+        search=search.search,
+    )
     name = splunk_stanza_name(compiled)
     if enterprise_security:
         settings = dict(sorted((settings | es_settings(compiled, search.search, name)).items()))
     return name, settings
+
+
+def scheduled_alert(
+    *,
+    severity: str,
+    suppress_fields: str,
+    suppress_period: str,
+    track: bool,
+    cron: str,
+    description: str,
+    dispatch: dict[str, str],
+    search: str,
+) -> dict[str, str]:
+    """The settings of a scheduled alert stanza, a rule's or a correlation's, in .conf order:
+    shipped disabled, one triggered alert per result row (throttling by field values needs
+    per-result alerts), continuous scheduling, results opened in Search & Reporting (this app
+    has no views of its own)."""
+    return {
+        "alert.digest_mode": "0",
+        "alert.severity": severity,
+        "alert.suppress": "1",
+        "alert.suppress.fields": suppress_fields,
+        "alert.suppress.period": suppress_period,
+        "alert.track": "1" if track else "0",
+        "allow_skew": ALLOW_SKEW,
+        "counttype": "number of events",
+        "cron_schedule": cron,
+        "description": description,
+        "disabled": "1",
+        **dispatch,
+        "enableSched": "1",
+        "quantity": "0",
+        "realtime_schedule": "0",
+        "relation": "greater than",
+        "request.ui_dispatch_app": "search",
+        "request.ui_dispatch_view": "search",
+        "search": search,
+    }
 
 
 def savedsearches_conf(

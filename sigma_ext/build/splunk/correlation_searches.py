@@ -31,7 +31,7 @@ from sigma_ext.build.correlation_package import PackagedCorrelation, duration, g
 from sigma_ext.build.correlations import _embedded_prefix, _with_prelude
 from sigma_ext.build.quoting import conf_stanza_name, conf_text, spl_string
 from sigma_ext.build.result import Compiled
-from sigma_ext.build.splunk.app import ALLOW_SKEW, SPLUNK_SEVERITY, Stanza
+from sigma_ext.build.splunk.app import SPLUNK_SEVERITY, Stanza, scheduled_alert
 from sigma_ext.build.splunk.enterprise_security import correlation_es_settings
 from sigma_ext.build.splunk.knowledge_objects import CorrelationSearch, SplunkTuning, expand_macros
 from sigma_ext.build.splunk.triage import TRIAGE
@@ -184,33 +184,24 @@ def correlation_stanza(
     bases = ", ".join(p.base_rules)
     minutes = p.interval_seconds // 60
     period = throttle if _seconds(throttle) >= p.lookback_seconds else duration(p.lookback_seconds)
-    settings = {
-        "alert.digest_mode": "0",
-        "alert.severity": str(SPLUNK_SEVERITY.get(p.level, 3)),
-        "alert.suppress": "1",
-        "alert.suppress.fields": ",".join(group_fields(p.query, "spl")),
-        "alert.suppress.period": period,
-        "alert.track": "1" if p.alerting else "0",
-        "allow_skew": ALLOW_SKEW,
-        "counttype": "number of events",
-        "cron_schedule": f"*/{minutes} * * * *" if minutes < 60 else "0 * * * *",
-        "description": conf_text(
+    settings = scheduled_alert(
+        severity=str(SPLUNK_SEVERITY.get(p.level, 3)),
+        suppress_fields=",".join(group_fields(p.query, "spl")),
+        suppress_period=period,
+        track=p.alerting,
+        cron=f"*/{minutes} * * * *" if minutes < 60 else "0 * * * *",
+        description=conf_text(
             f"{p.description} (Sigma correlation rule {p.rule_id}, {p.correlation_type} in "
             f"windows of {window} by {group}, of the base rules {bases}; theme {p.theme}, "
             f"source {p.source.label}. Each run reads the last "
             f"{duration(p.lookback_seconds)} of event time.){caveats}"
         ),
-        "disabled": "1",
-        "dispatch.earliest_time": f"-{duration(p.lookback_seconds)}@m",
-        "dispatch.latest_time": "now",
-        "enableSched": "1",
-        "quantity": "0",
-        "realtime_schedule": "0",
-        "relation": "greater than",
-        "request.ui_dispatch_app": "search",
-        "request.ui_dispatch_view": "search",
-        "search": search.search,
-    }
+        dispatch={
+            "dispatch.earliest_time": f"-{duration(p.lookback_seconds)}@m",
+            "dispatch.latest_time": "now",
+        },
+        search=search.search,
+    )
     name = stanza_name(p)
     if enterprise_security:
         es = correlation_es_settings(p, search.search, name, triage_columns(p))

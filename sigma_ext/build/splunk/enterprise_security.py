@@ -57,13 +57,29 @@ def _drilldown(compiled: Compiled, search: str) -> tuple[str, str]:
     )
 
 
+def _risk_settings(
+    techniques: list[str], stanza: str, risk: list[dict[str, object]], message: str
+) -> dict[str, str]:
+    """A correlation search's ATT&CK annotations and risk action, a rule's or a correlation's."""
+    return {
+        "action.correlationsearch.annotations": json.dumps(
+            {"mitre_attack": techniques}, sort_keys=True
+        ),
+        "action.correlationsearch.enabled": "1",
+        "action.correlationsearch.label": stanza,
+        "action.risk": "1",
+        "action.risk.param._risk": json.dumps(risk, sort_keys=True),
+        "action.risk.param._risk_message": message,
+        "action.risk.param.verbose": "0",
+    }
+
+
 def es_settings(compiled: Compiled, search: str, stanza: str) -> dict[str, str]:
     """The Enterprise Security settings of one saved search (``search`` as the stanza runs it)."""
     rule = compiled.rule
     level = rule.level
     columns = _columns(compiled)
     _, techniques = split_tags([str(t) for t in rule.data.get("tags", [])])
-    annotations = {"mitre_attack": techniques}
     risk: list[dict[str, object]] = [
         {"risk_object_field": field, "risk_object_type": kind, "risk_score": RISK_SCORE[level]}
         for field, kind in RISK_OBJECTS
@@ -77,15 +93,7 @@ def es_settings(compiled: Compiled, search: str, stanza: str) -> dict[str, str]:
     what = f"{kind}$object$" if "object" in columns else "a container"
     # rule text goes into one-line .conf values (quoting.conf_text, as the description)
     message = conf_text(f"{rule.title}: {who} created {what}")
-    settings = {
-        "action.correlationsearch.annotations": json.dumps(annotations, sort_keys=True),
-        "action.correlationsearch.enabled": "1",
-        "action.correlationsearch.label": stanza,
-        "action.risk": "1",
-        "action.risk.param._risk": json.dumps(risk, sort_keys=True),
-        "action.risk.param._risk_message": message,
-        "action.risk.param.verbose": "0",
-    }
+    settings = _risk_settings(techniques, stanza, risk, message)
     if rule.theme != "visibility":
         name, drilldown = _drilldown(compiled, search)
         settings |= {
@@ -119,17 +127,7 @@ def correlation_es_settings(
     risk = [{**risk_object, "risk_score": score}]
     tokens = ", ".join(f"{column} ${column}$" for column in columns)
     message = conf_text(f"{packaged.title}: {tokens}" if tokens else packaged.title)
-    settings = {
-        "action.correlationsearch.annotations": json.dumps(
-            {"mitre_attack": techniques}, sort_keys=True
-        ),
-        "action.correlationsearch.enabled": "1",
-        "action.correlationsearch.label": stanza,
-        "action.risk": "1",
-        "action.risk.param._risk": json.dumps(risk, sort_keys=True),
-        "action.risk.param._risk_message": message,
-        "action.risk.param.verbose": "0",
-    }
+    settings = _risk_settings(techniques, stanza, risk, message)
     if packaged.alerting:
         entity = str(risk_object["risk_object_field"])
         settings |= {
