@@ -109,12 +109,20 @@ class PackagedCorrelation:
         return self.window_seconds + self.interval_seconds + DELIVERY_LAG_SECONDS
 
 
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
 def duration(seconds: int) -> str:
     """``seconds`` in the largest unit that divides it (``22m``, ``90s``, ``2h``)."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def seconds(period: str) -> int:
+    """A profile period (``30m``, ``24h``, ``1d``: the schema's pattern) in seconds."""
+    return int(period[:-1]) * _UNIT_SECONDS[period[-1]]
 
 
 def packaged(

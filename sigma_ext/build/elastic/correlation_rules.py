@@ -37,7 +37,12 @@ import json
 import re
 from typing import Any
 
-from sigma_ext.build.correlation_package import PackagedCorrelation, duration, group_fields
+from sigma_ext.build.correlation_package import (
+    PackagedCorrelation,
+    duration,
+    group_fields,
+    seconds,
+)
 from sigma_ext.build.elastic.kibana import (
     _THEME_USE_CASE,
     KIBANA_SEVERITY,
@@ -49,7 +54,6 @@ from sigma_ext.build.elastic.triage import SOURCES, field_types
 from sigma_ext.content.attack import attack_data, kibana_threat, split_tags
 from sigma_ext.content.profile import Profile
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _DOTTED = re.compile(r"(?<![\w.@])[A-Za-z_@][\w@]*(?:\.[\w@]+)+")
 _ASSIGNED = re.compile(r"(?<![\w.@])([A-Za-z_@][\w.@]*)\s*=(?!=)")
@@ -104,17 +108,13 @@ def rule_query(packaged: PackagedCorrelation) -> str:
     return f"{packaged.query}\n| keep {match.group('by')}, {match.group('count')}"
 
 
-def _seconds(period: str) -> int:
-    return int(period[:-1]) * _UNITS[period[-1]]
-
-
 def _suppression_period(packaged: PackagedCorrelation, profile: Profile) -> dict[str, Any]:
     """The profile's throttle period, and at least the look-back, in Kibana's units (s, m, h)."""
-    seconds = max(_seconds(profile.throttle_period(packaged.theme)), packaged.lookback_seconds)
+    total = max(seconds(profile.throttle_period(packaged.theme)), packaged.lookback_seconds)
     for unit, size in (("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return {"value": seconds // size, "unit": unit}
-    return {"value": seconds, "unit": "s"}
+        if total % size == 0:
+            return {"value": total // size, "unit": unit}
+    return {"value": total, "unit": "s"}
 
 
 def _setup(packaged: PackagedCorrelation) -> str:

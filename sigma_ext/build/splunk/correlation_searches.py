@@ -27,7 +27,12 @@ from __future__ import annotations
 
 import re
 
-from sigma_ext.build.correlation_package import PackagedCorrelation, duration, group_fields
+from sigma_ext.build.correlation_package import (
+    PackagedCorrelation,
+    duration,
+    group_fields,
+    seconds,
+)
 from sigma_ext.build.correlations import _embedded_prefix, _with_prelude
 from sigma_ext.build.quoting import conf_stanza_name, conf_text, spl_string
 from sigma_ext.build.result import Compiled
@@ -51,7 +56,6 @@ from sigma_ext.content.profile import Profile
 from sigma_ext.problems import Problem, ProblemsFound
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def one_line(query: str) -> str:
@@ -164,10 +168,6 @@ def tuned_with_correlations(
     return finish_tuning(corpus, mode, book, single, tuple(found))
 
 
-def _seconds(period: str) -> int:
-    return int(period[:-1]) * _DURATION[period[-1]]
-
-
 def correlation_stanza(
     search: CorrelationSearch, throttle: str, enterprise_security: bool = False
 ) -> Stanza:
@@ -183,7 +183,7 @@ def correlation_stanza(
     group = ", ".join(p.group_by)
     bases = ", ".join(p.base_rules)
     minutes = p.interval_seconds // 60
-    period = throttle if _seconds(throttle) >= p.lookback_seconds else duration(p.lookback_seconds)
+    period = throttle if seconds(throttle) >= p.lookback_seconds else duration(p.lookback_seconds)
     settings = scheduled_alert(
         severity=str(SPLUNK_SEVERITY.get(p.level, 3)),
         suppress_fields=",".join(group_fields(p.query, "spl")),
