@@ -42,10 +42,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from sigma_ext.content.corpus import Corpus, load_corpus
+from sigma_ext.content.correlations import CorrelationFile, load_correlations
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.reference.engine import ReferenceEngine
 
 if TYPE_CHECKING:  # the compilers are imported by the fixtures that need them
+    from sigma_ext.build.correlations import CompiledCorrelation
     from sigma_ext.build.result import Compiled
     from sigma_ext.build.splunk.tuning_modes import TuningMode
 
@@ -141,6 +143,24 @@ def fast(engine: ReferenceEngine) -> FastHunt:
     them wait on each other (about 12% more CPU on the hunt tests), so each scans with one
     thread; ``-n 0`` runs the scans on every core, as ``sigma-ext hunt`` does."""
     return FastHunt(engine, threads=1 if "PYTEST_XDIST_WORKER" in os.environ else None)
+
+
+@pytest.fixture(scope="session")
+def correlation_files(corpus: Corpus) -> list[CorrelationFile]:
+    """The example corpus's correlation files, loaded once (tests never change them)."""
+    files, problems = load_correlations(corpus.correlations_root, corpus.profile)
+    assert problems == []
+    return files
+
+
+@pytest.fixture(scope="session")
+def compiled_correlations(
+    corpus: Corpus, correlation_files: list[CorrelationFile]
+) -> list[CompiledCorrelation]:
+    """Every correlation compiled for every SIEM target and source, once per run."""
+    from sigma_ext.build.correlations import compile_correlations
+
+    return compile_correlations(corpus, correlation_files)
 
 
 @pytest.fixture(scope="session")

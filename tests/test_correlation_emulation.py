@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from sigma_ext.build.correlations import CompiledCorrelation, compile_correlations
+from sigma_ext.build.correlations import CompiledCorrelation
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.content.correlations import CorrelationFile, load_correlations
+from sigma_ext.content.correlations import CorrelationFile
 from sigma_ext.emulate import QueryError, Unsupported, esql_stats, spl_stats
 from sigma_ext.emulate.documents import Document, build_document
 from sigma_ext.reference.correlation import parse_time
@@ -122,15 +122,9 @@ DELIVERIES: dict[str, Callable[[Event, int], Event]] = {
 
 
 @pytest.fixture(scope="module")
-def correlation_files(corpus: Corpus) -> list[CorrelationFile]:
-    files, problems = load_correlations(ROOT, corpus.profile)
-    assert not problems
-    return files
-
-
-@pytest.fixture(scope="module")
-def compiled(corpus: Corpus, correlation_files: list[CorrelationFile]) -> list[CompiledCorrelation]:
-    return compile_correlations(corpus, correlation_files)
+def compiled(compiled_correlations: list[CompiledCorrelation]) -> list[CompiledCorrelation]:
+    """Here ``compiled`` names the correlations (conftest's names the single rules)."""
+    return compiled_correlations
 
 
 @pytest.fixture(scope="module")

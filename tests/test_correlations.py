@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sigma.correlations import SigmaCorrelationRule
 
-from sigma_ext.build.correlations import CompiledCorrelation, compile_correlations
+from sigma_ext.build.correlations import CompiledCorrelation
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.content.correlations import CorrelationFile, fill_settings, load_correlations
+from sigma_ext.content.correlations import CorrelationFile, fill_settings
 from sigma_ext.reference.correlation import (
     BaseHit,
     Correlation,
@@ -118,13 +118,6 @@ def test_timestamps_of_every_delivery_parse() -> None:
     assert parse_time(17) is None
 
 
-@pytest.fixture(scope="module")
-def correlation_files(corpus: Corpus) -> list[CorrelationFile]:
-    files, problems = load_correlations(ROOT, corpus.profile)
-    assert not problems
-    return files
-
-
 def test_the_profile_fills_the_window_and_threshold(corpus: Corpus) -> None:
     text, missing = fill_settings(
         "timespan: '%k8s_short_lived_pod_window%'\nuser: '%k8s_controller_identities%'",
@@ -177,8 +170,9 @@ def test_every_correlation_fires_in_some_sequence(correlation_files: list[Correl
 
 
 @pytest.fixture(scope="module")
-def compiled(corpus: Corpus, correlation_files: list[CorrelationFile]) -> list[CompiledCorrelation]:
-    return compile_correlations(corpus, correlation_files)
+def compiled(compiled_correlations: list[CompiledCorrelation]) -> list[CompiledCorrelation]:
+    """Here ``compiled`` names the correlations (conftest's names the single rules)."""
+    return compiled_correlations
 
 
 def _verdict(

@@ -21,7 +21,7 @@ from sigma_ext.build.correlation_package import (
     group_fields,
     packaged,
 )
-from sigma_ext.build.correlations import CompiledCorrelation, compile_correlations
+from sigma_ext.build.correlations import CompiledCorrelation
 from sigma_ext.build.elastic.correlation_rules import refusal, rule_query, unknown_columns
 from sigma_ext.build.elastic.kibana import KIBANA_SEVERITY, kibana_rule_schema
 from sigma_ext.build.folder import build
@@ -52,15 +52,14 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @pytest.fixture(scope="module")
-def files(corpus: Corpus) -> list[CorrelationFile]:
-    loaded, problems = load_correlations(corpus.correlations_root, corpus.profile)
-    assert problems == []
-    return loaded
+def files(correlation_files: list[CorrelationFile]) -> list[CorrelationFile]:
+    return correlation_files
 
 
 @pytest.fixture(scope="module")
-def compiled(corpus: Corpus, files: list[CorrelationFile]) -> list[CompiledCorrelation]:
-    return compile_correlations(corpus, files)
+def compiled(compiled_correlations: list[CompiledCorrelation]) -> list[CompiledCorrelation]:
+    """Here ``compiled`` names the correlations (conftest's names the single rules)."""
+    return compiled_correlations
 
 
 @pytest.fixture(scope="module")
