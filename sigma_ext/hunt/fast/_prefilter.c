@@ -111,6 +111,23 @@ static inline void skip_ws(Parse *ps) {
     }
 }
 
+/* After a member or an element: 1 past a ',' (another follows), 0 past close (the object
+   or array ends), -1 for anything else. */
+static inline int next_member(Parse *ps, char close) {
+    skip_ws(ps);
+    if (ps->p >= ps->end) return -1;
+    if (*ps->p == ',') {
+        ps->p++;
+        skip_ws(ps);
+        return 1;
+    }
+    if (*ps->p == close) {
+        ps->p++;
+        return 0;
+    }
+    return -1;
+}
+
 static inline int hexval(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -275,18 +292,10 @@ static int read_object(Parse *ps, int node, int depth) {
         ps->p++;
         skip_ws(ps);
         if (read_value(ps, child, depth + 1) < 0) return -1;
-        skip_ws(ps);
-        if (ps->p >= ps->end) return -1;
-        if (*ps->p == ',') {
-            ps->p++;
-            skip_ws(ps);
-            continue;
-        }
-        if (*ps->p == '}') {
-            ps->p++;
-            return 0;
-        }
-        return -1;
+        int more = next_member(ps, '}');
+        if (more < 0) return -1;
+        if (more) continue;
+        return 0;
     }
 }
 
@@ -300,18 +309,10 @@ static int read_array(Parse *ps, int depth) {
     }
     for (;;) {
         if (read_value(ps, -1, depth + 1) < 0) return -1;
-        skip_ws(ps);
-        if (ps->p >= ps->end) return -1;
-        if (*ps->p == ',') {
-            ps->p++;
-            skip_ws(ps);
-            continue;
-        }
-        if (*ps->p == ']') {
-            ps->p++;
-            return 0;
-        }
-        return -1;
+        int more = next_member(ps, ']');
+        if (more < 0) return -1;
+        if (more) continue;
+        return 0;
     }
 }
 
@@ -687,35 +688,19 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
                 } else if (read_value(&ps, -1, 3) < 0) {
                     return -1;
                 }
-                skip_ws(&ps);
-                if (ps.p >= ps.end) return -1;
-                if (*ps.p == ',') {
-                    ps.p++;
-                    skip_ws(&ps);
-                    continue;
-                }
-                if (*ps.p == '}') {
-                    ps.p++;
-                    break;
-                }
-                return -1;
+                int more = next_member(&ps, '}');
+                if (more < 0) return -1;
+                if (more) continue;
+                break;
             }
             if (!found) return -1;
         } else if (read_value(&ps, -1, 2) < 0) {
             return -1;
         }
-        skip_ws(&ps);
-        if (ps.p >= ps.end) return -1;
-        if (*ps.p == ',') {
-            ps.p++;
-            skip_ws(&ps);
-            continue;
-        }
-        if (*ps.p == '}') {
-            ps.p++;
-            break;
-        }
-        return -1;
+        int more = next_member(&ps, '}');
+        if (more < 0) return -1;
+        if (more) continue;
+        break;
     }
     if (ps.p != ps.end || !found) return -1;
     for (int i = 0; i < e->nrequired; i++)
