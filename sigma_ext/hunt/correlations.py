@@ -4,7 +4,8 @@ The correlations' base rules are judged in the hunt's one pass with the single r
 whichever engine runs (``sigma_ext.reference.correlation_engine.HuntEngine``); each base-rule
 match carries the event's time and group-by values and is handed, never printed, to the one
 correlation evaluator (``sigma_ext.reference.correlation``). A correlation hit is one JSON line
-naming the correlation, its window, its group and the ``file:line`` of every base event.
+naming the correlation, its window, its group and the ``file:line`` of every base event
+(``file:line#N`` for the N-th record of a batch document).
 """
 
 from __future__ import annotations
