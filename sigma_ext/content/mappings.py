@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,27 @@ class Mapping:
     data: dict[str, Any]
 
     def pipeline(self) -> ProcessingPipeline:
-        """A fresh pipeline object (pySigma pipelines keep state between conversions)."""
+        """A fresh pipeline object (pySigma pipelines keep state between conversions).
+
+        The file is parsed into pipeline items once; each pipeline holds those same items, as a
+        pySigma backend applies the same items to every rule it converts. An item belongs to
+        the pipeline made last (``ProcessingPipeline.__add__`` detaches and re-attaches them
+        the same way), so a pipeline is applied before the next one of this mapping is made.
+        """
+        parsed = self._parsed
+        parsed._clear_pipeline()
+        return ProcessingPipeline(
+            items=list(parsed.items),
+            postprocessing_items=list(parsed.postprocessing_items),
+            finalizers=list(parsed.finalizers),
+            vars=dict(parsed.vars),
+            priority=parsed.priority,
+            name=parsed.name,
+            allowed_backends=parsed.allowed_backends,
+        )
+
+    @cached_property
+    def _parsed(self) -> ProcessingPipeline:
         return _pipeline(self.path, self.data)
 
     def known_fields(self) -> set[str]:
@@ -89,14 +110,14 @@ def load_mappings(
                 continue
             try:
                 located = load_located(path)
-                _pipeline(path, located.data)
+                mapping = Mapping(path, located.data)
+                mapping._parsed  # noqa: B018 - parsing is the check (and the one parse)
             except YAMLProblem as error:
                 problems.append(error.problem)
                 continue
             except (SigmaError, TypeError, KeyError, ValueError) as error:
                 problems.append(Problem(str(path), None, f"invalid pySigma pipeline: {error}"))
                 continue
-            mapping = Mapping(path, located.data)
             if not mapping.known_fields():
                 problems.append(
                     Problem(
