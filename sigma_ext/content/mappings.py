@@ -42,21 +42,17 @@ class Mapping:
         the pipeline made last (``ProcessingPipeline.__add__`` detaches and re-attaches them
         the same way), so a pipeline is applied before the next one of this mapping is made.
         """
-        parsed = self._parsed
-        parsed._clear_pipeline()
-        return ProcessingPipeline(
-            items=list(parsed.items),
-            postprocessing_items=list(parsed.postprocessing_items),
-            finalizers=list(parsed.finalizers),
-            vars=dict(parsed.vars),
-            priority=parsed.priority,
-            name=parsed.name,
-            allowed_backends=parsed.allowed_backends,
-        )
+        return ProcessingPipeline() + self._parsed
 
     @cached_property
     def _parsed(self) -> ProcessingPipeline:
         return _pipeline(self.path, self.data)
+
+    @cached_property
+    def _placeholders(self) -> dict[int, tuple[Profile, ProcessingPipeline]]:
+        """The profile items of ``conversion_pipeline`` per profile (by identity), made once
+        for this mapping: like its own items, they go only into this mapping's pipelines."""
+        return {}
 
     def known_fields(self) -> set[str]:
         """The fields the fail-closed item accepts."""
@@ -153,16 +149,20 @@ def stray_overrides(overrides: Path, target_dirs: list[str]) -> list[Problem]:
 
 
 def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipeline:
-    """Profile placeholders first, then the mapping file."""
-    marker = ProcessingItem(
-        SetStateTransformation(SIGMA_EXT_STATE, True), identifier=SIGMA_EXT_STATE
-    )
-    placeholders = ProcessingPipeline(
-        items=[marker, *profile_processing_items(profile)],
-        vars=identity_vars(profile),
-        name="sigma_ext_profile",
-    )
-    return placeholders + mapping.pipeline()
+    """Profile placeholders first, then the mapping file (a new pipeline of the items made
+    once per mapping and profile; see ``Mapping.pipeline``)."""
+    made = mapping._placeholders.get(id(profile))
+    if made is None:
+        marker = ProcessingItem(
+            SetStateTransformation(SIGMA_EXT_STATE, True), identifier=SIGMA_EXT_STATE
+        )
+        placeholders = ProcessingPipeline(
+            items=[marker, *profile_processing_items(profile)],
+            vars=identity_vars(profile),
+            name="sigma_ext_profile",
+        )
+        made = mapping._placeholders[id(profile)] = (profile, placeholders)
+    return made[1] + mapping._parsed
 
 
 def compile_problems(
