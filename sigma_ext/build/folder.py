@@ -69,7 +69,6 @@ from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.correlations import CorrelationFile, load_correlations
 from sigma_ext.content.mappings import state_value
 from sigma_ext.problems import ProblemsFound
-from sigma_ext.reference.engine import NativeCompilation
 from sigma_ext.sources.catalogue import source_named
 
 
@@ -393,19 +392,17 @@ def build(
     splunk_es: bool = False,
     *,
     results: list[Compiled] | None = None,
-    native: NativeCompilation | None = None,
 ) -> BuildResult:
     """Compile everything; on any content error raise ProblemsFound and write nothing.
 
     An ``out`` that is not a previous build raises OutputRefused before anything is compiled.
-    ``results`` (``compile_all(corpus)``) and ``native`` (``compile_native(corpus)``) are the
-    compilations of this corpus when the caller already has them (several builds of one
-    corpus, in other tuning modes, compile it once); they are made here when None.
+    ``results`` are ``compile_all(corpus)`` when the caller already has them (several builds
+    of one corpus, in other tuning modes, compile it once); they are made here when None.
     """
     check_output(out)
     if results is None:
         results = compile_all(corpus)
-    errors = check_compilation(corpus, results, native)
+    errors = check_compilation(corpus, results)
     # the correlation files' problems (an unknown ATT&CK tag, a missing setting) with the rules'
     correlations, correlation_problems = load_correlations(corpus.correlations_root, corpus.profile)
     errors = sorted(errors + correlation_problems)
