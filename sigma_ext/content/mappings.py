@@ -14,9 +14,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import SetStateTransformation
+from sigma.rule import SigmaRule
 
 from sigma_ext.content import gke_method
 from sigma_ext.content.placeholders import identity_vars, profile_processing_items
@@ -38,11 +40,15 @@ class Mapping:
         """A fresh pipeline object (pySigma pipelines keep state between conversions).
 
         The file is parsed into pipeline items once; each pipeline holds those same items, as a
-        pySigma backend applies the same items to every rule it converts. An item belongs to
-        the pipeline made last (``ProcessingPipeline.__add__`` detaches and re-attaches them
-        the same way), so a pipeline is applied before the next one of this mapping is made.
+        pySigma backend applies the same items to every rule it converts. An item writes its
+        state into one pipeline, the one made last (``ProcessingPipeline.__add__`` detaches and
+        re-attaches them so); a pipeline made here takes them back whenever it is applied.
         """
-        return ProcessingPipeline() + self._parsed
+        parsed = self._parsed
+        fresh = _OwnItems() + parsed  # ``+`` detaches the items from the last pipeline
+        fresh.name, fresh.priority = parsed.name, parsed.priority
+        fresh.allowed_backends = parsed.allowed_backends
+        return fresh
 
     @cached_property
     def _parsed(self) -> ProcessingPipeline:
@@ -64,13 +70,23 @@ class Mapping:
         return set()
 
 
+class _OwnItems(ProcessingPipeline):
+    """A pipeline whose items, shared with the other pipelines of its mapping, are attached to
+    it again each time it is applied (an item keeps the state it sets in its pipeline)."""
+
+    def apply(self, rule: SigmaRule | SigmaCorrelationRule) -> SigmaRule | SigmaCorrelationRule:
+        self._clear_pipeline()
+        self.set_pipeline()
+        return super().apply(rule)
+
+
 def _pipeline(path: Path, data: Any) -> ProcessingPipeline:
     """What ``ProcessingPipeline.from_yaml(text, source_path=path)`` gives, from data already
     parsed: template vars may only come from the mapping's own directory."""
     gke_method.register()
     if not isinstance(data, dict):
         raise TypeError(f"a pipeline is a mapping, not {type(data).__name__}")
-    return ProcessingPipeline.from_dict(
+    return _OwnItems.from_dict(
         copy.deepcopy(data), vars_allowed_paths=(str(path.resolve().parent),)
     )
 
@@ -149,14 +165,14 @@ def stray_overrides(overrides: Path, target_dirs: list[str]) -> list[Problem]:
 
 
 def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipeline:
-    """Profile placeholders first, then the mapping file (a new pipeline of the items made
-    once per mapping and profile; see ``Mapping.pipeline``)."""
+    """Profile placeholders first, then the mapping file: a new pipeline of the items made
+    once per mapping and profile, which it takes back when it is applied (``Mapping.pipeline``)."""
     made = mapping._placeholders.get(id(profile))
     if made is None:
         marker = ProcessingItem(
             SetStateTransformation(SIGMA_EXT_STATE, True), identifier=SIGMA_EXT_STATE
         )
-        placeholders = ProcessingPipeline(
+        placeholders = _OwnItems(
             items=[marker, *profile_processing_items(profile)],
             vars=identity_vars(profile),
             name="sigma_ext_profile",
