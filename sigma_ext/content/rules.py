@@ -265,11 +265,19 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
         for index, tag in enumerate(tags if isinstance(tags, list) else [])
         for unknown in unknown_tags([str(tag)])
     ]
-    item_problems, bad_keys = _item_problems(rule_file)
+    item_problems: list[Problem] = []
     try:
-        rule = rule_file.parsed if not bad_keys else _without(rule_file, bad_keys).fresh()
+        rule = rule_file.parsed
     except SigmaError as error:
-        return problems + (item_problems or [_at_detection(rule_file, error)])
+        # the rule parses whole when every detection key does: only a rule that does not is
+        # searched key by key, for every key pySigma refuses, each at its line
+        item_problems, bad_keys = _item_problems(rule_file)
+        if not bad_keys:
+            return [*problems, _at_detection(rule_file, error)]
+        try:
+            rule = _without(rule_file, bad_keys).fresh()
+        except SigmaError:
+            return problems + item_problems
     condition_problems = _condition_problems(rule_file, rule)
     problems.extend(item_problems + condition_problems)
     known = [k for k in data if k in FIELD_ORDER]
