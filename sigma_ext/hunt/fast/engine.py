@@ -49,6 +49,7 @@ from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.fast.present import present_plans, sources_in
 from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
+from sigma_ext.hunt.fast.text_scan import TextScan, starts_as_text_log
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, grouper_of_file, hunt_file
@@ -101,6 +102,10 @@ class FastHunt:
         # the reference engine, and so may be judged there without being scanned
         # (sigma_ext.hunt.spool)
         judged = [plan.source for plan in self.plans]
+        # a runtime text log is parsed and judged in DuckDB too (sigma_ext.hunt.fast.text_scan)
+        self.text_scan = TextScan.build(engine, source)
+        if self.text_scan is not None:
+            judged.append(self.text_scan.source)
         if source is None and self.plans:
             start = SOURCES.index(self.plans[0].source) + 1
             judged += SOURCES[start : start + len(self.envelopes)]
@@ -220,6 +225,17 @@ class FastHunt:
             yield from hunt_file(self.engine, path, source, progress, summary)
             return
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
+            if self.text_scan is not None and starts_as_text_log(path, sources):
+                con = self.connect()
+                try:
+                    text = self.text_scan.hunt(con, path, Path(folder), summary, source)
+                    if text is not None:
+                        yield from text
+                        if progress is not None:
+                            progress("scan", 100.0)
+                        return
+                finally:
+                    con.close()
             passed = None
             if self.prefilter is not None:
                 passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
