@@ -27,7 +27,6 @@ not add up to its lines; the file is then hunted the usual way.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +46,7 @@ from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.correlation_engine import BaseRuleFile
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import Source, recognize, source_named
-from sigma_ext.sources.runtime_logs import KLOG, LEVELS, LOGRUS, MESSAGES, PREFIX, UNQUOTE
+from sigma_ext.sources.runtime_logs import KLOG, LOGRUS, MESSAGES, PREFIX, parse_runtime_line
 
 SOURCE = "container_runtime"
 _SPACE = " \\t\\n\\r\\f\\v\\x1c-\\x1f"
@@ -55,7 +54,8 @@ _SPACE = " \\t\\n\\r\\f\\v\\x1c-\\x1f"
 
 
 def re2(pattern: str) -> str:
-    """A Python pattern as RE2 with the same meaning on ASCII text, its named groups plain."""
+    """A Python pattern as RE2 with the same meaning on ASCII text, its groups not capturing
+    (a boolean match runs faster without)."""
     out: list[str] = []
     at, in_class = 0, False
     while at < len(pattern):
@@ -85,7 +85,7 @@ def re2(pattern: str) -> str:
             in_class = False
         out.append(char)
         at += 1
-    return re.sub(r"\(\?P<\w+>", "(", "".join(out))
+    return re.sub(r"\(\?P<\w+>", "(?:", "".join(out))
 
 
 def _groups(pattern: re.Pattern[str]) -> list[str]:
@@ -111,7 +111,6 @@ CLAIM = (
 """RE2 that matches exactly the ASCII lines ``parse_runtime_line`` makes events: a logrus body
 after any prefix, a klog body after none or kubelet's (the rest of a line always matches)."""
 
-_BASE_FIELDS = ("log", "host", "time", "level", "message", "runtime")
 _MESSAGE_FIELDS = ("action", *sorted({g for m in MESSAGES for g in _groups(m.pattern)}))
 
 
@@ -177,107 +176,45 @@ def message_gate(rules: list[tuple[RuleFile, SigmaRule]]) -> frozenset[int] | No
     return frozenset(gate)
 
 
-def _field_sql(name: str) -> str:
-    """One event field in SQL over ``p`` (prefix), ``l`` (logrus), ``k`` (klog), ``message``
-    and ``m`` (the index of the message matched)."""
-    if name == "log":
-        return "p.body"
-    if name == "host":
-        return "nullif(p.host, '')"
-    if name == "time":
-        return "CASE WHEN logrus THEN l.time ELSE k.day || ' ' || k.time END"
-    if name == "level":
-        cases = " ".join(f"WHEN '{s}' THEN '{level}'" for s, level in LEVELS.items())
-        return f"CASE WHEN logrus THEN l.level ELSE CASE k.severity {cases} END END"
-    if name == "message":
-        return "message"
-    if name == "runtime":
-        known = " ".join(f"WHEN {n} THEN '{m.runtime}'" for n, m in enumerate(MESSAGES))
-        return (
-            f"CASE m {known} ELSE CASE WHEN p.process <> '' THEN p.process "
-            "WHEN logrus AND crio_only THEN 'crio' WHEN logrus THEN 'containerd' "
-            "ELSE 'kubelet' END END"
-        )
-    if name == "action":
-        actions = " ".join(f"WHEN {n} THEN {sql_string(m.action)}" for n, m in enumerate(MESSAGES))
-        return f"CASE m {actions} END"
-    cases = " ".join(
-        f"WHEN {n} THEN regexp_extract(message, {sql_string(re2(m.pattern.pattern))}, "
-        f"{m.pattern.groupindex[name]})"
-        for n, m in enumerate(MESSAGES)
-        if name in m.pattern.groupindex
-    )
-    return f"CASE m {cases} END"
-
-
-def scan_sql(reader: str, fields: list[str], gate: frozenset[int] | None) -> str:
+def scan_sql(reader: str, gate: frozenset[int] | None) -> str:
     """Per line, in file order: ``code`` (``E`` an event, ``R`` for the reference engine, NULL
-    blank), ``key`` (an event's projection, the JSON list of ``fields``' values; NULL for an
-    event the gate shows no rule fires on) and ``n`` (its length in bytes)."""
+    blank), ``n`` (its length in bytes) and ``text``, the line of an event some rule may fire
+    on (NULL for the events the gate shows no rule fires on)."""
     literals = sorted({_literal(MESSAGES[n].pattern.pattern) for n in gate or ()})
-    if gate is None or not set(fields) <= set(_MESSAGE_FIELDS) or not all(literals):
+    if gate is None or not all(literals):
         parse = "code = 'E'"
     elif not gate:
         parse = "FALSE"
     else:
-        tests = " OR ".join(f"contains(t, {sql_string(w)})" for w in literals)
-        parse = f"code = 'E' AND ({tests})"
+        # a logrus message is unquoted: the line holds its text once backslashes are removed
+        parse = (
+            "code = 'E' AND ("
+            + " OR ".join(f"contains(t, {sql_string(w)})" for w in literals)
+            + ")"
+        )
     unescaped = "CASE WHEN contains(line, '\\') THEN replace(line, '\\', '') ELSE line END"
-    prefix = ", ".join(sql_string(g) for g in _groups(PREFIX))
-    logrus = ", ".join(sql_string(g) for g in _groups(LOGRUS))
-    klog = ", ".join(sql_string(g) for g in _groups(KLOG))
-    runtimes = {
-        "containerd": "logrus AND (p.process IN ('containerd', 'kubelet') "
-        "OR (p.process = '' AND NOT crio_only))",
-        "crio": "logrus AND p.process IN ('crio', 'kubelet', '')",
-        "kubelet": "NOT logrus AND k.severity <> '' AND p.process IN ('', 'kubelet')",
-    }
-    which = " ".join(
-        f"WHEN ({runtimes[m.runtime]}) AND regexp_matches(message, "
-        f"{sql_string(re2(m.pattern.pattern))}) THEN {n}"
-        for n, m in enumerate(MESSAGES)
-    )
-    key = "to_json([" + ", ".join(_field_sql(f) for f in fields) + "]::VARCHAR[])"
-    unquote = f"regexp_replace(l.msg, {sql_string(UNQUOTE.pattern)}, '\\1', 'g')"
     return f"""
-WITH lines AS (
-  SELECT line, coalesce(strlen(line), 0) AS n,
-    CASE WHEN line IS NULL THEN NULL
-      WHEN strlen(line) = length(line) AND regexp_matches(line, {sql_string(CLAIM)}) THEN 'E'
-      ELSE 'R' END AS code
-  FROM {reader}),
-unescaped AS (SELECT *, CASE WHEN code = 'E' THEN {unescaped} END AS t FROM lines),
-gated AS (SELECT line, n, code, coalesce({parse}, FALSE) AS parse FROM unescaped),
-prefixed AS (
-  SELECT *, CASE WHEN parse THEN
-    regexp_extract(line, {sql_string(re2(PREFIX.pattern))}, [{prefix}]) END AS p
-  FROM gated),
-bodies AS (
-  SELECT *,
-    CASE WHEN parse THEN regexp_extract(p.body, {sql_string(re2(LOGRUS.pattern))}, [{logrus}])
-      END AS l,
-    CASE WHEN parse THEN regexp_extract(p.body, {sql_string(re2(KLOG.pattern))}, [{klog}])
-      END AS k
-  FROM prefixed),
-flags AS (
-  SELECT *, l.level <> '' AS logrus,
-    p.process = '' AND contains(l.rest, 'name=/runtime.v1') AS crio_only
-  FROM bodies),
-messages AS (SELECT *, CASE WHEN logrus THEN {unquote} ELSE k.msg END AS message FROM flags),
-matched AS (SELECT *, CASE WHEN parse THEN CASE {which} END END AS m FROM messages)
-SELECT code, CASE WHEN parse THEN {key} END AS key, n FROM matched
+SELECT code, n, CASE WHEN {parse} THEN line END AS text FROM (
+  SELECT *, CASE WHEN code = 'E' THEN {unescaped} END AS t FROM (
+    SELECT line, coalesce(strlen(line), 0) AS n,
+      CASE WHEN line IS NULL THEN NULL
+        WHEN strlen(line) = length(line) AND regexp_matches(line, {sql_string(CLAIM)}) THEN 'E'
+        ELSE 'R' END AS code
+    FROM {reader}))
 """
 
 
 class TextScan:
     """The runtime log's rules, ready to judge a file of its lines in DuckDB."""
 
-    def __init__(self, engine: ReferenceEngine, source: Source, fields: list[str]) -> None:
+    def __init__(self, engine: ReferenceEngine, source: Source, read: frozenset[str]) -> None:
         self.engine = engine
         self.source = source
-        self.fields = fields
+        self.read = read
+        """The rules' fields: an event's projection holds the keys they name."""
         rules = [(e.rule_file, e.compiled.rule) for e in engine.rules_for(source)]
         self.gate = message_gate(rules)
+        self.sql: str | None = None
 
     @classmethod
     def build(cls, engine: ReferenceEngine, forced: Source | None) -> TextScan | None:
@@ -286,18 +223,18 @@ class TextScan:
         source = source_named(SOURCE)
         if forced is not None and forced is not source:
             return None
-        loaded = engine.rules_for(source)
         names: set[str] = set()
-        for entry in loaded:
+        for entry in engine.rules_for(source):
             rule = entry.compiled.rule
             if isinstance(entry.rule_file, BaseRuleFile) or any(
                 _has_keywords(d) for d in rule.detection.detections.values()
             ):
                 return None
             names |= rule_fields(rule)
-        universe = (*_BASE_FIELDS, *_MESSAGE_FIELDS)
-        fields = [f for f in universe if any(n == f or n.startswith(f + ".") for n in names)]
-        return cls(engine, source, fields)
+        return cls(engine, source, frozenset(names))
+
+    def _reads(self, key: str) -> bool:
+        return any(n == key or n.startswith(key + ".") for n in self.read)
 
     def hunt(
         self,
@@ -313,13 +250,11 @@ class TextScan:
         codes = folder / "text-codes.parquet"
         reader = (
             f"read_csv({sql_string(str(path))}, columns={{'line': 'VARCHAR'}}, delim=chr(31), "
-            "quote='', escape='', header=false, auto_detect=false)"
+            "quote='', escape='', header=false, auto_detect=false, new_line='\\n')"
         )
         target = sql_string(str(codes))
         try:
-            con.execute(
-                f"COPY ({scan_sql(reader, self.fields, self.gate)}) TO {target} (FORMAT parquet)"
-            )
+            con.execute(f"COPY ({scan_sql(reader, self.gate)}) TO {target} (FORMAT parquet)")
         except (duckdb.Error, UnicodeDecodeError):
             return None
         table = f"read_parquet({target}, file_row_number = true)"
@@ -330,46 +265,47 @@ class TextScan:
         rows, length, events = int(found[0]), int(found[1] or 0), int(found[2])
         if not running.all_lines_read(path, rows, length):
             return None
-        fired: dict[str, list[RuleFile]] = {}
-        keys = con.execute(f"SELECT DISTINCT key FROM {table} WHERE key IS NOT NULL").fetchall()
-        for (key,) in keys:
-            event = {
-                f: v for f, v in zip(self.fields, json.loads(key), strict=True) if v is not None
-            }
-            matched = self.engine.match(event, self.source)
-            if matched:
-                fired[key] = matched
         if summary is not None and events:
             summary.sources[self.source.name] += events
-        con.execute("CREATE OR REPLACE TEMP TABLE fired (key VARCHAR)")
-        if fired:
-            con.executemany("INSERT INTO fired VALUES (?)", [[k] for k in fired])
         result = con.execute(
-            f"SELECT file_row_number + 1, code, key FROM {table} WHERE code = 'R' "
-            "OR key IN (SELECT key FROM fired) ORDER BY 1"
+            f"SELECT file_row_number + 1, code, text FROM {table} "
+            "WHERE code = 'R' OR text IS NOT NULL ORDER BY 1"
         )
-        return self._items(result, path, fired, summary, forced)
+        return self._items(result, path, summary, forced)
 
     def _items(
         self,
         result: duckdb.DuckDBPyConnection,
         path: Path,
-        fired: dict[str, list[RuleFile]],
         summary: FileSummary | None,
         forced: Source | None,
     ) -> Iterator[Hit | BadLine]:
+        """The reference verdicts: a line left to it read from the file; an event's from its
+        projection, judged once."""
         lines = running.LineReader(path)
-        made: dict[str, list[Hit]] = {}
+        reads: dict[str, bool] = {}
+        judged: dict[tuple[tuple[str, Any], ...], list[Hit]] = {}
         try:
             while batch := result.fetchmany(10_000):
-                for number, code, key in batch:
+                for number, code, text in batch:
                     if code == "R":
                         raw = lines.get(number)
                         yield from evaluate_line(self.engine, path, number, raw, forced, summary)
                         continue
-                    if key not in made:
-                        made[key] = [Hit.of(rule_file, path, 0) for rule_file in fired[key]]
-                    for hit in made[key]:
+                    event = parse_runtime_line(text)
+                    assert event is not None, f"{path}:{number}: CLAIM disagrees with the parser"
+                    projection = []
+                    for key, value in event.items():
+                        if (read := reads.get(key)) is None:
+                            read = reads[key] = self._reads(key)
+                        if read:
+                            projection.append((key, value))
+                    known = tuple(sorted(projection))
+                    hits = judged.get(known)
+                    if hits is None:
+                        matched = self.engine.match(dict(known), self.source)
+                        hits = judged[known] = [Hit.of(r, path, 0) for r in matched]
+                    for hit in hits:
                         yield hit.at(number)
         finally:
             lines.close()
