@@ -114,8 +114,8 @@ class FastInputs:
     def _in_place(self, found: Input) -> bool:
         if found.gzip or found.batch or found.grouper is not None or found.signature is None:
             return False
-        small = found.path.stat().st_size < SMALL
-        if small and (self.fast.text_scan is None or found.path.stat().st_size < SMALL_TEXT):
+        size = found.path.stat().st_size
+        if size < SMALL and (self.fast.text_scan is None or size < SMALL_TEXT):
             return False
         with found.path.open("rb") as probe:
             if probe.read(len(BOM)) == BOM:
@@ -123,10 +123,13 @@ class FastInputs:
             probe.seek(0)
             first = read_line(probe.readline(FIRST_LINE))
         if not isinstance(first, dict):
-            return True
+            return size >= SMALL
         recognised = self.source or recognize(first)
-        if small:  # a runtime text log: DuckDB parses it (sigma_ext.hunt.fast.text_scan)
-            return recognised is not None and recognised.name == TEXT_SOURCE
+        if recognised is not None and recognised.name == TEXT_SOURCE:
+            # a runtime text log: DuckDB reads its lines (sigma_ext.hunt.fast.text_scan)
+            return self.fast.text_scan is not None
+        if size < SMALL:
+            return False
         # a file of events the SQL hands back (CloudTrail, Docker, a text log...) is spooled:
         # the spool judges them as it reads them, without a scan
         return recognised is None or recognised.name in self.fast.sql_sources

@@ -95,7 +95,11 @@ UNQUOTE = re.compile(r"\\(.)")
 
 
 def _unquote(text: str) -> str:
-    return UNQUOTE.sub(r"\1", text)
+    return UNQUOTE.sub(_escaped, text) if "\\" in text else text
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return found.group(1)
 
 
 def parse_runtime_line(line: str) -> Event | None:

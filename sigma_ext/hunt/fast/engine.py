@@ -102,10 +102,9 @@ class FastHunt:
         # the reference engine, and so may be judged there without being scanned
         # (sigma_ext.hunt.spool)
         judged = [plan.source for plan in self.plans]
-        # a runtime text log is parsed and judged in DuckDB too (sigma_ext.hunt.fast.text_scan)
+        # a runtime text log scanned in place is parsed and judged in DuckDB too
+        # (sigma_ext.hunt.fast.text_scan); the spool judges its lines as it reads them
         self.text_scan = TextScan.build(engine, source)
-        if self.text_scan is not None:
-            judged.append(self.text_scan.source)
         if source is None and self.plans:
             start = SOURCES.index(self.plans[0].source) + 1
             judged += SOURCES[start : start + len(self.envelopes)]
