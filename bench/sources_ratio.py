@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from audit_corpus import write_corpus  # noqa: E402
+from backgrounds import BACKGROUNDS  # noqa: E402
 from envelopes import wrap_corpus  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs  # noqa: E402
@@ -105,6 +106,18 @@ def drawn(source: str, count: int, seed: int) -> list[str]:
             line = DUMPS(event)
         out.append(line)
     return out
+
+
+def realistic(source: str, count: int, seed: int) -> list[str]:
+    """``count`` events of a source as an export holds them: ``drawn`` from the fixtures, mixed
+    (seeded) with the benign background of ``backgrounds.BACKGROUNDS`` in its share."""
+    share, write = BACKGROUNDS[source]
+    rng = random.Random(seed + 1000)
+    background = round(count * share)
+    benign = [json.loads(line) for line in fixture_events(source, "benign") if line[:1] == "{"]
+    lines = drawn(source, count - background, seed) + write(benign, rng, background)
+    rng.shuffle(lines)
+    return lines
 
 
 def write_lines(path: Path, lines: list[str]) -> None:
@@ -178,15 +191,17 @@ def build_cases(folder: Path, scale: float, seed: int, sample: int, only: set[st
         ("docker", "docker_events"),
         ("runtime", "container_runtime"),
     ):
-        if not wanted(name):
-            continue
-        events = drawn(source, others, seed)
-        suffix = ".log" if source == "container_runtime" else ".jsonl"
-        path, small = folder / f"{name}{suffix}", folder / f"{name}.sample{suffix}"
-        write_lines(path, events)
-        write_lines(small, events[:sample])
-        bare = bare_text(path) if suffix == ".log" else bare_json(path)
-        cases.append(Case(name, [path], bare, [small], others))
+        for dense in (False, True):
+            case = f"{name}-dense" if dense else name
+            if not wanted(case):
+                continue
+            events = drawn(source, others, seed) if dense else realistic(source, others, seed)
+            suffix = ".log" if source == "container_runtime" else ".jsonl"
+            path, small = folder / f"{case}{suffix}", folder / f"{case}.sample{suffix}"
+            write_lines(path, events)
+            write_lines(small, events[:sample])
+            bare = bare_text(path) if suffix == ".log" else bare_json(path)
+            cases.append(Case(case, [path], bare, [small], others))
 
     if wanted("cloudtrail-s3") or wanted("cloudtrail-gz"):
         records = drawn("aws_cloudtrail", others, seed)
