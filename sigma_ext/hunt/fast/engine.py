@@ -236,10 +236,14 @@ class FastHunt:
                 finally:
                     con.close()
             passed = None
-            if self.prefilter is not None:
-                passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
             if sources is None:
                 sources = sources_in(path, self.forced)
+            # the prefilter sets aside only its own sources' events: on a file of others it
+            # would pass its first chunk on and give up
+            if self.prefilter is not None and (
+                source is not None or not sources.isdisjoint(self.prefilter.sources)
+            ):
+                passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
             select = self.typed_select_for(sources)
             if passed is None:
                 yield from self._hunt_scanned(path, path, Path(folder), progress, summary, select)
