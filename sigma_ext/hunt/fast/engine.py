@@ -225,16 +225,16 @@ class FastHunt:
             return
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
             if self.text_scan is not None and starts_as_text_log(path, sources):
-                con = self.connect()
-                try:
-                    text = self.text_scan.hunt(con, path, Path(folder), summary, source)
-                    if text is not None:
-                        yield from text
-                        if progress is not None:
-                            progress("scan", 100.0)
-                        return
-                finally:
-                    con.close()
+                config: dict[str, str | int] = {
+                    "threads": self.threads,
+                    "memory_limit": self.memory_limit,
+                }
+                text = self.text_scan.hunt(path, Path(folder), summary, source, config)
+                if text is not None:
+                    yield from text
+                    if progress is not None:
+                        progress("scan", 100.0)
+                    return
             passed = None
             if sources is None:
                 sources = sources_in(path, self.forced)

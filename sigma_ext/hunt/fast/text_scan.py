@@ -27,6 +27,7 @@ not add up to its lines; the file is then hunted the usual way.
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,15 +239,36 @@ class TextScan:
 
     def hunt(
         self,
-        con: duckdb.DuckDBPyConnection,
         path: Path,
         folder: Path,
         summary: FileSummary | None,
         forced: Source | None,
+        config: dict[str, str | int],
     ) -> Iterator[Hit | BadLine] | None:
-        """Every hit and bad line of ``path``; None when this scan cannot read the file."""
+        """Every hit and bad line of ``path``; None when this scan cannot read the file.
+        ``config``: DuckDB's (threads, memory limit)."""
         if is_gzip(path) or _has_carriage_return(path):
             return None
+        # no macros, no settings beyond the defaults (rows keep their order): the scan needs
+        # none of the JSON scans' (``running.connect``)
+        con = duckdb.connect(config={**config, "preserve_insertion_order": True})
+        try:
+            result = self._scan(con, path, folder, summary)
+        except BaseException:
+            con.close()
+            raise
+        if result is None:
+            con.close()
+            return None
+        return self._items(con, result, path, summary, forced)
+
+    def _scan(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        folder: Path,
+        summary: FileSummary | None,
+    ) -> duckdb.DuckDBPyConnection | None:
         codes = folder / "text-codes.parquet"
         reader = (
             f"read_csv({sql_string(str(path))}, columns={{'line': 'VARCHAR'}}, delim=chr(31), "
@@ -271,10 +293,11 @@ class TextScan:
             f"SELECT file_row_number + 1, code, text FROM {table} "
             "WHERE code = 'R' OR text IS NOT NULL ORDER BY 1"
         )
-        return self._items(result, path, summary, forced)
+        return result
 
     def _items(
         self,
+        con: duckdb.DuckDBPyConnection,
         result: duckdb.DuckDBPyConnection,
         path: Path,
         summary: FileSummary | None,
@@ -309,14 +332,15 @@ class TextScan:
                         yield hit.at(number)
         finally:
             lines.close()
+            con.close()
 
 
 def _has_carriage_return(path: Path) -> bool:
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            if b"\r" in chunk:
-                return True
-    return False
+        if path.stat().st_size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(b"\r") >= 0
 
 
 SMALL_TEXT = 64 << 10
