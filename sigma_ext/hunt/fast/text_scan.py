@@ -50,42 +50,52 @@ from sigma_ext.sources.catalogue import Source, recognize, source_named
 from sigma_ext.sources.runtime_logs import KLOG, LOGRUS, MESSAGES, PREFIX, parse_runtime_line
 
 SOURCE = "container_runtime"
-_SPACE = " \\t\\n\\r\\f\\v\\x1c-\\x1f"
-"""What Python's ``\\s`` matches in ASCII text (RE2's lacks ``\\v`` and ``\\x1c-\\x1f``)."""
+
+
+def _ascii_class(atom: str) -> str:
+    """The ASCII characters Python's ``re`` matches with ``atom`` (a class, an escape such as
+    ``\\s``, or ``.``), as an RE2 class of byte ranges: the same meaning on ASCII text by
+    construction, and a small automaton (no UTF-8 sequences for a negated class)."""
+    members = [code for code in range(128) if re.fullmatch(atom, chr(code))]
+    ranges: list[tuple[int, int]] = []
+    for code in members:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return (
+        "["
+        + "".join(f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges)
+        + "]"
+    )
 
 
 def re2(pattern: str) -> str:
-    """A Python pattern as RE2 with the same meaning on ASCII text, its groups not capturing
-    (a boolean match runs faster without)."""
+    """A Python pattern as RE2 with the same meaning on ASCII text: every class, class escape
+    and ``.`` spelled as the ASCII characters Python matches with it, groups not capturing (a
+    boolean match runs faster without)."""
     out: list[str] = []
-    at, in_class = 0, False
+    at = 0
     while at < len(pattern):
         char = pattern[at]
-        if char == "\\":
-            escaped = pattern[at + 1]
-            if escaped == "s":
-                out.append(_SPACE if in_class else f"[{_SPACE}]")
-            elif escaped == "S":
-                if in_class:
-                    raise ValueError(f"\\S in a class: {pattern}")
-                out.append(f"[^{_SPACE}]")
-            else:
-                out.append(pattern[at : at + 2])
+        if char == "[":
+            end = at + 1
+            end += pattern[end] == "^"
+            end += pattern[end] == "]"
+            while pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            out.append(_ascii_class(pattern[at : end + 1]))
+            at = end + 1
+        elif char == "\\":
+            escape = pattern[at : at + 2]
+            out.append(_ascii_class(escape) if escape[1] in "dDwWsS" else escape)
             at += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
+        elif char == ".":
+            out.append(_ascii_class("."))
+            at += 1
+        else:
             out.append(char)
             at += 1
-            for opener in "^]":
-                if pattern[at] == opener:
-                    out.append(opener)
-                    at += 1
-            continue
-        if char == "]" and in_class:
-            in_class = False
-        out.append(char)
-        at += 1
     return re.sub(r"\(\?P<\w+>", "(?:", "".join(out))
 
 
