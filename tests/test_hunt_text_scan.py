@@ -6,6 +6,7 @@ the usual path."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.text_scan import CLAIM, SMALL_TEXT, TextScan
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
-from sigma_ext.sources.runtime_logs import parse_runtime_line
+from sigma_ext.sources.runtime_logs import LOGRUS, parse_runtime_line
 
 from .conftest import ROOT, examples
 from .test_hunt_shapes import both
@@ -215,3 +216,19 @@ def test_every_event_a_rule_fires_on_passes_the_gate(
     row = con.execute(sql, [line]).fetchone()
     assert row is not None
     assert row[0] != "E" or row[2] == line
+
+
+_ALTERNATION = re.compile(
+    r'^time="(?P<time>[^"]*)" level=(?P<level>[a-z]+) msg="(?P<msg>(?:[^"\\]|\\.)*)"(?P<rest>.*)$'
+)
+
+
+@settings(max_examples=examples(400))
+@given(parts=st.lists(_PARTS, min_size=1, max_size=12))
+def test_the_unrolled_message_loop_reads_what_the_alternation_reads(parts: list[str]) -> None:
+    # LOGRUS spells the quoted message as runs of plain characters and escapes, which
+    # Python's re matches faster than an alternation per character
+    line = "".join(parts)
+    for body in (line, line.split(": ", 1)[-1]):
+        found, expected = LOGRUS.match(body), _ALTERNATION.match(body)
+        assert (found and found.groupdict()) == (expected and expected.groupdict())

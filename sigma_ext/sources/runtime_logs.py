@@ -27,7 +27,9 @@ PREFIX = re.compile(
     r"(?P<process>containerd|crio|kubelet)\[\d+\]: )?(?P<body>.*)$"
 )
 LOGRUS = re.compile(
-    r'^time="(?P<time>[^"]*)" level=(?P<level>[a-z]+) msg="(?P<msg>(?:[^"\\]|\\.)*)"(?P<rest>.*)$'
+    # the quoted message: runs of plain characters and escapes (a loop unrolled for speed)
+    r'^time="(?P<time>[^"]*)" level=(?P<level>[a-z]+) '
+    r'msg="(?P<msg>[^"\\]*(?:\\.[^"\\]*)*)"(?P<rest>.*)$'
 )
 KLOG = re.compile(
     r"^(?P<severity>[IWEF])(?P<day>\d{4}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ "
