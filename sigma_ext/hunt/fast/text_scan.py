@@ -6,18 +6,18 @@ DuckDB pass over the file's lines (``read_csv`` of one VARCHAR column, the bare 
 writes for each line, in file order:
 
 * whether ``parse_runtime_line`` makes it an event (``CLAIM``: the parser's own regular
-  expressions, rewritten for RE2 by ``re2``, on lines of ASCII text, where RE2 and Python's
-  ``re`` agree once ``\\s`` and ``\\S`` are spelled out); any other non-blank line is left to the
-  reference engine, which reads it from the file;
-* for an event, the values of the fields the rules read (its *projection*), computed by the
-  parser's expressions in SQL, and only on lines that hold the text every rule needs
-  (``message_gate``: derived from the rules' positive tests, as ``sigma_ext.hunt.fast.gates``
-  does for JSON; the fields only a runtime message sets are absent elsewhere).
+  expressions, rewritten for RE2 by ``re2`` with every class spelled as the ASCII characters
+  Python's ``re`` matches with it, on lines of ASCII text); any other non-blank line is left to
+  the reference engine, which reads it from the file;
+* the line itself when it is an event some rule may fire on: one that holds the text of one of
+  the runtime messages every rule needs (``message_gate``, derived from the rules' positive
+  tests of the fields only a message sets, as ``sigma_ext.hunt.fast.gates`` does for JSON).
 
-The rules' verdict on an event depends only on the fields they read: each distinct projection
-is judged once by the reference engine, on an event holding just those fields, and its hits
-are placed on every line with that projection. So the verdicts are the reference engine's by
-construction, and the differential tests prove the SQL parser agrees with the Python one.
+The events are counted for the file's summary in SQL; only the lines passed on are parsed, by
+the Python parser itself. The rules' verdict on an event depends only on the fields they read:
+each distinct projection of an event on those fields is judged once by the reference engine,
+and its hits placed on every line with that projection. So the verdicts are the reference
+engine's by construction, and the differential tests prove the claim is the parser's.
 
 The scan declines (None, before anything is judged) when a rule reads what a projection does
 not hold (keywords, a correlation's base rule with its time and group), or the file is gzip,
@@ -159,7 +159,10 @@ def message_gate(rules: list[tuple[RuleFile, SigmaRule]]) -> frozenset[int] | No
     def test(name: str, values: list[Any]) -> frozenset[int] | None:
         if name not in _MESSAGE_FIELDS or not values:
             return None
-        if not all(isinstance(v, SigmaString) and not v.contains_special() for v in values):
+        # a plain, non-empty string: it tests a value that is there
+        if not all(
+            isinstance(v, SigmaString) and not v.contains_special() and str(v) for v in values
+        ):
             return None
         plain = {str(v).lower() for v in values}
         return frozenset(
@@ -225,7 +228,6 @@ class TextScan:
         """The rules' fields: an event's projection holds the keys they name."""
         rules = [(e.rule_file, e.compiled.rule) for e in engine.rules_for(source)]
         self.gate = message_gate(rules)
-        self.sql: str | None = None
 
     @classmethod
     def build(cls, engine: ReferenceEngine, forced: Source | None) -> TextScan | None:
