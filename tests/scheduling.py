@@ -82,9 +82,28 @@ COSTS = {
 }
 """Scope (a group, or a node id prefix of single tests): about how many seconds of CPU it takes.
 Measured per test (the process's CPU time and its children's, around each test's setup, call
-and teardown) in a whole run of the suite under the dev hypothesis profile; a session fixture's
+and teardown) in a whole run of the suite under the dev hypothesis profile (``CI_COSTS``: the
+properties under the ci one); a session fixture's
 cost lands on the first test of a worker to use it. Only the order matters: the figures need
 not be exact, nor kept up to date with every change."""
+
+
+CI_COSTS = {
+    "tests/test_correlations_hunt.py::test_generated_sequences_give_the_evaluators_hits": 15.1,
+    "tests/test_prefilter.py::test_generated_files_cut_in_any_chunks": 12.9,
+    "tests/test_compiled_queries_differential.py::test_ok_compilations_agree": 6.6,
+    "tests/test_hunt_duckdb.py::test_the_typed_scan_gets_the_reference_verdicts": 4.7,
+    "tests/test_compiled_queries_differential.py::test_elastic_registry_patterns_agree": 3.4,
+    "tests/test_hunt_duckdb.py::test_generated_events_get_the_reference_verdicts": 2.7,
+    "tests/test_schema_check.py::test_surely_valid_only_what_jsonschema_accepts": 2.7,
+    "tests/test_prefilter.py::test_a_line_the_prefilter_dismisses_is_quiet": 2.7,
+    "tests/test_hunt_fast_sources.py::test_generated_events_of_the_sql_sources": 2.6,
+    "tests/test_image_refs.py::test_patterns_agree_with_grammar_on_generated_references": 1.8,
+    "tests/test_profile_values.py::test_a_control_character_in_any_list_is_refused": 1.8,
+    "tests/test_hunt_envelopes.py::test_generated_events_in_envelopes_get_the_reference": 1.6,
+}
+"""The properties under the ci hypothesis profile (all their examples, about five times the
+dev profile's): their cost there, where it differs from ``COSTS``."""
 
 
 def group_of(nodeid: str) -> str | None:
@@ -94,15 +113,19 @@ def group_of(nodeid: str) -> str | None:
     return None
 
 
-def cost_of(scope: str) -> float:
-    """The known cost of a scope (``COSTS``, its longest matching prefix), else 0."""
-    known = [prefix for prefix in COSTS if scope.startswith(prefix)]
-    return COSTS[max(known, key=len)] if known else 0.0
+def cost_of(scope: str, thorough: bool = False) -> float:
+    """The known cost of a scope (its longest matching prefix in ``COSTS``, or in ``CI_COSTS``
+    first when the hypothesis profile is the thorough one), else 0."""
+    for table in (CI_COSTS, COSTS) if thorough else (COSTS,):
+        known = [prefix for prefix in table if scope.startswith(prefix)]
+        if known:
+            return table[max(known, key=len)]
+    return 0.0
 
 
-def longest_first(scopes: list[str]) -> list[str]:
+def longest_first(scopes: list[str], thorough: bool = False) -> list[str]:
     """The scopes by known cost, the longest first; those of equal cost in the order given."""
-    return sorted(scopes, key=lambda scope: -cost_of(scope))
+    return sorted(scopes, key=lambda scope: -cost_of(scope, thorough))
 
 
 class GroupScheduling(LoadScopeScheduling):
@@ -126,6 +149,8 @@ class GroupScheduling(LoadScopeScheduling):
     def _assign_work_unit(self, node: WorkerController) -> None:
         if self._order_queue:
             self._order_queue = False
-            ordered = longest_first(list(self.workqueue))
+            from .conftest import HYPOTHESIS_PROFILE
+
+            ordered = longest_first(list(self.workqueue), HYPOTHESIS_PROFILE == "ci")
             self.workqueue = OrderedDict((scope, self.workqueue[scope]) for scope in ordered)
         super()._assign_work_unit(node)

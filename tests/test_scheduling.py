@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 from .conftest import ROOT
-from .scheduling import COSTS, GROUPS, cost_of, group_of, longest_first
+from .scheduling import CI_COSTS, COSTS, GROUPS, cost_of, group_of, longest_first
 
 
 def test_every_known_cost_names_a_test_or_group_that_exists() -> None:
     """A renamed test leaves no stale entry behind (it would just be handed out late)."""
     groups = {f"group:{name}" for name in GROUPS.values()}
     stale = []
-    for scope in COSTS:
+    for scope in [*COSTS, *CI_COSTS]:
         if scope.startswith("group:"):
             if scope not in groups:
                 stale.append(scope)
@@ -53,3 +53,15 @@ def test_a_group_is_named_by_its_prefix() -> None:
         group_of("tests/test_packages.py::test_splunk_appinspect_x[macros-tags0]") == "appinspect"
     )
     assert group_of("tests/test_packages.py::test_other") is None
+
+
+def test_the_thorough_profile_hands_out_the_long_properties_first() -> None:
+    prop = (
+        "tests/test_prefilter.py::test_generated_files_cut_in_any_chunks_get_the_reference_verdicts"
+    )
+    build = (
+        "tests/test_content_repository.py::test_init_then_check_test_build_pass_in_the_repository"
+    )
+    assert longest_first([prop, build]) == [build, prop]
+    assert longest_first([build, prop], thorough=True) == [prop, build]
+    assert cost_of(build, thorough=True) == cost_of(build)
