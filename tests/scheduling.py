@@ -40,7 +40,7 @@ COSTS = {
     "group:test_plain_pysigma": 4.0,
     # single tests (a parametrized test: each of its cases)
     "tests/test_content_repository.py::test_init_then_check_test_build_pass_in_the_repository": 4.9,
-    "tests/test_packages.py::test_empty_and_globbing_lists_expand_to_the_inline_searches": 4.9,
+    "tests/test_packages.py::test_empty_and_globbing_lists_expand_to_the_inline_searches": 2.4,
     "tests/test_prefilter.py::test_every_fixture_gives_the_reference_verdicts_and_summary": 3.5,
     "tests/test_triage_output.py::test_esql_rules_keep_the_investigation_fields": 3.5,
     "tests/test_correlations_hunt.py::test_the_fixture_sequences_in_every_shape": 2.7,
