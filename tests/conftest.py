@@ -32,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,7 +87,14 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     """Distribute the tests over every core when pytest-xdist is there and no ``-n`` was given
     (an option in ``addopts`` would break ``-p no:xdist``), with the groups of
     ``tests/scheduling.py`` unless another ``--dist`` was given; a worker never distributes
-    again."""
+    again.
+
+    The run writes Python's bytecode caches (``__pycache__``, ignored by git) even where the
+    environment says not to (``PYTHONDONTWRITEBYTECODE``): without them each worker, and each
+    ``sigma-ext`` the tests start, compiles every module it imports again (measured: collecting
+    the suite took 5.5 s of CPU without them, 2.8 s with them, in every worker)."""
+    if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+        sys.dont_write_bytecode = False
     if not config.pluginmanager.hasplugin("xdist") or "PYTEST_XDIST_WORKER" in os.environ:
         return
     if config.getoption("numprocesses") is None and not config.getoption("collectonly"):

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.cli.main import main
 
-from .conftest import ROOT
+from .conftest import ROOT, Builds
 
 POD = {
     "kind": "Event",
@@ -123,10 +124,12 @@ def test_build_command_writes_outputs(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 def test_build_with_broken_profile_keeps_previous_output(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, example_builds: Builds
 ) -> None:
+    """The previous output: a copy of the run's shared build of the example profile in the
+    default tuning mode (what ``sigma-ext build --root <checkout>`` writes)."""
     out = tmp_path / "out"
-    assert run(capsys, "build", "--root", str(ROOT), "--out", str(out))[0] == 0
+    shutil.copytree(example_builds[DEFAULT_TUNING], out)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     bad = tmp_path / "bad.yml"
     shutil.copy(ROOT / "profiles" / "example.yml", bad)

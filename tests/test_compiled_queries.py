@@ -19,7 +19,7 @@ from sigma_ext.build.result import Compiled
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import Case, load_cases
 from sigma_ext.emulate import QueryError, Unsupported
-from sigma_ext.emulate.documents import DocumentSpecError, build_document, load_spec
+from sigma_ext.emulate.documents import Document, DocumentSpecError, build_document, load_spec
 from sigma_ext.emulate.verdict import query_matches
 from sigma_ext.targets import SIEM_TARGETS
 
@@ -65,6 +65,9 @@ def cases(corpus: Corpus) -> list[Case]:
 def runs(compiled: list[Compiled], cases: list[Case]) -> list[Run]:
     out = []
     by_source = {(c.rule.stem, c.target.name, c.source.name): c for c in compiled}
+    # the document a SIEM stores for a case depends on the target and the case, not on the rule:
+    # made once per (target, case) and given to every rule's query (documents are frozen)
+    documents: dict[tuple[str, int], Document | Exception] = {}
     for stored in compiled:
         # a shared result runs the query of the source it shares with, on its own documents
         result = stored
@@ -79,7 +82,7 @@ def runs(compiled: list[Compiled], cases: list[Case]) -> list[Run]:
                 continue
             expected = result.rule.stem in case.fires
             try:
-                document = build_document(stored.target.name, stored.source.name, case.event)
+                document = _document(documents, stored.target.name, case)
                 assert result.query is not None
                 assert result.language is not None
                 verdict: bool | None = query_matches(
@@ -90,6 +93,22 @@ def runs(compiled: list[Compiled], cases: list[Case]) -> list[Run]:
                 verdict, error = None, f"{type(problem).__name__}: {problem}"
             out.append(Run(result, case, expected, verdict, error))
     return out
+
+
+def _document(
+    documents: dict[tuple[str, int], Document | Exception], target: str, case: Case
+) -> Document:
+    """``build_document`` of the case for the target, made on first use (its error too)."""
+    key = (target, id(case))
+    if key not in documents:
+        try:
+            documents[key] = build_document(target, case.source, case.event)
+        except (Unsupported, QueryError, DocumentSpecError) as problem:
+            documents[key] = problem
+    made = documents[key]
+    if isinstance(made, Exception):
+        raise made
+    return made
 
 
 def _known_misses() -> dict[tuple[str, str, str, str], dict[str, str]]:

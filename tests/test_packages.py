@@ -464,8 +464,12 @@ def test_inline_mode_ships_no_macros(builds: dict[str, Path]) -> None:
     assert not [name for name, s in searches.items() if "`" in s["search"]]
 
 
-def test_empty_and_globbing_lists_expand_to_the_inline_searches(tmp_path: Path) -> None:
-    """An empty list and a list mixing globs with exact names, in every mode."""
+@pytest.mark.parametrize("mode", ["macros", "lookups"])
+def test_empty_and_globbing_lists_expand_to_the_inline_searches(
+    mode: TuningMode, tmp_path: Path
+) -> None:
+    """An empty list and a list mixing globs with exact names, in every mode (a build each: a
+    test per mode, which two workers share)."""
     profile = (ROOT / "profiles" / "example.yml").read_text()
     profile = profile.replace(
         "k8s_authorized_creators:\n  - breakglass-admin@corp.example\n",
@@ -479,28 +483,27 @@ def test_empty_and_globbing_lists_expand_to_the_inline_searches(tmp_path: Path) 
     path = tmp_path / "profile.yml"
     path.write_text(profile)
     corpus = load_corpus(ROOT, path)
-    for mode in ("macros", "lookups"):
-        made = build(corpus, tmp_path / mode, mode)  # compile_all(corpus), then the build
-        out = made.out
-        macros = conf(out, "default/macros.conf")
-        searches = conf(out, "default/savedsearches.conf")
-        for compiled in made.results:
-            if compiled.target.name != "splunk" or compiled.query is None:
-                continue
-            body = searches[splunk_stanza_name(compiled)]["search"].rpartition(" | ")[0]
-            if mode == "macros":
-                assert expand(body, macros) == compiled.query
+    made = build(corpus, tmp_path / mode, mode)  # compile_all(corpus), then the build
+    out = made.out
+    macros = conf(out, "default/macros.conf")
+    searches = conf(out, "default/savedsearches.conf")
+    for compiled in made.results:
+        if compiled.target.name != "splunk" or compiled.query is None:
+            continue
+        body = searches[splunk_stanza_name(compiled)]["search"].rpartition(" | ")[0]
         if mode == "macros":
-            assert macros["sigma_ext_k8s_authorized_creators"]["definition"] == 'user.username=""'
-            assert (
-                '"system:serviceaccount:ci-*:deployer"'
-                in macros["sigma_ext_k8s_pipeline_identities"]["definition"]
-            )
-        else:
-            csv_path = app(out) / "lookups" / "sigma_ext_k8s_authorized_creators.csv"
-            assert csv_path.read_text() == "identity\n"
-            pipeline = app(out) / "lookups" / "sigma_ext_k8s_pipeline_identities.csv"
-            assert "system:serviceaccount:ci-*:deployer" in pipeline.read_text().splitlines()
+            assert expand(body, macros) == compiled.query
+    if mode == "macros":
+        assert macros["sigma_ext_k8s_authorized_creators"]["definition"] == 'user.username=""'
+        assert (
+            '"system:serviceaccount:ci-*:deployer"'
+            in macros["sigma_ext_k8s_pipeline_identities"]["definition"]
+        )
+    else:
+        csv_path = app(out) / "lookups" / "sigma_ext_k8s_authorized_creators.csv"
+        assert csv_path.read_text() == "identity\n"
+        pipeline = app(out) / "lookups" / "sigma_ext_k8s_pipeline_identities.csv"
+        assert "system:serviceaccount:ci-*:deployer" in pipeline.read_text().splitlines()
 
 
 def test_a_search_that_does_not_expand_back_fails_the_build(

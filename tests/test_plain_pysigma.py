@@ -33,7 +33,7 @@ from sigma_ext.build.result import Compiled
 from sigma_ext.build.splunk.triage import triage_stages
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.content.fixtures import load_cases
-from sigma_ext.emulate.documents import build_document
+from sigma_ext.emulate.documents import Document, build_document
 from sigma_ext.emulate.verdict import query_matches
 from sigma_ext.sources.catalogue import SOURCES
 
@@ -42,8 +42,9 @@ from .conftest import ROOT
 BACKENDS = {"splunk": "splunk", "elastic": "lucene"}
 
 PLAIN = r"""
-import json, sys
+import copy, json, sys
 from pathlib import Path
+import yaml
 from sigma.plugins import InstalledSigmaPlugins
 from sigma.collection import SigmaCollection
 from sigma.processing.pipeline import ProcessingPipeline
@@ -55,6 +56,14 @@ plugins = InstalledSigmaPlugins.autodiscover()
 root = Path(sys.argv[1])
 backends = {"splunk": SplunkBackend, "lucene": LuceneBackend}
 out = []
+# each rule's YAML read once: SigmaCollection.from_yaml is from_dicts(list(yaml.safe_load_all)),
+# and a conversion changes the rule it is given, so each gets its own copy of the documents
+read = {}
+for rule in sorted((root / "rules").rglob("*.yml")):
+    try:
+        read[rule] = list(yaml.safe_load_all(rule.read_text()))
+    except Exception as error:
+        read[rule] = error
 for target, backend in (("splunk", "splunk"), ("elastic", "lucene")):
     for mapping in sorted((root / "mappings" / target).glob("*.yml")):
         try:
@@ -62,11 +71,13 @@ for target, backend in (("splunk", "splunk"), ("elastic", "lucene")):
         except Exception as error:
             out.append({"mapping": str(mapping.relative_to(root)), "load_error": repr(error)})
             continue
-        for rule in sorted((root / "rules").rglob("*.yml")):
+        for rule, documents in read.items():
             entry = {"mapping": str(mapping.relative_to(root)), "rule": rule.stem}
             try:
+                if isinstance(documents, Exception):
+                    raise documents
                 queries = backends[backend](processing_pipeline=pipeline).convert(
-                    SigmaCollection.from_yaml(rule.read_text())
+                    SigmaCollection.from_dicts(copy.deepcopy(documents))
                 )
                 entry["queries"] = [str(q) for q in queries]
             except Exception as error:
@@ -111,6 +122,7 @@ def test_plain_conversions_work_or_fail_loudly(
     cases = load_cases(ROOT / "fixtures", [r.stem for r in corpus.rules])
     problems: list[str] = []
     ran = 0
+    documents: dict[tuple[str, int], Document] = {}  # per target and case, for every rule
     for entry in plain:
         if "rule" not in entry:
             continue  # a mapping that did not load: test_every_mapping_loads_in_plain_pysigma
@@ -156,7 +168,10 @@ def test_plain_conversions_work_or_fail_loudly(
                 f"{where}: differs from sigma-ext's query\n  {query}\n  {expected_text}"
             )
         for case in (c for c in cases if c.source == source):
-            document = build_document(target, source, case.event)
+            key = (target, id(case))
+            if key not in documents:
+                documents[key] = build_document(target, source, case.event)
+            document = documents[key]
             language = "spl" if target == "splunk" else "lucene"
             got = query_matches(language, query, shipped.index, document)
             want = query_matches(shipped.language, shipped.query, shipped.index, document)

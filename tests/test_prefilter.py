@@ -16,13 +16,14 @@ from hypothesis import strategies as st
 
 from sigma_ext.hunt.fast import prefilter
 from sigma_ext.hunt.fast.engine import FastHunt
-from sigma_ext.hunt.reference import BadLine, Hit, hunt_file, read_line
+from sigma_ext.hunt.reference import BadLine, Hit, grouper_of_file, hunt_file, read_line
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
 
 from .conftest import ROOT, examples
 from .test_cli import POD
+from .test_hunt_duckdb import Together
 
 FIXTURES = sorted(p for p in (ROOT / "fixtures").rglob("*") if p.suffix in (".jsonl", ".log"))
 STATUS_PATCH = {
@@ -72,17 +73,55 @@ def test_the_install_builds_the_extension_and_the_fast_hunt_uses_it(fast: FastHu
     assert fast.prefilter is not None
 
 
+def summed(summaries: list[FileSummary]) -> tuple[dict[str, int], int, int]:
+    """What the summaries of several files count together: per source, not recognised,
+    malformed (the places of the unrecognised records are each file's own)."""
+    sources: dict[str, int] = {}
+    for summary in summaries:
+        for name, count in summary.sources.items():
+            sources[name] = sources.get(name, 0) + count
+    return (
+        sources,
+        sum(s.unrecognised for s in summaries),
+        sum(s.malformed for s in summaries),
+    )
+
+
+@pytest.mark.parametrize("name", ["native", "DuckDB alone"])
 def test_every_fixture_gives_the_reference_verdicts_and_summary_either_way(
-    fast: FastHunt, slow: FastHunt, engine: ReferenceEngine
+    name: str, fast: FastHunt, slow: FastHunt, engine: ReferenceEngine, tmp_path: Path
 ) -> None:
-    assert slow.prefilter is None
+    """The fixtures whose lines are events in one scan (a scan costs far more than a line, and
+    both engines judge a line by itself alone: ``Together``), each file's verdicts read back
+    from it; the fixtures whose events span lines each alone. The summary of the one scan is the
+    reference's of the same log, and counts what the reference's of the files count together."""
+    hunt = fast if name == "native" else slow
+    assert (hunt.prefilter is not None) == (name == "native")
+    grouped = [path for path in FIXTURES if grouper_of_file(path) is not None]
+    lines = [path for path in FIXTURES if path not in grouped]
+    assert grouped
+    assert len(lines) > len(FIXTURES) / 2
+    expected = {path: reference(engine, path) for path in FIXTURES}
     offenders = []
-    for path in FIXTURES:
-        expected = reference(engine, path)
-        for name, hunt in (("native", fast), ("DuckDB alone", slow)):
-            got = hunted(hunt.hunt_file, path)
-            if got != expected:
-                offenders.append(f"{path} ({name}): {got} != reference {expected}")
+    together = Together(lines, tmp_path / "fixtures.jsonl")
+    items, summary = hunted(hunt.hunt_file, together.log)
+    got: dict[Path, list[tuple[int, str]]] = {path: [] for path in lines}
+    for line, verdict in items:
+        path, number = together.place(line)
+        got[path].append((number, verdict))
+    for path in lines:
+        if got[path] != expected[path][0]:
+            offenders.append(f"{path} ({name}): {got[path]} != reference {expected[path][0]}")
+    whole = reference(engine, together.log)[1]
+    if summary != whole:
+        offenders.append(f"{together.log} of {len(lines)} fixtures ({name}): {summary} != {whole}")
+    files = summed([expected[path][1] for path in lines])
+    if summed([summary]) != files:
+        offenders.append(f"{together.log} ({name}): counts {summed([summary])} != files' {files}")
+    for path in grouped:
+        got_alone = hunted(hunt.hunt_file, path)
+        if got_alone != expected[path]:
+            offenders.append(f"{path} ({name}): {got_alone} != reference {expected[path]}")
     assert not offenders, "\n".join(offenders)
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from sigma_ext.cli.main import main
+from sigma_ext.build.splunk.tuning_modes import DEFAULT_TUNING
 from sigma_ext.content.locate import CONFIG_NAME
 from sigma_ext.sources.catalogue import SOURCES
 from sigma_ext.targets import MAPPING_DIRS
 
-from .conftest import ROOT
+from .conftest import ROOT, Builds
 from .test_content_repository import SAMPLE
 
 pytestmark = pytest.mark.wheel
@@ -138,15 +138,15 @@ def test_hunt_a_fixture_from_an_empty_folder_prints_hits(installed: Installed, e
 
 
 def test_build_from_an_empty_folder_writes_what_the_checkout_builds(
-    installed: Installed, empty: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    installed: Installed, empty: Path, example_builds: Builds
 ) -> None:
+    """The checkout's build: the run's shared one of the example profile in the default tuning
+    mode, which is what ``sigma-ext build --root <checkout>`` writes."""
     done = installed.run(empty, "build")
     assert done.returncode == 0, done.stderr
     out = empty / "out" / "siem"
     assert (out / "splunk" / "sigma_ext_container_creation-0.1.0.tgz").is_file()
     assert (out / "elastic" / "detection-rules.ndjson").is_file()
-    assert main(["build", "--root", str(ROOT), "--out", str(tmp_path / "checkout")]) == 0
-    capsys.readouterr()
 
     def tree(folder: Path) -> dict[str, bytes]:
         return {
@@ -155,7 +155,7 @@ def test_build_from_an_empty_folder_writes_what_the_checkout_builds(
             if p.is_file()
         }
 
-    assert tree(out) == tree(tmp_path / "checkout")
+    assert tree(out) == tree(example_builds[DEFAULT_TUNING])
 
 
 def test_init_then_check_test_build_in_the_new_repository(
