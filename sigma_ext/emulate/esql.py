@@ -513,6 +513,34 @@ def _run_stages(query: str, document: Document) -> list[Row]:
     return run_commands(rest, source_rows(query, document), document_columns(document), query)
 
 
+def _where(stage: tuple[Tok, ...], check: Callable[[str], None]) -> Expr:
+    """The condition of a WHERE command, its columns checked as the parse meets them.
+
+    A query's conditions are run against every document: each stage is parsed once
+    (``_parsed_where``) and its columns checked again in the parse's order for each document,
+    so the first unknown column raises as a fresh parse would. A stage that does not parse
+    whole is parsed afresh, so that its error is the one the fresh parse meets first."""
+    try:
+        condition, names = _parsed_where(stage)
+    except (QueryError, Unsupported):
+        parser = _Parser(list(stage[1:]), check)
+        parser.expression()
+        raise QueryError(f"unexpected {parser.peek()} after WHERE condition") from None
+    for name in names:
+        check(name)
+    return condition
+
+
+@lru_cache(maxsize=1024)
+def _parsed_where(stage: tuple[Tok, ...]) -> tuple[Expr, tuple[str, ...]]:
+    names: list[str] = []
+    parser = _Parser(list(stage[1:]), names.append)
+    condition = parser.expression()
+    if parser.peek() is not None:
+        raise QueryError(f"unexpected {parser.peek()} after WHERE condition")
+    return condition, tuple(names)
+
+
 def run_commands(
     stages: tuple[tuple[Tok, ...], ...], rows: list[Row], columns: Columns, query: str
 ) -> list[Row]:
@@ -524,10 +552,7 @@ def run_commands(
             raise QueryError("empty ES|QL command")
         command, args = stage[0].text.upper(), list(stage[1:])
         if command == "WHERE":
-            parser = _Parser(args, check)
-            condition = parser.expression()
-            if parser.peek() is not None:
-                raise QueryError(f"unexpected {parser.peek()} after WHERE condition")
+            condition = _where(stage, check)
             rows = [row for row in rows if condition(row) is True]
         elif command == "EVAL":
             parser = _Parser(args, check)

@@ -307,4 +307,28 @@ def parse(query: str) -> Item:
 
 def matches(query: str, document: Document) -> bool:
     """Whether the query_string query matches the document."""
-    return _Compiler(document.type_of).node(parse(query))(document)
+    return _compiled(query, document)(document)
+
+
+_COMPILED: dict[str, list[tuple[tuple[tuple[str, str | None], ...], Test]]] = {}
+"""Per query, its tests compiled so far, each with the field types it was compiled for."""
+
+
+def _compiled(query: str, document: Document) -> Test:
+    """The query's test for the document: compiled once per query and mapping of the fields it
+    names (a query is matched against every document of a case), as a compile for this
+    document alone would make it."""
+    variants = _COMPILED.setdefault(query, [])
+    for types, test in variants:
+        if all(document.type_of(name) == kind for name, kind in types):
+            return test
+    asked: dict[str, str | None] = {}
+
+    def type_of(name: str) -> str | None:
+        asked[name] = document.type_of(name)
+        return asked[name]
+
+    test = _Compiler(type_of).node(parse(query))
+    if len(variants) < 16:
+        variants.append((tuple(asked.items()), test))
+    return test
