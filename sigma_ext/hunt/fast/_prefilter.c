@@ -50,6 +50,24 @@ typedef struct {
     Test *tests;
 } Conj;
 
+/* A rule judged exactly (the judge): its condition as a postfix program over three-valued
+ * tests (OP_TEST: tests[arg]; OP_UNKNOWN; OP_AND / OP_OR: of the arg values below; OP_NOT),
+ * its necessary conjunctions (indices into the prefilter's), the bit its verdict sets, and
+ * whether its hit carries the event's values (a correlation base rule: left to the scan). */
+enum { OP_TEST = 0, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT };
+enum { T_FALSE = 0, T_TRUE = 1, T_UNKNOWN = 2 };
+
+typedef struct {
+    int bit;
+    int carried;
+    int nops;
+    int *ops; /* (op, arg) pairs */
+    int ntests;
+    Test *tests;
+    int nconj;
+    int *conj;
+} Rule;
+
 typedef struct {
     char *key;
     Py_ssize_t len;
@@ -91,6 +109,9 @@ typedef struct {
     Py_ssize_t *prefix_value_len;
     int nenvelopes;
     Envelope *envelopes;
+    int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
+    Rule *rules;
+    int maxops;
 } Prefilter;
 
 typedef struct {
@@ -475,25 +496,105 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
     return 1;
 }
 
-/* Whether the line (no '\n') can be dismissed. */
-static int dismissed(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
-                     unsigned char *seen) {
+/* What the reference finds for one test value on the value read: T_TRUE, T_FALSE, or T_UNKNOWN
+ * where this file does not read the value as the reference does (an escape or a non-ASCII
+ * character, a number against a string, a string against a number, true, false, an object). */
+static int alt_exact(const Alt *a, const Value *v) {
+    switch (v->state) {
+    case V_ABSENT:
+    case V_NULL: /* the reference leaves nulls out: no value */
+        return a->kind == A_NULL ? T_TRUE : T_FALSE;
+    case V_STRING:
+        if (a->kind == A_NULL) return T_FALSE;
+        if (a->kind == A_INT || v->escaped) return T_UNKNOWN;
+        return glob_match(a->text, a->len, v->p, v->n) ? T_TRUE : T_FALSE;
+    case V_NUMBER: {
+        long long number;
+        if (a->kind == A_NULL) return T_FALSE;
+        if (a->kind == A_GLOB || !plain_integer(v->p, v->n, &number)) return T_UNKNOWN;
+        return number == a->number ? T_TRUE : T_FALSE;
+    }
+    default:
+        return a->kind == A_NULL ? T_FALSE : T_UNKNOWN;
+    }
+}
+
+static int test_exact(const Test *t, const Value *values) {
+    const Value *v = &values[t->node];
+    int unknown = 0;
+    for (int i = 0; i < t->nalt; i++) {
+        int r = alt_exact(&t->alts[i], v);
+        if (r == T_TRUE) return T_TRUE;
+        if (r == T_UNKNOWN) unknown = 1;
+    }
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+/* A rule's verdict in three-valued (Kleene) logic: known whenever the known tests decide it. */
+static int rule_exact(const Rule *r, const Value *values, unsigned char *stack) {
+    int top = 0;
+    for (int i = 0; i < r->nops; i++) {
+        int op = r->ops[2 * i], arg = r->ops[2 * i + 1];
+        switch (op) {
+        case OP_TEST:
+            stack[top++] = (unsigned char)test_exact(&r->tests[arg], values);
+            break;
+        case OP_UNKNOWN:
+            stack[top++] = T_UNKNOWN;
+            break;
+        case OP_NOT:
+            if (stack[top - 1] != T_UNKNOWN) stack[top - 1] ^= 1;
+            break;
+        default: { /* OP_AND, OP_OR over the arg values on top */
+            int absorbing = op == OP_AND ? T_FALSE : T_TRUE, result = !absorbing;
+            for (int k = top - arg; k < top; k++) {
+                if (stack[k] == absorbing) result = absorbing;
+                else if (stack[k] == T_UNKNOWN && result != absorbing) result = T_UNKNOWN;
+            }
+            top -= arg;
+            stack[top++] = (unsigned char)result;
+        }
+        }
+    }
+    return top ? stack[0] : T_UNKNOWN;
+}
+
+/* How the line (no '\n') is judged: -1 passed on; else the bits of the rules that fire on it
+ * (0: dismissed), when every rule's verdict is known and no rule that fires carries values.
+ * holds: room for a flag per conjunction; stack: room for the longest program. */
+static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
+                  unsigned char *seen, unsigned char *holds, unsigned char *stack,
+                  uint64_t *bits) {
     /* JSON whitespace after the object (a CRLF line end) */
     while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
-    if (n < 2 || p[0] != '{' || p[n - 1] != '}') return 0;
-    if (!prefix_holds(f, p, p + n)) return 0;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}') return -1;
+    if (!prefix_holds(f, p, p + n)) return -1;
     memset(values, 0, sizeof(Value) * (size_t)f->nnodes);
     memset(seen, 0, (size_t)f->nnodes);
     Parse ps = {p, p + n, f, values, seen};
-    if (read_object(&ps, 0, 1) < 0 || ps.p != ps.end) return 0;
+    if (read_object(&ps, 0, 1) < 0 || ps.p != ps.end) return -1;
+    int any = 0;
     for (int c = 0; c < f->nconj; c++) {
         const Conj *conj = &f->conj[c];
         int all = 1;
         for (int i = 0; i < conj->ntest && all; i++)
             all = test_holds(&conj->tests[i], &values[conj->tests[i].node]);
-        if (all) return 0;
+        holds[c] = (unsigned char)all;
+        any |= all;
     }
-    return 1;
+    *bits = 0;
+    if (!any) return 0;
+    if (!f->nrules) return -1;
+    for (int k = 0; k < f->nrules; k++) {
+        const Rule *r = &f->rules[k];
+        int may = 0;
+        for (int i = 0; i < r->nconj && !may; i++) may = holds[r->conj[i]];
+        if (!may) continue; /* its necessary condition fails: it does not fire */
+        int verdict = rule_exact(r, values, stack);
+        if (verdict == T_UNKNOWN || (verdict == T_TRUE && r->carried)) return -1;
+        if (verdict == T_TRUE) *bits |= (uint64_t)1 << r->bit;
+    }
+    return 0;
 }
 
 /* ---- envelopes ---- */
@@ -710,19 +811,21 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
     return 0;
 }
 
-/* How the line is set aside: 0 passed on, 1 dismissed as the source's own event, 2 + k as one
- * carried by envelope k. scratch has room for the line. */
+/* Where a line goes: -1 passed on, 0 the source's own event, 1 + k one carried by envelope k;
+ * *bits: the rules that fire on the event (0: none, dismissed). scratch has room for the line;
+ * holds, stack: as judged() takes them. */
 static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
-                    unsigned char *seen, unsigned char *scratch) {
-    if (dismissed(f, p, n, values, seen)) return 1;
-    if (!f->nenvelopes || prefix_holds(f, p, p + n)) return 0;
+                    unsigned char *seen, unsigned char *scratch, unsigned char *holds,
+                    unsigned char *stack, uint64_t *bits) {
+    if (judged(f, p, n, values, seen, holds, stack, bits) == 0) return 0;
+    if (!f->nenvelopes || prefix_holds(f, p, p + n)) return -1;
     for (int k = 0; k < f->nenvelopes; k++) {
         Py_ssize_t inner = 0;
         if (envelope_string(f, &f->envelopes[k], p, n, scratch, &inner) < 0) continue;
         /* the first envelope that recognises the line is the one that counts */
-        return dismissed(f, scratch, inner, values, seen) ? 2 + k : 0;
+        return judged(f, scratch, inner, values, seen, holds, stack, bits) == 0 ? 1 + k : -1;
     }
-    return 0;
+    return -1;
 }
 
 /* ---- the Python type ---- */
@@ -731,6 +834,14 @@ static void free_list(char **items, Py_ssize_t *lens, int n) {
     for (int i = 0; i < n && items; i++) free(items[i]);
     free(items);
     free(lens);
+}
+
+static void free_tests(Test *tests, int n) {
+    for (int i = 0; i < n && tests; i++) {
+        for (int a = 0; a < tests[i].nalt; a++) free(tests[i].alts[a].text);
+        free(tests[i].alts);
+    }
+    free(tests);
 }
 
 static void free_spec(Prefilter *self) {
@@ -775,6 +886,13 @@ static void free_spec(Prefilter *self) {
         free(e->oneof_count);
     }
     free(self->envelopes);
+    for (int k = 0; k < self->nrules; k++) {
+        Rule *r = &self->rules[k];
+        free(r->ops);
+        free(r->conj);
+        free_tests(r->tests, r->ntests);
+    }
+    free(self->rules);
 }
 
 static void Prefilter_dealloc(Prefilter *self) {
@@ -873,16 +991,107 @@ static int read_envelope(PyObject *spec, Envelope *e) {
     return 0;
 }
 
-/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes):
+/* A test: (node, [(kind, int, glob bytes)]) of a field node; -1 on error. */
+static int read_test(const Prefilter *self, PyObject *spec, Test *test) {
+    PyObject *alts;
+    if (!PyArg_ParseTuple(spec, "iO!", &test->node, &PyList_Type, &alts)) return -1;
+    if (test->node < 0 || test->node >= self->nnodes || !self->nodes[test->node].is_field) {
+        PyErr_SetString(PyExc_ValueError, "a test of no field");
+        return -1;
+    }
+    Py_ssize_t na = PyList_GET_SIZE(alts);
+    test->alts = calloc((size_t)na + 1, sizeof(Alt));
+    if (!test->alts) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t a = 0; a < na; a++) {
+        PyObject *text;
+        Alt *alt = &test->alts[a];
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(alts, a), "iLS", &alt->kind, &alt->number, &text))
+            return -1;
+        test->nalt = (int)a + 1;
+        if (!(alt->text = copy_bytes(text, &alt->len))) return -1;
+    }
+    return 0;
+}
+
+/* A list of ints, copied; -1 on error. */
+static int int_list(PyObject *list, int **items, int *n) {
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "a list of ints expected");
+        return -1;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(list);
+    *items = calloc((size_t)count + 1, sizeof(int));
+    if (!*items) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        long value = PyLong_AsLong(PyList_GET_ITEM(list, i));
+        if (value == -1 && PyErr_Occurred()) return -1;
+        (*items)[i] = (int)value;
+    }
+    *n = (int)count;
+    return 0;
+}
+
+/* A judged rule: (bit, carried, [op, arg, op, arg, ...], [test], [conjunction index]); the
+ * program is checked to leave one value, its tests and conjunctions to exist. */
+static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
+    PyObject *ops, *tests, *conj;
+    if (!PyArg_ParseTuple(spec, "ipO!O!O!", &r->bit, &r->carried, &PyList_Type, &ops,
+                          &PyList_Type, &tests, &PyList_Type, &conj))
+        return -1;
+    if (r->bit < 0 || r->bit > 63) {
+        PyErr_SetString(PyExc_ValueError, "a rule bit out of 0..63");
+        return -1;
+    }
+    int nints = 0;
+    if (int_list(ops, &r->ops, &nints) < 0 || int_list(conj, &r->conj, &r->nconj) < 0) return -1;
+    r->nops = nints / 2;
+    Py_ssize_t nt = PyList_GET_SIZE(tests);
+    r->tests = calloc((size_t)nt + 1, sizeof(Test));
+    if (!r->tests) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        r->ntests = (int)t + 1;
+        if (read_test(self, PyList_GET_ITEM(tests, t), &r->tests[t]) < 0) return -1;
+    }
+    int depth = 0, bad = nints % 2 != 0;
+    for (int i = 0; i < r->nops && !bad; i++) {
+        int op = r->ops[2 * i], arg = r->ops[2 * i + 1];
+        if (op == OP_TEST) bad = arg < 0 || arg >= r->ntests, depth++;
+        else if (op == OP_UNKNOWN) depth++;
+        else if (op == OP_NOT) bad = depth < 1;
+        else if (op == OP_AND || op == OP_OR) bad = arg < 1 || arg > depth, depth -= arg - 1;
+        else bad = 1;
+    }
+    for (int i = 0; i < r->nconj && !bad; i++) bad = r->conj[i] < 0 || r->conj[i] >= self->nconj;
+    if (bad || depth != 1) {
+        PyErr_SetString(PyExc_ValueError, "a malformed rule program");
+        return -1;
+    }
+    if (r->nops > self->maxops) self->maxops = r->nops;
+    return 0;
+}
+
+/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules]):
  *   nodes: [(parent index, key bytes, is field)], node 0 the top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
  *   dotted: [bytes]; prefix: [(key bytes, value start bytes)];
- *   envelopes: [as read_envelope reads one], in the order the sources recognise them. */
+ *   envelopes: [as read_envelope reads one], in the order the sources recognise them;
+ *   rules: [as read_rule reads one]: the judge (none: every line a conjunction holds on is
+ *   passed on). */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
-    PyObject *nodes, *conj, *dotted, *prefix, *envelopes;
+    PyObject *nodes, *conj, *dotted, *prefix, *envelopes, *rules = NULL;
     (void)kwds;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyList_Type, &nodes, &PyList_Type, &conj,
-                          &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!", &PyList_Type, &nodes, &PyList_Type, &conj,
+                          &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes,
+                          &PyList_Type, &rules))
         return -1;
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
@@ -925,28 +1134,8 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         cj->tests = calloc((size_t)nt + 1, sizeof(Test));
         if (!cj->tests) goto nomem;
         for (Py_ssize_t t = 0; t < nt; t++) {
-            PyObject *alts;
-            Test *test = &cj->tests[t];
-            if (!PyArg_ParseTuple(PyList_GET_ITEM(tests, t), "iO!", &test->node, &PyList_Type,
-                                  &alts))
-                return -1;
             cj->ntest = (int)t + 1;
-            if (test->node < 0 || test->node >= nn || !self->nodes[test->node].is_field) {
-                PyErr_SetString(PyExc_ValueError, "a test of no field");
-                return -1;
-            }
-            Py_ssize_t na = PyList_GET_SIZE(alts);
-            test->alts = calloc((size_t)na + 1, sizeof(Alt));
-            if (!test->alts) goto nomem;
-            for (Py_ssize_t a = 0; a < na; a++) {
-                PyObject *text;
-                Alt *alt = &test->alts[a];
-                if (!PyArg_ParseTuple(PyList_GET_ITEM(alts, a), "iLS", &alt->kind, &alt->number,
-                                      &text))
-                    return -1;
-                test->nalt = (int)a + 1;
-                if (!(alt->text = copy_bytes(text, &alt->len))) return -1;
-            }
+            if (read_test(self, PyList_GET_ITEM(tests, t), &cj->tests[t]) < 0) return -1;
         }
     }
     Py_ssize_t nd = PyList_GET_SIZE(dotted);
@@ -984,6 +1173,13 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         self->nenvelopes = (int)k + 1;
         if (read_envelope(PyList_GET_ITEM(envelopes, k), &self->envelopes[k]) < 0) return -1;
     }
+    Py_ssize_t nr = rules ? PyList_GET_SIZE(rules) : 0;
+    self->rules = calloc((size_t)nr + 1, sizeof(Rule));
+    if (!self->rules) goto nomem;
+    for (Py_ssize_t k = 0; k < nr; k++) {
+        self->nrules = (int)k + 1;
+        if (read_rule(self, PyList_GET_ITEM(rules, k), &self->rules[k]) < 0) return -1;
+    }
     return 0;
 nomem:
     PyErr_NoMemory();
@@ -993,8 +1189,9 @@ type:
     return -1;
 }
 
-/* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, dismissed:
- * a count for the source's own events, then one per envelope)
+/* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, set aside: a
+ * count for the source's own events, then one per envelope, judged: the line indices of the
+ * events set aside that rules fire on, bytes of uint32, and those rules' bits, bytes of uint64)
  * The buffer holds whole lines, each ended by '\n' but perhaps the last; each line passed on
  * is copied with a '\n'. Runs without the GIL. */
 static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
@@ -1002,14 +1199,19 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*", &buf)) return NULL;
     const unsigned char *data = buf.buf, *end = data + buf.len;
     char *out = malloc((size_t)buf.len + 1);
-    size_t cap = 1024, count = 0, used = 0;
+    size_t cap = 1024, count = 0, used = 0, jcap = 1024, jcount = 0;
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
+    uint32_t *jnumbers = malloc(jcap * sizeof(uint32_t));
+    uint64_t *jbits = malloc(jcap * sizeof(uint64_t));
     Value *values = malloc(sizeof(Value) * (size_t)self->nnodes);
     unsigned char *seen = malloc((size_t)self->nnodes);
+    unsigned char *holds = malloc((size_t)self->nconj + 1);
+    unsigned char *stack = malloc((size_t)self->maxops + 1);
     unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
     long long lines = 0;
     long long *gone = calloc((size_t)self->nenvelopes + 1, sizeof(long long));
-    int failed = !out || !numbers || !values || !seen || !gone || (self->nenvelopes && !scratch);
+    int failed = !out || !numbers || !jnumbers || !jbits || !values || !seen || !holds ||
+                 !stack || !gone || (self->nenvelopes && !scratch);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
         const unsigned char *p = data;
@@ -1017,9 +1219,25 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
             const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
             const unsigned char *stop = nl ? nl : end;
             Py_ssize_t n = stop - p;
-            int how = classify(self, p, n, values, seen, scratch);
-            if (how) {
-                gone[how - 1]++;
+            uint64_t bits = 0;
+            int how = classify(self, p, n, values, seen, scratch, holds, stack, &bits);
+            if (how >= 0) {
+                gone[how]++;
+                if (bits) {
+                    if (jcount == jcap) {
+                        uint32_t *grown = realloc(jnumbers, 2 * jcap * sizeof(uint32_t));
+                        if (grown) jnumbers = grown;
+                        uint64_t *grown_bits = grown ? realloc(jbits, 2 * jcap * sizeof(uint64_t)) : NULL;
+                        if (!grown || !grown_bits) {
+                            failed = 1;
+                            break;
+                        }
+                        jbits = grown_bits;
+                        jcap *= 2;
+                    }
+                    jnumbers[jcount] = (uint32_t)lines;
+                    jbits[jcount++] = bits;
+                }
             } else {
                 if (count == cap) {
                     uint32_t *grown = realloc(numbers, 2 * cap * sizeof(uint32_t));
@@ -1043,6 +1261,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     PyBuffer_Release(&buf);
     free(values);
     free(seen);
+    free(holds);
+    free(stack);
     free(scratch);
     PyObject *result = NULL, *counts = NULL;
     if (failed) {
@@ -1050,18 +1270,23 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     } else if ((counts = PyTuple_New(self->nenvelopes + 1))) {
         for (int k = 0; k <= self->nenvelopes; k++)
             PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(gone[k]));
-        result = Py_BuildValue("(y#y#LN)", out, (Py_ssize_t)used, (const char *)numbers,
-                               (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts);
+        result = Py_BuildValue("(y#y#LNy#y#)", out, (Py_ssize_t)used, (const char *)numbers,
+                               (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts,
+                               (const char *)jnumbers, (Py_ssize_t)(jcount * sizeof(uint32_t)),
+                               (const char *)jbits, (Py_ssize_t)(jcount * sizeof(uint64_t)));
     }
     free(gone);
     free(out);
     free(numbers);
+    free(jnumbers);
+    free(jbits);
     return result;
 }
 
 static PyMethodDef Prefilter_methods[] = {
     {"scan", (PyCFunction)Prefilter_scan, METH_VARARGS,
-     "scan(buffer) -> (lines passed on, their indices as uint32, lines, dismissed per kind)"},
+     "scan(buffer) -> (lines passed on, their indices as uint32, lines, set aside per kind, "
+     "judged indices as uint32, their rules' bits as uint64)"},
     {NULL, NULL, 0, NULL},
 };
 

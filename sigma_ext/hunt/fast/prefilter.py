@@ -35,12 +35,13 @@ passes on); the line numbers of the lines passed on go to a file, read back in o
 from __future__ import annotations
 
 import gzip
+import heapq
 import os
 import struct
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from io import BufferedIOBase
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -48,10 +49,13 @@ from typing import Any, Protocol, cast
 from sigma.types import SigmaNull, SigmaNumber, SigmaString
 
 from sigma_ext.condition_tree import sigma_string_pattern
+from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.gates import necessary
+from sigma_ext.hunt.fast.judge import OP_TEST, Program, exact_program, exact_value
 from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
 from sigma_ext.hunt.progress import Progress
-from sigma_ext.hunt.reference import is_gzip
+from sigma_ext.hunt.reference import BadLine, Hit, is_gzip
+from sigma_ext.reference.correlation_engine import BaseRuleFile
 from sigma_ext.sources.catalogue import SOURCES
 from sigma_ext.sources.kubernetes import (
     AKS_AUDIT_CATEGORIES,
@@ -79,9 +83,11 @@ Alternative = tuple[int, int, bytes]
 Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
 
 
-Scan = tuple[bytes, bytes, int, tuple[int, ...]]
+Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes]
 """What the extension gives for a chunk: the lines passed on, their indices in the chunk (uint32),
-its lines, and the lines dismissed: the source's own events, then those of each envelope."""
+its lines, the lines set aside (the source's own events, then those of each envelope), and of
+those the ones the judge found rules firing on: their indices (uint32) and the rules' bits
+(uint64)."""
 
 
 class _Native(Protocol):
@@ -213,6 +219,8 @@ class Spec:
     sources: list[str]
     """The source each kind of dismissed line is counted as: the first fast source, then the
     source of each envelope."""
+    rules: list[tuple[int, bool, list[int], list[tuple[int, list[Alternative]]], list[int]]]
+    """The judge's rules (``_prefilter.c`` documents the shape); none: no judge."""
 
 
 def prefilter_spec(
@@ -240,18 +248,20 @@ def prefilter_spec(
             return None
         return (((name, frozenset(cast(list[Alternative], alternatives))),),)
 
-    conjunctions: list[Conjunction] = []
+    conditions: list[Dnf] = []
     for _, rule_file, rule in plan.rules:
         condition = necessary(rule_file, rule, test, _all_of, _any_of)
         if condition is None:
             return None
-        conjunctions += condition
+        conditions.append(condition)
+    conjunctions = sorted({c for condition in conditions for c in condition})
+    programs = _programs(plan, conditions, conjunctions)
     opened: list[str] = []
     for name in envelopes if prefix else ():
         if name not in ENVELOPE_TEXT:
             break  # a later envelope may only be opened after every one before it
         opened.append(name)
-    spec = _compile(sorted(set(conjunctions)), prefix)
+    spec = _compile(conjunctions, prefix, programs)
     return replace(
         spec,
         envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
@@ -259,11 +269,45 @@ def prefilter_spec(
     )
 
 
-def _compile(conjunctions: list[Conjunction], prefix: list[tuple[str, str]]) -> Spec:
-    """The trie of the tested paths and the conjunctions over its nodes."""
+_RuleProgram = tuple[int, bool, Program, list[int]]
+"""A rule for the judge before its fields are nodes: bit, whether its hit carries values, its
+program, the indices of its necessary conjunctions."""
+
+
+def _programs(
+    plan: SourcePlan, conditions: list[Dnf], conjunctions: list[Conjunction]
+) -> list[_RuleProgram]:
+    """Every rule of the plan for the judge (``sigma_ext.hunt.fast.judge``); none when a rule's
+    index is beyond the 64 bits a verdict has."""
+    if any(index >= 64 for index, _, _ in plan.rules):
+        return []
+    at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
+
+    def known(name: str, value: Any) -> bool:
+        return plan.single_valued(name) and exact_value(value) and _alternative(value) is not None
+
+    return [
+        (
+            index,
+            isinstance(rule_file, BaseRuleFile),
+            exact_program(rule_file, rule, known),
+            sorted({at[c] for c in condition}),
+        )
+        for (index, rule_file, rule), condition in zip(plan.rules, conditions, strict=True)
+    ]
+
+
+def _compile(
+    conjunctions: list[Conjunction],
+    prefix: list[tuple[str, str]],
+    programs: list[_RuleProgram] | None = None,
+) -> Spec:
+    """The trie of the tested paths, the conjunctions over its nodes and the judge's rules."""
+    programs = programs or []
     nodes: list[tuple[int, bytes, bool]] = [(-1, b"", False)]
     index: dict[tuple[str, ...], int] = {(): 0}
-    fields = sorted({name for conjunction in conjunctions for name, _ in conjunction})
+    judged = {op[0] for _, _, program, _ in programs for op in program if isinstance(op[0], str)}
+    fields = sorted({name for conjunction in conjunctions for name, _ in conjunction} | judged)
     for name in fields:
         parts = tuple(name.split("."))
         for depth in range(1, len(parts) + 1):
@@ -277,7 +321,20 @@ def _compile(conjunctions: list[Conjunction], prefix: list[tuple[str, str]]) -> 
         for c in conjunctions
     ]
     dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
-    return Spec(nodes, compiled, dotted, [(k.encode(), v.encode()) for k, v in prefix], [], [])
+    rules = []
+    for bit, carried, program, necessary_at in programs:
+        ops: list[int] = []
+        tests: list[tuple[int, list[Alternative]]] = []
+        for op, arg in program:
+            if isinstance(op, str):
+                alternatives = [cast(Alternative, _alternative(v)) for v in cast(list[Any], arg)]
+                ops += [OP_TEST, len(tests)]
+                tests.append((index[tuple(op.split("."))], sorted(alternatives)))
+            else:
+                ops += [op, cast(int, arg)]
+        rules.append((bit, carried, ops, tests, necessary_at))
+    prefix_bytes = [(k.encode(), v.encode()) for k, v in prefix]
+    return Spec(nodes, compiled, dotted, prefix_bytes, [], [], rules)
 
 
 @dataclass(frozen=True)
@@ -293,7 +350,9 @@ def build(spec: Spec) -> Prefilter | None:
     native = _load()
     if native is None:
         return None
-    built = native(spec.nodes, spec.conjunctions, spec.dotted, spec.prefix, spec.envelopes)
+    built = native(
+        spec.nodes, spec.conjunctions, spec.dotted, spec.prefix, spec.envelopes, spec.rules
+    )
     return Prefilter(built, tuple(spec.sources))
 
 
@@ -308,6 +367,29 @@ class Passed:
     lines: int
     total: int
     dismissed: dict[str, int]
+    judged: array[int] = field(default_factory=lambda: array("Q"))
+    """The line numbers of the lines set aside that rules fire on (the judge's), in order."""
+    bits: array[int] = field(default_factory=lambda: array("Q"))
+    """For each, the bits of the rules that fire on it (bit i: ``FastHunt.rule_files[i]``)."""
+
+    def hits(self, rule_files: list[RuleFile], path: Path) -> Iterator[Hit]:
+        """The hits of the judged lines, in line order (a line's in rule order)."""
+        made: dict[int, list[Hit]] = {}
+        for number, bits in zip(self.judged, self.bits, strict=True):
+            if bits not in made:
+                fired = [i for i in range(bits.bit_length()) if bits >> i & 1]
+                made[bits] = [Hit.of(rule_files[i], path, 0) for i in fired]
+            for hit in made[bits]:
+                yield hit.at(number)
+
+    def merged(
+        self, scanned: Iterator[Hit | BadLine], rule_files: list[RuleFile], path: Path
+    ) -> Iterator[Hit | BadLine]:
+        """``scanned`` (the hits and bad lines of the lines passed on, in line order) with the
+        hits of the judged lines, in line order."""
+        if not self.judged:
+            return scanned
+        return heapq.merge(scanned, self.hits(rule_files, path), key=lambda item: item.line)
 
 
 _NUMBER = struct.Struct("<Q")
@@ -326,6 +408,7 @@ def run(
     size = max(path.stat().st_size, 1)
     base = passed = 0
     dismissed = dict.fromkeys(prefilter.sources, 0)
+    judged, bits = array("Q"), array("Q")
     workers = max(threads, 1)
     with (
         path.open("rb") as stored,
@@ -345,7 +428,7 @@ def run(
             if not pending:
                 break
             future, buffer, length = pending.pop(0)
-            out, indices, lines, gone = future.result()
+            out, indices, lines, gone, judged_at, judged_bits = future.result()
             reader.spare.append(buffer)
             if first and len(out) > GIVE_UP * length:
                 for left, _, _ in pending:
@@ -356,13 +439,15 @@ def run(
             offsets = memoryview(indices).cast("I")
             numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
             passed += len(offsets)
+            judged += array("Q", [base + i + 1 for i in memoryview(judged_at).cast("I")])
+            bits.frombytes(judged_bits)
             for name, count in zip(prefilter.sources, gone, strict=True):
                 dismissed[name] += count
             base += lines
             if progress is not None:
                 # the scan of the lines passed on is the rest of the phase
                 progress("scan", min(SHARE * stored.tell() / size, SHARE))
-    return Passed(kept, numbers, passed, base, dismissed)
+    return Passed(kept, numbers, passed, base, dismissed, judged, bits)
 
 
 class _Chunks:

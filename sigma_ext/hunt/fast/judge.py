@@ -1,0 +1,85 @@
+"""The native judge: each rule's whole condition, for the extension to decide a line itself.
+
+The prefilter (``sigma_ext.hunt.fast.prefilter``) sets aside the lines on which no rule's
+necessary condition holds; the lines it passed on were all judged by DuckDB, though most of
+them are decided by a few plain tests (a pod created by a controller: verb, code, resource,
+user name). Here each rule's condition is compiled, from the rule itself, into a postfix
+program of three-valued tests for the extension: a test of a field with one value (no array on
+its path, ``SourcePlan.single_valued``) against strings (any case, with wildcards), integers or
+null is known; anything else (``|cased``, ``|re``, ``|cidr``, a list field, an every-element
+detection, a keyword, a placeholder left unfilled) is unknown, and so is a value the extension
+does not read as the reference does (an escape or a non-ASCII character, a number against a
+string). AND, OR and NOT combine them as Kleene's logic does, so a verdict known is the
+reference's whatever the unknown tests hold. A line whose every rule is known, and on which no
+correlation base rule fires (its hit carries the event's values, which the scan reads), is
+judged there and never reaches DuckDB; the others are passed on as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.rule import SigmaRule
+from sigma.types import SigmaCasedString, SigmaNull, SigmaNumber, SigmaString
+
+from sigma_ext.condition_tree import Fold, fold, fold_condition
+from sigma_ext.content.rules import RuleFile
+
+OP_TEST, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT = range(5)
+
+Op = tuple[int, int]
+"""(operation, argument): a test's index, or how many values an AND or OR combines."""
+Program = list[Op | tuple[str, list[Any]]]
+"""A rule's postfix program before its tests are numbered: ``(field, values)`` for a test."""
+
+
+def exact_program(
+    rule_file: RuleFile, rule: SigmaRule, known: Callable[[str, Any], bool]
+) -> Program:
+    """The rule's condition as a postfix program: a test for each field/value leaf that
+    ``known(field, value)`` accepts, unknown for every other node."""
+    detections = rule.detection
+    unknown: Program = [(OP_UNKNOWN, 0)]
+
+    def combined(op: int) -> Callable[[list[Program]], Program]:
+        def join(parts: list[Program]) -> Program:
+            if len(parts) == 1:
+                return parts[0]
+            return [op for part in parts for op in part] + [(op, len(parts))]
+
+        return join
+
+    def leaf(node: ConditionFieldEqualsValueExpression) -> Program:
+        if not known(node.field, node.value):
+            return unknown
+        return [(node.field, [node.value])]
+
+    def negate(part: Program) -> Program:
+        return [*part, (OP_NOT, 0)]
+
+    how = Fold[Program](
+        all_of=combined(OP_AND),
+        any_of=combined(OP_OR),
+        negate=negate,
+        leaf=leaf,
+        other=lambda _: unknown,
+    )
+
+    def detection(name: str) -> Program:
+        if name in rule_file.every_element:
+            return unknown
+        return fold(detections.detections[name].postprocess(detections), how)
+
+    return fold_condition(
+        rule, detection, combined(OP_AND), combined(OP_OR), negate=negate, other=lambda _: unknown
+    )
+
+
+def exact_value(value: Any) -> bool:
+    """Whether the extension tests ``value`` as the reference does (on values it reads as the
+    reference does): null, an integer, a string compared in any case."""
+    if isinstance(value, SigmaNull | SigmaNumber):
+        return True
+    return isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
