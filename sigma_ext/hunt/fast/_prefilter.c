@@ -22,7 +22,7 @@
 #define MAX_DEPTH 64
 #define MAX_NUMBER 64
 
-enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER };
+enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST };
 enum { A_GLOB = 0, A_INT, A_NULL };
 
 typedef struct {
@@ -72,6 +72,7 @@ typedef struct {
     char *key;
     Py_ssize_t len;
     int is_field;
+    int listed; /* a field the source documents as an array of values: read whole */
     int nchild;
     int *children;
 } Node;
@@ -354,6 +355,13 @@ static int read_value(Parse *ps, int node, int depth) {
         if (v) v->state = V_OTHER;
         return read_object(ps, (n && n->nchild) ? node : -1, depth);
     case '[':
+        if (v && n->listed && !n->nchild) { /* kept whole, its elements read by the judge */
+            if (read_array(ps, depth) < 0) return -1;
+            v->state = V_LIST;
+            v->p = start;
+            v->n = ps->p - start;
+            return 0;
+        }
         if (n) return -1; /* the reference reads every element */
         return read_array(ps, depth);
     case '"': {
@@ -459,6 +467,8 @@ static int test_holds(const Test *t, const Value *v) {
                 return 1;
             break;
         }
+        case V_LIST:
+            return 1;
         default: /* true, false, an object */
             if (a->kind != A_NULL) return 1;
         }
@@ -519,9 +529,86 @@ static int alt_exact(const Alt *a, const Value *v) {
     }
 }
 
+/* Past an array or object already read as strict JSON (its strings may hold brackets). */
+static int skip_nested(Parse *ps) {
+    int depth = 0;
+    while (ps->p < ps->end) {
+        unsigned char c = *ps->p;
+        if (c == '"') {
+            const unsigned char *text;
+            Py_ssize_t len;
+            int escaped;
+            if (read_string(ps, &text, &len, &escaped) < 0) return -1;
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 0) {
+                ps->p++;
+                return 0;
+            }
+        }
+        ps->p++;
+    }
+    return -1;
+}
+
+/* A test of an array of values (V_LIST), as the reference reads one: it holds when an element
+ * equals a value; null when no element is a value (nulls are none); an array or an object in
+ * it leaves the test unknown unless an element decides it. */
+static int list_exact(const Test *t, const Value *v) {
+    Parse ps = {v->p + 1, v->p + v->n, NULL, NULL, NULL};
+    int unknown = 0, valued = 0, nulls = 0;
+    for (int i = 0; i < t->nalt; i++) nulls |= t->alts[i].kind == A_NULL;
+    skip_ws(&ps);
+    while (ps.p < ps.end && *ps.p != ']') {
+        Value e = {V_OTHER, ps.p, 0, 0};
+        const unsigned char *start = ps.p;
+        switch (*ps.p) {
+        case '"':
+            e.state = V_STRING;
+            if (read_string(&ps, &e.p, &e.n, &e.escaped) < 0) return T_UNKNOWN;
+            break;
+        case 'n':
+            e.state = V_NULL;
+            ps.p += 4;
+            break;
+        case 't':
+            ps.p += 4;
+            break;
+        case 'f':
+            ps.p += 5;
+            break;
+        case '[':
+        case '{':
+            unknown = 1;
+            if (skip_nested(&ps) < 0) return T_UNKNOWN;
+            break;
+        default:
+            e.state = V_NUMBER;
+            if (read_number(&ps) < 0) return T_UNKNOWN;
+            e.n = ps.p - start;
+        }
+        if (e.state != V_NULL) valued = 1;
+        if (e.state == V_STRING || e.state == V_NUMBER || (e.state == V_OTHER && *start != '[')) {
+            for (int i = 0; i < t->nalt; i++) {
+                if (t->alts[i].kind == A_NULL) continue;
+                int r = alt_exact(&t->alts[i], &e);
+                if (r == T_TRUE) return T_TRUE;
+                if (r == T_UNKNOWN) unknown = 1;
+            }
+        }
+        if (next_member(&ps, ']') <= 0) break;
+    }
+    if (nulls && !valued) return T_TRUE;
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
 static int test_exact(const Test *t, const Value *values) {
     const Value *v = &values[t->node];
     int unknown = 0;
+    if (v->state == V_LIST) return list_exact(t, v);
     for (int i = 0; i < t->nalt; i++) {
         int r = alt_exact(&t->alts[i], v);
         if (r == T_TRUE) return T_TRUE;
@@ -1080,7 +1167,8 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
 }
 
 /* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules]):
- *   nodes: [(parent index, key bytes, is field)], node 0 the top-level object (parent -1);
+ *   nodes: [(parent index, key bytes, is field[, is an array of values])], node 0 the
+ *   top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
  *   dotted: [bytes]; prefix: [(key bytes, value start bytes)];
  *   envelopes: [as read_envelope reads one], in the order the sources recognise them;
@@ -1104,9 +1192,10 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     if (!self->nodes) goto nomem;
     self->nnodes = (int)nn;
     for (Py_ssize_t i = 0; i < nn; i++) {
-        int parent, is_field;
+        int parent, is_field, listed = 0;
         PyObject *key;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(nodes, i), "iSp", &parent, &key, &is_field))
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(nodes, i), "iSp|p", &parent, &key, &is_field,
+                              &listed))
             return -1;
         if ((i == 0) != (parent < 0) || parent >= i) {
             PyErr_SetString(PyExc_ValueError, "nodes out of order");
@@ -1114,6 +1203,7 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         }
         if (!(self->nodes[i].key = copy_bytes(key, &self->nodes[i].len))) return -1;
         self->nodes[i].is_field = is_field;
+        self->nodes[i].listed = listed;
         if (parent >= 0) {
             Node *p = &self->nodes[parent];
             int *grown = realloc(p->children, sizeof(int) * (size_t)(p->nchild + 1));

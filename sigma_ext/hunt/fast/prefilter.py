@@ -211,7 +211,7 @@ def _any_of(parts: list[Dnf | None]) -> Dnf | None:
 class Spec:
     """What the extension is built with (``_prefilter.c`` documents the shapes)."""
 
-    nodes: list[tuple[int, bytes, bool]]
+    nodes: list[tuple[int, bytes, bool, bool]]
     conjunctions: list[list[tuple[int, list[Alternative]]]]
     dotted: list[bytes]
     prefix: list[tuple[bytes, bytes]]
@@ -261,11 +261,25 @@ def prefilter_spec(
         if name not in ENVELOPE_TEXT:
             break  # a later envelope may only be opened after every one before it
         opened.append(name)
-    spec = _compile(conjunctions, prefix, programs)
+    arrays = frozenset(name for name in plan.fields if listed(plan, name))
+    spec = _compile(conjunctions, prefix, programs, arrays)
     return replace(
         spec,
         envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
         sources=[plan.source.name, *opened],
+    )
+
+
+def listed(plan: SourcePlan, name: str) -> bool:
+    """Whether the rules read ``name`` as an array of values: the source documents it as an
+    array, no path above it holds one, and the rules read no field below it."""
+    parts = name.split(".")
+    above = (".".join(parts[:depth]) for depth in range(1, len(parts)))
+    return (
+        name in plan.fields
+        and name in plan.path.arrays
+        and not any(path in plan.path.arrays for path in above)
+        and not any(other.startswith(name + ".") for other in plan.fields)
     )
 
 
@@ -284,7 +298,8 @@ def _programs(
     at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
 
     def known(name: str, value: Any) -> bool:
-        return plan.single_valued(name) and exact_value(value) and _alternative(value) is not None
+        readable = plan.single_valued(name) or listed(plan, name)
+        return readable and exact_value(value) and _alternative(value) is not None
 
     return [
         (
@@ -301,10 +316,11 @@ def _compile(
     conjunctions: list[Conjunction],
     prefix: list[tuple[str, str]],
     programs: list[_RuleProgram] | None = None,
+    arrays: frozenset[str] = frozenset(),
 ) -> Spec:
     """The trie of the tested paths, the conjunctions over its nodes and the judge's rules."""
     programs = programs or []
-    nodes: list[tuple[int, bytes, bool]] = [(-1, b"", False)]
+    nodes: list[tuple[int, bytes, bool, bool]] = [(-1, b"", False, False)]
     index: dict[tuple[str, ...], int] = {(): 0}
     judged = {op[0] for _, _, program, _ in programs for op in program if isinstance(op[0], str)}
     fields = sorted({name for conjunction in conjunctions for name, _ in conjunction} | judged)
@@ -313,9 +329,10 @@ def _compile(
         for depth in range(1, len(parts) + 1):
             if parts[:depth] not in index:
                 index[parts[:depth]] = len(nodes)
-                nodes.append((index[parts[: depth - 1]], parts[depth - 1].encode(), False))
+                key = parts[depth - 1].encode()
+                nodes.append((index[parts[: depth - 1]], key, False, False))
         at = index[parts]
-        nodes[at] = (nodes[at][0], nodes[at][1], True)
+        nodes[at] = (nodes[at][0], nodes[at][1], True, name in arrays)
     compiled = [
         [(index[tuple(name.split("."))], sorted(alternatives)) for name, alternatives in c]
         for c in conjunctions

@@ -1,0 +1,158 @@
+"""The native judge (``sigma_ext.hunt.fast.judge``): a line the extension judges itself gets
+exactly the rules the reference engine fires on it, and a hunt with it gives the reference's
+hits in line order."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import recognize
+
+from .conftest import examples
+from .test_cli import POD
+from .test_prefilter import STATUS_PATCH, hunted, reference
+
+CONTROLLER_POD = {
+    **POD,
+    "user": {
+        "username": "system:serviceaccount:kube-system:replicaset-controller",
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system"],
+    },
+}
+"""A pod a ReplicaSet's controller creates: the visibility rule alone fires on it."""
+
+
+def judged(fast: FastHunt, line: str) -> list[int] | None:
+    """The rules (indices in ``fast.rule_files``) the judge finds firing on the line alone in
+    its chunk; None when it passes the line on."""
+    assert fast.prefilter is not None
+    kept, _, _, gone, at, bits = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+    if kept:
+        return None
+    assert sum(gone) == 1
+    if not at:
+        return []
+    (mask,) = memoryview(bits).cast("Q")
+    return [i for i in range(mask.bit_length()) if mask >> i & 1]
+
+
+def reference_rules(engine: ReferenceEngine, fast: FastHunt, line: str) -> list[int]:
+    event = json.loads(line)
+    source = recognize(event)
+    assert source is not None
+    fired = {id(rule_file) for rule_file in engine.match(event, source)}
+    return [i for i, rule_file in enumerate(fast.rule_files) if id(rule_file) in fired]
+
+
+def test_a_pod_a_controller_creates_is_judged_without_duckdb(
+    fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    line = json.dumps(CONTROLLER_POD, separators=(",", ":"))
+    got = judged(fast, line)
+    assert got, "the judge passed on a line every rule is known on"
+    assert got == reference_rules(engine, fast, line)
+
+
+GROUPS: st.SearchStrategy[Any] = st.one_of(
+    st.lists(
+        st.sampled_from(
+            [
+                "system:authenticated",
+                "system:unauthenticated",
+                "SYSTEM:UNAUTHENTICATED",
+                "system:serviceaccounts",
+                "platform-admins",
+                None,
+                7,
+                True,
+                [],
+                ["system:unauthenticated"],
+                {},
+                "system:\u0075nauthenticated",
+                "syst\u00e9m:masters",
+            ]
+        ),
+        max_size=4,
+    ),
+    st.sampled_from([None, "system:unauthenticated", 3, {}]),
+)
+USERS = st.sampled_from(
+    [
+        "system:anonymous",
+        "System:Anonymous",
+        "system:serviceaccount:kube-system:replicaset-controller",
+        "system:serviceaccount:kube-system:job-controller",
+        "system:node:ip-10-0-1-7",
+        "gitlab-ci@corp.example",
+        "breakglass-admin@corp.example",
+        "",
+        None,
+        42,
+    ]
+)
+
+
+@st.composite
+def creation(draw: st.DrawFn) -> str:
+    event: dict[str, Any] = copy.deepcopy(
+        draw(st.sampled_from([POD, CONTROLLER_POD, STATUS_PATCH]))
+    )
+    user: dict[str, Any] = {}
+    if draw(st.booleans()):
+        user["username"] = draw(USERS)
+    if draw(st.booleans()):
+        user["groups"] = draw(GROUPS)
+    empty_user = draw(st.booleans())
+    if user or empty_user:
+        event["user"] = user
+    event["verb"] = draw(st.sampled_from(["create", "patch", "update", "delete", "CREATE"]))
+    event["stage"] = draw(st.sampled_from(["ResponseComplete", "RequestReceived", "Panic"]))
+    event["objectRef"]["resource"] = draw(
+        st.sampled_from(["pods", "deployments", "jobs", "secrets", "Pods"])
+    )
+    event["objectRef"]["namespace"] = draw(st.sampled_from(["shop", "kube-system", "kube-public"]))
+    event["requestURI"] = draw(
+        st.sampled_from(["/api/v1/namespaces/shop/pods", "/api/v1/pods?dryRun=All&x=1"])
+    )
+    spaced = draw(st.booleans())
+    return json.dumps(event, separators=(", ", ": ") if spaced else (",", ":"))
+
+
+@settings(
+    max_examples=examples(400),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(line=creation())
+def test_a_line_the_judge_decides_gets_the_reference_rules(
+    line: str, fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    got = judged(fast, line)
+    if got is not None:
+        assert got == reference_rules(engine, fast, line), line
+
+
+@settings(
+    max_examples=examples(30),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=st.lists(creation(), min_size=3, max_size=30))
+def test_files_of_judged_and_passed_lines_get_the_reference_hits_in_order(
+    lines: list[str],
+    fast: FastHunt,
+    engine: ReferenceEngine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    log: Path = tmp_path_factory.mktemp("judged") / "audit.jsonl"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert hunted(fast.hunt_file, log) == reference(engine, log)
