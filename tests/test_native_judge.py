@@ -13,7 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sigma_ext.cli.hunt import hunt_engine_or_report
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.hunt.fast import running
 from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.reference.correlation_engine import HuntEngine
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
 
@@ -156,3 +160,30 @@ def test_files_of_judged_and_passed_lines_get_the_reference_hits_in_order(
     log: Path = tmp_path_factory.mktemp("judged") / "audit.jsonl"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert hunted(fast.hunt_file, log) == reference(engine, log)
+
+
+@pytest.fixture(scope="module")
+def hunting(corpus: Corpus, engine: ReferenceEngine) -> HuntEngine:
+    found = hunt_engine_or_report(corpus, engine)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_hits_after_the_first_batch_of_codes_survive_a_base_rule_hit(
+    native: bool,
+    hunting: HuntEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A correlation base rule's hit reads its row's offset with a query of its own while the
+    codes are still being fetched, a batch at a time: every later batch must still come."""
+    monkeypatch.setattr(running, "_BATCH", 2)
+    fast = FastHunt(hunting, native=native)
+    person = json.dumps(POD, separators=(",", ":"))  # a base rule fires: its values are read
+    controller = json.dumps(CONTROLLER_POD, separators=(",", ":"))
+    log = tmp_path / "audit.jsonl"
+    log.write_text("\n".join([person, *[controller] * 4, person, controller]) + "\n")
+    got = hunted(fast.hunt_file, log)
+    assert got == reference(hunting, log)
+    assert max(line for line, _ in got[0]) == 7
