@@ -39,7 +39,7 @@ def judged(fast: FastHunt, line: str) -> list[int] | None:
     """The rules (indices in ``fast.rule_files``) the judge finds firing on the line alone in
     its chunk; None when it passes the line on."""
     assert fast.prefilter is not None
-    kept, _, _, gone, at, bits = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+    kept, _, _, gone, at, bits, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
     if kept:
         return None
     assert sum(gone) == 1

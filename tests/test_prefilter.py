@@ -92,7 +92,9 @@ def dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
     assert fast.prefilter is not None
     out = []
     for line in lines:
-        kept, _, count, gone, judged, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+        kept, _, count, gone, judged, _, _ = fast.prefilter.native.scan(
+            line.encode("utf-8") + b"\n"
+        )
         assert count == 1
         assert (sum(gone) == 1) == (kept == b"")
         out.append(sum(gone) == 1 and not judged)

@@ -53,7 +53,8 @@ typedef struct {
 /* A rule judged exactly (the judge): its condition as a postfix program over three-valued
  * tests (OP_TEST: tests[arg]; OP_UNKNOWN; OP_AND / OP_OR: of the arg values below; OP_NOT),
  * its necessary conjunctions (indices into the prefilter's), the bit its verdict sets, and
- * whether its hit carries the event's values (a correlation base rule: left to the scan). */
+ * whether its hit carries the event's values (a correlation base rule: the line's text is
+ * handed back with its verdict). */
 enum { OP_TEST = 0, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT };
 enum { T_FALSE = 0, T_TRUE = 1, T_UNKNOWN = 2 };
 
@@ -112,6 +113,7 @@ typedef struct {
     Envelope *envelopes;
     int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
     Rule *rules;
+    uint64_t carried; /* the bits of the rules whose hits carry the event's values */
     int maxops;
 } Prefilter;
 
@@ -678,7 +680,7 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Valu
         for (int i = 0; i < r->nconj && !may; i++) may = holds[r->conj[i]];
         if (!may) continue; /* its necessary condition fails: it does not fire */
         int verdict = rule_exact(r, values, stack);
-        if (verdict == T_UNKNOWN || (verdict == T_TRUE && r->carried)) return -1;
+        if (verdict == T_UNKNOWN) return -1;
         if (verdict == T_TRUE) *bits |= (uint64_t)1 << r->bit;
     }
     return 0;
@@ -1163,6 +1165,7 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
         return -1;
     }
     if (r->nops > self->maxops) self->maxops = r->nops;
+    if (r->carried) self->carried |= (uint64_t)1 << r->bit;
     return 0;
 }
 
@@ -1281,7 +1284,8 @@ type:
 
 /* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, set aside: a
  * count for the source's own events, then one per envelope, judged: the line indices of the
- * events set aside that rules fire on, bytes of uint32, and those rules' bits, bytes of uint64)
+ * events set aside that rules fire on, bytes of uint32, those rules' bits, bytes of uint64, and
+ * the text of those a carried rule fires on, each with a '\n')
  * The buffer holds whole lines, each ended by '\n' but perhaps the last; each line passed on
  * is copied with a '\n'. Runs without the GIL. */
 static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
@@ -1289,7 +1293,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*", &buf)) return NULL;
     const unsigned char *data = buf.buf, *end = data + buf.len;
     char *out = malloc((size_t)buf.len + 1);
-    size_t cap = 1024, count = 0, used = 0, jcap = 1024, jcount = 0;
+    char *kept_carried = self->carried ? malloc((size_t)buf.len + 1) : NULL;
+    size_t cap = 1024, count = 0, used = 0, jcap = 1024, jcount = 0, cused = 0;
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
     uint32_t *jnumbers = malloc(jcap * sizeof(uint32_t));
     uint64_t *jbits = malloc(jcap * sizeof(uint64_t));
@@ -1301,7 +1306,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     long long lines = 0;
     long long *gone = calloc((size_t)self->nenvelopes + 1, sizeof(long long));
     int failed = !out || !numbers || !jnumbers || !jbits || !values || !seen || !holds ||
-                 !stack || !gone || (self->nenvelopes && !scratch);
+                 !stack || !gone || (self->nenvelopes && !scratch) ||
+                 (self->carried && !kept_carried);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
         const unsigned char *p = data;
@@ -1327,6 +1333,11 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
                     }
                     jnumbers[jcount] = (uint32_t)lines;
                     jbits[jcount++] = bits;
+                    if (bits & self->carried) { /* its values are read from its text */
+                        memcpy(kept_carried + cused, p, (size_t)n);
+                        cused += (size_t)n;
+                        kept_carried[cused++] = '\n';
+                    }
                 }
             } else {
                 if (count == cap) {
@@ -1360,13 +1371,15 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     } else if ((counts = PyTuple_New(self->nenvelopes + 1))) {
         for (int k = 0; k <= self->nenvelopes; k++)
             PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(gone[k]));
-        result = Py_BuildValue("(y#y#LNy#y#)", out, (Py_ssize_t)used, (const char *)numbers,
+        result = Py_BuildValue("(y#y#LNy#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
                                (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts,
                                (const char *)jnumbers, (Py_ssize_t)(jcount * sizeof(uint32_t)),
-                               (const char *)jbits, (Py_ssize_t)(jcount * sizeof(uint64_t)));
+                               (const char *)jbits, (Py_ssize_t)(jcount * sizeof(uint64_t)),
+                               kept_carried ? kept_carried : "", (Py_ssize_t)cused);
     }
     free(gone);
     free(out);
+    free(kept_carried);
     free(numbers);
     free(jnumbers);
     free(jbits);

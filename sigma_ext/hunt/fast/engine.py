@@ -236,7 +236,7 @@ class FastHunt:
             if not passed.lines:
                 if progress is not None:
                     progress("scan", 100.0)
-                yield from passed.hits(self.rule_files, path)
+                yield from passed.merged(iter(()), self.rule_files, path, self.forced)
                 return
             numbers = prefilter.LineNumbers(passed.numbers)
             try:
@@ -244,7 +244,7 @@ class FastHunt:
                     path, passed.kept, Path(folder), progress, summary, select, numbers.of
                 )
                 # the lines the native judge decided come in between, at their place
-                yield from passed.merged(scanned, self.rule_files, path)
+                yield from passed.merged(scanned, self.rule_files, path, self.forced)
             finally:
                 numbers.close()
 

@@ -17,7 +17,9 @@ judged there and never reaches DuckDB; the others are passed on as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sigma.conditions import ConditionFieldEqualsValueExpression
@@ -26,6 +28,9 @@ from sigma.types import SigmaCasedString, SigmaNull, SigmaNumber, SigmaString
 
 from sigma_ext.condition_tree import Fold, fold, fold_condition
 from sigma_ext.content.rules import RuleFile
+from sigma_ext.hunt.reference import Hit, read_line
+from sigma_ext.reference.correlation_engine import BaseRuleFile, carried
+from sigma_ext.sources.catalogue import Source, recognize
 
 OP_TEST, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT = range(5)
 
@@ -83,3 +88,54 @@ def exact_value(value: Any) -> bool:
     if isinstance(value, SigmaNull | SigmaNumber):
         return True
     return isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
+
+
+def judged_hits(
+    verdicts: Path,
+    texts: Path | None,
+    rule_files: list[RuleFile],
+    path: Path,
+    source: Source | None,
+) -> Iterator[Hit]:
+    """The hits of the lines the judge decided (``verdicts``: their numbers in ``path`` and the
+    bits of the rules that fire on each, bit i for ``rule_files[i]``, pairs of uint64), in line
+    order, a line's in rule
+    order; a correlation base rule's carries the event's values, read from its text (the
+    lines' texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned
+    row's."""
+    base = sum(
+        1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
+    )
+    made: dict[int, list[Hit]] = {}
+    handle = texts.open("rb") if texts is not None and base else None
+    try:
+        for number, fired in _pairs(verdicts):
+            rules = [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
+            if fired & base:
+                assert handle is not None
+                item = read_line(handle.readline().rstrip(b"\n"))
+                recognised = source or (recognize(item) if isinstance(item, dict) else None)
+                if isinstance(item, dict) and recognised is not None:
+                    rules = carried(rules, recognised.decode(item), recognised)
+                yield from (Hit.of(rule_file, path, number) for rule_file in rules)
+                continue
+            if fired not in made:
+                made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
+            for hit in made[fired]:
+                yield hit.at(number)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _pairs(verdicts: Path) -> Iterator[tuple[int, int]]:
+    """The (line number, bits) pairs of a verdicts file, a block at a time."""
+    with verdicts.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            numbers = array("Q")
+            numbers.frombytes(block)
+            yield from zip(numbers[::2], numbers[1::2], strict=True)
+
+
+_BLOCK = 16 * 4096
+"""Bytes of verdicts read at a time (4,096 pairs)."""

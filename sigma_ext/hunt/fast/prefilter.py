@@ -41,7 +41,7 @@ import struct
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from io import BufferedIOBase
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -51,12 +51,12 @@ from sigma.types import SigmaNull, SigmaNumber, SigmaString
 from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.gates import necessary
-from sigma_ext.hunt.fast.judge import OP_TEST, Program, exact_program, exact_value
+from sigma_ext.hunt.fast.judge import OP_TEST, Program, exact_program, exact_value, judged_hits
 from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, is_gzip
 from sigma_ext.reference.correlation_engine import BaseRuleFile
-from sigma_ext.sources.catalogue import SOURCES
+from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.sources.kubernetes import (
     AKS_AUDIT_CATEGORIES,
     CLOUDWATCH_EVENT_KEYS,
@@ -83,11 +83,11 @@ Alternative = tuple[int, int, bytes]
 Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
 
 
-Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes]
+Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes, bytes]
 """What the extension gives for a chunk: the lines passed on, their indices in the chunk (uint32),
 its lines, the lines set aside (the source's own events, then those of each envelope), and of
-those the ones the judge found rules firing on: their indices (uint32) and the rules' bits
-(uint64)."""
+those the ones the judge found rules firing on: their indices (uint32), the rules' bits
+(uint64), and the text of those a correlation base rule fires on (each with a line end)."""
 
 
 class _Native(Protocol):
@@ -376,37 +376,36 @@ def build(spec: Spec) -> Prefilter | None:
 @dataclass(frozen=True)
 class Passed:
     """What the prefilter wrote: ``lines`` passed on (to ``kept``, their line numbers to
-    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines, per source, are events on
-    which no rule fires."""
+    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines, per source, are the events
+    it set aside: those no rule fires on and the ``judged`` ones, whose rules the native judge
+    found (``sigma_ext.hunt.fast.judge``)."""
 
     kept: Path
     numbers: Path
     lines: int
     total: int
     dismissed: dict[str, int]
-    judged: array[int] = field(default_factory=lambda: array("Q"))
-    """The line numbers of the lines set aside that rules fire on (the judge's), in order."""
-    bits: array[int] = field(default_factory=lambda: array("Q"))
-    """For each, the bits of the rules that fire on it (bit i: ``FastHunt.rule_files[i]``)."""
-
-    def hits(self, rule_files: list[RuleFile], path: Path) -> Iterator[Hit]:
-        """The hits of the judged lines, in line order (a line's in rule order)."""
-        made: dict[int, list[Hit]] = {}
-        for number, bits in zip(self.judged, self.bits, strict=True):
-            if bits not in made:
-                fired = [i for i in range(bits.bit_length()) if bits >> i & 1]
-                made[bits] = [Hit.of(rule_files[i], path, 0) for i in fired]
-            for hit in made[bits]:
-                yield hit.at(number)
+    judged: int = 0
+    """The lines set aside that rules fire on (the judge's)."""
+    verdicts: Path | None = None
+    """For each, in order, its line number and the bits of the rules that fire on it (bit i:
+    ``FastHunt.rule_files[i]``), two uint64."""
+    carried: Path | None = None
+    """The text of the judged lines a correlation base rule fires on, in order."""
 
     def merged(
-        self, scanned: Iterator[Hit | BadLine], rule_files: list[RuleFile], path: Path
+        self,
+        scanned: Iterator[Hit | BadLine],
+        rule_files: list[RuleFile],
+        path: Path,
+        source: Source | None = None,
     ) -> Iterator[Hit | BadLine]:
         """``scanned`` (the hits and bad lines of the lines passed on, in line order) with the
-        hits of the judged lines, in line order."""
-        if not self.judged:
+        hits of the judged lines (``judge.judged_hits``), in line order."""
+        if not self.judged or self.verdicts is None:
             return scanned
-        return heapq.merge(scanned, self.hits(rule_files, path), key=lambda item: item.line)
+        hits = judged_hits(self.verdicts, self.carried, rule_files, path, source)
+        return heapq.merge(scanned, hits, key=lambda item: item.line)
 
 
 _NUMBER = struct.Struct("<Q")
@@ -425,12 +424,15 @@ def run(
     size = max(path.stat().st_size, 1)
     base = passed = 0
     dismissed = dict.fromkeys(prefilter.sources, 0)
-    judged, bits = array("Q"), array("Q")
+    judged = 0
+    verdicts, carried = folder / "judged.verdicts", folder / "carried.jsonl"
     workers = max(threads, 1)
     with (
         path.open("rb") as stored,
         kept.open("wb") as kept_out,
         numbers.open("wb") as numbers_out,
+        verdicts.open("wb") as verdicts_out,
+        carried.open("wb") as carried_out,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
         handle: BufferedIOBase = gzip.GzipFile(fileobj=stored) if is_gzip(path) else stored
@@ -445,7 +447,7 @@ def run(
             if not pending:
                 break
             future, buffer, length = pending.pop(0)
-            out, indices, lines, gone, judged_at, judged_bits = future.result()
+            out, indices, lines, gone, judged_at, judged_bits, texts = future.result()
             reader.spare.append(buffer)
             if first and len(out) > GIVE_UP * length:
                 for left, _, _ in pending:
@@ -456,15 +458,19 @@ def run(
             offsets = memoryview(indices).cast("I")
             numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
             passed += len(offsets)
-            judged += array("Q", [base + i + 1 for i in memoryview(judged_at).cast("I")])
-            bits.frombytes(judged_bits)
+            fired = memoryview(judged_bits).cast("Q")
+            at = memoryview(judged_at).cast("I")
+            pairs = array("Q", [n for k, i in enumerate(at) for n in (base + i + 1, fired[k])])
+            verdicts_out.write(pairs.tobytes())
+            judged += len(at)
+            carried_out.write(texts)
             for name, count in zip(prefilter.sources, gone, strict=True):
                 dismissed[name] += count
             base += lines
             if progress is not None:
                 # the scan of the lines passed on is the rest of the phase
                 progress("scan", min(SHARE * stored.tell() / size, SHARE))
-    return Passed(kept, numbers, passed, base, dismissed, judged, bits)
+    return Passed(kept, numbers, passed, base, dismissed, judged, verdicts, carried)
 
 
 class _Chunks:
