@@ -473,6 +473,11 @@ def run(
     return Passed(kept, numbers, passed, base, dismissed, judged, verdicts, carried)
 
 
+_ROOM = 1 << 20
+"""Room in a buffer for the start of a line a chunk cut (a buffer too small for it is made
+anew: a new one per chunk would cost zeroing and faulting in its pages every time)."""
+
+
 class _Chunks:
     """The file's bytes, about ``CHUNK`` at a time, each ending at a line end (the last,
     perhaps not), read into buffers used again once their chunk is scanned (``spare``)."""
@@ -486,9 +491,10 @@ class _Chunks:
         """A buffer and the length of the chunk it starts with; None at the end."""
         while True:
             held = len(self.rest)
-            buffer = self.spare.pop() if self.spare else bytearray(CHUNK)
+            buffer = self.spare.pop() if self.spare else bytearray(CHUNK + _ROOM)
             if len(buffer) < held + CHUNK:
-                buffer = bytearray(held + CHUNK)  # a line longer than a chunk
+                # the start of a line longer than the room left for it
+                buffer = bytearray(held + CHUNK + _ROOM)
             buffer[:held] = self.rest
             got = self.handle.readinto(memoryview(buffer)[held : held + CHUNK])
             total = held + got
