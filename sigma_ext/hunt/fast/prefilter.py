@@ -21,6 +21,10 @@ A line is dismissed only when all of these hold, so that its verdict is the refe
   dotted run of a tested path (``objectRef.resource``) make the line go on; a value with an
   escape or a non-ASCII character, or of another type than the test's, may equal anything.
 
+A line some condition holds on is then tried by the native judge (``judge``: each rule's whole
+condition, in three-valued logic); when every rule's verdict is known it is set aside too, with
+the rules that fire on it (``Passed.merged``).
+
 Everything else is passed on: malformed lines, blank lines, text logs, envelopes, other
 sources. When most of a file's first chunk is passed on (envelopes, another source), the
 prefilter stops, and the typed scan reads the file as it always did.
@@ -29,7 +33,8 @@ Without the extension (``native_available()`` false: no C compiler at install, o
 ``SIGMA_EXT_NATIVE=0``) the typed scan reads every line itself: the same output, slower.
 
 Memory: the chunks in flight (``CHUNK`` bytes each, at most twice the threads, and what each
-passes on); the line numbers of the lines passed on go to a file, read back in order.
+passes on); the line numbers of the lines passed on go to a file, read back in order, and so
+do the judge's verdicts and the text of the lines a correlation base rule fires on.
 """
 
 from __future__ import annotations
