@@ -131,6 +131,93 @@ def creation(draw: st.DrawFn) -> str:
     return json.dumps(event, separators=(", ", ": ") if spaced else (",", ":"))
 
 
+IMAGES: st.SearchStrategy[Any] = st.sampled_from(
+    [
+        "registry.corp.example/shop/app:1.4.2",
+        "REGISTRY.CORP.EXAMPLE/shop/app:1",
+        "registry.corp.example.evil.io/x:1",
+        "evil.io/tools/backdoor:1",
+        "nginx:1.27",
+        "quay.io/argoproj/argocd:v2",
+        "quay.io/other/x",
+        "registry.corp.example/\u0073hop:1",
+        "r\u00e9gistry.corp.example/x",
+        None,
+        7,
+        True,
+        [],
+        ["evil.io/x"],
+        {},
+    ]
+)
+FLAGS: st.SearchStrategy[Any] = st.sampled_from(
+    [True, False, "true", "TRUE", None, 1, 0, [], {}, [True]]
+)
+CAPABILITIES: st.SearchStrategy[Any] = st.one_of(
+    st.lists(
+        st.sampled_from(["SYS_ADMIN", "sys_admin", "NET_RAW", "CAP_BPF", None, 3, []]), max_size=3
+    ),
+    st.sampled_from([None, "SYS_ADMIN", {}]),
+)
+
+
+@st.composite
+def container(draw: st.DrawFn) -> Any:
+    shape = draw(st.integers(0, 9))
+    if shape == 0:
+        return draw(st.sampled_from([None, "app", 3, [], [{"image": "evil.io/x"}]]))
+    made: dict[str, Any] = {"name": "c"}
+    if draw(st.integers(0, 5)):
+        made["image"] = draw(IMAGES)
+    context: dict[str, Any] = {}
+    if draw(st.booleans()):
+        context["privileged"] = draw(FLAGS)
+    if draw(st.booleans()):
+        context["allowPrivilegeEscalation"] = draw(FLAGS)
+    if draw(st.booleans()):
+        context["capabilities"] = {"add": draw(CAPABILITIES)}
+    empty_context = draw(st.booleans())
+    if context or empty_context:
+        made["securityContext"] = context
+    return made
+
+
+@st.composite
+def workload(draw: st.DrawFn) -> str:
+    """A pod or workload creation with containers in every shape the rules read."""
+    event: dict[str, Any] = json.loads(draw(creation()))
+    spec: dict[str, Any] = {}
+    for key in draw(st.lists(st.sampled_from(["containers", "initContainers"]), max_size=2)):
+        spec[key] = draw(st.one_of(st.lists(container(), max_size=3), container()))
+    if draw(st.booleans()):
+        spec["volumes"] = [
+            {"name": "v", "hostPath": {"path": draw(st.sampled_from(["/", "/data"]))}}
+        ]
+    template = draw(st.booleans())
+    if template:
+        event["objectRef"]["resource"] = "deployments"
+    event["requestObject"] = (
+        {"kind": "Deployment", "spec": {"template": {"spec": spec}}}
+        if template
+        else {"kind": "Pod", "spec": spec}
+    )
+    return json.dumps(event, separators=(",", ":"))
+
+
+@settings(
+    max_examples=examples(400),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(line=workload())
+def test_containers_the_judge_decides_get_the_reference_rules(
+    line: str, fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    got = judged(fast, line)
+    if got is not None:
+        assert got == reference_rules(engine, fast, line), line
+
+
 @settings(
     max_examples=examples(400),
     deadline=None,
@@ -150,7 +237,7 @@ def test_a_line_the_judge_decides_gets_the_reference_rules(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(lines=st.lists(creation(), min_size=3, max_size=30))
+@given(lines=st.lists(st.one_of(creation(), workload()), min_size=3, max_size=30))
 def test_files_of_judged_and_passed_lines_get_the_reference_hits_in_order(
     lines: list[str],
     fast: FastHunt,

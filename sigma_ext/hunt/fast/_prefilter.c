@@ -22,8 +22,8 @@
 #define MAX_DEPTH 64
 #define MAX_NUMBER 64
 
-enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST };
-enum { A_GLOB = 0, A_INT, A_NULL };
+enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST, V_BOOL };
+enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL };
 
 typedef struct {
     int state;
@@ -55,8 +55,19 @@ typedef struct {
  * its necessary conjunctions (indices into the prefilter's), the bit its verdict sets, and
  * whether its hit carries the event's values (a correlation base rule: the line's text is
  * handed back with its verdict). */
-enum { OP_TEST = 0, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT };
+enum { OP_TEST = 0, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT, OP_EVERY };
 enum { T_FALSE = 0, T_TRUE = 1, T_UNKNOWN = 2 };
+
+/* An every-element detection (OP_EVERY): it holds when its program holds on each value of its
+ * fields, every test reading that one value (vacuously when there is none). */
+typedef struct {
+    int nfields;
+    int *fields;
+    int nops;
+    int *ops;
+    int ntests;
+    Test *tests;
+} Every;
 
 typedef struct {
     int bit;
@@ -67,6 +78,8 @@ typedef struct {
     Test *tests;
     int nconj;
     int *conj;
+    int nevery;
+    Every *every;
 } Rule;
 
 typedef struct {
@@ -74,6 +87,8 @@ typedef struct {
     Py_ssize_t len;
     int is_field;
     int listed; /* a field the source documents as an array of values: read whole */
+    int array; /* the source documents an array here: each element is read at the node */
+    int multi; /* a field below an array: its values are listed */
     int nchild;
     int *children;
 } Node;
@@ -114,15 +129,29 @@ typedef struct {
     int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
     Rule *rules;
     uint64_t carried; /* the bits of the rules whose hits carry the event's values */
+    int maxeops; /* the longest every-element program */
     int maxops;
 } Prefilter;
+
+#define MAX_MULTI 32
+
+/* The values of a field below an array, as the reference flattens them (nulls left out). */
+typedef struct {
+    int count;
+    int overflow;
+    Value v[MAX_MULTI];
+} Multi;
 
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
     const Prefilter *f;
     Value *values;
-    unsigned char *seen;
+    int *seen; /* the object a tested key was last read in */
+    Multi *multi;
+    int serial; /* objects read so far */
+    int in_array; /* reading an element of an array at a node */
+    Value spare;
 } Parse;
 
 /* ---- JSON reading ---- */
@@ -289,6 +318,8 @@ static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t l
 /* An object at ps->p; node: its place among the tested paths (-1: on none). */
 static int read_object(Parse *ps, int node, int depth) {
     if (depth > MAX_DEPTH) return -1;
+    int me = ++ps->serial;
+    ps->in_array = 0;
     ps->p++;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
@@ -307,8 +338,8 @@ static int read_object(Parse *ps, int node, int depth) {
             if (escaped) return -1; /* may spell a tested key */
             child = child_of(ps->f, node, key, len);
             if (child >= 0) {
-                if (ps->seen[child]) return -1; /* a repeated tested key */
-                ps->seen[child] = 1;
+                if (ps->seen[child] == me) return -1; /* a repeated tested key */
+                ps->seen[child] = me;
             }
         }
         skip_ws(ps);
@@ -347,22 +378,57 @@ static int literal(Parse *ps, const char *word, size_t len) {
 }
 
 /* A value at ps->p; node: the tested path it stands at (-1: none). */
+/* Where a value read at a field node goes: its one Value, or the next of its values (a field
+ * below an array); NULL when the node is no field. A full list of values overflows. */
+static Value *slot(Parse *ps, const Node *n, int node) {
+    if (!n || !n->is_field) return NULL;
+    if (!n->multi) return &ps->values[node];
+    Multi *m = &ps->multi[node];
+    if (m->count == MAX_MULTI) {
+        m->overflow = 1;
+        return &ps->spare;
+    }
+    return &m->v[m->count++];
+}
+
 static int read_value(Parse *ps, int node, int depth) {
     if (ps->p >= ps->end) return -1;
     const Node *n = node >= 0 ? &ps->f->nodes[node] : NULL;
-    Value *v = (n && n->is_field) ? &ps->values[node] : NULL;
     const unsigned char *start = ps->p;
+    Value *v;
     switch (*ps->p) {
     case '{':
-        if (v) v->state = V_OTHER;
+        if ((v = slot(ps, n, node))) v->state = V_OTHER;
         return read_object(ps, (n && n->nchild) ? node : -1, depth);
     case '[':
-        if (v && n->listed && !n->nchild) { /* kept whole, its elements read by the judge */
+        if (n && n->is_field && n->listed && !n->multi && !n->nchild) {
+            /* kept whole, its elements read by the judge */
+            v = &ps->values[node];
             if (read_array(ps, depth) < 0) return -1;
             v->state = V_LIST;
             v->p = start;
             v->n = ps->p - start;
             return 0;
+        }
+        if (n && n->array && !ps->in_array && (!n->is_field || n->multi)) {
+            /* each element read at the node */
+            if (depth > MAX_DEPTH) return -1;
+            ps->p++;
+            skip_ws(ps);
+            if (ps->p < ps->end && *ps->p == ']') {
+                ps->p++;
+                return 0;
+            }
+            for (;;) {
+                if (ps->p >= ps->end || *ps->p == '[') return -1; /* nested: left to the scan */
+                ps->in_array = 1;
+                int rc = read_value(ps, node, depth + 1);
+                ps->in_array = 0;
+                if (rc < 0) return -1;
+                int more = next_member(ps, ']');
+                if (more < 0) return -1;
+                if (!more) return 0;
+            }
         }
         if (n) return -1; /* the reference reads every element */
         return read_array(ps, depth);
@@ -370,9 +436,10 @@ static int read_value(Parse *ps, int node, int depth) {
         const unsigned char *s;
         Py_ssize_t len;
         int escaped;
+        ps->in_array = 0;
         if (read_string(ps, &s, &len, &escaped) < 0) return -1;
         if (n && n->nchild) return -1; /* a scalar where a tested path goes on */
-        if (v) {
+        if ((v = slot(ps, n, node))) {
             v->state = V_STRING;
             v->p = s;
             v->n = len;
@@ -388,13 +455,17 @@ static int read_value(Parse *ps, int node, int depth) {
                                  : literal(ps, "null", 4);
         if (rc < 0) return -1;
         if (n && n->nchild && *start != 'n') return -1;
-        if (v) v->state = *start == 'n' ? V_NULL : V_OTHER;
+        if (*start == 'n' && n && n->multi) return 0; /* a null is no value */
+        if ((v = slot(ps, n, node))) {
+            v->state = *start == 'n' ? V_NULL : V_BOOL;
+            v->n = *start == 't';
+        }
         return 0;
     }
     default:
         if (read_number(ps) < 0) return -1;
         if (n && n->nchild) return -1;
-        if (v) {
+        if ((v = slot(ps, n, node))) {
             v->state = V_NUMBER;
             v->p = start;
             v->n = ps->p - start;
@@ -458,12 +529,13 @@ static int test_holds(const Test *t, const Value *v) {
             if (a->kind == A_NULL) return 1;
             break;
         case V_STRING:
-            if (a->kind == A_INT || (a->kind == A_GLOB && v->escaped)) return 1;
+            if (a->kind == A_INT || a->kind == A_BOOL || (a->kind == A_GLOB && v->escaped))
+                return 1;
             if (a->kind == A_GLOB && glob_match(a->text, a->len, v->p, v->n)) return 1;
             break;
         case V_NUMBER: {
             long long number;
-            if (a->kind == A_GLOB) return 1;
+            if (a->kind == A_GLOB || a->kind == A_BOOL) return 1;
             if (a->kind == A_INT &&
                 (!plain_integer(v->p, v->n, &number) || number == a->number))
                 return 1;
@@ -479,7 +551,7 @@ static int test_holds(const Test *t, const Value *v) {
 }
 
 static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsigned char *end) {
-    Parse ps = {p, end, f, NULL, NULL};
+    Parse ps = {.p = p, .end = end, .f = f};
     if (ps.p >= end || *ps.p != '{') return 0;
     ps.p++;
     for (int i = 0; i < f->nprefix; i++) {
@@ -518,14 +590,18 @@ static int alt_exact(const Alt *a, const Value *v) {
         return a->kind == A_NULL ? T_TRUE : T_FALSE;
     case V_STRING:
         if (a->kind == A_NULL) return T_FALSE;
-        if (a->kind == A_INT || v->escaped) return T_UNKNOWN;
+        if (a->kind == A_INT || a->kind == A_BOOL || v->escaped) return T_UNKNOWN;
         return glob_match(a->text, a->len, v->p, v->n) ? T_TRUE : T_FALSE;
     case V_NUMBER: {
         long long number;
         if (a->kind == A_NULL) return T_FALSE;
-        if (a->kind == A_GLOB || !plain_integer(v->p, v->n, &number)) return T_UNKNOWN;
+        if (a->kind != A_INT || !plain_integer(v->p, v->n, &number)) return T_UNKNOWN;
         return number == a->number ? T_TRUE : T_FALSE;
     }
+    case V_BOOL:
+        if (a->kind == A_NULL) return T_FALSE;
+        if (a->kind == A_BOOL) return (v->n != 0) == (a->number != 0) ? T_TRUE : T_FALSE;
+        return T_UNKNOWN;
     default:
         return a->kind == A_NULL ? T_FALSE : T_UNKNOWN;
     }
@@ -560,7 +636,7 @@ static int skip_nested(Parse *ps) {
  * equals a value; null when no element is a value (nulls are none); an array or an object in
  * it leaves the test unknown unless an element decides it. */
 static int list_exact(const Test *t, const Value *v) {
-    Parse ps = {v->p + 1, v->p + v->n, NULL, NULL, NULL};
+    Parse ps = {.p = v->p + 1, .end = v->p + v->n};
     int unknown = 0, valued = 0, nulls = 0;
     for (int i = 0; i < t->nalt; i++) nulls |= t->alts[i].kind == A_NULL;
     skip_ws(&ps);
@@ -607,8 +683,48 @@ static int list_exact(const Test *t, const Value *v) {
     return unknown ? T_UNKNOWN : T_FALSE;
 }
 
-static int test_exact(const Test *t, const Value *values) {
-    const Value *v = &values[t->node];
+/* What a line's parse and judgement use, made once per scan. */
+typedef struct {
+    const Prefilter *f;
+    Value *values;
+    int *seen;
+    Multi *multi;
+    unsigned char *holds; /* a flag per conjunction */
+    unsigned char *stack; /* room for the longest program */
+    unsigned char *estack; /* room for the longest every-element program */
+} Work;
+
+/* A test of the values of a field below an array: one equals a value; null when there is
+ * none; unknown past MAX_MULTI values unless one decides it. */
+static int multi_exact(const Test *t, const Multi *m) {
+    int unknown = m->overflow;
+    for (int k = 0; k < m->count; k++)
+        for (int i = 0; i < t->nalt; i++) {
+            if (t->alts[i].kind == A_NULL) continue;
+            int r = alt_exact(&t->alts[i], &m->v[k]);
+            if (r == T_TRUE) return T_TRUE;
+            if (r == T_UNKNOWN) unknown = 1;
+        }
+    for (int i = 0; i < t->nalt; i++)
+        if (t->alts[i].kind == A_NULL && !m->count && !m->overflow) return T_TRUE;
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+/* A test of one value (not null), as an every-element detection pins each of its values. */
+static int pinned_exact(const Test *t, const Value *v) {
+    int unknown = 0;
+    for (int i = 0; i < t->nalt; i++) {
+        if (t->alts[i].kind == A_NULL) continue;
+        int r = alt_exact(&t->alts[i], v);
+        if (r == T_TRUE) return T_TRUE;
+        if (r == T_UNKNOWN) unknown = 1;
+    }
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+static int test_exact(const Test *t, const Work *w) {
+    if (w->f->nodes[t->node].multi) return multi_exact(t, &w->multi[t->node]);
+    const Value *v = &w->values[t->node];
     int unknown = 0;
     if (v->state == V_LIST) return list_exact(t, v);
     for (int i = 0; i < t->nalt; i++) {
@@ -619,17 +735,25 @@ static int test_exact(const Test *t, const Value *values) {
     return unknown ? T_UNKNOWN : T_FALSE;
 }
 
-/* A rule's verdict in three-valued (Kleene) logic: known whenever the known tests decide it. */
-static int rule_exact(const Rule *r, const Value *values, unsigned char *stack) {
+static int every_exact(const Every *e, const Work *w);
+
+/* A program's value in three-valued (Kleene) logic: known whenever the known tests decide it.
+ * pinned: the one value every test reads (an every-element detection's), else the line's. */
+static int program_exact(const int *ops, int nops, const Test *tests, const Every *every,
+                         const Work *w, const Value *pinned, unsigned char *stack) {
     int top = 0;
-    for (int i = 0; i < r->nops; i++) {
-        int op = r->ops[2 * i], arg = r->ops[2 * i + 1];
+    for (int i = 0; i < nops; i++) {
+        int op = ops[2 * i], arg = ops[2 * i + 1];
         switch (op) {
         case OP_TEST:
-            stack[top++] = (unsigned char)test_exact(&r->tests[arg], values);
+            stack[top++] = (unsigned char)(pinned ? pinned_exact(&tests[arg], pinned)
+                                                  : test_exact(&tests[arg], w));
             break;
         case OP_UNKNOWN:
             stack[top++] = T_UNKNOWN;
+            break;
+        case OP_EVERY:
+            stack[top++] = (unsigned char)every_exact(&every[arg], w);
             break;
         case OP_NOT:
             if (stack[top - 1] != T_UNKNOWN) stack[top - 1] ^= 1;
@@ -648,27 +772,58 @@ static int rule_exact(const Rule *r, const Value *values, unsigned char *stack) 
     return top ? stack[0] : T_UNKNOWN;
 }
 
+static int every_exact(const Every *e, const Work *w) {
+    int result = T_TRUE;
+    for (int i = 0; i < e->nfields; i++) {
+        int node = e->fields[i];
+        const Value *one = NULL;
+        int count = 0;
+        if (w->f->nodes[node].multi) {
+            const Multi *m = &w->multi[node];
+            if (m->overflow) result = T_UNKNOWN;
+            one = m->v;
+            count = m->count;
+        } else {
+            const Value *v = &w->values[node];
+            if (v->state == V_ABSENT || v->state == V_NULL) continue;
+            if (v->state == V_LIST) {
+                result = T_UNKNOWN;
+                continue;
+            }
+            one = v;
+            count = 1;
+        }
+        for (int k = 0; k < count; k++) {
+            int r = program_exact(e->ops, e->nops, e->tests, NULL, w, &one[k], w->estack);
+            if (r == T_FALSE) return T_FALSE;
+            if (r == T_UNKNOWN) result = T_UNKNOWN;
+        }
+    }
+    return result;
+}
+
 /* How the line (no '\n') is judged: -1 passed on; else the bits of the rules that fire on it
- * (0: dismissed), when every rule's verdict is known and no rule that fires carries values.
- * holds: room for a flag per conjunction; stack: room for the longest program. */
-static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
-                  unsigned char *seen, unsigned char *holds, unsigned char *stack,
+ * (0: dismissed), when every rule's verdict is known. */
+static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, const Work *w,
                   uint64_t *bits) {
     /* JSON whitespace after the object (a CRLF line end) */
     while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
     if (n < 2 || p[0] != '{' || p[n - 1] != '}') return -1;
     if (!prefix_holds(f, p, p + n)) return -1;
-    memset(values, 0, sizeof(Value) * (size_t)f->nnodes);
-    memset(seen, 0, (size_t)f->nnodes);
-    Parse ps = {p, p + n, f, values, seen};
+    memset(w->values, 0, sizeof(Value) * (size_t)f->nnodes);
+    memset(w->seen, 0, sizeof(int) * (size_t)f->nnodes);
+    for (int i = 0; i < f->nnodes; i++)
+        if (f->nodes[i].multi) w->multi[i].count = w->multi[i].overflow = 0;
+    Parse ps = {.p = p, .end = p + n, .f = f, .values = w->values, .seen = w->seen,
+                .multi = w->multi};
     if (read_object(&ps, 0, 1) < 0 || ps.p != ps.end) return -1;
     int any = 0;
     for (int c = 0; c < f->nconj; c++) {
         const Conj *conj = &f->conj[c];
         int all = 1;
         for (int i = 0; i < conj->ntest && all; i++)
-            all = test_holds(&conj->tests[i], &values[conj->tests[i].node]);
-        holds[c] = (unsigned char)all;
+            all = test_holds(&conj->tests[i], &w->values[conj->tests[i].node]);
+        w->holds[c] = (unsigned char)all;
         any |= all;
     }
     *bits = 0;
@@ -677,9 +832,9 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Valu
     for (int k = 0; k < f->nrules; k++) {
         const Rule *r = &f->rules[k];
         int may = 0;
-        for (int i = 0; i < r->nconj && !may; i++) may = holds[r->conj[i]];
+        for (int i = 0; i < r->nconj && !may; i++) may = w->holds[r->conj[i]];
         if (!may) continue; /* its necessary condition fails: it does not fire */
-        int verdict = rule_exact(r, values, stack);
+        int verdict = program_exact(r->ops, r->nops, r->tests, r->every, w, NULL, w->stack);
         if (verdict == T_UNKNOWN) return -1;
         if (verdict == T_TRUE) *bits |= (uint64_t)1 << r->bit;
     }
@@ -806,7 +961,7 @@ static int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
 /* The text an envelope the line is carries, decoded into out; -1 when it is none. */
 static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned char *p,
                            Py_ssize_t n, unsigned char *out, Py_ssize_t *carried_len) {
-    Parse ps = {p, p + n, f, NULL, NULL};
+    Parse ps = {.p = p, .end = p + n, .f = f};
     unsigned char seen_required[MAX_TESTED_KEYS] = {0};
     unsigned char seen_oneof[MAX_TESTED_KEYS] = {0};
     unsigned char seen_prefixed[MAX_TESTED_KEYS] = {0};
@@ -901,18 +1056,16 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
 }
 
 /* Where a line goes: -1 passed on, 0 the source's own event, 1 + k one carried by envelope k;
- * *bits: the rules that fire on the event (0: none, dismissed). scratch has room for the line;
- * holds, stack: as judged() takes them. */
-static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
-                    unsigned char *seen, unsigned char *scratch, unsigned char *holds,
-                    unsigned char *stack, uint64_t *bits) {
-    if (judged(f, p, n, values, seen, holds, stack, bits) == 0) return 0;
+ * *bits: the rules that fire on the event (0: none, dismissed). scratch has room for the line. */
+static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, const Work *w,
+                    unsigned char *scratch, uint64_t *bits) {
+    if (judged(f, p, n, w, bits) == 0) return 0;
     if (!f->nenvelopes || prefix_holds(f, p, p + n)) return -1;
     for (int k = 0; k < f->nenvelopes; k++) {
         Py_ssize_t inner = 0;
         if (envelope_string(f, &f->envelopes[k], p, n, scratch, &inner) < 0) continue;
         /* the first envelope that recognises the line is the one that counts */
-        return judged(f, scratch, inner, values, seen, holds, stack, bits) == 0 ? 1 + k : -1;
+        return judged(f, scratch, inner, w, bits) == 0 ? 1 + k : -1;
     }
     return -1;
 }
@@ -980,6 +1133,12 @@ static void free_spec(Prefilter *self) {
         free(r->ops);
         free(r->conj);
         free_tests(r->tests, r->ntests);
+        for (int i = 0; i < r->nevery && r->every; i++) {
+            free(r->every[i].fields);
+            free(r->every[i].ops);
+            free_tests(r->every[i].tests, r->every[i].ntests);
+        }
+        free(r->every);
     }
     free(self->rules);
 }
@@ -1126,12 +1285,48 @@ static int int_list(PyObject *list, int **items, int *n) {
     return 0;
 }
 
-/* A judged rule: (bit, carried, [op, arg, op, arg, ...], [test], [conjunction index]); the
- * program is checked to leave one value, its tests and conjunctions to exist. */
+/* A program's checks: each op known, each test and every-element detection there, one value
+ * left; its length in ops, or -1. */
+static int checked_program(const int *ops, int nints, int ntests, int nevery) {
+    int depth = 0, bad = nints % 2 != 0;
+    for (int i = 0; i < nints / 2 && !bad; i++) {
+        int op = ops[2 * i], arg = ops[2 * i + 1];
+        if (op == OP_TEST) bad = arg < 0 || arg >= ntests, depth++;
+        else if (op == OP_EVERY) bad = arg < 0 || arg >= nevery, depth++;
+        else if (op == OP_UNKNOWN) depth++;
+        else if (op == OP_NOT) bad = depth < 1;
+        else if (op == OP_AND || op == OP_OR) bad = arg < 1 || arg > depth, depth -= arg - 1;
+        else bad = 1;
+    }
+    if (bad || depth != 1) {
+        PyErr_SetString(PyExc_ValueError, "a malformed rule program");
+        return -1;
+    }
+    return nints / 2;
+}
+
+/* Tests from a list of (node, [(kind, int, glob bytes)]); -1 on error. */
+static int read_tests(Prefilter *self, PyObject *list, Test **tests, int *n) {
+    Py_ssize_t nt = PyList_GET_SIZE(list);
+    *tests = calloc((size_t)nt + 1, sizeof(Test));
+    if (!*tests) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        *n = (int)t + 1;
+        if (read_test(self, PyList_GET_ITEM(list, t), &(*tests)[t]) < 0) return -1;
+    }
+    return 0;
+}
+
+/* A judged rule: (bit, carried, [op, arg, op, arg, ...], [test], [conjunction index],
+ * [every-element detection: ([field node], [op, arg, ...], [test])]); its programs are checked
+ * to leave one value, its tests, detections and conjunctions to exist. */
 static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
-    PyObject *ops, *tests, *conj;
-    if (!PyArg_ParseTuple(spec, "ipO!O!O!", &r->bit, &r->carried, &PyList_Type, &ops,
-                          &PyList_Type, &tests, &PyList_Type, &conj))
+    PyObject *ops, *tests, *conj, *every = NULL;
+    if (!PyArg_ParseTuple(spec, "ipO!O!O!|O!", &r->bit, &r->carried, &PyList_Type, &ops,
+                          &PyList_Type, &tests, &PyList_Type, &conj, &PyList_Type, &every))
         return -1;
     if (r->bit < 0 || r->bit > 63) {
         PyErr_SetString(PyExc_ValueError, "a rule bit out of 0..63");
@@ -1139,39 +1334,47 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
     }
     int nints = 0;
     if (int_list(ops, &r->ops, &nints) < 0 || int_list(conj, &r->conj, &r->nconj) < 0) return -1;
-    r->nops = nints / 2;
-    Py_ssize_t nt = PyList_GET_SIZE(tests);
-    r->tests = calloc((size_t)nt + 1, sizeof(Test));
-    if (!r->tests) {
+    if (read_tests(self, tests, &r->tests, &r->ntests) < 0) return -1;
+    Py_ssize_t ne = every ? PyList_GET_SIZE(every) : 0;
+    r->every = calloc((size_t)ne + 1, sizeof(Every));
+    if (!r->every) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t t = 0; t < nt; t++) {
-        r->ntests = (int)t + 1;
-        if (read_test(self, PyList_GET_ITEM(tests, t), &r->tests[t]) < 0) return -1;
+    for (Py_ssize_t k = 0; k < ne; k++) {
+        Every *e = &r->every[k];
+        PyObject *fields, *eops, *etests;
+        r->nevery = (int)k + 1;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(every, k), "O!O!O!", &PyList_Type, &fields,
+                              &PyList_Type, &eops, &PyList_Type, &etests))
+            return -1;
+        int eints = 0;
+        if (int_list(fields, &e->fields, &e->nfields) < 0 || int_list(eops, &e->ops, &eints) < 0 ||
+            read_tests(self, etests, &e->tests, &e->ntests) < 0)
+            return -1;
+        for (int i = 0; i < e->nfields; i++)
+            if (e->fields[i] < 0 || e->fields[i] >= self->nnodes ||
+                !self->nodes[e->fields[i]].is_field) {
+                PyErr_SetString(PyExc_ValueError, "an every-element detection of no field");
+                return -1;
+            }
+        if ((e->nops = checked_program(e->ops, eints, e->ntests, 0)) < 0) return -1;
+        if (e->nops > self->maxeops) self->maxeops = e->nops;
     }
-    int depth = 0, bad = nints % 2 != 0;
-    for (int i = 0; i < r->nops && !bad; i++) {
-        int op = r->ops[2 * i], arg = r->ops[2 * i + 1];
-        if (op == OP_TEST) bad = arg < 0 || arg >= r->ntests, depth++;
-        else if (op == OP_UNKNOWN) depth++;
-        else if (op == OP_NOT) bad = depth < 1;
-        else if (op == OP_AND || op == OP_OR) bad = arg < 1 || arg > depth, depth -= arg - 1;
-        else bad = 1;
-    }
-    for (int i = 0; i < r->nconj && !bad; i++) bad = r->conj[i] < 0 || r->conj[i] >= self->nconj;
-    if (bad || depth != 1) {
-        PyErr_SetString(PyExc_ValueError, "a malformed rule program");
-        return -1;
-    }
+    if ((r->nops = checked_program(r->ops, nints, r->ntests, r->nevery)) < 0) return -1;
+    for (int i = 0; i < r->nconj; i++)
+        if (r->conj[i] < 0 || r->conj[i] >= self->nconj) {
+            PyErr_SetString(PyExc_ValueError, "a conjunction out of range");
+            return -1;
+        }
     if (r->nops > self->maxops) self->maxops = r->nops;
     if (r->carried) self->carried |= (uint64_t)1 << r->bit;
     return 0;
 }
 
 /* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules]):
- *   nodes: [(parent index, key bytes, is field[, is an array of values])], node 0 the
- *   top-level object (parent -1);
+ *   nodes: [(parent index, key bytes, is field[, is an array of values, holds an array,
+ *   is a field below an array])], node 0 the top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
  *   dotted: [bytes]; prefix: [(key bytes, value start bytes)];
  *   envelopes: [as read_envelope reads one], in the order the sources recognise them;
@@ -1195,10 +1398,10 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     if (!self->nodes) goto nomem;
     self->nnodes = (int)nn;
     for (Py_ssize_t i = 0; i < nn; i++) {
-        int parent, is_field, listed = 0;
+        int parent, is_field, listed = 0, array = 0, multi = 0;
         PyObject *key;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(nodes, i), "iSp|p", &parent, &key, &is_field,
-                              &listed))
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(nodes, i), "iSp|ppp", &parent, &key, &is_field,
+                              &listed, &array, &multi))
             return -1;
         if ((i == 0) != (parent < 0) || parent >= i) {
             PyErr_SetString(PyExc_ValueError, "nodes out of order");
@@ -1207,6 +1410,8 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         if (!(self->nodes[i].key = copy_bytes(key, &self->nodes[i].len))) return -1;
         self->nodes[i].is_field = is_field;
         self->nodes[i].listed = listed;
+        self->nodes[i].array = array;
+        self->nodes[i].multi = multi && is_field;
         if (parent >= 0) {
             Node *p = &self->nodes[parent];
             int *grown = realloc(p->children, sizeof(int) * (size_t)(p->nchild + 1));
@@ -1298,15 +1503,20 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
     uint32_t *jnumbers = malloc(jcap * sizeof(uint32_t));
     uint64_t *jbits = malloc(jcap * sizeof(uint64_t));
-    Value *values = malloc(sizeof(Value) * (size_t)self->nnodes);
-    unsigned char *seen = malloc((size_t)self->nnodes);
-    unsigned char *holds = malloc((size_t)self->nconj + 1);
-    unsigned char *stack = malloc((size_t)self->maxops + 1);
+    Work w = {
+        .f = self,
+        .values = malloc(sizeof(Value) * (size_t)self->nnodes),
+        .seen = malloc(sizeof(int) * (size_t)self->nnodes),
+        .multi = calloc((size_t)self->nnodes, sizeof(Multi)),
+        .holds = malloc((size_t)self->nconj + 1),
+        .stack = malloc((size_t)self->maxops + 1),
+        .estack = malloc((size_t)self->maxeops + 1),
+    };
     unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
     long long lines = 0;
     long long *gone = calloc((size_t)self->nenvelopes + 1, sizeof(long long));
-    int failed = !out || !numbers || !jnumbers || !jbits || !values || !seen || !holds ||
-                 !stack || !gone || (self->nenvelopes && !scratch) ||
+    int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
+                 !w.holds || !w.stack || !w.estack || !gone || (self->nenvelopes && !scratch) ||
                  (self->carried && !kept_carried);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
@@ -1316,7 +1526,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
             const unsigned char *stop = nl ? nl : end;
             Py_ssize_t n = stop - p;
             uint64_t bits = 0;
-            int how = classify(self, p, n, values, seen, scratch, holds, stack, &bits);
+            int how = classify(self, p, n, &w, scratch, &bits);
             if (how >= 0) {
                 gone[how]++;
                 if (bits) {
@@ -1360,10 +1570,12 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
         Py_END_ALLOW_THREADS;
     }
     PyBuffer_Release(&buf);
-    free(values);
-    free(seen);
-    free(holds);
-    free(stack);
+    free(w.values);
+    free(w.seen);
+    free(w.multi);
+    free(w.holds);
+    free(w.stack);
+    free(w.estack);
     free(scratch);
     PyObject *result = NULL, *counts = NULL;
     if (failed) {

@@ -51,16 +51,22 @@ from io import BufferedIOBase
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sigma.types import SigmaNull, SigmaNumber, SigmaString
+from sigma.types import SigmaBool, SigmaNull, SigmaNumber, SigmaString
 
 from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.gates import necessary
-from sigma_ext.hunt.fast.judge import OP_TEST, Program, exact_program, exact_value, judged_hits
+from sigma_ext.hunt.fast.judge import (
+    RuleProgram,
+    fields_judged,
+    judged_hits,
+    node_flags,
+    rule_programs,
+    rules_spec,
+)
 from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, is_gzip
-from sigma_ext.reference.correlation_engine import BaseRuleFile
 from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.sources.kubernetes import (
     AKS_AUDIT_CATEGORIES,
@@ -80,7 +86,7 @@ MOST_CONJUNCTIONS = 256
 SHARE = 90.0
 """The part of the ``scan`` phase of the progress the prefilter reports."""
 
-GLOB, INT, NULL = 0, 1, 2
+GLOB, INT, NULL, BOOL = 0, 1, 2, 3
 _MANY, _ONE = "\x01", "\x02"
 
 Alternative = tuple[int, int, bytes]
@@ -174,6 +180,8 @@ def _alternative(value: Any) -> Alternative | None:
     """One Sigma value as the extension tests it; None for one it cannot test."""
     if isinstance(value, SigmaNull):
         return (NULL, 0, b"")
+    if isinstance(value, SigmaBool):
+        return (BOOL, int(value.boolean), b"")
     if isinstance(value, SigmaNumber):
         number = value.number
         if isinstance(number, int) and abs(number) < LARGEST_INT:
@@ -216,7 +224,7 @@ def _any_of(parts: list[Dnf | None]) -> Dnf | None:
 class Spec:
     """What the extension is built with (``_prefilter.c`` documents the shapes)."""
 
-    nodes: list[tuple[int, bytes, bool, bool]]
+    nodes: list[tuple[int, bytes, bool, bool, bool, bool]]
     conjunctions: list[list[tuple[int, list[Alternative]]]]
     dotted: list[bytes]
     prefix: list[tuple[bytes, bytes]]
@@ -224,7 +232,7 @@ class Spec:
     sources: list[str]
     """The source each kind of dismissed line is counted as: the first fast source, then the
     source of each envelope."""
-    rules: list[tuple[int, bool, list[int], list[tuple[int, list[Alternative]]], list[int]]]
+    rules: list[Any]
     """The judge's rules (``_prefilter.c`` documents the shape); none: no judge."""
 
 
@@ -260,14 +268,15 @@ def prefilter_spec(
             return None
         conditions.append(condition)
     conjunctions = sorted({c for condition in conditions for c in condition})
-    programs = _programs(plan, conditions, conjunctions)
+    at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
+    necessary_at = [sorted({at[c] for c in condition}) for condition in conditions]
+    programs = rule_programs(plan, necessary_at, _alternative)
     opened: list[str] = []
     for name in envelopes if prefix else ():
         if name not in ENVELOPE_TEXT:
             break  # a later envelope may only be opened after every one before it
         opened.append(name)
-    arrays = frozenset(name for name in plan.fields if listed(plan, name))
-    spec = _compile(conjunctions, prefix, programs, arrays)
+    spec = _compile(conjunctions, prefix, programs, plan)
     return replace(
         spec,
         envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
@@ -275,86 +284,39 @@ def prefilter_spec(
     )
 
 
-def listed(plan: SourcePlan, name: str) -> bool:
-    """Whether the rules read ``name`` as an array of values: the source documents it as an
-    array, no path above it holds one, and the rules read no field below it."""
-    parts = name.split(".")
-    above = (".".join(parts[:depth]) for depth in range(1, len(parts)))
-    return (
-        name in plan.fields
-        and name in plan.path.arrays
-        and not any(path in plan.path.arrays for path in above)
-        and not any(other.startswith(name + ".") for other in plan.fields)
-    )
-
-
-_RuleProgram = tuple[int, bool, Program, list[int]]
-"""A rule for the judge before its fields are nodes: bit, whether its hit carries values, its
-program, the indices of its necessary conjunctions."""
-
-
-def _programs(
-    plan: SourcePlan, conditions: list[Dnf], conjunctions: list[Conjunction]
-) -> list[_RuleProgram]:
-    """Every rule of the plan for the judge (``sigma_ext.hunt.fast.judge``); none when a rule's
-    index is beyond the 64 bits a verdict has."""
-    if any(index >= 64 for index, _, _ in plan.rules):
-        return []
-    at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
-
-    def known(name: str, value: Any) -> bool:
-        readable = plan.single_valued(name) or listed(plan, name)
-        return readable and exact_value(value) and _alternative(value) is not None
-
-    return [
-        (
-            index,
-            isinstance(rule_file, BaseRuleFile),
-            exact_program(rule_file, rule, known),
-            sorted({at[c] for c in condition}),
-        )
-        for (index, rule_file, rule), condition in zip(plan.rules, conditions, strict=True)
-    ]
-
-
 def _compile(
     conjunctions: list[Conjunction],
     prefix: list[tuple[str, str]],
-    programs: list[_RuleProgram] | None = None,
-    arrays: frozenset[str] = frozenset(),
+    programs: list[RuleProgram] | None = None,
+    plan: SourcePlan | None = None,
 ) -> Spec:
-    """The trie of the tested paths, the conjunctions over its nodes and the judge's rules."""
+    """The trie of the tested paths, the conjunctions over its nodes and the judge's rules
+    (``plan``: the source's shape, which fields are arrays)."""
     programs = programs or []
-    nodes: list[tuple[int, bytes, bool, bool]] = [(-1, b"", False, False)]
+    nodes: list[tuple[int, bytes, bool, bool, bool, bool]] = [(-1, b"", False, False, False, False)]
     index: dict[tuple[str, ...], int] = {(): 0}
-    judged = {op[0] for _, _, program, _ in programs for op in program if isinstance(op[0], str)}
-    fields = sorted({name for conjunction in conjunctions for name, _ in conjunction} | judged)
+    tested = {name for conjunction in conjunctions for name, _ in conjunction}
+    fields = sorted(tested | fields_judged(programs))
+
+    def flags(path: str, field: bool) -> tuple[bool, bool, bool]:
+        return node_flags(plan, path, field) if plan is not None else (False, False, False)
+
     for name in fields:
         parts = tuple(name.split("."))
         for depth in range(1, len(parts) + 1):
             if parts[:depth] not in index:
                 index[parts[:depth]] = len(nodes)
                 key = parts[depth - 1].encode()
-                nodes.append((index[parts[: depth - 1]], key, False, False))
+                path = ".".join(parts[:depth])
+                nodes.append((index[parts[: depth - 1]], key, False, *flags(path, False)))
         at = index[parts]
-        nodes[at] = (nodes[at][0], nodes[at][1], True, name in arrays)
+        nodes[at] = (nodes[at][0], nodes[at][1], True, *flags(name, True))
     compiled = [
         [(index[tuple(name.split("."))], sorted(alternatives)) for name, alternatives in c]
         for c in conjunctions
     ]
     dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
-    rules = []
-    for bit, carried, program, necessary_at in programs:
-        ops: list[int] = []
-        tests: list[tuple[int, list[Alternative]]] = []
-        for op, arg in program:
-            if isinstance(op, str):
-                alternatives = [cast(Alternative, _alternative(v)) for v in cast(list[Any], arg)]
-                ops += [OP_TEST, len(tests)]
-                tests.append((index[tuple(op.split("."))], sorted(alternatives)))
-            else:
-                ops += [op, cast(int, arg)]
-        rules.append((bit, carried, ops, tests, necessary_at))
+    rules = rules_spec(programs, lambda name: index[tuple(name.split("."))], _alternative)
     prefix_bytes = [(k.encode(), v.encode()) for k, v in prefix]
     return Spec(nodes, compiled, dotted, prefix_bytes, [], [], rules)
 
