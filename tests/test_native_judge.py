@@ -23,7 +23,7 @@ from sigma_ext.sources.catalogue import recognize
 
 from .conftest import examples
 from .test_cli import POD
-from .test_prefilter import STATUS_PATCH, hunted, reference
+from .test_prefilter import GET_POD, STATUS_PATCH, eks, hunted, reference, reference_quiet
 
 CONTROLLER_POD = {
     **POD,
@@ -64,6 +64,18 @@ def test_a_pod_a_controller_creates_is_judged_without_duckdb(
     got = judged(fast, line)
     assert got, "the judge passed on a line every rule is known on"
     assert got == reference_rules(engine, fast, line)
+
+
+def test_a_read_is_judged_quiet_whatever_its_escaped_verb(
+    fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    """The verb, spelled with an escape, may be anything to the extension; no rule fires on a
+    pod read with code 200 and no request object whatever it is (the image rule's approved
+    registries hold vacuously), and the judge proves it."""
+    line = eks(GET_POD).replace('\\"verb\\":\\"get\\"', '\\"verb\\":\\"\\\\u0067et\\"')
+    assert "u0067et" in line
+    assert judged(fast, line) == []
+    assert reference_quiet(engine, line, "eks")
 
 
 GROUPS: st.SearchStrategy[Any] = st.one_of(

@@ -345,7 +345,11 @@ ENVELOPES_NOT_PROVEN = [
     eks(STATUS_PATCH).replace('"message": "', '"message": " '),
     eks(STATUS_PATCH).replace("status", "\\ud800"),
     eks(STATUS_PATCH).replace('}", "logStreamName"', ',\\"verb\\":\\"create\\"}", "logStreamName"'),
-    eks(GET_POD).replace('\\"verb\\":\\"get\\"', '\\"verb\\":\\"\\\\u0067et\\"'),
+    # a verb spelled with an escape on a line whose verdicts hang on it (a read's do not: the
+    # native judge proves a pod read quiet whatever its verb, tests/test_native_judge.py)
+    eks(GET_POD)
+    .replace('\\"verb\\":\\"get\\"', '\\"verb\\":\\"\\\\u0063reate\\"')
+    .replace('\\"code\\":200', '\\"code\\":201'),
     aks(STATUS_PATCH, category="kube-apiserver"),
     aks(STATUS_PATCH, message="x"),
     aks(STATUS_PATCH).replace('"pod": "p"', '"log": "{}"'),
