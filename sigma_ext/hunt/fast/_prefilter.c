@@ -37,12 +37,14 @@ typedef struct {
     long long number;
     char *text; /* lower case; '\x01' is '*', '\x02' is '?' */
     Py_ssize_t len;
+    int first; /* the character a matching text starts with (-1: any) */
 } Alt;
 
 typedef struct {
     int node;
     int nalt;
     Alt *alts;
+    int id; /* the judge's tests: the same test of several rules shares its id (-1: none) */
 } Test;
 
 typedef struct {
@@ -117,8 +119,10 @@ typedef struct {
     int nconj;
     Conj *conj;
     int ndotted;
-    char **dotted;
+    char **dotted; /* by length */
     Py_ssize_t *dotted_len;
+    Py_ssize_t dotted_longest;
+    int *dotted_from; /* [length]: the first of the dotted keys at least that long */
     int nprefix;
     char **prefix_key;
     Py_ssize_t *prefix_key_len;
@@ -130,6 +134,7 @@ typedef struct {
     Rule *rules;
     uint64_t carried; /* the bits of the rules whose hits carry the event's values */
     int maxeops; /* the longest every-element program */
+    int ntestids; /* the judge's distinct tests */
     int maxops;
 } Prefilter;
 
@@ -149,8 +154,10 @@ typedef struct {
     Value *values;
     int *seen; /* the object a tested key was last read in */
     Multi *multi;
-    int serial; /* objects read so far */
+    int *serial; /* objects read so far in the chunk: an object's number tells its keys apart */
     int in_array; /* reading an element of an array at a node */
+    int *touched; /* the field nodes given a value (or values) on this line */
+    int *ntouched;
     Value spare;
 } Parse;
 
@@ -309,16 +316,16 @@ static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_s
 }
 
 static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len) {
-    if (!f->ndotted || !memchr(key, '.', (size_t)len)) return 0;
-    for (int i = 0; i < f->ndotted; i++)
-        if (f->dotted_len[i] == len && memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
+    if (!f->ndotted || len > f->dotted_longest || !memchr(key, '.', (size_t)len)) return 0;
+    for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++)
+        if (memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
     return 0;
 }
 
 /* An object at ps->p; node: its place among the tested paths (-1: on none). */
 static int read_object(Parse *ps, int node, int depth) {
     if (depth > MAX_DEPTH) return -1;
-    int me = ++ps->serial;
+    int me = ++*ps->serial;
     ps->in_array = 0;
     ps->p++;
     skip_ws(ps);
@@ -382,8 +389,12 @@ static int literal(Parse *ps, const char *word, size_t len) {
  * below an array); NULL when the node is no field. A full list of values overflows. */
 static Value *slot(Parse *ps, const Node *n, int node) {
     if (!n || !n->is_field) return NULL;
-    if (!n->multi) return &ps->values[node];
+    if (!n->multi) {
+        if (ps->values[node].state == V_ABSENT) ps->touched[(*ps->ntouched)++] = node;
+        return &ps->values[node];
+    }
     Multi *m = &ps->multi[node];
+    if (!m->count && !m->overflow) ps->touched[(*ps->ntouched)++] = node;
     if (m->count == MAX_MULTI) {
         m->overflow = 1;
         return &ps->spare;
@@ -403,7 +414,7 @@ static int read_value(Parse *ps, int node, int depth) {
     case '[':
         if (n && n->is_field && n->listed && !n->multi && !n->nchild) {
             /* kept whole, its elements read by the judge */
-            v = &ps->values[node];
+            v = slot(ps, n, node);
             if (read_array(ps, depth) < 0) return -1;
             v->state = V_LIST;
             v->p = start;
@@ -591,6 +602,7 @@ static int alt_exact(const Alt *a, const Value *v) {
     case V_STRING:
         if (a->kind == A_NULL) return T_FALSE;
         if (a->kind == A_INT || a->kind == A_BOOL || v->escaped) return T_UNKNOWN;
+        if (a->first >= 0 && (!v->n || lower(v->p[0]) != a->first)) return T_FALSE;
         return glob_match(a->text, a->len, v->p, v->n) ? T_TRUE : T_FALSE;
     case V_NUMBER: {
         long long number;
@@ -686,9 +698,15 @@ static int list_exact(const Test *t, const Value *v) {
 /* What a line's parse and judgement use, made once per scan. */
 typedef struct {
     const Prefilter *f;
-    Value *values;
-    int *seen;
-    Multi *multi;
+    Value *values; /* V_ABSENT but at the touched nodes */
+    int *seen; /* 0, or the number of an object read before */
+    Multi *multi; /* empty but at the touched nodes */
+    int *touched;
+    int ntouched;
+    int serial;
+    int line; /* lines judged so far in the chunk */
+    int *found; /* [test id]: the line its result is of */
+    unsigned char *result;
     unsigned char *holds; /* a flag per conjunction */
     unsigned char *stack; /* room for the longest program */
     unsigned char *estack; /* room for the longest every-element program */
@@ -722,7 +740,7 @@ static int pinned_exact(const Test *t, const Value *v) {
     return unknown ? T_UNKNOWN : T_FALSE;
 }
 
-static int test_exact(const Test *t, const Work *w) {
+static int test_uncached(const Test *t, const Work *w) {
     if (w->f->nodes[t->node].multi) return multi_exact(t, &w->multi[t->node]);
     const Value *v = &w->values[t->node];
     int unknown = 0;
@@ -733,6 +751,16 @@ static int test_exact(const Test *t, const Work *w) {
         if (r == T_UNKNOWN) unknown = 1;
     }
     return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+/* A test's value on the line, found once however many rules hold it. */
+static int test_exact(const Test *t, const Work *w) {
+    if (t->id < 0) return test_uncached(t, w);
+    if (w->found[t->id] != w->line) {
+        w->found[t->id] = w->line;
+        w->result[t->id] = (unsigned char)test_uncached(t, w);
+    }
+    return w->result[t->id];
 }
 
 static int every_exact(const Every *e, const Work *w);
@@ -804,18 +832,23 @@ static int every_exact(const Every *e, const Work *w) {
 
 /* How the line (no '\n') is judged: -1 passed on; else the bits of the rules that fire on it
  * (0: dismissed), when every rule's verdict is known. */
-static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, const Work *w,
+static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work *w,
                   uint64_t *bits) {
     /* JSON whitespace after the object (a CRLF line end) */
     while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
     if (n < 2 || p[0] != '{' || p[n - 1] != '}') return -1;
     if (!prefix_holds(f, p, p + n)) return -1;
-    memset(w->values, 0, sizeof(Value) * (size_t)f->nnodes);
-    memset(w->seen, 0, sizeof(int) * (size_t)f->nnodes);
-    for (int i = 0; i < f->nnodes; i++)
-        if (f->nodes[i].multi) w->multi[i].count = w->multi[i].overflow = 0;
+    /* what the line before left: only the nodes it gave values (a line reads few) */
+    for (int i = 0; i < w->ntouched; i++) {
+        int node = w->touched[i];
+        w->values[node].state = V_ABSENT;
+        w->multi[node].count = w->multi[node].overflow = 0;
+    }
+    w->ntouched = 0;
+    w->line++;
     Parse ps = {.p = p, .end = p + n, .f = f, .values = w->values, .seen = w->seen,
-                .multi = w->multi};
+                .multi = w->multi, .serial = &w->serial, .touched = w->touched,
+                .ntouched = &w->ntouched};
     if (read_object(&ps, 0, 1) < 0 || ps.p != ps.end) return -1;
     int any = 0;
     for (int c = 0; c < f->nconj; c++) {
@@ -1057,7 +1090,7 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
 
 /* Where a line goes: -1 passed on, 0 the source's own event, 1 + k one carried by envelope k;
  * *bits: the rules that fire on the event (0: none, dismissed). scratch has room for the line. */
-static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, const Work *w,
+static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work *w,
                     unsigned char *scratch, uint64_t *bits) {
     if (judged(f, p, n, w, bits) == 0) return 0;
     if (!f->nenvelopes || prefix_holds(f, p, p + n)) return -1;
@@ -1104,6 +1137,7 @@ static void free_spec(Prefilter *self) {
     for (int i = 0; i < self->ndotted; i++) free(self->dotted[i]);
     free(self->dotted);
     free(self->dotted_len);
+    free(self->dotted_from);
     for (int i = 0; i < self->nprefix; i++) {
         free(self->prefix_key[i]);
         free(self->prefix_value[i]);
@@ -1240,9 +1274,11 @@ static int read_envelope(PyObject *spec, Envelope *e) {
 }
 
 /* A test: (node, [(kind, int, glob bytes)]) of a field node; -1 on error. */
-static int read_test(const Prefilter *self, PyObject *spec, Test *test) {
+static int read_test(Prefilter *self, PyObject *spec, Test *test) {
     PyObject *alts;
-    if (!PyArg_ParseTuple(spec, "iO!", &test->node, &PyList_Type, &alts)) return -1;
+    test->id = -1;
+    if (!PyArg_ParseTuple(spec, "iO!|i", &test->node, &PyList_Type, &alts, &test->id)) return -1;
+    if (test->id >= self->ntestids) self->ntestids = test->id + 1;
     if (test->node < 0 || test->node >= self->nnodes || !self->nodes[test->node].is_field) {
         PyErr_SetString(PyExc_ValueError, "a test of no field");
         return -1;
@@ -1260,6 +1296,8 @@ static int read_test(const Prefilter *self, PyObject *spec, Test *test) {
             return -1;
         test->nalt = (int)a + 1;
         if (!(alt->text = copy_bytes(text, &alt->len))) return -1;
+        unsigned char c = alt->len ? (unsigned char)alt->text[0] : 0;
+        alt->first = alt->len && c != '\x01' && c != '\x02' ? c : -1;
     }
     return 0;
 }
@@ -1445,6 +1483,25 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         if (!(self->dotted[i] = copy_bytes(PyList_GET_ITEM(dotted, i), &self->dotted_len[i])))
             return -1;
     }
+    /* by length (insertion: a few hundred keys), each length's run found at once */
+    for (int i = 1; i < self->ndotted; i++) {
+        char *key = self->dotted[i];
+        Py_ssize_t len = self->dotted_len[i];
+        int j = i;
+        for (; j > 0 && self->dotted_len[j - 1] > len; j--) {
+            self->dotted[j] = self->dotted[j - 1];
+            self->dotted_len[j] = self->dotted_len[j - 1];
+        }
+        self->dotted[j] = key;
+        self->dotted_len[j] = len;
+    }
+    self->dotted_longest = self->ndotted ? self->dotted_len[self->ndotted - 1] : 0;
+    self->dotted_from = calloc((size_t)self->dotted_longest + 2, sizeof(int));
+    if (!self->dotted_from) goto nomem;
+    for (Py_ssize_t len = 0, i = 0; len <= self->dotted_longest + 1; len++) {
+        while (i < self->ndotted && self->dotted_len[i] < len) i++;
+        self->dotted_from[len] = (int)i;
+    }
     Py_ssize_t np = PyList_GET_SIZE(prefix);
     self->prefix_key = calloc((size_t)np + 1, sizeof(char *));
     self->prefix_value = calloc((size_t)np + 1, sizeof(char *));
@@ -1505,9 +1562,12 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     uint64_t *jbits = malloc(jcap * sizeof(uint64_t));
     Work w = {
         .f = self,
-        .values = malloc(sizeof(Value) * (size_t)self->nnodes),
-        .seen = malloc(sizeof(int) * (size_t)self->nnodes),
+        .values = calloc((size_t)self->nnodes, sizeof(Value)),
+        .seen = calloc((size_t)self->nnodes, sizeof(int)),
         .multi = calloc((size_t)self->nnodes, sizeof(Multi)),
+        .touched = malloc(sizeof(int) * (size_t)self->nnodes),
+        .found = calloc((size_t)self->ntestids + 1, sizeof(int)),
+        .result = malloc((size_t)self->ntestids + 1),
         .holds = malloc((size_t)self->nconj + 1),
         .stack = malloc((size_t)self->maxops + 1),
         .estack = malloc((size_t)self->maxeops + 1),
@@ -1516,6 +1576,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     long long lines = 0;
     long long *gone = calloc((size_t)self->nenvelopes + 1, sizeof(long long));
     int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
+                 !w.touched || !w.found || !w.result ||
                  !w.holds || !w.stack || !w.estack || !gone || (self->nenvelopes && !scratch) ||
                  (self->carried && !kept_carried);
     if (!failed) {
@@ -1573,6 +1634,9 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     free(w.values);
     free(w.seen);
     free(w.multi);
+    free(w.touched);
+    free(w.found);
+    free(w.result);
     free(w.holds);
     free(w.stack);
     free(w.estack);

@@ -180,19 +180,28 @@ def fields_judged(programs: list[RuleProgram]) -> set[str]:
 
 
 NodeOf = Callable[[str], int]
-Compiled = tuple[list[int], list[tuple[int, list[Alternative]]]]
+Compiled = tuple[list[int], list[Any]]
 
 
 def _numbered(
-    program: Program, node: NodeOf, alternative: Callable[[Any], Alternative | None]
+    program: Program,
+    node: NodeOf,
+    alternative: Callable[[Any], Alternative | None],
+    ids: dict[tuple[int, tuple[Alternative, ...]], int] | None = None,
 ) -> Compiled:
+    """The program's ops and tests (each with its id in ``ids``, shared by the same test of
+    every rule, so that the extension finds it once a line)."""
     ops: list[int] = []
-    tests: list[tuple[int, list[Alternative]]] = []
+    tests: list[Any] = []
     for op, arg in program:
         if isinstance(op, str):
             alternatives = [cast(Alternative, alternative(v)) for v in cast(list[Any], arg)]
             ops += [OP_TEST, len(tests)]
-            tests.append((node(op), sorted(alternatives)))
+            test = (node(op), tuple(sorted(alternatives)))
+            if ids is None:
+                tests.append((test[0], list(test[1])))
+            else:
+                tests.append((test[0], list(test[1]), ids.setdefault(test, len(ids))))
         else:
             ops += [op, cast(int, arg)]
     return ops, tests
@@ -204,8 +213,9 @@ def rules_spec(
     """The judge's rules as the extension takes them (``_prefilter.c``: ``read_rule``), fields
     as their nodes in the trie."""
     rules: list[Any] = []
+    ids: dict[tuple[int, tuple[Alternative, ...]], int] = {}
     for bit, carried_values, program, at, everies in programs:
-        ops, tests = _numbered(program, node, alternative)
+        ops, tests = _numbered(program, node, alternative, ids)
         every = [
             ([node(name) for name in fields], *_numbered(inner, node, alternative))
             for fields, inner in everies
