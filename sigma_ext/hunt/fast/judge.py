@@ -4,15 +4,18 @@ The prefilter (``sigma_ext.hunt.fast.prefilter``) sets aside the lines on which 
 necessary condition holds; the lines it passed on were all judged by DuckDB, though most of
 them are decided by a few plain tests (a pod created by a controller: verb, code, resource,
 user name). Here each rule's condition is compiled, from the rule itself, into a postfix
-program of three-valued tests for the extension: a test of a field with one value (no array on
-its path, ``SourcePlan.single_valued``) against strings (any case, with wildcards), integers or
-null is known; anything else (``|cased``, ``|re``, ``|cidr``, a list field, an every-element
-detection, a keyword, a placeholder left unfilled) is unknown, and so is a value the extension
-does not read as the reference does (an escape or a non-ASCII character, a number against a
-string). AND, OR and NOT combine them as Kleene's logic does, so a verdict known is the
-reference's whatever the unknown tests hold. A line whose every rule is known, and on which no
-correlation base rule fires (its hit carries the event's values, which the scan reads), is
-judged there and never reaches DuckDB; the others are passed on as before.
+program of three-valued tests for the extension. A test is known when its field is read as the
+reference reads it (one value, no array on its path: ``SourcePlan.single_valued``; an array of
+values the source documents, kept whole: ``listed``; or a field at or below such an array,
+each element read and the values listed: ``below_array``) and its values are strings (any
+case, with wildcards), integers, booleans or null; an every-element detection is its own
+program, each test reading one pinned value. Anything else (``|cased``, ``|re``, ``|cidr``, a
+keyword, a placeholder left unfilled) is unknown, and so is a value the extension does not
+read as the reference does (an escape or a non-ASCII character, a number against a string,
+more values than it keeps). AND, OR and NOT combine them as Kleene's logic does, so a verdict
+known is the reference's whatever the unknown tests hold. A line whose every rule is known is
+judged there and never reaches DuckDB (``judged_hits``: a correlation base rule's hit reads the
+event's values from the line's text); the others are passed on as before.
 """
 
 from __future__ import annotations
