@@ -325,7 +325,7 @@ static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t l
 /* An object at ps->p; node: its place among the tested paths (-1: on none). */
 static int read_object(Parse *ps, int node, int depth) {
     if (depth > MAX_DEPTH) return -1;
-    int me = ++*ps->serial;
+    int me = ps->serial ? ++*ps->serial : 0; /* (an envelope's keys are read on no node) */
     ps->in_array = 0;
     ps->p++;
     skip_ws(ps);
