@@ -15,8 +15,9 @@ Generates (or reuses, with --corpus) the seeded realistic Kubernetes audit corpu
   the correlation hits evaluated at the end), hits counted; and the same without the
   correlations, for the correlation's share of the hunt's time;
 * its two stages apart: the native prefilter alone (``sigma_ext.hunt.fast.prefilter``: every
-  line read, the lines no rule can fire on set aside) and the typed scan of the lines it passed
-  on (DuckDB); ``--no-native`` hunts without the prefilter (DuckDB reads every line), and
+  line read, the lines no rule can fire on set aside, and those on which its judge,
+  ``sigma_ext.hunt.fast.judge``, knows every rule's verdict) and the typed scan of the lines it
+  passed on (DuckDB); ``--no-native`` hunts without the prefilter (DuckDB reads every line), and
   ``--compare`` times that too, after the hunt, as the figure before the prefilter;
 * the reference evaluator (``sigma_ext.hunt.reference.hunt_file``) on the first ``--sample`` lines,
   extrapolated to events per second;
@@ -191,7 +192,8 @@ def main() -> None:
         print(
             f"  prefilter alone:            CPU {CPU['prefilter']:.2f} s "
             f"({CPU['prefilter'] / CPU['bare']:.2f}x the bare scan's CPU); passed on "
-            f"{passed.lines:,} of {passed.total:,} lines"
+            f"{passed.lines:,} of {passed.total:,} lines, judged {passed.judged:,} with hits "
+            "itself"
         )
     else:
         print("  prefilter: not used (no extension, --no-native, or most lines passed on)")

@@ -126,14 +126,17 @@ def test_every_fixture_gives_the_reference_verdicts_and_summary_either_way(
 
 
 def dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
-    """Whether the prefilter dismisses each line (alone in its chunk)."""
+    """Whether the prefilter dismisses each line (alone in its chunk): sets it aside as an event
+    no rule fires on."""
     assert fast.prefilter is not None
     out = []
     for line in lines:
-        kept, _, count, gone = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+        kept, _, count, gone, judged, _, _ = fast.prefilter.native.scan(
+            line.encode("utf-8") + b"\n"
+        )
         assert count == 1
         assert (sum(gone) == 1) == (kept == b"")
-        out.append(sum(gone) == 1)
+        out.append(sum(gone) == 1 and not judged)
     return out
 
 
@@ -381,7 +384,11 @@ ENVELOPES_NOT_PROVEN = [
     eks(STATUS_PATCH).replace('"message": "', '"message": " '),
     eks(STATUS_PATCH).replace("status", "\\ud800"),
     eks(STATUS_PATCH).replace('}", "logStreamName"', ',\\"verb\\":\\"create\\"}", "logStreamName"'),
-    eks(GET_POD).replace('\\"verb\\":\\"get\\"', '\\"verb\\":\\"\\\\u0067et\\"'),
+    # a verb spelled with an escape on a line whose verdicts hang on it (a read's do not: the
+    # native judge proves a pod read quiet whatever its verb, tests/test_native_judge.py)
+    eks(GET_POD)
+    .replace('\\"verb\\":\\"get\\"', '\\"verb\\":\\"\\\\u0063reate\\"')
+    .replace('\\"code\\":200', '\\"code\\":201'),
     aks(STATUS_PATCH, category="kube-apiserver"),
     aks(STATUS_PATCH, message="x"),
     aks(STATUS_PATCH).replace('"pod": "p"', '"log": "{}"'),

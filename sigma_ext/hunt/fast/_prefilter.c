@@ -22,8 +22,8 @@
 #define MAX_DEPTH 64
 #define MAX_NUMBER 64
 
-enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER };
-enum { A_GLOB = 0, A_INT, A_NULL };
+enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST, V_BOOL };
+enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL };
 
 typedef struct {
     int state;
@@ -37,12 +37,14 @@ typedef struct {
     long long number;
     char *text; /* lower case; '\x01' is '*', '\x02' is '?' */
     Py_ssize_t len;
+    int first; /* the character a matching text starts with (-1: any) */
 } Alt;
 
 typedef struct {
     int node;
     int nalt;
     Alt *alts;
+    int id; /* the judge's tests: the same test of several rules shares its id (-1: none) */
 } Test;
 
 typedef struct {
@@ -50,10 +52,45 @@ typedef struct {
     Test *tests;
 } Conj;
 
+/* A rule judged exactly (the judge): its condition as a postfix program over three-valued
+ * tests (OP_TEST: tests[arg]; OP_UNKNOWN; OP_AND / OP_OR: of the arg values below; OP_NOT),
+ * its necessary conjunctions (indices into the prefilter's), the bit its verdict sets, and
+ * whether its hit carries the event's values (a correlation base rule: the line's text is
+ * handed back with its verdict). */
+enum { OP_TEST = 0, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT, OP_EVERY };
+enum { T_FALSE = 0, T_TRUE = 1, T_UNKNOWN = 2 };
+
+/* An every-element detection (OP_EVERY): it holds when its program holds on each value of its
+ * fields, every test reading that one value (vacuously when there is none). */
+typedef struct {
+    int nfields;
+    int *fields;
+    int nops;
+    int *ops;
+    int ntests;
+    Test *tests;
+} Every;
+
+typedef struct {
+    int bit;
+    int carried;
+    int nops;
+    int *ops; /* (op, arg) pairs */
+    int ntests;
+    Test *tests;
+    int nconj;
+    int *conj;
+    int nevery;
+    Every *every;
+} Rule;
+
 typedef struct {
     char *key;
     Py_ssize_t len;
     int is_field;
+    int listed; /* a field the source documents as an array of values: read whole */
+    int array; /* the source documents an array here: each element is read at the node */
+    int multi; /* a field below an array: its values are listed */
     int nchild;
     int *children;
 } Node;
@@ -82,8 +119,10 @@ typedef struct {
     int nconj;
     Conj *conj;
     int ndotted;
-    char **dotted;
+    char **dotted; /* by length */
     Py_ssize_t *dotted_len;
+    Py_ssize_t dotted_longest;
+    int *dotted_from; /* [length]: the first of the dotted keys at least that long */
     int nprefix;
     char **prefix_key;
     Py_ssize_t *prefix_key_len;
@@ -91,14 +130,35 @@ typedef struct {
     Py_ssize_t *prefix_value_len;
     int nenvelopes;
     Envelope *envelopes;
+    int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
+    Rule *rules;
+    uint64_t carried; /* the bits of the rules whose hits carry the event's values */
+    int maxeops; /* the longest every-element program */
+    int ntestids; /* the judge's distinct tests */
+    int maxops;
 } Prefilter;
+
+#define MAX_MULTI 32
+
+/* The values of a field below an array, as the reference flattens them (nulls left out). */
+typedef struct {
+    int count;
+    int overflow;
+    Value v[MAX_MULTI];
+} Multi;
 
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
     const Prefilter *f;
     Value *values;
-    unsigned char *seen;
+    int *seen; /* the object a tested key was last read in */
+    Multi *multi;
+    int *serial; /* objects read so far in the chunk: an object's number tells its keys apart */
+    int in_array; /* reading an element of an array at a node */
+    int *touched; /* the field nodes given a value (or values) on this line */
+    int *ntouched;
+    Value spare;
 } Parse;
 
 /* ---- JSON reading ---- */
@@ -256,15 +316,17 @@ static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_s
 }
 
 static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len) {
-    if (!f->ndotted || !memchr(key, '.', (size_t)len)) return 0;
-    for (int i = 0; i < f->ndotted; i++)
-        if (f->dotted_len[i] == len && memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
+    if (!f->ndotted || len > f->dotted_longest || !memchr(key, '.', (size_t)len)) return 0;
+    for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++)
+        if (memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
     return 0;
 }
 
 /* An object at ps->p; node: its place among the tested paths (-1: on none). */
 static int read_object(Parse *ps, int node, int depth) {
     if (depth > MAX_DEPTH) return -1;
+    int me = ps->serial ? ++*ps->serial : 0; /* (an envelope's keys are read on no node) */
+    ps->in_array = 0;
     ps->p++;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
@@ -283,8 +345,8 @@ static int read_object(Parse *ps, int node, int depth) {
             if (escaped) return -1; /* may spell a tested key */
             child = child_of(ps->f, node, key, len);
             if (child >= 0) {
-                if (ps->seen[child]) return -1; /* a repeated tested key */
-                ps->seen[child] = 1;
+                if (ps->seen[child] == me) return -1; /* a repeated tested key */
+                ps->seen[child] = me;
             }
         }
         skip_ws(ps);
@@ -323,25 +385,72 @@ static int literal(Parse *ps, const char *word, size_t len) {
 }
 
 /* A value at ps->p; node: the tested path it stands at (-1: none). */
+/* Where a value read at a field node goes: its one Value, or the next of its values (a field
+ * below an array); NULL when the node is no field. A full list of values overflows. */
+static Value *slot(Parse *ps, const Node *n, int node) {
+    if (!n || !n->is_field) return NULL;
+    if (!n->multi) {
+        if (ps->values[node].state == V_ABSENT) ps->touched[(*ps->ntouched)++] = node;
+        return &ps->values[node];
+    }
+    Multi *m = &ps->multi[node];
+    if (!m->count && !m->overflow) ps->touched[(*ps->ntouched)++] = node;
+    if (m->count == MAX_MULTI) {
+        m->overflow = 1;
+        return &ps->spare;
+    }
+    return &m->v[m->count++];
+}
+
 static int read_value(Parse *ps, int node, int depth) {
     if (ps->p >= ps->end) return -1;
     const Node *n = node >= 0 ? &ps->f->nodes[node] : NULL;
-    Value *v = (n && n->is_field) ? &ps->values[node] : NULL;
     const unsigned char *start = ps->p;
+    Value *v;
     switch (*ps->p) {
     case '{':
-        if (v) v->state = V_OTHER;
+        if ((v = slot(ps, n, node))) v->state = V_OTHER;
         return read_object(ps, (n && n->nchild) ? node : -1, depth);
     case '[':
+        if (n && n->is_field && n->listed && !n->multi && !n->nchild) {
+            /* kept whole, its elements read by the judge */
+            v = slot(ps, n, node);
+            if (read_array(ps, depth) < 0) return -1;
+            v->state = V_LIST;
+            v->p = start;
+            v->n = ps->p - start;
+            return 0;
+        }
+        if (n && n->array && !ps->in_array && (!n->is_field || n->multi)) {
+            /* each element read at the node */
+            if (depth > MAX_DEPTH) return -1;
+            ps->p++;
+            skip_ws(ps);
+            if (ps->p < ps->end && *ps->p == ']') {
+                ps->p++;
+                return 0;
+            }
+            for (;;) {
+                if (ps->p >= ps->end || *ps->p == '[') return -1; /* nested: left to the scan */
+                ps->in_array = 1;
+                int rc = read_value(ps, node, depth + 1);
+                ps->in_array = 0;
+                if (rc < 0) return -1;
+                int more = next_member(ps, ']');
+                if (more < 0) return -1;
+                if (!more) return 0;
+            }
+        }
         if (n) return -1; /* the reference reads every element */
         return read_array(ps, depth);
     case '"': {
         const unsigned char *s;
         Py_ssize_t len;
         int escaped;
+        ps->in_array = 0;
         if (read_string(ps, &s, &len, &escaped) < 0) return -1;
         if (n && n->nchild) return -1; /* a scalar where a tested path goes on */
-        if (v) {
+        if ((v = slot(ps, n, node))) {
             v->state = V_STRING;
             v->p = s;
             v->n = len;
@@ -357,13 +466,17 @@ static int read_value(Parse *ps, int node, int depth) {
                                  : literal(ps, "null", 4);
         if (rc < 0) return -1;
         if (n && n->nchild && *start != 'n') return -1;
-        if (v) v->state = *start == 'n' ? V_NULL : V_OTHER;
+        if (*start == 'n' && n && n->multi) return 0; /* a null is no value */
+        if ((v = slot(ps, n, node))) {
+            v->state = *start == 'n' ? V_NULL : V_BOOL;
+            v->n = *start == 't';
+        }
         return 0;
     }
     default:
         if (read_number(ps) < 0) return -1;
         if (n && n->nchild) return -1;
-        if (v) {
+        if ((v = slot(ps, n, node))) {
             v->state = V_NUMBER;
             v->p = start;
             v->n = ps->p - start;
@@ -427,17 +540,20 @@ static int test_holds(const Test *t, const Value *v) {
             if (a->kind == A_NULL) return 1;
             break;
         case V_STRING:
-            if (a->kind == A_INT || (a->kind == A_GLOB && v->escaped)) return 1;
+            if (a->kind == A_INT || a->kind == A_BOOL || (a->kind == A_GLOB && v->escaped))
+                return 1;
             if (a->kind == A_GLOB && glob_match(a->text, a->len, v->p, v->n)) return 1;
             break;
         case V_NUMBER: {
             long long number;
-            if (a->kind == A_GLOB) return 1;
+            if (a->kind == A_GLOB || a->kind == A_BOOL) return 1;
             if (a->kind == A_INT &&
                 (!plain_integer(v->p, v->n, &number) || number == a->number))
                 return 1;
             break;
         }
+        case V_LIST:
+            return 1;
         default: /* true, false, an object */
             if (a->kind != A_NULL) return 1;
         }
@@ -446,7 +562,7 @@ static int test_holds(const Test *t, const Value *v) {
 }
 
 static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsigned char *end) {
-    Parse ps = {p, end, f, NULL, NULL};
+    Parse ps = {.p = p, .end = end, .f = f};
     if (ps.p >= end || *ps.p != '{') return 0;
     ps.p++;
     for (int i = 0; i < f->nprefix; i++) {
@@ -475,25 +591,287 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
     return 1;
 }
 
-/* Whether the line (no '\n') can be dismissed. */
-static int dismissed(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
-                     unsigned char *seen) {
+/* What the reference finds for one test value on the value read: T_TRUE, T_FALSE, or T_UNKNOWN
+ * where this file does not read the value as the reference does (an escape or a non-ASCII
+ * character, a number against a string, a string against a number, true, false, an object). */
+static int alt_exact(const Alt *a, const Value *v) {
+    switch (v->state) {
+    case V_ABSENT:
+    case V_NULL: /* the reference leaves nulls out: no value */
+        return a->kind == A_NULL ? T_TRUE : T_FALSE;
+    case V_STRING:
+        if (a->kind == A_NULL) return T_FALSE;
+        if (a->kind == A_INT || a->kind == A_BOOL || v->escaped) return T_UNKNOWN;
+        if (a->first >= 0 && (!v->n || lower(v->p[0]) != a->first)) return T_FALSE;
+        return glob_match(a->text, a->len, v->p, v->n) ? T_TRUE : T_FALSE;
+    case V_NUMBER: {
+        long long number;
+        if (a->kind == A_NULL) return T_FALSE;
+        if (a->kind != A_INT || !plain_integer(v->p, v->n, &number)) return T_UNKNOWN;
+        return number == a->number ? T_TRUE : T_FALSE;
+    }
+    case V_BOOL:
+        if (a->kind == A_NULL) return T_FALSE;
+        if (a->kind == A_BOOL) return (v->n != 0) == (a->number != 0) ? T_TRUE : T_FALSE;
+        return T_UNKNOWN;
+    default:
+        return a->kind == A_NULL ? T_FALSE : T_UNKNOWN;
+    }
+}
+
+/* Past an array or object already read as strict JSON (its strings may hold brackets). */
+static int skip_nested(Parse *ps) {
+    int depth = 0;
+    while (ps->p < ps->end) {
+        unsigned char c = *ps->p;
+        if (c == '"') {
+            const unsigned char *text;
+            Py_ssize_t len;
+            int escaped;
+            if (read_string(ps, &text, &len, &escaped) < 0) return -1;
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 0) {
+                ps->p++;
+                return 0;
+            }
+        }
+        ps->p++;
+    }
+    return -1;
+}
+
+/* A test of an array of values (V_LIST), as the reference reads one: it holds when an element
+ * equals a value; null when no element is a value (nulls are none); an array or an object in
+ * it leaves the test unknown unless an element decides it. */
+static int list_exact(const Test *t, const Value *v) {
+    Parse ps = {.p = v->p + 1, .end = v->p + v->n};
+    int unknown = 0, valued = 0, nulls = 0;
+    for (int i = 0; i < t->nalt; i++) nulls |= t->alts[i].kind == A_NULL;
+    skip_ws(&ps);
+    while (ps.p < ps.end && *ps.p != ']') {
+        Value e = {V_OTHER, ps.p, 0, 0};
+        const unsigned char *start = ps.p;
+        switch (*ps.p) {
+        case '"':
+            e.state = V_STRING;
+            if (read_string(&ps, &e.p, &e.n, &e.escaped) < 0) return T_UNKNOWN;
+            break;
+        case 'n':
+            e.state = V_NULL;
+            ps.p += 4;
+            break;
+        case 't':
+            ps.p += 4;
+            break;
+        case 'f':
+            ps.p += 5;
+            break;
+        case '[':
+        case '{':
+            unknown = 1;
+            if (skip_nested(&ps) < 0) return T_UNKNOWN;
+            break;
+        default:
+            e.state = V_NUMBER;
+            if (read_number(&ps) < 0) return T_UNKNOWN;
+            e.n = ps.p - start;
+        }
+        if (e.state != V_NULL) valued = 1;
+        if (e.state == V_STRING || e.state == V_NUMBER || (e.state == V_OTHER && *start != '[')) {
+            for (int i = 0; i < t->nalt; i++) {
+                if (t->alts[i].kind == A_NULL) continue;
+                int r = alt_exact(&t->alts[i], &e);
+                if (r == T_TRUE) return T_TRUE;
+                if (r == T_UNKNOWN) unknown = 1;
+            }
+        }
+        if (next_member(&ps, ']') <= 0) break;
+    }
+    if (nulls && !valued) return T_TRUE;
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+/* What a line's parse and judgement use, made once per scan. */
+typedef struct {
+    const Prefilter *f;
+    Value *values; /* V_ABSENT but at the touched nodes */
+    int *seen; /* 0, or the number of an object read before */
+    Multi *multi; /* empty but at the touched nodes */
+    int *touched;
+    int ntouched;
+    int serial;
+    int line; /* lines judged so far in the chunk */
+    int *found; /* [test id]: the line its result is of */
+    unsigned char *result;
+    unsigned char *holds; /* a flag per conjunction */
+    unsigned char *stack; /* room for the longest program */
+    unsigned char *estack; /* room for the longest every-element program */
+} Work;
+
+/* A test of the values of a field below an array: one equals a value; null when there is
+ * none; unknown past MAX_MULTI values unless one decides it. */
+static int multi_exact(const Test *t, const Multi *m) {
+    int unknown = m->overflow;
+    for (int k = 0; k < m->count; k++)
+        for (int i = 0; i < t->nalt; i++) {
+            if (t->alts[i].kind == A_NULL) continue;
+            int r = alt_exact(&t->alts[i], &m->v[k]);
+            if (r == T_TRUE) return T_TRUE;
+            if (r == T_UNKNOWN) unknown = 1;
+        }
+    for (int i = 0; i < t->nalt; i++)
+        if (t->alts[i].kind == A_NULL && !m->count && !m->overflow) return T_TRUE;
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+/* A test of one value (not null), as an every-element detection pins each of its values. */
+static int pinned_exact(const Test *t, const Value *v) {
+    int unknown = 0;
+    for (int i = 0; i < t->nalt; i++) {
+        if (t->alts[i].kind == A_NULL) continue;
+        int r = alt_exact(&t->alts[i], v);
+        if (r == T_TRUE) return T_TRUE;
+        if (r == T_UNKNOWN) unknown = 1;
+    }
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+static int test_uncached(const Test *t, const Work *w) {
+    if (w->f->nodes[t->node].multi) return multi_exact(t, &w->multi[t->node]);
+    const Value *v = &w->values[t->node];
+    int unknown = 0;
+    if (v->state == V_LIST) return list_exact(t, v);
+    for (int i = 0; i < t->nalt; i++) {
+        int r = alt_exact(&t->alts[i], v);
+        if (r == T_TRUE) return T_TRUE;
+        if (r == T_UNKNOWN) unknown = 1;
+    }
+    return unknown ? T_UNKNOWN : T_FALSE;
+}
+
+/* A test's value on the line, found once however many rules hold it. */
+static int test_exact(const Test *t, const Work *w) {
+    if (t->id < 0) return test_uncached(t, w);
+    if (w->found[t->id] != w->line) {
+        w->found[t->id] = w->line;
+        w->result[t->id] = (unsigned char)test_uncached(t, w);
+    }
+    return w->result[t->id];
+}
+
+static int every_exact(const Every *e, const Work *w);
+
+/* A program's value in three-valued (Kleene) logic: known whenever the known tests decide it.
+ * pinned: the one value every test reads (an every-element detection's), else the line's. */
+static int program_exact(const int *ops, int nops, const Test *tests, const Every *every,
+                         const Work *w, const Value *pinned, unsigned char *stack) {
+    int top = 0;
+    for (int i = 0; i < nops; i++) {
+        int op = ops[2 * i], arg = ops[2 * i + 1];
+        switch (op) {
+        case OP_TEST:
+            stack[top++] = (unsigned char)(pinned ? pinned_exact(&tests[arg], pinned)
+                                                  : test_exact(&tests[arg], w));
+            break;
+        case OP_UNKNOWN:
+            stack[top++] = T_UNKNOWN;
+            break;
+        case OP_EVERY:
+            stack[top++] = (unsigned char)every_exact(&every[arg], w);
+            break;
+        case OP_NOT:
+            if (stack[top - 1] != T_UNKNOWN) stack[top - 1] ^= 1;
+            break;
+        default: { /* OP_AND, OP_OR over the arg values on top */
+            int absorbing = op == OP_AND ? T_FALSE : T_TRUE, result = !absorbing;
+            for (int k = top - arg; k < top; k++) {
+                if (stack[k] == absorbing) result = absorbing;
+                else if (stack[k] == T_UNKNOWN && result != absorbing) result = T_UNKNOWN;
+            }
+            top -= arg;
+            stack[top++] = (unsigned char)result;
+        }
+        }
+    }
+    return top ? stack[0] : T_UNKNOWN;
+}
+
+static int every_exact(const Every *e, const Work *w) {
+    int result = T_TRUE;
+    for (int i = 0; i < e->nfields; i++) {
+        int node = e->fields[i];
+        const Value *one = NULL;
+        int count = 0;
+        if (w->f->nodes[node].multi) {
+            const Multi *m = &w->multi[node];
+            if (m->overflow) result = T_UNKNOWN;
+            one = m->v;
+            count = m->count;
+        } else {
+            const Value *v = &w->values[node];
+            if (v->state == V_ABSENT || v->state == V_NULL) continue;
+            if (v->state == V_LIST) {
+                result = T_UNKNOWN;
+                continue;
+            }
+            one = v;
+            count = 1;
+        }
+        for (int k = 0; k < count; k++) {
+            int r = program_exact(e->ops, e->nops, e->tests, NULL, w, &one[k], w->estack);
+            if (r == T_FALSE) return T_FALSE;
+            if (r == T_UNKNOWN) result = T_UNKNOWN;
+        }
+    }
+    return result;
+}
+
+/* How the line (no '\n') is judged: -1 passed on; else the bits of the rules that fire on it
+ * (0: dismissed), when every rule's verdict is known. */
+static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work *w,
+                  uint64_t *bits) {
     /* JSON whitespace after the object (a CRLF line end) */
     while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
-    if (n < 2 || p[0] != '{' || p[n - 1] != '}') return 0;
-    if (!prefix_holds(f, p, p + n)) return 0;
-    memset(values, 0, sizeof(Value) * (size_t)f->nnodes);
-    memset(seen, 0, (size_t)f->nnodes);
-    Parse ps = {p, p + n, f, values, seen};
-    if (read_object(&ps, 0, 1) < 0 || ps.p != ps.end) return 0;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}') return -1;
+    if (!prefix_holds(f, p, p + n)) return -1;
+    /* what the line before left: only the nodes it gave values (a line reads few) */
+    for (int i = 0; i < w->ntouched; i++) {
+        int node = w->touched[i];
+        w->values[node].state = V_ABSENT;
+        w->multi[node].count = w->multi[node].overflow = 0;
+    }
+    w->ntouched = 0;
+    w->line++;
+    Parse ps = {.p = p, .end = p + n, .f = f, .values = w->values, .seen = w->seen,
+                .multi = w->multi, .serial = &w->serial, .touched = w->touched,
+                .ntouched = &w->ntouched};
+    if (read_object(&ps, 0, 1) < 0 || ps.p != ps.end) return -1;
+    int any = 0;
     for (int c = 0; c < f->nconj; c++) {
         const Conj *conj = &f->conj[c];
         int all = 1;
         for (int i = 0; i < conj->ntest && all; i++)
-            all = test_holds(&conj->tests[i], &values[conj->tests[i].node]);
-        if (all) return 0;
+            all = test_holds(&conj->tests[i], &w->values[conj->tests[i].node]);
+        w->holds[c] = (unsigned char)all;
+        any |= all;
     }
-    return 1;
+    *bits = 0;
+    if (!any) return 0;
+    if (!f->nrules) return -1;
+    for (int k = 0; k < f->nrules; k++) {
+        const Rule *r = &f->rules[k];
+        int may = 0;
+        for (int i = 0; i < r->nconj && !may; i++) may = w->holds[r->conj[i]];
+        if (!may) continue; /* its necessary condition fails: it does not fire */
+        int verdict = program_exact(r->ops, r->nops, r->tests, r->every, w, NULL, w->stack);
+        if (verdict == T_UNKNOWN) return -1;
+        if (verdict == T_TRUE) *bits |= (uint64_t)1 << r->bit;
+    }
+    return 0;
 }
 
 /* ---- envelopes ---- */
@@ -616,7 +994,7 @@ static int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
 /* The text an envelope the line is carries, decoded into out; -1 when it is none. */
 static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned char *p,
                            Py_ssize_t n, unsigned char *out, Py_ssize_t *carried_len) {
-    Parse ps = {p, p + n, f, NULL, NULL};
+    Parse ps = {.p = p, .end = p + n, .f = f};
     unsigned char seen_required[MAX_TESTED_KEYS] = {0};
     unsigned char seen_oneof[MAX_TESTED_KEYS] = {0};
     unsigned char seen_prefixed[MAX_TESTED_KEYS] = {0};
@@ -710,19 +1088,19 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
     return 0;
 }
 
-/* How the line is set aside: 0 passed on, 1 dismissed as the source's own event, 2 + k as one
- * carried by envelope k. scratch has room for the line. */
-static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Value *values,
-                    unsigned char *seen, unsigned char *scratch) {
-    if (dismissed(f, p, n, values, seen)) return 1;
-    if (!f->nenvelopes || prefix_holds(f, p, p + n)) return 0;
+/* Where a line goes: -1 passed on, 0 the source's own event, 1 + k one carried by envelope k;
+ * *bits: the rules that fire on the event (0: none, dismissed). scratch has room for the line. */
+static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work *w,
+                    unsigned char *scratch, uint64_t *bits) {
+    if (judged(f, p, n, w, bits) == 0) return 0;
+    if (!f->nenvelopes || prefix_holds(f, p, p + n)) return -1;
     for (int k = 0; k < f->nenvelopes; k++) {
         Py_ssize_t inner = 0;
         if (envelope_string(f, &f->envelopes[k], p, n, scratch, &inner) < 0) continue;
         /* the first envelope that recognises the line is the one that counts */
-        return dismissed(f, scratch, inner, values, seen) ? 2 + k : 0;
+        return judged(f, scratch, inner, w, bits) == 0 ? 1 + k : -1;
     }
-    return 0;
+    return -1;
 }
 
 /* ---- the Python type ---- */
@@ -731,6 +1109,14 @@ static void free_list(char **items, Py_ssize_t *lens, int n) {
     for (int i = 0; i < n && items; i++) free(items[i]);
     free(items);
     free(lens);
+}
+
+static void free_tests(Test *tests, int n) {
+    for (int i = 0; i < n && tests; i++) {
+        for (int a = 0; a < tests[i].nalt; a++) free(tests[i].alts[a].text);
+        free(tests[i].alts);
+    }
+    free(tests);
 }
 
 static void free_spec(Prefilter *self) {
@@ -751,6 +1137,7 @@ static void free_spec(Prefilter *self) {
     for (int i = 0; i < self->ndotted; i++) free(self->dotted[i]);
     free(self->dotted);
     free(self->dotted_len);
+    free(self->dotted_from);
     for (int i = 0; i < self->nprefix; i++) {
         free(self->prefix_key[i]);
         free(self->prefix_value[i]);
@@ -775,6 +1162,19 @@ static void free_spec(Prefilter *self) {
         free(e->oneof_count);
     }
     free(self->envelopes);
+    for (int k = 0; k < self->nrules; k++) {
+        Rule *r = &self->rules[k];
+        free(r->ops);
+        free(r->conj);
+        free_tests(r->tests, r->ntests);
+        for (int i = 0; i < r->nevery && r->every; i++) {
+            free(r->every[i].fields);
+            free(r->every[i].ops);
+            free_tests(r->every[i].tests, r->every[i].ntests);
+        }
+        free(r->every);
+    }
+    free(self->rules);
 }
 
 static void Prefilter_dealloc(Prefilter *self) {
@@ -873,16 +1273,157 @@ static int read_envelope(PyObject *spec, Envelope *e) {
     return 0;
 }
 
-/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes):
- *   nodes: [(parent index, key bytes, is field)], node 0 the top-level object (parent -1);
+/* A test: (node, [(kind, int, glob bytes)]) of a field node; -1 on error. */
+static int read_test(Prefilter *self, PyObject *spec, Test *test) {
+    PyObject *alts;
+    test->id = -1;
+    if (!PyArg_ParseTuple(spec, "iO!|i", &test->node, &PyList_Type, &alts, &test->id)) return -1;
+    if (test->id >= self->ntestids) self->ntestids = test->id + 1;
+    if (test->node < 0 || test->node >= self->nnodes || !self->nodes[test->node].is_field) {
+        PyErr_SetString(PyExc_ValueError, "a test of no field");
+        return -1;
+    }
+    Py_ssize_t na = PyList_GET_SIZE(alts);
+    test->alts = calloc((size_t)na + 1, sizeof(Alt));
+    if (!test->alts) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t a = 0; a < na; a++) {
+        PyObject *text;
+        Alt *alt = &test->alts[a];
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(alts, a), "iLS", &alt->kind, &alt->number, &text))
+            return -1;
+        test->nalt = (int)a + 1;
+        if (!(alt->text = copy_bytes(text, &alt->len))) return -1;
+        unsigned char c = alt->len ? (unsigned char)alt->text[0] : 0;
+        alt->first = alt->len && c != '\x01' && c != '\x02' ? c : -1;
+    }
+    return 0;
+}
+
+/* A list of ints, copied; -1 on error. */
+static int int_list(PyObject *list, int **items, int *n) {
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "a list of ints expected");
+        return -1;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(list);
+    *items = calloc((size_t)count + 1, sizeof(int));
+    if (!*items) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        long value = PyLong_AsLong(PyList_GET_ITEM(list, i));
+        if (value == -1 && PyErr_Occurred()) return -1;
+        (*items)[i] = (int)value;
+    }
+    *n = (int)count;
+    return 0;
+}
+
+/* A program's checks: each op known, each test and every-element detection there, one value
+ * left; its length in ops, or -1. */
+static int checked_program(const int *ops, int nints, int ntests, int nevery) {
+    int depth = 0, bad = nints % 2 != 0;
+    for (int i = 0; i < nints / 2 && !bad; i++) {
+        int op = ops[2 * i], arg = ops[2 * i + 1];
+        if (op == OP_TEST) bad = arg < 0 || arg >= ntests, depth++;
+        else if (op == OP_EVERY) bad = arg < 0 || arg >= nevery, depth++;
+        else if (op == OP_UNKNOWN) depth++;
+        else if (op == OP_NOT) bad = depth < 1;
+        else if (op == OP_AND || op == OP_OR) bad = arg < 1 || arg > depth, depth -= arg - 1;
+        else bad = 1;
+    }
+    if (bad || depth != 1) {
+        PyErr_SetString(PyExc_ValueError, "a malformed rule program");
+        return -1;
+    }
+    return nints / 2;
+}
+
+/* Tests from a list of (node, [(kind, int, glob bytes)]); -1 on error. */
+static int read_tests(Prefilter *self, PyObject *list, Test **tests, int *n) {
+    Py_ssize_t nt = PyList_GET_SIZE(list);
+    *tests = calloc((size_t)nt + 1, sizeof(Test));
+    if (!*tests) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        *n = (int)t + 1;
+        if (read_test(self, PyList_GET_ITEM(list, t), &(*tests)[t]) < 0) return -1;
+    }
+    return 0;
+}
+
+/* A judged rule: (bit, carried, [op, arg, op, arg, ...], [test], [conjunction index],
+ * [every-element detection: ([field node], [op, arg, ...], [test])]); its programs are checked
+ * to leave one value, its tests, detections and conjunctions to exist. */
+static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
+    PyObject *ops, *tests, *conj, *every = NULL;
+    if (!PyArg_ParseTuple(spec, "ipO!O!O!|O!", &r->bit, &r->carried, &PyList_Type, &ops,
+                          &PyList_Type, &tests, &PyList_Type, &conj, &PyList_Type, &every))
+        return -1;
+    if (r->bit < 0 || r->bit > 63) {
+        PyErr_SetString(PyExc_ValueError, "a rule bit out of 0..63");
+        return -1;
+    }
+    int nints = 0;
+    if (int_list(ops, &r->ops, &nints) < 0 || int_list(conj, &r->conj, &r->nconj) < 0) return -1;
+    if (read_tests(self, tests, &r->tests, &r->ntests) < 0) return -1;
+    Py_ssize_t ne = every ? PyList_GET_SIZE(every) : 0;
+    r->every = calloc((size_t)ne + 1, sizeof(Every));
+    if (!r->every) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < ne; k++) {
+        Every *e = &r->every[k];
+        PyObject *fields, *eops, *etests;
+        r->nevery = (int)k + 1;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(every, k), "O!O!O!", &PyList_Type, &fields,
+                              &PyList_Type, &eops, &PyList_Type, &etests))
+            return -1;
+        int eints = 0;
+        if (int_list(fields, &e->fields, &e->nfields) < 0 || int_list(eops, &e->ops, &eints) < 0 ||
+            read_tests(self, etests, &e->tests, &e->ntests) < 0)
+            return -1;
+        for (int i = 0; i < e->nfields; i++)
+            if (e->fields[i] < 0 || e->fields[i] >= self->nnodes ||
+                !self->nodes[e->fields[i]].is_field) {
+                PyErr_SetString(PyExc_ValueError, "an every-element detection of no field");
+                return -1;
+            }
+        if ((e->nops = checked_program(e->ops, eints, e->ntests, 0)) < 0) return -1;
+        if (e->nops > self->maxeops) self->maxeops = e->nops;
+    }
+    if ((r->nops = checked_program(r->ops, nints, r->ntests, r->nevery)) < 0) return -1;
+    for (int i = 0; i < r->nconj; i++)
+        if (r->conj[i] < 0 || r->conj[i] >= self->nconj) {
+            PyErr_SetString(PyExc_ValueError, "a conjunction out of range");
+            return -1;
+        }
+    if (r->nops > self->maxops) self->maxops = r->nops;
+    if (r->carried) self->carried |= (uint64_t)1 << r->bit;
+    return 0;
+}
+
+/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules]):
+ *   nodes: [(parent index, key bytes, is field[, is an array of values, holds an array,
+ *   is a field below an array])], node 0 the top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
  *   dotted: [bytes]; prefix: [(key bytes, value start bytes)];
- *   envelopes: [as read_envelope reads one], in the order the sources recognise them. */
+ *   envelopes: [as read_envelope reads one], in the order the sources recognise them;
+ *   rules: [as read_rule reads one]: the judge (none: every line a conjunction holds on is
+ *   passed on). */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
-    PyObject *nodes, *conj, *dotted, *prefix, *envelopes;
+    PyObject *nodes, *conj, *dotted, *prefix, *envelopes, *rules = NULL;
     (void)kwds;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyList_Type, &nodes, &PyList_Type, &conj,
-                          &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!", &PyList_Type, &nodes, &PyList_Type, &conj,
+                          &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes,
+                          &PyList_Type, &rules))
         return -1;
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
@@ -895,9 +1436,10 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     if (!self->nodes) goto nomem;
     self->nnodes = (int)nn;
     for (Py_ssize_t i = 0; i < nn; i++) {
-        int parent, is_field;
+        int parent, is_field, listed = 0, array = 0, multi = 0;
         PyObject *key;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(nodes, i), "iSp", &parent, &key, &is_field))
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(nodes, i), "iSp|ppp", &parent, &key, &is_field,
+                              &listed, &array, &multi))
             return -1;
         if ((i == 0) != (parent < 0) || parent >= i) {
             PyErr_SetString(PyExc_ValueError, "nodes out of order");
@@ -905,6 +1447,9 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         }
         if (!(self->nodes[i].key = copy_bytes(key, &self->nodes[i].len))) return -1;
         self->nodes[i].is_field = is_field;
+        self->nodes[i].listed = listed;
+        self->nodes[i].array = array;
+        self->nodes[i].multi = multi && is_field;
         if (parent >= 0) {
             Node *p = &self->nodes[parent];
             int *grown = realloc(p->children, sizeof(int) * (size_t)(p->nchild + 1));
@@ -925,28 +1470,8 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         cj->tests = calloc((size_t)nt + 1, sizeof(Test));
         if (!cj->tests) goto nomem;
         for (Py_ssize_t t = 0; t < nt; t++) {
-            PyObject *alts;
-            Test *test = &cj->tests[t];
-            if (!PyArg_ParseTuple(PyList_GET_ITEM(tests, t), "iO!", &test->node, &PyList_Type,
-                                  &alts))
-                return -1;
             cj->ntest = (int)t + 1;
-            if (test->node < 0 || test->node >= nn || !self->nodes[test->node].is_field) {
-                PyErr_SetString(PyExc_ValueError, "a test of no field");
-                return -1;
-            }
-            Py_ssize_t na = PyList_GET_SIZE(alts);
-            test->alts = calloc((size_t)na + 1, sizeof(Alt));
-            if (!test->alts) goto nomem;
-            for (Py_ssize_t a = 0; a < na; a++) {
-                PyObject *text;
-                Alt *alt = &test->alts[a];
-                if (!PyArg_ParseTuple(PyList_GET_ITEM(alts, a), "iLS", &alt->kind, &alt->number,
-                                      &text))
-                    return -1;
-                test->nalt = (int)a + 1;
-                if (!(alt->text = copy_bytes(text, &alt->len))) return -1;
-            }
+            if (read_test(self, PyList_GET_ITEM(tests, t), &cj->tests[t]) < 0) return -1;
         }
     }
     Py_ssize_t nd = PyList_GET_SIZE(dotted);
@@ -957,6 +1482,25 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         self->ndotted = (int)i + 1;
         if (!(self->dotted[i] = copy_bytes(PyList_GET_ITEM(dotted, i), &self->dotted_len[i])))
             return -1;
+    }
+    /* by length (insertion: a few hundred keys), each length's run found at once */
+    for (int i = 1; i < self->ndotted; i++) {
+        char *key = self->dotted[i];
+        Py_ssize_t len = self->dotted_len[i];
+        int j = i;
+        for (; j > 0 && self->dotted_len[j - 1] > len; j--) {
+            self->dotted[j] = self->dotted[j - 1];
+            self->dotted_len[j] = self->dotted_len[j - 1];
+        }
+        self->dotted[j] = key;
+        self->dotted_len[j] = len;
+    }
+    self->dotted_longest = self->ndotted ? self->dotted_len[self->ndotted - 1] : 0;
+    self->dotted_from = calloc((size_t)self->dotted_longest + 2, sizeof(int));
+    if (!self->dotted_from) goto nomem;
+    for (Py_ssize_t len = 0, i = 0; len <= self->dotted_longest + 1; len++) {
+        while (i < self->ndotted && self->dotted_len[i] < len) i++;
+        self->dotted_from[len] = (int)i;
     }
     Py_ssize_t np = PyList_GET_SIZE(prefix);
     self->prefix_key = calloc((size_t)np + 1, sizeof(char *));
@@ -984,6 +1528,13 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         self->nenvelopes = (int)k + 1;
         if (read_envelope(PyList_GET_ITEM(envelopes, k), &self->envelopes[k]) < 0) return -1;
     }
+    Py_ssize_t nr = rules ? PyList_GET_SIZE(rules) : 0;
+    self->rules = calloc((size_t)nr + 1, sizeof(Rule));
+    if (!self->rules) goto nomem;
+    for (Py_ssize_t k = 0; k < nr; k++) {
+        self->nrules = (int)k + 1;
+        if (read_rule(self, PyList_GET_ITEM(rules, k), &self->rules[k]) < 0) return -1;
+    }
     return 0;
 nomem:
     PyErr_NoMemory();
@@ -993,8 +1544,10 @@ type:
     return -1;
 }
 
-/* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, dismissed:
- * a count for the source's own events, then one per envelope)
+/* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, set aside: a
+ * count for the source's own events, then one per envelope, judged: the line indices of the
+ * events set aside that rules fire on, bytes of uint32, those rules' bits, bytes of uint64, and
+ * the text of those a carried rule fires on, each with a '\n')
  * The buffer holds whole lines, each ended by '\n' but perhaps the last; each line passed on
  * is copied with a '\n'. Runs without the GIL. */
 static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
@@ -1002,14 +1555,30 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*", &buf)) return NULL;
     const unsigned char *data = buf.buf, *end = data + buf.len;
     char *out = malloc((size_t)buf.len + 1);
-    size_t cap = 1024, count = 0, used = 0;
+    char *kept_carried = self->carried ? malloc((size_t)buf.len + 1) : NULL;
+    size_t cap = 1024, count = 0, used = 0, jcap = 1024, jcount = 0, cused = 0;
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
-    Value *values = malloc(sizeof(Value) * (size_t)self->nnodes);
-    unsigned char *seen = malloc((size_t)self->nnodes);
+    uint32_t *jnumbers = malloc(jcap * sizeof(uint32_t));
+    uint64_t *jbits = malloc(jcap * sizeof(uint64_t));
+    Work w = {
+        .f = self,
+        .values = calloc((size_t)self->nnodes, sizeof(Value)),
+        .seen = calloc((size_t)self->nnodes, sizeof(int)),
+        .multi = calloc((size_t)self->nnodes, sizeof(Multi)),
+        .touched = malloc(sizeof(int) * (size_t)self->nnodes),
+        .found = calloc((size_t)self->ntestids + 1, sizeof(int)),
+        .result = malloc((size_t)self->ntestids + 1),
+        .holds = malloc((size_t)self->nconj + 1),
+        .stack = malloc((size_t)self->maxops + 1),
+        .estack = malloc((size_t)self->maxeops + 1),
+    };
     unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
     long long lines = 0;
     long long *gone = calloc((size_t)self->nenvelopes + 1, sizeof(long long));
-    int failed = !out || !numbers || !values || !seen || !gone || (self->nenvelopes && !scratch);
+    int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
+                 !w.touched || !w.found || !w.result ||
+                 !w.holds || !w.stack || !w.estack || !gone || (self->nenvelopes && !scratch) ||
+                 (self->carried && !kept_carried);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
         const unsigned char *p = data;
@@ -1017,9 +1586,30 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
             const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
             const unsigned char *stop = nl ? nl : end;
             Py_ssize_t n = stop - p;
-            int how = classify(self, p, n, values, seen, scratch);
-            if (how) {
-                gone[how - 1]++;
+            uint64_t bits = 0;
+            int how = classify(self, p, n, &w, scratch, &bits);
+            if (how >= 0) {
+                gone[how]++;
+                if (bits) {
+                    if (jcount == jcap) {
+                        uint32_t *grown = realloc(jnumbers, 2 * jcap * sizeof(uint32_t));
+                        if (grown) jnumbers = grown;
+                        uint64_t *grown_bits = grown ? realloc(jbits, 2 * jcap * sizeof(uint64_t)) : NULL;
+                        if (!grown || !grown_bits) {
+                            failed = 1;
+                            break;
+                        }
+                        jbits = grown_bits;
+                        jcap *= 2;
+                    }
+                    jnumbers[jcount] = (uint32_t)lines;
+                    jbits[jcount++] = bits;
+                    if (bits & self->carried) { /* its values are read from its text */
+                        memcpy(kept_carried + cused, p, (size_t)n);
+                        cused += (size_t)n;
+                        kept_carried[cused++] = '\n';
+                    }
+                }
             } else {
                 if (count == cap) {
                     uint32_t *grown = realloc(numbers, 2 * cap * sizeof(uint32_t));
@@ -1041,8 +1631,15 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
         Py_END_ALLOW_THREADS;
     }
     PyBuffer_Release(&buf);
-    free(values);
-    free(seen);
+    free(w.values);
+    free(w.seen);
+    free(w.multi);
+    free(w.touched);
+    free(w.found);
+    free(w.result);
+    free(w.holds);
+    free(w.stack);
+    free(w.estack);
     free(scratch);
     PyObject *result = NULL, *counts = NULL;
     if (failed) {
@@ -1050,18 +1647,25 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     } else if ((counts = PyTuple_New(self->nenvelopes + 1))) {
         for (int k = 0; k <= self->nenvelopes; k++)
             PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(gone[k]));
-        result = Py_BuildValue("(y#y#LN)", out, (Py_ssize_t)used, (const char *)numbers,
-                               (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts);
+        result = Py_BuildValue("(y#y#LNy#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
+                               (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts,
+                               (const char *)jnumbers, (Py_ssize_t)(jcount * sizeof(uint32_t)),
+                               (const char *)jbits, (Py_ssize_t)(jcount * sizeof(uint64_t)),
+                               kept_carried ? kept_carried : "", (Py_ssize_t)cused);
     }
     free(gone);
     free(out);
+    free(kept_carried);
     free(numbers);
+    free(jnumbers);
+    free(jbits);
     return result;
 }
 
 static PyMethodDef Prefilter_methods[] = {
     {"scan", (PyCFunction)Prefilter_scan, METH_VARARGS,
-     "scan(buffer) -> (lines passed on, their indices as uint32, lines, dismissed per kind)"},
+     "scan(buffer) -> (lines passed on, their indices as uint32, lines, set aside per kind, "
+     "judged indices as uint32, their rules' bits as uint64)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -90,13 +90,17 @@ class CarriedRows:
     def _offsets(self) -> dict[int, tuple[int, int]]:
         """(byte offset, length) of each row whose code names a base rule, by its ordinal."""
         wanted = "[" + ", ".join(sql_string(i) for i in self.base) + "]"
-        rows = self.con.execute(
+        # a cursor of its own: a query on the scan's connection would end the result the
+        # codes are still being fetched from (``running.coded_rows``), and every later hit
+        cursor = self.con.cursor()
+        rows = cursor.execute(
             "SELECT row, coalesce(off, 0), n FROM (SELECT file_row_number + 1 AS row, code, n, "
             "sum(n + 1) OVER (ORDER BY file_row_number ROWS BETWEEN UNBOUNDED PRECEDING AND "
             f"1 PRECEDING) AS off FROM read_parquet({sql_string(str(self.codes))}, "
             "file_row_number = true)) WHERE code IS NOT NULL AND code <> 'R' AND "
             f"list_has_any(string_split(code, ';'), {wanted})"
         ).fetchall()
+        cursor.close()
         return {int(row): (int(off), int(n)) for row, off, n in rows}
 
     def close(self) -> None:

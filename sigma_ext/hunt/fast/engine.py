@@ -255,12 +255,15 @@ class FastHunt:
             if not passed.lines:
                 if progress is not None:
                     progress("scan", 100.0)
+                yield from passed.merged(iter(()), self.rule_files, path, self.forced)
                 return
             numbers = prefilter.LineNumbers(passed.numbers)
             try:
-                yield from self._hunt_scanned(
+                scanned = self._hunt_scanned(
                     path, passed.kept, Path(folder), progress, summary, select, numbers.of
                 )
+                # the lines the native judge decided come in between, at their place
+                yield from passed.merged(scanned, self.rule_files, path, self.forced)
             finally:
                 numbers.close()
 

@@ -21,6 +21,10 @@ A line is dismissed only when all of these hold, so that its verdict is the refe
   dotted run of a tested path (``objectRef.resource``) make the line go on; a value with an
   escape or a non-ASCII character, or of another type than the test's, may equal anything.
 
+A line some condition holds on is then tried by the native judge (``judge``: each rule's whole
+condition, in three-valued logic); when every rule's verdict is known it is set aside too, with
+the rules that fire on it (``Passed.merged``).
+
 Everything else is passed on: malformed lines, blank lines, text logs, envelopes, other
 sources. When most of a file's first chunk is passed on (envelopes, another source), the
 prefilter stops, and the typed scan reads the file as it always did.
@@ -29,30 +33,41 @@ Without the extension (``native_available()`` false: no C compiler at install, o
 ``SIGMA_EXT_NATIVE=0``) the typed scan reads every line itself: the same output, slower.
 
 Memory: the chunks in flight (``CHUNK`` bytes each, at most twice the threads, and what each
-passes on); the line numbers of the lines passed on go to a file, read back in order.
+passes on); the line numbers of the lines passed on go to a file, read back in order, and so
+do the judge's verdicts and the text of the lines a correlation base rule fires on.
 """
 
 from __future__ import annotations
 
 import gzip
+import heapq
 import os
 import struct
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from io import BufferedIOBase
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sigma.types import SigmaNull, SigmaNumber, SigmaString
+from sigma.types import SigmaBool, SigmaNull, SigmaNumber, SigmaString
 
 from sigma_ext.condition_tree import sigma_string_pattern
+from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.gates import necessary
+from sigma_ext.hunt.fast.judge import (
+    RuleProgram,
+    fields_judged,
+    judged_hits,
+    node_flags,
+    rule_programs,
+    rules_spec,
+)
 from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
 from sigma_ext.hunt.progress import Progress
-from sigma_ext.hunt.reference import is_gzip
-from sigma_ext.sources.catalogue import SOURCES
+from sigma_ext.hunt.reference import BadLine, Hit, is_gzip
+from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.sources.kubernetes import (
     AKS_AUDIT_CATEGORIES,
     CLOUDWATCH_EVENT_KEYS,
@@ -71,7 +86,7 @@ MOST_CONJUNCTIONS = 256
 SHARE = 90.0
 """The part of the ``scan`` phase of the progress the prefilter reports."""
 
-GLOB, INT, NULL = 0, 1, 2
+GLOB, INT, NULL, BOOL = 0, 1, 2, 3
 _MANY, _ONE = "\x01", "\x02"
 
 Alternative = tuple[int, int, bytes]
@@ -79,9 +94,11 @@ Alternative = tuple[int, int, bytes]
 Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
 
 
-Scan = tuple[bytes, bytes, int, tuple[int, ...]]
+Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes, bytes]
 """What the extension gives for a chunk: the lines passed on, their indices in the chunk (uint32),
-its lines, and the lines dismissed: the source's own events, then those of each envelope."""
+its lines, the lines set aside (the source's own events, then those of each envelope), and of
+those the ones the judge found rules firing on: their indices (uint32), the rules' bits
+(uint64), and the text of those a correlation base rule fires on (each with a line end)."""
 
 
 class _Native(Protocol):
@@ -163,6 +180,8 @@ def _alternative(value: Any) -> Alternative | None:
     """One Sigma value as the extension tests it; None for one it cannot test."""
     if isinstance(value, SigmaNull):
         return (NULL, 0, b"")
+    if isinstance(value, SigmaBool):
+        return (BOOL, int(value.boolean), b"")
     if isinstance(value, SigmaNumber):
         number = value.number
         if isinstance(number, int) and abs(number) < LARGEST_INT:
@@ -205,7 +224,7 @@ def _any_of(parts: list[Dnf | None]) -> Dnf | None:
 class Spec:
     """What the extension is built with (``_prefilter.c`` documents the shapes)."""
 
-    nodes: list[tuple[int, bytes, bool]]
+    nodes: list[tuple[int, bytes, bool, bool, bool, bool]]
     conjunctions: list[list[tuple[int, list[Alternative]]]]
     dotted: list[bytes]
     prefix: list[tuple[bytes, bytes]]
@@ -213,6 +232,8 @@ class Spec:
     sources: list[str]
     """The source each kind of dismissed line is counted as: the first fast source, then the
     source of each envelope."""
+    rules: list[Any]
+    """The judge's rules (``_prefilter.c`` documents the shape); none: no judge."""
 
 
 def prefilter_spec(
@@ -240,18 +261,22 @@ def prefilter_spec(
             return None
         return (((name, frozenset(cast(list[Alternative], alternatives))),),)
 
-    conjunctions: list[Conjunction] = []
+    conditions: list[Dnf] = []
     for _, rule_file, rule in plan.rules:
         condition = necessary(rule_file, rule, test, _all_of, _any_of)
         if condition is None:
             return None
-        conjunctions += condition
+        conditions.append(condition)
+    conjunctions = sorted({c for condition in conditions for c in condition})
+    at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
+    necessary_at = [sorted({at[c] for c in condition}) for condition in conditions]
+    programs = rule_programs(plan, necessary_at, _alternative)
     opened: list[str] = []
     for name in envelopes if prefix else ():
         if name not in ENVELOPE_TEXT:
             break  # a later envelope may only be opened after every one before it
         opened.append(name)
-    spec = _compile(sorted(set(conjunctions)), prefix)
+    spec = _compile(conjunctions, prefix, programs, plan)
     return replace(
         spec,
         envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
@@ -259,25 +284,41 @@ def prefilter_spec(
     )
 
 
-def _compile(conjunctions: list[Conjunction], prefix: list[tuple[str, str]]) -> Spec:
-    """The trie of the tested paths and the conjunctions over its nodes."""
-    nodes: list[tuple[int, bytes, bool]] = [(-1, b"", False)]
+def _compile(
+    conjunctions: list[Conjunction],
+    prefix: list[tuple[str, str]],
+    programs: list[RuleProgram] | None = None,
+    plan: SourcePlan | None = None,
+) -> Spec:
+    """The trie of the tested paths, the conjunctions over its nodes and the judge's rules
+    (``plan``: the source's shape, which fields are arrays)."""
+    programs = programs or []
+    nodes: list[tuple[int, bytes, bool, bool, bool, bool]] = [(-1, b"", False, False, False, False)]
     index: dict[tuple[str, ...], int] = {(): 0}
-    fields = sorted({name for conjunction in conjunctions for name, _ in conjunction})
+    tested = {name for conjunction in conjunctions for name, _ in conjunction}
+    fields = sorted(tested | fields_judged(programs))
+
+    def flags(path: str, field: bool) -> tuple[bool, bool, bool]:
+        return node_flags(plan, path, field) if plan is not None else (False, False, False)
+
     for name in fields:
         parts = tuple(name.split("."))
         for depth in range(1, len(parts) + 1):
             if parts[:depth] not in index:
                 index[parts[:depth]] = len(nodes)
-                nodes.append((index[parts[: depth - 1]], parts[depth - 1].encode(), False))
+                key = parts[depth - 1].encode()
+                path = ".".join(parts[:depth])
+                nodes.append((index[parts[: depth - 1]], key, False, *flags(path, False)))
         at = index[parts]
-        nodes[at] = (nodes[at][0], nodes[at][1], True)
+        nodes[at] = (nodes[at][0], nodes[at][1], True, *flags(name, True))
     compiled = [
         [(index[tuple(name.split("."))], sorted(alternatives)) for name, alternatives in c]
         for c in conjunctions
     ]
     dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
-    return Spec(nodes, compiled, dotted, [(k.encode(), v.encode()) for k, v in prefix], [], [])
+    rules = rules_spec(programs, lambda name: index[tuple(name.split("."))], _alternative)
+    prefix_bytes = [(k.encode(), v.encode()) for k, v in prefix]
+    return Spec(nodes, compiled, dotted, prefix_bytes, [], [], rules)
 
 
 @dataclass(frozen=True)
@@ -293,21 +334,45 @@ def build(spec: Spec) -> Prefilter | None:
     native = _load()
     if native is None:
         return None
-    built = native(spec.nodes, spec.conjunctions, spec.dotted, spec.prefix, spec.envelopes)
+    built = native(
+        spec.nodes, spec.conjunctions, spec.dotted, spec.prefix, spec.envelopes, spec.rules
+    )
     return Prefilter(built, tuple(spec.sources))
 
 
 @dataclass(frozen=True)
 class Passed:
     """What the prefilter wrote: ``lines`` passed on (to ``kept``, their line numbers to
-    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines, per source, are events on
-    which no rule fires."""
+    ``numbers``), of the file's ``total`` lines; ``dismissed`` lines, per source, are the events
+    it set aside: those no rule fires on and the ``judged`` ones, whose rules the native judge
+    found (``sigma_ext.hunt.fast.judge``)."""
 
     kept: Path
     numbers: Path
     lines: int
     total: int
     dismissed: dict[str, int]
+    judged: int = 0
+    """The lines set aside that rules fire on (the judge's)."""
+    verdicts: Path | None = None
+    """For each, in order, its line number and the bits of the rules that fire on it (bit i:
+    ``FastHunt.rule_files[i]``), two uint64."""
+    carried: Path | None = None
+    """The text of the judged lines a correlation base rule fires on, in order."""
+
+    def merged(
+        self,
+        scanned: Iterator[Hit | BadLine],
+        rule_files: list[RuleFile],
+        path: Path,
+        source: Source | None = None,
+    ) -> Iterator[Hit | BadLine]:
+        """``scanned`` (the hits and bad lines of the lines passed on, in line order) with the
+        hits of the judged lines (``judge.judged_hits``), in line order."""
+        if not self.judged or self.verdicts is None:
+            return scanned
+        hits = judged_hits(self.verdicts, self.carried, rule_files, path, source)
+        return heapq.merge(scanned, hits, key=lambda item: item.line)
 
 
 _NUMBER = struct.Struct("<Q")
@@ -326,11 +391,15 @@ def run(
     size = max(path.stat().st_size, 1)
     base = passed = 0
     dismissed = dict.fromkeys(prefilter.sources, 0)
+    judged = 0
+    verdicts, carried = folder / "judged.verdicts", folder / "carried.jsonl"
     workers = max(threads, 1)
     with (
         path.open("rb") as stored,
         kept.open("wb") as kept_out,
         numbers.open("wb") as numbers_out,
+        verdicts.open("wb") as verdicts_out,
+        carried.open("wb") as carried_out,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
         handle: BufferedIOBase = gzip.GzipFile(fileobj=stored) if is_gzip(path) else stored
@@ -345,7 +414,7 @@ def run(
             if not pending:
                 break
             future, buffer, length = pending.pop(0)
-            out, indices, lines, gone = future.result()
+            out, indices, lines, gone, judged_at, judged_bits, texts = future.result()
             reader.spare.append(buffer)
             if first and len(out) > GIVE_UP * length:
                 for left, _, _ in pending:
@@ -356,13 +425,24 @@ def run(
             offsets = memoryview(indices).cast("I")
             numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
             passed += len(offsets)
+            fired = memoryview(judged_bits).cast("Q")
+            at = memoryview(judged_at).cast("I")
+            pairs = array("Q", [n for k, i in enumerate(at) for n in (base + i + 1, fired[k])])
+            verdicts_out.write(pairs.tobytes())
+            judged += len(at)
+            carried_out.write(texts)
             for name, count in zip(prefilter.sources, gone, strict=True):
                 dismissed[name] += count
             base += lines
             if progress is not None:
                 # the scan of the lines passed on is the rest of the phase
                 progress("scan", min(SHARE * stored.tell() / size, SHARE))
-    return Passed(kept, numbers, passed, base, dismissed)
+    return Passed(kept, numbers, passed, base, dismissed, judged, verdicts, carried)
+
+
+_ROOM = 1 << 20
+"""Room in a buffer for the start of a line a chunk cut (a buffer too small for it is made
+anew: a new one per chunk would cost zeroing and faulting in its pages every time)."""
 
 
 class _Chunks:
@@ -378,9 +458,10 @@ class _Chunks:
         """A buffer and the length of the chunk it starts with; None at the end."""
         while True:
             held = len(self.rest)
-            buffer = self.spare.pop() if self.spare else bytearray(CHUNK)
+            buffer = self.spare.pop() if self.spare else bytearray(CHUNK + _ROOM)
             if len(buffer) < held + CHUNK:
-                buffer = bytearray(held + CHUNK)  # a line longer than a chunk
+                # the start of a line longer than the room left for it
+                buffer = bytearray(held + CHUNK + _ROOM)
             buffer[:held] = self.rest
             got = self.handle.readinto(memoryview(buffer)[held : held + CHUNK])
             total = held + got

@@ -1,0 +1,278 @@
+"""The native judge: each rule's whole condition, for the extension to decide a line itself.
+
+The prefilter (``sigma_ext.hunt.fast.prefilter``) sets aside the lines on which no rule's
+necessary condition holds; the lines it passed on were all judged by DuckDB, though most of
+them are decided by a few plain tests (a pod created by a controller: verb, code, resource,
+user name). Here each rule's condition is compiled, from the rule itself, into a postfix
+program of three-valued tests for the extension. A test is known when its field is read as the
+reference reads it (one value, no array on its path: ``SourcePlan.single_valued``; an array of
+values the source documents, kept whole: ``listed``; or a field at or below such an array,
+each element read and the values listed: ``below_array``) and its values are strings (any
+case, with wildcards), integers, booleans or null; an every-element detection is its own
+program, each test reading one pinned value. Anything else (``|cased``, ``|re``, ``|cidr``, a
+keyword, a placeholder left unfilled) is unknown, and so is a value the extension does not
+read as the reference does (an escape or a non-ASCII character, a number against a string,
+more values than it keeps). AND, OR and NOT combine them as Kleene's logic does, so a verdict
+known is the reference's whatever the unknown tests hold. A line whose every rule is known is
+judged there and never reaches DuckDB (``judged_hits``: a correlation base rule's hit reads the
+event's values from the line's text); the others are passed on as before.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.rule import SigmaRule
+from sigma.types import SigmaBool, SigmaCasedString, SigmaNull, SigmaNumber, SigmaString
+
+from sigma_ext.condition_tree import Fold, fields_of, fold, fold_condition
+from sigma_ext.content.rules import RuleFile
+from sigma_ext.hunt.fast.plan import SourcePlan
+from sigma_ext.hunt.reference import Hit, read_line
+from sigma_ext.reference.correlation_engine import BaseRuleFile, carried
+from sigma_ext.sources.catalogue import Source, recognize
+
+OP_TEST, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT, OP_EVERY = range(6)
+
+Op = tuple[int, int]
+"""(operation, argument): a test's index, an every-element detection's, or how many values an
+AND or OR combines."""
+Program = list[Op | tuple[str, list[Any]]]
+"""A rule's postfix program before its tests are numbered: ``(field, values)`` for a test."""
+Every = tuple[list[str], Program]
+"""An every-element detection: its fields, and its program, each test reading one value."""
+RuleProgram = tuple[int, bool, Program, list[int], list[Every]]
+"""A rule for the judge before its fields are nodes: its bit, whether its hit carries the
+event's values (a correlation base rule), its program, the indices of its necessary
+conjunctions, its every-element detections."""
+Alternative = tuple[int, int, bytes]
+
+
+def exact_program(
+    rule_file: RuleFile,
+    rule: SigmaRule,
+    known: Callable[[str, Any], bool],
+    readable: Callable[[str], bool],
+) -> tuple[Program, list[Every]]:
+    """The rule's condition as a postfix program: a test for each field/value leaf that
+    ``known(field, value)`` accepts, unknown for every other node; an every-element detection
+    whose fields are all ``readable`` is one, with its own program."""
+    detections = rule.detection
+    unknown: Program = [(OP_UNKNOWN, 0)]
+    everies: list[Every] = []
+
+    def combined(op: int) -> Callable[[list[Program]], Program]:
+        def join(parts: list[Program]) -> Program:
+            if len(parts) == 1:
+                return parts[0]
+            return [op for part in parts for op in part] + [(op, len(parts))]
+
+        return join
+
+    def leaf(node: ConditionFieldEqualsValueExpression) -> Program:
+        if not known(node.field, node.value):
+            return unknown
+        return [(node.field, [node.value])]
+
+    def negate(part: Program) -> Program:
+        return [*part, (OP_NOT, 0)]
+
+    how = Fold[Program](
+        all_of=combined(OP_AND),
+        any_of=combined(OP_OR),
+        negate=negate,
+        leaf=leaf,
+        other=lambda _: unknown,
+    )
+
+    def detection(name: str) -> Program:
+        tree = detections.detections[name].postprocess(detections)
+        if name not in rule_file.every_element:
+            return fold(tree, how)
+        fields = sorted(fields_of(tree))
+        if not fields or not all(readable(field) for field in fields):
+            return unknown
+        everies.append((fields, fold(tree, how)))
+        return [(OP_EVERY, len(everies) - 1)]
+
+    program = fold_condition(
+        rule, detection, combined(OP_AND), combined(OP_OR), negate=negate, other=lambda _: unknown
+    )
+    return program, everies
+
+
+def exact_value(value: Any) -> bool:
+    """Whether the extension tests ``value`` as the reference does (on values it reads as the
+    reference does): null, an integer, a boolean, a string compared in any case."""
+    if isinstance(value, SigmaNull | SigmaNumber | SigmaBool):
+        return True
+    return isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
+
+
+def listed(plan: SourcePlan, name: str) -> bool:
+    """Whether the rules read ``name`` as an array of values, kept whole: the source documents
+    it as an array, no path above it holds one, and the rules read no field below it."""
+    return (
+        name in plan.fields
+        and name in plan.path.arrays
+        and not any(path in plan.path.arrays for path in _above(name))
+        and not any(other.startswith(name + ".") for other in plan.fields)
+    )
+
+
+def _above(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:depth]) for depth in range(1, len(parts))]
+
+
+def below_array(plan: SourcePlan, name: str) -> bool:
+    """Whether a field the rules read is at or below an array the source documents (its values
+    listed, each element read), and not kept whole (``listed``)."""
+    arrays = plan.path.arrays
+    return (
+        name in plan.fields
+        and not listed(plan, name)
+        and (name in arrays or any(path in arrays for path in _above(name)))
+    )
+
+
+def node_flags(plan: SourcePlan, path: str, field: bool) -> tuple[bool, bool, bool]:
+    """(kept whole, holds an array, a field below an array) for a node of the trie."""
+    return (
+        field and listed(plan, path),
+        path in plan.path.arrays,
+        field and below_array(plan, path),
+    )
+
+
+def rule_programs(
+    plan: SourcePlan,
+    necessary_at: list[list[int]],
+    alternative: Callable[[Any], Alternative | None],
+) -> list[RuleProgram]:
+    """Every rule of the plan for the judge (``necessary_at``: the indices of each rule's
+    necessary conjunctions); none when a rule's index is beyond the 64 bits a verdict has."""
+    if any(index >= 64 for index, _, _ in plan.rules):
+        return []
+
+    def readable(name: str) -> bool:
+        return plan.single_valued(name) or listed(plan, name) or below_array(plan, name)
+
+    def known(name: str, value: Any) -> bool:
+        return readable(name) and exact_value(value) and alternative(value) is not None
+
+    programs: list[RuleProgram] = []
+    for (index, rule_file, rule), at in zip(plan.rules, necessary_at, strict=True):
+        program, everies = exact_program(rule_file, rule, known, readable)
+        programs.append((index, isinstance(rule_file, BaseRuleFile), program, at, everies))
+    return programs
+
+
+def fields_judged(programs: list[RuleProgram]) -> set[str]:
+    """Every field the programs read."""
+    names = set()
+    for _, _, program, _, everies in programs:
+        for part in [program, *(every for _, every in everies)]:
+            names |= {op[0] for op in part if isinstance(op[0], str)}
+        names |= {name for fields, _ in everies for name in fields}
+    return names
+
+
+NodeOf = Callable[[str], int]
+Compiled = tuple[list[int], list[Any]]
+
+
+def _numbered(
+    program: Program,
+    node: NodeOf,
+    alternative: Callable[[Any], Alternative | None],
+    ids: dict[tuple[int, tuple[Alternative, ...]], int] | None = None,
+) -> Compiled:
+    """The program's ops and tests (each with its id in ``ids``, shared by the same test of
+    every rule, so that the extension finds it once a line)."""
+    ops: list[int] = []
+    tests: list[Any] = []
+    for op, arg in program:
+        if isinstance(op, str):
+            alternatives = [cast(Alternative, alternative(v)) for v in cast(list[Any], arg)]
+            ops += [OP_TEST, len(tests)]
+            test = (node(op), tuple(sorted(alternatives)))
+            if ids is None:
+                tests.append((test[0], list(test[1])))
+            else:
+                tests.append((test[0], list(test[1]), ids.setdefault(test, len(ids))))
+        else:
+            ops += [op, cast(int, arg)]
+    return ops, tests
+
+
+def rules_spec(
+    programs: list[RuleProgram], node: NodeOf, alternative: Callable[[Any], Alternative | None]
+) -> list[Any]:
+    """The judge's rules as the extension takes them (``_prefilter.c``: ``read_rule``), fields
+    as their nodes in the trie."""
+    rules: list[Any] = []
+    ids: dict[tuple[int, tuple[Alternative, ...]], int] = {}
+    for bit, carried_values, program, at, everies in programs:
+        ops, tests = _numbered(program, node, alternative, ids)
+        every = [
+            ([node(name) for name in fields], *_numbered(inner, node, alternative))
+            for fields, inner in everies
+        ]
+        rules.append((bit, carried_values, ops, tests, at, every))
+    return rules
+
+
+def judged_hits(
+    verdicts: Path,
+    texts: Path | None,
+    rule_files: list[RuleFile],
+    path: Path,
+    source: Source | None,
+) -> Iterator[Hit]:
+    """The hits of the lines the judge decided (``verdicts``: their numbers in ``path`` and the
+    bits of the rules that fire on each, bit i for ``rule_files[i]``, pairs of uint64), in line
+    order, a line's in rule
+    order; a correlation base rule's carries the event's values, read from its text (the
+    lines' texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned
+    row's."""
+    base = sum(
+        1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
+    )
+    made: dict[int, list[Hit]] = {}
+    handle = texts.open("rb") if texts is not None and base else None
+    try:
+        for number, fired in _pairs(verdicts):
+            rules = [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
+            if fired & base:
+                assert handle is not None
+                item = read_line(handle.readline().rstrip(b"\n"))
+                recognised = source or (recognize(item) if isinstance(item, dict) else None)
+                if isinstance(item, dict) and recognised is not None:
+                    rules = carried(rules, recognised.decode(item), recognised)
+                yield from (Hit.of(rule_file, path, number) for rule_file in rules)
+                continue
+            if fired not in made:
+                made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
+            for hit in made[fired]:
+                yield hit.at(number)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _pairs(verdicts: Path) -> Iterator[tuple[int, int]]:
+    """The (line number, bits) pairs of a verdicts file, a block at a time."""
+    with verdicts.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            numbers = array("Q")
+            numbers.frombytes(block)
+            yield from zip(numbers[::2], numbers[1::2], strict=True)
+
+
+_BLOCK = 16 * 4096
+"""Bytes of verdicts read at a time (4,096 pairs)."""

@@ -1,0 +1,288 @@
+"""The native judge (``sigma_ext.hunt.fast.judge``): a line the extension judges itself gets
+exactly the rules the reference engine fires on it, and a hunt with it gives the reference's
+hits in line order."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sigma_ext.cli.hunt import hunt_engine_or_report
+from sigma_ext.content.corpus import Corpus
+from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.reference.correlation_engine import HuntEngine
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import recognize
+
+from .conftest import examples
+from .test_cli import POD
+from .test_prefilter import GET_POD, STATUS_PATCH, eks, hunted, reference, reference_quiet
+
+CONTROLLER_POD = {
+    **POD,
+    "user": {
+        "username": "system:serviceaccount:kube-system:replicaset-controller",
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system"],
+    },
+}
+"""A pod a ReplicaSet's controller creates: the visibility rule alone fires on it."""
+
+
+def judged(fast: FastHunt, line: str) -> list[int] | None:
+    """The rules (indices in ``fast.rule_files``) the judge finds firing on the line alone in
+    its chunk; None when it passes the line on."""
+    assert fast.prefilter is not None
+    kept, _, _, gone, at, bits, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+    if kept:
+        return None
+    assert sum(gone) == 1
+    if not at:
+        return []
+    (mask,) = memoryview(bits).cast("Q")
+    return [i for i in range(mask.bit_length()) if mask >> i & 1]
+
+
+def reference_rules(engine: ReferenceEngine, fast: FastHunt, line: str) -> list[int]:
+    event = json.loads(line)
+    source = recognize(event)
+    assert source is not None
+    fired = {id(rule_file) for rule_file in engine.match(event, source)}
+    return [i for i, rule_file in enumerate(fast.rule_files) if id(rule_file) in fired]
+
+
+def test_a_pod_a_controller_creates_is_judged_without_duckdb(
+    fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    line = json.dumps(CONTROLLER_POD, separators=(",", ":"))
+    got = judged(fast, line)
+    assert got, "the judge passed on a line every rule is known on"
+    assert got == reference_rules(engine, fast, line)
+
+
+def test_a_read_is_judged_quiet_whatever_its_escaped_verb(
+    fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    """The verb, spelled with an escape, may be anything to the extension; no rule fires on a
+    pod read with code 200 and no request object whatever it is (the image rule's approved
+    registries hold vacuously), and the judge proves it."""
+    line = eks(GET_POD).replace('\\"verb\\":\\"get\\"', '\\"verb\\":\\"\\\\u0067et\\"')
+    assert "u0067et" in line
+    assert judged(fast, line) == []
+    assert reference_quiet(engine, line, "eks")
+
+
+GROUPS: st.SearchStrategy[Any] = st.one_of(
+    st.lists(
+        st.sampled_from(
+            [
+                "system:authenticated",
+                "system:unauthenticated",
+                "SYSTEM:UNAUTHENTICATED",
+                "system:serviceaccounts",
+                "platform-admins",
+                None,
+                7,
+                True,
+                [],
+                ["system:unauthenticated"],
+                {},
+                "system:\u0075nauthenticated",
+                "syst\u00e9m:masters",
+            ]
+        ),
+        max_size=4,
+    ),
+    st.sampled_from([None, "system:unauthenticated", 3, {}]),
+)
+USERS = st.sampled_from(
+    [
+        "system:anonymous",
+        "System:Anonymous",
+        "system:serviceaccount:kube-system:replicaset-controller",
+        "system:serviceaccount:kube-system:job-controller",
+        "system:node:ip-10-0-1-7",
+        "gitlab-ci@corp.example",
+        "breakglass-admin@corp.example",
+        "",
+        None,
+        42,
+    ]
+)
+
+
+@st.composite
+def creation(draw: st.DrawFn) -> str:
+    event: dict[str, Any] = copy.deepcopy(
+        draw(st.sampled_from([POD, CONTROLLER_POD, STATUS_PATCH]))
+    )
+    user: dict[str, Any] = {}
+    if draw(st.booleans()):
+        user["username"] = draw(USERS)
+    if draw(st.booleans()):
+        user["groups"] = draw(GROUPS)
+    empty_user = draw(st.booleans())
+    if user or empty_user:
+        event["user"] = user
+    event["verb"] = draw(st.sampled_from(["create", "patch", "update", "delete", "CREATE"]))
+    event["stage"] = draw(st.sampled_from(["ResponseComplete", "RequestReceived", "Panic"]))
+    event["objectRef"]["resource"] = draw(
+        st.sampled_from(["pods", "deployments", "jobs", "secrets", "Pods"])
+    )
+    event["objectRef"]["namespace"] = draw(st.sampled_from(["shop", "kube-system", "kube-public"]))
+    event["requestURI"] = draw(
+        st.sampled_from(["/api/v1/namespaces/shop/pods", "/api/v1/pods?dryRun=All&x=1"])
+    )
+    spaced = draw(st.booleans())
+    return json.dumps(event, separators=(", ", ": ") if spaced else (",", ":"))
+
+
+IMAGES: st.SearchStrategy[Any] = st.sampled_from(
+    [
+        "registry.corp.example/shop/app:1.4.2",
+        "REGISTRY.CORP.EXAMPLE/shop/app:1",
+        "registry.corp.example.evil.io/x:1",
+        "evil.io/tools/backdoor:1",
+        "nginx:1.27",
+        "quay.io/argoproj/argocd:v2",
+        "quay.io/other/x",
+        "registry.corp.example/\u0073hop:1",
+        "r\u00e9gistry.corp.example/x",
+        None,
+        7,
+        True,
+        [],
+        ["evil.io/x"],
+        {},
+    ]
+)
+FLAGS: st.SearchStrategy[Any] = st.sampled_from(
+    [True, False, "true", "TRUE", None, 1, 0, [], {}, [True]]
+)
+CAPABILITIES: st.SearchStrategy[Any] = st.one_of(
+    st.lists(
+        st.sampled_from(["SYS_ADMIN", "sys_admin", "NET_RAW", "CAP_BPF", None, 3, []]), max_size=3
+    ),
+    st.sampled_from([None, "SYS_ADMIN", {}]),
+)
+
+
+@st.composite
+def container(draw: st.DrawFn) -> Any:
+    shape = draw(st.integers(0, 9))
+    if shape == 0:
+        return draw(st.sampled_from([None, "app", 3, [], [{"image": "evil.io/x"}]]))
+    made: dict[str, Any] = {"name": "c"}
+    if draw(st.integers(0, 5)):
+        made["image"] = draw(IMAGES)
+    context: dict[str, Any] = {}
+    if draw(st.booleans()):
+        context["privileged"] = draw(FLAGS)
+    if draw(st.booleans()):
+        context["allowPrivilegeEscalation"] = draw(FLAGS)
+    if draw(st.booleans()):
+        context["capabilities"] = {"add": draw(CAPABILITIES)}
+    empty_context = draw(st.booleans())
+    if context or empty_context:
+        made["securityContext"] = context
+    return made
+
+
+@st.composite
+def workload(draw: st.DrawFn) -> str:
+    """A pod or workload creation with containers in every shape the rules read."""
+    event: dict[str, Any] = json.loads(draw(creation()))
+    spec: dict[str, Any] = {}
+    for key in draw(st.lists(st.sampled_from(["containers", "initContainers"]), max_size=2)):
+        spec[key] = draw(st.one_of(st.lists(container(), max_size=3), container()))
+    if draw(st.booleans()):
+        spec["volumes"] = [
+            {"name": "v", "hostPath": {"path": draw(st.sampled_from(["/", "/data"]))}}
+        ]
+    template = draw(st.booleans())
+    if template:
+        event["objectRef"]["resource"] = "deployments"
+    event["requestObject"] = (
+        {"kind": "Deployment", "spec": {"template": {"spec": spec}}}
+        if template
+        else {"kind": "Pod", "spec": spec}
+    )
+    return json.dumps(event, separators=(",", ":"))
+
+
+@settings(
+    max_examples=examples(400),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(line=workload())
+def test_containers_the_judge_decides_get_the_reference_rules(
+    line: str, fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    got = judged(fast, line)
+    if got is not None:
+        assert got == reference_rules(engine, fast, line), line
+
+
+@settings(
+    max_examples=examples(400),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(line=creation())
+def test_a_line_the_judge_decides_gets_the_reference_rules(
+    line: str, fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    got = judged(fast, line)
+    if got is not None:
+        assert got == reference_rules(engine, fast, line), line
+
+
+@settings(
+    max_examples=examples(30),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=st.lists(st.one_of(creation(), workload()), min_size=3, max_size=30))
+def test_files_of_judged_and_passed_lines_get_the_reference_hits_in_order(
+    lines: list[str],
+    fast: FastHunt,
+    engine: ReferenceEngine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    log: Path = tmp_path_factory.mktemp("judged") / "audit.jsonl"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert hunted(fast.hunt_file, log) == reference(engine, log)
+
+
+@pytest.fixture(scope="module")
+def hunting(corpus: Corpus, engine: ReferenceEngine) -> HuntEngine:
+    found = hunt_engine_or_report(corpus, engine)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_hits_after_the_first_batch_of_codes_survive_a_base_rule_hit(
+    native: bool,
+    hunting: HuntEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A correlation base rule's hit reads its row's offset with a query of its own while the
+    codes are still being fetched, a batch at a time: every later batch must still come."""
+    monkeypatch.setattr(running, "_BATCH", 2)
+    fast = FastHunt(hunting, native=native)
+    person = json.dumps(POD, separators=(",", ":"))  # a base rule fires: its values are read
+    controller = json.dumps(CONTROLLER_POD, separators=(",", ":"))
+    log = tmp_path / "audit.jsonl"
+    log.write_text("\n".join([person, *[controller] * 4, person, controller]) + "\n")
+    got = hunted(fast.hunt_file, log)
+    assert got == reference(hunting, log)
+    assert max(line for line, _ in got[0]) == 7
