@@ -43,7 +43,16 @@ from typing import Any
 
 from sigma_ext.emulate import QueryError, Unsupported
 from sigma_ext.emulate.documents import Document
-from sigma_ext.emulate.esql_parts import SPAN_UNITS, date_trunc, dissect, grok, grok_row, time_span
+from sigma_ext.emulate.esql_parts import (
+    SPAN_UNITS,
+    Columns,
+    date_trunc,
+    dissect,
+    document_columns,
+    grok,
+    grok_row,
+    time_span,
+)
 from sigma_ext.emulate.lucene_regexp import full_match
 
 Row = dict[str, Any]  # None, a scalar, or a tuple of two or more values
@@ -466,38 +475,6 @@ def _metadata(query: str) -> frozenset[str]:
     if found is None or not found.group("metadata"):
         return frozenset()
     return frozenset(m.strip() for m in found.group("metadata").split(",") if m.strip())
-
-
-class Columns:
-    """The columns a query may name at one point: mapped fields (``known``) and computed ones."""
-
-    def __init__(self, known: Callable[[str], str | None]) -> None:
-        self.known = known
-        self.seen: dict[str, str | None] = {}
-
-    def check(self, name: str) -> None:
-        if name in self.seen:
-            return
-        kind = self.known(name)
-        if kind is None:
-            raise QueryError(f"Unknown column [{name}]")
-        if kind == "flattened":
-            raise QueryError(f"ES|QL does not support the flattened field [{name}]")
-        self.seen[name] = kind
-
-    def add(self, *names: str) -> None:
-        self.seen.update(dict.fromkeys(names, "computed"))
-
-
-def document_columns(document: Document) -> Columns:
-    """The columns of the index a document lives in (its mapping), none computed yet."""
-
-    def known(name: str) -> str | None:
-        if any(d == name and spec.type == "flattened" for d, spec in document.declared):
-            return "flattened"
-        return document.type_of(name)
-
-    return Columns(known)
 
 
 def source_rows(query: str, document: Document) -> list[Row]:

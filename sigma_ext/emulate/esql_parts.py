@@ -1,6 +1,6 @@
 """Parts of the ES|QL emulator (``sigma_ext.emulate.esql``, where what is emulated is
 described): the text-splitting commands ``DISSECT`` and ``GROK``, time-span literals and
-``DATE_TRUNC``."""
+``DATE_TRUNC``; the columns a query may name."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sigma_ext.emulate import QueryError, Unsupported
+from sigma_ext.emulate.documents import Document
 
 _DISSECT_KEY = re.compile(r"%\{([^}]*)\}")
 
@@ -95,3 +96,35 @@ def date_trunc(span: Any, date: Any) -> Any:
     if not isinstance(span, timedelta) or not isinstance(date, datetime):
         raise QueryError(f"DATE_TRUNC takes a time span and a date, not {span!r}, {date!r}")
     return date - (date - _EPOCH) % span
+
+
+class Columns:
+    """The columns a query may name at one point: mapped fields (``known``) and computed ones."""
+
+    def __init__(self, known: Callable[[str], str | None]) -> None:
+        self.known = known
+        self.seen: dict[str, str | None] = {}
+
+    def check(self, name: str) -> None:
+        if name in self.seen:
+            return
+        kind = self.known(name)
+        if kind is None:
+            raise QueryError(f"Unknown column [{name}]")
+        if kind == "flattened":
+            raise QueryError(f"ES|QL does not support the flattened field [{name}]")
+        self.seen[name] = kind
+
+    def add(self, *names: str) -> None:
+        self.seen.update(dict.fromkeys(names, "computed"))
+
+
+def document_columns(document: Document) -> Columns:
+    """The columns of the index a document lives in (its mapping), none computed yet."""
+
+    def known(name: str) -> str | None:
+        if any(d == name and spec.type == "flattened" for d, spec in document.declared):
+            return "flattened"
+        return document.type_of(name)
+
+    return Columns(known)

@@ -32,17 +32,16 @@ from typing import Any
 from sigma_ext.emulate import QueryError, Unsupported
 from sigma_ext.emulate.documents import Document
 from sigma_ext.emulate.esql import (
-    Columns,
     Expr,
     Row,
     Tok,
     _mv,
     _Parser,
     _split,
-    document_columns,
     run_commands,
     source_rows,
 )
+from sigma_ext.emulate.esql_parts import Columns, document_columns
 
 Aggregate = Callable[[list[Row]], Any]
 
