@@ -207,9 +207,10 @@ class Builds:
     xdist the folders are the run's: the first worker to need a mode builds it, under a lock
     the others wait on."""
 
-    def __init__(self, corpus: Corpus, root: Path) -> None:
+    def __init__(self, corpus: Corpus, root: Path, request: pytest.FixtureRequest) -> None:
         self.corpus = corpus
         self.root = root
+        self.request = request
         self.outs: dict[str, Path] = {}
 
     def __getitem__(self, mode: TuningMode | Literal["es"]) -> Path:
@@ -221,10 +222,12 @@ class Builds:
             built = self.root / mode / "built"  # written once the build is whole
             with exclusive(self.root / f"{mode}.lock"):
                 if not built.exists():
+                    # the session's compile_all of the corpus, made once in this worker
+                    results = self.request.getfixturevalue("compiled")
                     if mode == "es":
-                        made = build(self.corpus, out, "macros", splunk_es=True).out
+                        made = build(self.corpus, out, "macros", True, results=results).out
                     else:
-                        made = build(self.corpus, out, mode).out
+                        made = build(self.corpus, out, mode, results=results).out
                     assert made == out
                     built.touch()
             self.outs[mode] = out
@@ -232,8 +235,10 @@ class Builds:
 
 
 @pytest.fixture(scope="session")
-def example_builds(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Builds:
-    return Builds(corpus, run_folder(tmp_path_factory, "example-builds"))
+def example_builds(
+    corpus: Corpus, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Builds:
+    return Builds(corpus, run_folder(tmp_path_factory, "example-builds"), request)
 
 
 @pytest.fixture(scope="module")
