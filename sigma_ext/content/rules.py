@@ -150,6 +150,13 @@ class RuleFile:
         pipeline gets ``fresh()``."""
         return self.fresh()
 
+    def take_parsed(self) -> SigmaRule:
+        """The rule ``parsed`` holds, handed over to a pipeline (which changes it): a later
+        ``parsed`` parses the rule again. It saves a parse where a rule is parsed for its checks
+        and then once for a pipeline (the native compile of a rule with one source)."""
+        taken = self.__dict__.pop("parsed", None)
+        return taken if isinstance(taken, SigmaRule) else self.fresh()
+
     def fresh(self, condition: str | None = None) -> SigmaRule:
         """A new SigmaRule object (pySigma pipelines mutate the rules they process),
         optionally with another condition."""
@@ -265,11 +272,18 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
         for index, tag in enumerate(tags if isinstance(tags, list) else [])
         for unknown in unknown_tags([str(tag)])
     ]
-    item_problems, bad_keys = _item_problems(rule_file)
+    item_problems: list[Problem] = []
     try:
-        rule = rule_file.parsed if not bad_keys else _without(rule_file, bad_keys).fresh()
+        # a rule that parses has no key pySigma refuses (it parses each the same way)
+        rule = rule_file.parsed
     except SigmaError as error:
-        return problems + (item_problems or [_at_detection(rule_file, error)])
+        item_problems, bad_keys = _item_problems(rule_file)
+        if not bad_keys:
+            return [*problems, _at_detection(rule_file, error)]
+        try:  # the rule without those keys, for its condition
+            rule = _without(rule_file, bad_keys).fresh()
+        except SigmaError:
+            return problems + item_problems
     condition_problems = _condition_problems(rule_file, rule)
     problems.extend(item_problems + condition_problems)
     known = [k for k in data if k in FIELD_ORDER]
