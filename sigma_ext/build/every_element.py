@@ -66,8 +66,8 @@ def unparse(node: Any) -> str:
 
 def base_condition(rule_file: RuleFile) -> str:
     """The rule's condition without its ``not <every-element detection>`` conjuncts."""
-    rule = rule_file.fresh()
-    parsed = rule.detection.parsed_condition[0].parse(postprocess=False)
+    # parsing without postprocessing reads the rule and changes nothing: the parsed rule will do
+    parsed = rule_file.parsed.detection.parsed_condition[0].parse(postprocess=False)
     marked = set(rule_file.every_element)
     kept = [arg for arg in conjuncts(parsed) if negated_detection(arg) not in marked]
     return " and ".join(f"({unparse(arg)})" for arg in kept)

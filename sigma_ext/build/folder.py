@@ -390,13 +390,18 @@ def build(
     out: Path,
     splunk_tuning: TuningMode = DEFAULT_TUNING,
     splunk_es: bool = False,
+    *,
+    results: list[Compiled] | None = None,
 ) -> BuildResult:
     """Compile everything; on any content error raise ProblemsFound and write nothing.
 
     An ``out`` that is not a previous build raises OutputRefused before anything is compiled.
+    ``results`` are ``compile_all(corpus)`` when the caller already has them (several builds
+    of one corpus, in other tuning modes, compile it once); they are made here when None.
     """
     check_output(out)
-    results = compile_all(corpus)
+    if results is None:
+        results = compile_all(corpus)
     errors = check_compilation(corpus, results)
     # the correlation files' problems (an unknown ATT&CK tag, a missing setting) with the rules'
     correlations, correlation_problems = load_correlations(corpus.correlations_root, corpus.profile)

@@ -30,13 +30,17 @@ Lookup CSV files are written with the ``csv`` module, which quotes every special
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from sigma_ext.build.result import Unconvertible
 
 # A line or paragraph separator that is not a control character but breaks a line
 # (str.splitlines) all the same.
 _LINE_SEPARATORS = "\u2028\u2029"
+# Unicode's control characters (general category Cc): C0, DEL and C1. The Unicode stability
+# policy fixes this set (the Cc code points never change), so it is written out rather than
+# found by asking unicodedata about every code point.
+_CONTROLS = "".join(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)))
+_CONTROL_OR_SEPARATOR = re.compile("[" + re.escape(_CONTROLS + _LINE_SEPARATORS) + "]")
 
 
 class Unquotable(Unconvertible):
@@ -45,7 +49,8 @@ class Unquotable(Unconvertible):
 
 def first_control(text: str) -> str | None:
     """The first control character (Unicode Cc: C0, DEL, C1) or line separator in ``text``."""
-    return next((c for c in text if unicodedata.category(c) == "Cc" or c in _LINE_SEPARATORS), None)
+    found = _CONTROL_OR_SEPARATOR.search(text)
+    return None if found is None else found.group()
 
 
 def _refuse_controls(text: str, place: str) -> None:
@@ -96,12 +101,8 @@ def esql_line_breaks(literal: str) -> str:
 LUCENE_ESCAPED = (
     '+-=&|!(){}[]<>^"~*?:\\/ '
     + "\t\n\r\f\u3000"
-    + "".join(
-        chr(c)
-        for c in range(0x110000)
-        if (unicodedata.category(chr(c)) == "Cc" and chr(c) not in "\t\n\r\f")
-        or chr(c) in _LINE_SEPARATORS
-    )
+    + "".join(c for c in _CONTROLS if c not in "\t\n\r\f")
+    + _LINE_SEPARATORS
 )
 
 

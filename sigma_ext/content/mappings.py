@@ -10,12 +10,15 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import SetStateTransformation
+from sigma.rule import SigmaRule
 
 from sigma_ext.content import gke_method
 from sigma_ext.content.placeholders import identity_vars, profile_processing_items
@@ -34,8 +37,28 @@ class Mapping:
     data: dict[str, Any]
 
     def pipeline(self) -> ProcessingPipeline:
-        """A fresh pipeline object (pySigma pipelines keep state between conversions)."""
+        """A fresh pipeline object (pySigma pipelines keep state between conversions).
+
+        The file is parsed into pipeline items once; each pipeline holds those same items, as a
+        pySigma backend applies the same items to every rule it converts. An item writes its
+        state into one pipeline, the one made last (``ProcessingPipeline.__add__`` detaches and
+        re-attaches them so); a pipeline made here takes them back whenever it is applied.
+        """
+        parsed = self._parsed
+        fresh = _OwnItems() + parsed  # ``+`` detaches the items from the last pipeline
+        fresh.name, fresh.priority = parsed.name, parsed.priority
+        fresh.allowed_backends = parsed.allowed_backends
+        return fresh
+
+    @cached_property
+    def _parsed(self) -> ProcessingPipeline:
         return _pipeline(self.path, self.data)
+
+    @cached_property
+    def _placeholders(self) -> dict[int, tuple[Profile, ProcessingPipeline]]:
+        """The profile items of ``conversion_pipeline`` per profile (by identity), made once
+        for this mapping: like its own items, they go only into this mapping's pipelines."""
+        return {}
 
     def known_fields(self) -> set[str]:
         """The fields the fail-closed item accepts."""
@@ -47,13 +70,23 @@ class Mapping:
         return set()
 
 
+class _OwnItems(ProcessingPipeline):
+    """A pipeline whose items, shared with the other pipelines of its mapping, are attached to
+    it again each time it is applied (an item keeps the state it sets in its pipeline)."""
+
+    def apply(self, rule: SigmaRule | SigmaCorrelationRule) -> SigmaRule | SigmaCorrelationRule:
+        self._clear_pipeline()
+        self.set_pipeline()
+        return super().apply(rule)
+
+
 def _pipeline(path: Path, data: Any) -> ProcessingPipeline:
     """What ``ProcessingPipeline.from_yaml(text, source_path=path)`` gives, from data already
     parsed: template vars may only come from the mapping's own directory."""
     gke_method.register()
     if not isinstance(data, dict):
         raise TypeError(f"a pipeline is a mapping, not {type(data).__name__}")
-    return ProcessingPipeline.from_dict(
+    return _OwnItems.from_dict(
         copy.deepcopy(data), vars_allowed_paths=(str(path.resolve().parent),)
     )
 
@@ -89,14 +122,14 @@ def load_mappings(
                 continue
             try:
                 located = load_located(path)
-                _pipeline(path, located.data)
+                mapping = Mapping(path, located.data)
+                mapping._parsed  # noqa: B018 - parsing is the check (and the one parse)
             except YAMLProblem as error:
                 problems.append(error.problem)
                 continue
             except (SigmaError, TypeError, KeyError, ValueError) as error:
                 problems.append(Problem(str(path), None, f"invalid pySigma pipeline: {error}"))
                 continue
-            mapping = Mapping(path, located.data)
             if not mapping.known_fields():
                 problems.append(
                     Problem(
@@ -132,16 +165,20 @@ def stray_overrides(overrides: Path, target_dirs: list[str]) -> list[Problem]:
 
 
 def conversion_pipeline(mapping: Mapping, profile: Profile) -> ProcessingPipeline:
-    """Profile placeholders first, then the mapping file."""
-    marker = ProcessingItem(
-        SetStateTransformation(SIGMA_EXT_STATE, True), identifier=SIGMA_EXT_STATE
-    )
-    placeholders = ProcessingPipeline(
-        items=[marker, *profile_processing_items(profile)],
-        vars=identity_vars(profile),
-        name="sigma_ext_profile",
-    )
-    return placeholders + mapping.pipeline()
+    """Profile placeholders first, then the mapping file: a new pipeline of the items made
+    once per mapping and profile, which it takes back when it is applied (``Mapping.pipeline``)."""
+    made = mapping._placeholders.get(id(profile))
+    if made is None:
+        marker = ProcessingItem(
+            SetStateTransformation(SIGMA_EXT_STATE, True), identifier=SIGMA_EXT_STATE
+        )
+        placeholders = _OwnItems(
+            items=[marker, *profile_processing_items(profile)],
+            vars=identity_vars(profile),
+            name="sigma_ext_profile",
+        )
+        made = mapping._placeholders[id(profile)] = (profile, placeholders)
+    return made[1] + mapping._parsed
 
 
 def compile_problems(

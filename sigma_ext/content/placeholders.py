@@ -27,8 +27,10 @@ class RegistryPlaceholderTransformation(ValueTransformation):
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def apply_value(self, field: str | None, val: SigmaType) -> list[SigmaType] | None:
-        if not isinstance(val, SigmaString) or not val.contains_placeholder(
-            include=list(self.lists)
+        # ``val.contains_placeholder(include=list(self.lists))``, without a list per value: this
+        # runs on every value of every rule a pipeline processes
+        if not isinstance(val, SigmaString) or not any(
+            isinstance(part, Placeholder) and part.name in self.lists for part in val.s
         ):
             return None
         if len(val.s) != 1 or not isinstance(val.s[0], Placeholder):

@@ -274,13 +274,14 @@ def check_rule(rule_file: RuleFile) -> list[Problem]:
     ]
     item_problems: list[Problem] = []
     try:
-        # a rule that parses has no key pySigma refuses (it parses each the same way)
         rule = rule_file.parsed
     except SigmaError as error:
+        # the rule parses whole when every detection key does: only a rule that does not is
+        # searched key by key, for every key pySigma refuses, each at its line
         item_problems, bad_keys = _item_problems(rule_file)
         if not bad_keys:
             return [*problems, _at_detection(rule_file, error)]
-        try:  # the rule without those keys, for its condition
+        try:
             rule = _without(rule_file, bad_keys).fresh()
         except SigmaError:
             return problems + item_problems

@@ -52,10 +52,27 @@ class Hit:
     """The record's 1-based position in its batch, for a record of a batch document."""
 
     def to_json(self) -> str:
-        fields = dict(self.__dict__)
+        if type(self) is not Hit:
+            fields = dict(self.__dict__)
+            if self.record is None:
+                del fields["record"]
+            return json.dumps(fields, sort_keys=True)
+        # json.dumps(sort_keys=True) of the fields, its text around the line and record made
+        # once per rule and file (hits of one rule in one file differ in these only)
+        key = (self.file, self.level, self.rule, self.rule_id, self.theme, self.title)
+        parts = _JSON_PARTS.get(key)
+        if parts is None:
+            if len(_JSON_PARTS) >= _JSON_PARTS_KEPT:
+                _JSON_PARTS.clear()
+            dumps = json.dumps
+            parts = _JSON_PARTS[key] = (
+                f'{{"file": {dumps(self.file)}, "level": {dumps(self.level)}, "line": ',
+                f', "rule": {dumps(self.rule)}, "rule_id": {dumps(self.rule_id)}, '
+                f'"theme": {dumps(self.theme)}, "title": {dumps(self.title)}}}',
+            )
         if self.record is None:
-            del fields["record"]
-        return json.dumps(fields, sort_keys=True)
+            return f"{parts[0]}{self.line:d}{parts[1]}"
+        return f'{parts[0]}{self.line:d}, "record": {self.record:d}{parts[1]}'
 
     @classmethod
     def of(cls, rule_file: RuleFile, path: Path | str, line: int, record: int | None = None) -> Hit:
@@ -94,6 +111,10 @@ class Hit:
     def moved(self, file: str, line: int, record: int | None) -> Hit:
         """The same hit at another place."""
         return Hit(self.rule_id, self.title, self.level, self.theme, self.rule, file, line, record)
+
+
+_JSON_PARTS: dict[tuple[str, ...], tuple[str, str]] = {}
+_JSON_PARTS_KEPT = 4096
 
 
 @dataclass(frozen=True)

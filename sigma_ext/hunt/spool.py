@@ -30,6 +30,8 @@ import duckdb
 
 from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast.text_scan import SMALL_TEXT
+from sigma_ext.hunt.fast.text_scan import SOURCE as TEXT_SOURCE
 from sigma_ext.hunt.inputs import BOM, Input, Line, Trouble, read_units
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, read_line, unit_item, unit_place
@@ -112,7 +114,8 @@ class FastInputs:
     def _in_place(self, found: Input) -> bool:
         if found.gzip or found.batch or found.grouper is not None or found.signature is None:
             return False
-        if found.path.stat().st_size < SMALL:
+        size = found.path.stat().st_size
+        if size < SMALL and (self.fast.text_scan is None or size < SMALL_TEXT):
             return False
         with found.path.open("rb") as probe:
             if probe.read(len(BOM)) == BOM:
@@ -120,8 +123,13 @@ class FastInputs:
             probe.seek(0)
             first = read_line(probe.readline(FIRST_LINE))
         if not isinstance(first, dict):
-            return True
+            return size >= SMALL
         recognised = self.source or recognize(first)
+        if recognised is not None and recognised.name == TEXT_SOURCE:
+            # a runtime text log: DuckDB reads its lines (sigma_ext.hunt.fast.text_scan)
+            return self.fast.text_scan is not None
+        if size < SMALL:
+            return False
         # a file of events the SQL hands back (CloudTrail, Docker, a text log...) is spooled:
         # the spool judges them as it reads them, without a scan
         return recognised is None or recognised.name in self.fast.sql_sources

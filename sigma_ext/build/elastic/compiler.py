@@ -19,6 +19,7 @@ from sigma_ext.build.every_element import ElementTest
 from sigma_ext.build.quoting import LUCENE_ESCAPED, esql_line_breaks, esql_string
 from sigma_ext.build.result import Compiled, Reason, Unconvertible
 from sigma_ext.build.siem_compiler import SiemCompiler
+from sigma_ext.build.string_values import PlainStrings
 from sigma_ext.content.mappings import conversion_pipeline, state_value
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.sources.catalogue import Source
@@ -27,7 +28,7 @@ from sigma_ext.targets import ELASTIC
 NO_ESQL_ATTRIBUTE = "sigma_ext.no_esql"
 
 
-class EscapingLuceneBackend(LuceneBackend):
+class EscapingLuceneBackend(PlainStrings, LuceneBackend):
     """pySigma's Lucene backend, escaping every whitespace and control character too: Lucene's
     query parser ends a term at a tab or a line break, which pySigma leaves unescaped."""
 
@@ -66,7 +67,7 @@ def esql_element_condition(column: str, values: tuple[SigmaType, ...]) -> str:
     return " OR ".join(tests) if tests else "false"
 
 
-class NullSafeESQLBackend(ESQLBackend):
+class NullSafeESQLBackend(PlainStrings, ESQLBackend):
     """pySigma's ES|QL backend with Sigma's two-valued negation.
 
     In ES|QL a comparison with a missing (null) field is null, and ``NOT null`` is null, so

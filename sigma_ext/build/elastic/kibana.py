@@ -57,15 +57,27 @@ def _duration(period: str) -> dict[str, Any]:
 def query_fields(query: str, source: str) -> list[str]:
     """The mapped fields of the source that a Lucene or ES|QL query reads, in query order; a
     flattened field counts when the query reads one of its keys."""
-    types = field_types(source)
     found: dict[str, int] = {}
-    for name, kind in types.items():
-        forms = "|".join(re.escape(f) for f in {name, name.replace("/", "\\/")})
-        keys = r"(?:\.[\w.]+)?" if kind == "flattened" else ""
-        hit = re.search(rf"(?<![\w.@])(?:{forms}){keys}(?![\w.@])", query)
+    for name, forms, pattern in _field_patterns(source):
+        if not any(form in query for form in forms):
+            continue  # the pattern cannot match: spare its search
+        hit = pattern.search(query)
         if hit is not None:
             found[name] = hit.start()
     return sorted(found, key=lambda n: (found[n], n))
+
+
+@cache
+def _field_patterns(source: str) -> list[tuple[str, tuple[str, ...], re.Pattern[str]]]:
+    """Each mapped field of the source, the ways a query writes it, and the pattern of its use
+    in a query, made once."""
+    patterns = []
+    for name, kind in field_types(source).items():
+        forms = tuple(sorted({name, name.replace("/", "\\/")}))
+        either = "|".join(re.escape(f) for f in forms)
+        keys = r"(?:\.[\w.]+)?" if kind == "flattened" else ""
+        patterns.append((name, forms, re.compile(rf"(?<![\w.@])(?:{either}){keys}(?![\w.@])")))
+    return patterns
 
 
 def setup_guide(compiled: Compiled) -> str:

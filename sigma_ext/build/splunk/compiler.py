@@ -16,6 +16,7 @@ from sigma_ext.build.quoting import spl_string, spl_value
 from sigma_ext.build.result import Compiled, Reason
 from sigma_ext.build.siem_compiler import SiemCompiler, sigma_value_regex
 from sigma_ext.build.splunk.triage import triage_stages
+from sigma_ext.build.string_values import PlainStrings
 from sigma_ext.content.mappings import conversion_pipeline
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.sources.catalogue import Source
@@ -24,7 +25,7 @@ from sigma_ext.targets import SPLUNK
 _UNMATCHED = re.compile(r"\beval (sigma_ext_unmatched_[0-9]+)=")
 
 
-class QuotingSplunkBackend(SplunkBackend):
+class QuotingSplunkBackend(PlainStrings, SplunkBackend):
     """pySigma's Splunk backend, refusing a value Splunk cannot hold (``quoting.spl_value``)."""
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:

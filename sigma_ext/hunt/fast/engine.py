@@ -49,6 +49,7 @@ from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.fast.present import present_plans, sources_in
 from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
+from sigma_ext.hunt.fast.text_scan import TextScan, starts_as_text_log
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, grouper_of_file, hunt_file
@@ -101,6 +102,9 @@ class FastHunt:
         # the reference engine, and so may be judged there without being scanned
         # (sigma_ext.hunt.spool)
         judged = [plan.source for plan in self.plans]
+        # a runtime text log scanned in place is parsed and judged in DuckDB too
+        # (sigma_ext.hunt.fast.text_scan); the spool judges its lines as it reads them
+        self.text_scan = TextScan.build(engine, source)
         if source is None and self.plans:
             start = SOURCES.index(self.plans[0].source) + 1
             judged += SOURCES[start : start + len(self.envelopes)]
@@ -222,11 +226,26 @@ class FastHunt:
             yield from hunt_file(self.engine, path, source, progress, summary)
             return
         with tempfile.TemporaryDirectory(prefix="sigma-ext-hunt-") as folder:
+            if self.text_scan is not None and starts_as_text_log(path, sources):
+                config: dict[str, str | int] = {
+                    "threads": self.threads,
+                    "memory_limit": self.memory_limit,
+                }
+                text = self.text_scan.hunt(path, Path(folder), summary, source, config)
+                if text is not None:
+                    yield from text
+                    if progress is not None:
+                        progress("scan", 100.0)
+                    return
             passed = None
-            if self.prefilter is not None:
-                passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
             if sources is None:
                 sources = sources_in(path, self.forced)
+            # the prefilter sets aside only its own sources' events: on a file of others it
+            # would pass its first chunk on and give up
+            if self.prefilter is not None and (
+                source is not None or not sources.isdisjoint(self.prefilter.sources)
+            ):
+                passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
             select = self.typed_select_for(sources)
             if passed is None:
                 yield from self._hunt_scanned(path, path, Path(folder), progress, summary, select)

@@ -25,6 +25,12 @@ from sigma_ext.sources.catalogue import SOURCES, Source, recognize
 SAMPLE_LINES = 2000
 SAMPLE_BYTES = 4 << 20
 """How much of a file scanned in place is read to tell its sources (its memory bound)."""
+SAME_START = 64
+"""A sampled line that starts with the same bytes as one already read is not parsed again:
+the lines of one source mostly share their first keys and values (a Docker container event's
+type and action, an audit event's kind, version and level), and parsing 2,000 of them cost
+about a third of a small file's bare scan. A line of another source so passed over only
+costs speed, as any line the sample misses."""
 
 
 def sources_in(path: Path, forced: Source | None = None) -> frozenset[str]:
@@ -32,6 +38,7 @@ def sources_in(path: Path, forced: Source | None = None) -> frozenset[str]:
     if forced is not None:
         return frozenset({forced.name})
     found: set[str] = set()
+    starts: set[bytes] = set()
     read = 0
     with open_binary(path) as handle:
         for _ in range(SAMPLE_LINES):
@@ -40,6 +47,10 @@ def sources_in(path: Path, forced: Source | None = None) -> frozenset[str]:
             read += len(raw)
             if not raw or (not raw.endswith(b"\n") and read >= SAMPLE_BYTES):
                 break
+            start = raw[:SAME_START]
+            if start in starts:
+                continue
+            starts.add(start)
             item = read_line(raw)
             if isinstance(item, dict):
                 source = recognize(item)

@@ -1,0 +1,375 @@
+"""The fast hunt of a container runtime text log: its lines parsed and judged in DuckDB.
+
+A containerd, CRI-O or kubelet log (``sigma_ext.sources.runtime_logs``) is text, which the
+JSON scans cannot read: line by line, the reference engine would parse it in Python. Here one
+DuckDB pass over the file's lines (``read_csv`` of one VARCHAR column, the bare scan's reader)
+writes for each line, in file order:
+
+* whether ``parse_runtime_line`` makes it an event (``CLAIM``: the parser's own regular
+  expressions, rewritten for RE2 by ``re2`` with every class spelled as the ASCII characters
+  Python's ``re`` matches with it, on lines of ASCII text); any other non-blank line is left to
+  the reference engine, which reads it from the file;
+* the line itself when it is an event some rule may fire on: one that holds the text of one of
+  the runtime messages every rule needs (``message_gate``, derived from the rules' positive
+  tests of the fields only a message sets, as ``sigma_ext.hunt.fast.gates`` does for JSON).
+
+The events are counted for the file's summary in SQL; only the lines passed on are parsed, by
+the Python parser itself. The rules' verdict on an event depends only on the fields they read:
+each distinct projection of an event on those fields is judged once by the reference engine,
+and its hits placed on every line with that projection. So the verdicts are the reference
+engine's by construction, and the differential tests prove the claim is the parser's.
+
+The scan declines (None, before anything is judged) when a rule reads what a projection does
+not hold (keywords, a correlation's base rule with its time and group), or the file is gzip,
+holds a carriage return (``read_csv`` would end a line there), is not UTF-8, or its rows do
+not add up to its lines; the file is then hunted the usual way.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sigma.rule import SigmaDetection, SigmaRule
+from sigma.types import SigmaString
+
+from sigma_ext.condition_tree import rule_fields
+from sigma_ext.content.rules import RuleFile
+from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast.duckdb_backend import sql_string
+from sigma_ext.hunt.fast.gates import necessary
+from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, is_gzip, open_binary, read_line
+from sigma_ext.hunt.summary import FileSummary
+from sigma_ext.reference.correlation_engine import BaseRuleFile
+from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.catalogue import Source, recognize, source_named
+from sigma_ext.sources.runtime_logs import KLOG, LOGRUS, MESSAGES, PREFIX, parse_runtime_line
+
+SOURCE = "container_runtime"
+
+
+def _ascii_class(atom: str) -> str:
+    """The ASCII characters Python's ``re`` matches with ``atom`` (a class, an escape such as
+    ``\\s``, or ``.``), as an RE2 class of byte ranges: the same meaning on ASCII text by
+    construction, and a small automaton (no UTF-8 sequences for a negated class)."""
+    members = [code for code in range(128) if re.fullmatch(atom, chr(code))]
+    ranges: list[tuple[int, int]] = []
+    for code in members:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return (
+        "["
+        + "".join(f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges)
+        + "]"
+    )
+
+
+def re2(pattern: str) -> str:
+    """A Python pattern as RE2 with the same meaning on ASCII text: every class, class escape
+    and ``.`` spelled as the ASCII characters Python matches with it, groups not capturing (a
+    boolean match runs faster without)."""
+    out: list[str] = []
+    at = 0
+    while at < len(pattern):
+        char = pattern[at]
+        if char == "[":
+            end = at + 1
+            end += pattern[end] == "^"
+            end += pattern[end] == "]"
+            while pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            out.append(_ascii_class(pattern[at : end + 1]))
+            at = end + 1
+        elif char == "\\":
+            escape = pattern[at : at + 2]
+            out.append(_ascii_class(escape) if escape[1] in "dDwWsS" else escape)
+            at += 2
+        elif char == ".":
+            out.append(_ascii_class("."))
+            at += 1
+        else:
+            out.append(char)
+            at += 1
+    return re.sub(r"\(\?P<\w+>", "(?:", "".join(out))
+
+
+def _groups(pattern: re.Pattern[str]) -> list[str]:
+    if pattern.groups != len(pattern.groupindex):
+        raise ValueError(f"unnamed group in {pattern.pattern}")
+    return sorted(pattern.groupindex, key=pattern.groupindex.__getitem__)
+
+
+def _between(text: str, start: str, end: str) -> str:
+    if not (text.startswith(start) and text.endswith(end)):
+        raise ValueError(f"unexpected shape of {text!r}")
+    return text[len(start) : len(text) - len(end)]
+
+
+_INNER = _between(PREFIX.pattern, "^(?:", ")?(?P<body>.*)$")
+_PROCESSES = "(?P<process>containerd|crio|kubelet)"
+_QUOTED = '\\\\["\\\\]'
+"""The escapes the claim lets a logrus message hold: a quote's and a backslash's."""
+_LOGRUS_HEAD = _between(LOGRUS.pattern, "^", "(?P<rest>.*)$")
+_KLOG_HEAD = _between(KLOG.pattern, "^", "(?P<msg>.*)$")
+_ESCAPE = "\\\\."
+if _LOGRUS_HEAD.count(_ESCAPE) != 1:
+    raise ValueError(f"unexpected escape in {LOGRUS.pattern}")
+CLAIM = (
+    f"^(?:(?:{re2(_INNER)})?{re2(_LOGRUS_HEAD.replace(_ESCAPE, _QUOTED))}"
+    f"|(?:{re2(_INNER.replace(_PROCESSES, 'kubelet'))})?{re2(_KLOG_HEAD)})"
+)
+"""RE2 that matches the ASCII lines ``parse_runtime_line`` makes events whose messages escape
+only quotes and backslashes: a logrus body after any prefix, a klog body after none or
+kubelet's (the rest of a line always matches). A message with another escape (``\\n``...)
+goes to the reference engine: the others hold, unescaped, any text of their message without a
+quote or backslash, which is what the gate looks for."""
+
+_MESSAGE_FIELDS = ("action", *sorted({g for m in MESSAGES for g in _groups(m.pattern)}))
+
+
+def _literal(pattern: str) -> str:
+    """The longest text without a quote or backslash in the pattern's leading literal (which a
+    message it matches holds; a logrus message is unquoted, so the line holds it once its
+    backslashes are removed)."""
+    text, at = "", 1 if pattern.startswith("^") else 0
+    while at < len(pattern):
+        char = pattern[at]
+        if char == "\\" and at + 1 < len(pattern) and not pattern[at + 1].isalnum():
+            char, step = pattern[at + 1], 2
+        elif char.isalnum() or char in ' "&:/=,-_':
+            step = 1
+        else:
+            break
+        if at + step < len(pattern) and pattern[at + step] in "*?{+":
+            break
+        text += char
+        at += step
+    return max(re.split(r'["\\]', text), key=len)
+
+
+def _has_keywords(detection: Any) -> bool:
+    if isinstance(detection, SigmaDetection):
+        return any(_has_keywords(item) for item in detection.detection_items)
+    return getattr(detection, "field", "") is None
+
+
+def message_gate(rules: list[tuple[RuleFile, SigmaRule]]) -> frozenset[int] | None:
+    """The runtime messages (indices in ``MESSAGES``) one of which an event must be for any
+    rule to fire (None: not known), from the rules' positive tests of the fields only a
+    message sets."""
+
+    def test(name: str, values: list[Any]) -> frozenset[int] | None:
+        if name not in _MESSAGE_FIELDS or not values:
+            return None
+        # a plain, non-empty string: it tests a value that is there
+        if not all(
+            isinstance(v, SigmaString) and not v.contains_special() and str(v) for v in values
+        ):
+            return None
+        plain = {str(v).lower() for v in values}
+        return frozenset(
+            number
+            for number, message in enumerate(MESSAGES)
+            if (message.action.lower() in plain if name == "action" else True)
+            and (name == "action" or name in message.pattern.groupindex)
+        )
+
+    def all_of(parts: list[frozenset[int] | None]) -> frozenset[int] | None:
+        known = [part for part in parts if part is not None]
+        return frozenset.intersection(*known) if known else None
+
+    def any_of(parts: list[frozenset[int] | None]) -> frozenset[int] | None:
+        if not parts or any(part is None for part in parts):
+            return None
+        return frozenset().union(*(part for part in parts if part is not None))
+
+    gate: set[int] = set()
+    for rule_file, rule in rules:
+        needed = necessary(rule_file, rule, test, all_of, any_of)
+        if needed is None:
+            return None
+        gate |= needed
+    return frozenset(gate)
+
+
+def scan_sql(reader: str, gate: frozenset[int] | None) -> str:
+    """Per line, in file order: ``code`` (``E`` an event, ``R`` for the reference engine, NULL
+    blank), ``n`` (its length in bytes) and ``text``, the line of an event some rule may fire
+    on (NULL for the events the gate shows no rule fires on)."""
+    literals = sorted({_literal(MESSAGES[n].pattern.pattern) for n in gate or ()})
+    if gate is None or not all(literals):
+        parse = "code = 'E'"
+    elif not gate:
+        parse = "FALSE"
+    else:
+        # a claimed message escapes only quotes and backslashes: the line holds its text
+        tests = " OR ".join(f"contains(line, {sql_string(w)})" for w in literals)
+        parse = f"code = 'E' AND ({tests})"
+    return f"""
+SELECT code, n, CASE WHEN {parse} THEN line END AS text FROM (
+  SELECT line, coalesce(strlen(line), 0) AS n,
+    CASE WHEN line IS NULL THEN NULL
+      WHEN strlen(line) = length(line) AND regexp_matches(line, {sql_string(CLAIM)}) THEN 'E'
+      ELSE 'R' END AS code
+  FROM {reader})
+"""
+
+
+class TextScan:
+    """The runtime log's rules, ready to judge a file of its lines in DuckDB."""
+
+    def __init__(self, engine: ReferenceEngine, source: Source, read: frozenset[str]) -> None:
+        self.engine = engine
+        self.source = source
+        self.read = read
+        """The rules' fields: an event's projection holds the keys they name."""
+        rules = [(e.rule_file, e.compiled.rule) for e in engine.rules_for(source)]
+        self.gate = message_gate(rules)
+
+    @classmethod
+    def build(cls, engine: ReferenceEngine, forced: Source | None) -> TextScan | None:
+        """The scan of the runtime log's lines, or None when its rules read more than fields
+        (keywords, a correlation base rule) or another source is forced."""
+        source = source_named(SOURCE)
+        if forced is not None and forced is not source:
+            return None
+        names: set[str] = set()
+        for entry in engine.rules_for(source):
+            rule = entry.compiled.rule
+            if isinstance(entry.rule_file, BaseRuleFile) or any(
+                _has_keywords(d) for d in rule.detection.detections.values()
+            ):
+                return None
+            names |= rule_fields(rule)
+        return cls(engine, source, frozenset(names))
+
+    def _reads(self, key: str) -> bool:
+        return any(n == key or n.startswith(key + ".") for n in self.read)
+
+    def hunt(
+        self,
+        path: Path,
+        folder: Path,
+        summary: FileSummary | None,
+        forced: Source | None,
+        config: dict[str, str | int],
+    ) -> Iterator[Hit | BadLine] | None:
+        """Every hit and bad line of ``path``; None when this scan cannot read the file.
+        ``config``: DuckDB's (threads, memory limit)."""
+        if is_gzip(path) or _has_carriage_return(path):
+            return None
+        # no macros, no settings beyond the defaults (rows keep their order): the scan needs
+        # none of the JSON scans' (``running.connect``)
+        con = duckdb.connect(config={**config, "preserve_insertion_order": True})
+        try:
+            result = self._scan(con, path, folder, summary)
+        except BaseException:
+            con.close()
+            raise
+        if result is None:
+            con.close()
+            return None
+        return self._items(con, result, path, summary, forced)
+
+    def _scan(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        folder: Path,
+        summary: FileSummary | None,
+    ) -> duckdb.DuckDBPyConnection | None:
+        codes = folder / "text-codes.parquet"
+        reader = (
+            f"read_csv({sql_string(str(path))}, columns={{'line': 'VARCHAR'}}, delim=chr(31), "
+            "quote='', escape='', header=false, auto_detect=false, new_line='\\n')"
+        )
+        target = sql_string(str(codes))
+        try:
+            con.execute(f"COPY ({scan_sql(reader, self.gate)}) TO {target} (FORMAT parquet)")
+        except (duckdb.Error, UnicodeDecodeError):
+            return None
+        table = f"read_parquet({target}, file_row_number = true)"
+        found = con.execute(
+            f"SELECT count(*), sum(n), count(*) FILTER (WHERE code = 'E') FROM {table}"
+        ).fetchone()
+        assert found is not None
+        rows, length, events = int(found[0]), int(found[1] or 0), int(found[2])
+        if not running.all_lines_read(path, rows, length):
+            return None
+        if summary is not None and events:
+            summary.sources[self.source.name] += events
+        result = con.execute(
+            f"SELECT file_row_number + 1, code, text FROM {table} "
+            "WHERE code = 'R' OR text IS NOT NULL ORDER BY 1"
+        )
+        return result
+
+    def _items(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        result: duckdb.DuckDBPyConnection,
+        path: Path,
+        summary: FileSummary | None,
+        forced: Source | None,
+    ) -> Iterator[Hit | BadLine]:
+        """The reference verdicts: a line left to it read from the file; an event's from its
+        projection, judged once."""
+        lines = running.LineReader(path)
+        reads: dict[str, bool] = {}
+        judged: dict[tuple[tuple[str, Any], ...], list[Hit]] = {}
+        try:
+            while batch := result.fetchmany(10_000):
+                for number, code, text in batch:
+                    if code == "R":
+                        raw = lines.get(number)
+                        yield from evaluate_line(self.engine, path, number, raw, forced, summary)
+                        continue
+                    event = parse_runtime_line(text)
+                    assert event is not None, f"{path}:{number}: CLAIM disagrees with the parser"
+                    projection = []
+                    for key, value in event.items():
+                        if (read := reads.get(key)) is None:
+                            read = reads[key] = self._reads(key)
+                        if read:
+                            projection.append((key, value))
+                    known = tuple(sorted(projection))
+                    hits = judged.get(known)
+                    if hits is None:
+                        matched = self.engine.match(dict(known), self.source)
+                        hits = judged[known] = [Hit.of(r, path, 0) for r in matched]
+                    for hit in hits:
+                        yield hit.at(number)
+        finally:
+            lines.close()
+            con.close()
+
+
+def _has_carriage_return(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if path.stat().st_size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(b"\r") >= 0
+
+
+SMALL_TEXT = 64 << 10
+"""Below this size a runtime log is judged line by line (the spool): DuckDB's start costs more."""
+
+
+def starts_as_text_log(path: Path, sources: frozenset[str] | None) -> bool:
+    """Whether a file is for this scan: the sources it holds (when known) are the runtime
+    log's alone, else its first non-blank line is one of its events."""
+    if sources is not None:
+        return sources == {SOURCE}
+    with open_binary(path) as handle:
+        for raw in handle:
+            item = read_line(raw)
+            if item is not None:
+                return isinstance(item, dict) and recognize(item) is source_named(SOURCE)
+    return False
