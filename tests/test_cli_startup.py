@@ -91,3 +91,39 @@ def test_a_hunt_with_a_valid_profile_skips_jsonschema(tmp_path: Path) -> None:
     assert "jsonschema" in _modules_after(
         run.replace("'hunt', ", f"'hunt', '--profile', {str(broken)!r}, ")
     )
+
+
+def test_a_hunt_hands_the_collector_back_as_it_found_it(tmp_path: Path) -> None:
+    """The hunt pauses Python's cyclic collector while the content loads and freezes what it
+    loaded (``cli.hunt.paused_collector``): after a hunt called with its arguments (as tests
+    and other Python code call it), and after one that content problems end, the collector runs
+    and nothing stays frozen."""
+    log = tmp_path / "one.jsonl"
+    lines = (ROOT / "fixtures" / "kubernetes_audit" / "malicious_creators.jsonl").read_text()
+    log.write_text(lines.splitlines()[0] + "\n")
+    broken = tmp_path / "profile.yml"
+    broken.write_text("k8s_pipeline_identities: [' padded ']\n")
+    check = (
+        "import gc, sys\nimport sigma_ext.cli.main as m\n"
+        "code = m.main(sys.argv[1:])\n"
+        "print(code, gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    for extra, expected in (([], "0"), (["--profile", str(broken)], "1")):
+        shown = subprocess.run(
+            [sys.executable, "-c", check, "hunt", "--root", str(ROOT), *extra, str(log)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert shown.stdout.split()[-3:] == [expected, "True", "0"], shown.stderr
+    # as the process's own command (no argv given), what it loaded stays frozen to the end
+    own = check.replace("m.main(sys.argv[1:])", "m.main()")
+    shown = subprocess.run(
+        [sys.executable, "-c", own, "hunt", "--root", str(ROOT), str(log)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    code, enabled, frozen = shown.stdout.split()[-3:]
+    assert (code, enabled) == ("0", "True")
+    assert int(frozen) > 10_000

@@ -289,6 +289,7 @@ def test_a_forced_source_and_the_exact_scan_give_the_same_correlation_hits(
     expected = _check(layout, engine, hunting, fast_hunting, tmp_path / "typed", monkeypatch)
     # DuckDB failing on the typed scan: the exact scan knows no row lengths (read forward)
     monkeypatch.setattr(fast_hunting, "_scan_typed", lambda *args: None)
+    monkeypatch.setattr(fast_hunting, "_scan_held", lambda *args: None)
     assert _hunt(layout, hunting, fast_hunting, tmp_path / "exact", monkeypatch)[1] == expected
     forced = source_named("kubernetes_audit")
     for name, chosen in (("reference", None), ("fast", FastHunt(hunting, forced))):

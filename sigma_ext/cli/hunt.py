@@ -11,9 +11,11 @@ input cannot be read. Ctrl-C and a closed standard output (``hunt ... | head -1`
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -85,22 +87,59 @@ def _hunt(args: argparse.Namespace, folder: Path) -> int:
         print(f"sigma-ext hunt: {error}", file=sys.stderr)
     if errors:
         return EXIT_USAGE
-    corpus = load_or_report(args)
-    if corpus is None:
-        return EXIT_PROBLEMS
-    engine = engine_or_report(corpus)
-    if engine is None:
-        return EXIT_PROBLEMS
     source = source_named(args.source) if args.source else None
-    hunting = hunt_engine_or_report(corpus, engine)
-    if hunting is None:
-        return EXIT_PROBLEMS
-    fast = None
-    if args.engine == "fast" or (args.engine == "auto" and not _small(inputs)):
-        from sigma_ext.hunt.fast.engine import FastHunt
+    with paused_collector(keep_frozen=getattr(args, "process_command", False)) as resume:
+        corpus = load_or_report(args)
+        if corpus is None:
+            return EXIT_PROBLEMS
+        engine = engine_or_report(corpus)
+        if engine is None:
+            return EXIT_PROBLEMS
+        hunting = hunt_engine_or_report(corpus, engine)
+        if hunting is None:
+            return EXIT_PROBLEMS
+        resume()
+        fast = None
+        if args.engine == "fast" or (args.engine == "auto" and not _small(inputs)):
+            from sigma_ext.hunt.fast.engine import FastHunt
 
-        fast = FastHunt(hunting, source)
-    return hunt_inputs(inputs, hunting, fast, source, args.strict, folder, sys.stdout, sys.stderr)
+            fast = FastHunt(hunting, source)
+        try:
+            return hunt_inputs(
+                inputs, hunting, fast, source, args.strict, folder, sys.stdout, sys.stderr
+            )
+        finally:
+            if fast is not None:
+                fast.close()
+
+
+@contextmanager
+def paused_collector(*, keep_frozen: bool = False) -> Iterator[Callable[[], None]]:
+    """Python's cyclic garbage collector paused while the content loads and compiles, until
+    ``resume()``: it would walk the growing graph of rule objects some 250 times (about 0.1 s
+    of a one-line hunt's 0.6 s of CPU), and those objects live as long as the hunt. On
+    ``resume()`` they are frozen (left out of the collections while the hunt runs, which then
+    walk only what the hunt makes). At the end they are handed back to the collector, unless
+    ``keep_frozen`` (the process ends right after: a last collection of them at exit cost
+    another 0.09 s, and the system takes the memory back). Objects made after ``resume()``,
+    DuckDB's among them, are never frozen: an extension's objects left frozen at exit are
+    reported as leaks."""
+    gc.disable()
+    frozen = False
+
+    def resume() -> None:
+        nonlocal frozen
+        if not frozen:
+            gc.freeze()
+            frozen = True
+        gc.enable()
+
+    try:
+        yield resume
+    finally:
+        if frozen and not keep_frozen:
+            gc.unfreeze()
+        gc.enable()
 
 
 def hunt_engine_or_report(corpus: Corpus, engine: ReferenceEngine) -> HuntEngine | None:

@@ -13,7 +13,6 @@ import argparse
 import os
 import shutil
 import tempfile
-import uuid
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -58,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def scaffold_files(name: str) -> dict[str, str]:
     """Relative path -> text of every file of a new repository."""
+    import uuid  # (loads when a repository is made, not with every command's parser)
+
     values = {
         "__VERSION__": __version__,
         "__RULE_ID__": str(uuid.uuid4()),

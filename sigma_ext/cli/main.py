@@ -37,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
+        # run as the process's own command (the console script, ``python -m sigma_ext``): what
+        # a command loaded may stay frozen for the garbage collector until the process ends
+        # (``sigma_ext.cli.hunt.paused_collector``)
+        args.process_command = argv is None
         code: int = args.run(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except KeyboardInterrupt:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sigma_ext.cli.common import add_content_options, report
 from sigma_ext.cli.exits import EXIT_OK, EXIT_PROBLEMS
-from sigma_ext.cli.junit import write_junit
 from sigma_ext.content.fixtures import Case, load_cases, run_cases
 from sigma_ext.content.locate import locate
 from sigma_ext.problems import Problem, ProblemsFound
@@ -35,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    # (ElementTree loads when the command runs, not when any command builds the parser)
+    from sigma_ext.cli.junit import write_junit
+
     try:
         location = locate(args.root)
         from sigma_ext.content.corpus import corpus_at

@@ -150,6 +150,13 @@ class RuleFile:
         pipeline gets ``fresh()``."""
         return self.fresh()
 
+    def take_parsed(self) -> SigmaRule:
+        """The rule ``parsed`` holds, handed over to a pipeline (which changes it): a later
+        ``parsed`` parses the rule again. It saves a parse where a rule is parsed for its checks
+        and then once for a pipeline (the native compile of a rule with one source)."""
+        taken = self.__dict__.pop("parsed", None)
+        return taken if isinstance(taken, SigmaRule) else self.fresh()
+
     def fresh(self, condition: str | None = None) -> SigmaRule:
         """A new SigmaRule object (pySigma pipelines mutate the rules they process),
         optionally with another condition."""

@@ -45,10 +45,12 @@ def compile_native(corpus: Corpus) -> NativeCompilation:
     # applies its pipeline to each rule of a collection (``apply`` starts from a clean state).
     pipelines: dict[str, ProcessingPipeline] = {}
     for rule_file in corpus.rules:
-        for source in corpus.sources_of(rule_file):
+        sources = corpus.sources_of(rule_file)
+        for number, source in enumerate(sources):
             mapping = corpus.mapping(NATIVE.mapping_dir, source)
             try:
-                rule = rule_file.fresh()
+                # the rule the checks parsed serves its last source (no parse of its own)
+                rule = rule_file.take_parsed() if number == len(sources) - 1 else rule_file.fresh()
                 if source.name not in pipelines:
                     pipelines[source.name] = conversion_pipeline(mapping, corpus.profile)
                 pipelines[source.name].apply(rule)

@@ -4,10 +4,10 @@ The SQL names the rules that fire on a row; a correlation base rule's match also
 event's time and group-by values (``sigma_ext.reference.correlation_engine.BaseMatch``), which
 the SQL does not compute. Only the rows whose code names a base rule (a few in a thousand audit
 events) are read again and parsed: by their byte offset when the scan's row lengths make up the
-file (a plain file with no line DuckDB skips: ``running.all_lines_read``), the offsets summed by
-DuckDB over the codes file once, on the first such row; otherwise forward, with the reader of
-the lines left to the reference engine (``running.LineReader``). The hits are the code's, in
-its order: a base rule's with the values, the others as the SQL found them.
+file (a plain file with no line DuckDB skips: ``running.all_lines_read``), the offsets summed
+over the codes once, on the first such row (``running.Codes.offsets``); otherwise forward,
+with the reader of the lines left to the reference engine (``running.LineReader``). The hits
+are the code's, in its order: a base rule's with the values, the others as the SQL found them.
 """
 
 from __future__ import annotations
@@ -15,11 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
-import duckdb
-
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.hunt.fast.duckdb_backend import sql_string
-from sigma_ext.hunt.fast.running import LineReader
+from sigma_ext.hunt.fast.running import Codes, LineReader
 from sigma_ext.hunt.reference import Hit, is_gzip, read_line
 from sigma_ext.reference.correlation_engine import BaseRuleFile, carried
 from sigma_ext.sources.catalogue import Source, recognize
@@ -31,15 +28,14 @@ class CarriedRows:
 
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
-        codes: Path,
+        codes: Codes,
         path: Path,
         named: Path,
         rule_files: list[RuleFile],
         source: Source | None,
         lines: LineReader,
     ) -> None:
-        self.con, self.codes, self.path, self.named = con, codes, path, named
+        self.codes, self.path, self.named = codes, path, named
         self.rule_files, self.source, self.lines = rule_files, source, lines
         self.by_offset = False
         """Whether the scan's row lengths make up ``path`` (``running.all_lines_read``, with
@@ -80,28 +76,12 @@ class CarriedRows:
                 self.by_offset = False  # offsets in the unpacked text: read forward
             if not self.by_offset:
                 return self.lines.get(number)
-            self.offsets = self._offsets()
+            self.offsets = self.codes.offsets(self.base)
             self.handle = self.path.open("rb")
         assert self.handle is not None
         offset, length = self.offsets[ordinal]
         self.handle.seek(offset)
         return self.handle.read(length)
-
-    def _offsets(self) -> dict[int, tuple[int, int]]:
-        """(byte offset, length) of each row whose code names a base rule, by its ordinal."""
-        wanted = "[" + ", ".join(sql_string(i) for i in self.base) + "]"
-        # a cursor of its own: a query on the scan's connection would end the result the
-        # codes are still being fetched from (``running.coded_rows``), and every later hit
-        cursor = self.con.cursor()
-        rows = cursor.execute(
-            "SELECT row, coalesce(off, 0), n FROM (SELECT file_row_number + 1 AS row, code, n, "
-            "sum(n + 1) OVER (ORDER BY file_row_number ROWS BETWEEN UNBOUNDED PRECEDING AND "
-            f"1 PRECEDING) AS off FROM read_parquet({sql_string(str(self.codes))}, "
-            "file_row_number = true)) WHERE code IS NOT NULL AND code <> 'R' AND "
-            f"list_has_any(string_split(code, ';'), {wanted})"
-        ).fetchall()
-        cursor.close()
-        return {int(row): (int(off), int(n)) for row, off, n in rows}
 
     def close(self) -> None:
         if self.handle is not None:

@@ -134,6 +134,8 @@ class FastHunt:
             else None
         )
         self.prefilter = prefilter.build(spec) if spec is not None else None
+        # small files' scans: the typed queries prepared once (sigma_ext.hunt.fast.running)
+        self.prepared = running.Prepared(self.connect)
 
     def _envelopes(self) -> list[Envelope]:
         """The envelopes the typed scan opens (``sigma_ext.hunt.fast.envelopes``): those of the
@@ -281,23 +283,24 @@ class FastHunt:
         lines the prefilter passed on (``number_of``: the line number in ``path`` of each of
         its lines)."""
         source = self.forced
-        codes = folder / "codes.parquet"
-        con = self.connect()
+        con: duckdb.DuckDBPyConnection | None = None
         lines = running.LineReader(scanned_path)
         rows: CarriedRows | None = None
         # after the prefilter, the scan of what it passed on is the end of the scan phase
         scanning = progress if number_of is None else None
         try:
-            scanned = self._scan_typed(con, scanned_path, codes, scanning, select)
-            if scanned is None:
-                scanned = running.scan_exact(
-                    con, self.select, self.reader(scanned_path), codes, scanning
-                )
-            if progress is not None and scanning is None:
-                progress("scan", 100.0)
+            codes: running.Codes | None = None
+            if running.small_scan(scanned_path):
+                codes = self._scan_held(scanned_path, select)
+            if codes is None:
+                con = self.connect()
+                codes = self._scan_parquet(con, scanned_path, folder, scanning, select)
+            scanned = codes.scanned
+            if progress is not None and (scanning is None or con is None):
+                progress("scan", 100.0)  # (a scan into a codes file reports its own end)
             read = running.all_lines_read(scanned_path, scanned.rows, scanned.length)
             numbers = running.LineNumbers([] if read else running.skipped_lines(scanned_path))
-            rows = CarriedRows(con, codes, scanned_path, path, self.rule_files, source, lines)
+            rows = CarriedRows(codes, scanned_path, path, self.rule_files, source, lines)
             rows.by_offset = read and scanned.length is not None  # the rows' lengths
             judging = running.Judging(progress, scanned.reference)
             if summary is not None:
@@ -308,7 +311,7 @@ class FastHunt:
                         summary.sources[SOURCES[index].name] += count
             # a code's hits, made once and moved to each line: most hit lines share a code
             made: dict[str, list[Hit]] = {}
-            for ordinal, code in running.coded_rows(con, codes):
+            for ordinal, code in codes.coded():
                 number = numbers.of(ordinal)
                 at = number if number_of is None else number_of(number)
                 if code == "R":
@@ -329,7 +332,32 @@ class FastHunt:
             lines.close()
             if rows is not None:
                 rows.close()
-            con.close()
+            if con is not None:
+                con.close()
+
+    def _scan_parquet(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        folder: Path,
+        progress: Progress | None,
+        select: str,
+    ) -> running.Codes:
+        """The typed scan, else the exact one, into a codes file in ``folder``."""
+        codes = folder / "codes.parquet"
+        scanned = self._scan_typed(con, path, codes, progress, select)
+        if scanned is None:
+            scanned = running.scan_exact(con, self.select, self.reader(path), codes, progress)
+        return running.ParquetCodes(con, codes, scanned)
+
+    def _scan_held(self, path: Path, select: str) -> running.HeldCodes | None:
+        """The typed scan of a small file by its prepared query (``running.Prepared``); None
+        when DuckDB fails on it."""
+        return self.prepared.scan(select, path)
+
+    def close(self) -> None:
+        """Close the connection of the prepared queries (a later hunt opens it again)."""
+        self.prepared.close()
 
     def _scan_typed(
         self,

@@ -5,6 +5,14 @@ A scan writes every row's code, in file order, to a temporary Parquet file (Duck
 number, a batch at a time (``coded_rows``), and placed on the file's lines past the blank lines
 DuckDB skips (``LineNumbers``). A line marked for the reference engine is read from the file
 (``LineReader``).
+
+A small file (``SMALL_SCAN``) is scanned another way, for DuckDB spends far longer planning the
+typed scan's query (its binder and optimizer, over some 200 kB of SQL) than running it on a few
+thousand rows: the query is prepared once per connection (``Prepared``), the file's rows read
+by the same ``read_json_objects`` and handed to it as a list literal, and its codes held in
+memory (``HeldCodes``) instead of a Parquet file. A query reading a table or a table function
+is planned again at every ``EXECUTE`` (its catalog may have changed), one over a parameter is
+not.
 """
 
 from __future__ import annotations
@@ -12,10 +20,10 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, Protocol
 
 import duckdb
 
@@ -225,6 +233,145 @@ def skipped_lines(path: Path) -> list[int]:
             for number, raw in enumerate(handle, start=1)
             if _DUCKDB_BLANK.match(raw.rstrip(b"\n"))
         ]
+
+
+SMALL_SCAN = 4 << 20
+"""A file of at most this many bytes to scan (a gzip file's counted ``GZIP_WEIGHT`` times) is
+scanned by the prepared query (``Prepared``): its rows and codes are held in memory."""
+GZIP_WEIGHT = 16
+
+
+def small_scan(path: Path) -> bool:
+    """Whether ``path`` is small enough for the prepared query (``SMALL_SCAN``)."""
+    size = path.stat().st_size
+    return size * (GZIP_WEIGHT if is_gzip(path) else 1) <= SMALL_SCAN
+
+
+class Codes(Protocol):
+    """What a scan found: its counts, the rows with a code and where rows start."""
+
+    scanned: Scanned
+
+    def coded(self) -> Iterator[tuple[int, str]]:
+        """(1-based row ordinal, code) for every row with a code, in order."""
+        ...
+
+    def offsets(self, wanted: list[str]) -> dict[int, tuple[int, int]]:
+        """(byte offset, length) of each row whose code names a rule of ``wanted`` (indexes as
+        text), by its ordinal; offsets count a line end after each row."""
+        ...
+
+
+@dataclass
+class ParquetCodes:
+    """The codes a scan wrote to a Parquet file (``copy_codes``), read back by DuckDB."""
+
+    con: duckdb.DuckDBPyConnection
+    path: Path
+    scanned: Scanned
+
+    def coded(self) -> Iterator[tuple[int, str]]:
+        return coded_rows(self.con, self.path)
+
+    def offsets(self, wanted: list[str]) -> dict[int, tuple[int, int]]:
+        listed = "[" + ", ".join(sql_string(i) for i in wanted) + "]"
+        # a cursor of its own: a query on the scan's connection would end the result the codes
+        # are still being fetched from (``coded_rows``), and every later hit with it
+        cursor = self.con.cursor()
+        rows = cursor.execute(
+            "SELECT row, coalesce(off, 0), n FROM (SELECT file_row_number + 1 AS row, code, n, "
+            "sum(n + 1) OVER (ORDER BY file_row_number ROWS BETWEEN UNBOUNDED PRECEDING AND "
+            f"1 PRECEDING) AS off FROM read_parquet({sql_string(str(self.path))}, "
+            "file_row_number = true)) WHERE code IS NOT NULL AND code <> 'R' AND "
+            f"list_has_any(string_split(code, ';'), {listed})"
+        ).fetchall()
+        cursor.close()
+        return {int(row): (int(off), int(n)) for row, off, n in rows}
+
+
+@dataclass
+class HeldCodes:
+    """The codes of a small scan, held: (code, length, source) of each row, in order."""
+
+    rows: list[tuple[str | None, int | None, int | None]]
+    scanned: Scanned = field(init=False)
+
+    def __post_init__(self) -> None:
+        lengths = [n for _, n, _ in self.rows]
+        sources: dict[int | None, int] = {}
+        for code, _, src in self.rows:
+            if code != "R":
+                sources[src] = sources.get(src, 0) + 1
+        self.scanned = Scanned(
+            len(self.rows),
+            sum(n for n in lengths if n is not None) if None not in lengths else None,
+            sum(code == "R" for code, _, _ in self.rows),
+            sources,
+        )
+
+    def coded(self) -> Iterator[tuple[int, str]]:
+        for ordinal, (code, _, _) in enumerate(self.rows, start=1):
+            if code is not None:
+                yield ordinal, code
+
+    def offsets(self, wanted: list[str]) -> dict[int, tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}
+        offset = 0
+        for ordinal, (code, n, _) in enumerate(self.rows, start=1):
+            if (
+                code is not None
+                and code != "R"
+                and n is not None
+                and any(i in wanted for i in code.split(";"))
+            ):
+                found[ordinal] = (offset, n)
+            offset += 0 if n is None else n + 1
+        return found
+
+
+@dataclass
+class Prepared:
+    """A connection on which each typed scan's query is prepared once, for small files."""
+
+    connect: Callable[[], duckdb.DuckDBPyConnection]
+    con: duckdb.DuckDBPyConnection | None = None
+    names: dict[str, str | None] = field(default_factory=dict)
+    """The prepared statement of each query (None: DuckDB could not prepare it)."""
+
+    def scan(self, select: str, path: Path) -> HeldCodes | None:
+        """The codes of every row of ``path`` by the typed scan's query ``select``; None when
+        DuckDB fails on it (or a row holds a character a SQL literal cannot)."""
+        if self.con is None:
+            self.con = self.connect()
+        con = self.con
+        if select not in self.names:
+            made: str | None = f"sx_typed_{len(self.names)}"
+            try:
+                con.execute(f"PREPARE {made} AS {select.replace('{reader}', _HELD_READER)}")
+            except duckdb.Error:
+                made = None
+            self.names[select] = made
+        name = self.names[select]
+        if name is None:
+            return None
+        try:
+            texts = con.execute(f"SELECT json::VARCHAR FROM {typed_reader(path)}").fetchall()
+            if any(text is not None and "\x00" in text for (text,) in texts):
+                return None  # a SQL literal ends at NUL
+            listed = ", ".join("NULL" if text is None else sql_string(text) for (text,) in texts)
+            rows = con.execute(f"EXECUTE {name}([{listed}]::VARCHAR[])").fetchall()
+        except (duckdb.Error, UnicodeDecodeError):
+            return None
+        return HeldCodes(rows)
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+
+# the rows of a small scan, in order: the list given to the prepared query
+_HELD_READER = "(SELECT unnest($1::VARCHAR[]) AS json)"
 
 
 def coded_rows(con: duckdb.DuckDBPyConnection, codes: Path) -> Iterator[tuple[int, str]]:
