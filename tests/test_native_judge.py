@@ -268,9 +268,11 @@ def hunting(corpus: Corpus, engine: ReferenceEngine) -> HuntEngine:
     return found
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["codes-file", "held-codes"])
 @pytest.mark.parametrize("native", [False, True])
 def test_hits_after_the_first_batch_of_codes_survive_a_base_rule_hit(
     native: bool,
+    held: bool,
     hunting: HuntEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -278,6 +280,8 @@ def test_hits_after_the_first_batch_of_codes_survive_a_base_rule_hit(
     """A correlation base rule's hit reads its row's offset with a query of its own while the
     codes are still being fetched, a batch at a time: every later batch must still come."""
     monkeypatch.setattr(running, "_BATCH", 2)
+    if not held:  # the codes go to a Parquet file and are read back a batch at a time
+        monkeypatch.setattr(running, "SMALL_SCAN", 0)
     fast = FastHunt(hunting, native=native)
     person = json.dumps(POD, separators=(",", ":"))  # a base rule fires: its values are read
     controller = json.dumps(CONTROLLER_POD, separators=(",", ":"))
