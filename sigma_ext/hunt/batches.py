@@ -25,10 +25,11 @@ as a log line, the fast engine scans it as one line of a temporary JSON Lines fi
 outside strings are JSON whitespace and become spaces (a line break inside a string is invalid
 JSON either way).
 
-Memory: the text being read is held from the start of the current record, plus one chunk read
-ahead; a record that needs more is read in chunks that double. The bound is about three times the
-largest record (its text, and its parsed form while it is judged) plus the chunk size, whatever
-the size of the file.
+Memory: the text being read is held from the start of the current record (or up to one chunk
+before it: what was read is dropped a chunk at a time), plus one chunk read ahead; a record that
+needs more is read in chunks that double. The bound is about three times the largest record (its
+text, and its parsed form while it is judged) plus twice the chunk size, whatever the size of the
+file.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class _Text:
         self.pos = 0
         self.eof = False
         self.base_line = 1  # the line buf[0] is on
+        self.mark = 0  # a position whose line is known: mark_line
+        self.mark_line = 1
         self.want = CHUNK
 
     def more(self) -> bool:
@@ -117,13 +120,22 @@ class _Text:
         return grown
 
     def drop(self) -> None:
-        """Forget what has been read."""
-        self.base_line += self.buf.count("\n", 0, self.pos)
+        """Forget what has been read, once it is a chunk or more (not at every record: each
+        drop copies what is kept)."""
+        if self.pos < CHUNK:
+            return
+        self.base_line = self.line(self.pos)
         self.buf = self.buf[self.pos :]
         self.pos = 0
+        self.mark = 0
 
     def line(self, pos: int) -> int:
-        return self.base_line + self.buf.count("\n", 0, pos)
+        """The line ``buf[pos]`` is on, counted on from the last position asked for."""
+        if pos < self.mark:
+            return self.base_line + self.buf.count("\n", 0, pos)
+        self.mark_line += self.buf.count("\n", self.mark, pos)
+        self.mark = pos
+        return self.mark_line
 
     def peek(self) -> str | None:
         """The next character that is not whitespace (``pos`` moves to it), None at the end."""
