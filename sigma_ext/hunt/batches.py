@@ -51,6 +51,9 @@ EMBEDDED_RECORD_KEY = {"Events": "CloudTrailEvent"}
 CHUNK = 1 << 20
 """Characters read at a time."""
 
+PROBE = 1 << 14
+"""Characters read at a time to find a text's first record (``probe``)."""
+
 
 NOT_PARSED: Any = object()
 
@@ -85,15 +88,16 @@ _BRACKETS = re.compile(r'["\[\]{}]')
 class _Text:
     """A text read in chunks: ``buf`` holds what is kept, from ``pos`` on what is unread."""
 
-    def __init__(self, chunks: Iterator[str]) -> None:
+    def __init__(self, chunks: Iterator[str], want: int = CHUNK) -> None:
         self.chunks = chunks
         self.buf = ""
         self.pos = 0
         self.eof = False
         self.base_line = 1  # the line buf[0] is on
+        self.size = want
         self.mark = 0  # a position whose line is known: mark_line
         self.mark_line = 1
-        self.want = CHUNK
+        self.want = self.size
 
     def more(self) -> bool:
         """Read at least ``want`` more characters; False at the end of the text."""
@@ -116,7 +120,7 @@ class _Text:
         """Read more, twice as much as last time (a record longer than a chunk)."""
         self.want = max(self.want, len(self.buf) - self.pos)
         grown = self.more()
-        self.want = CHUNK
+        self.want = self.size
         return grown
 
     def drop(self) -> None:
@@ -221,7 +225,7 @@ def starts_batch(head: str) -> bool:
 def read_documents(chunks: Iterator[str], probe: bool = False) -> Iterator[Record | Broken]:
     """Every record of a text made of JSON documents. With ``probe``, only the first document's
     first batch record (if any) is looked for."""
-    text = _Text(chunks)
+    text = _Text(chunks, PROBE if probe else CHUNK)
     text.more()
     counter = [0]
     while (char := text.peek()) is not None:
@@ -234,7 +238,8 @@ def read_documents(chunks: Iterator[str], probe: bool = False) -> Iterator[Recor
             yield from _object(text, probe, counter)
         else:
             end = text.value_end()
-            text.pos = len(text.buf) if end is None else end
+            # a stray ',' ']' or '}' is no value (its end is where it starts): skipped
+            text.pos = len(text.buf) if end is None else max(end, start + 1)
             yield Broken(line, "not a JSON object or array")
         if probe:
             return
@@ -261,7 +266,7 @@ def _object(text: _Text, probe: bool, counter: list[int]) -> Iterator[Record | B
         if parsed is None or not isinstance(parsed[0], str):
             break
         key, text.pos = parsed
-        if not text.expect(":"):
+        if not text.expect(":") or text.peek() is None:  # peek: the value, past whitespace
             break
         if key in BATCH_KEYS and text.peek() == "[":
             batch = True
