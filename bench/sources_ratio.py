@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sources_ratio.py [--scale 0.1] [--seed 7] [--sample 2000]
                                             [--only NAME,...] [--keep FOLDER]
+                                            [--gz-files N]
 
 Generates one seeded corpus per source and layout, and prints, from one run, for each:
 
@@ -49,7 +50,9 @@ A small scale does not give the ratio of scale 1: DuckDB's bare scan has fixed c
 sampling, threads) that weigh more on a small file, and the fast hunt's do too. Measured: the
 audit corpus gives 1.3 to 1.9x at scale 0.03 and 3.4x at scale 0.3 (the previous session's
 1M-event figures were 3.0 to 3.5x); CloudTrail documents 1.1 to 1.7x at 0.03 and 1.7x at 0.3.
-Run a larger scale for the figure that counts.
+Run a larger scale for the figure that counts. ``--only cloudtrail-gz`` builds the gzip files
+alone (``--scale 1``: the issue's 10,000 files); ``--gz-files N`` sets their number whatever the
+scale.
 """
 
 from __future__ import annotations
@@ -185,7 +188,9 @@ class Case:
         )
 
 
-def build_cases(folder: Path, scale: float, seed: int, sample: int, only: set[str]) -> list[Case]:
+def build_cases(
+    folder: Path, scale: float, seed: int, sample: int, only: set[str], gz_files: int | None = None
+) -> list[Case]:
     cases: list[Case] = []
     audit_events = max(1000, int(1_000_000 * scale))
     others = max(1000, int(200_000 * scale))
@@ -237,7 +242,7 @@ def build_cases(folder: Path, scale: float, seed: int, sample: int, only: set[st
         write_lines(small, docs[: max(1, sample // 100)])
         cases.append(Case("cloudtrail-s3", [path], bare_records(path), [small], others))
     if wanted("cloudtrail-gz"):
-        count = max(10, int(10_000 * scale))
+        count = gz_files or max(10, int(10_000 * scale))
         many = folder / "s3"
         many.mkdir()
         gz_records = drawn("aws_cloudtrail", count * 100, seed + 1)
@@ -279,6 +284,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--only", default="", help="comma-separated case names")
     parser.add_argument("--keep", type=Path, default=None, help="write the corpora here")
+    parser.add_argument("--gz-files", type=int, default=None, help="gzip files (default: scale)")
     args = parser.parse_args()
     only = {name for name in args.only.split(",") if name}
 
@@ -292,7 +298,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as temporary:
         folder = args.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
-        cases = build_cases(folder, args.scale, args.seed, args.sample, only)
+        cases = build_cases(folder, args.scale, args.seed, args.sample, only, args.gz_files)
         print(
             f"scale {args.scale}, seed {args.seed}, {len(corpus.rules)} rules, "
             f"threads {fast.threads}, memory_limit {fast.memory_limit}"

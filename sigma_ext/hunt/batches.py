@@ -25,10 +25,11 @@ as a log line, the fast engine scans it as one line of a temporary JSON Lines fi
 outside strings are JSON whitespace and become spaces (a line break inside a string is invalid
 JSON either way).
 
-Memory: the text being read is held from the start of the current record, plus one chunk read
-ahead; a record that needs more is read in chunks that double. The bound is about three times the
-largest record (its text, and its parsed form while it is judged) plus the chunk size, whatever
-the size of the file.
+Memory: the text being read is held from the start of the current record (or up to one chunk
+before it: what was read is dropped a chunk at a time), plus one chunk read ahead; a record that
+needs more is read in chunks that double. The bound is about three times the largest record (its
+text, and its parsed form while it is judged) plus twice the chunk size, whatever the size of the
+file.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ EMBEDDED_RECORD_KEY = {"Events": "CloudTrailEvent"}
 
 CHUNK = 1 << 20
 """Characters read at a time."""
+
+PROBE = 1 << 14
+"""Characters read at a time to find a text's first record (``probe``)."""
 
 
 NOT_PARSED: Any = object()
@@ -84,13 +88,16 @@ _BRACKETS = re.compile(r'["\[\]{}]')
 class _Text:
     """A text read in chunks: ``buf`` holds what is kept, from ``pos`` on what is unread."""
 
-    def __init__(self, chunks: Iterator[str]) -> None:
+    def __init__(self, chunks: Iterator[str], want: int = CHUNK) -> None:
         self.chunks = chunks
         self.buf = ""
         self.pos = 0
         self.eof = False
         self.base_line = 1  # the line buf[0] is on
-        self.want = CHUNK
+        self.size = want
+        self.mark = 0  # a position whose line is known: mark_line
+        self.mark_line = 1
+        self.want = self.size
 
     def more(self) -> bool:
         """Read at least ``want`` more characters; False at the end of the text."""
@@ -113,17 +120,26 @@ class _Text:
         """Read more, twice as much as last time (a record longer than a chunk)."""
         self.want = max(self.want, len(self.buf) - self.pos)
         grown = self.more()
-        self.want = CHUNK
+        self.want = self.size
         return grown
 
     def drop(self) -> None:
-        """Forget what has been read."""
-        self.base_line += self.buf.count("\n", 0, self.pos)
+        """Forget what has been read, once it is a chunk or more (not at every record: each
+        drop copies what is kept)."""
+        if self.pos < CHUNK:
+            return
+        self.base_line = self.line(self.pos)
         self.buf = self.buf[self.pos :]
         self.pos = 0
+        self.mark = 0
 
     def line(self, pos: int) -> int:
-        return self.base_line + self.buf.count("\n", 0, pos)
+        """The line ``buf[pos]`` is on, counted on from the last position asked for."""
+        if pos < self.mark:
+            return self.base_line + self.buf.count("\n", 0, pos)
+        self.mark_line += self.buf.count("\n", self.mark, pos)
+        self.mark = pos
+        return self.mark_line
 
     def peek(self) -> str | None:
         """The next character that is not whitespace (``pos`` moves to it), None at the end."""
@@ -209,7 +225,7 @@ def starts_batch(head: str) -> bool:
 def read_documents(chunks: Iterator[str], probe: bool = False) -> Iterator[Record | Broken]:
     """Every record of a text made of JSON documents. With ``probe``, only the first document's
     first batch record (if any) is looked for."""
-    text = _Text(chunks)
+    text = _Text(chunks, PROBE if probe else CHUNK)
     text.more()
     counter = [0]
     while (char := text.peek()) is not None:
@@ -222,7 +238,8 @@ def read_documents(chunks: Iterator[str], probe: bool = False) -> Iterator[Recor
             yield from _object(text, probe, counter)
         else:
             end = text.value_end()
-            text.pos = len(text.buf) if end is None else end
+            # a stray ',' ']' or '}' is no value (its end is where it starts): skipped
+            text.pos = len(text.buf) if end is None else max(end, start + 1)
             yield Broken(line, "not a JSON object or array")
         if probe:
             return
@@ -249,7 +266,7 @@ def _object(text: _Text, probe: bool, counter: list[int]) -> Iterator[Record | B
         if parsed is None or not isinstance(parsed[0], str):
             break
         key, text.pos = parsed
-        if not text.expect(":"):
+        if not text.expect(":") or text.peek() is None:  # peek: the value, past whitespace
             break
         if key in BATCH_KEYS and text.peek() == "[":
             batch = True

@@ -151,13 +151,18 @@ def starts_batch_stream(head: bytes, handle: IO[bytes]) -> bool:
 
     def chunks() -> Iterator[str]:
         yield first
-        while block := handle.read(CHUNK):
+        while block := handle.read(PROBE):
             yield decoder.decode(block)
 
     return any(
         isinstance(item, Record) and item.record is not None
         for item in read_documents(chunks(), probe=True)
     )
+
+
+PROBE = 1 << 14
+"""Bytes read at a time to tell whether a file is a batch document: its first record is usually
+far shorter than a chunk (and a small gzip file is then not unpacked whole twice)."""
 
 
 def open_content(
@@ -207,7 +212,7 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
         member = zlib.decompressobj(16 + zlib.MAX_WBITS)
         while not member.eof:
             try:
-                out = member.decompress(data, CHUNK)
+                out = member.decompress(data, PROBE)
             except zlib.error as error:
                 problems.append(f"corrupt gzip data ({error}); the rest of the file is not read")
                 return
