@@ -322,3 +322,57 @@ def test_elastic_registry_patterns_agree_on_what_elastic_can_see(
     }
     reference = stem in {r.stem for r in engine.match(event, SOURCE)}
     assert compiled_matches(elastic, event) == reference, (elastic.query, pod_images)
+
+
+LISTED = "[>中,a@:9,"
+# The listed identity with a space, tab, line feed or carriage return before or after it (and a
+# CRLF after it), and the listed identity itself.
+LOOK_ALIKES = [
+    *(LISTED + ws for ws in (" ", "\t", "\n", "\r", "\r\n")),
+    *(ws + LISTED for ws in (" ", "\t", "\n", "\r")),
+    "0\n",
+]
+
+
+def test_a_listed_name_with_whitespace_around_it_is_not_the_listed_one() -> None:
+    """Found by the test above: ``k8s_authorized_creators: ['[>中,a@:9,', '0']`` and the user
+    ``'[>中,a@:9,\\n'``. The reference fires (a look-alike is not the approved identity); the
+    Splunk emulator was quiet because Python's ``$`` also matches before a final line feed.
+    The ok compilations' emulations agree with the reference on every whitespace variant, and the
+    listed names themselves stay quiet."""
+    profile: dict[str, Any] = {
+        "approved_registries": ["registry.corp.example"],
+        "k8s_controller_identities": [],
+        "k8s_node_identities": [],
+        "k8s_pipeline_identities": [],
+        "k8s_authorized_creators": [LISTED, "0"],
+        "k8s_authorized_groups": [],
+    }
+    results, engine = _compile(profile)
+    stem = "kubernetes_audit_pod_or_workload_created_by_unauthorized_identity"
+    compiled = [r for r in results if r.rule.stem == stem and r.source == SOURCE]
+    # Elastic's build is degraded (user.groups is a text field): only the ok ones are held to it
+    compiled = [r for r in compiled if r.status == "ok"]
+    assert [r.target.name for r in compiled] == ["splunk"]
+    verdicts: dict[str, list[bool]] = {}
+    for username in [LISTED, "0", *LOOK_ALIKES]:
+        event = {
+            "kind": "Event",
+            "apiVersion": "audit.k8s.io/v1",
+            "stage": "ResponseComplete",
+            "requestURI": "/api/v1/namespaces/a/pods",
+            "verb": "create",
+            "user": {"username": username, "groups": ["system:authenticated"]},
+            "objectRef": {"resource": "pods", "namespace": "a", "name": "p", "apiVersion": "v1"},
+            "responseStatus": {"code": 201},
+            "requestObject": {
+                "kind": "Pod",
+                "spec": {"containers": [{"name": "c", "image": "registry.corp.example/a/b"}]},
+            },
+        }
+        reference = stem in {r.stem for r in engine.match(event, SOURCE)}
+        assert reference == (username in LOOK_ALIKES), username
+        for result in compiled:
+            verdicts.setdefault(username, []).append(compiled_matches(result, event))
+            assert verdicts[username][-1] == reference, (result.target.name, username)
+    assert all(not any(verdicts[name]) for name in (LISTED, "0"))

@@ -89,6 +89,25 @@ def test_splunk_multivalue_fields_match_any_value_and_not_means_none() -> None:
     assert splunk('NOT objectRef.subresource=* verb IN ("patch", "create")')
 
 
+WHITESPACE = [" ", "\t", "\n", "\r", "\r\n"]
+
+
+@pytest.mark.parametrize(
+    "name", [*("dev" + w for w in WHITESPACE), *(w + "dev" for w in " \t\n\r")]
+)
+def test_a_name_with_whitespace_around_it_is_another_name_on_every_engine(name: str) -> None:
+    """``dev<LF>`` is not ``dev`` (Python's ``$`` would say it is); a wildcard covers it."""
+    event = {**AUDIT, "user": {"username": name, "groups": []}}
+    assert not splunk('user.username="dev"', event)
+    assert not splunk('user.username IN ("x", "dev")', event)
+    assert splunk('NOT user.username IN ("x", "dev")', event)
+    assert splunk('user.username="*dev*"', event)
+    assert not lucene.matches("kubernetes.audit.user.username:dev", elastic_doc(event))
+    assert lucene.matches("kubernetes.audit.user.username:*dev*", elastic_doc(event))
+    assert not run_esql('WHERE kubernetes.audit.user.username in ("x", "dev")', event)
+    assert run_esql('WHERE kubernetes.audit.user.username like "*dev*"', event)
+
+
 def test_splunk_quoted_strings_unescape_backslash_and_quote() -> None:
     assert splunk('user.username="Dev\\\\Ops \\"x\\""')
     with pytest.raises(Unsupported):

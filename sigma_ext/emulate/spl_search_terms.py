@@ -77,8 +77,10 @@ def _split_comparison(word: str) -> tuple[str, str, str] | None:
 
 @cache
 def _glob(pattern: str) -> re.Pattern[str]:
+    """The whole value, every character of it: ``\\Z`` where ``$`` would also match before a
+    final line feed (``user.username="alice"`` is not true of ``alice<LF>``)."""
     body = ".*".join(re.escape(part) for part in pattern.lower().split("*"))
-    return re.compile(f"^{body}$", re.DOTALL)
+    return re.compile(f"{body}\\Z", re.DOTALL)
 
 
 def _field_test(name: str, pattern: str) -> RowTest:

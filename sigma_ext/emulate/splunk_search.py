@@ -11,7 +11,8 @@ Implemented, following the Splunk Search Reference and Search Manual:
   ``NOT``, ``OR``, ``AND`` and the implied AND between terms, parentheses. Precedence is the
   search command's: parentheses, NOT, then OR, then AND ("Boolean expressions", Search Manual:
   "The search command evaluates OR before AND"). Field names are case-sensitive; values
-  compare case-insensitively (lower-cased), ``*`` matches any run of characters (there is no
+  compare case-insensitively (lower-cased) and whole, a trailing line feed included (no trimming
+  is documented), ``*`` matches any run of characters (there is no
   single-character wildcard), ``field=*`` means the field has a value. A multi-valued field
   matches when any value matches; ``NOT field=x`` is true when no value matches, including when
   the field is missing. ``field>N`` (``>= < <=``, spaces around the operator allowed) with a
