@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,69 @@ def test_a_real_ctrl_c_at_any_moment_is_one_line(delay: float, tmp_path: Path) -
     assert (process.returncode, err) == (130, "sigma-ext: interrupted\n")
     assert not (tmp_path / "build").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def _interrupted_while_a_class_is_made(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A SIGINT while a dataclass is made: at that moment of any import (every dataclass field
+    made with field(), every cached_property, every Enum member), Python 3.11 wraps the
+    KeyboardInterrupt that ``__set_name__`` raised in a RuntimeError."""
+    import dataclasses
+    import signal
+
+    made = dataclasses.Field.__set_name__
+
+    def signalled(self: dataclasses.Field[object], owner: type, name: str) -> None:
+        signal.raise_signal(signal.SIGINT)
+        made(self, owner, name)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(dataclasses.Field, "__set_name__", signalled)
+
+        @dataclasses.dataclass
+        class Made:
+            values: list[str] = dataclasses.field(default_factory=list)
+
+    return 0
+
+
+def _interrupt_swallowed(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A library that catches the KeyboardInterrupt and goes on (a C extension may)."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    return 0
+
+
+def _cleanup_failed_after_the_interrupt(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A ``finally`` that fails while the KeyboardInterrupt unwinds."""
+    import signal
+
+    try:
+        signal.raise_signal(signal.SIGINT)
+    finally:
+        raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize(
+    "run",
+    [_interrupted_while_a_class_is_made, _interrupt_swallowed, _cleanup_failed_after_the_interrupt],
+    ids=["wrapped-by-set-name", "swallowed", "replaced-in-finally"],
+)
+def test_a_sigint_at_any_moment_is_interrupted_whatever_it_became(
+    run: Callable[[pytest.MonkeyPatch], int],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The moments the real-signal test above hits by chance, made deterministic: a SIGINT
+    that ended in another exception, or in none, still ends the run as interrupted."""
+    import signal
+
+    from sigma_ext.cli import check
+
+    monkeypatch.setattr(check, "run", lambda args: run(monkeypatch))
+    before = signal.getsignal(signal.SIGINT)
+    assert main(["check", "--root", str(ROOT)]) == exits.EXIT_INTERRUPTED
+    assert one_line(capsys.readouterr().err) == "sigma-ext: interrupted"
+    assert signal.getsignal(signal.SIGINT) is before
