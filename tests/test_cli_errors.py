@@ -213,10 +213,28 @@ def _cleanup_failed_after_the_interrupt(monkeypatch: pytest.MonkeyPatch) -> int:
         raise OSError(5, "Input/output error")
 
 
+def _interrupted_in_a_finalizer(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A SIGINT while a ``__del__`` runs: Python cannot pass its KeyboardInterrupt on, and
+    prints it with a traceback ("Exception ignored in ...")."""
+    import signal
+
+    class Finalized:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)
+
+    Finalized()
+    return 0
+
+
 @pytest.mark.parametrize(
     "run",
-    [_interrupted_while_a_class_is_made, _interrupt_swallowed, _cleanup_failed_after_the_interrupt],
-    ids=["wrapped-by-set-name", "swallowed", "replaced-in-finally"],
+    [
+        _interrupted_while_a_class_is_made,
+        _interrupt_swallowed,
+        _cleanup_failed_after_the_interrupt,
+        _interrupted_in_a_finalizer,
+    ],
+    ids=["wrapped-by-set-name", "swallowed", "replaced-in-finally", "lost-in-a-finalizer"],
 )
 def test_a_sigint_at_any_moment_is_interrupted_whatever_it_became(
     run: Callable[[pytest.MonkeyPatch], int],
@@ -230,7 +248,9 @@ def test_a_sigint_at_any_moment_is_interrupted_whatever_it_became(
     from sigma_ext.cli import check
 
     monkeypatch.setattr(check, "run", lambda args: run(monkeypatch))
-    before = signal.getsignal(signal.SIGINT)
+    # Python's own, which prints to stderr (pytest's turns what it is given into a warning)
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
+    before = signal.getsignal(signal.SIGINT), sys.unraisablehook
     assert main(["check", "--root", str(ROOT)]) == exits.EXIT_INTERRUPTED
     assert one_line(capsys.readouterr().err) == "sigma-ext: interrupted"
-    assert signal.getsignal(signal.SIGINT) is before
+    assert (signal.getsignal(signal.SIGINT), sys.unraisablehook) == before

@@ -25,6 +25,7 @@ from sigma_ext.cli.exits import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTE
 
 if TYPE_CHECKING:
     import argparse
+    from sys import UnraisableHookArgs
 
 # Set to 1 to see the traceback of an unexpected error (for reporting a bug).
 DEBUG_VARIABLE = "SIGMA_EXT_DEBUG"
@@ -102,18 +103,30 @@ def main(argv: list[str] | None = None) -> int:
 class _Sigint:
     """A SIGINT handler: while armed, it notes the signal and raises KeyboardInterrupt, as
     Python's own does; disarmed, it ignores it. Outside the main thread, where no handler can
-    be set, it is not installed (Python's own handler stays) and notes nothing."""
+    be set, it is not installed (Python's own handler stays) and notes nothing.
+
+    A KeyboardInterrupt raised where Python cannot pass it on (in a ``__del__``, a weakref
+    callback, a generator closed by the garbage collector) is lost, and Python prints it with
+    its traceback; while installed, ``sys.unraisablehook`` keeps those quiet and notes them.
+    """
 
     def __init__(self) -> None:
         self.seen = False
         self.armed = False
         self.installed = False
         self.previous: signal._HANDLER = None
+        self.previous_hook = sys.unraisablehook
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self.armed:
             self.seen = True
             raise KeyboardInterrupt
+
+    def unraisable(self, unraisable: UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.seen = True
+        else:
+            self.previous_hook(unraisable)
 
     def install(self) -> None:
         self.armed = True  # before: a SIGINT right after the call must raise
@@ -122,10 +135,12 @@ class _Sigint:
         except ValueError:  # not the main thread
             return
         self.installed = True
+        sys.unraisablehook = self.unraisable
 
     def restore(self) -> None:
         if self.installed:
             signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.previous_hook
 
 
 def _from_interrupt(error: BaseException) -> bool:
