@@ -16,16 +16,18 @@ run that saw one, or whose error came from a KeyboardInterrupt, ends as interrup
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from types import FrameType
-from typing import TYPE_CHECKING
 
 from sigma_ext.cli.exits import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, say
 
+# typing.TYPE_CHECKING without importing typing (a hundredth of a second before main's error
+# path is in place); mypy knows the name
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    import signal
     from sys import UnraisableHookArgs
+    from types import FrameType
 
 # Set to 1 to see the traceback of an unexpected error (for reporting a bug).
 DEBUG_VARIABLE = "SIGMA_EXT_DEBUG"
@@ -129,6 +131,8 @@ class _Sigint:
             self.previous_hook(unraisable)
 
     def install(self) -> None:
+        import signal
+
         self.armed = True  # before: a SIGINT right after the call must raise
         try:
             self.previous = signal.signal(signal.SIGINT, self)
@@ -138,6 +142,8 @@ class _Sigint:
         sys.unraisablehook = self.unraisable
 
     def restore(self) -> None:
+        import signal
+
         if self.installed:
             signal.signal(signal.SIGINT, self.previous)
             sys.unraisablehook = self.previous_hook
