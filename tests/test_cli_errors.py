@@ -226,15 +226,38 @@ def _interrupted_in_a_finalizer(monkeypatch: pytest.MonkeyPatch) -> int:
     return 0
 
 
+def _interrupted_in_a_duckdb_query(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A SIGINT while DuckDB runs a query (``hunt``'s scans): DuckDB calls the handler, then
+    raises RuntimeError("Query interrupted") in place of its KeyboardInterrupt."""
+    import os
+    import signal
+    import threading
+
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 1})
+    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+    # seconds of work: only the signal ends it this soon
+    con.execute("SELECT sum(i) FROM range(5000000000) t(i)").fetchall()
+    return 0
+
+
 @pytest.mark.parametrize(
     "run",
     [
+        _interrupted_in_a_duckdb_query,
         _interrupted_while_a_class_is_made,
         _interrupt_swallowed,
         _cleanup_failed_after_the_interrupt,
         _interrupted_in_a_finalizer,
     ],
-    ids=["wrapped-by-set-name", "swallowed", "replaced-in-finally", "lost-in-a-finalizer"],
+    ids=[
+        "wrapped-by-duckdb",
+        "wrapped-by-set-name",
+        "swallowed",
+        "replaced-in-finally",
+        "lost-in-a-finalizer",
+    ],
 )
 def test_a_sigint_at_any_moment_is_interrupted_whatever_it_became(
     run: Callable[[pytest.MonkeyPatch], int],
