@@ -262,6 +262,7 @@ def _interrupted_in_a_duckdb_query(monkeypatch: pytest.MonkeyPatch) -> int:
 def test_a_sigint_at_any_moment_is_interrupted_whatever_it_became(
     run: Callable[[pytest.MonkeyPatch], int],
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The moments the real-signal test above hits by chance, made deterministic: a SIGINT
@@ -270,6 +271,10 @@ def test_a_sigint_at_any_moment_is_interrupted_whatever_it_became(
 
     from sigma_ext.cli import check
 
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        # a test worker may run with SIGINT ignored; the command runs with Python's own handler
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     monkeypatch.setattr(check, "run", lambda args: run(monkeypatch))
     # Python's own, which prints to stderr (pytest's turns what it is given into a warning)
     monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)

@@ -103,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _Sigint:
-    """A SIGINT handler: while armed, it notes the signal and raises KeyboardInterrupt, as
-    Python's own does; disarmed, it ignores it. Outside the main thread, where no handler can
-    be set, it is not installed (Python's own handler stays) and notes nothing.
+    """A SIGINT handler in place of Python's own: while armed, it notes the signal and raises
+    KeyboardInterrupt, as Python's does; disarmed, it ignores it. It is not installed outside
+    the main thread (no handler can be set there) nor where SIGINT is not Python's own (ignored,
+    as in a script's background job, or an embedding program's), and then notes nothing.
 
     A KeyboardInterrupt raised where Python cannot pass it on (in a ``__del__``, a weakref
     callback, a generator closed by the garbage collector) is lost, and Python prints it with
@@ -134,6 +135,8 @@ class _Sigint:
         import signal
 
         self.armed = True  # before: a SIGINT right after the call must raise
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return  # ignored (a background job of a script) or someone else's: left alone
         try:
             self.previous = signal.signal(signal.SIGINT, self)
         except ValueError:  # not the main thread
