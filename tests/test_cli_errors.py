@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,117 @@ def test_a_real_ctrl_c_at_any_moment_is_one_line(delay: float, tmp_path: Path) -
     assert (process.returncode, err) == (130, "sigma-ext: interrupted\n")
     assert not (tmp_path / "build").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def _interrupted_while_a_class_is_made(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A SIGINT while a dataclass is made: at that moment of any import (every dataclass field
+    made with field(), every cached_property, every Enum member), Python 3.11 wraps the
+    KeyboardInterrupt that ``__set_name__`` raised in a RuntimeError."""
+    import dataclasses
+    import signal
+
+    made = dataclasses.Field.__set_name__
+
+    def signalled(self: dataclasses.Field[object], owner: type, name: str) -> None:
+        signal.raise_signal(signal.SIGINT)
+        made(self, owner, name)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(dataclasses.Field, "__set_name__", signalled)
+
+        @dataclasses.dataclass
+        class Made:
+            values: list[str] = dataclasses.field(default_factory=list)
+
+    return 0
+
+
+def _interrupt_swallowed(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A library that catches the KeyboardInterrupt and goes on (a C extension may)."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    return 0
+
+
+def _cleanup_failed_after_the_interrupt(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A ``finally`` that fails while the KeyboardInterrupt unwinds."""
+    import signal
+
+    try:
+        signal.raise_signal(signal.SIGINT)
+    finally:
+        raise OSError(5, "Input/output error")
+
+
+def _interrupted_in_a_finalizer(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A SIGINT while a ``__del__`` runs: Python cannot pass its KeyboardInterrupt on, and
+    prints it with a traceback ("Exception ignored in ...")."""
+    import signal
+
+    class Finalized:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)
+
+    Finalized()
+    return 0
+
+
+def _interrupted_in_a_duckdb_query(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A SIGINT while DuckDB runs a query (``hunt``'s scans): DuckDB calls the handler, then
+    raises RuntimeError("Query interrupted") in place of its KeyboardInterrupt."""
+    import os
+    import signal
+    import threading
+
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 1})
+    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+    # seconds of work: only the signal ends it this soon
+    con.execute("SELECT sum(i) FROM range(5000000000) t(i)").fetchall()
+    return 0
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        _interrupted_in_a_duckdb_query,
+        _interrupted_while_a_class_is_made,
+        _interrupt_swallowed,
+        _cleanup_failed_after_the_interrupt,
+        _interrupted_in_a_finalizer,
+    ],
+    ids=[
+        "wrapped-by-duckdb",
+        "wrapped-by-set-name",
+        "swallowed",
+        "replaced-in-finally",
+        "lost-in-a-finalizer",
+    ],
+)
+def test_a_sigint_at_any_moment_is_interrupted_whatever_it_became(
+    run: Callable[[pytest.MonkeyPatch], int],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The moments the real-signal test above hits by chance, made deterministic: a SIGINT
+    that ended in another exception, or in none, still ends the run as interrupted."""
+    import signal
+
+    from sigma_ext.cli import check
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        # a test worker may run with SIGINT ignored; the command runs with Python's own handler
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
+    monkeypatch.setattr(check, "run", lambda args: run(monkeypatch))
+    # Python's own, which prints to stderr (pytest's turns what it is given into a warning)
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
+    before = signal.getsignal(signal.SIGINT), sys.unraisablehook
+    assert main(["check", "--root", str(ROOT)]) == exits.EXIT_INTERRUPTED
+    assert one_line(capsys.readouterr().err) == "sigma-ext: interrupted"
+    assert (signal.getsignal(signal.SIGINT), sys.unraisablehook) == before
