@@ -181,6 +181,16 @@ def test_lucene_text_fields_match_analysed_words() -> None:
     assert lucene.matches(f"{image}:a.io\\/*", doc)  # analyze_wildcard: prefix on the tokens
 
 
+def test_lucene_an_empty_phrase_on_a_text_field_matches_nothing() -> None:
+    """The analyzer makes no token of ``""``: Elasticsearch's zero-terms default ("none")
+    queries nothing, so ``NOT groups:""`` (an empty allowlist) excludes no event."""
+    doc = elastic_doc()
+    groups = "kubernetes.audit.user.groups"
+    assert not lucene.matches(f'{groups}:""', doc)
+    assert not lucene.matches(f'{groups}:" - "', doc)
+    assert lucene.matches(f'NOT {groups}:""', doc)
+
+
 def test_lucene_type_errors_and_unsupported_syntax() -> None:
     doc = elastic_doc()
     with pytest.raises(QueryError):

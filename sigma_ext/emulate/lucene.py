@@ -136,6 +136,10 @@ def _term_test(name: str, kind: str | None, node: Item) -> Test:
         text = _phrase_text(str(node.value))
         if kind == "text":
             wanted = tokens(text)
+            if not wanted:
+                # a phrase the analyzer makes no token of queries nothing (Elasticsearch's
+                # zero-terms default, "none"): it matches no document, not every one
+                return lambda doc: False
             return lambda doc: any(
                 _contains_sequence(tokens(str(v)), wanted) for v in doc.get(name)
             )
