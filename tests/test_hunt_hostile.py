@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 import threading
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,12 @@ import pytest
 from sigma_ext.cli import hunt as hunt_command
 from sigma_ext.cli.exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from sigma_ext.cli.main import main
+from sigma_ext.hunt.batches import read_documents
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.inputs import open_inputs
 from sigma_ext.hunt.spool import SMALL
 from sigma_ext.reference.engine import ReferenceEngine
+from sigma_ext.sources.json_text import parse_json_line
 
 from .conftest import ROOT
 from .test_cli import POD
@@ -63,6 +67,29 @@ def test_a_line_over_32_mib_is_judged_by_both_engines(
     assert code == 0
     assert lines_hit(out) == {1, 2}
     assert "2 record(s) read (kubernetes_audit 2)" in err
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda text: list(read_documents(iter([text]))), id="batch reader"),
+        pytest.param(lambda text: parse_json_line(text.replace("}", ",}", 1)), id="relaxed JSON"),
+    ],
+)
+def test_a_long_string_costs_memory_in_proportion_to_its_length(
+    read: Callable[[str], object],
+) -> None:
+    """Python's regular expressions keep about 150 bytes of backtracking state per character of
+    ``"(?:[^"\\]|\\.)*"``: a 33 MiB string took 4 GB and 16 s to read before its loop was
+    unrolled."""
+    text = json.dumps({"x": "y" * (1 << 20) + '\\"'}) + "\n" + LINE
+    tracemalloc.start()
+    try:
+        read(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(text)
 
 
 @pytest.mark.parametrize(
