@@ -34,7 +34,8 @@ FIRST_KEY_WINS = json.JSONDecoder(object_pairs_hook=_first_wins, parse_int=_inte
 _DECODER = FIRST_KEY_WINS
 # a string's loop unrolled and possessive (``sigma_ext.hunt.batches._STRING``): linear in memory
 _TOKENS = re.compile(
-    r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|(?P<comma>,)(?=[ \t\r\n]*[\]}])|(?P<word>-?[A-Za-z]+)|[^"A-Za-z,-]+|[,-]',
+    r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+    r'|(?P<comma>,)(?=[ \t\r\n]*[\]}])|(?P<word>-?[A-Za-z]+)|[^"A-Za-z,-]+|[,-]',
     re.DOTALL,
 )
 _NON_FINITE = {"nan": "NaN", "-nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
