@@ -66,6 +66,23 @@ def test_a_pod_a_controller_creates_is_judged_without_duckdb(
     assert got == reference_rules(engine, fast, line)
 
 
+@pytest.mark.parametrize(
+    "image",
+    ["nginx:1.27", "library/redis:7", "docker.io/library/busybox", "evil/backdoor:1", "NGINX"],
+)
+def test_a_docker_hub_image_is_judged_without_duckdb(
+    image: str, fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    """Docker Hub's implicit forms are approved by the profile's regular expressions, which the
+    judge searches itself (``sigma_ext.hunt.fast.posix_regex``)."""
+    event: dict[str, Any] = copy.deepcopy(POD)
+    event["requestObject"]["spec"]["containers"][0]["image"] = image
+    line = json.dumps(event, separators=(",", ":"))
+    got = judged(fast, line)
+    assert got is not None, "the judge passed on a line every rule is known on"
+    assert got == reference_rules(engine, fast, line)
+
+
 def test_a_read_is_judged_quiet_whatever_its_escaped_verb(
     fast: FastHunt, engine: ReferenceEngine
 ) -> None:
@@ -150,6 +167,19 @@ IMAGES: st.SearchStrategy[Any] = st.sampled_from(
         "registry.corp.example.evil.io/x:1",
         "evil.io/tools/backdoor:1",
         "nginx:1.27",
+        "nginx",
+        "NGINX:1",
+        "library/redis:7",
+        "library",
+        "docker.io/nginx:1",
+        "DOCKER.IO/library/redis",
+        "index.docker.io/evil/x:1",
+        "docker.io/evil/x",
+        "evil/x:1",
+        "my__app-x.y:v1.0_rc",
+        "a..b",
+        "ubuntu:",
+        "nginx@sha256:" + "ab" * 32,
         "quay.io/argoproj/argocd:v2",
         "quay.io/other/x",
         "registry.corp.example/\u0073hop:1",

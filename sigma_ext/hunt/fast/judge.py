@@ -27,7 +27,14 @@ from typing import Any, cast
 
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.rule import SigmaRule
-from sigma.types import SigmaBool, SigmaCasedString, SigmaNull, SigmaNumber, SigmaString
+from sigma.types import (
+    SigmaBool,
+    SigmaCasedString,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+)
 
 from sigma_ext.condition_tree import Fold, fields_of, fold, fold_condition
 from sigma_ext.content.rules import RuleFile
@@ -107,8 +114,9 @@ def exact_program(
 
 def exact_value(value: Any) -> bool:
     """Whether the extension tests ``value`` as the reference does (on values it reads as the
-    reference does): null, an integer, a boolean, a string compared in any case."""
-    if isinstance(value, SigmaNull | SigmaNumber | SigmaBool):
+    reference does): null, an integer, a boolean, a string compared in any case, a regular
+    expression (those it can write as a POSIX ERE: ``alternative`` says which)."""
+    if isinstance(value, SigmaNull | SigmaNumber | SigmaBool | SigmaRegularExpression):
         return True
     return isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
 

@@ -51,7 +51,7 @@ from io import BufferedIOBase
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sigma.types import SigmaBool, SigmaNull, SigmaNumber, SigmaString
+from sigma.types import SigmaBool, SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString
 
 from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.rules import RuleFile
@@ -65,6 +65,7 @@ from sigma_ext.hunt.fast.judge import (
     rules_spec,
 )
 from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
+from sigma_ext.hunt.fast.posix_regex import posix_ere
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, is_gzip
 from sigma_ext.sources.catalogue import SOURCES, Source
@@ -86,11 +87,11 @@ MOST_CONJUNCTIONS = 256
 SHARE = 90.0
 """The part of the ``scan`` phase of the progress the prefilter reports."""
 
-GLOB, INT, NULL, BOOL = 0, 1, 2, 3
+GLOB, INT, NULL, BOOL, REGEX = 0, 1, 2, 3, 4
 _MANY, _ONE = "\x01", "\x02"
 
 Alternative = tuple[int, int, bytes]
-"""(kind, integer, lower-case glob): one value a test accepts."""
+"""(kind, integer, lower-case glob or POSIX ERE): one value a test accepts."""
 Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
 
 
@@ -193,6 +194,15 @@ def _alternative(value: Any) -> Alternative | None:
     return None
 
 
+def _judged_alternative(value: Any) -> Alternative | None:
+    """One Sigma value as the judge tests it: as ``_alternative``, and a regular expression
+    as a POSIX ERE (``sigma_ext.hunt.fast.posix_regex``; the necessary conditions hold none)."""
+    if isinstance(value, SigmaRegularExpression):
+        ere = posix_ere(value)
+        return None if ere is None else (REGEX, 0, ere.encode("ascii"))
+    return _alternative(value)
+
+
 Dnf = tuple[Conjunction, ...]
 """A condition in disjunctive form: one of its conjunctions holds."""
 
@@ -270,7 +280,7 @@ def prefilter_spec(
     conjunctions = sorted({c for condition in conditions for c in condition})
     at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
     necessary_at = [sorted({at[c] for c in condition}) for condition in conditions]
-    programs = rule_programs(plan, necessary_at, _alternative)
+    programs = rule_programs(plan, necessary_at, _judged_alternative)
     opened: list[str] = []
     for name in envelopes if prefix else ():
         if name not in ENVELOPE_TEXT:
@@ -316,7 +326,7 @@ def _compile(
         for c in conjunctions
     ]
     dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
-    rules = rules_spec(programs, lambda name: index[tuple(name.split("."))], _alternative)
+    rules = rules_spec(programs, lambda name: index[tuple(name.split("."))], _judged_alternative)
     prefix_bytes = [(k.encode(), v.encode()) for k, v in prefix]
     return Spec(nodes, compiled, dotted, prefix_bytes, [], [], rules)
 
