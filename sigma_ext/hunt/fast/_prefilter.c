@@ -614,7 +614,7 @@ static Bank *compiled_bank(char **eres, int n, int *ok) {
     Bank *bank = calloc(1, sizeof(Bank));
     if (!bank) return NULL;
     bank->re = calloc((size_t)n + 1, sizeof(regex_t));
-    bank->cache = malloc(CACHE_SLOTS * sizeof(Cached));
+    bank->cache = calloc(CACHE_SLOTS, sizeof(Cached));
     if (!bank->re || !bank->cache) {
         free_bank(bank);
         return NULL;
