@@ -45,6 +45,9 @@ SMALL = 8 << 20
 FIRST_LINE = 1 << 20
 """How much of a file's first line decides whether it is scanned in place (its source)."""
 
+SPOOL_BUFFER = 1 << 20
+"""Bytes the spool's writes are gathered in (one system call per buffer, not per few records)."""
+
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
 reader stops at objects of 32 MiB (``maximum_object_size``) or so."""
@@ -174,7 +177,7 @@ class FastInputs:
         if not group:
             return
         spool = _Spool(self._name(".jsonl"), group)
-        with spool.path.open("wb") as out:
+        with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
             for owner, found in enumerate(group):
                 yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
