@@ -264,6 +264,11 @@ def build_cases(
                 count * 100,
             )
         )
+        # the same records hunted as one plain JSON Lines file (scanned in place): what the
+        # engine costs on these records with no gzip, no batch documents and no spool
+        head = folder / "cloudtrail-gz-as-one.sample.jsonl"
+        write_lines(head, gz_records[:sample])
+        cases.append(Case("  same, one JSONL file", [flat], bare_json(flat), [head], count * 100))
     return cases
 
 
