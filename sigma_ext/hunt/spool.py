@@ -183,7 +183,9 @@ class FastInputs:
         pending = iter(spool.between)
         upcoming = next(pending, None)
         scan = (
-            self.fast.hunt_file(spool.path, grouped=True, sources=frozenset(spool.sources))
+            self.fast.hunt_file(
+                spool.path, grouped=True, sources=frozenset(spool.sources), recognised=True
+            )
             if spool.scanned
             else iter(())
         )
