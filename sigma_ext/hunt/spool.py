@@ -14,7 +14,9 @@ it back to the reference engine): judged as the spool is written, on the event a
 with a blank line in the spool in its place; a spool with nothing left to scan is not scanned.
 Such verdicts are printed at once until the spool holds a line for DuckDB; after it, they wait
 for the scan (memory: the hits and bad lines of those events, in one group of spooled inputs).
-Each hit and bad line of the spool is mapped back to its input, line and record.
+Each hit and bad line of the spool is mapped back to its input, line and record. Every event
+left in the spool is of a source the spool recognised (``spool.sources``); a spool of one such
+source is scanned as that source's (``FastHunt.hunt_file``'s ``recognised``).
 """
 
 from __future__ import annotations
