@@ -8,9 +8,12 @@ among them is reported as it is alone, and the files around it are read in full.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
+
+import pytest
 
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.reference.engine import ReferenceEngine
@@ -148,16 +151,25 @@ def test_a_first_record_or_key_longer_than_the_probe_still_makes_a_batch(
     assert "long_record.json.gz: 2 record(s) read (aws_cloudtrail 2)" in err
 
 
+@pytest.mark.parametrize("packed", ["plain", "gzip", "gzip members"])
 def test_a_document_of_many_chunks_keeps_every_records_line(
-    engine: ReferenceEngine, fast: FastHunt, tmp_path: Path
+    packed: str, engine: ReferenceEngine, fast: FastHunt, tmp_path: Path
 ) -> None:
-    """Lines are counted across the chunks read and dropped (more than a chunk of text)."""
+    """Lines are counted across the chunks read and dropped (more than a chunk of text), and
+    across the pieces gzip is unpacked in and its members' ends (cut inside records)."""
     alone = fired_alone(engine, fast, tmp_path)
     indexes = [k % len(EVENTS) for k in range(3000)]
     text = document(indexes, pretty=True)
     assert len(text) > 3 << 20
-    path = tmp_path / "big.json"
-    path.write_text(text)
+    path = tmp_path / ("big.json" if packed == "plain" else "big.json.gz")
+    if packed == "plain":
+        path.write_text(text)
+    else:
+        data = text.encode()
+        cuts = [0, len(data)] if packed == "gzip" else [0, 1_000_003, 2_500_001, len(data)]
+        path.write_bytes(
+            b"".join(gzip.compress(data[a:b], mtime=0) for a, b in itertools.pairwise(cuts))
+        )
     starts = [n for n, line in enumerate(text.splitlines(), 1) if line == "    {"]
     code, out, err = both([str(path)], engine, fast, tmp_path, strict=True)
     assert code == 0, err

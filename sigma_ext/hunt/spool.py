@@ -14,7 +14,9 @@ it back to the reference engine): judged as the spool is written, on the event a
 with a blank line in the spool in its place; a spool with nothing left to scan is not scanned.
 Such verdicts are printed at once until the spool holds a line for DuckDB; after it, they wait
 for the scan (memory: the hits and bad lines of those events, in one group of spooled inputs).
-Each hit and bad line of the spool is mapped back to its input, line and record.
+Each hit and bad line of the spool is mapped back to its input, line and record. Every event
+left in the spool is of a source the spool recognised (``spool.sources``); a spool of one such
+source is scanned as that source's (``FastHunt.hunt_file``'s ``recognised``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ SMALL = 8 << 20
 
 FIRST_LINE = 1 << 20
 """How much of a file's first line decides whether it is scanned in place (its source)."""
+
+SPOOL_BUFFER = 1 << 20
+"""Bytes the spool's writes are gathered in (one system call per buffer, not per few records)."""
 
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
@@ -174,13 +179,15 @@ class FastInputs:
         if not group:
             return
         spool = _Spool(self._name(".jsonl"), group)
-        with spool.path.open("wb") as out:
+        with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
             for owner, found in enumerate(group):
                 yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
         scan = (
-            self.fast.hunt_file(spool.path, grouped=True, sources=frozenset(spool.sources))
+            self.fast.hunt_file(
+                spool.path, grouped=True, sources=frozenset(spool.sources), recognised=True
+            )
             if spool.scanned
             else iter(())
         )

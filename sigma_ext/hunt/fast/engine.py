@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from itertools import takewhile
 from pathlib import Path
 
@@ -123,6 +124,7 @@ class FastHunt:
         )
         # the typed scan of the sources present in a file (sigma_ext.hunt.fast.present)
         self._typed_for: dict[frozenset[str], str] = {}
+        self._recognised_for: dict[str, str] = {}
         self.typed_select = self.typed_select_for(None)
         # the native prefilter (sigma_ext.hunt.fast.prefilter): None without the extension; the
         # envelopes it opens are those of the sources right after the first fast source's
@@ -187,6 +189,26 @@ class FastHunt:
             )
         return self._typed_for[key]
 
+    def recognised_select(self, sources: frozenset[str]) -> str | None:
+        """The typed scan's query for a file whose every JSON object is an event of the one
+        source in ``sources`` (recognised already): that source's, forced, as ``--source``
+        scans it (no recogniser, no claim strings, its text tests on every line); None unless
+        the source is judged in SQL by a recogniser with ``recognize``'s meaning (so that the
+        usual scan would claim each of those events too) and the hunt is not forced."""
+        if self.forced is not None or len(sources) != 1:
+            return None
+        (name,) = sources
+        plan = next((p for p in self.plans if p.source.name == name), None)
+        if plan is None or not plan.path.exact:
+            return None
+        if name not in self._recognised_for:
+            # the claim strings of the sources before it only guard the recogniser: none here
+            alone = replace(plan, path=replace(plan.path, unclaimed=()))
+            self._recognised_for[name] = typed_select(
+                [alone], [], forced=True, route_unrecognized=self.route_unrecognized
+            )
+        return self._recognised_for[name]
+
     def _raw_dismissal(self, text: str) -> tuple[str, str] | None:
         return raw_dismissal(self.plans, text, forced=self.forced is not None)
 
@@ -206,6 +228,7 @@ class FastHunt:
         *,
         grouped: bool = False,
         sources: frozenset[str] | None = None,
+        recognised: bool = False,
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order);
         ``summary`` counts its lines per source (the SQL's for the rows it judges, the reference
@@ -214,7 +237,11 @@ class FastHunt:
         lines (auditd) is judged by the reference engine, which groups them.
 
         ``sources`` are the sources whose events the file holds (the spool knows them), else
-        they are read from the file's first lines (``sigma_ext.hunt.fast.present``). The typed
+        they are read from the file's first lines (``sigma_ext.hunt.fast.present``).
+        ``recognised``: every line DuckDB reads as a JSON object is an event of a source in
+        ``sources``, as ``recognize`` tells (the spool's, which blanks every other event); a
+        file of one source whose SQL recogniser has ``recognize``'s meaning is then scanned
+        as that source's (``recognised_select``), without recognising each line again. The typed
         scan runs first; if DuckDB fails on it, the file is scanned again the exact way. DuckDB
         skips blank lines: when the rows' lengths do not add up to the file's size, the file is
         read once more to place them.
@@ -246,7 +273,9 @@ class FastHunt:
                 source is not None or not sources.isdisjoint(self.prefilter.sources)
             ):
                 passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
-            select = self.typed_select_for(sources)
+            select = (self.recognised_select(sources) if recognised else None) or (
+                self.typed_select_for(sources)
+            )
             if passed is None:
                 yield from self._hunt_scanned(path, path, Path(folder), progress, summary, select)
                 return
