@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
@@ -131,10 +131,24 @@ class BaseRuleHit(Hit):
     group: tuple[str, ...] | None = None
 
     def at(self, line: int) -> Hit:
-        return replace(self, line=line, record=None)
+        return self.moved(self.file, line, None)
 
     def moved(self, file: str, line: int, record: int | None) -> Hit:
-        return replace(self, file=file, line=line, record=record)
+        # the constructor, not dataclasses.replace (which reads every field's metadata)
+        return BaseRuleHit(
+            self.rule_id,
+            self.title,
+            self.level,
+            self.theme,
+            self.rule,
+            file,
+            line,
+            record,
+            self.correlation,
+            self.name,
+            self.time,
+            self.group,
+        )
 
     def base_hit(self) -> BaseHit | None:
         """What the correlation evaluator takes (the place: ``file:line``, and the record in a

@@ -287,6 +287,8 @@ def _placed(spool: _Spool, items: list[Hit | BadLine]) -> list[Hit | BadLine]:
 
 def _renamed(item: Hit | BadLine, found: Input) -> Hit | BadLine:
     if isinstance(item, Hit):
+        if item.file == found.name and item.record is None:
+            return item  # (frozen: the same hit)
         return item.moved(found.name, item.line, None)
     return BadLine(found.name, item.line, item.reason)
 
