@@ -1,7 +1,8 @@
 """The package as a team installs it: a wheel built from a clean copy of this checkout, installed
 into a fresh virtual environment, used from folders that hold no content of their own.
 
-Slow (a wheel, a venv, the dependencies from pip's configured index and cache): marked ``wheel``
+Slow (a wheel, a venv; offline: the build backend and the dependencies are this environment's,
+and ``pip check`` proves the wheel's declared dependencies hold): marked ``wheel``
 and built once per session, by the one xdist worker that runs these tests (tests/scheduling.py);
 ``-m "not wheel"`` leaves these out of a quick local run.
 """
@@ -13,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,14 +74,40 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     work = tmp_path_factory.mktemp("wheel")
     clone = clean_copy(work / "clone")
     wheels = work / "wheels"
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", wheels, clone], check=True)
+    # offline: the build backend is this environment's (the dev extra pins the one
+    # pyproject.toml names), no package index is asked
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    offline = ["--no-index", "--no-deps"]
+    build: list[str | Path] = ["wheel", "-q", *offline, "--no-build-isolation", "-w", wheels, clone]
+    subprocess.run([*pip, *build], check=True)
     (wheel,) = wheels.glob("sigma_ext-*.whl")
     venv = work / "venv"
+    python = venv / "bin" / "python"
     # a venv of its own, filled by this pip (--python): seeding it with pip costs seconds
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-    install: list[str | Path] = ["install", "-q", "--no-compile", "-c", clone / "constraints.txt"]
-    subprocess.run([*pip, "--python", venv / "bin" / "python", *install, wheel], check=True)
+    install: list[str | Path] = ["install", "-q", "--no-compile", *offline, wheel]
+    subprocess.run([*pip, "--python", python, *install], check=True)
+    # its dependencies are this environment's, on its path after its own packages (a .pth
+    # line adds a folder without reading the .pth files in it: the checkout's editable
+    # install stays out); pip check then proves the wheel's declared dependencies hold there
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    (Path(site) / "sigma_ext_test_dependencies.pth").write_text("\n".join(ours) + "\n")
+    checked = subprocess.run([*pip, "--python", python, "check"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    found = subprocess.run(
+        [python, "-c", "import sigma_ext; print(sigma_ext.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=work,
+    ).stdout
+    assert Path(found).is_relative_to(site), f"sigma_ext comes from {found}, not the wheel"
     return Installed(wheel, venv / "bin")
 
 
