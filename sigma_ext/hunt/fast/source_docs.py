@@ -101,18 +101,29 @@ def tokens_sql(plans: list[SourcePlan], text: str) -> str:
 
 def claims_sql(text: str, claims: Claims) -> str:
     """TRUE for a line whose text holds every piece of one group of ``claims`` (a whole JSON
-    string looked up among the line's ``tokens_sql``)."""
+    string looked up among the line's ``tokens_sql``).
+
+    A group is its pieces' AND, written so that the pieces after the first are looked for
+    only where the first is found (or NULL): DuckDB evaluates every operand of an AND in a
+    projection, and most lines hold no claim (a third of a Docker file's scan went to them)."""
 
     def holds(piece: str) -> str:
         if _whole_string(piece):
             return f"list_contains({TOKENS}, {sql_string(piece)})"
         return f"contains({text}, {sql_string(piece)})"
 
-    return (
-        "("
-        + " OR ".join("(" + " AND ".join(holds(k) for k in group) + ")" for group in claims)
-        + ")"
-    )
+    def group(pieces: tuple[str, ...]) -> str:
+        first = holds(pieces[0])
+        if len(pieces) == 1:
+            return first
+        rest = " AND ".join(holds(piece) for piece in pieces[1:])
+        # the AND's value in every case: NULL AND rest is FALSE or NULL as rest says
+        return (
+            f"CASE WHEN {first} THEN ({rest}) WHEN NOT {first} THEN FALSE "
+            f"ELSE (NULL AND {rest}) END"
+        )
+
+    return "(" + " OR ".join(f"({group(pieces)})" for pieces in claims) + ")"
 
 
 def who_sql(plans: list[SourcePlan], forced: bool, guard: dict[int, str]) -> str:
