@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sigma_ext.sources.json_text import FIRST_KEY_WINS, parse_json_line
+from sigma_ext.sources.json_text import FIRST_KEY_WINS, JSON_STRING, parse_json_line
 
 BATCH_KEYS: tuple[str, ...] = ("Records", "records", "items", "logEvents", "Events")
 """Keys whose array, at the top level of a document, is a batch of records."""
@@ -80,9 +80,7 @@ class Broken:
 
 
 _WHITESPACE = re.compile(r"[ \t\r\n\v\f]*")
-# the loop unrolled and possessive: ``"(?:[^"\\]|\\.)*"`` keeps backtracking state per character in
-# Python's engine, about 120 bytes each (4 GB and 7 s for a 33 MiB string); this is linear
-_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_STRING = re.compile(JSON_STRING, re.DOTALL)
 _SCALAR = re.compile(r"[^,\]}\s]*")
 _BRACKETS = re.compile(r'["\[\]{}]')
 
