@@ -216,6 +216,14 @@ _RE_FLAGS = {
 }
 
 
+def regex_flags(value: SigmaRegularExpression) -> int:
+    """The ``re`` flags a ``|re`` value is searched with."""
+    flags = 0
+    for flag in value.flags:
+        flags |= _RE_FLAGS[flag]
+    return flags
+
+
 def value_test(value: Any) -> ValueTest:
     """A test of one scalar event value against one Sigma value."""
     match value:
@@ -235,10 +243,7 @@ def value_test(value: Any) -> ValueTest:
             expected_number = float(value.number)
             return lambda candidate: _as_number(candidate) == expected_number
         case SigmaRegularExpression():
-            flags = 0
-            for flag in value.flags:
-                flags |= _RE_FLAGS[flag]
-            pattern = re.compile(str(value.regexp), flags)
+            pattern = re.compile(str(value.regexp), regex_flags(value))
 
             def test_regex(candidate: Any) -> bool:
                 text = _as_text(candidate)

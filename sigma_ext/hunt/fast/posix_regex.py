@@ -29,7 +29,9 @@ import importlib
 import re
 from typing import Any
 
-from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
+from sigma.types import SigmaRegularExpression
+
+from sigma_ext.reference.evaluator import regex_flags
 
 PRINTABLE = frozenset(range(0x20, 0x7F))
 """The characters of every text the judge searches."""
@@ -43,31 +45,38 @@ _SPACE = frozenset({0x20})  # of the whitespace \s admits, the one printable cha
 _ALLOWED_FLAGS = re.IGNORECASE | re.DOTALL | re.MULTILINE | re.UNICODE | re.ASCII | re.VERBOSE
 
 
+# Python's own parser and its opcodes (loaded with ``re``: importing them costs nothing)
+_PARSER: Any = importlib.import_module("re._parser")
+_C: Any = importlib.import_module("re._constants")
+_CATEGORIES: dict[Any, frozenset[int]] = {
+    _C.CATEGORY_DIGIT: _DIGIT,
+    _C.CATEGORY_WORD: _WORD,
+    _C.CATEGORY_SPACE: _SPACE,
+    _C.CATEGORY_NOT_DIGIT: PRINTABLE - _DIGIT,
+    _C.CATEGORY_NOT_WORD: PRINTABLE - _WORD,
+    _C.CATEGORY_NOT_SPACE: PRINTABLE - _SPACE,
+}
+_ATOMS = (_C.LITERAL, _C.NOT_LITERAL, _C.ANY, _C.IN, _C.SUBPATTERN, _C.BRANCH)
+"""The opcodes written as one atom: repeated without a group around them."""
+
+
 class Refused(Exception):
     """A piece of the expression the judge does not test."""
 
 
 def posix_ere(value: SigmaRegularExpression) -> str | None:
     """``value`` as a POSIX ERE that finds a match in the same printable ASCII texts as the
-    reference's ``re.search`` (case folded into the expression), or None."""
-    flags = 0
-    for flag in value.flags:
-        flags |= {
-            SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
-            SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
-            SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
-        }[flag]
-    return ere_of(str(value.regexp), flags)
+    reference's ``re.search`` (with the reference's flags, case folded into the expression),
+    or None."""
+    return ere_of(str(value.regexp), regex_flags(value))
 
 
 def ere_of(pattern: str, flags: int = 0) -> str | None:
     """A Python regular expression with ``re`` flags as a POSIX ERE (see the module), or None."""
     if not pattern or not pattern.isascii():
         return None
-    parser: Any = importlib.import_module("re._parser")
     try:
-        re.compile(pattern, flags)
-        parsed = parser.parse(pattern, flags)
+        parsed = _PARSER.parse(pattern, flags)
     except (re.error, RecursionError, OverflowError):
         return None
     state = parsed.state.flags
@@ -83,59 +92,49 @@ def ere_of(pattern: str, flags: int = 0) -> str | None:
 class _Writer:
     def __init__(self, folded: bool) -> None:
         self.folded = folded
-        self.c: Any = importlib.import_module("re._constants")
 
     def sequence(self, items: list[tuple[Any, Any]]) -> str:
         return "".join(self.item(op, arg) for op, arg in items)
 
     def item(self, op: Any, arg: Any) -> str:
-        c = self.c
-        if op is c.LITERAL:
+        if op is _C.LITERAL:
             return self.literal(arg)
-        if op is c.NOT_LITERAL:
+        if op is _C.NOT_LITERAL:
             return self.bracket(PRINTABLE - self.closed({arg}))
-        if op is c.ANY:
+        if op is _C.ANY:
             return "."
-        if op is c.IN:
+        if op is _C.IN:
             return self.bracket(self.members(arg))
-        if op is c.AT:
-            if arg in (c.AT_BEGINNING, c.AT_BEGINNING_STRING):
+        if op is _C.AT:
+            if arg in (_C.AT_BEGINNING, _C.AT_BEGINNING_STRING):
                 return "^"
-            if arg in (c.AT_END, c.AT_END_STRING):
+            if arg in (_C.AT_END, _C.AT_END_STRING):
                 return "$"
             raise Refused(arg)
-        if op is c.BRANCH:
+        if op is _C.BRANCH:
             branches = [self.sequence(list(branch)) for branch in arg[1]]
             if not all(branches):
                 raise Refused("an empty alternative")
             return "(" + "|".join(branches) + ")"
-        if op is c.SUBPATTERN:
+        if op is _C.SUBPATTERN:
             _, add_flags, del_flags, inner = arg
             body = self.sequence(list(inner))
             if add_flags or del_flags or not body:
                 raise Refused("inline flags or an empty group")
             return f"({body})"
-        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+        if op in (_C.MAX_REPEAT, _C.MIN_REPEAT):
             return self.repeat(*arg)
         raise Refused(op)
 
     def repeat(self, low: int, high: Any, inner: Any) -> str:
         items = list(inner)
-        if any(op is self.c.AT for op, _ in items):
+        if any(op is _C.AT for op, _ in items):
             raise Refused("a repeated anchor")
         body = self.sequence(items)
         if not body:
             raise Refused("an empty repetition")
-        single = len(items) == 1 and items[0][0] in (
-            self.c.LITERAL,
-            self.c.NOT_LITERAL,
-            self.c.ANY,
-            self.c.IN,
-            self.c.SUBPATTERN,
-            self.c.BRANCH,
-        )
-        atom = body if single else f"({body})"
-        unbounded = high is self.c.MAXREPEAT
+        atom = body if len(items) == 1 and items[0][0] in _ATOMS else f"({body})"
+        unbounded = high is _C.MAXREPEAT
         if low > MOST_REPEATS or (not unbounded and high > MOST_REPEATS):
             raise Refused("too many repetitions")
         if (low, unbounded) == (0, True):
@@ -156,40 +155,27 @@ class _Writer:
         return ("\\" if code in _SPECIAL else "") + chr(code)
 
     def members(self, items: list[tuple[Any, Any]]) -> frozenset[int]:
-        c = self.c
         found: set[int] = set()
         negated = False
         for op, arg in items:
-            if op is c.NEGATE:
+            if op is _C.NEGATE:
                 negated = True
-            elif op is c.LITERAL:
+            elif op is _C.LITERAL:
                 found.add(arg)
-            elif op is c.RANGE:
+            elif op is _C.RANGE:
                 found.update(range(arg[0], arg[1] + 1))
-            elif op is c.CATEGORY:
+            elif op is _C.CATEGORY:
                 found |= self.category(arg)
             else:
                 raise Refused(op)
         closed = self.closed(found & PRINTABLE)
         return PRINTABLE - closed if negated else closed
 
-    def category(self, name: Any) -> frozenset[int]:
-        c = self.c
-        table = {
-            c.CATEGORY_DIGIT: _DIGIT,
-            c.CATEGORY_WORD: _WORD,
-            c.CATEGORY_SPACE: _SPACE,
-        }
-        negated = {
-            c.CATEGORY_NOT_DIGIT: _DIGIT,
-            c.CATEGORY_NOT_WORD: _WORD,
-            c.CATEGORY_NOT_SPACE: _SPACE,
-        }
-        if name in table:
-            return table[name]
-        if name in negated:
-            return PRINTABLE - negated[name]
-        raise Refused(name)
+    @staticmethod
+    def category(name: Any) -> frozenset[int]:
+        if name not in _CATEGORIES:
+            raise Refused(name)
+        return _CATEGORIES[name]
 
     def closed(self, codes: set[int] | frozenset[int]) -> frozenset[int]:
         """The characters, with each letter's other case when case is folded."""
