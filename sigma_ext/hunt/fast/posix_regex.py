@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from functools import lru_cache
 from typing import Any
 
 from sigma.types import SigmaRegularExpression
@@ -71,8 +72,10 @@ def posix_ere(value: SigmaRegularExpression) -> str | None:
     return ere_of(str(value.regexp), regex_flags(value))
 
 
+@lru_cache(maxsize=1024)
 def ere_of(pattern: str, flags: int = 0) -> str | None:
-    """A Python regular expression with ``re`` flags as a POSIX ERE (see the module), or None."""
+    """A Python regular expression with ``re`` flags as a POSIX ERE (see the module), or None.
+    Cached: the judge asks for each value twice (whether it is known, then its test)."""
     if not pattern or not pattern.isascii():
         return None
     try:
