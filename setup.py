@@ -6,9 +6,11 @@ mappings/...`` and every fixture's expectations use). Building a wheel copies th
 ``sigma_ext/shipped/``, where ``sigma_ext.content.locate`` finds them once installed; an
 editable install reads the checkout itself.
 
-The fast hunt's line prefilter is a small C extension (``sigma_ext/hunt/fast/_prefilter.c``),
-built here from source with the machine's C compiler; it is optional: without a compiler the
-install goes on, and the fast hunt reads every line with DuckDB instead (the same output).
+Two small C extensions are built here from source with the machine's C compiler: the fast
+hunt's line prefilter (``sigma_ext/hunt/fast/_prefilter.c``) and the JSON decoder's hooks
+(``sigma_ext/sources/_json_hooks.c``). Both are optional: without a compiler the install goes
+on, the fast hunt reads every line with DuckDB instead, and the hooks are the Python functions
+they copy (the same output, slower).
 Everything else is declared in pyproject.toml.
 """
 
@@ -57,4 +59,11 @@ PREFILTER = Extension(
     optional=True,
 )
 
-setup(cmdclass={"build_py": BuildPyWithContent}, ext_modules=[PREFILTER])
+JSON_HOOKS = Extension(
+    "sigma_ext.sources._json_hooks",
+    sources=["sigma_ext/sources/_json_hooks.c"],
+    extra_compile_args=["-O2"],
+    optional=True,
+)
+
+setup(cmdclass={"build_py": BuildPyWithContent}, ext_modules=[PREFILTER, JSON_HOOKS])
