@@ -33,6 +33,7 @@ from sigma_ext.sources.cloud import (
     is_azure_activity_log,
     is_gcp_audit_log,
 )
+from sigma_ext.sources.container_logs import unwrap_container_lines, wrapping_of
 from sigma_ext.sources.docker import is_docker_event
 from sigma_ext.sources.k8s_events import (
     decode_event_object,
@@ -296,8 +297,12 @@ def parse_text_line(text: str) -> Event | None:
 
 
 def grouper_for(first_line: str) -> Grouper | None:
-    """How to read a text file whose first non-blank line is ``first_line``: the line grouper
-    of the first text source that parses that line, when that source's events span lines."""
+    """How to read a file whose first non-blank line is ``first_line``: a container log file
+    (CRI or Docker json-file) through ``unwrap_container_lines``; a text file through the line
+    grouper of the first text source that parses that line, when that source's events span
+    lines."""
+    if wrapping_of(first_line) is not None:
+        return unwrap_container_lines
     if first_line.lstrip()[:1] in ("{", "["):
         return None  # JSON: no text parser reads it
     for source in SOURCES:
