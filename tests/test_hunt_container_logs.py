@@ -175,7 +175,8 @@ def test_what_is_no_container_log_line_is_reported_at_its_line(
 ) -> None:
     """Falco's start-up banner (text) among its JSON alerts; a json-file entry holding a line
     feed inside (Docker never writes one: kept whole, one line, not recognised); a part left
-    open at the end of the file."""
+    open at the end of the file; an entry nested deeper than Python's recursion (read as the
+    line it is: a JSON object no source recognises)."""
     alert = next(e for e in EVENTS if e.startswith('{"hostname"'))
     path = tmp_path / "falco-json.log"
     lines = [
@@ -183,6 +184,7 @@ def test_what_is_no_container_log_line_is_reported_at_its_line(
         "Sun Nov 23 22:40:01 2026: Falco version: 0.39.2 (x86_64)",
         json.dumps({"log": "a\nb\n", "stream": "stdout", "time": "t"}),
         json.dumps({"log": alert[:100], "stream": "stdout", "time": "t"}),
+        '{"log":' + "[" * 100_000 + "]" * 100_000 + "}",  # deeper than Python's recursion
     ]
     path.write_text("\n".join(lines) + "\n")
     code, out, err = both([str(path)], engine, fast, tmp_path, strict=True)
@@ -191,7 +193,7 @@ def test_what_is_no_container_log_line_is_reported_at_its_line(
     assert f"{path}:2: skipped: not JSON" in err
     assert f"{path}:4: skipped: not JSON" in err
     assert err.splitlines()[-1] == (
-        f"{path}: 4 record(s) read (falco 1); 1 not recognised (at line 3); 2 malformed"
+        f"{path}: 5 record(s) read (falco 1); 2 not recognised (at line 3, line 5); 2 malformed"
     )
 
 

@@ -62,7 +62,7 @@ def json_file_parts(text: str) -> tuple[str, bool, str] | None:
         return None
     try:
         entry = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a value nested past Python's limit is no entry
         return None
     if not isinstance(entry, dict) or not set(entry) <= JSON_FILE_KEYS:
         return None
