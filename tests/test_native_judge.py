@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sigma_ext.cli.hunt import hunt_engine_or_report
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.reference.correlation_engine import HuntEngine
 from sigma_ext.reference.engine import ReferenceEngine
@@ -337,3 +337,71 @@ def test_hits_after_the_first_batch_of_codes_survive_a_base_rule_hit(
     got = hunted(fast.hunt_file, log)
     assert got == reference(hunting, log)
     assert max(line for line, _ in got[0]) == 7
+
+
+# A condition as the judge takes it: a leaf "T" (a test that holds on the line), "F" (one that
+# does not) or "U" (unknown), or (operation, parts)
+KLEENE_LEAVES = st.sampled_from(["T", "F", "U"])
+KLEENE: st.SearchStrategy[Any] = st.recursive(
+    KLEENE_LEAVES,
+    lambda parts: st.one_of(
+        st.tuples(st.just("not"), st.lists(parts, min_size=1, max_size=1)),
+        st.tuples(st.sampled_from(["and", "or"]), st.lists(parts, min_size=1, max_size=5)),
+    ),
+    max_leaves=24,
+)
+_OPS = {"and": 2, "or": 3, "not": 4}
+
+
+def kleene(condition: Any) -> bool | None:
+    """The condition's value in three-valued logic (None: unknown), as the reference would
+    judge a value the judge may not know."""
+    if isinstance(condition, str):
+        return {"T": True, "F": False, "U": None}[condition]
+    op, parts = condition
+    values = [kleene(part) for part in parts]
+    if op == "not":
+        return None if values[0] is None else not values[0]
+    absorbing: bool = op == "or"
+    if absorbing in values:
+        return absorbing
+    return None if None in values else not absorbing
+
+
+def postfix(condition: Any) -> list[int]:
+    """The condition as the extension's postfix (op, arg) pairs: test 0 holds on the line,
+    test 1 does not, op 1 is unknown."""
+    if isinstance(condition, str):
+        return {"T": [0, 0], "F": [0, 1], "U": [1, 0]}[condition]
+    op, parts = condition
+    return [n for part in parts for n in postfix(part)] + [_OPS[op], len(parts)]
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(condition=KLEENE)
+def test_the_judge_evaluates_a_condition_in_kleene_logic(condition: Any) -> None:
+    """A rule's program is known exactly when its known tests decide it, whatever the unknown
+    ones hold (an AND with a false part, an OR with a true one, at any depth): then the line is
+    judged with the rule's verdict, else it is passed on."""
+    native = prefilter._load()
+    if native is None:
+        pytest.skip("the extension is not built")
+    glob_x = [(prefilter.GLOB, 0, b"x")]
+    made = native(
+        [(-1, b"", False), (0, b"a", True), (0, b"b", True)],
+        [[(1, glob_x)]],  # the necessary condition: a is "x"
+        [],
+        [],
+        [],
+        [(0, False, postfix(condition), [(1, glob_x), (2, glob_x)], [0], [])],
+    )
+    kept, _, _, gone, at, bits, _ = made.scan(b'{"a":"x","b":"y"}\n')
+    verdict = kleene(condition)
+    if verdict is None:
+        assert kept, condition
+        assert not sum(gone)
+    else:
+        assert not kept, condition
+        assert sum(gone) == 1
+        assert bool(at) is verdict
+        assert bytes(bits) == ((1).to_bytes(8, "little") if verdict else b"")

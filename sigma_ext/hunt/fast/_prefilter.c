@@ -63,8 +63,9 @@ typedef struct {
     Test *tests;
 } Conj;
 
-/* A rule judged exactly (the judge): its condition as a postfix program over three-valued
- * tests (OP_TEST: tests[arg]; OP_UNKNOWN; OP_AND / OP_OR: of the arg values below; OP_NOT),
+/* A rule judged exactly (the judge): its condition as a program over three-valued tests
+ * (OP_TEST: tests[arg]; OP_UNKNOWN; OP_AND / OP_OR: of arg values; OP_NOT), given in postfix
+ * and kept as a prefix tree (prefix_tree: a child that decides its AND or OR skips the rest),
  * its necessary conjunctions (indices into the prefilter's), the bit its verdict sets, and
  * whether its hit carries the event's values (a correlation base rule: the line's text is
  * handed back with its verdict). */
@@ -77,7 +78,7 @@ typedef struct {
     int nfields;
     int *fields;
     int nops;
-    int *ops;
+    int *ops; /* the prefix tree: (op, arg, size) per node */
     int ntests;
     Test *tests;
 } Every;
@@ -86,7 +87,7 @@ typedef struct {
     int bit;
     int carried;
     int nops;
-    int *ops; /* (op, arg) pairs */
+    int *ops; /* the prefix tree: (op, arg, size) per node */
     int ntests;
     Test *tests;
     int nconj;
@@ -144,9 +145,7 @@ typedef struct {
     int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
     Rule *rules;
     uint64_t carried; /* the bits of the rules whose hits carry the event's values */
-    int maxeops; /* the longest every-element program */
     int ntestids; /* the judge's distinct tests */
-    int maxops;
     /* The rules' EREs, compiled once per bank: a scan takes a bank of its own (glibc's regexec
      * holds a lock per regex_t, so two threads searching one regex_t take turns). */
     int nregex;
@@ -843,8 +842,6 @@ typedef struct {
     int *found; /* [test id]: the line its result is of */
     unsigned char *result;
     unsigned char *holds; /* a flag per conjunction */
-    unsigned char *stack; /* room for the longest program */
-    unsigned char *estack; /* room for the longest every-element program */
 } Work;
 
 /* A test of the values of a field below an array: one equals a value; null when there is
@@ -901,38 +898,36 @@ static int test_exact(const Test *t, const Work *w) {
 static int every_exact(const Every *e, const Work *w);
 
 /* A program's value in three-valued (Kleene) logic: known whenever the known tests decide it.
- * pinned: the one value every test reads (an every-element detection's), else the line's. */
-static int program_exact(const int *ops, int nops, const Test *tests, const Every *every,
-                         const Work *w, const Value *pinned, unsigned char *stack) {
-    int top = 0;
-    for (int i = 0; i < nops; i++) {
-        int op = ops[2 * i], arg = ops[2 * i + 1];
-        switch (op) {
-        case OP_TEST:
-            stack[top++] = (unsigned char)(pinned ? pinned_exact(&tests[arg], pinned)
-                                                  : test_exact(&tests[arg], w));
-            break;
-        case OP_UNKNOWN:
-            stack[top++] = T_UNKNOWN;
-            break;
-        case OP_EVERY:
-            stack[top++] = (unsigned char)every_exact(&every[arg], w);
-            break;
-        case OP_NOT:
-            if (stack[top - 1] != T_UNKNOWN) stack[top - 1] ^= 1;
-            break;
-        default: { /* OP_AND, OP_OR over the arg values on top */
-            int absorbing = op == OP_AND ? T_FALSE : T_TRUE, result = !absorbing;
-            for (int k = top - arg; k < top; k++) {
-                if (stack[k] == absorbing) result = absorbing;
-                else if (stack[k] == T_UNKNOWN && result != absorbing) result = T_UNKNOWN;
-            }
-            top -= arg;
-            stack[top++] = (unsigned char)result;
-        }
-        }
+ * tree: the prefix tree (prefix_tree), evaluated from its node at; an AND stops at its first
+ * false child and an OR at its first true one (Kleene's AND is false when any part is, whatever
+ * the others are, and the tests change nothing). pinned: the one value every test reads (an
+ * every-element detection's), else the line's. */
+static int program_exact(const int *tree, int at, const Test *tests, const Every *every,
+                         const Work *w, const Value *pinned) {
+    int op = tree[3 * at], arg = tree[3 * at + 1];
+    switch (op) {
+    case OP_TEST:
+        return pinned ? pinned_exact(&tests[arg], pinned) : test_exact(&tests[arg], w);
+    case OP_UNKNOWN:
+        return T_UNKNOWN;
+    case OP_EVERY:
+        return every_exact(&every[arg], w);
+    case OP_NOT: {
+        int r = program_exact(tree, at + 1, tests, every, w, pinned);
+        return r == T_UNKNOWN ? r : r ^ 1;
     }
-    return top ? stack[0] : T_UNKNOWN;
+    default: { /* OP_AND, OP_OR over the arg children that follow */
+        int absorbing = op == OP_AND ? T_FALSE : T_TRUE, result = !absorbing;
+        int child = at + 1;
+        for (int k = 0; k < arg; k++) {
+            int r = program_exact(tree, child, tests, every, w, pinned);
+            if (r == absorbing) return absorbing;
+            if (r == T_UNKNOWN) result = T_UNKNOWN;
+            child += tree[3 * child + 2];
+        }
+        return result;
+    }
+    }
 }
 
 static int every_exact(const Every *e, const Work *w) {
@@ -957,7 +952,7 @@ static int every_exact(const Every *e, const Work *w) {
             count = 1;
         }
         for (int k = 0; k < count; k++) {
-            int r = program_exact(e->ops, e->nops, e->tests, NULL, w, &one[k], w->estack);
+            int r = program_exact(e->ops, 0, e->tests, NULL, w, &one[k]);
             if (r == T_FALSE) return T_FALSE;
             if (r == T_UNKNOWN) result = T_UNKNOWN;
         }
@@ -1002,7 +997,7 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
         int may = 0;
         for (int i = 0; i < r->nconj && !may; i++) may = w->holds[r->conj[i]];
         if (!may) continue; /* its necessary condition fails: it does not fire */
-        int verdict = program_exact(r->ops, r->nops, r->tests, r->every, w, NULL, w->stack);
+        int verdict = program_exact(r->ops, 0, r->tests, r->every, w, NULL);
         if (verdict == T_UNKNOWN) return -1;
         if (verdict == T_TRUE) *bits |= (uint64_t)1 << r->bit;
     }
@@ -1503,6 +1498,43 @@ static int checked_program(const int *ops, int nints, int ntests, int nevery) {
     return nints / 2;
 }
 
+/* A checked postfix program of nops (op, arg) pairs, made a prefix tree in place: (op, arg,
+ * size) per node, size the length of the node's subtree in nodes (a node's children follow
+ * it, each after the subtree of the one before); *ops grown to hold it; -1 out of memory. */
+static int prefix_tree(int **ops, int nops) {
+    int *tree = malloc(sizeof(int) * 3 * ((size_t)nops + 1));
+    int *start = malloc(sizeof(int) * ((size_t)nops + 1)); /* each open subtree's first node */
+    if (!tree || !start) {
+        free(tree);
+        free(start);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int top = 0, used = 0;
+    for (int i = 0; i < nops; i++) {
+        int op = (*ops)[2 * i], arg = (*ops)[2 * i + 1];
+        int first = used; /* a leaf: its own subtree */
+        if (op == OP_NOT || op == OP_AND || op == OP_OR) {
+            /* its children are the last subtrees made, one after another: the node goes
+             * before them */
+            int children = op == OP_NOT ? 1 : arg;
+            first = start[top - children];
+            top -= children;
+            memmove(tree + 3 * (first + 1), tree + 3 * first,
+                    sizeof(int) * 3 * (size_t)(used - first));
+        }
+        tree[3 * first] = op;
+        tree[3 * first + 1] = arg;
+        tree[3 * first + 2] = used - first + 1;
+        used++;
+        start[top++] = first;
+    }
+    free(start);
+    free(*ops);
+    *ops = tree;
+    return 0;
+}
+
 /* Tests from a list of (node, [(kind, int, glob bytes)]); -1 on error. */
 static int read_tests(Prefilter *self, PyObject *list, Test **tests, int *n) {
     Py_ssize_t nt = PyList_GET_SIZE(list);
@@ -1557,15 +1589,15 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
                 return -1;
             }
         if ((e->nops = checked_program(e->ops, eints, e->ntests, 0)) < 0) return -1;
-        if (e->nops > self->maxeops) self->maxeops = e->nops;
+        if (prefix_tree(&e->ops, e->nops) < 0) return -1;
     }
     if ((r->nops = checked_program(r->ops, nints, r->ntests, r->nevery)) < 0) return -1;
+    if (prefix_tree(&r->ops, r->nops) < 0) return -1;
     for (int i = 0; i < r->nconj; i++)
         if (r->conj[i] < 0 || r->conj[i] >= self->nconj) {
             PyErr_SetString(PyExc_ValueError, "a conjunction out of range");
             return -1;
         }
-    if (r->nops > self->maxops) self->maxops = r->nops;
     if (r->carried) self->carried |= (uint64_t)1 << r->bit;
     return 0;
 }
@@ -1733,8 +1765,6 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
         .found = calloc((size_t)self->ntestids + 1, sizeof(int)),
         .result = malloc((size_t)self->ntestids + 1),
         .holds = malloc((size_t)self->nconj + 1),
-        .stack = malloc((size_t)self->maxops + 1),
-        .estack = malloc((size_t)self->maxeops + 1),
     };
     unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
     long long lines = 0;
@@ -1755,7 +1785,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     Bank *regexes = bank >= 0 ? self->banks[bank] : own_bank;
     int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
                  !w.touched || !w.found || !w.result ||
-                 !w.holds || !w.stack || !w.estack || !gone || (self->nenvelopes && !scratch) ||
+                 !w.holds || !gone || (self->nenvelopes && !scratch) ||
                  (self->carried && !kept_carried);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
@@ -1821,8 +1851,6 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     free(w.found);
     free(w.result);
     free(w.holds);
-    free(w.stack);
-    free(w.estack);
     free(scratch);
     PyObject *result = NULL, *counts = NULL;
     if (failed) {
