@@ -327,13 +327,19 @@ static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_s
     const Node *n = &f->nodes[node];
     for (int i = 0; i < n->nchild; i++) {
         const Node *c = &f->nodes[n->children[i]];
-        if (c->len == len && memcmp(c->key, key, (size_t)len) == 0) return n->children[i];
+        /* (the first byte before memcmp: most keys of a child's length are other keys) */
+        if (c->len == len && (!len || c->key[0] == (char)key[0]) &&
+            memcmp(c->key, key, (size_t)len) == 0)
+            return n->children[i];
     }
     return -1;
 }
 
 static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len) {
-    if (!f->ndotted || len > f->dotted_longest || !memchr(key, '.', (size_t)len)) return 0;
+    /* most keys have no dotted key of their length: no memchr for them */
+    if (!f->ndotted || len > f->dotted_longest || f->dotted_from[len] == f->dotted_from[len + 1] ||
+        !memchr(key, '.', (size_t)len))
+        return 0;
     for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++)
         if (memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
     return 0;
