@@ -17,6 +17,7 @@ from sigma_ext.cli.hunt import hunt_engine_or_report
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.reference import BaseRuleHit, hunt_file
 from sigma_ext.reference.correlation_engine import HuntEngine
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
@@ -39,7 +40,7 @@ def judged(fast: FastHunt, line: str) -> list[int] | None:
     """The rules (indices in ``fast.rule_files``) the judge finds firing on the line alone in
     its chunk; None when it passes the line on."""
     assert fast.prefilter is not None
-    kept, _, _, gone, at, bits, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+    kept, _, _, gone, at, bits, _, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
     if kept:
         return None
     assert sum(gone) == 1
@@ -395,7 +396,7 @@ def test_the_judge_evaluates_a_condition_in_kleene_logic(condition: Any) -> None
         [],
         [(0, False, postfix(condition), [(1, glob_x), (2, glob_x)], [0], [])],
     )
-    kept, _, _, gone, at, bits, _ = made.scan(b'{"a":"x","b":"y"}\n')
+    kept, _, _, gone, at, bits, _, _ = made.scan(b'{"a":"x","b":"y"}\n')
     verdict = kleene(condition)
     if verdict is None:
         assert kept, condition
@@ -405,3 +406,67 @@ def test_the_judge_evaluates_a_condition_in_kleene_logic(condition: Any) -> None
         assert sum(gone) == 1
         assert bool(at) is verdict
         assert bytes(bits) == ((1).to_bytes(8, "little") if verdict else b"")
+
+
+def _person_pod(**changes: Any) -> dict[str, Any]:
+    """A person's pod creation (the correlations' base rules fire on it), changed at dotted
+    paths (None: the key left out; ``...``: null)."""
+    event: dict[str, Any] = copy.deepcopy(POD)
+    for name, value in changes.items():
+        *parents, key = name.split("__")
+        at = event
+        for parent in parents:
+            at = at[parent]
+        if value is None:
+            del at[key]
+        else:
+            at[key] = None if value is ... else value
+    return event
+
+
+CARRIED_LINES = [
+    # (the line, whether the extension hands back its time and group-by values itself)
+    (json.dumps(_person_pod()), True),
+    (json.dumps(_person_pod(stageTimestamp=...)), True),
+    (json.dumps(_person_pod(stageTimestamp=None)), True),
+    (json.dumps(_person_pod(objectRef__namespace="")), True),
+    (json.dumps(_person_pod(stageTimestamp="2026-11-20T09:14:03.5\u00b5Z")), False),
+    (
+        json.dumps(_person_pod()).replace('"2026-11-20T09:14:03.5', '"\\u0032026-11-20T09:14:03.5'),
+        False,
+    ),
+    (json.dumps(_person_pod(stageTimestamp=1795766400)), False),
+    (json.dumps(_person_pod(objectRef__name={"x": 1})), False),
+    (eks(_person_pod()), False),
+]
+
+
+def test_a_base_rule_hit_keeps_the_values_the_reference_reads(
+    hunting: HuntEngine, tmp_path: Path
+) -> None:
+    """The time and group-by values a correlation base rule's hit keeps come from the extension
+    when it read them exactly (strings with no escape, nulls, absent keys), else from the line's
+    text; either way they are the reference's, hit for hit."""
+    fast = FastHunt(hunting)
+    assert fast.prefilter is not None
+    assert fast.prefilter.value_fields
+    log = tmp_path / "audit.jsonl"
+    log.write_text("".join(line + "\n" for line, _ in CARRIED_LINES), encoding="utf-8")
+    passed = prefilter.run(fast.prefilter, log, tmp_path, 1)
+    assert passed is not None
+    assert passed.values is not None
+    assert passed.judged == len(CARRIED_LINES)
+    exact = [document is not None for document in passed.values.documents()]
+    assert exact == [handed for _, handed in CARRIED_LINES]
+    got = list(fast.hunt_file(log))
+    assert any(isinstance(hit, BaseRuleHit) and hit.time is not None for hit in got)
+    assert got == list(hunt_file(hunting, log))
+
+
+def test_a_repeated_time_key_leaves_the_line_to_the_scan(hunting: HuntEngine) -> None:
+    """The first of a repeated key counts: the extension does not hand back a value it may
+    read as another (the line is passed on)."""
+    fast = FastHunt(hunting)
+    line = json.dumps(_person_pod())[:-1] + ', "stageTimestamp": "2026-11-20T10:00:00Z"}'
+    assert judged(fast, line) is None
+    assert judged(fast, json.dumps(_person_pod())) is not None

@@ -145,6 +145,8 @@ typedef struct {
     int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
     Rule *rules;
     uint64_t carried; /* the bits of the rules whose hits carry the event's values */
+    int nvalues;
+    int *value_nodes; /* the field nodes whose values a carried line's hit keeps (carried_values) */
     int ntestids; /* the judge's distinct tests */
     /* The rules' EREs, compiled once per bank: a scan takes a bank of its own (glibc's regexec
      * holds a lock per regex_t, so two threads searching one regex_t take turns). */
@@ -1239,6 +1241,49 @@ static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Wo
     return -1;
 }
 
+/* A growing byte buffer (its bytes handed to Python at the end of a scan). */
+typedef struct {
+    char *data;
+    size_t used, cap;
+} Bytes;
+
+static int put_bytes(Bytes *b, const void *p, size_t n) {
+    if (b->used + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->used + n) cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->used, p, n);
+    b->used += n;
+    return 0;
+}
+
+/* What the hit of a line a carried rule fires on keeps of its event (the line just judged,
+ * its values still in w): the kind of line (0: the source's own event, 1 + k: one envelope k
+ * carries), then per value node a tag: 0 no value (absent or null), 1 a string read exactly
+ * (no escape, ASCII), its length (uint32) and bytes, 2 anything else (read from the text). */
+static int carried_values(const Prefilter *f, const Work *w, int how, Bytes *out) {
+    unsigned char kind = (unsigned char)how;
+    if (put_bytes(out, &kind, 1) < 0) return -1;
+    for (int i = 0; i < f->nvalues; i++) {
+        int node = f->value_nodes[i];
+        const Value *v = &w->values[node];
+        unsigned char tag = 2;
+        if (f->nodes[node].multi || f->nodes[node].listed) tag = 2;
+        else if (v->state == V_ABSENT || v->state == V_NULL) tag = 0;
+        else if (v->state == V_STRING && !v->escaped) tag = 1;
+        if (put_bytes(out, &tag, 1) < 0) return -1;
+        if (tag == 1) {
+            uint32_t len = (uint32_t)v->n;
+            if (put_bytes(out, &len, 4) < 0 || put_bytes(out, v->p, (size_t)v->n) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- the Python type ---- */
 
 static void free_list(char **items, Py_ssize_t *lens, int n) {
@@ -1311,6 +1356,7 @@ static void free_spec(Prefilter *self) {
         free(r->every);
     }
     free(self->rules);
+    free(self->value_nodes);
     for (int b = 0; b < MAX_BANKS; b++) {
         free_bank(self->banks[b]);
         self->banks[b] = NULL;
@@ -1608,20 +1654,22 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
     return 0;
 }
 
-/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules]):
+/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules[, values]]):
  *   nodes: [(parent index, key bytes, is field[, is an array of values, holds an array,
  *   is a field below an array])], node 0 the top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
  *   dotted: [bytes]; prefix: [(key bytes, value start bytes)];
  *   envelopes: [as read_envelope reads one], in the order the sources recognise them;
  *   rules: [as read_rule reads one]: the judge (none: every line a conjunction holds on is
- *   passed on). */
+ *   passed on);
+ *   values: [field node]: the values handed back for each line a carried rule fires on
+ *   (carried_values). */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
-    PyObject *nodes, *conj, *dotted, *prefix, *envelopes, *rules = NULL;
+    PyObject *nodes, *conj, *dotted, *prefix, *envelopes, *rules = NULL, *values = NULL;
     (void)kwds;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!", &PyList_Type, &nodes, &PyList_Type, &conj,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!O!", &PyList_Type, &nodes, &PyList_Type, &conj,
                           &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes,
-                          &PyList_Type, &rules))
+                          &PyList_Type, &rules, &PyList_Type, &values))
         return -1;
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
@@ -1733,6 +1781,15 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         self->nrules = (int)k + 1;
         if (read_rule(self, PyList_GET_ITEM(rules, k), &self->rules[k]) < 0) return -1;
     }
+    if (values) {
+        if (int_list(values, &self->value_nodes, &self->nvalues) < 0) return -1;
+        for (int i = 0; i < self->nvalues; i++)
+            if (self->value_nodes[i] < 0 || self->value_nodes[i] >= self->nnodes ||
+                !self->nodes[self->value_nodes[i]].is_field) {
+                PyErr_SetString(PyExc_ValueError, "a value of no field");
+                return -1;
+            }
+    }
     /* the first bank, compiled now to know which EREs compile */
     self->regex_ok = calloc((size_t)self->nregex + 1, sizeof(int));
     if (!self->regex_ok) goto nomem;
@@ -1749,7 +1806,8 @@ type:
 /* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, set aside: a
  * count for the source's own events, then one per envelope, judged: the line indices of the
  * events set aside that rules fire on, bytes of uint32, those rules' bits, bytes of uint64, and
- * the text of those a carried rule fires on, each with a '\n')
+ * the text of those a carried rule fires on, each with a '\n', and what each of those keeps of
+ * its event, one after another: carried_values) 
  * The buffer holds whole lines, each ended by '\n' but perhaps the last; each line passed on
  * is copied with a '\n'. Runs without the GIL. */
 static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
@@ -1759,6 +1817,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     char *out = malloc((size_t)buf.len + 1);
     char *kept_carried = self->carried ? malloc((size_t)buf.len + 1) : NULL;
     size_t cap = 1024, count = 0, used = 0, jcap = 1024, jcount = 0, cused = 0;
+    Bytes kept_values = {NULL, 0, 0};
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
     uint32_t *jnumbers = malloc(jcap * sizeof(uint32_t));
     uint64_t *jbits = malloc(jcap * sizeof(uint64_t));
@@ -1824,6 +1883,10 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
                         memcpy(kept_carried + cused, p, (size_t)n);
                         cused += (size_t)n;
                         kept_carried[cused++] = '\n';
+                        if (carried_values(self, &w, how, &kept_values) < 0) {
+                            failed = 1;
+                            break;
+                        }
                     }
                 }
             } else {
@@ -1864,15 +1927,18 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     } else if ((counts = PyTuple_New(self->nenvelopes + 1))) {
         for (int k = 0; k <= self->nenvelopes; k++)
             PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(gone[k]));
-        result = Py_BuildValue("(y#y#LNy#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
+        result = Py_BuildValue("(y#y#LNy#y#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
                                (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts,
                                (const char *)jnumbers, (Py_ssize_t)(jcount * sizeof(uint32_t)),
                                (const char *)jbits, (Py_ssize_t)(jcount * sizeof(uint64_t)),
-                               kept_carried ? kept_carried : "", (Py_ssize_t)cused);
+                               kept_carried ? kept_carried : "", (Py_ssize_t)cused,
+                               kept_values.data ? kept_values.data : "",
+                               (Py_ssize_t)kept_values.used);
     }
     free(gone);
     free(out);
     free(kept_carried);
+    free(kept_values.data);
     free(numbers);
     free(jnumbers);
     free(jbits);
@@ -1882,7 +1948,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
 static PyMethodDef Prefilter_methods[] = {
     {"scan", (PyCFunction)Prefilter_scan, METH_VARARGS,
      "scan(buffer) -> (lines passed on, their indices as uint32, lines, set aside per kind, "
-     "judged indices as uint32, their rules' bits as uint64)"},
+     "judged indices as uint32, their rules' bits as uint64, the text and values of those a "
+     "carried rule fires on)"},
     {NULL, NULL, 0, NULL},
 };
 
