@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from sigma_ext.cli.hunt import hunt_engine_or_report
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.reference import BaseRuleHit, hunt_file
 from sigma_ext.reference.correlation_engine import HuntEngine
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
@@ -39,7 +40,7 @@ def judged(fast: FastHunt, line: str) -> list[int] | None:
     """The rules (indices in ``fast.rule_files``) the judge finds firing on the line alone in
     its chunk; None when it passes the line on."""
     assert fast.prefilter is not None
-    kept, _, _, gone, at, bits, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+    kept, _, _, gone, at, bits, _, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
     if kept:
         return None
     assert sum(gone) == 1
@@ -337,3 +338,135 @@ def test_hits_after_the_first_batch_of_codes_survive_a_base_rule_hit(
     got = hunted(fast.hunt_file, log)
     assert got == reference(hunting, log)
     assert max(line for line, _ in got[0]) == 7
+
+
+# A condition as the judge takes it: a leaf "T" (a test that holds on the line), "F" (one that
+# does not) or "U" (unknown), or (operation, parts)
+KLEENE_LEAVES = st.sampled_from(["T", "F", "U"])
+KLEENE: st.SearchStrategy[Any] = st.recursive(
+    KLEENE_LEAVES,
+    lambda parts: st.one_of(
+        st.tuples(st.just("not"), st.lists(parts, min_size=1, max_size=1)),
+        st.tuples(st.sampled_from(["and", "or"]), st.lists(parts, min_size=1, max_size=5)),
+    ),
+    max_leaves=24,
+)
+_OPS = {"and": 2, "or": 3, "not": 4}
+
+
+def kleene(condition: Any) -> bool | None:
+    """The condition's value in three-valued logic (None: unknown), as the reference would
+    judge a value the judge may not know."""
+    if isinstance(condition, str):
+        return {"T": True, "F": False, "U": None}[condition]
+    op, parts = condition
+    values = [kleene(part) for part in parts]
+    if op == "not":
+        return None if values[0] is None else not values[0]
+    absorbing: bool = op == "or"
+    if absorbing in values:
+        return absorbing
+    return None if None in values else not absorbing
+
+
+def postfix(condition: Any) -> list[int]:
+    """The condition as the extension's postfix (op, arg) pairs: test 0 holds on the line,
+    test 1 does not, op 1 is unknown."""
+    if isinstance(condition, str):
+        return {"T": [0, 0], "F": [0, 1], "U": [1, 0]}[condition]
+    op, parts = condition
+    return [n for part in parts for n in postfix(part)] + [_OPS[op], len(parts)]
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(condition=KLEENE)
+def test_the_judge_evaluates_a_condition_in_kleene_logic(condition: Any) -> None:
+    """A rule's program is known exactly when its known tests decide it, whatever the unknown
+    ones hold (an AND with a false part, an OR with a true one, at any depth): then the line is
+    judged with the rule's verdict, else it is passed on."""
+    native = prefilter._load()
+    if native is None:
+        pytest.skip("the extension is not built")
+    glob_x = [(prefilter.GLOB, 0, b"x")]
+    made = native(
+        [(-1, b"", False), (0, b"a", True), (0, b"b", True)],
+        [[(1, glob_x)]],  # the necessary condition: a is "x"
+        [],
+        [],
+        [],
+        [(0, False, postfix(condition), [(1, glob_x), (2, glob_x)], [0], [])],
+    )
+    kept, _, _, gone, at, bits, _, _ = made.scan(b'{"a":"x","b":"y"}\n')
+    verdict = kleene(condition)
+    if verdict is None:
+        assert kept, condition
+        assert not sum(gone)
+    else:
+        assert not kept, condition
+        assert sum(gone) == 1
+        assert bool(at) is verdict
+        assert bytes(bits) == ((1).to_bytes(8, "little") if verdict else b"")
+
+
+def _person_pod(**changes: Any) -> dict[str, Any]:
+    """A person's pod creation (the correlations' base rules fire on it), changed at dotted
+    paths (None: the key left out; ``...``: null)."""
+    event: dict[str, Any] = copy.deepcopy(POD)
+    for name, value in changes.items():
+        *parents, key = name.split("__")
+        at = event
+        for parent in parents:
+            at = at[parent]
+        if value is None:
+            del at[key]
+        else:
+            at[key] = None if value is ... else value
+    return event
+
+
+CARRIED_LINES = [
+    # (the line, whether the extension hands back its time and group-by values itself)
+    (json.dumps(_person_pod()), True),
+    (json.dumps(_person_pod(stageTimestamp=...)), True),
+    (json.dumps(_person_pod(stageTimestamp=None)), True),
+    (json.dumps(_person_pod(objectRef__namespace="")), True),
+    (json.dumps(_person_pod(stageTimestamp="2026-11-20T09:14:03.5\u00b5Z")), False),
+    (
+        json.dumps(_person_pod()).replace('"2026-11-20T09:14:03.5', '"\\u0032026-11-20T09:14:03.5'),
+        False,
+    ),
+    (json.dumps(_person_pod(stageTimestamp=1795766400)), False),
+    (json.dumps(_person_pod(objectRef__name={"x": 1})), False),
+    (eks(_person_pod()), False),
+]
+
+
+def test_a_base_rule_hit_keeps_the_values_the_reference_reads(
+    hunting: HuntEngine, tmp_path: Path
+) -> None:
+    """The time and group-by values a correlation base rule's hit keeps come from the extension
+    when it read them exactly (strings with no escape, nulls, absent keys), else from the line's
+    text; either way they are the reference's, hit for hit."""
+    fast = FastHunt(hunting)
+    assert fast.prefilter is not None
+    assert fast.prefilter.value_fields
+    log = tmp_path / "audit.jsonl"
+    log.write_text("".join(line + "\n" for line, _ in CARRIED_LINES), encoding="utf-8")
+    passed = prefilter.run(fast.prefilter, log, tmp_path, 1)
+    assert passed is not None
+    assert passed.values is not None
+    assert passed.judged == len(CARRIED_LINES)
+    exact = [document is not None for document in passed.values.documents()]
+    assert exact == [handed for _, handed in CARRIED_LINES]
+    got = list(fast.hunt_file(log))
+    assert any(isinstance(hit, BaseRuleHit) and hit.time is not None for hit in got)
+    assert got == list(hunt_file(hunting, log))
+
+
+def test_a_repeated_time_key_leaves_the_line_to_the_scan(hunting: HuntEngine) -> None:
+    """The first of a repeated key counts: the extension does not hand back a value it may
+    read as another (the line is passed on)."""
+    fast = FastHunt(hunting)
+    line = json.dumps(_person_pod())[:-1] + ', "stageTimestamp": "2026-11-20T10:00:00Z"}'
+    assert judged(fast, line) is None
+    assert judged(fast, json.dumps(_person_pod())) is not None

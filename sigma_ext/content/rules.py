@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,11 @@ _REQUIRED_HINTS = {
 _DETECTION_NAME = re.compile(r"^(selection|filter_main|filter_optional)(_[a-z0-9]+)*$")
 
 
+@lru_cache(maxsize=4096)
+def _stem(path: Path) -> str:
+    return path.stem
+
+
 @dataclass(frozen=True)
 class RuleFile:
     """One rule file, parsed, with the attributes the tools read."""
@@ -108,7 +113,7 @@ class RuleFile:
 
     @property
     def stem(self) -> str:
-        return self.path.stem
+        return _stem(self.path)  # (read for every hit a hunt prints)
 
     @property
     def id(self) -> str:

@@ -60,7 +60,10 @@ class BaseRuleFile(RuleFile):
 
     def matched(self, document: Mapping[str, Any], source: Source) -> BaseMatch:
         """This rule's match on a native document of ``source``, with its time and group."""
-        time, group = hit_values(document, self.group_by, TIME_FIELDS[source.name])
+        return self.match_of(*hit_values(document, self.group_by, TIME_FIELDS[source.name]))
+
+    def match_of(self, time: datetime | None, group: Group | None) -> BaseMatch:
+        """This rule's match on an event with that time and group."""
         return BaseMatch(
             self.path,
             self.data,
@@ -85,13 +88,18 @@ def carried(
     rule_files: Sequence[RuleFile], document: Mapping[str, Any], source: Source
 ) -> list[RuleFile]:
     """The rules a verdict on a native document of ``source`` found, each base rule as its
-    ``BaseMatch`` on the document."""
-    return [
-        rule_file.matched(document, source)
-        if isinstance(rule_file, BaseRuleFile) and not isinstance(rule_file, BaseMatch)
-        else rule_file
-        for rule_file in rule_files
-    ]
+    ``BaseMatch`` on the document (the values of each group-by read once)."""
+    found: list[RuleFile] = []
+    values: dict[tuple[str, ...], tuple[datetime | None, Group | None]] = {}
+    for rule_file in rule_files:
+        if isinstance(rule_file, BaseRuleFile) and not isinstance(rule_file, BaseMatch):
+            if rule_file.group_by not in values:
+                time_field = TIME_FIELDS[source.name]
+                values[rule_file.group_by] = hit_values(document, rule_file.group_by, time_field)
+            found.append(rule_file.match_of(*values[rule_file.group_by]))
+        else:
+            found.append(rule_file)
+    return found
 
 
 class HuntEngine(ReferenceEngine):

@@ -109,6 +109,11 @@ class Source:
     def serves(self, product: str | None, service: str | None) -> bool:
         return (product, service) == (self.product, self.service)
 
+    @property
+    def decodes_as_is(self) -> bool:
+        """Whether its native document is the event itself (no ``decode`` of its own)."""
+        return self.decode is _as_is
+
 
 SOURCES: tuple[Source, ...] = (
     Source(

@@ -63,8 +63,9 @@ typedef struct {
     Test *tests;
 } Conj;
 
-/* A rule judged exactly (the judge): its condition as a postfix program over three-valued
- * tests (OP_TEST: tests[arg]; OP_UNKNOWN; OP_AND / OP_OR: of the arg values below; OP_NOT),
+/* A rule judged exactly (the judge): its condition as a program over three-valued tests
+ * (OP_TEST: tests[arg]; OP_UNKNOWN; OP_AND / OP_OR: of arg values; OP_NOT), given in postfix
+ * and kept as a prefix tree (prefix_tree: a child that decides its AND or OR skips the rest),
  * its necessary conjunctions (indices into the prefilter's), the bit its verdict sets, and
  * whether its hit carries the event's values (a correlation base rule: the line's text is
  * handed back with its verdict). */
@@ -77,7 +78,7 @@ typedef struct {
     int nfields;
     int *fields;
     int nops;
-    int *ops;
+    int *ops; /* the prefix tree: (op, arg, size) per node */
     int ntests;
     Test *tests;
 } Every;
@@ -86,7 +87,7 @@ typedef struct {
     int bit;
     int carried;
     int nops;
-    int *ops; /* (op, arg) pairs */
+    int *ops; /* the prefix tree: (op, arg, size) per node */
     int ntests;
     Test *tests;
     int nconj;
@@ -144,9 +145,9 @@ typedef struct {
     int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
     Rule *rules;
     uint64_t carried; /* the bits of the rules whose hits carry the event's values */
-    int maxeops; /* the longest every-element program */
+    int nvalues;
+    int *value_nodes; /* the field nodes whose values a carried line's hit keeps (carried_values) */
     int ntestids; /* the judge's distinct tests */
-    int maxops;
     /* The rules' EREs, compiled once per bank: a scan takes a bank of its own (glibc's regexec
      * holds a lock per regex_t, so two threads searching one regex_t take turns). */
     int nregex;
@@ -328,13 +329,19 @@ static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_s
     const Node *n = &f->nodes[node];
     for (int i = 0; i < n->nchild; i++) {
         const Node *c = &f->nodes[n->children[i]];
-        if (c->len == len && memcmp(c->key, key, (size_t)len) == 0) return n->children[i];
+        /* (the first byte before memcmp: most keys of a child's length are other keys) */
+        if (c->len == len && (!len || c->key[0] == (char)key[0]) &&
+            memcmp(c->key, key, (size_t)len) == 0)
+            return n->children[i];
     }
     return -1;
 }
 
 static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len) {
-    if (!f->ndotted || len > f->dotted_longest || !memchr(key, '.', (size_t)len)) return 0;
+    /* most keys have no dotted key of their length: no memchr for them */
+    if (!f->ndotted || len > f->dotted_longest || f->dotted_from[len] == f->dotted_from[len + 1] ||
+        !memchr(key, '.', (size_t)len))
+        return 0;
     for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++)
         if (memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
     return 0;
@@ -843,8 +850,6 @@ typedef struct {
     int *found; /* [test id]: the line its result is of */
     unsigned char *result;
     unsigned char *holds; /* a flag per conjunction */
-    unsigned char *stack; /* room for the longest program */
-    unsigned char *estack; /* room for the longest every-element program */
 } Work;
 
 /* A test of the values of a field below an array: one equals a value; null when there is
@@ -901,38 +906,36 @@ static int test_exact(const Test *t, const Work *w) {
 static int every_exact(const Every *e, const Work *w);
 
 /* A program's value in three-valued (Kleene) logic: known whenever the known tests decide it.
- * pinned: the one value every test reads (an every-element detection's), else the line's. */
-static int program_exact(const int *ops, int nops, const Test *tests, const Every *every,
-                         const Work *w, const Value *pinned, unsigned char *stack) {
-    int top = 0;
-    for (int i = 0; i < nops; i++) {
-        int op = ops[2 * i], arg = ops[2 * i + 1];
-        switch (op) {
-        case OP_TEST:
-            stack[top++] = (unsigned char)(pinned ? pinned_exact(&tests[arg], pinned)
-                                                  : test_exact(&tests[arg], w));
-            break;
-        case OP_UNKNOWN:
-            stack[top++] = T_UNKNOWN;
-            break;
-        case OP_EVERY:
-            stack[top++] = (unsigned char)every_exact(&every[arg], w);
-            break;
-        case OP_NOT:
-            if (stack[top - 1] != T_UNKNOWN) stack[top - 1] ^= 1;
-            break;
-        default: { /* OP_AND, OP_OR over the arg values on top */
-            int absorbing = op == OP_AND ? T_FALSE : T_TRUE, result = !absorbing;
-            for (int k = top - arg; k < top; k++) {
-                if (stack[k] == absorbing) result = absorbing;
-                else if (stack[k] == T_UNKNOWN && result != absorbing) result = T_UNKNOWN;
-            }
-            top -= arg;
-            stack[top++] = (unsigned char)result;
-        }
-        }
+ * tree: the prefix tree (prefix_tree), evaluated from its node at; an AND stops at its first
+ * false child and an OR at its first true one (Kleene's AND is false when any part is, whatever
+ * the others are, and the tests change nothing). pinned: the one value every test reads (an
+ * every-element detection's), else the line's. */
+static int program_exact(const int *tree, int at, const Test *tests, const Every *every,
+                         const Work *w, const Value *pinned) {
+    int op = tree[3 * at], arg = tree[3 * at + 1];
+    switch (op) {
+    case OP_TEST:
+        return pinned ? pinned_exact(&tests[arg], pinned) : test_exact(&tests[arg], w);
+    case OP_UNKNOWN:
+        return T_UNKNOWN;
+    case OP_EVERY:
+        return every_exact(&every[arg], w);
+    case OP_NOT: {
+        int r = program_exact(tree, at + 1, tests, every, w, pinned);
+        return r == T_UNKNOWN ? r : r ^ 1;
     }
-    return top ? stack[0] : T_UNKNOWN;
+    default: { /* OP_AND, OP_OR over the arg children that follow */
+        int absorbing = op == OP_AND ? T_FALSE : T_TRUE, result = !absorbing;
+        int child = at + 1;
+        for (int k = 0; k < arg; k++) {
+            int r = program_exact(tree, child, tests, every, w, pinned);
+            if (r == absorbing) return absorbing;
+            if (r == T_UNKNOWN) result = T_UNKNOWN;
+            child += tree[3 * child + 2];
+        }
+        return result;
+    }
+    }
 }
 
 static int every_exact(const Every *e, const Work *w) {
@@ -957,7 +960,7 @@ static int every_exact(const Every *e, const Work *w) {
             count = 1;
         }
         for (int k = 0; k < count; k++) {
-            int r = program_exact(e->ops, e->nops, e->tests, NULL, w, &one[k], w->estack);
+            int r = program_exact(e->ops, 0, e->tests, NULL, w, &one[k]);
             if (r == T_FALSE) return T_FALSE;
             if (r == T_UNKNOWN) result = T_UNKNOWN;
         }
@@ -1002,7 +1005,7 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
         int may = 0;
         for (int i = 0; i < r->nconj && !may; i++) may = w->holds[r->conj[i]];
         if (!may) continue; /* its necessary condition fails: it does not fire */
-        int verdict = program_exact(r->ops, r->nops, r->tests, r->every, w, NULL, w->stack);
+        int verdict = program_exact(r->ops, 0, r->tests, r->every, w, NULL);
         if (verdict == T_UNKNOWN) return -1;
         if (verdict == T_TRUE) *bits |= (uint64_t)1 << r->bit;
     }
@@ -1238,6 +1241,49 @@ static int classify(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Wo
     return -1;
 }
 
+/* A growing byte buffer (its bytes handed to Python at the end of a scan). */
+typedef struct {
+    char *data;
+    size_t used, cap;
+} Bytes;
+
+static int put_bytes(Bytes *b, const void *p, size_t n) {
+    if (b->used + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->used + n) cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->used, p, n);
+    b->used += n;
+    return 0;
+}
+
+/* What the hit of a line a carried rule fires on keeps of its event (the line just judged,
+ * its values still in w): the kind of line (0: the source's own event, 1 + k: one envelope k
+ * carries), then per value node a tag: 0 no value (absent or null), 1 a string read exactly
+ * (no escape, ASCII), its length (uint32) and bytes, 2 anything else (read from the text). */
+static int carried_values(const Prefilter *f, const Work *w, int how, Bytes *out) {
+    unsigned char kind = (unsigned char)how;
+    if (put_bytes(out, &kind, 1) < 0) return -1;
+    for (int i = 0; i < f->nvalues; i++) {
+        int node = f->value_nodes[i];
+        const Value *v = &w->values[node];
+        unsigned char tag = 2;
+        if (f->nodes[node].multi || f->nodes[node].listed) tag = 2;
+        else if (v->state == V_ABSENT || v->state == V_NULL) tag = 0;
+        else if (v->state == V_STRING && !v->escaped) tag = 1;
+        if (put_bytes(out, &tag, 1) < 0) return -1;
+        if (tag == 1) {
+            uint32_t len = (uint32_t)v->n;
+            if (put_bytes(out, &len, 4) < 0 || put_bytes(out, v->p, (size_t)v->n) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- the Python type ---- */
 
 static void free_list(char **items, Py_ssize_t *lens, int n) {
@@ -1310,6 +1356,7 @@ static void free_spec(Prefilter *self) {
         free(r->every);
     }
     free(self->rules);
+    free(self->value_nodes);
     for (int b = 0; b < MAX_BANKS; b++) {
         free_bank(self->banks[b]);
         self->banks[b] = NULL;
@@ -1503,6 +1550,43 @@ static int checked_program(const int *ops, int nints, int ntests, int nevery) {
     return nints / 2;
 }
 
+/* A checked postfix program of nops (op, arg) pairs, made a prefix tree in place: (op, arg,
+ * size) per node, size the length of the node's subtree in nodes (a node's children follow
+ * it, each after the subtree of the one before); *ops grown to hold it; -1 out of memory. */
+static int prefix_tree(int **ops, int nops) {
+    int *tree = malloc(sizeof(int) * 3 * ((size_t)nops + 1));
+    int *start = malloc(sizeof(int) * ((size_t)nops + 1)); /* each open subtree's first node */
+    if (!tree || !start) {
+        free(tree);
+        free(start);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int top = 0, used = 0;
+    for (int i = 0; i < nops; i++) {
+        int op = (*ops)[2 * i], arg = (*ops)[2 * i + 1];
+        int first = used; /* a leaf: its own subtree */
+        if (op == OP_NOT || op == OP_AND || op == OP_OR) {
+            /* its children are the last subtrees made, one after another: the node goes
+             * before them */
+            int children = op == OP_NOT ? 1 : arg;
+            first = start[top - children];
+            top -= children;
+            memmove(tree + 3 * (first + 1), tree + 3 * first,
+                    sizeof(int) * 3 * (size_t)(used - first));
+        }
+        tree[3 * first] = op;
+        tree[3 * first + 1] = arg;
+        tree[3 * first + 2] = used - first + 1;
+        used++;
+        start[top++] = first;
+    }
+    free(start);
+    free(*ops);
+    *ops = tree;
+    return 0;
+}
+
 /* Tests from a list of (node, [(kind, int, glob bytes)]); -1 on error. */
 static int read_tests(Prefilter *self, PyObject *list, Test **tests, int *n) {
     Py_ssize_t nt = PyList_GET_SIZE(list);
@@ -1557,33 +1641,35 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
                 return -1;
             }
         if ((e->nops = checked_program(e->ops, eints, e->ntests, 0)) < 0) return -1;
-        if (e->nops > self->maxeops) self->maxeops = e->nops;
+        if (prefix_tree(&e->ops, e->nops) < 0) return -1;
     }
     if ((r->nops = checked_program(r->ops, nints, r->ntests, r->nevery)) < 0) return -1;
+    if (prefix_tree(&r->ops, r->nops) < 0) return -1;
     for (int i = 0; i < r->nconj; i++)
         if (r->conj[i] < 0 || r->conj[i] >= self->nconj) {
             PyErr_SetString(PyExc_ValueError, "a conjunction out of range");
             return -1;
         }
-    if (r->nops > self->maxops) self->maxops = r->nops;
     if (r->carried) self->carried |= (uint64_t)1 << r->bit;
     return 0;
 }
 
-/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules]):
+/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules[, values]]):
  *   nodes: [(parent index, key bytes, is field[, is an array of values, holds an array,
  *   is a field below an array])], node 0 the top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
  *   dotted: [bytes]; prefix: [(key bytes, value start bytes)];
  *   envelopes: [as read_envelope reads one], in the order the sources recognise them;
  *   rules: [as read_rule reads one]: the judge (none: every line a conjunction holds on is
- *   passed on). */
+ *   passed on);
+ *   values: [field node]: the values handed back for each line a carried rule fires on
+ *   (carried_values). */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
-    PyObject *nodes, *conj, *dotted, *prefix, *envelopes, *rules = NULL;
+    PyObject *nodes, *conj, *dotted, *prefix, *envelopes, *rules = NULL, *values = NULL;
     (void)kwds;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!", &PyList_Type, &nodes, &PyList_Type, &conj,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!O!", &PyList_Type, &nodes, &PyList_Type, &conj,
                           &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes,
-                          &PyList_Type, &rules))
+                          &PyList_Type, &rules, &PyList_Type, &values))
         return -1;
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
@@ -1695,6 +1781,15 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         self->nrules = (int)k + 1;
         if (read_rule(self, PyList_GET_ITEM(rules, k), &self->rules[k]) < 0) return -1;
     }
+    if (values) {
+        if (int_list(values, &self->value_nodes, &self->nvalues) < 0) return -1;
+        for (int i = 0; i < self->nvalues; i++)
+            if (self->value_nodes[i] < 0 || self->value_nodes[i] >= self->nnodes ||
+                !self->nodes[self->value_nodes[i]].is_field) {
+                PyErr_SetString(PyExc_ValueError, "a value of no field");
+                return -1;
+            }
+    }
     /* the first bank, compiled now to know which EREs compile */
     self->regex_ok = calloc((size_t)self->nregex + 1, sizeof(int));
     if (!self->regex_ok) goto nomem;
@@ -1711,7 +1806,8 @@ type:
 /* scan(buffer) -> (passed on: bytes, their line indices: bytes of uint32, lines, set aside: a
  * count for the source's own events, then one per envelope, judged: the line indices of the
  * events set aside that rules fire on, bytes of uint32, those rules' bits, bytes of uint64, and
- * the text of those a carried rule fires on, each with a '\n')
+ * the text of those a carried rule fires on, each with a '\n', and what each of those keeps of
+ * its event, one after another: carried_values) 
  * The buffer holds whole lines, each ended by '\n' but perhaps the last; each line passed on
  * is copied with a '\n'. Runs without the GIL. */
 static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
@@ -1721,6 +1817,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     char *out = malloc((size_t)buf.len + 1);
     char *kept_carried = self->carried ? malloc((size_t)buf.len + 1) : NULL;
     size_t cap = 1024, count = 0, used = 0, jcap = 1024, jcount = 0, cused = 0;
+    Bytes kept_values = {NULL, 0, 0};
     uint32_t *numbers = malloc(cap * sizeof(uint32_t));
     uint32_t *jnumbers = malloc(jcap * sizeof(uint32_t));
     uint64_t *jbits = malloc(jcap * sizeof(uint64_t));
@@ -1733,8 +1830,6 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
         .found = calloc((size_t)self->ntestids + 1, sizeof(int)),
         .result = malloc((size_t)self->ntestids + 1),
         .holds = malloc((size_t)self->nconj + 1),
-        .stack = malloc((size_t)self->maxops + 1),
-        .estack = malloc((size_t)self->maxeops + 1),
     };
     unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
     long long lines = 0;
@@ -1755,7 +1850,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     Bank *regexes = bank >= 0 ? self->banks[bank] : own_bank;
     int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
                  !w.touched || !w.found || !w.result ||
-                 !w.holds || !w.stack || !w.estack || !gone || (self->nenvelopes && !scratch) ||
+                 !w.holds || !gone || (self->nenvelopes && !scratch) ||
                  (self->carried && !kept_carried);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
@@ -1788,6 +1883,10 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
                         memcpy(kept_carried + cused, p, (size_t)n);
                         cused += (size_t)n;
                         kept_carried[cused++] = '\n';
+                        if (carried_values(self, &w, how, &kept_values) < 0) {
+                            failed = 1;
+                            break;
+                        }
                     }
                 }
             } else {
@@ -1821,8 +1920,6 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     free(w.found);
     free(w.result);
     free(w.holds);
-    free(w.stack);
-    free(w.estack);
     free(scratch);
     PyObject *result = NULL, *counts = NULL;
     if (failed) {
@@ -1830,15 +1927,18 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     } else if ((counts = PyTuple_New(self->nenvelopes + 1))) {
         for (int k = 0; k <= self->nenvelopes; k++)
             PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(gone[k]));
-        result = Py_BuildValue("(y#y#LNy#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
+        result = Py_BuildValue("(y#y#LNy#y#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
                                (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts,
                                (const char *)jnumbers, (Py_ssize_t)(jcount * sizeof(uint32_t)),
                                (const char *)jbits, (Py_ssize_t)(jcount * sizeof(uint64_t)),
-                               kept_carried ? kept_carried : "", (Py_ssize_t)cused);
+                               kept_carried ? kept_carried : "", (Py_ssize_t)cused,
+                               kept_values.data ? kept_values.data : "",
+                               (Py_ssize_t)kept_values.used);
     }
     free(gone);
     free(out);
     free(kept_carried);
+    free(kept_values.data);
     free(numbers);
     free(jnumbers);
     free(jbits);
@@ -1848,7 +1948,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
 static PyMethodDef Prefilter_methods[] = {
     {"scan", (PyCFunction)Prefilter_scan, METH_VARARGS,
      "scan(buffer) -> (lines passed on, their indices as uint32, lines, set aside per kind, "
-     "judged indices as uint32, their rules' bits as uint64)"},
+     "judged indices as uint32, their rules' bits as uint64, the text and values of those a "
+     "carried rule fires on)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,16 +14,18 @@ keyword, a placeholder left unfilled) is unknown, and so is a value the extensio
 read as the reference does (an escape or a non-ASCII character, a number against a string,
 more values than it keeps). AND, OR and NOT combine them as Kleene's logic does, so a verdict
 known is the reference's whatever the unknown tests hold. A line whose every rule is known is
-judged there and never reaches DuckDB (``judged_hits``: a correlation base rule's hit reads the
-event's values from the line's text); the others are passed on as before.
+judged there and never reaches DuckDB (``judged_hits``: a correlation base rule's hit keeps the
+event's time and group-by values, which the extension hands back when it read them exactly,
+``CarriedValues``, else read from the line's text); the others are passed on as before.
 """
 
 from __future__ import annotations
 
+import struct
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.rule import SigmaRule
@@ -40,6 +42,7 @@ from sigma_ext.condition_tree import Fold, fields_of, fold, fold_condition
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.reference import Hit, read_line
+from sigma_ext.reference.correlation import TIME_FIELDS
 from sigma_ext.reference.correlation_engine import BaseRuleFile, carried
 from sigma_ext.sources.catalogue import Source, recognize
 
@@ -235,33 +238,99 @@ def rules_spec(
     return rules
 
 
+def carried_fields(plan: SourcePlan) -> list[str]:
+    """The fields a correlation base rule's hit keeps of an event of the plan's source (its
+    time and group-by fields: ``correlation_engine.BaseRuleFile.matched``), for the extension
+    to read exactly and hand back (``CarriedValues``); none when no base rule is judged, when
+    the source's native document is not its event, or when a field may hold more than one
+    value (an array on its path)."""
+    base = [rule_file for _, rule_file, _ in plan.rules if isinstance(rule_file, BaseRuleFile)]
+    time = TIME_FIELDS.get(plan.source.name)
+    if not base or time is None or not plan.source.decodes_as_is:
+        return []
+    names = sorted({time, *(name for rule_file in base for name in rule_file.group_by)})
+    if any(path in plan.path.arrays for name in names for path in [*_above(name), name]):
+        return []
+    return names
+
+
+_LENGTH = struct.Struct("=I")
+_NO_VALUE, _EXACT = 0, 1
+
+
+class CarriedValues:
+    """What the extension handed back for each judged line a correlation base rule fires on
+    (``_prefilter.c``: ``carried_values``): the kind of line (0: an event of ``sources[0]``,
+    1 + k: one that envelope k carries) and, per field of ``fields``, no value (absent or
+    null), the string read exactly, or "read it from the text"."""
+
+    def __init__(self, path: Path, sources: list[Source], fields: tuple[str, ...]) -> None:
+        self.path = path
+        self.sources = sources
+        self.fields = fields
+
+    def documents(self) -> Generator[Mapping[str, Any] | None, None, None]:
+        """For each line in order, a document holding its values at their fields, which the
+        hits read as they would read the line's own (``hit_values``), or None where the line
+        is to be read from its text."""
+        with self.path.open("rb") as handle:
+            while kind := handle.read(1):
+                yield self._document(handle, kind[0])
+
+    def _document(self, handle: IO[bytes], kind: int) -> Mapping[str, Any] | None:
+        document: dict[str, Any] = {}
+        exact = kind == 0 and bool(self.fields)
+        for name in self.fields:
+            tag = handle.read(1)[0]
+            if tag == _NO_VALUE:
+                continue
+            if tag != _EXACT:
+                exact = False
+                continue
+            (length,) = _LENGTH.unpack(handle.read(_LENGTH.size))
+            value = handle.read(length).decode("ascii")
+            *parents, key = name.split(".")
+            at = document
+            for parent in parents:
+                at = at.setdefault(parent, {})
+            at[key] = value
+        return document if exact else None
+
+
 def judged_hits(
     verdicts: Path,
     texts: Path | None,
     rule_files: list[RuleFile],
     path: Path,
     source: Source | None,
+    values: CarriedValues | None = None,
 ) -> Iterator[Hit]:
     """The hits of the lines the judge decided (``verdicts``: their numbers in ``path`` and the
     bits of the rules that fire on each, bit i for ``rule_files[i]``, pairs of uint64), in line
     order, a line's in rule
-    order; a correlation base rule's carries the event's values, read from its text (the
-    lines' texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned
-    row's."""
+    order; a correlation base rule's carries the event's values: those the extension read
+    exactly (``values``, an event of its first source), else read from its text (the lines'
+    texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned row's."""
     base = sum(
         1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
     )
     made: dict[int, list[Hit]] = {}
     handle = texts.open("rb") if texts is not None and base else None
+    documents = values.documents() if values is not None and base else None
     try:
         for number, fired in _pairs(verdicts):
             rules = [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
             if fired & base:
                 assert handle is not None
-                item = read_line(handle.readline().rstrip(b"\n"))
-                recognised = source or (recognize(item) if isinstance(item, dict) else None)
-                if isinstance(item, dict) and recognised is not None:
-                    rules = carried(rules, recognised.decode(item), recognised)
+                text = handle.readline()
+                document = next(documents, None) if documents is not None else None
+                if document is not None and values is not None:
+                    rules = carried(rules, document, values.sources[0])
+                else:
+                    item = read_line(text.rstrip(b"\n"))
+                    recognised = source or (recognize(item) if isinstance(item, dict) else None)
+                    if isinstance(item, dict) and recognised is not None:
+                        rules = carried(rules, recognised.decode(item), recognised)
                 yield from (Hit.of(rule_file, path, number) for rule_file in rules)
                 continue
             if fired not in made:
@@ -271,6 +340,8 @@ def judged_hits(
     finally:
         if handle is not None:
             handle.close()
+        if documents is not None:
+            documents.close()
 
 
 def _pairs(verdicts: Path) -> Iterator[tuple[int, int]]:

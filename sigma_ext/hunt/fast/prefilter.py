@@ -46,7 +46,7 @@ import struct
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from io import BufferedIOBase
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -57,7 +57,9 @@ from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.gates import necessary
 from sigma_ext.hunt.fast.judge import (
+    CarriedValues,
     RuleProgram,
+    carried_fields,
     fields_judged,
     judged_hits,
     node_flags,
@@ -95,11 +97,12 @@ Alternative = tuple[int, int, bytes]
 Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
 
 
-Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes, bytes]
+Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes, bytes, bytes]
 """What the extension gives for a chunk: the lines passed on, their indices in the chunk (uint32),
 its lines, the lines set aside (the source's own events, then those of each envelope), and of
 those the ones the judge found rules firing on: their indices (uint32), the rules' bits
-(uint64), and the text of those a correlation base rule fires on (each with a line end)."""
+(uint64), the text of those a correlation base rule fires on (each with a line end) and what
+each of those keeps of its event (``judge.CarriedValues`` reads them)."""
 
 
 class _Native(Protocol):
@@ -244,6 +247,11 @@ class Spec:
     source of each envelope."""
     rules: list[Any]
     """The judge's rules (``_prefilter.c`` documents the shape); none: no judge."""
+    values: list[int] = field(default_factory=list)
+    """The nodes of ``value_fields``."""
+    value_fields: list[str] = field(default_factory=list)
+    """The fields whose values the hit of a line a correlation base rule fires on keeps (its
+    time and group-by fields), handed back for each such line (none: read from its text)."""
 
 
 def prefilter_spec(
@@ -286,7 +294,7 @@ def prefilter_spec(
         if name not in ENVELOPE_TEXT:
             break  # a later envelope may only be opened after every one before it
         opened.append(name)
-    spec = _compile(conjunctions, prefix, programs, plan)
+    spec = _compile(conjunctions, prefix, programs, plan, carried_fields(plan))
     return replace(
         spec,
         envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
@@ -299,14 +307,17 @@ def _compile(
     prefix: list[tuple[str, str]],
     programs: list[RuleProgram] | None = None,
     plan: SourcePlan | None = None,
+    value_fields: list[str] | None = None,
 ) -> Spec:
-    """The trie of the tested paths, the conjunctions over its nodes and the judge's rules
-    (``plan``: the source's shape, which fields are arrays)."""
+    """The trie of the tested paths (and of ``value_fields``, read as exactly), the conjunctions
+    over its nodes and the judge's rules (``plan``: the source's shape, which fields are
+    arrays)."""
     programs = programs or []
+    value_fields = value_fields or []
     nodes: list[tuple[int, bytes, bool, bool, bool, bool]] = [(-1, b"", False, False, False, False)]
     index: dict[tuple[str, ...], int] = {(): 0}
     tested = {name for conjunction in conjunctions for name, _ in conjunction}
-    fields = sorted(tested | fields_judged(programs))
+    fields = sorted(tested | fields_judged(programs) | set(value_fields))
 
     def flags(path: str, field: bool) -> tuple[bool, bool, bool]:
         return node_flags(plan, path, field) if plan is not None else (False, False, False)
@@ -328,7 +339,8 @@ def _compile(
     dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
     rules = rules_spec(programs, lambda name: index[tuple(name.split("."))], _judged_alternative)
     prefix_bytes = [(k.encode(), v.encode()) for k, v in prefix]
-    return Spec(nodes, compiled, dotted, prefix_bytes, [], [], rules)
+    values = [index[tuple(name.split("."))] for name in value_fields]
+    return Spec(nodes, compiled, dotted, prefix_bytes, [], [], rules, values, value_fields)
 
 
 @dataclass(frozen=True)
@@ -337,6 +349,8 @@ class Prefilter:
 
     native: _Native
     sources: tuple[str, ...]
+    value_fields: tuple[str, ...] = ()
+    """The fields whose values the extension hands back (``Spec.value_fields``)."""
 
 
 def build(spec: Spec) -> Prefilter | None:
@@ -345,9 +359,15 @@ def build(spec: Spec) -> Prefilter | None:
     if native is None:
         return None
     built = native(
-        spec.nodes, spec.conjunctions, spec.dotted, spec.prefix, spec.envelopes, spec.rules
+        spec.nodes,
+        spec.conjunctions,
+        spec.dotted,
+        spec.prefix,
+        spec.envelopes,
+        spec.rules,
+        spec.values,
     )
-    return Prefilter(built, tuple(spec.sources))
+    return Prefilter(built, tuple(spec.sources), tuple(spec.value_fields))
 
 
 @dataclass(frozen=True)
@@ -369,6 +389,8 @@ class Passed:
     ``FastHunt.rule_files[i]``), two uint64."""
     carried: Path | None = None
     """The text of the judged lines a correlation base rule fires on, in order."""
+    values: CarriedValues | None = None
+    """What the hit of each keeps of its event, in the same order."""
 
     def merged(
         self,
@@ -381,7 +403,7 @@ class Passed:
         hits of the judged lines (``judge.judged_hits``), in line order."""
         if not self.judged or self.verdicts is None:
             return scanned
-        hits = judged_hits(self.verdicts, self.carried, rule_files, path, source)
+        hits = judged_hits(self.verdicts, self.carried, rule_files, path, source, self.values)
         return heapq.merge(scanned, hits, key=lambda item: item.line)
 
 
@@ -403,6 +425,7 @@ def run(
     dismissed = dict.fromkeys(prefilter.sources, 0)
     judged = 0
     verdicts, carried = folder / "judged.verdicts", folder / "carried.jsonl"
+    values = folder / "carried.values"
     workers = max(threads, 1)
     with (
         path.open("rb") as stored,
@@ -410,6 +433,7 @@ def run(
         numbers.open("wb") as numbers_out,
         verdicts.open("wb") as verdicts_out,
         carried.open("wb") as carried_out,
+        values.open("wb") as values_out,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
         handle: BufferedIOBase = gzip.GzipFile(fileobj=stored) if is_gzip(path) else stored
@@ -424,7 +448,7 @@ def run(
             if not pending:
                 break
             future, buffer, length = pending.pop(0)
-            out, indices, lines, gone, judged_at, judged_bits, texts = future.result()
+            out, indices, lines, gone, judged_at, judged_bits, texts, held = future.result()
             reader.spare.append(buffer)
             if first and len(out) > GIVE_UP * length:
                 for left, _, _ in pending:
@@ -441,13 +465,20 @@ def run(
             verdicts_out.write(pairs.tobytes())
             judged += len(at)
             carried_out.write(texts)
+            values_out.write(held)
             for name, count in zip(prefilter.sources, gone, strict=True):
                 dismissed[name] += count
             base += lines
             if progress is not None:
                 # the scan of the lines passed on is the rest of the phase
                 progress("scan", min(SHARE * stored.tell() / size, SHARE))
-    return Passed(kept, numbers, passed, base, dismissed, judged, verdicts, carried)
+    read_values = CarriedValues(
+        values, [SOURCES[_SOURCE_AT[name]] for name in prefilter.sources], prefilter.value_fields
+    )
+    return Passed(kept, numbers, passed, base, dismissed, judged, verdicts, carried, read_values)
+
+
+_SOURCE_AT = {source.name: at for at, source in enumerate(SOURCES)}
 
 
 _ROOM = 1 << 20
