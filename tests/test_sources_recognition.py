@@ -12,7 +12,7 @@ import yaml
 
 from sigma_ext.content.fixtures import load_cases
 from sigma_ext.hunt.batches import Record
-from sigma_ext.hunt.inputs import Input, read_units
+from sigma_ext.hunt.inputs import Line, open_inputs, read_units
 from sigma_ext.hunt.reference import unit_item
 from sigma_ext.sources.catalogue import SOURCES
 
@@ -46,16 +46,23 @@ def test_every_fixture_event_is_claimed_by_its_source_alone() -> None:
     sorted(p for p in SHAPES.iterdir() if not p.name.endswith(".hits.yml")),
     ids=lambda p: p.name,
 )
-def test_every_record_of_every_shape_is_claimed_by_its_source_alone(shape: Path) -> None:
+def test_every_record_of_every_shape_is_claimed_by_its_source_alone(
+    shape: Path, tmp_path: Path
+) -> None:
+    """A batch shape's records, and a container log's lines (``noise``: read as a source's
+    events though no fixture's)."""
     expect = yaml.safe_load((SHAPES / (shape.name.split(".")[0] + ".hits.yml")).read_text())
-    origin = {(r["line"], r["record"]): r["from"] for r in expect["records"]}
-    found = Input(str(shape), shape, gzip=shape.suffix == ".gz", batch=True)
+    origin = {(r["line"], r.get("record")): SOURCE_OF[r["from"]] for r in expect["records"]}
+    origin |= {(n["line"], None): n["source"] for n in expect.get("noise", [])}
+    (found,), _ = open_inputs([str(shape)], tmp_path)
+    assert found.batch == any("record" in r for r in expect["records"])
     seen = 0
     for unit in read_units(found):
-        assert isinstance(unit, Record), unit
+        assert isinstance(unit, Record | Line), unit
         event = unit_item(unit)
         assert isinstance(event, dict), event
-        assert claimed_by(event) == [SOURCE_OF[origin[unit.line, unit.record]]]
+        place = (unit.line, unit.record) if isinstance(unit, Record) else (unit.number, None)
+        assert claimed_by(event) == [origin[place]]
         seen += 1
     assert seen == len(origin)
 
