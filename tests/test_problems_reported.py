@@ -153,6 +153,20 @@ def test_unmapped_field_is_an_error_for_every_target(project: Path) -> None:
         "splunk",
     ], found
     assert all("field 'objectRef.resourcee' is not mapped" in p for p in found), found
+    # a typo, not a field to map: the known field it is close to is named
+    assert all(p.endswith("; did you mean 'objectRef.resource'?") for p in found), found
+
+
+def test_a_field_close_to_no_known_field_gets_no_suggestion(project: Path) -> None:
+    from sigma_ext.build.compile import check_compilation
+
+    path = project / "rules" / "kubernetes" / "audit" / "kubernetes_audit_pod_created.yml"
+    path.write_text(path.read_text().replace("objectRef.resource: pods", "tenant.tier: pods"))
+    corpus = load_corpus(project, project / "profiles" / "example.yml")
+    found = [str(p) for p in check_compilation(corpus)]
+    assert found
+    assert all("field 'tenant.tier' is not mapped" in p for p in found), found
+    assert not any("did you mean" in p for p in found), found
 
 
 def _line_of(text: str, needle: str) -> int:

@@ -8,7 +8,9 @@ placeholder items into the pipeline a conversion runs.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -200,9 +202,18 @@ def compile_problems(
         line = rule_file.located.line_of(("detection",))
         return [Problem(str(rule_file.path), line, f"{where}: {message}")]
     return [
-        Problem(str(rule_file.path), line, f"{where}: {_naming(field, message)}")
+        Problem(
+            str(rule_file.path), line, f"{where}: {_naming(field, message)}{_near(field, known)}"
+        )
         for field, line in unknown
     ]
+
+
+def _near(field: str, known: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` when a field the mapping knows is spelled almost the same (a
+    typo in the rule, not a field to map), else nothing."""
+    close = difflib.get_close_matches(field, sorted(known), n=1, cutoff=0.85)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 _HOLDS = re.compile(r"a value holds (?:the control character U\+([0-9A-F]{4,6})|a (backtick))")
