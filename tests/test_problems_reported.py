@@ -203,7 +203,7 @@ def test_rule_errors_point_at_the_line_at_fault_all_in_one_run(
     assert code == 1
     assert (
         f"{modifier}:{_line_of(text, 'requestURI|contans')}: filter_main_dry_run: "
-        "requestURI|contans: Unknown modifier 'contans'"
+        "requestURI|contans: Unknown modifier 'contans'; did you mean 'contains'?"
     ) in err
     assert f"{modifier}:{_line_of(text, 'condition:')}: condition: " in err
     assert f"{missing}:{_line_of(missing_text, 'condition:')}: condition: " in err

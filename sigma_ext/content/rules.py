@@ -24,6 +24,7 @@ the first broken rule.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from typing import Any
 
 from sigma.conditions import ConditionSelector
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.modifiers import modifier_mapping
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaString
 
@@ -374,7 +376,7 @@ def _item_problems(rule_file: RuleFile) -> tuple[list[Problem], set[tuple[str, i
                     Problem(
                         str(rule_file.path),
                         rule_file.located.line_of((*at, key)),
-                        f"{name}: {key}: {_message(error)}",
+                        f"{name}: {key}: {_message(error)}{_modifier_hint(error)}",
                     )
                 )
     return problems, bad
@@ -421,6 +423,18 @@ def _at_detection(rule_file: RuleFile, error: SigmaError) -> Problem:
 
 def _message(error: SigmaError) -> str:
     return str(error.args[0]) if error.args else type(error).__name__
+
+
+_UNKNOWN_MODIFIER = re.compile(r"^Unknown modifier '([^']*)'$")
+
+
+def _modifier_hint(error: SigmaError) -> str:
+    """``; did you mean 'contains'?`` for an unknown modifier spelt close to one pySigma knows."""
+    found = _UNKNOWN_MODIFIER.match(_message(error))
+    if found is None:
+        return ""
+    close = difflib.get_close_matches(found.group(1), sorted(modifier_mapping), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
