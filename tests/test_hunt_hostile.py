@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -255,7 +256,12 @@ def test_many_small_files_are_one_scan(
     assert len(scans) == 1
     assert code == 0
     assert {json.loads(h)["file"] for h in out.splitlines()} == set(names[::10])
-    assert len(err.splitlines()) == 100  # a summary per file
+    *summaries, total = err.splitlines()
+    assert len(summaries) == 100  # a summary per file, then what all held
+    assert total == (
+        "all 100 files: 100 record(s) read (kubernetes_audit 10); "
+        "90 not recognised (in 90 of them); 0 malformed"
+    )
 
 
 def test_interrupted_hunt_ends_with_one_line(
@@ -301,3 +307,16 @@ def test_a_closed_standard_output_ends_the_hunt_with_one_line(
     assert hunt.wait(timeout=120) == EXIT_BROKEN_PIPE
     assert json.loads(first)["line"] == 1
     assert err == "sigma-ext: stdout was closed before the output was complete (broken pipe)\n"
+
+
+def test_the_total_line_counts_the_files_that_hold_a_problem() -> None:
+    from sigma_ext.hunt.summary import FileSummary, total_line
+
+    clean = FileSummary("a.jsonl", Counter({"kubernetes_audit": 3}))
+    odd = FileSummary("b.jsonl", Counter({"falco": 1, "kubernetes_audit": 1}), malformed=2)
+    odd.count(None, 4)
+    moved = FileSummary("c.jsonl", malformed=1, changed=True)
+    assert total_line([clean, odd, moved]) == (
+        "all 3 files: 9 record(s) read (falco 1, kubernetes_audit 4); "
+        "1 not recognised (in 1 of them); 3 malformed (in 2 of them); 1 CHANGED while read"
+    )

@@ -84,9 +84,14 @@ def test_many_small_gzip_files_give_each_record_its_own_verdicts_named_by_file_a
     code, out, err = both(names, engine, fast, tmp_path, strict=True)
     assert code == 0, err
     assert by_place(out) == expected
-    summaries = err.splitlines()
+    *summaries, total = err.splitlines()
     assert len(summaries) == 40
     assert all(" 0 not recognised; 0 malformed" in s for s in summaries)
+    records = sum(1 + number % 5 for number in range(40))
+    assert total == (
+        f"all 40 files: {records} record(s) read (aws_cloudtrail {records}); "
+        "0 not recognised; 0 malformed"
+    )
 
 
 def test_a_corrupt_truncated_empty_or_two_document_file_among_them_is_reported_alone(

@@ -233,6 +233,10 @@ def hunt_inputs(
         found.summary.changed = found.changed()
         changed = changed or found.summary.changed
         print(found.summary, file=err)
+    if len(inputs) > 1:
+        from sigma_ext.hunt.summary import total_line
+
+        print(total_line([found.summary for found in inputs]), file=err)
     if changed or (strict and any(f.summary.failed_strict for f in inputs)):
         return EXIT_PROBLEMS
     return EXIT_OK

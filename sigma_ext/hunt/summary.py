@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,3 +60,26 @@ class FileSummary:
 
 def place(line: int, record: int | None) -> str:
     return f"line {line}" if record is None else f"line {line} record {record}"
+
+
+def total_line(summaries: Sequence[FileSummary]) -> str:
+    """The line after the files' own when there are several: what all of them held, and how
+    many files hold a record not recognised or malformed (their own lines say where)."""
+    sources: Counter[str] = Counter()
+    for summary in summaries:
+        sources.update(summary.sources)
+    read = sum(summary.read for summary in summaries)
+    per_source = ", ".join(f"{name} {n}" for name, n in sorted(sources.items()))
+    text = f"all {len(summaries)} files: {read} record(s) read"
+    if per_source:
+        text += f" ({per_source})"
+    for what, count in (
+        ("not recognised", [s.unrecognised for s in summaries]),
+        ("malformed", [s.malformed for s in summaries]),
+    ):
+        files = sum(1 for n in count if n)
+        text += f"; {sum(count)} {what}" + (f" (in {files} of them)" if files else "")
+    changed = sum(1 for summary in summaries if summary.changed)
+    if changed:
+        text += f"; {changed} CHANGED while read"
+    return text
