@@ -141,6 +141,13 @@ _PARTS = st.sampled_from(
     [
         "Nov 23 03:20:01 ",
         "Nov 3 03:20:01 ",
+        # the other timestamps of sigma_ext.sources.syslog, and near misses of them
+        "Nov 23 03:20:01.086775 ",
+        "2026-11-23T03:20:01.086775+00:00 ",
+        "2026-11-23T03:20:01+0000 ",
+        "2026-11-23T03:20:01Z ",
+        "2026-11-23T03:20:01.5+0:00 ",
+        "2026-11-23 03:20:01 ",
         "n1 ",
         "n\x0b1 ",
         "containerd[812]: ",

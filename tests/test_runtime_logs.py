@@ -124,3 +124,44 @@ def test_message_shapes(line: str, expected: dict[str, str | None]) -> None:
 def test_other_lines_are_not_runtime_lines(line: str) -> None:
     assert parse_runtime_line(line) is None
     assert parse_text_line(line) is None
+
+
+PULL = 'containerd[812]: time="t" level=info msg="PullImage \\"evil.io/x:1\\""'
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        pytest.param("Nov 23 03:20:01", id="traditional syslog"),
+        pytest.param("Nov  3 03:20:01", id="traditional, a one-digit day"),
+        pytest.param("Nov 23 03:20:01.086775", id="journalctl -o short-precise"),
+        pytest.param(
+            "2026-11-23T03:20:01.086775+00:00", id="rsyslog RFC 3339 (Debian 12 and later, Fedora)"
+        ),
+        pytest.param("2026-11-23T03:20:01.086775Z", id="RFC 3339 in UTC"),
+        pytest.param("2026-11-23T03:20:01+0000", id="journalctl -o short-iso"),
+        pytest.param("2026-11-23T03:20:01.086775-0500", id="journalctl -o short-iso-precise"),
+    ],
+)
+def test_every_syslog_timestamp_keeps_the_host_and_reads_the_message(stamp: str) -> None:
+    event = parse_runtime_line(f"{stamp} ip-10-0-1-23 {PULL}")
+    assert event is not None
+    assert (event["host"], event["action"], event["image"]) == (
+        "ip-10-0-1-23",
+        "pull",
+        "evil.io/x:1",
+    )
+    assert event["log"] == PULL.split(": ", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        pytest.param("2026-11-23 03:20:01", id="a space for the T"),
+        pytest.param("2026-11-23T03:20:01", id="no offset"),
+        pytest.param("2026-11-23T03:20:01+0:00", id="a one-digit offset"),
+        pytest.param("23 Nov 03:20:01", id="day before month"),
+    ],
+)
+def test_a_prefix_with_another_timestamp_is_no_runtime_line(stamp: str) -> None:
+    assert parse_runtime_line(f"{stamp} ip-10-0-1-23 {PULL}") is None

@@ -42,11 +42,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sigma_ext.sources.container_cli import parse_command_line
+from sigma_ext.sources.syslog import SYSLOG_STAMP
 
 Event = Mapping[str, Any]
 
 _SYSLOG = re.compile(
-    r"^(?:(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)) "
+    rf"^(?:(?:{SYSLOG_STAMP}) "
     r"(?P<host>\S+) sysmon(?:\[\d+\])?: )?(?P<xml><Event>.*</Event>)\s*$"
 )
 _PROVIDER = re.compile(r'<Provider Name="([^"]*)"')

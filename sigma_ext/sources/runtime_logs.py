@@ -1,16 +1,17 @@
 """Container runtime and kubelet log lines, parsed into the fields the node rules read.
 
 A line is recognised by its shape: an optional syslog/journald prefix (``Nov 23 03:20:01 node-1
-containerd[812]: ``), then containerd's or CRI-O's logrus line (``time="..." level=info
-msg="..." key=value...``) or a kubelet klog line (``I1123 03:20:01.123456  1234 file.go:42]
-msg``). Every line of those shapes becomes an event: ``runtime``, ``host``, ``level``,
-``message``, ``log`` (the line without its syslog prefix: what journald keeps as the message and
-collectors ship) and, for the messages in ``MESSAGES``, ``action`` with what the message names
-(``image``, ``pod``, ``namespace``, ``container``, and for kubelet's ``SyncLoop ADD`` the
-``pod_source`` the pod came from: ``file`` for a static pod manifest, ``http`` for a manifest
-URL, ``api`` for the API server); lines of other shapes are not this source's. The table, one
-row per message the runtimes write at their default level (containerd's CRI plugin, CRI-O's
-server, kubelet's SyncLoop), is in ``docs/runtime-logs.md`` with an example of each.
+containerd[812]: ``, with any timestamp of ``sigma_ext.sources.syslog``), then containerd's or
+CRI-O's logrus line (``time="..." level=info msg="..." key=value...``) or a kubelet klog line
+(``I1123 03:20:01.123456 1234 file.go:42] msg``). Every line of those shapes becomes an event:
+``runtime``, ``host``, ``level``, ``message``, ``log`` (the line without its syslog prefix: what
+journald keeps as the message and collectors ship) and, for the messages in ``MESSAGES``,
+``action`` with what the message names (``image``, ``pod``, ``namespace``, ``container``, and for
+kubelet's ``SyncLoop ADD`` the ``pod_source`` the pod came from: ``file`` for a static pod
+manifest, ``http`` for a manifest URL, ``api`` for the API server); lines of other shapes are not
+this source's. The table, one row per message the runtimes write at their default level
+(containerd's CRI plugin, CRI-O's server, kubelet's SyncLoop), is in ``docs/runtime-logs.md`` with
+an example of each.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sigma_ext.sources.syslog import SYSLOG_STAMP
+
 Event = Mapping[str, Any]
 
 PREFIX = re.compile(
-    r"^(?:(?P<stamp>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (?P<host>\S+) "
+    rf"^(?:(?P<stamp>{SYSLOG_STAMP}) (?P<host>\S+) "
     r"(?P<process>containerd|crio|kubelet)\[\d+\]: )?(?P<body>.*)$"
 )
 LOGRUS = re.compile(
