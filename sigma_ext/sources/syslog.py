@@ -3,7 +3,7 @@
 * ``Nov 23 03:30:02``: the traditional syslog format (rsyslog's ``RSYSLOG_TraditionalFileFormat``,
   ``journalctl`` by default), and ``Nov 23 03:30:02.086775`` (``journalctl -o short-precise``);
 * ``2026-11-23T03:30:02.086775+00:00``: RFC 3339, rsyslog's default file format on Debian 12
-  and Ubuntu 24.04 (``RSYSLOG_FileFormat``), with ``Z`` or an offset;
+  and later and on Fedora (``RSYSLOG_FileFormat``), with ``Z`` or an offset;
 * ``2026-11-23T03:30:02+0000``: ``journalctl -o short-iso`` and ``short-iso-precise``, whose
   offset has no colon (systemd/systemd#26639).
 
