@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sigma_ext.sources.catalogue import parse_text_line, recognize, source_named
-from sigma_ext.sources.runtime_logs import parse_runtime_line
+from sigma_ext.sources.runtime_logs import decode_runtime_event, parse_runtime_line
 
 JOURNAL = "Nov 23 03:20:01 ip-10-0-1-23 {process}[812]: "
 SANDBOX = "4c" * 32
@@ -165,3 +165,41 @@ def test_every_syslog_timestamp_keeps_the_host_and_reads_the_message(stamp: str)
 )
 def test_a_prefix_with_another_timestamp_is_no_runtime_line(stamp: str) -> None:
     assert parse_runtime_line(f"{stamp} ip-10-0-1-23 {PULL}") is None
+
+
+ENTRY = {
+    "__CURSOR": "s=3c9d;i=bc78;b=5f0c;m=1cb2;t=660e;x=0517",
+    "__REALTIME_TIMESTAMP": "1795404602086775",
+    "_HOSTNAME": "ip-10-0-1-23",
+    "SYSLOG_IDENTIFIER": "containerd",
+    "_PID": "812",
+    "_SYSTEMD_UNIT": "containerd.service",
+    "MESSAGE": PULL.split(": ", 1)[1],
+}
+
+
+def test_a_journal_entry_is_the_event_of_its_syslog_line() -> None:
+    """``journalctl -o json``: the event ``MESSAGE`` gives behind its identifier and host."""
+    event = decode_runtime_event(ENTRY)
+    assert event == parse_runtime_line(f"Nov 23 03:20:01 ip-10-0-1-23 {PULL}")
+    assert recognize(ENTRY) == source_named("container_runtime")
+    as_bytes = {**ENTRY, "MESSAGE": list(str(ENTRY["MESSAGE"]).encode())}  # not UTF-8 safe
+    assert decode_runtime_event(as_bytes) == event
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"MESSAGE": None}, id="a message over 4,096 bytes left out (no --all)"),
+        pytest.param({"SYSLOG_IDENTIFIER": "sshd"}, id="another program"),
+        pytest.param({"SYSLOG_IDENTIFIER": None}, id="no identifier"),
+        pytest.param({"__REALTIME_TIMESTAMP": None}, id="no journal timestamp"),
+        pytest.param({"MESSAGE": "level=info plain text"}, id="a message of no known shape"),
+        pytest.param({"MESSAGE": [300, 1]}, id="bytes out of range"),
+    ],
+)
+def test_a_journal_entry_the_runtime_did_not_write_is_not_recognised(
+    change: dict[str, object],
+) -> None:
+    entry = {k: v for k, v in {**ENTRY, **change}.items() if v is not None}
+    assert recognize(entry) is None

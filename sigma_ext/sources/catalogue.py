@@ -60,7 +60,11 @@ from sigma_ext.sources.process import (
     is_tetragon_event,
     parse_sysmon_line,
 )
-from sigma_ext.sources.runtime_logs import is_runtime_event, parse_runtime_line
+from sigma_ext.sources.runtime_logs import (
+    decode_runtime_event,
+    is_runtime_event,
+    parse_runtime_line,
+)
 
 Event = Mapping[str, Any]
 Grouper = Callable[[Iterable[tuple[int, str]]], Iterator[tuple[int, str]]]
@@ -187,6 +191,7 @@ SOURCES: tuple[Source, ...] = (
         "container_runtime",
         "containerd, CRI-O and kubelet logs",
         is_runtime_event,
+        decode=decode_runtime_event,
         parse_text=parse_runtime_line,
     ),
     Source(

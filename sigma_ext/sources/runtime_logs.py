@@ -112,10 +112,14 @@ def parse_runtime_line(line: str) -> Event | None:
     prefixed = PREFIX.match(line)
     if prefixed is None:  # pragma: no cover - the prefix is optional, the body any text
         return None
-    process, body = prefixed.group("process"), prefixed.group("body")
+    return _parsed(prefixed.group("body"), prefixed.group("process"), prefixed.group("host"))
+
+
+def _parsed(body: str, process: str | None, host: str | None) -> Event | None:
+    """The event of a message ``process`` (None: not known) logged on ``host``."""
     event: dict[str, Any] = {"log": body}
-    if prefixed.group("host"):
-        event["host"] = prefixed.group("host")
+    if host:
+        event["host"] = host
     if (logrus := LOGRUS.match(body)) is not None:
         message = _unquote(logrus.group("msg"))
         event.update(time=logrus.group("time"), level=logrus.group("level"), message=message)
@@ -141,5 +145,37 @@ def parse_runtime_line(line: str) -> Event | None:
 
 
 def is_runtime_event(event: Event) -> bool:
-    """An event ``parse_runtime_line`` made (what hunt and the fixtures read)."""
-    return event.get("runtime") in ("containerd", "crio", "kubelet") and "message" in event
+    """An event ``parse_runtime_line`` made (what hunt and the fixtures read), or a journal entry
+    of one of the runtimes' messages (``journal_event``)."""
+    if event.get("runtime") in RUNTIMES and "message" in event:
+        return True
+    return journal_event(event) is not None
+
+
+RUNTIMES = ("containerd", "crio", "kubelet")
+"""The processes whose messages this source reads (their syslog identifiers)."""
+
+
+def journal_event(entry: Event) -> Event | None:
+    """The event of a journal entry as ``journalctl -o json`` writes it, when one of
+    ``RUNTIMES`` wrote its ``MESSAGE`` (``SYSLOG_IDENTIFIER``; the host is ``_HOSTNAME``): the
+    event its line in a syslog file gives. A ``MESSAGE`` journalctl wrote as bytes (an array of
+    numbers: not UTF-8, or control characters) is read as UTF-8; one it left out (``null``:
+    over 4,096 bytes, without ``--all``) gives none, and the entry is not recognised."""
+    process = entry.get("SYSLOG_IDENTIFIER")
+    if process not in RUNTIMES or "__REALTIME_TIMESTAMP" not in entry:
+        return None
+    message = entry.get("MESSAGE")
+    if isinstance(message, list) and all(isinstance(b, int) and 0 <= b < 256 for b in message):
+        message = bytes(message).decode("utf-8", "replace")
+    if not isinstance(message, str):
+        return None
+    host = entry.get("_HOSTNAME")
+    return _parsed(message, str(process), host if isinstance(host, str) else None)
+
+
+def decode_runtime_event(event: Event) -> Event:
+    """The event the rules read: a journal entry's (``journal_event``), else the event itself."""
+    if "__REALTIME_TIMESTAMP" in event:
+        return journal_event(event) or event
+    return event
