@@ -45,8 +45,8 @@ GZIP_WEIGHT = 16
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "hunt",
-        help="run the rules over log files: JSON Lines, text logs or batch documents "
-        "(plain or .gz, '-' for standard input)",
+        help="run the rules over log files: JSON Lines, text logs, batch documents, "
+        "container logs (CRI, json-file) or journal exports (plain or .gz, '-' for standard input)",
     )
     add_content_options(parser)
     parser.add_argument(
