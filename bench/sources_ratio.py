@@ -126,11 +126,13 @@ def timed(run: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def fixture_events(source: str, kind: str) -> list[str]:
-    """The lines of a source's ``kind`` fixtures (JSON events, or text lines of a text log)."""
+    """The lines of a source's ``kind`` fixtures (JSON events, or text lines of a text log: the
+    runtime logs' ``.log`` files, not their journal export in JSON)."""
     folder = ROOT / "fixtures" / source
+    suffixes = (".log",) if source == "container_runtime" else (".jsonl", ".log")
     lines: list[str] = []
     for path in sorted(folder.iterdir()):
-        if path.suffix in (".jsonl", ".log") and path.name.startswith(kind):
+        if path.suffix in suffixes and path.name.startswith(kind):
             lines += [line for line in path.read_text().splitlines() if line.strip()]
     return lines
 
