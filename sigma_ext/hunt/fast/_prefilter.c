@@ -31,6 +31,18 @@
 #define MAX_DEPTH 64
 #define MAX_BANKS 16
 #define MAX_NUMBER 64
+/* A key's slot among KEY_SLOTS, from its length and first and last characters: where a node's
+ * children and the dotted keys are looked up (a key whose slot holds none is none of them). */
+#define KEY_SLOTS 64
+#define KEY_NONE (-1)
+#define KEY_SOME (-2)
+#define DOTTED_BITS 1024
+static inline unsigned key_hash(const unsigned char *key, Py_ssize_t len) {
+    unsigned first = len ? key[0] : 0, last = len ? key[len - 1] : 0;
+    return (unsigned)len * 0x9E3779B1u ^ first * 0x85EBCA77u ^ last * 0xC2B2AE3Du;
+}
+#define KEY_SLOT(h) (((h) >> 8) & (KEY_SLOTS - 1))
+#define DOTTED_BIT(h) (((h) >> 16) & (DOTTED_BITS - 1))
 
 enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST, V_BOOL };
 enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL, A_REGEX };
@@ -48,6 +60,7 @@ typedef struct {
     char *text; /* lower case; '\x01' is '*', '\x02' is '?'; A_REGEX: a POSIX ERE */
     Py_ssize_t len;
     int first; /* the character a matching text starts with (-1: any) */
+    int plain; /* A_GLOB without a wildcard: a text matches when it is the same, in any case */
     int ri;    /* A_REGEX: the ERE's index among the Prefilter's (-1: not compiled, unknown) */
 } Alt;
 
@@ -56,6 +69,7 @@ typedef struct {
     int nalt;
     Alt *alts;
     int id; /* the judge's tests: the same test of several rules shares its id (-1: none) */
+    int hid; /* the conjunctions' tests: the same test of several conjunctions shares its id */
 } Test;
 
 typedef struct {
@@ -105,6 +119,9 @@ typedef struct {
     int multi; /* a field below an array: its values are listed */
     int nchild;
     int *children;
+    /* [key_slot of a key]: the child with that slot (KEY_NONE: none; KEY_SOME: several, each
+     * tried) */
+    short child_at[KEY_SLOTS];
 } Node;
 
 /* An envelope carrying an event of the source as a JSON string (at a path of one or two keys):
@@ -135,6 +152,7 @@ typedef struct {
     Py_ssize_t *dotted_len;
     Py_ssize_t dotted_longest;
     int *dotted_from; /* [length]: the first of the dotted keys at least that long */
+    uint64_t dotted_bits[DOTTED_BITS / 64]; /* the DOTTED_BIT of each dotted key */
     int nprefix;
     char **prefix_key;
     Py_ssize_t *prefix_key_len;
@@ -148,6 +166,7 @@ typedef struct {
     int nvalues;
     int *value_nodes; /* the field nodes whose values a carried line's hit keeps (carried_values) */
     int ntestids; /* the judge's distinct tests */
+    int nholdids; /* the conjunctions' distinct tests */
     /* The rules' EREs, compiled once per bank: a scan takes a bank of its own (glibc's regexec
      * holds a lock per regex_t, so two threads searching one regex_t take turns). */
     int nregex;
@@ -325,8 +344,15 @@ static int read_number(Parse *ps) {
 
 static int read_value(Parse *ps, int node, int depth);
 
-static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_ssize_t len) {
+static inline int child_of(const Prefilter *f, int node, const unsigned char *key,
+                           Py_ssize_t len, unsigned hash) {
     const Node *n = &f->nodes[node];
+    int at = n->child_at[KEY_SLOT(hash)];
+    if (at == KEY_NONE) return -1;
+    if (at >= 0) {
+        const Node *c = &f->nodes[at];
+        return c->len == len && memcmp(c->key, key, (size_t)len) == 0 ? at : -1;
+    }
     for (int i = 0; i < n->nchild; i++) {
         const Node *c = &f->nodes[n->children[i]];
         /* (the first byte before memcmp: most keys of a child's length are other keys) */
@@ -337,13 +363,18 @@ static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_s
     return -1;
 }
 
-static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len) {
-    /* most keys have no dotted key of their length: no memchr for them */
-    if (!f->ndotted || len > f->dotted_longest || f->dotted_from[len] == f->dotted_from[len + 1] ||
-        !memchr(key, '.', (size_t)len))
-        return 0;
-    for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++)
-        if (memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
+static inline int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len,
+                             unsigned hash) {
+    /* most keys have no dotted key of their length and first and last characters; the others
+     * are told apart by those characters before they are compared */
+    unsigned bit = DOTTED_BIT(hash);
+    if (len > f->dotted_longest || !(f->dotted_bits[bit >> 6] >> (bit & 63) & 1)) return 0;
+    for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++) {
+        const char *d = f->dotted[i];
+        if (d[0] == (char)key[0] && d[len - 1] == (char)key[len - 1] &&
+            memcmp(d, key, (size_t)len) == 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -364,11 +395,12 @@ static int read_object(Parse *ps, int node, int depth) {
         Py_ssize_t len;
         int escaped;
         if (read_string(ps, &key, &len, &escaped) < 0) return -1;
-        if (dotted_key(ps->f, key, len)) return -1;
+        unsigned hash = key_hash(key, len);
+        if (dotted_key(ps->f, key, len, hash)) return -1;
         int child = -1;
         if (node >= 0) {
             if (escaped) return -1; /* may spell a tested key */
-            child = child_of(ps->f, node, key, len);
+            child = child_of(ps->f, node, key, len, hash);
             if (child >= 0) {
                 if (ps->seen[child] == me) return -1; /* a repeated tested key */
                 ps->seen[child] = me;
@@ -537,6 +569,19 @@ static int glob_match(const char *g, Py_ssize_t gn, const unsigned char *t, Py_s
     return gi == gn;
 }
 
+/* Whether ASCII text matches an A_GLOB value: glob_match, with the cheaper exact comparison for
+ * a value without a wildcard and its first character checked before either. */
+static inline int glob_exact(const Alt *a, const unsigned char *t, Py_ssize_t tn) {
+    if (a->plain) {
+        if (tn != a->len) return 0;
+        for (Py_ssize_t i = 0; i < tn; i++)
+            if ((unsigned char)a->text[i] != lower(t[i])) return 0;
+        return 1;
+    }
+    if (a->first >= 0 && (!tn || lower(t[0]) != a->first)) return 0;
+    return glob_match(a->text, a->len, t, tn);
+}
+
 /* A bank: the rules' EREs compiled, and the verdicts of the last texts searched (a value
  * searched again, an image on many pods say, is not searched twice). A scan has its bank to
  * itself. */
@@ -683,7 +728,7 @@ static int test_holds(const Test *t, const Value *v) {
             if (a->kind == A_INT || a->kind == A_BOOL || (a->kind != A_NULL && v->escaped))
                 return 1;
             if (a->kind == A_REGEX && regex_exact(a, v) != T_FALSE) return 1;
-            if (a->kind == A_GLOB && glob_match(a->text, a->len, v->p, v->n)) return 1;
+            if (a->kind == A_GLOB && glob_exact(a, v->p, v->n)) return 1;
             break;
         case V_NUMBER: {
             long long number;
@@ -744,8 +789,7 @@ static int alt_exact(const Alt *a, const Value *v) {
         if (a->kind == A_NULL) return T_FALSE;
         if (a->kind == A_INT || a->kind == A_BOOL || v->escaped) return T_UNKNOWN;
         if (a->kind == A_REGEX) return regex_exact(a, v);
-        if (a->first >= 0 && (!v->n || lower(v->p[0]) != a->first)) return T_FALSE;
-        return glob_match(a->text, a->len, v->p, v->n) ? T_TRUE : T_FALSE;
+        return glob_exact(a, v->p, v->n) ? T_TRUE : T_FALSE;
     case V_NUMBER: {
         long long number;
         if (a->kind == A_NULL) return T_FALSE;
@@ -849,6 +893,8 @@ typedef struct {
     int line; /* lines judged so far in the chunk */
     int *found; /* [test id]: the line its result is of */
     unsigned char *result;
+    int *hfound; /* [hold id]: the line its test_holds is of */
+    unsigned char *hresult;
     unsigned char *holds; /* a flag per conjunction */
 } Work;
 
@@ -992,8 +1038,14 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
     for (int c = 0; c < f->nconj; c++) {
         const Conj *conj = &f->conj[c];
         int all = 1;
-        for (int i = 0; i < conj->ntest && all; i++)
-            all = test_holds(&conj->tests[i], &w->values[conj->tests[i].node]);
+        for (int i = 0; i < conj->ntest && all; i++) {
+            const Test *t = &conj->tests[i];
+            if (w->hfound[t->hid] != w->line) {
+                w->hfound[t->hid] = w->line;
+                w->hresult[t->hid] = (unsigned char)test_holds(t, &w->values[t->node]);
+            }
+            all = w->hresult[t->hid];
+        }
         w->holds[c] = (unsigned char)all;
         any |= all;
     }
@@ -1490,6 +1542,8 @@ static int read_test(Prefilter *self, PyObject *spec, Test *test) {
         if (!(alt->text = copy_bytes(text, &alt->len))) return -1;
         unsigned char c = alt->len ? (unsigned char)alt->text[0] : 0;
         alt->first = alt->len && c != '\x01' && c != '\x02' ? c : -1;
+        alt->plain = alt->kind == A_GLOB && !memchr(alt->text, '\x01', (size_t)alt->len) &&
+                     !memchr(alt->text, '\x02', (size_t)alt->len);
         alt->ri = -1;
         if (alt->kind == A_REGEX) {
             alt->first = -1;
@@ -1507,6 +1561,18 @@ static int read_test(Prefilter *self, PyObject *spec, Test *test) {
         }
     }
     return 0;
+}
+
+/* Whether two tests test the same node with the same values. */
+static int same_test(const Test *a, const Test *b) {
+    if (a->node != b->node || a->nalt != b->nalt) return 0;
+    for (int i = 0; i < a->nalt; i++) {
+        const Alt *x = &a->alts[i], *y = &b->alts[i];
+        if (x->kind != y->kind || x->number != y->number || x->len != y->len ||
+            memcmp(x->text, y->text, (size_t)x->len))
+            return 0;
+    }
+    return 1;
 }
 
 /* A list of ints, copied; -1 on error. */
@@ -1674,8 +1740,8 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
     Py_ssize_t nn = PyList_GET_SIZE(nodes);
-    if (nn < 1) {
-        PyErr_SetString(PyExc_ValueError, "no top-level node");
+    if (nn < 1 || nn > 30000) {
+        PyErr_SetString(PyExc_ValueError, "no top-level node, or too many nodes");
         return -1;
     }
     self->nodes = calloc((size_t)nn, sizeof(Node));
@@ -1704,6 +1770,15 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
             p->children[p->nchild++] = (int)i;
         }
     }
+    for (int i = 0; i < self->nnodes; i++) {
+        Node *n = &self->nodes[i];
+        for (int k = 0; k < KEY_SLOTS; k++) n->child_at[k] = KEY_NONE;
+        for (int k = 0; k < n->nchild; k++) {
+            const Node *c = &self->nodes[n->children[k]];
+            short *at = &n->child_at[KEY_SLOT(key_hash((unsigned char *)c->key, c->len))];
+            *at = *at == KEY_NONE ? (short)n->children[k] : KEY_SOME;
+        }
+    }
     Py_ssize_t nc = PyList_GET_SIZE(conj);
     self->conj = calloc((size_t)nc + 1, sizeof(Conj));
     if (!self->conj) goto nomem;
@@ -1720,6 +1795,16 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
             if (read_test(self, PyList_GET_ITEM(tests, t), &cj->tests[t]) < 0) return -1;
         }
     }
+    /* the same test in several conjunctions is tried once a line */
+    for (int c = 0; c < self->nconj; c++)
+        for (int i = 0; i < self->conj[c].ntest; i++) {
+            Test *t = &self->conj[c].tests[i];
+            t->hid = -1;
+            for (int d = 0; d <= c && t->hid < 0; d++)
+                for (int j = 0; j < (d == c ? i : self->conj[d].ntest) && t->hid < 0; j++)
+                    if (same_test(&self->conj[d].tests[j], t)) t->hid = self->conj[d].tests[j].hid;
+            if (t->hid < 0) t->hid = self->nholdids++;
+        }
     Py_ssize_t nd = PyList_GET_SIZE(dotted);
     self->dotted = calloc((size_t)nd + 1, sizeof(char *));
     self->dotted_len = calloc((size_t)nd + 1, sizeof(Py_ssize_t));
@@ -1742,6 +1827,10 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         self->dotted_len[j] = len;
     }
     self->dotted_longest = self->ndotted ? self->dotted_len[self->ndotted - 1] : 0;
+    for (int i = 0; i < self->ndotted; i++) {
+        unsigned bit = DOTTED_BIT(key_hash((unsigned char *)self->dotted[i], self->dotted_len[i]));
+        self->dotted_bits[bit >> 6] |= (uint64_t)1 << (bit & 63);
+    }
     self->dotted_from = calloc((size_t)self->dotted_longest + 2, sizeof(int));
     if (!self->dotted_from) goto nomem;
     for (Py_ssize_t len = 0, i = 0; len <= self->dotted_longest + 1; len++) {
@@ -1829,6 +1918,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
         .touched = malloc(sizeof(int) * (size_t)self->nnodes),
         .found = calloc((size_t)self->ntestids + 1, sizeof(int)),
         .result = malloc((size_t)self->ntestids + 1),
+        .hfound = calloc((size_t)self->nholdids + 1, sizeof(int)),
+        .hresult = malloc((size_t)self->nholdids + 1),
         .holds = malloc((size_t)self->nconj + 1),
     };
     unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
@@ -1849,7 +1940,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     if (self->nregex && bank < 0) own_bank = compiled_bank(self->regex, self->nregex, NULL);
     Bank *regexes = bank >= 0 ? self->banks[bank] : own_bank;
     int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
-                 !w.touched || !w.found || !w.result ||
+                 !w.touched || !w.found || !w.result || !w.hfound || !w.hresult ||
                  !w.holds || !gone || (self->nenvelopes && !scratch) ||
                  (self->carried && !kept_carried);
     if (!failed) {
@@ -1919,6 +2010,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     free(w.touched);
     free(w.found);
     free(w.result);
+    free(w.hfound);
+    free(w.hresult);
     free(w.holds);
     free(scratch);
     PyObject *result = NULL, *counts = NULL;
