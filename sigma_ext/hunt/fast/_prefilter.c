@@ -28,6 +28,13 @@
 #include <emmintrin.h>
 #endif
 
+/* The hot readers are inlined where they are called (a call costs more than a short key). */
+#if defined(__GNUC__)
+#define SX_INLINE static inline __attribute__((always_inline))
+#else
+#define SX_INLINE static inline
+#endif
+
 #define MAX_DEPTH 64
 #define MAX_BANKS 16
 #define MAX_NUMBER 64
@@ -204,7 +211,7 @@ typedef struct {
 static inline void skip_ws(Parse *ps) {
     while (ps->p < ps->end) {
         unsigned char c = *ps->p;
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') break;
+        if (c > ' ' || (c != ' ' && c != '\t' && c != '\r' && c != '\n')) break;
         ps->p++;
     }
 }
@@ -258,7 +265,7 @@ static int utf8_len(const unsigned char *p, const unsigned char *end) {
 
 /* A string at ps->p (its opening quote): its raw content and whether it holds an escape or a
  * non-ASCII character; -1 when it is not strict JSON. */
-static int read_string(Parse *ps, const unsigned char **start, Py_ssize_t *len, int *escaped) {
+SX_INLINE int read_string(Parse *ps, const unsigned char **start, Py_ssize_t *len, int *escaped) {
     const unsigned char *p = ps->p + 1, *end = ps->end;
     int esc = 0;
     *start = p;
@@ -270,9 +277,18 @@ static int read_string(Parse *ps, const unsigned char **start, Py_ssize_t *len, 
             __m128i slash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'));
             /* signed: below 0x20 or from 0x80 on */
             __m128i odd = _mm_cmplt_epi8(chunk, _mm_set1_epi8(0x20));
-            int mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), odd));
-            if (mask) {
-                p += __builtin_ctz((unsigned)mask);
+            unsigned quotes = (unsigned)_mm_movemask_epi8(quote);
+            unsigned others = (unsigned)_mm_movemask_epi8(_mm_or_si128(slash, odd));
+            if (quotes | others) {
+                /* the closing quote before anything else: the string ends there */
+                if (quotes && (!others || __builtin_ctz(quotes) < __builtin_ctz(others))) {
+                    p += __builtin_ctz(quotes);
+                    *len = p - *start;
+                    *escaped = esc;
+                    ps->p = p + 1;
+                    return 0;
+                }
+                p += __builtin_ctz(quotes | others);
                 break;
             }
             p += 16;
@@ -344,14 +360,21 @@ static int read_number(Parse *ps) {
 
 static int read_value(Parse *ps, int node, int depth);
 
-static inline int child_of(const Prefilter *f, int node, const unsigned char *key,
-                           Py_ssize_t len, unsigned hash) {
+/* Whether n bytes are the same (a loop: the keys compared are short). */
+SX_INLINE int same_bytes(const char *a, const unsigned char *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != (char)b[i]) return 0;
+    return 1;
+}
+
+SX_INLINE int child_of(const Prefilter *f, int node, const unsigned char *key, Py_ssize_t len,
+                       unsigned hash) {
     const Node *n = &f->nodes[node];
     int at = n->child_at[KEY_SLOT(hash)];
     if (at == KEY_NONE) return -1;
     if (at >= 0) {
         const Node *c = &f->nodes[at];
-        return c->len == len && memcmp(c->key, key, (size_t)len) == 0 ? at : -1;
+        return c->len == len && same_bytes(c->key, key, len) ? at : -1;
     }
     for (int i = 0; i < n->nchild; i++) {
         const Node *c = &f->nodes[n->children[i]];
@@ -363,7 +386,7 @@ static inline int child_of(const Prefilter *f, int node, const unsigned char *ke
     return -1;
 }
 
-static inline int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len,
+SX_INLINE int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len,
                              unsigned hash) {
     /* most keys have no dotted key of their length and first and last characters; the others
      * are told apart by those characters before they are compared */
@@ -759,7 +782,7 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
             skip_ws(&ps);
         }
         Py_ssize_t kl = f->prefix_key_len[i], vl = f->prefix_value_len[i];
-        if (end - ps.p < kl + 2 || *ps.p != '"' || memcmp(ps.p + 1, f->prefix_key[i], kl) ||
+        if (end - ps.p < kl + 2 || *ps.p != '"' || !same_bytes(f->prefix_key[i], ps.p + 1, kl) ||
             ps.p[kl + 1] != '"')
             return 0;
         ps.p += kl + 2;
@@ -769,7 +792,7 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
         skip_ws(&ps);
         int last = i == f->nprefix - 1;
         Py_ssize_t need = vl + 1 + (last ? 0 : 1);
-        if (end - ps.p < need || *ps.p != '"' || memcmp(ps.p + 1, f->prefix_value[i], vl))
+        if (end - ps.p < need || *ps.p != '"' || !same_bytes(f->prefix_value[i], ps.p + 1, vl))
             return 0;
         if (!last && ps.p[vl + 1] != '"') return 0;
         ps.p += need;
@@ -1068,7 +1091,7 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
 
 static int listed(char **keys, Py_ssize_t *lens, int n, const unsigned char *k, Py_ssize_t kl) {
     for (int i = 0; i < n; i++)
-        if (lens[i] == kl && memcmp(keys[i], k, (size_t)kl) == 0) return i;
+        if (lens[i] == kl && same_bytes(keys[i], k, kl)) return i;
     return -1;
 }
 
@@ -1204,7 +1227,7 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
         int required = listed(e->required, e->required_len, e->nrequired, key, kl);
         int oneof = listed(e->oneof_key, e->oneof_key_len, e->noneof, key, kl);
         int prefixed = listed(e->prefixed_key, e->prefixed_key_len, e->nprefixed, key, kl);
-        int carrier = e->carrier_len[0] == kl && memcmp(e->carrier[0], key, (size_t)kl) == 0;
+        int carrier = e->carrier_len[0] == kl && same_bytes(e->carrier[0], key, kl);
         skip_ws(&ps);
         if (ps.p >= ps.end || *ps.p != ':') return -1;
         ps.p++;
