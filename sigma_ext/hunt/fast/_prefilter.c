@@ -1135,19 +1135,20 @@ static inline int hex4(const unsigned char *p) {
  * (room for the rest of the line); -1 when it is not strict JSON or holds a character a line
  * cannot (a control character, a lone surrogate). */
 #if defined(__SSE2__)
-/* The bytes of 64 at p that a string's reading stops at (a quote, a backslash, a control or
- * non-ASCII byte), as bits. */
-static inline uint64_t special_bits(const unsigned char *p) {
-    uint64_t bits = 0;
+/* Of the 64 bytes at p, as bits: the quotes, the backslashes, and the control and non-ASCII
+ * bytes. */
+static inline void special_bits(const unsigned char *p, uint64_t *quotes, uint64_t *slashes,
+                                uint64_t *odd) {
+    *quotes = *slashes = *odd = 0;
     for (int k = 0; k < 4; k++) {
         __m128i chunk = _mm_loadu_si128((const __m128i *)(p + 16 * k));
         __m128i quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('"'));
         __m128i slash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'));
-        __m128i odd = _mm_cmplt_epi8(chunk, _mm_set1_epi8(0x20));
-        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), odd));
-        bits |= (uint64_t)mask << (16 * k);
+        __m128i other = _mm_cmplt_epi8(chunk, _mm_set1_epi8(0x20)); /* signed: also >= 0x80 */
+        *quotes |= (uint64_t)(unsigned)_mm_movemask_epi8(quote) << (16 * k);
+        *slashes |= (uint64_t)(unsigned)_mm_movemask_epi8(slash) << (16 * k);
+        *odd |= (uint64_t)(unsigned)_mm_movemask_epi8(other) << (16 * k);
     }
-    return bits;
 }
 #endif
 
@@ -1157,16 +1158,22 @@ SX_INLINE int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
     for (;;) {
 #if defined(__SSE2__)
         /* 64 bytes at a time while 16 more follow (each copy below loads 16 bytes): the plain
-         * bytes before each byte the block's bits mark are copied, and each \" written, without
-         * reading the block again; anything else stops at the byte, handled below */
+         * bytes before each byte the block's bits mark are copied, and each \" (a backslash
+         * before a quote, read from the bits) written, without reading the block again; anything
+         * else stops at the byte, handled below. The block starts where an escape or a character
+         * ends, so its first backslash starts an escape, and so does each after a \" (the quote
+         * of a \" is no stop). */
         while (end - p >= 64 + 16) {
             const unsigned char *block = p;
-            uint64_t special = special_bits(block);
+            uint64_t quotes, slashes, odd;
+            special_bits(block, &quotes, &slashes, &odd);
+            uint64_t pairs = slashes & (quotes >> 1);
+            uint64_t special = (quotes | slashes | odd) & ~(pairs << 1);
             int stopped = 0;
             while (special) {
-                const unsigned char *at = block + __builtin_ctzll(special);
+                int k = __builtin_ctzll(special);
+                const unsigned char *at = block + k;
                 special &= special - 1;
-                if (at < p) continue; /* read with the escape before it */
                 while (at - p > 16) {
                     _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)p));
                     p += 16;
@@ -1175,7 +1182,7 @@ SX_INLINE int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
                 _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)p));
                 o += at - p;
                 p = at;
-                if (*p != '\\' || p[1] != '"') {
+                if (!(pairs >> k & 1)) {
                     stopped = 1;
                     break;
                 }
