@@ -301,7 +301,7 @@ def judged_hits(
     verdicts: Path,
     texts: Path | None,
     rule_files: list[RuleFile],
-    path: Path,
+    path: Path | str,
     source: Source | None,
     values: CarriedValues | None = None,
 ) -> Iterator[Hit]:
@@ -319,29 +319,37 @@ def judged_hits(
     documents = values.documents() if values is not None and base else None
     try:
         for number, fired in _pairs(verdicts):
-            rules = [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
-            if fired & base:
-                assert handle is not None
-                text = handle.readline()
-                document = next(documents, None) if documents is not None else None
-                if document is not None and values is not None:
-                    rules = carried(rules, document, values.sources[0])
-                else:
-                    item = read_line(text.rstrip(b"\n"))
-                    recognised = source or (recognize(item) if isinstance(item, dict) else None)
-                    if isinstance(item, dict) and recognised is not None:
-                        rules = carried(rules, recognised.decode(item), recognised)
-                yield from (Hit.of(rule_file, path, number) for rule_file in rules)
+            if not fired & base:
+                # the hits of each set of rules made once, then placed on each line
+                placed = made.get(fired)
+                if placed is None:
+                    rules = _fired(fired, rule_files)
+                    placed = made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
+                for hit in placed:
+                    yield hit.at(number)
                 continue
-            if fired not in made:
-                made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
-            for hit in made[fired]:
-                yield hit.at(number)
+            rules = _fired(fired, rule_files)
+            assert handle is not None
+            text = handle.readline()
+            document = next(documents, None) if documents is not None else None
+            if document is not None and values is not None:
+                rules = carried(rules, document, values.sources[0])
+            else:
+                item = read_line(text.rstrip(b"\n"))
+                recognised = source or (recognize(item) if isinstance(item, dict) else None)
+                if isinstance(item, dict) and recognised is not None:
+                    rules = carried(rules, recognised.decode(item), recognised)
+            yield from (Hit.of(rule_file, path, number) for rule_file in rules)
     finally:
         if handle is not None:
             handle.close()
         if documents is not None:
             documents.close()
+
+
+def _fired(fired: int, rule_files: list[RuleFile]) -> list[RuleFile]:
+    """The rules of the bits set in ``fired`` (bit i: ``rule_files[i]``), in order."""
+    return [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
 
 
 def _pairs(verdicts: Path) -> Iterator[tuple[int, int]]:
