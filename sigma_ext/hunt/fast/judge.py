@@ -261,25 +261,26 @@ _NO_VALUE, _EXACT = 0, 1
 class CarriedValues:
     """What the extension handed back for each judged line a correlation base rule fires on
     (``_prefilter.c``: ``carried_values``): the kind of line (0: an event of ``sources[0]``,
-    1 + k: one that envelope k carries) and, per field of ``fields``, no value (absent or
-    null), the string read exactly, or "read it from the text"."""
+    1 + k: one that envelope k carries, of ``sources[1 + k]``, whose native document is that
+    event as ``sources[0]``'s is) and, per field of ``fields``, no value (absent or null), the
+    string read exactly, or "read it from the text"."""
 
     def __init__(self, path: Path, sources: list[Source], fields: tuple[str, ...]) -> None:
         self.path = path
         self.sources = sources
         self.fields = fields
 
-    def documents(self) -> Generator[Mapping[str, Any] | None, None, None]:
+    def documents(self) -> Generator[tuple[Mapping[str, Any], Source] | None, None, None]:
         """For each line in order, a document holding its values at their fields, which the
-        hits read as they would read the line's own (``hit_values``), or None where the line
-        is to be read from its text."""
+        hits read as they would read the native document of the line's source (``hit_values``),
+        and that source; or None where the line is to be read from its text."""
         with self.path.open("rb") as handle:
             while kind := handle.read(1):
                 yield self._document(handle, kind[0])
 
-    def _document(self, handle: IO[bytes], kind: int) -> Mapping[str, Any] | None:
+    def _document(self, handle: IO[bytes], kind: int) -> tuple[Mapping[str, Any], Source] | None:
         document: dict[str, Any] = {}
-        exact = kind == 0 and bool(self.fields)
+        exact = kind < len(self.sources) and bool(self.fields)
         for name in self.fields:
             tag = handle.read(1)[0]
             if tag == _NO_VALUE:
@@ -294,7 +295,7 @@ class CarriedValues:
             for parent in parents:
                 at = at.setdefault(parent, {})
             at[key] = value
-        return document if exact else None
+        return (document, self.sources[kind]) if exact else None
 
 
 def judged_hits(
@@ -309,7 +310,8 @@ def judged_hits(
     bits of the rules that fire on each, bit i for ``rule_files[i]``, pairs of uint64), in line
     order, a line's in rule
     order; a correlation base rule's carries the event's values: those the extension read
-    exactly (``values``, an event of its first source), else read from its text (the lines'
+    exactly (``values``: an event of its first source, or one an envelope carries), else read
+    from its text (the lines'
     texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned row's."""
     base = sum(
         1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
@@ -331,9 +333,9 @@ def judged_hits(
             rules = _fired(fired, rule_files)
             assert handle is not None
             text = handle.readline()
-            document = next(documents, None) if documents is not None else None
-            if document is not None and values is not None:
-                rules = carried(rules, document, values.sources[0])
+            held = next(documents, None) if documents is not None else None
+            if held is not None:
+                rules = carried(rules, *held)
             else:
                 item = read_line(text.rstrip(b"\n"))
                 recognised = source or (recognize(item) if isinstance(item, dict) else None)
