@@ -1,16 +1,19 @@
 """The native prefilter reads a line's text exactly: an envelope's carried string is decoded to
 the very line it carries (its verdict is the line's own), and a strict JSON reading of keys and
 strings, whatever their length and wherever their escapes fall, gives the verdicts of the
-line as Python's JSON module writes it in any style."""
+line as Python's JSON module writes it in any style; and a key is a tested or dotted key exactly
+when it is spelled as one."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sigma_ext.hunt.fast import prefilter
 from sigma_ext.hunt.fast.engine import FastHunt
 
 from .conftest import examples
@@ -110,3 +113,51 @@ def test_carried_lines_are_set_aside_judged_and_passed_on_as_the_lines(fast: Fas
                 assert outcome(fast, wrapped(line, envelope, ascii_only, True)) == plain
         seen.append((plain[0], plain[1] != b""))
     assert seen == [(True, False), (True, True), (False, False)]
+
+
+ALIKE = [f"k{c}z" for c in "abcdefghijklmnopqrstuvwxy"]  # one length, first and last
+KEYS = [
+    # (tested keys, dotted keys, keys that are neither): a few keys (a slot holds one, compared
+    # whole), and many (slots hold several, each tried)
+    (["verb", "solo", "kaz"], ["a.b"], ["vexb", "sxlo", "kbz", "verbs", "a_b", "A.b", "aa.b"]),
+    (
+        ALIKE + [f"key{n:03d}" for n in range(150)],
+        [f"d{c}.z" for c in "abcdefghij"] + [f"dot.{n:03d}" for n in range(80)],
+        ["kzz", "k_z", "kz", "kaaz", "key150", "key1000", "kEY001", "dk.z", "dot.999", "d_.z"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "dotted", "others"), KEYS)
+def test_every_key_is_told_apart_from_keys_of_its_length_and_ends(
+    fields: list[str], dotted: list[str], others: list[str]
+) -> None:
+    """A key is looked up among the tested keys and the dotted keys by its length and first and
+    last characters: keys alike in those (in the same slot) are still told apart by all their
+    characters, and so are keys that are no tested or dotted key."""
+    native = prefilter._load()
+    if native is None:
+        pytest.skip("the extension is not built")
+    x = [(prefilter.GLOB, 0, b"x")]
+    made = native(
+        [(-1, b"", False), *((0, name.encode(), True) for name in fields)],
+        [[(at, x)] for at in range(1, len(fields) + 1)],  # each field: "x" may fire
+        [name.encode() for name in dotted],
+        [],
+        [],
+    )
+
+    def passed_on(key: str, value: str = "x") -> bool:
+        line = json.dumps({"other": 1, key: value, "last": [True]}, separators=(",", ":"))
+        kept, _, count, gone, _, _, _, _ = made.scan(line.encode() + b"\n")
+        assert count == 1
+        assert (sum(gone) == 1) == (kept == b"")
+        return kept != b""
+
+    for name in fields:
+        assert passed_on(name), name  # a tested key, its condition holds
+        assert not passed_on(name, "y"), name  # its condition fails: set aside
+    for name in dotted:
+        assert passed_on(name, "y"), name  # a dotted key: the scan decides
+    for name in others:
+        assert not passed_on(name), name  # no tested key and no dotted one
