@@ -77,6 +77,8 @@ def exact_program(
 
     def combined(op: int) -> Callable[[list[Program]], Program]:
         def join(parts: list[Program]) -> Program:
+            if op == OP_OR:
+                parts = _one_test_a_field(parts)
             if len(parts) == 1:
                 return parts[0]
             return [op for part in parts for op in part] + [(op, len(parts))]
@@ -113,6 +115,27 @@ def exact_program(
         rule, detection, combined(OP_AND), combined(OP_OR), negate=negate, other=lambda _: unknown
     )
     return program, everies
+
+
+def _one_test_a_field(parts: list[Program]) -> list[Program]:
+    """An OR's parts, those that are one test of a field made one test of all their values, at
+    the first one's place: the same value in Kleene's logic (the extension's test holds when one
+    of its values does, is unknown when none does and one may be), with fewer tests to find."""
+    joined: list[Program] = []
+    at: dict[str, int] = {}
+    for part in parts:
+        test = part[0] if len(part) == 1 else None
+        if test is None or not isinstance(test[0], str):
+            joined.append(part)
+            continue
+        name, values = test
+        if name in at:
+            first = joined[at[name]][0]
+            joined[at[name]] = [(name, [*cast(list[Any], first[1]), *values])]
+            continue
+        at[name] = len(joined)
+        joined.append(part)
+    return joined
 
 
 def exact_value(value: Any) -> bool:
