@@ -387,7 +387,7 @@ SX_INLINE int child_of(const Prefilter *f, int node, const unsigned char *key, P
 }
 
 SX_INLINE int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len,
-                             unsigned hash) {
+                         unsigned hash) {
     /* most keys have no dotted key of their length and first and last characters; the others
      * are told apart by those characters before they are compared */
     unsigned bit = DOTTED_BIT(hash);
@@ -1131,9 +1131,6 @@ static inline int hex4(const unsigned char *p) {
     return v;
 }
 
-/* A string at ps->p (its opening quote), checked as read_string checks it and decoded into out
- * (room for the rest of the line); -1 when it is not strict JSON or holds a character a line
- * cannot (a control character, a lone surrogate). */
 #if defined(__SSE2__)
 /* Of the 64 bytes at p, as bits: the quotes, the backslashes, and the control and non-ASCII
  * bytes. */
@@ -1152,6 +1149,9 @@ static inline void special_bits(const unsigned char *p, uint64_t *quotes, uint64
 }
 #endif
 
+/* A string at ps->p (its opening quote), checked as read_string checks it and decoded into out
+ * (room for the rest of the line); -1 when it is not strict JSON or holds a character a line
+ * cannot (a control character, a lone surrogate). */
 SX_INLINE int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
     const unsigned char *p = ps->p + 1, *end = ps->end;
     unsigned char *o = out;
@@ -1223,11 +1223,6 @@ SX_INLINE int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
         }
         if (c == '\\') {
             if (end - p < 2) return -1;
-            if (p[1] == '"') { /* the quotes of the carried event's strings: most escapes */
-                *o++ = '"';
-                p += 2;
-                continue;
-            }
             switch (p[1]) {
             case '"': *o++ = '"'; p += 2; continue;
             case '\\': *o++ = '\\'; p += 2; continue;
