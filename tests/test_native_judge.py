@@ -24,7 +24,7 @@ from sigma_ext.sources.catalogue import recognize
 
 from .conftest import examples
 from .test_cli import POD
-from .test_prefilter import GET_POD, STATUS_PATCH, eks, hunted, reference, reference_quiet
+from .test_prefilter import GET_POD, STATUS_PATCH, aks, eks, hunted, reference, reference_quiet
 
 CONTROLLER_POD = {
     **POD,
@@ -437,7 +437,13 @@ CARRIED_LINES = [
     ),
     (json.dumps(_person_pod(stageTimestamp=1795766400)), False),
     (json.dumps(_person_pod(objectRef__name={"x": 1})), False),
-    (eks(_person_pod()), False),
+    # an envelope's event: its values read in the carried string, as the line's own
+    (eks(_person_pod()), True),
+    (aks(_person_pod(stageTimestamp=...)), True),
+    (aks(_person_pod(objectRef__namespace="")), True),
+    (eks(_person_pod(stageTimestamp="2026-11-20T09:14:03.5\u00b5Z")), False),
+    (eks(_person_pod(stageTimestamp=1795766400)), False),
+    (aks(_person_pod()).replace("2026-11-20T09:14:03.5", "\\\\u0032026-11-20T09:14:03.5"), False),
 ]
 
 

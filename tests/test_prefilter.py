@@ -266,7 +266,7 @@ def audit_line(draw: st.DrawFn) -> str:
         if draw(st.integers(min_value=0, max_value=4)) == 0:
             node.pop(path[-1], None)
         else:
-            node[path[-1]] = draw(ODD_VALUES)
+            node[path[-1]] = copy.deepcopy(draw(ODD_VALUES))  # ([] and {} are shared)
     style = draw(st.sampled_from(["compact", "spaced", "ascii", "slashes"]))
     if style == "spaced":
         return json.dumps(event, ensure_ascii=False)

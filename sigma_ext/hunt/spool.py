@@ -148,7 +148,8 @@ class FastInputs:
         link = self._name(".jsonl")
         link.symlink_to(found.path.resolve())
         counted = FileSummary(found.name)
-        items = self.fast.hunt_file(link, stderr_progress(found.path), counted)
+        # (the judged lines' hits named as the input already: no renaming each)
+        items = self.fast.hunt_file(link, stderr_progress(found.path), counted, named=found.name)
         try:
             first = next(items, None)
         except duckdb.Error:

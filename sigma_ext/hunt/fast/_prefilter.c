@@ -28,9 +28,28 @@
 #include <emmintrin.h>
 #endif
 
+/* The hot readers are inlined where they are called (a call costs more than a short key). */
+#if defined(__GNUC__)
+#define SX_INLINE static inline __attribute__((always_inline))
+#else
+#define SX_INLINE static inline
+#endif
+
 #define MAX_DEPTH 64
 #define MAX_BANKS 16
 #define MAX_NUMBER 64
+/* A key's slot among KEY_SLOTS, from its length and first and last characters: where a node's
+ * children and the dotted keys are looked up (a key whose slot holds none is none of them). */
+#define KEY_SLOTS 64
+#define KEY_NONE (-1)
+#define KEY_SOME (-2)
+#define DOTTED_BITS 1024
+static inline unsigned key_hash(const unsigned char *key, Py_ssize_t len) {
+    unsigned first = len ? key[0] : 0, last = len ? key[len - 1] : 0;
+    return (unsigned)len * 0x9E3779B1u ^ first * 0x85EBCA77u ^ last * 0xC2B2AE3Du;
+}
+#define KEY_SLOT(h) (((h) >> 8) & (KEY_SLOTS - 1))
+#define DOTTED_BIT(h) (((h) >> 16) & (DOTTED_BITS - 1))
 
 enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST, V_BOOL };
 enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL, A_REGEX };
@@ -48,6 +67,7 @@ typedef struct {
     char *text; /* lower case; '\x01' is '*', '\x02' is '?'; A_REGEX: a POSIX ERE */
     Py_ssize_t len;
     int first; /* the character a matching text starts with (-1: any) */
+    int plain; /* A_GLOB without a wildcard: a text matches when it is the same, in any case */
     int ri;    /* A_REGEX: the ERE's index among the Prefilter's (-1: not compiled, unknown) */
 } Alt;
 
@@ -56,6 +76,7 @@ typedef struct {
     int nalt;
     Alt *alts;
     int id; /* the judge's tests: the same test of several rules shares its id (-1: none) */
+    int hid; /* the conjunctions' tests: the same test of several conjunctions shares its id */
 } Test;
 
 typedef struct {
@@ -105,6 +126,9 @@ typedef struct {
     int multi; /* a field below an array: its values are listed */
     int nchild;
     int *children;
+    /* [key_slot of a key]: the child with that slot (KEY_NONE: none; KEY_SOME: several, each
+     * tried) */
+    short child_at[KEY_SLOTS];
 } Node;
 
 /* An envelope carrying an event of the source as a JSON string (at a path of one or two keys):
@@ -135,6 +159,7 @@ typedef struct {
     Py_ssize_t *dotted_len;
     Py_ssize_t dotted_longest;
     int *dotted_from; /* [length]: the first of the dotted keys at least that long */
+    uint64_t dotted_bits[DOTTED_BITS / 64]; /* the DOTTED_BIT of each dotted key */
     int nprefix;
     char **prefix_key;
     Py_ssize_t *prefix_key_len;
@@ -148,6 +173,7 @@ typedef struct {
     int nvalues;
     int *value_nodes; /* the field nodes whose values a carried line's hit keeps (carried_values) */
     int ntestids; /* the judge's distinct tests */
+    int nholdids; /* the conjunctions' distinct tests */
     /* The rules' EREs, compiled once per bank: a scan takes a bank of its own (glibc's regexec
      * holds a lock per regex_t, so two threads searching one regex_t take turns). */
     int nregex;
@@ -185,7 +211,7 @@ typedef struct {
 static inline void skip_ws(Parse *ps) {
     while (ps->p < ps->end) {
         unsigned char c = *ps->p;
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') break;
+        if (c > ' ' || (c != ' ' && c != '\t' && c != '\r' && c != '\n')) break;
         ps->p++;
     }
 }
@@ -239,7 +265,7 @@ static int utf8_len(const unsigned char *p, const unsigned char *end) {
 
 /* A string at ps->p (its opening quote): its raw content and whether it holds an escape or a
  * non-ASCII character; -1 when it is not strict JSON. */
-static int read_string(Parse *ps, const unsigned char **start, Py_ssize_t *len, int *escaped) {
+SX_INLINE int read_string(Parse *ps, const unsigned char **start, Py_ssize_t *len, int *escaped) {
     const unsigned char *p = ps->p + 1, *end = ps->end;
     int esc = 0;
     *start = p;
@@ -251,9 +277,18 @@ static int read_string(Parse *ps, const unsigned char **start, Py_ssize_t *len, 
             __m128i slash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'));
             /* signed: below 0x20 or from 0x80 on */
             __m128i odd = _mm_cmplt_epi8(chunk, _mm_set1_epi8(0x20));
-            int mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), odd));
-            if (mask) {
-                p += __builtin_ctz((unsigned)mask);
+            unsigned quotes = (unsigned)_mm_movemask_epi8(quote);
+            unsigned others = (unsigned)_mm_movemask_epi8(_mm_or_si128(slash, odd));
+            if (quotes | others) {
+                /* the closing quote before anything else: the string ends there */
+                if (quotes && (!others || __builtin_ctz(quotes) < __builtin_ctz(others))) {
+                    p += __builtin_ctz(quotes);
+                    *len = p - *start;
+                    *escaped = esc;
+                    ps->p = p + 1;
+                    return 0;
+                }
+                p += __builtin_ctz(quotes | others);
                 break;
             }
             p += 16;
@@ -325,8 +360,22 @@ static int read_number(Parse *ps) {
 
 static int read_value(Parse *ps, int node, int depth);
 
-static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_ssize_t len) {
+/* Whether n bytes are the same (a loop: the keys compared are short). */
+SX_INLINE int same_bytes(const char *a, const unsigned char *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != (char)b[i]) return 0;
+    return 1;
+}
+
+SX_INLINE int child_of(const Prefilter *f, int node, const unsigned char *key, Py_ssize_t len,
+                       unsigned hash) {
     const Node *n = &f->nodes[node];
+    int at = n->child_at[KEY_SLOT(hash)];
+    if (at == KEY_NONE) return -1;
+    if (at >= 0) {
+        const Node *c = &f->nodes[at];
+        return c->len == len && same_bytes(c->key, key, len) ? at : -1;
+    }
     for (int i = 0; i < n->nchild; i++) {
         const Node *c = &f->nodes[n->children[i]];
         /* (the first byte before memcmp: most keys of a child's length are other keys) */
@@ -337,13 +386,18 @@ static int child_of(const Prefilter *f, int node, const unsigned char *key, Py_s
     return -1;
 }
 
-static int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len) {
-    /* most keys have no dotted key of their length: no memchr for them */
-    if (!f->ndotted || len > f->dotted_longest || f->dotted_from[len] == f->dotted_from[len + 1] ||
-        !memchr(key, '.', (size_t)len))
-        return 0;
-    for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++)
-        if (memcmp(f->dotted[i], key, (size_t)len) == 0) return 1;
+SX_INLINE int dotted_key(const Prefilter *f, const unsigned char *key, Py_ssize_t len,
+                         unsigned hash) {
+    /* most keys have no dotted key of their length and first and last characters; the others
+     * are told apart by those characters before they are compared */
+    unsigned bit = DOTTED_BIT(hash);
+    if (len > f->dotted_longest || !(f->dotted_bits[bit >> 6] >> (bit & 63) & 1)) return 0;
+    for (int i = f->dotted_from[len]; i < f->dotted_from[len + 1]; i++) {
+        const char *d = f->dotted[i];
+        if (d[0] == (char)key[0] && d[len - 1] == (char)key[len - 1] &&
+            memcmp(d, key, (size_t)len) == 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -364,11 +418,12 @@ static int read_object(Parse *ps, int node, int depth) {
         Py_ssize_t len;
         int escaped;
         if (read_string(ps, &key, &len, &escaped) < 0) return -1;
-        if (dotted_key(ps->f, key, len)) return -1;
+        unsigned hash = key_hash(key, len);
+        if (dotted_key(ps->f, key, len, hash)) return -1;
         int child = -1;
         if (node >= 0) {
             if (escaped) return -1; /* may spell a tested key */
-            child = child_of(ps->f, node, key, len);
+            child = child_of(ps->f, node, key, len, hash);
             if (child >= 0) {
                 if (ps->seen[child] == me) return -1; /* a repeated tested key */
                 ps->seen[child] = me;
@@ -537,6 +592,19 @@ static int glob_match(const char *g, Py_ssize_t gn, const unsigned char *t, Py_s
     return gi == gn;
 }
 
+/* Whether ASCII text matches an A_GLOB value: glob_match, with the cheaper exact comparison for
+ * a value without a wildcard and its first character checked before either. */
+static inline int glob_exact(const Alt *a, const unsigned char *t, Py_ssize_t tn) {
+    if (a->plain) {
+        if (tn != a->len) return 0;
+        for (Py_ssize_t i = 0; i < tn; i++)
+            if ((unsigned char)a->text[i] != lower(t[i])) return 0;
+        return 1;
+    }
+    if (a->first >= 0 && (!tn || lower(t[0]) != a->first)) return 0;
+    return glob_match(a->text, a->len, t, tn);
+}
+
 /* A bank: the rules' EREs compiled, and the verdicts of the last texts searched (a value
  * searched again, an image on many pods say, is not searched twice). A scan has its bank to
  * itself. */
@@ -683,7 +751,7 @@ static int test_holds(const Test *t, const Value *v) {
             if (a->kind == A_INT || a->kind == A_BOOL || (a->kind != A_NULL && v->escaped))
                 return 1;
             if (a->kind == A_REGEX && regex_exact(a, v) != T_FALSE) return 1;
-            if (a->kind == A_GLOB && glob_match(a->text, a->len, v->p, v->n)) return 1;
+            if (a->kind == A_GLOB && glob_exact(a, v->p, v->n)) return 1;
             break;
         case V_NUMBER: {
             long long number;
@@ -714,7 +782,7 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
             skip_ws(&ps);
         }
         Py_ssize_t kl = f->prefix_key_len[i], vl = f->prefix_value_len[i];
-        if (end - ps.p < kl + 2 || *ps.p != '"' || memcmp(ps.p + 1, f->prefix_key[i], kl) ||
+        if (end - ps.p < kl + 2 || *ps.p != '"' || !same_bytes(f->prefix_key[i], ps.p + 1, kl) ||
             ps.p[kl + 1] != '"')
             return 0;
         ps.p += kl + 2;
@@ -724,7 +792,7 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
         skip_ws(&ps);
         int last = i == f->nprefix - 1;
         Py_ssize_t need = vl + 1 + (last ? 0 : 1);
-        if (end - ps.p < need || *ps.p != '"' || memcmp(ps.p + 1, f->prefix_value[i], vl))
+        if (end - ps.p < need || *ps.p != '"' || !same_bytes(f->prefix_value[i], ps.p + 1, vl))
             return 0;
         if (!last && ps.p[vl + 1] != '"') return 0;
         ps.p += need;
@@ -744,8 +812,7 @@ static int alt_exact(const Alt *a, const Value *v) {
         if (a->kind == A_NULL) return T_FALSE;
         if (a->kind == A_INT || a->kind == A_BOOL || v->escaped) return T_UNKNOWN;
         if (a->kind == A_REGEX) return regex_exact(a, v);
-        if (a->first >= 0 && (!v->n || lower(v->p[0]) != a->first)) return T_FALSE;
-        return glob_match(a->text, a->len, v->p, v->n) ? T_TRUE : T_FALSE;
+        return glob_exact(a, v->p, v->n) ? T_TRUE : T_FALSE;
     case V_NUMBER: {
         long long number;
         if (a->kind == A_NULL) return T_FALSE;
@@ -849,6 +916,8 @@ typedef struct {
     int line; /* lines judged so far in the chunk */
     int *found; /* [test id]: the line its result is of */
     unsigned char *result;
+    int *hfound; /* [hold id]: the line its test_holds is of */
+    unsigned char *hresult;
     unsigned char *holds; /* a flag per conjunction */
 } Work;
 
@@ -992,8 +1061,14 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
     for (int c = 0; c < f->nconj; c++) {
         const Conj *conj = &f->conj[c];
         int all = 1;
-        for (int i = 0; i < conj->ntest && all; i++)
-            all = test_holds(&conj->tests[i], &w->values[conj->tests[i].node]);
+        for (int i = 0; i < conj->ntest && all; i++) {
+            const Test *t = &conj->tests[i];
+            if (w->hfound[t->hid] != w->line) {
+                w->hfound[t->hid] = w->line;
+                w->hresult[t->hid] = (unsigned char)test_holds(t, &w->values[t->node]);
+            }
+            all = w->hresult[t->hid];
+        }
         w->holds[c] = (unsigned char)all;
         any |= all;
     }
@@ -1016,7 +1091,7 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
 
 static int listed(char **keys, Py_ssize_t *lens, int n, const unsigned char *k, Py_ssize_t kl) {
     for (int i = 0; i < n; i++)
-        if (lens[i] == kl && memcmp(keys[i], k, (size_t)kl) == 0) return i;
+        if (lens[i] == kl && same_bytes(keys[i], k, kl)) return i;
     return -1;
 }
 
@@ -1056,14 +1131,72 @@ static inline int hex4(const unsigned char *p) {
     return v;
 }
 
+#if defined(__SSE2__)
+/* Of the 64 bytes at p, as bits: the quotes, the backslashes, and the control and non-ASCII
+ * bytes. */
+static inline void special_bits(const unsigned char *p, uint64_t *quotes, uint64_t *slashes,
+                                uint64_t *odd) {
+    *quotes = *slashes = *odd = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        __m128i quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('"'));
+        __m128i slash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'));
+        __m128i other = _mm_cmplt_epi8(chunk, _mm_set1_epi8(0x20)); /* signed: also >= 0x80 */
+        *quotes |= (uint64_t)(unsigned)_mm_movemask_epi8(quote) << (16 * k);
+        *slashes |= (uint64_t)(unsigned)_mm_movemask_epi8(slash) << (16 * k);
+        *odd |= (uint64_t)(unsigned)_mm_movemask_epi8(other) << (16 * k);
+    }
+}
+#endif
+
 /* A string at ps->p (its opening quote), checked as read_string checks it and decoded into out
  * (room for the rest of the line); -1 when it is not strict JSON or holds a character a line
  * cannot (a control character, a lone surrogate). */
-static int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
+SX_INLINE int read_unescaped(Parse *ps, unsigned char *out, Py_ssize_t *len) {
     const unsigned char *p = ps->p + 1, *end = ps->end;
     unsigned char *o = out;
     for (;;) {
 #if defined(__SSE2__)
+        /* 64 bytes at a time while 16 more follow (each copy below loads 16 bytes): the plain
+         * bytes before each byte the block's bits mark are copied, and each \" (a backslash
+         * before a quote, read from the bits) written, without reading the block again; anything
+         * else stops at the byte, handled below. The block starts where an escape or a character
+         * ends, so its first backslash starts an escape, and so does each after a \" (the quote
+         * of a \" is no stop). */
+        while (end - p >= 64 + 16) {
+            const unsigned char *block = p;
+            uint64_t quotes, slashes, odd;
+            special_bits(block, &quotes, &slashes, &odd);
+            uint64_t pairs = slashes & (quotes >> 1);
+            uint64_t special = (quotes | slashes | odd) & ~(pairs << 1);
+            int stopped = 0;
+            while (special) {
+                int k = __builtin_ctzll(special);
+                const unsigned char *at = block + k;
+                special &= special - 1;
+                while (at - p > 16) {
+                    _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)p));
+                    p += 16;
+                    o += 16;
+                }
+                _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)p));
+                o += at - p;
+                p = at;
+                if (!(pairs >> k & 1)) {
+                    stopped = 1;
+                    break;
+                }
+                *o++ = '"';
+                p += 2;
+            }
+            if (stopped) break;
+            while (block + 64 - p > 0) { /* the rest of the block: plain */
+                _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)p));
+                Py_ssize_t step = block + 64 - p < 16 ? block + 64 - p : 16;
+                p += step;
+                o += step;
+            }
+        }
         while (end - p >= 16) {
             __m128i chunk = _mm_loadu_si128((const __m128i *)p);
             __m128i quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8('"'));
@@ -1152,7 +1285,7 @@ static int envelope_string(const Prefilter *f, const Envelope *e, const unsigned
         int required = listed(e->required, e->required_len, e->nrequired, key, kl);
         int oneof = listed(e->oneof_key, e->oneof_key_len, e->noneof, key, kl);
         int prefixed = listed(e->prefixed_key, e->prefixed_key_len, e->nprefixed, key, kl);
-        int carrier = e->carrier_len[0] == kl && memcmp(e->carrier[0], key, (size_t)kl) == 0;
+        int carrier = e->carrier_len[0] == kl && same_bytes(e->carrier[0], key, kl);
         skip_ws(&ps);
         if (ps.p >= ps.end || *ps.p != ':') return -1;
         ps.p++;
@@ -1490,6 +1623,8 @@ static int read_test(Prefilter *self, PyObject *spec, Test *test) {
         if (!(alt->text = copy_bytes(text, &alt->len))) return -1;
         unsigned char c = alt->len ? (unsigned char)alt->text[0] : 0;
         alt->first = alt->len && c != '\x01' && c != '\x02' ? c : -1;
+        alt->plain = alt->kind == A_GLOB && !memchr(alt->text, '\x01', (size_t)alt->len) &&
+                     !memchr(alt->text, '\x02', (size_t)alt->len);
         alt->ri = -1;
         if (alt->kind == A_REGEX) {
             alt->first = -1;
@@ -1507,6 +1642,18 @@ static int read_test(Prefilter *self, PyObject *spec, Test *test) {
         }
     }
     return 0;
+}
+
+/* Whether two tests test the same node with the same values. */
+static int same_test(const Test *a, const Test *b) {
+    if (a->node != b->node || a->nalt != b->nalt) return 0;
+    for (int i = 0; i < a->nalt; i++) {
+        const Alt *x = &a->alts[i], *y = &b->alts[i];
+        if (x->kind != y->kind || x->number != y->number || x->len != y->len ||
+            memcmp(x->text, y->text, (size_t)x->len))
+            return 0;
+    }
+    return 1;
 }
 
 /* A list of ints, copied; -1 on error. */
@@ -1674,8 +1821,8 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
     Py_ssize_t nn = PyList_GET_SIZE(nodes);
-    if (nn < 1) {
-        PyErr_SetString(PyExc_ValueError, "no top-level node");
+    if (nn < 1 || nn > 30000) {
+        PyErr_SetString(PyExc_ValueError, "no top-level node, or too many nodes");
         return -1;
     }
     self->nodes = calloc((size_t)nn, sizeof(Node));
@@ -1704,6 +1851,15 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
             p->children[p->nchild++] = (int)i;
         }
     }
+    for (int i = 0; i < self->nnodes; i++) {
+        Node *n = &self->nodes[i];
+        for (int k = 0; k < KEY_SLOTS; k++) n->child_at[k] = KEY_NONE;
+        for (int k = 0; k < n->nchild; k++) {
+            const Node *c = &self->nodes[n->children[k]];
+            short *at = &n->child_at[KEY_SLOT(key_hash((unsigned char *)c->key, c->len))];
+            *at = *at == KEY_NONE ? (short)n->children[k] : KEY_SOME;
+        }
+    }
     Py_ssize_t nc = PyList_GET_SIZE(conj);
     self->conj = calloc((size_t)nc + 1, sizeof(Conj));
     if (!self->conj) goto nomem;
@@ -1720,6 +1876,16 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
             if (read_test(self, PyList_GET_ITEM(tests, t), &cj->tests[t]) < 0) return -1;
         }
     }
+    /* the same test in several conjunctions is tried once a line */
+    for (int c = 0; c < self->nconj; c++)
+        for (int i = 0; i < self->conj[c].ntest; i++) {
+            Test *t = &self->conj[c].tests[i];
+            t->hid = -1;
+            for (int d = 0; d <= c && t->hid < 0; d++)
+                for (int j = 0; j < (d == c ? i : self->conj[d].ntest) && t->hid < 0; j++)
+                    if (same_test(&self->conj[d].tests[j], t)) t->hid = self->conj[d].tests[j].hid;
+            if (t->hid < 0) t->hid = self->nholdids++;
+        }
     Py_ssize_t nd = PyList_GET_SIZE(dotted);
     self->dotted = calloc((size_t)nd + 1, sizeof(char *));
     self->dotted_len = calloc((size_t)nd + 1, sizeof(Py_ssize_t));
@@ -1742,6 +1908,10 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         self->dotted_len[j] = len;
     }
     self->dotted_longest = self->ndotted ? self->dotted_len[self->ndotted - 1] : 0;
+    for (int i = 0; i < self->ndotted; i++) {
+        unsigned bit = DOTTED_BIT(key_hash((unsigned char *)self->dotted[i], self->dotted_len[i]));
+        self->dotted_bits[bit >> 6] |= (uint64_t)1 << (bit & 63);
+    }
     self->dotted_from = calloc((size_t)self->dotted_longest + 2, sizeof(int));
     if (!self->dotted_from) goto nomem;
     for (Py_ssize_t len = 0, i = 0; len <= self->dotted_longest + 1; len++) {
@@ -1829,6 +1999,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
         .touched = malloc(sizeof(int) * (size_t)self->nnodes),
         .found = calloc((size_t)self->ntestids + 1, sizeof(int)),
         .result = malloc((size_t)self->ntestids + 1),
+        .hfound = calloc((size_t)self->nholdids + 1, sizeof(int)),
+        .hresult = malloc((size_t)self->nholdids + 1),
         .holds = malloc((size_t)self->nconj + 1),
     };
     unsigned char *scratch = self->nenvelopes ? malloc((size_t)buf.len + 16) : NULL;
@@ -1849,7 +2021,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     if (self->nregex && bank < 0) own_bank = compiled_bank(self->regex, self->nregex, NULL);
     Bank *regexes = bank >= 0 ? self->banks[bank] : own_bank;
     int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
-                 !w.touched || !w.found || !w.result ||
+                 !w.touched || !w.found || !w.result || !w.hfound || !w.hresult ||
                  !w.holds || !gone || (self->nenvelopes && !scratch) ||
                  (self->carried && !kept_carried);
     if (!failed) {
@@ -1919,6 +2091,8 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     free(w.touched);
     free(w.found);
     free(w.result);
+    free(w.hfound);
+    free(w.hresult);
     free(w.holds);
     free(scratch);
     PyObject *result = NULL, *counts = NULL;

@@ -229,6 +229,7 @@ class FastHunt:
         grouped: bool = False,
         sources: frozenset[str] | None = None,
         recognised: bool = False,
+        named: str | None = None,
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order);
         ``summary`` counts its lines per source (the SQL's for the rows it judges, the reference
@@ -241,7 +242,8 @@ class FastHunt:
         ``recognised``: every line DuckDB reads as a JSON object is an event of a source in
         ``sources``, as ``recognize`` tells (the spool's, which blanks every other event); a
         file of one source whose SQL recogniser has ``recognize``'s meaning is then scanned
-        as that source's (``recognised_select``), without recognising each line again. The typed
+        as that source's (``recognised_select``), without recognising each line again. ``named``:
+        the file the hits of the lines the native judge decides name (else ``path``). The typed
         scan runs first; if DuckDB fails on it, the file is scanned again the exact way. DuckDB
         skips blank lines: when the rows' lengths do not add up to the file's size, the file is
         read once more to place them.
@@ -286,7 +288,9 @@ class FastHunt:
             if not passed.lines:
                 if progress is not None:
                     progress("scan", 100.0)
-                yield from passed.merged(iter(()), self.rule_files, path, self.forced)
+                yield from passed.merged(
+                    None, self.rule_files, path if named is None else named, self.forced
+                )
                 return
             numbers = prefilter.LineNumbers(passed.numbers)
             try:
@@ -294,7 +298,9 @@ class FastHunt:
                     path, passed.kept, Path(folder), progress, summary, select, numbers.of
                 )
                 # the lines the native judge decided come in between, at their place
-                yield from passed.merged(scanned, self.rule_files, path, self.forced)
+                yield from passed.merged(
+                    scanned, self.rule_files, path if named is None else named, self.forced
+                )
             finally:
                 numbers.close()
 

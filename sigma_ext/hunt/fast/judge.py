@@ -77,6 +77,8 @@ def exact_program(
 
     def combined(op: int) -> Callable[[list[Program]], Program]:
         def join(parts: list[Program]) -> Program:
+            if op == OP_OR:
+                parts = _one_test_a_field(parts)
             if len(parts) == 1:
                 return parts[0]
             return [op for part in parts for op in part] + [(op, len(parts))]
@@ -113,6 +115,27 @@ def exact_program(
         rule, detection, combined(OP_AND), combined(OP_OR), negate=negate, other=lambda _: unknown
     )
     return program, everies
+
+
+def _one_test_a_field(parts: list[Program]) -> list[Program]:
+    """An OR's parts, those that are one test of a field made one test of all their values, at
+    the first one's place: the same value in Kleene's logic (the extension's test holds when one
+    of its values does, is unknown when none does and one may be), with fewer tests to find."""
+    joined: list[Program] = []
+    at: dict[str, int] = {}
+    for part in parts:
+        test = part[0] if len(part) == 1 else None
+        if test is None or not isinstance(test[0], str):
+            joined.append(part)
+            continue
+        name, values = test
+        if name in at:
+            first = joined[at[name]][0]
+            joined[at[name]] = [(name, [*cast(list[Any], first[1]), *values])]
+            continue
+        at[name] = len(joined)
+        joined.append(part)
+    return joined
 
 
 def exact_value(value: Any) -> bool:
@@ -261,25 +284,26 @@ _NO_VALUE, _EXACT = 0, 1
 class CarriedValues:
     """What the extension handed back for each judged line a correlation base rule fires on
     (``_prefilter.c``: ``carried_values``): the kind of line (0: an event of ``sources[0]``,
-    1 + k: one that envelope k carries) and, per field of ``fields``, no value (absent or
-    null), the string read exactly, or "read it from the text"."""
+    1 + k: one that envelope k carries, of ``sources[1 + k]``, whose native document is that
+    event as ``sources[0]``'s is) and, per field of ``fields``, no value (absent or null), the
+    string read exactly, or "read it from the text"."""
 
     def __init__(self, path: Path, sources: list[Source], fields: tuple[str, ...]) -> None:
         self.path = path
         self.sources = sources
         self.fields = fields
 
-    def documents(self) -> Generator[Mapping[str, Any] | None, None, None]:
+    def documents(self) -> Generator[tuple[Mapping[str, Any], Source] | None, None, None]:
         """For each line in order, a document holding its values at their fields, which the
-        hits read as they would read the line's own (``hit_values``), or None where the line
-        is to be read from its text."""
+        hits read as they would read the native document of the line's source (``hit_values``),
+        and that source; or None where the line is to be read from its text."""
         with self.path.open("rb") as handle:
             while kind := handle.read(1):
                 yield self._document(handle, kind[0])
 
-    def _document(self, handle: IO[bytes], kind: int) -> Mapping[str, Any] | None:
+    def _document(self, handle: IO[bytes], kind: int) -> tuple[Mapping[str, Any], Source] | None:
         document: dict[str, Any] = {}
-        exact = kind == 0 and bool(self.fields)
+        exact = kind < len(self.sources) and bool(self.fields)
         for name in self.fields:
             tag = handle.read(1)[0]
             if tag == _NO_VALUE:
@@ -294,14 +318,14 @@ class CarriedValues:
             for parent in parents:
                 at = at.setdefault(parent, {})
             at[key] = value
-        return document if exact else None
+        return (document, self.sources[kind]) if exact else None
 
 
 def judged_hits(
     verdicts: Path,
     texts: Path | None,
     rule_files: list[RuleFile],
-    path: Path,
+    path: Path | str,
     source: Source | None,
     values: CarriedValues | None = None,
 ) -> Iterator[Hit]:
@@ -309,7 +333,8 @@ def judged_hits(
     bits of the rules that fire on each, bit i for ``rule_files[i]``, pairs of uint64), in line
     order, a line's in rule
     order; a correlation base rule's carries the event's values: those the extension read
-    exactly (``values``, an event of its first source), else read from its text (the lines'
+    exactly (``values``: an event of its first source, or one an envelope carries), else read
+    from its text (the lines'
     texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned row's."""
     base = sum(
         1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
@@ -319,29 +344,37 @@ def judged_hits(
     documents = values.documents() if values is not None and base else None
     try:
         for number, fired in _pairs(verdicts):
-            rules = [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
-            if fired & base:
-                assert handle is not None
-                text = handle.readline()
-                document = next(documents, None) if documents is not None else None
-                if document is not None and values is not None:
-                    rules = carried(rules, document, values.sources[0])
-                else:
-                    item = read_line(text.rstrip(b"\n"))
-                    recognised = source or (recognize(item) if isinstance(item, dict) else None)
-                    if isinstance(item, dict) and recognised is not None:
-                        rules = carried(rules, recognised.decode(item), recognised)
-                yield from (Hit.of(rule_file, path, number) for rule_file in rules)
+            if not fired & base:
+                # the hits of each set of rules made once, then placed on each line
+                placed = made.get(fired)
+                if placed is None:
+                    rules = _fired(fired, rule_files)
+                    placed = made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
+                for hit in placed:
+                    yield hit.at(number)
                 continue
-            if fired not in made:
-                made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
-            for hit in made[fired]:
-                yield hit.at(number)
+            rules = _fired(fired, rule_files)
+            assert handle is not None
+            text = handle.readline()
+            held = next(documents, None) if documents is not None else None
+            if held is not None:
+                rules = carried(rules, *held)
+            else:
+                item = read_line(text.rstrip(b"\n"))
+                recognised = source or (recognize(item) if isinstance(item, dict) else None)
+                if isinstance(item, dict) and recognised is not None:
+                    rules = carried(rules, recognised.decode(item), recognised)
+            yield from (Hit.of(rule_file, path, number) for rule_file in rules)
     finally:
         if handle is not None:
             handle.close()
         if documents is not None:
             documents.close()
+
+
+def _fired(fired: int, rule_files: list[RuleFile]) -> list[RuleFile]:
+    """The rules of the bits set in ``fired`` (bit i: ``rule_files[i]``), in order."""
+    return [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
 
 
 def _pairs(verdicts: Path) -> Iterator[tuple[int, int]]:

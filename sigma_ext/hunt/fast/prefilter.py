@@ -394,16 +394,18 @@ class Passed:
 
     def merged(
         self,
-        scanned: Iterator[Hit | BadLine],
+        scanned: Iterator[Hit | BadLine] | None,
         rule_files: list[RuleFile],
-        path: Path,
+        path: Path | str,
         source: Source | None = None,
     ) -> Iterator[Hit | BadLine]:
-        """``scanned`` (the hits and bad lines of the lines passed on, in line order) with the
-        hits of the judged lines (``judge.judged_hits``), in line order."""
+        """``scanned`` (the hits and bad lines of the lines passed on, in line order; None when
+        none was) with the hits of the judged lines (``judge.judged_hits``), in line order."""
         if not self.judged or self.verdicts is None:
-            return scanned
+            return iter(()) if scanned is None else scanned
         hits = judged_hits(self.verdicts, self.carried, rule_files, path, source, self.values)
+        if scanned is None:
+            return hits
         return heapq.merge(scanned, hits, key=lambda item: item.line)
 
 
