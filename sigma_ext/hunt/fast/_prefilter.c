@@ -12,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@
 #endif
 
 #define MAX_DEPTH 64
+#define MAX_NODES 30000 /* a node's slot table numbers its children in a short */
+_Static_assert(MAX_NODES <= SHRT_MAX, "a child's number must fit the slot table's short");
 #define MAX_BANKS 16
 #define MAX_NUMBER 64
 /* A key's slot among KEY_SLOTS, from its length and first and last characters: where a node's
@@ -1821,7 +1824,7 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
     Py_ssize_t nn = PyList_GET_SIZE(nodes);
-    if (nn < 1 || nn > 30000) {
+    if (nn < 1 || nn > MAX_NODES) {
         PyErr_SetString(PyExc_ValueError, "no top-level node, or too many nodes");
         return -1;
     }
@@ -1857,7 +1860,7 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         for (int k = 0; k < n->nchild; k++) {
             const Node *c = &self->nodes[n->children[k]];
             short *at = &n->child_at[KEY_SLOT(key_hash((unsigned char *)c->key, c->len))];
-            *at = *at == KEY_NONE ? (short)n->children[k] : KEY_SOME;
+            *at = *at == KEY_NONE ? (short)n->children[k] : KEY_SOME; /* MAX_NODES fits */
         }
     }
     Py_ssize_t nc = PyList_GET_SIZE(conj);
