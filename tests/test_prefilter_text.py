@@ -7,6 +7,9 @@ when it is spelled as one."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from hypothesis import strategies as st
 from sigma_ext.hunt.fast import prefilter
 from sigma_ext.hunt.fast.engine import FastHunt
 
-from .conftest import examples
+from .conftest import ROOT, examples
 from .test_cli import POD
 from .test_prefilter import STATUS_PATCH, audit_line
 
@@ -161,3 +164,33 @@ def test_every_key_is_told_apart_from_keys_of_its_length_and_ends(
         assert passed_on(name, "y"), name  # a dotted key: the scan decides
     for name in others:
         assert not passed_on(name), name  # no tested key and no dotted one
+
+
+SPEC_OF_THE_SHIPPED_RULES = """
+import hashlib, json
+from pathlib import Path
+from sigma_ext.content.corpus import load_corpus
+from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast import prefilter
+from sigma_ext.reference.engine import ReferenceEngine
+root = Path({root!r})
+fast = FastHunt(ReferenceEngine(load_corpus(root, root / "profiles" / "example.yml")))
+spec = prefilter.prefilter_spec(fast.plans, forced=False)
+print(hashlib.sha256(repr(spec).encode()).hexdigest())
+"""
+
+
+def test_the_prefilter_is_built_the_same_whatever_the_string_hashing() -> None:
+    """The conjunctions are numbered in one order in every run: the same spec under two
+    ``PYTHONHASHSEED`` values (sets of byte strings iterate in the order of their hashes)."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", SPEC_OF_THE_SHIPPED_RULES.format(root=str(ROOT))],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1, digests

@@ -210,6 +210,12 @@ Dnf = tuple[Conjunction, ...]
 """A condition in disjunctive form: one of its conjunctions holds."""
 
 
+def _in_order(conjunction: Conjunction) -> tuple[tuple[str, list[Alternative]], ...]:
+    """A conjunction as it sorts the same in every run: its alternatives listed in order (a set
+    of them is only partly ordered, and iterates in the order of the run's string hashing)."""
+    return tuple((name, sorted(alternatives)) for name, alternatives in conjunction)
+
+
 def _all_of(parts: list[Dnf | None]) -> Dnf | None:
     """Every part holds (a part not known says nothing): the product of the parts, or when
     that grows too large, the smallest part alone (still a necessary condition)."""
@@ -285,7 +291,7 @@ def prefilter_spec(
         if condition is None:
             return None
         conditions.append(condition)
-    conjunctions = sorted({c for condition in conditions for c in condition})
+    conjunctions = sorted({c for condition in conditions for c in condition}, key=_in_order)
     at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
     necessary_at = [sorted({at[c] for c in condition}) for condition in conditions]
     programs = rule_programs(plan, necessary_at, _judged_alternative)
