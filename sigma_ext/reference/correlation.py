@@ -215,11 +215,20 @@ def hit_values(
 ) -> tuple[datetime | None, Group | None]:
     """What a base hit on a native document keeps: its time (None: the hit is left out) and
     its group (None: a group-by field is missing or empty, the hit is left out)."""
-    time = parse_time(next(iter(field_values(document, time_field)), None))
+    return hit_time(document, time_field), hit_group(document, group_by)
+
+
+def hit_time(document: Mapping[str, Any], time_field: str) -> datetime | None:
+    """The time a base hit on a native document keeps (``hit_values``)."""
+    return parse_time(next(iter(field_values(document, time_field)), None))
+
+
+def hit_group(document: Mapping[str, Any], group_by: tuple[str, ...]) -> Group | None:
+    """The group a base hit on a native document keeps (``hit_values``)."""
     values = []
     for field in group_by:
         found = [str(v) for v in field_values(document, field) if v not in (None, "")]
         if not found:
-            return time, None
+            return None
         values.append(found[0])
-    return time, tuple(values)
+    return tuple(values)

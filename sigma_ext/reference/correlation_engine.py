@@ -35,6 +35,8 @@ from sigma_ext.reference.correlation import (
     CorrelationHit,
     Group,
     evaluate,
+    hit_group,
+    hit_time,
     hit_values,
 )
 from sigma_ext.reference.engine import Loaded, NativeCompilation, ReferenceEngine
@@ -88,15 +90,18 @@ def carried(
     rule_files: Sequence[RuleFile], document: Mapping[str, Any], source: Source
 ) -> list[RuleFile]:
     """The rules a verdict on a native document of ``source`` found, each base rule as its
-    ``BaseMatch`` on the document (the values of each group-by read once)."""
+    ``BaseMatch`` on the document (its time read once, and each group-by's values once)."""
     found: list[RuleFile] = []
-    values: dict[tuple[str, ...], tuple[datetime | None, Group | None]] = {}
+    groups: dict[tuple[str, ...], Group | None] = {}
+    time: datetime | None = None
+    timed = False
     for rule_file in rule_files:
         if isinstance(rule_file, BaseRuleFile) and not isinstance(rule_file, BaseMatch):
-            if rule_file.group_by not in values:
-                time_field = TIME_FIELDS[source.name]
-                values[rule_file.group_by] = hit_values(document, rule_file.group_by, time_field)
-            found.append(rule_file.match_of(*values[rule_file.group_by]))
+            if not timed:
+                time, timed = hit_time(document, TIME_FIELDS[source.name]), True
+            if rule_file.group_by not in groups:
+                groups[rule_file.group_by] = hit_group(document, rule_file.group_by)
+            found.append(rule_file.match_of(time, groups[rule_file.group_by]))
         else:
             found.append(rule_file)
     return found
