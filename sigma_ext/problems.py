@@ -6,6 +6,8 @@ problems it found, and the command reports every one of them, each as ``path:lin
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,13 @@ class Problem:
             line = int(source.line)
         message = str(getattr(error, "args", [error])[0]) if error.args else type(error).__name__
         return cls(str(path), line, message)
+
+
+def did_you_mean(word: str, known: Iterable[str], cutoff: float) -> str:
+    """``; did you mean 'x'?`` when one of ``known`` is spelt almost as ``word`` (a typo: at
+    least ``cutoff`` alike, ``difflib``'s ratio), else nothing: the end of a problem's message."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class ProblemsFound(Exception):

@@ -8,9 +8,7 @@ placeholder items into the pipeline a conversion runs.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +24,7 @@ from sigma_ext.content import gke_method
 from sigma_ext.content.placeholders import identity_vars, profile_processing_items
 from sigma_ext.content.profile import Profile
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.problems import Problem
+from sigma_ext.problems import Problem, did_you_mean
 from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.yamlio import YAMLProblem, load_located
 
@@ -201,19 +199,15 @@ def compile_problems(
             ]
         line = rule_file.located.line_of(("detection",))
         return [Problem(str(rule_file.path), line, f"{where}: {message}")]
+    # a field the mapping knows, spelt almost the same, is a typo in the rule, not one to map
     return [
         Problem(
-            str(rule_file.path), line, f"{where}: {_naming(field, message)}{_near(field, known)}"
+            str(rule_file.path),
+            line,
+            f"{where}: {_naming(field, message)}{did_you_mean(field, known, 0.85)}",
         )
         for field, line in unknown
     ]
-
-
-def _near(field: str, known: Iterable[str]) -> str:
-    """``; did you mean 'x'?`` when a field the mapping knows is spelled almost the same (a
-    typo in the rule, not a field to map), else nothing."""
-    close = difflib.get_close_matches(field, sorted(known), n=1, cutoff=0.85)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 _HOLDS = re.compile(r"a value holds (?:the control character U\+([0-9A-F]{4,6})|a (backtick))")

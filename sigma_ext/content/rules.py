@@ -24,7 +24,6 @@ the first broken rule.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from sigma.types import Placeholder, SigmaString
 
 from sigma_ext.condition_tree import Fold, conjuncts, fold, negated_detection
 from sigma_ext.content.attack import unknown_tag_message, unknown_tags
-from sigma_ext.problems import Problem
+from sigma_ext.problems import Problem, did_you_mean
 from sigma_ext.sources.catalogue import SOURCES, source_for_logsource
 from sigma_ext.yamlio import Located, YAMLProblem, load_located
 
@@ -431,10 +430,7 @@ _UNKNOWN_MODIFIER = re.compile(r"^Unknown modifier '([^']*)'$")
 def _modifier_hint(error: SigmaError) -> str:
     """``; did you mean 'contains'?`` for an unknown modifier spelt close to one pySigma knows."""
     found = _UNKNOWN_MODIFIER.match(_message(error))
-    if found is None:
-        return ""
-    close = difflib.get_close_matches(found.group(1), sorted(modifier_mapping), n=1, cutoff=0.75)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return "" if found is None else did_you_mean(found.group(1), modifier_mapping, 0.75)
 
 
 def _check_every_element(rule_file: RuleFile, rule: SigmaRule) -> list[Problem]:
