@@ -285,12 +285,11 @@ class FastHunt:
                 for name, count in passed.dismissed.items():
                     if count:
                         summary.sources[name] += count
+            judged_file = path if named is None else named  # what the judged lines' hits name
             if not passed.lines:
                 if progress is not None:
                     progress("scan", 100.0)
-                yield from passed.merged(
-                    None, self.rule_files, path if named is None else named, self.forced
-                )
+                yield from passed.merged(None, self.rule_files, judged_file, self.forced)
                 return
             numbers = prefilter.LineNumbers(passed.numbers)
             try:
@@ -298,9 +297,7 @@ class FastHunt:
                     path, passed.kept, Path(folder), progress, summary, select, numbers.of
                 )
                 # the lines the native judge decided come in between, at their place
-                yield from passed.merged(
-                    scanned, self.rule_files, path if named is None else named, self.forced
-                )
+                yield from passed.merged(scanned, self.rule_files, judged_file, self.forced)
             finally:
                 numbers.close()
 

@@ -70,7 +70,7 @@ from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
 from sigma_ext.hunt.fast.posix_regex import posix_ere
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, is_gzip
-from sigma_ext.sources.catalogue import SOURCES, Source
+from sigma_ext.sources.catalogue import SOURCES, Source, source_named
 from sigma_ext.sources.kubernetes import (
     AKS_AUDIT_CATEGORIES,
     CLOUDWATCH_EVENT_KEYS,
@@ -481,12 +481,9 @@ def run(
                 # the scan of the lines passed on is the rest of the phase
                 progress("scan", min(SHARE * stored.tell() / size, SHARE))
     read_values = CarriedValues(
-        values, [SOURCES[_SOURCE_AT[name]] for name in prefilter.sources], prefilter.value_fields
+        values, [source_named(name) for name in prefilter.sources], prefilter.value_fields
     )
     return Passed(kept, numbers, passed, base, dismissed, judged, verdicts, carried, read_values)
-
-
-_SOURCE_AT = {source.name: at for at, source in enumerate(SOURCES)}
 
 
 _ROOM = 1 << 20
