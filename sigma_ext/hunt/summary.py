@@ -40,10 +40,7 @@ class FileSummary:
         return sum(self.sources.values()) + self.unrecognised + self.malformed
 
     def __str__(self) -> str:
-        per_source = ", ".join(f"{name} {n}" for name, n in sorted(self.sources.items()))
-        text = f"{self.name}: {self.read} record(s) read"
-        if per_source:
-            text += f" ({per_source})"
+        text = f"{self.name}: {self.read} record(s) read{_per_source(self.sources)}"
         text += f"; {self.unrecognised} not recognised"
         if self.unrecognised_at:
             more = ", ..." if self.unrecognised > len(self.unrecognised_at) else ""
@@ -58,6 +55,12 @@ class FileSummary:
         return bool(self.unrecognised or self.malformed)
 
 
+def _per_source(sources: Counter[str]) -> str:
+    """`` (source n, ...)`` by source name, or nothing when no record was recognised."""
+    listed = ", ".join(f"{name} {n}" for name, n in sorted(sources.items()))
+    return f" ({listed})" if listed else ""
+
+
 def place(line: int, record: int | None) -> str:
     return f"line {line}" if record is None else f"line {line} record {record}"
 
@@ -69,10 +72,7 @@ def total_line(summaries: Sequence[FileSummary]) -> str:
     for summary in summaries:
         sources.update(summary.sources)
     read = sum(summary.read for summary in summaries)
-    per_source = ", ".join(f"{name} {n}" for name, n in sorted(sources.items()))
-    text = f"all {len(summaries)} files: {read} record(s) read"
-    if per_source:
-        text += f" ({per_source})"
+    text = f"all {len(summaries)} files: {read} record(s) read{_per_source(sources)}"
     for what, count in (
         ("not recognised", [s.unrecognised for s in summaries]),
         ("malformed", [s.malformed for s in summaries]),
