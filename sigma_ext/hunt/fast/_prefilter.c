@@ -55,7 +55,9 @@ static inline unsigned key_hash(const unsigned char *key, Py_ssize_t len) {
 #define DOTTED_BIT(h) (((h) >> 16) & (DOTTED_BITS - 1))
 
 enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST, V_BOOL };
-enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL, A_REGEX };
+/* A_PRESENT: the key is there, whatever its value (null too): a recogniser's test; A_LT to
+ * A_GTE: a number compared with the integer (|lt, |lte, |gt, |gte) */
+enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL, A_REGEX, A_PRESENT, A_LT, A_LTE, A_GT, A_GTE };
 
 typedef struct {
     int state;
@@ -170,7 +172,10 @@ typedef struct {
     Py_ssize_t *prefix_value_len;
     int nenvelopes;
     Envelope *envelopes;
-    int nrules; /* 0: no judge, a line some conjunction holds on is passed on */
+    int guarded; /* 1: rules[0] is the guard, which must hold (is known true) for a line to be
+                  * set aside: the source's recogniser, and no source before it recognising the
+                  * line (a source known by its recogniser, not by its first keys) */
+    int nrules; /* guarded: no judge, a line some conjunction holds on is passed on */
     Rule *rules;
     uint64_t carried; /* the bits of the rules whose hits carry the event's values */
     int nvalues;
@@ -745,6 +750,7 @@ static int plain_integer(const unsigned char *p, Py_ssize_t n, long long *out) {
 static int test_holds(const Test *t, const Value *v) {
     for (int i = 0; i < t->nalt; i++) {
         const Alt *a = &t->alts[i];
+        if (a->kind >= A_PRESENT) return 1;
         switch (v->state) {
         case V_ABSENT:
         case V_NULL:
@@ -807,20 +813,34 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
  * where this file does not read the value as the reference does (an escape or a non-ASCII
  * character, a number against a string, a string against a number, true, false, an object). */
 static int alt_exact(const Alt *a, const Value *v) {
+    if (a->kind == A_PRESENT) return v->state == V_ABSENT ? T_FALSE : T_TRUE;
     switch (v->state) {
     case V_ABSENT:
     case V_NULL: /* the reference leaves nulls out: no value */
         return a->kind == A_NULL ? T_TRUE : T_FALSE;
-    case V_STRING:
+    case V_STRING: /* (a number's text compares as the number) */
         if (a->kind == A_NULL) return T_FALSE;
-        if (a->kind == A_INT || a->kind == A_BOOL || v->escaped) return T_UNKNOWN;
+        if (a->kind == A_INT || a->kind == A_BOOL || a->kind >= A_LT || v->escaped)
+            return T_UNKNOWN;
         if (a->kind == A_REGEX) return regex_exact(a, v);
         return glob_exact(a, v->p, v->n) ? T_TRUE : T_FALSE;
     case V_NUMBER: {
         long long number;
         if (a->kind == A_NULL) return T_FALSE;
-        if (a->kind != A_INT || !plain_integer(v->p, v->n, &number)) return T_UNKNOWN;
-        return number == a->number ? T_TRUE : T_FALSE;
+        if ((a->kind != A_INT && a->kind < A_LT) || !plain_integer(v->p, v->n, &number))
+            return T_UNKNOWN;
+        switch (a->kind) {
+        case A_LT:
+            return number < a->number ? T_TRUE : T_FALSE;
+        case A_LTE:
+            return number <= a->number ? T_TRUE : T_FALSE;
+        case A_GT:
+            return number > a->number ? T_TRUE : T_FALSE;
+        case A_GTE:
+            return number >= a->number ? T_TRUE : T_FALSE;
+        default:
+            return number == a->number ? T_TRUE : T_FALSE;
+        }
     }
     case V_BOOL:
         if (a->kind == A_NULL) return T_FALSE;
@@ -1060,6 +1080,10 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
                 .multi = w->multi, .serial = &w->serial, .touched = w->touched,
                 .ntouched = &w->ntouched};
     if (read_object(&ps, 0, 1) < 0 || ps.p != ps.end) return -1;
+    if (f->guarded) {
+        const Rule *g = &f->rules[0];
+        if (program_exact(g->ops, 0, g->tests, g->every, w, NULL) != T_TRUE) return -1;
+    }
     int any = 0;
     for (int c = 0; c < f->nconj; c++) {
         const Conj *conj = &f->conj[c];
@@ -1077,8 +1101,8 @@ static int judged(const Prefilter *f, const unsigned char *p, Py_ssize_t n, Work
     }
     *bits = 0;
     if (!any) return 0;
-    if (!f->nrules) return -1;
-    for (int k = 0; k < f->nrules; k++) {
+    if (f->nrules == f->guarded) return -1;
+    for (int k = f->guarded; k < f->nrules; k++) {
         const Rule *r = &f->rules[k];
         int may = 0;
         for (int i = 0; i < r->nconj && !may; i++) may = w->holds[r->conj[i]];
@@ -1804,7 +1828,7 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
     return 0;
 }
 
-/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules[, values]]):
+/* Prefilter(nodes, conjunctions, dotted, prefix, envelopes[, rules[, values[, guarded]]]):
  *   nodes: [(parent index, key bytes, is field[, is an array of values, holds an array,
  *   is a field below an array])], node 0 the top-level object (parent -1);
  *   conjunctions: [[(node, [(kind, int, glob bytes)])]];
@@ -1813,13 +1837,15 @@ static int read_rule(Prefilter *self, PyObject *spec, Rule *r) {
  *   rules: [as read_rule reads one]: the judge (none: every line a conjunction holds on is
  *   passed on);
  *   values: [field node]: the values handed back for each line a carried rule fires on
- *   (carried_values). */
+ *   (carried_values);
+ *   guarded: the first rule is the guard (Prefilter.guarded), its bit unused. */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     PyObject *nodes, *conj, *dotted, *prefix, *envelopes, *rules = NULL, *values = NULL;
+    int guarded = 0;
     (void)kwds;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!O!", &PyList_Type, &nodes, &PyList_Type, &conj,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O!O!p", &PyList_Type, &nodes, &PyList_Type, &conj,
                           &PyList_Type, &dotted, &PyList_Type, &prefix, &PyList_Type, &envelopes,
-                          &PyList_Type, &rules, &PyList_Type, &values))
+                          &PyList_Type, &rules, &PyList_Type, &values, &guarded))
         return -1;
     free_spec(self);
     memset((char *)self + sizeof(PyObject), 0, sizeof(Prefilter) - sizeof(PyObject));
@@ -1953,6 +1979,13 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     for (Py_ssize_t k = 0; k < nr; k++) {
         self->nrules = (int)k + 1;
         if (read_rule(self, PyList_GET_ITEM(rules, k), &self->rules[k]) < 0) return -1;
+    }
+    if (guarded) {
+        if (!self->nrules || self->rules[0].carried || self->nenvelopes) {
+            PyErr_SetString(PyExc_ValueError, "a guard is a first rule, not carried, no envelope");
+            return -1;
+        }
+        self->guarded = 1;
     }
     if (values) {
         if (int_list(values, &self->value_nodes, &self->nvalues) < 0) return -1;

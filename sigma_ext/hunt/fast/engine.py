@@ -136,6 +136,13 @@ class FastHunt:
             else None
         )
         self.prefilter = prefilter.build(spec) if spec is not None else None
+        # the sources after the first, each known by its recogniser (and those before it)
+        later = [] if forced or not native else self.plans[1:]
+        specs = [prefilter.recognised_spec(plan) for plan in later]
+        built = [prefilter.build(spec) for spec in specs if spec is not None]
+        self.prefilters = [p for p in [self.prefilter, *built] if p is not None]
+        """Every prefilter: the first fast source's (or the forced one's, with the envelopes
+        it opens), then that of each other fast source the extension knows by its recogniser."""
         # small files' scans: the typed queries prepared once (sigma_ext.hunt.fast.running)
         self.prepared = running.Prepared(self.connect)
 
@@ -269,12 +276,18 @@ class FastHunt:
             passed = None
             if sources is None:
                 sources = sources_in(path, self.forced)
-            # the prefilter sets aside only its own sources' events: on a file of others it
+            # a prefilter sets aside only its own sources' events: on a file of others it
             # would pass its first chunk on and give up
-            if self.prefilter is not None and (
-                source is not None or not sources.isdisjoint(self.prefilter.sources)
-            ):
-                passed = prefilter.run(self.prefilter, path, Path(folder), self.threads, progress)
+            chosen = next(
+                (
+                    one
+                    for one in self.prefilters
+                    if source is not None or not sources.isdisjoint(one.sources)
+                ),
+                None,
+            )
+            if chosen is not None:
+                passed = prefilter.run(chosen, path, Path(folder), self.threads, progress)
             select = (self.recognised_select(sources) if recognised else None) or (
                 self.typed_select_for(sources)
             )
@@ -286,10 +299,12 @@ class FastHunt:
                     if count:
                         summary.sources[name] += count
             judged_file = path if named is None else named  # what the judged lines' hits name
+            assert chosen is not None
+            judged_rules = self.rule_files[chosen.first_rule :]  # (bit 0 its first rule's)
             if not passed.lines:
                 if progress is not None:
                     progress("scan", 100.0)
-                yield from passed.merged(None, self.rule_files, judged_file, self.forced)
+                yield from passed.merged(None, judged_rules, judged_file, self.forced)
                 return
             numbers = prefilter.LineNumbers(passed.numbers)
             try:
@@ -297,7 +312,7 @@ class FastHunt:
                     path, passed.kept, Path(folder), progress, summary, select, numbers.of
                 )
                 # the lines the native judge decided come in between, at their place
-                yield from passed.merged(scanned, self.rule_files, judged_file, self.forced)
+                yield from passed.merged(scanned, judged_rules, judged_file, self.forced)
             finally:
                 numbers.close()
 

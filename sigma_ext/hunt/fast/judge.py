@@ -32,6 +32,7 @@ from sigma.rule import SigmaRule
 from sigma.types import (
     SigmaBool,
     SigmaCasedString,
+    SigmaCompareExpression,
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
@@ -141,8 +142,11 @@ def _one_test_a_field(parts: list[Program]) -> list[Program]:
 def exact_value(value: Any) -> bool:
     """Whether the extension tests ``value`` as the reference does (on values it reads as the
     reference does): null, an integer, a boolean, a string compared in any case, a regular
-    expression (those it can write as a POSIX ERE: ``alternative`` says which)."""
-    if isinstance(value, SigmaNull | SigmaNumber | SigmaBool | SigmaRegularExpression):
+    expression (those it can write as a POSIX ERE: ``alternative`` says which), a comparison
+    with an integer (``|gt``: on a number, which is all it knows)."""
+    if isinstance(
+        value, SigmaNull | SigmaNumber | SigmaBool | SigmaRegularExpression | SigmaCompareExpression
+    ):
         return True
     return isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
 

@@ -44,20 +44,28 @@ import heapq
 import os
 import struct
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from io import BufferedIOBase
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sigma.types import SigmaBool, SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString
+from sigma.types import (
+    SigmaBool,
+    SigmaCompareExpression,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+)
 
 from sigma_ext.condition_tree import sigma_string_pattern
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.gates import necessary
 from sigma_ext.hunt.fast.judge import (
     CarriedValues,
+    Program,
     RuleProgram,
     carried_fields,
     fields_judged,
@@ -66,16 +74,12 @@ from sigma_ext.hunt.fast.judge import (
     rule_programs,
     rules_spec,
 )
+from sigma_ext.hunt.fast.native_recognizers import ENVELOPE_TEXT, Matches, Present, guard_program
 from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
-from sigma_ext.hunt.fast.posix_regex import posix_ere
+from sigma_ext.hunt.fast.posix_regex import ere_of, posix_ere
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import BadLine, Hit, is_gzip
 from sigma_ext.sources.catalogue import SOURCES, Source, source_named
-from sigma_ext.sources.kubernetes import (
-    AKS_AUDIT_CATEGORIES,
-    CLOUDWATCH_EVENT_KEYS,
-    EKS_AUDIT_STREAM_PREFIX,
-)
 
 CHUNK = 8 << 20
 """Bytes read at a time (whole lines: a chunk ends at its last line end)."""
@@ -89,7 +93,13 @@ MOST_CONJUNCTIONS = 256
 SHARE = 90.0
 """The part of the ``scan`` phase of the progress the prefilter reports."""
 
-GLOB, INT, NULL, BOOL, REGEX = 0, 1, 2, 3, 4
+GLOB, INT, NULL, BOOL, REGEX, PRESENT, LT, LTE, GT, GTE = range(10)
+_COMPARED = {
+    SigmaCompareExpression.CompareOperators.LT: LT,
+    SigmaCompareExpression.CompareOperators.LTE: LTE,
+    SigmaCompareExpression.CompareOperators.GT: GT,
+    SigmaCompareExpression.CompareOperators.GTE: GTE,
+}
 _MANY, _ONE = "\x01", "\x02"
 
 Alternative = tuple[int, int, bytes]
@@ -107,58 +117,6 @@ each of those keeps of its event (``judge.CarriedValues`` reads them)."""
 
 class _Native(Protocol):
     def scan(self, buffer: bytes | bytearray | memoryview) -> Scan: ...
-
-
-@dataclass(frozen=True)
-class EnvelopeText:
-    """How the extension recognises, from a line's top-level keys, a provider envelope carrying
-    the source's event as a JSON string at ``carrier`` (one or two keys): a subset of its
-    source's ``recognize`` that no source before it claims (``forbidden`` keys, or only
-    ``allowed`` ones). ``required`` keys must be present, each ``one_of`` key a string among its
-    values, each ``prefixed`` key absent or a string starting with its prefix; a repeated key
-    among these leaves the line to the scan. The event carried must then be dismissed as a line
-    of the source is."""
-
-    carrier: tuple[str, ...]
-    allowed: frozenset[str] = frozenset()
-    forbidden: frozenset[str] = frozenset()
-    required: frozenset[str] = frozenset()
-    one_of: tuple[tuple[str, frozenset[str]], ...] = ()
-    prefixed: tuple[tuple[str, str], ...] = ()
-
-    def spec(self) -> tuple[list[bytes], ...] | Any:
-        def listed(keys: frozenset[str]) -> list[bytes]:
-            return [key.encode() for key in sorted(keys)]
-
-        return (
-            [key.encode() for key in self.carrier],
-            listed(self.allowed),
-            listed(self.forbidden),
-            listed(self.required),
-            [(key.encode(), listed(values)) for key, values in self.one_of],
-            [(key.encode(), prefix.encode()) for key, prefix in self.prefixed],
-        )
-
-
-ENVELOPE_TEXT: Mapping[str, EnvelopeText] = {
-    # is_eks_cloudwatch_record: message and timestamp present, logStreamName absent or naming an
-    # audit stream; only CloudWatch's keys, so no kind or verb: no audit event itself
-    "kubernetes_audit_eks": EnvelopeText(
-        carrier=("message",),
-        allowed=CLOUDWATCH_EVENT_KEYS,
-        required=frozenset({"timestamp"}),
-        prefixed=(("logStreamName", EKS_AUDIT_STREAM_PREFIX),),
-    ),
-    # is_aks_diagnostic_record: category a kube-audit one, properties.log a string; no kind or
-    # verb (no audit event itself), no message (no EKS record)
-    "kubernetes_audit_aks": EnvelopeText(
-        carrier=("properties", "log"),
-        forbidden=frozenset({"kind", "verb", "message"}),
-        one_of=(("category", AKS_AUDIT_CATEGORIES),),
-    ),
-}
-"""The envelopes the extension opens, by source name: only those the typed scan opens
-(``FastHunt.envelopes``, whose rules are the carried source's), in their order."""
 
 
 def _load() -> Callable[..., _Native] | None:
@@ -198,11 +156,22 @@ def _alternative(value: Any) -> Alternative | None:
 
 
 def _judged_alternative(value: Any) -> Alternative | None:
-    """One Sigma value as the judge tests it: as ``_alternative``, and a regular expression
-    as a POSIX ERE (``sigma_ext.hunt.fast.posix_regex``; the necessary conditions hold none)."""
-    if isinstance(value, SigmaRegularExpression):
-        ere = posix_ere(value)
+    """One Sigma value as the judge tests it: as ``_alternative``, a regular expression as a
+    POSIX ERE (``sigma_ext.hunt.fast.posix_regex``) and a comparison with an integer (the
+    necessary conditions hold neither); a guard's tests (``native_recognizers``) as an ERE or
+    a key's presence."""
+    if isinstance(value, SigmaRegularExpression | Matches):
+        ere = (
+            posix_ere(value) if isinstance(value, SigmaRegularExpression) else ere_of(value.pattern)
+        )
         return None if ere is None else (REGEX, 0, ere.encode("ascii"))
+    if isinstance(value, Present):
+        return (PRESENT, 0, b"")
+    if isinstance(value, SigmaCompareExpression):
+        bound = value.number.number
+        if isinstance(bound, int) and abs(bound) < LARGEST_INT:
+            return (_COMPARED[value.op], bound, b"")
+        return None
     return _alternative(value)
 
 
@@ -252,12 +221,17 @@ class Spec:
     """The source each kind of dismissed line is counted as: the first fast source, then the
     source of each envelope."""
     rules: list[Any]
-    """The judge's rules (``_prefilter.c`` documents the shape); none: no judge."""
+    """The judge's rules (``_prefilter.c`` documents the shape), after the guard if there is
+    one; none: no judge."""
     values: list[int] = field(default_factory=list)
     """The nodes of ``value_fields``."""
     value_fields: list[str] = field(default_factory=list)
     """The fields whose values the hit of a line a correlation base rule fires on keeps (its
     time and group-by fields), handed back for each such line (none: read from its text)."""
+    guarded: bool = False
+    """Whether the first of ``rules`` is the guard (``guard_program``)."""
+    first_rule: int = 0
+    """The index among all rules (``FastHunt.rule_files``) of the rule of bit 0."""
 
 
 def prefilter_spec(
@@ -276,6 +250,32 @@ def prefilter_spec(
         prefix = list(plan.path.raw_prefix)
     else:
         return None
+    return _source_spec(plan, prefix, None, envelopes)
+
+
+def recognised_spec(plan: SourcePlan) -> Spec | None:
+    """The prefilter of one fast source's rules, its lines known by its recogniser, not by
+    first keys (a source after the first: ``guard_program``); None when a recogniser it needs
+    is not written for the judge, or no line could be dismissed."""
+    guard = guard_program(plan.source, plan)
+    if guard is None:
+        return None
+    # the rules' bits counted from this source's first rule (a verdict has 64)
+    first = plan.rules[0][0] if plan.rules else 0
+    rules = [(index - first, rule_file, rule) for index, rule_file, rule in plan.rules]
+    typed = replace(plan, rules=rules, typed=True, shape_column="sx_shape")
+    spec = _source_spec(typed, [], guard, ())
+    return None if spec is None else replace(spec, first_rule=first)
+
+
+def _source_spec(
+    plan: SourcePlan,
+    prefix: list[tuple[str, str]],
+    guard: Program | None,
+    envelopes: tuple[str, ...],
+) -> Spec | None:
+    """The prefilter of ``plan``'s rules: its lines known by their first keys (``prefix``; none
+    and no guard: forced), or by ``guard``."""
 
     def test(name: str, values: list[Any]) -> Dnf | None:
         if not plan.single_valued(name):
@@ -295,6 +295,10 @@ def prefilter_spec(
     at = {conjunction: number for number, conjunction in enumerate(conjunctions)}
     necessary_at = [sorted({at[c] for c in condition}) for condition in conditions]
     programs = rule_programs(plan, necessary_at, _judged_alternative)
+    if guard is not None:
+        programs = [(0, False, guard, [], []), *programs]
+        if not all(_judged_alternative(v) for name, v in _tests(guard)):
+            return None
     opened: list[str] = []
     for name in envelopes if prefix else ():
         if name not in ENVELOPE_TEXT:
@@ -305,7 +309,13 @@ def prefilter_spec(
         spec,
         envelopes=[ENVELOPE_TEXT[name].spec() for name in opened],
         sources=[plan.source.name, *opened],
+        guarded=guard is not None,
     )
+
+
+def _tests(program: Program) -> list[tuple[str, Any]]:
+    """A program's tests, one (field, value) per value."""
+    return [(op[0], value) for op in program if isinstance(op[0], str) for value in op[1]]
 
 
 def _compile(
@@ -357,6 +367,8 @@ class Prefilter:
     sources: tuple[str, ...]
     value_fields: tuple[str, ...] = ()
     """The fields whose values the extension hands back (``Spec.value_fields``)."""
+    first_rule: int = 0
+    """The index among all rules of the rule of bit 0 (``Spec.first_rule``)."""
 
 
 def build(spec: Spec) -> Prefilter | None:
@@ -372,8 +384,9 @@ def build(spec: Spec) -> Prefilter | None:
         spec.envelopes,
         spec.rules,
         spec.values,
+        spec.guarded,
     )
-    return Prefilter(built, tuple(spec.sources), tuple(spec.value_fields))
+    return Prefilter(built, tuple(spec.sources), tuple(spec.value_fields), spec.first_rule)
 
 
 @dataclass(frozen=True)
