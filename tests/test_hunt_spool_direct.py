@@ -89,10 +89,20 @@ def test_a_mixed_spool_scans_only_the_audit_lines(
 
 @pytest.mark.parametrize(
     ("source", "scans"),
-    [("kubernetes_audit", [True]), ("docker_events", [True]), ("azure_activitylogs", [])],
-    ids=["audit-scanned-in-place", "docker-scanned-in-place", "azure-judged-as-spooled"],
+    [
+        ("kubernetes_audit", [True]),
+        ("docker_events", [True]),
+        ("azure_activitylogs", [True]),
+        ("kubernetes_audit_gke", []),
+    ],
+    ids=[
+        "audit-scanned-in-place",
+        "docker-scanned-in-place",
+        "azure-prefiltered-in-place",
+        "gke-judged-as-spooled",
+    ],
 )
-def test_a_large_file_is_scanned_in_place_when_its_first_event_is_the_sqls(
+def test_a_large_file_is_scanned_in_place_when_its_first_event_is_the_sqls_or_a_prefilters(
     source: str,
     scans: list[bool],
     engine: ReferenceEngine,

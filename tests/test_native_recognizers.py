@@ -1,7 +1,8 @@
 """The prefilters of the sources after the first (``sigma_ext.hunt.fast.native_recognizers``):
-a line the extension sets aside as a CloudTrail record, a Google Cloud audit entry or a Docker
-event is one ``recognize`` claims for that source, and gets the rules the reference engine
-fires on it; look-alikes of every source before it are passed on."""
+a line the extension sets aside as a CloudTrail record, an Azure Activity Log record, a Google
+Cloud audit entry or a Docker event is one ``recognize`` claims for that source, and gets the
+rules the reference engine fires on it; look-alikes of every source before it are passed on,
+and so is a line whose keys split a field's name another way than the prefilter reads it."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from sigma_ext.sources.catalogue import SOURCES, recognize, source_named
 from .conftest import examples
 
 ROOT = Path(__file__).resolve().parent.parent
-LATER = ("aws_cloudtrail", "gcp_audit", "docker_events")
-"""The fast sources after the first: each has a prefilter of its own."""
+LATER = ("aws_cloudtrail", "azure_activitylogs", "gcp_audit", "docker_events")
+"""The sources after the first that a prefilter of their own sets aside (Azure's with no SQL
+behind it: what it passes on goes to the reference engine)."""
 
 
 def later(fast: FastHunt, name: str) -> prefilter.Prefilter:
@@ -308,6 +310,17 @@ LOOK_ALIKES = [
         _with("gcp_audit", {"eventSource": "run.amazonaws.com", "eventName": "X"}),
         "a CloudTrail record's keys beside the entry's: CloudTrail claims it first",
     ),
+    (
+        "azure_activitylogs",
+        _with("azure_activitylogs", {"category": "administrative"}),
+        "a category in lower case (recognize compares case)",
+    ),
+    ("azure_activitylogs", _with("azure_activitylogs", {"resourceId": ""}), "no resource"),
+    (
+        "azure_activitylogs",
+        _with("azure_activitylogs", {"eventSource": "aci.amazonaws.com", "eventName": "X"}),
+        "a CloudTrail record's keys beside the record's: CloudTrail claims it first",
+    ),
     ("docker_events", _with("docker_events", {"Actor": {"Attributes": {}}}), "an actor with no ID"),
     ("docker_events", _with("docker_events", {"time": _DROP, "timeNano": _DROP}), "no time"),
     ("docker_events", _with("docker_events", {"Actor": "4f1c2d"}), "an actor that is no object"),
@@ -341,6 +354,10 @@ QUIET = {
         "resource": {"type": "gcs_bucket"},
     },
     "docker_events": {**EVENTS["docker_events"], "Action": "start"},
+    "azure_activitylogs": {
+        **EVENTS["azure_activitylogs"],
+        "operationName": "MICROSOFT.STORAGE/STORAGEACCOUNTS/WRITE",
+    },
 }
 
 
@@ -356,3 +373,57 @@ def test_a_key_spelt_with_an_escape_is_left_to_the_scan(fast: FastHunt) -> None:
     line = '{"Type":"container","\\u0041ction":"start","Actor":{"ID":"1"},"time":1}'
     assert recognize(_read(line)) is source_named("docker_events")
     assert set_aside(later(fast, "docker_events"), line) is None
+
+
+OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+PIPELINE = "3f2b8c1d-5e6a-4b7c-9d8e-0f1a2b3c4d5e"
+"""An identity of ``azure_pipeline_identities`` in profiles/example.yml."""
+
+
+def _azure_creation(claims: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **EVENTS["azure_activitylogs"],
+        "resultType": "Success",
+        "identity": {"claims": {"name": "Alice Martin", **claims}},
+    }
+
+
+def test_a_claim_keyed_by_its_uri_is_read_as_the_reference_reads_it(
+    fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    """``identity.claims.http://schemas.microsoft.com/identity/claims/objectidentifier``: the
+    claim's key holds dots (``Source.keys_with_dots``); the pipeline's is quiet, a person's
+    fires, both decided by the extension."""
+    one = later(fast, "azure_activitylogs")
+    verdicts = []
+    for who in (PIPELINE, "a1a2a3a4-b5b6-4c7c-8d9d-0e1e2f3f4a5a"):
+        event = _azure_creation({OBJECT_ID: who})
+        got = set_aside(one, json.dumps(event))
+        assert got is not None
+        assert got == reference_rules(engine, fast, event)
+        verdicts.append(got)
+    assert len(verdicts[0]) < len(verdicts[1]), "the pipeline's filter made no difference"
+
+
+_SPLIT_ELSEWHERE = {
+    "split-at-every-dot": _azure_creation(
+        {"http://schemas": {"microsoft": {"com/identity/claims/objectidentifier": PIPELINE}}}
+    ),
+    "split-at-one-dot": _azure_creation(
+        {"http://schemas.microsoft": {"com/identity/claims/objectidentifier": PIPELINE}}
+    ),
+    "dotted-parent-key": {**_azure_creation({}), "identity.claims": {OBJECT_ID: PIPELINE}},
+    "whole-name-as-key": {**_azure_creation({}), f"identity.claims.{OBJECT_ID}": PIPELINE},
+}
+
+
+@pytest.mark.parametrize("what", sorted(_SPLIT_ELSEWHERE))
+def test_a_claim_under_keys_that_split_its_name_another_way_is_left_to_the_scan(
+    what: str, fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    """The reference reads a field's name split at any of its dots: here it finds the
+    pipeline's identity, so the filter holds; the extension reads one way, and passes on."""
+    line = json.dumps(_SPLIT_ELSEWHERE[what])
+    someone = _azure_creation({OBJECT_ID: "someone-else"})
+    assert reference_rules(engine, fast, _read(line)) != reference_rules(engine, fast, someone)
+    assert set_aside(later(fast, "azure_activitylogs"), line) is None

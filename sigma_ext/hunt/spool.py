@@ -135,9 +135,11 @@ class FastInputs:
             return self.fast.text_scan is not None
         if size < SMALL:
             return False
-        # a file of events the SQL hands back (CloudTrail, Docker, a text log...) is spooled:
-        # the spool judges them as it reads them, without a scan
-        return recognised is None or recognised.name in self.fast.sql_sources
+        # a file of events the SQL hands back (a text log...) is spooled: the spool judges them
+        # as it reads them, without a scan; but where a prefilter sets most of them aside
+        # (Azure's Activity Log), the file is scanned in place
+        judged = self.fast.sql_sources | self.fast.native_sources
+        return recognised is None or recognised.name in judged
 
     def _name(self, suffix: str) -> Path:
         self.made += 1

@@ -86,7 +86,11 @@ class Source:
     For the fast hunt (``sigma_ext.hunt.fast``): ``fast_path`` says that it judges the source's
     events in SQL, with a recogniser of their own; ``arrays`` are the dotted paths that hold
     arrays in the documented format and ``large_subtrees`` the top-level keys with large
-    subtrees (read last). ``carries`` names the source whose event this source's envelope holds
+    subtrees (read last); ``keys_with_dots`` the dotted paths whose objects' keys hold dots (an
+    Azure token's claims are keyed by URI): a field below one is read with the rest of its name
+    as one key (the reference evaluator reads every way of splitting a field's name into keys;
+    the native prefilter reads this one, and passes on a line holding a key of any other way).
+    ``carries`` names the source whose event this source's envelope holds
     as a JSON string (the string is that source's event, line for line): the fast hunt opens
     the envelope in SQL and judges the event as one of that source. A source with neither is
     judged line by line by the reference engine.
@@ -107,6 +111,7 @@ class Source:
     fast_path: bool = False
     arrays: frozenset[str] = frozenset()
     large_subtrees: frozenset[str] = frozenset()
+    keys_with_dots: frozenset[str] = frozenset()
     carries: str | None = None
     group_lines: Grouper | None = None
 
@@ -166,7 +171,12 @@ SOURCES: tuple[Source, ...] = (
         arrays=CLOUDTRAIL_ARRAY_FIELDS,
     ),
     Source(
-        "azure_activitylogs", "azure", "activitylogs", "Azure Activity Log", is_azure_activity_log
+        "azure_activitylogs",
+        "azure",
+        "activitylogs",
+        "Azure Activity Log",
+        is_azure_activity_log,
+        keys_with_dots=frozenset({"identity.claims"}),
     ),
     Source(
         "gcp_audit",

@@ -46,9 +46,10 @@ from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.carried_rows import CarriedRows
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
+from sigma_ext.hunt.fast.native_recognizers import RECOGNIZERS
 from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.fast.present import present_plans, sources_in
-from sigma_ext.hunt.fast.recognizers import FAST_PATHS, fast_sources
+from sigma_ext.hunt.fast.recognizers import FAST_PATHS, FastPath, fast_sources
 from sigma_ext.hunt.fast.rule_sql import rule_sql
 from sigma_ext.hunt.fast.text_scan import TextScan, starts_as_text_log
 from sigma_ext.hunt.fast.typed_scan import raw_dismissal, typed_select
@@ -137,14 +138,43 @@ class FastHunt:
         )
         self.prefilter = prefilter.build(spec) if spec is not None else None
         # the sources after the first, each known by its recogniser (and those before it)
-        later = [] if forced or not native else self.plans[1:]
-        specs = [prefilter.recognised_spec(plan) for plan in later]
-        built = [prefilter.build(spec) for spec in specs if spec is not None]
-        self.prefilters = [p for p in [self.prefilter, *built] if p is not None]
+        later = [] if forced or not native else [*self.plans[1:], *self._native_plans()]
+        self.prefilters = [] if self.prefilter is None else [self.prefilter]
         """Every prefilter: the first fast source's (or the forced one's, with the envelopes
-        it opens), then that of each other fast source the extension knows by its recogniser."""
+        it opens), then that of each other source the extension knows by its recogniser."""
+        for plan in later:
+            spec = prefilter.recognised_spec(plan)
+            built = prefilter.build(spec) if spec is not None else None
+            if built is None:
+                continue
+            if plan.source not in judged:  # its rules after the SQL's
+                self.rule_files += [rule_file for _, rule_file, _ in plan.rules]
+            self.prefilters.append(built)
+        self.native_sources = frozenset(name for p in self.prefilters for name in p.sources)
+        """The sources whose events a prefilter sets aside (the others go to the scan)."""
         # small files' scans: the typed queries prepared once (sigma_ext.hunt.fast.running)
         self.prepared = running.Prepared(self.connect)
+
+    def _native_plans(self) -> list[SourcePlan]:
+        """A plan of each source the SQL does not judge whose events are their own document and
+        whose recogniser the extension reads (``native_recognizers.RECOGNIZERS``): Azure's
+        Activity Log. Its rules are numbered after every rule of the SQL's."""
+        plans: list[SourcePlan] = []
+        for source in SOURCES:
+            if source.fast_path or source.name not in RECOGNIZERS or not source.decodes_as_is:
+                continue
+            first = len(self.rule_files)
+            rules = [
+                (first + k, loaded.rule_file, loaded.compiled.rule)
+                for k, loaded in enumerate(self.engine.rules_for(source))
+            ]
+            path = FastPath("FALSE", source.arrays, source.large_subtrees)
+            plan = SourcePlan(source, path, f"n{len(plans)}_", rules)
+            for _, _, rule in rules:
+                for name in sorted(rule_fields(rule)):
+                    plan.add_field(name)
+            plans.append(plan)
+        return plans
 
     def _envelopes(self) -> list[Envelope]:
         """The envelopes the typed scan opens (``sigma_ext.hunt.fast.envelopes``): those of the

@@ -338,8 +338,13 @@ def _compile(
     def flags(path: str, field: bool) -> tuple[bool, bool, bool]:
         return node_flags(plan, path, field) if plan is not None else (False, False, False)
 
+    keyed = plan.source.keys_with_dots if plan is not None else frozenset()
+
+    def split(name: str) -> tuple[str, ...]:
+        return keys_of(name, keyed)
+
     for name in fields:
-        parts = tuple(name.split("."))
+        parts = split(name)
         for depth in range(1, len(parts) + 1):
             if parts[:depth] not in index:
                 index[parts[:depth]] = len(nodes)
@@ -349,14 +354,32 @@ def _compile(
         at = index[parts]
         nodes[at] = (nodes[at][0], nodes[at][1], True, *flags(name, True))
     compiled = [
-        [(index[tuple(name.split("."))], sorted(alternatives)) for name, alternatives in c]
+        [(index[split(name)], sorted(alternatives)) for name, alternatives in c]
         for c in conjunctions
     ]
-    dotted = sorted({run.encode() for name in fields for run in dotted_runs(name)})
-    rules = rules_spec(programs, lambda name: index[tuple(name.split("."))], _judged_alternative)
+    dotted = sorted({key.encode() for name in fields for key in other_keys(name, keyed)})
+    rules = rules_spec(programs, lambda name: index[split(name)], _judged_alternative)
     prefix_bytes = [(k.encode(), v.encode()) for k, v in prefix]
-    values = [index[tuple(name.split("."))] for name in value_fields]
+    values = [index[split(name)] for name in value_fields]
     return Spec(nodes, compiled, dotted, prefix_bytes, [], [], rules, values, value_fields)
+
+
+def keys_of(name: str, keyed: frozenset[str]) -> tuple[str, ...]:
+    """The keys the prefilter reads a field through: its name split at dots, but below a path
+    of ``keyed`` (``Source.keys_with_dots``), where the rest is one key."""
+    for path in keyed:
+        if name.startswith(path + ".") and len(name) > len(path) + 1:
+            return (*path.split("."), name[len(path) + 1 :])
+    return tuple(name.split("."))
+
+
+def other_keys(name: str, keyed: frozenset[str]) -> set[str]:
+    """The keys of every other way the reference may split the field's name (``dotted_runs``
+    but the prefilter's own keys, and the parts of a key that holds dots): a line holding one
+    anywhere is passed on."""
+    own = keys_of(name, keyed)
+    inner = {part for key in own if "." in key for part in key.split(".")}
+    return (dotted_runs(name) - set(own)) | inner
 
 
 @dataclass(frozen=True)
