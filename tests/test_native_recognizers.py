@@ -7,6 +7,7 @@ and so is a line whose keys split a field's name another way than the prefilter 
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sigma_ext.cli.hunt import hunt_inputs
 from sigma_ext.hunt.fast import prefilter
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.native_recognizers import RECOGNIZERS
+from sigma_ext.hunt.inputs import open_inputs
 from sigma_ext.hunt.reference import read_line
+from sigma_ext.hunt.spool import SMALL
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, recognize, source_named
 
@@ -427,3 +431,31 @@ def test_a_claim_under_keys_that_split_its_name_another_way_is_left_to_the_scan(
     someone = _azure_creation({OBJECT_ID: "someone-else"})
     assert reference_rules(engine, fast, _read(line)) != reference_rules(engine, fast, someone)
     assert set_aside(later(fast, "azure_activitylogs"), line) is None
+
+
+def test_azure_forced_with_source_is_set_aside_by_its_prefilter_with_the_reference_output(
+    engine: ReferenceEngine, tmp_path: Path
+) -> None:
+    """``--source azure_activitylogs``: every JSON object is taken as an Activity Log record,
+    by the prefilter as by the reference engine (a Docker event too, a malformed line still
+    reported)."""
+    source = source_named("azure_activitylogs")
+    forced = FastHunt(engine, source, threads=1)
+    assert forced.prefilter is not None
+    assert forced.prefilter.sources == (source.name,)
+    lines = fixture_lines("azure_activitylogs")
+    text = "\n".join(lines) + "\n"
+    log = tmp_path / "big.jsonl"
+    repeats = SMALL // len(text.encode()) + 1
+    log.write_text(text * repeats + json.dumps(EVENTS["docker_events"]) + "\n{oops\n")
+    outputs = []
+    for fast in (forced, None):
+        folder = tmp_path / ("fast" if fast else "reference")
+        folder.mkdir()
+        inputs, errors = open_inputs([str(log)], folder)
+        assert not errors
+        out, err = io.StringIO(), io.StringIO()
+        hunt_inputs(inputs, engine, fast, source, False, folder, out, err)
+        outputs.append((out.getvalue(), err.getvalue()))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].count("\n") > repeats  # hits on every copy

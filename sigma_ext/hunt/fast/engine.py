@@ -136,6 +136,12 @@ class FastHunt:
             if native
             else None
         )
+        if native and forced and not self.plans:
+            # a source with no SQL forced (``--source azure_activitylogs``): its prefilter
+            alone = [plan for plan in self._native_plans() if plan.source is source]
+            spec = prefilter.prefilter_spec(alone, forced=True)
+            if spec is not None:
+                self.rule_files += [rule_file for _, rule_file, _ in alone[0].rules]
         self.prefilter = prefilter.build(spec) if spec is not None else None
         # the sources after the first, each known by its recogniser (and those before it)
         later = [] if forced or not native else [*self.plans[1:], *self._native_plans()]
