@@ -459,3 +459,21 @@ def test_azure_forced_with_source_is_set_aside_by_its_prefilter_with_the_referen
         outputs.append((out.getvalue(), err.getvalue()))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count("\n") > repeats  # hits on every copy
+
+
+def test_a_fixture_event_of_any_source_is_set_aside_only_as_its_own(fast: FastHunt) -> None:
+    """Every JSON fixture of every source (audit events, EKS and AKS records, GKE entries,
+    Kubernetes Events, Falco alerts, Tetragon events, ...) given to each later source's
+    prefilter: set aside only as the source ``recognize`` gives it."""
+    lines = [
+        line
+        for folder in sorted((ROOT / "fixtures").iterdir())
+        if folder.is_dir() and folder.name != "shapes"
+        for line in fixture_lines(folder.name)
+    ]
+    assert len(lines) > 300
+    for name in LATER:
+        one = later(fast, name)
+        for line in lines:
+            if set_aside(one, line) is not None:
+                assert recognize(_read(line)) is source_named(name), (name, line)
