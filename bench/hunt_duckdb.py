@@ -101,6 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         log = args.corpus or Path(folder) / "audit.jsonl"
+        origin = f"seed {args.seed}" if not log.exists() else f"reused {log}, seed unknown"
         if not log.exists():
             write_corpus(log, args.events, args.seed)
         if args.envelope:
@@ -169,7 +170,8 @@ def main() -> None:
     reference_rate = args.sample / reference_time
     wrapped_as = f", each wrapped as {args.envelope.upper()} delivers it" if args.envelope else ""
     print(
-        f"corpus: {events:,} events{wrapped_as}, {size:,} bytes, seed {args.seed}; "
+        f"corpus: {events:,} events{wrapped_as}, {size:,} bytes, "
+        f"{origin}; "
         f"rules: {len(corpus.rules)}"
     )
     print(f"threads: {fast.threads}, memory_limit: {fast.memory_limit}")
