@@ -1,6 +1,6 @@
 """The prefilters of the sources after the first (``sigma_ext.hunt.fast.native_recognizers``):
 a line the extension sets aside as a CloudTrail record, an Azure Activity Log record, a Google
-Cloud audit entry or a Docker event is one ``recognize`` claims for that source, and gets the
+Cloud audit entry, a Docker event or a Falco alert is one ``recognize`` claims for that source, and gets the
 rules the reference engine fires on it; look-alikes of every source before it are passed on,
 and so is a line whose keys split a field's name another way than the prefilter reads it."""
 
@@ -29,7 +29,7 @@ from sigma_ext.sources.catalogue import SOURCES, recognize, source_named
 from .conftest import examples
 
 ROOT = Path(__file__).resolve().parent.parent
-LATER = ("aws_cloudtrail", "azure_activitylogs", "gcp_audit", "docker_events")
+LATER = ("aws_cloudtrail", "azure_activitylogs", "gcp_audit", "docker_events", "falco")
 """The sources after the first that a prefilter of their own sets aside (Azure's with no SQL
 behind it: what it passes on goes to the reference engine)."""
 
@@ -139,6 +139,49 @@ EVENTS: dict[str, dict[str, Any]] = {
         "timeNano": 1763868001086775000,
     },
 }
+EVENTS.update(
+    {
+        # the JSON objects the sources between Docker's and Falco's claim
+        "container_runtime": {"runtime": "containerd", "message": "starting containerd"},
+        "container_runtime_journal": {
+            "SYSLOG_IDENTIFIER": "containerd",
+            "__REALTIME_TIMESTAMP": "1763868001086775",
+            "_HOSTNAME": "node-1",
+            "MESSAGE": 'time="2026-11-23T03:20:01Z" level=info msg="starting containerd"',
+        },
+        "kubernetes_events": {
+            "kind": "Event",
+            "apiVersion": "v1",
+            "reason": "Pulled",
+            "metadata": {"name": "web.1", "namespace": "shop"},
+            "involvedObject": {"kind": "Pod", "name": "web"},
+            "message": 'Successfully pulled image "nginx:1.27"',
+        },
+        "kubernetes_events_watch": {
+            "type": "ADDED",
+            "object": {
+                "reason": "Pulled",
+                "metadata": {"name": "web.1"},
+                "involvedObject": {"kind": "Pod", "name": "web"},
+            },
+        },
+        "sysmon_linux": {"Provider": "Linux-Sysmon", "EventID": "1", "Image": "/usr/bin/runc"},
+        "tetragon": {
+            "process_exec": {"process": {"binary": "/usr/bin/runc", "arguments": "run"}},
+            "node_name": "node-1",
+            "time": "2026-12-06T09:14:05.212Z",
+        },
+        "falco": {
+            "rule": "Launch Privileged Container",
+            "priority": "Notice",
+            "output": "Privileged container started",
+            "output_fields": {
+                "container.image.repository": "docker.io/evilcorp/xmrig",
+                "container.image.tag": "6.21.0",
+            },
+        },
+    }
+)
 NEAR_MISSES: dict[str, list[Any]] = {
     # values a key of one of them may take instead: case, empty, another type, null, a suffix
     "kind": ["event", "EventList", None, 1],
@@ -173,6 +216,21 @@ NEAR_MISSES: dict[str, list[Any]] = {
     "time": [None],
     "timeNano": [None],
     "message": ["{}", None],
+    "runtime": ["runc", "", None, 1],
+    "SYSLOG_IDENTIFIER": ["dockerd", None],
+    "__REALTIME_TIMESTAMP": [None],
+    "reason": ["", None, 1],
+    "metadata": ["web.1", None],
+    "type": ["BOOKMARK", "added", None],
+    "object": ["web", None],
+    "Provider": ["linux-sysmon", None],
+    "EventID": [1, None],
+    "process_exec": ["run", None, {}],
+    "node_name": [None, 1],
+    "rule": ["", None, 1],
+    "priority": [None, 3],
+    "output": [None],
+    "output_fields": ["container.image.repository=x", None, {}, []],
     "timestamp": [None, "2026-11-23T03:20:01Z"],
 }
 
@@ -325,6 +383,24 @@ LOOK_ALIKES = [
         _with("azure_activitylogs", {"eventSource": "aci.amazonaws.com", "eventName": "X"}),
         "a CloudTrail record's keys beside the record's: CloudTrail claims it first",
     ),
+    ("falco", _with("falco", {"output_fields": "image=evil"}), "output fields that are no object"),
+    ("falco", _with("falco", {"output_fields": None}), "null output fields"),
+    ("falco", _with("falco", {"rule": 7}), "a rule that is a number"),
+    (
+        "falco",
+        _with("falco", dict(EVENTS["tetragon"])),
+        "a Tetragon event's keys beside the alert's: Tetragon claims it first",
+    ),
+    (
+        "falco",
+        _with("falco", dict(EVENTS["kubernetes_events"])),
+        "an Event object's keys beside the alert's: Kubernetes Events claim it first",
+    ),
+    (
+        "falco",
+        _with("falco", {"runtime": "crio", "message": "x"}),
+        "a runtime event's keys beside the alert's: the runtime logs claim it first",
+    ),
     ("docker_events", _with("docker_events", {"Actor": {"Attributes": {}}}), "an actor with no ID"),
     ("docker_events", _with("docker_events", {"time": _DROP, "timeNano": _DROP}), "no time"),
     ("docker_events", _with("docker_events", {"Actor": "4f1c2d"}), "an actor that is no object"),
@@ -362,6 +438,7 @@ QUIET = {
         **EVENTS["azure_activitylogs"],
         "operationName": "MICROSOFT.STORAGE/STORAGEACCOUNTS/WRITE",
     },
+    "falco": {**EVENTS["falco"], "rule": "Terminal shell in container"},
 }
 
 

@@ -237,7 +237,14 @@ SOURCES: tuple[Source, ...] = (
         is_tetragon_event,
         decode=decode_tetragon_event,
     ),
-    Source("falco", "linux", "falco", "Falco alerts", is_falco_alert),
+    Source(
+        "falco",
+        "linux",
+        "falco",
+        "Falco alerts",
+        is_falco_alert,
+        keys_with_dots=frozenset({"output_fields"}),
+    ),
     Source(
         "auditd",
         "linux",

@@ -55,9 +55,10 @@ static inline unsigned key_hash(const unsigned char *key, Py_ssize_t len) {
 #define DOTTED_BIT(h) (((h) >> 16) & (DOTTED_BITS - 1))
 
 enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST, V_BOOL };
-/* A_PRESENT: the key is there, whatever its value (null too): a recogniser's test; A_LT to
- * A_GTE: a number compared with the integer (|lt, |lte, |gt, |gte) */
-enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL, A_REGEX, A_PRESENT, A_LT, A_LTE, A_GT, A_GTE };
+/* A_PRESENT: the key is there, whatever its value (null too), and A_OBJECT: its value is an
+ * object: a recogniser's tests; A_LT to A_GTE: a number compared with the integer (|lt, |lte,
+ * |gt, |gte) */
+enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL, A_REGEX, A_PRESENT, A_LT, A_LTE, A_GT, A_GTE, A_OBJECT };
 
 typedef struct {
     int state;
@@ -814,6 +815,8 @@ static int prefix_holds(const Prefilter *f, const unsigned char *p, const unsign
  * character, a number against a string, a string against a number, true, false, an object). */
 static int alt_exact(const Alt *a, const Value *v) {
     if (a->kind == A_PRESENT) return v->state == V_ABSENT ? T_FALSE : T_TRUE;
+    /* (an object is all a plain node reads as V_OTHER: an array there passes the line on) */
+    if (a->kind == A_OBJECT) return v->state == V_OTHER ? T_TRUE : T_FALSE;
     switch (v->state) {
     case V_ABSENT:
     case V_NULL: /* the reference leaves nulls out: no value */

@@ -140,8 +140,6 @@ class FastHunt:
             # a source with no SQL forced (``--source azure_activitylogs``): its prefilter
             alone = [plan for plan in self._native_plans() if plan.source is source]
             spec = prefilter.prefilter_spec(alone, forced=True)
-            if spec is not None:
-                self.rule_files += [rule_file for _, rule_file, _ in alone[0].rules]
         self.prefilter = prefilter.build(spec) if spec is not None else None
         # the sources after the first, each known by its recogniser (and those before it)
         later = [] if forced or not native else [*self.plans[1:], *self._native_plans()]
@@ -151,11 +149,8 @@ class FastHunt:
         for plan in later:
             spec = prefilter.recognised_spec(plan)
             built = prefilter.build(spec) if spec is not None else None
-            if built is None:
-                continue
-            if plan.source not in judged:  # its rules after the SQL's
-                self.rule_files += [rule_file for _, rule_file, _ in plan.rules]
-            self.prefilters.append(built)
+            if built is not None:
+                self.prefilters.append(built)
         self.native_sources = frozenset(name for p in self.prefilters for name in p.sources)
         """The sources whose events a prefilter sets aside (the others go to the scan)."""
         # small files' scans: the typed queries prepared once (sigma_ext.hunt.fast.running)
@@ -163,17 +158,24 @@ class FastHunt:
 
     def _native_plans(self) -> list[SourcePlan]:
         """A plan of each source the SQL does not judge whose events are their own document and
-        whose recogniser the extension reads (``native_recognizers.RECOGNIZERS``): Azure's
-        Activity Log. Its rules are numbered after every rule of the SQL's."""
+        whose recogniser the extension reads (``native_recognizers.RECOGNIZERS``), JSON ones:
+        Azure's Activity Log, Falco's alerts. Their rules are added to ``rule_files``, after
+        the SQL's."""
         plans: list[SourcePlan] = []
         for source in SOURCES:
-            if source.fast_path or source.name not in RECOGNIZERS or not source.decodes_as_is:
+            if (
+                source.fast_path
+                or source.name not in RECOGNIZERS
+                or not source.decodes_as_is
+                or source.parse_text is not None
+            ):
                 continue
             first = len(self.rule_files)
             rules = [
                 (first + k, loaded.rule_file, loaded.compiled.rule)
                 for k, loaded in enumerate(self.engine.rules_for(source))
             ]
+            self.rule_files += [rule_file for _, rule_file, _ in rules]
             path = FastPath("FALSE", source.arrays, source.large_subtrees)
             plan = SourcePlan(source, path, f"n{len(plans)}_", rules)
             for _, _, rule in rules:

@@ -36,11 +36,14 @@ from sigma_ext.sources.cloud import (
     GCP_KUBERNETES_RESOURCE,
     GCP_KUBERNETES_SERVICE,
 )
+from sigma_ext.sources.k8s_events import WATCH_TYPES
 from sigma_ext.sources.kubernetes import (
     AKS_AUDIT_CATEGORIES,
     CLOUDWATCH_EVENT_KEYS,
     EKS_AUDIT_STREAM_PREFIX,
 )
+from sigma_ext.sources.process import SYSMON_PROVIDER, TETRAGON_EVENTS
+from sigma_ext.sources.runtime_logs import RUNTIMES
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class Matches:
 @dataclass(frozen=True)
 class Present:
     """The field's key is there (its value may be null)."""
+
+    field: str
+
+
+@dataclass(frozen=True)
+class IsObject:
+    """The field holds an object (``isinstance(value, Mapping)``)."""
 
     field: str
 
@@ -79,7 +89,7 @@ class Unsure:
     """Unknown: what the recogniser reads beyond the fields (an embedded event)."""
 
 
-Condition = Matches | Present | Not | AllOf | AnyOf | Unsure
+Condition = Matches | Present | IsObject | Not | AllOf | AnyOf | Unsure
 UNSURE = Unsure()
 
 
@@ -110,11 +120,6 @@ def string(field: str) -> Condition:
 def filled(field: str) -> Condition:
     """A string that is not empty (``_strings`` in ``sigma_ext.sources.cloud``)."""
     return Matches(field, "(?s).")
-
-
-def object_at(field: str) -> Condition:
-    """A mapping: false when the key is absent, else unknown (the judge reads no types)."""
-    return all_of(Present(field), UNSURE)
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ RECOGNIZERS: Mapping[str, Condition] = {
         all_of(equals("kind", "Event"), Matches("apiVersion", "^audit\\.k8s\\.io/")),
         all_of(
             string("verb"),
-            any_of(object_at("objectRef"), string("requestURI")),
+            any_of(IsObject("objectRef"), string("requestURI")),
             any_of(string("auditID"), string("stage")),
         ),
     ),
@@ -218,6 +223,29 @@ RECOGNIZERS: Mapping[str, Condition] = {
         Present("Actor.ID"),
         any_of(Present("timeNano"), Present("time")),
     ),
+    # is_runtime_event on a JSON object: a runtime's event with its message, or a journal entry
+    # one of the runtimes wrote (its MESSAGE parsed as a line)
+    "container_runtime": any_of(
+        all_of(equals("runtime", *RUNTIMES), Present("message")),
+        all_of(equals("SYSLOG_IDENTIFIER", *RUNTIMES), Present("__REALTIME_TIMESTAMP"), UNSURE),
+    ),
+    # is_event_object: a string reason and an object metadata, and more
+    "kubernetes_events": all_of(string("reason"), IsObject("metadata"), UNSURE),
+    # is_watch_body: a watch type, and an Event object
+    "kubernetes_events_watch": all_of(equals("type", *WATCH_TYPES), IsObject("object"), UNSURE),
+    # is_sysmon_event
+    "sysmon_linux": all_of(equals("Provider", SYSMON_PROVIDER), string("EventID")),
+    # is_tetragon_event: exactly one event key holding an object, node_name and time strings
+    "tetragon": all_of(
+        any_of(*(IsObject(key) for key in sorted(TETRAGON_EVENTS))),
+        string("node_name"),
+        string("time"),
+        UNSURE,
+    ),
+    # is_falco_alert
+    "falco": all_of(
+        string("rule"), string("priority"), string("output"), IsObject("output_fields")
+    ),
 }
 """Each source's recogniser (its row's ``recognize``) as the judge reads it."""
 
@@ -240,7 +268,7 @@ def guard_program(source: Source, plan: SourcePlan) -> Program | None:
 
 def _guard_ops(condition: Condition) -> Program:
     """A condition as the judge's postfix program, its tests' values the conditions' tests."""
-    if isinstance(condition, Matches | Present):
+    if isinstance(condition, Matches | Present | IsObject):
         return [(condition.field, [condition])]
     if isinstance(condition, Not):
         return [*_guard_ops(condition.part), (OP_NOT, 0)]
@@ -252,7 +280,7 @@ def _guard_ops(condition: Condition) -> Program:
 
 def fields_of(condition: Condition) -> set[str]:
     """The fields a condition reads."""
-    if isinstance(condition, Matches | Present):
+    if isinstance(condition, Matches | Present | IsObject):
         return {condition.field}
     if isinstance(condition, Not):
         return fields_of(condition.part)

@@ -74,7 +74,13 @@ from sigma_ext.hunt.fast.judge import (
     rule_programs,
     rules_spec,
 )
-from sigma_ext.hunt.fast.native_recognizers import ENVELOPE_TEXT, Matches, Present, guard_program
+from sigma_ext.hunt.fast.native_recognizers import (
+    ENVELOPE_TEXT,
+    IsObject,
+    Matches,
+    Present,
+    guard_program,
+)
 from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
 from sigma_ext.hunt.fast.posix_regex import ere_of, posix_ere
 from sigma_ext.hunt.progress import Progress
@@ -93,7 +99,7 @@ MOST_CONJUNCTIONS = 256
 SHARE = 90.0
 """The part of the ``scan`` phase of the progress the prefilter reports."""
 
-GLOB, INT, NULL, BOOL, REGEX, PRESENT, LT, LTE, GT, GTE = range(10)
+GLOB, INT, NULL, BOOL, REGEX, PRESENT, LT, LTE, GT, GTE, OBJECT = range(11)
 _COMPARED = {
     SigmaCompareExpression.CompareOperators.LT: LT,
     SigmaCompareExpression.CompareOperators.LTE: LTE,
@@ -165,8 +171,8 @@ def _judged_alternative(value: Any) -> Alternative | None:
             posix_ere(value) if isinstance(value, SigmaRegularExpression) else ere_of(value.pattern)
         )
         return None if ere is None else (REGEX, 0, ere.encode("ascii"))
-    if isinstance(value, Present):
-        return (PRESENT, 0, b"")
+    if isinstance(value, Present | IsObject):
+        return (PRESENT if isinstance(value, Present) else OBJECT, 0, b"")
     if isinstance(value, SigmaCompareExpression):
         bound = value.number.number
         if isinstance(bound, int) and abs(bound) < LARGEST_INT:
