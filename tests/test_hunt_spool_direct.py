@@ -93,12 +93,14 @@ def test_a_mixed_spool_scans_only_the_audit_lines(
         ("kubernetes_audit", [True]),
         ("docker_events", [True]),
         ("azure_activitylogs", [True]),
+        ("falco", [True]),
         ("kubernetes_audit_gke", []),
     ],
     ids=[
         "audit-scanned-in-place",
         "docker-scanned-in-place",
         "azure-prefiltered-in-place",
+        "falco-prefiltered-in-place",
         "gke-judged-as-spooled",
     ],
 )
