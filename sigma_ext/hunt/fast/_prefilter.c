@@ -59,6 +59,7 @@ enum { V_ABSENT = 0, V_NULL, V_STRING, V_NUMBER, V_OTHER, V_LIST, V_BOOL };
  * object: a recogniser's tests; A_LT to A_GTE: a number compared with the integer (|lt, |lte,
  * |gt, |gte) */
 enum { A_GLOB = 0, A_INT, A_NULL, A_BOOL, A_REGEX, A_PRESENT, A_LT, A_LTE, A_GT, A_GTE, A_OBJECT };
+#define COMPARED(kind) ((kind) >= A_LT && (kind) <= A_GTE)
 
 typedef struct {
     int state;
@@ -823,14 +824,14 @@ static int alt_exact(const Alt *a, const Value *v) {
         return a->kind == A_NULL ? T_TRUE : T_FALSE;
     case V_STRING: /* (a number's text compares as the number) */
         if (a->kind == A_NULL) return T_FALSE;
-        if (a->kind == A_INT || a->kind == A_BOOL || a->kind >= A_LT || v->escaped)
+        if (a->kind == A_INT || a->kind == A_BOOL || COMPARED(a->kind) || v->escaped)
             return T_UNKNOWN;
         if (a->kind == A_REGEX) return regex_exact(a, v);
         return glob_exact(a, v->p, v->n) ? T_TRUE : T_FALSE;
     case V_NUMBER: {
         long long number;
         if (a->kind == A_NULL) return T_FALSE;
-        if ((a->kind != A_INT && a->kind < A_LT) || !plain_integer(v->p, v->n, &number))
+        if ((a->kind != A_INT && !COMPARED(a->kind)) || !plain_integer(v->p, v->n, &number))
             return T_UNKNOWN;
         switch (a->kind) {
         case A_LT:

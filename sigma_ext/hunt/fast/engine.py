@@ -84,14 +84,7 @@ class FastHunt:
         self.rule_files: list[RuleFile] = []
         self.plans: list[SourcePlan] = []
         for number, src in enumerate(fast):
-            rules = []
-            for loaded in engine.rules_for(src):
-                rules.append((len(self.rule_files), loaded.rule_file, loaded.compiled.rule))
-                self.rule_files.append(loaded.rule_file)
-            plan = SourcePlan(src, FAST_PATHS[src.name], f"s{number}_", rules)
-            for _, _, rule in rules:
-                for name in sorted(rule_fields(rule)):
-                    plan.add_field(name)
+            plan = self._plan(src, FAST_PATHS[src.name], f"s{number}_")
             if source is None:
                 plan.columns.update(plan.path.recognizer_keys())
             self.plans.append(plan)
@@ -138,8 +131,7 @@ class FastHunt:
         )
         if native and forced and not self.plans:
             # a source with no SQL forced (``--source azure_activitylogs``): its prefilter
-            alone = [plan for plan in self._native_plans() if plan.source is source]
-            spec = prefilter.prefilter_spec(alone, forced=True)
+            spec = prefilter.prefilter_spec(self._native_plans(source), forced=True)
         self.prefilter = prefilter.build(spec) if spec is not None else None
         # the sources after the first, each known by its recogniser (and those before it)
         later = [] if forced or not native else [*self.plans[1:], *self._native_plans()]
@@ -156,11 +148,23 @@ class FastHunt:
         # small files' scans: the typed queries prepared once (sigma_ext.hunt.fast.running)
         self.prepared = running.Prepared(self.connect)
 
-    def _native_plans(self) -> list[SourcePlan]:
+    def _plan(self, source: Source, path: FastPath, prefix: str) -> SourcePlan:
+        """The plan of a source's rules, numbered after those in ``rule_files`` (and added)."""
+        rules = []
+        for loaded in self.engine.rules_for(source):
+            rules.append((len(self.rule_files), loaded.rule_file, loaded.compiled.rule))
+            self.rule_files.append(loaded.rule_file)
+        plan = SourcePlan(source, path, prefix, rules)
+        for _, _, rule in rules:
+            for name in sorted(rule_fields(rule)):
+                plan.add_field(name)
+        return plan
+
+    def _native_plans(self, only: Source | None = None) -> list[SourcePlan]:
         """A plan of each source the SQL does not judge whose events are their own document and
         whose recogniser the extension reads (``native_recognizers.RECOGNIZERS``), JSON ones:
-        Azure's Activity Log, Falco's alerts. Their rules are added to ``rule_files``, after
-        the SQL's."""
+        Azure's Activity Log, Falco's alerts (``only``: that source's alone). Their rules are
+        added to ``rule_files``, after the SQL's."""
         plans: list[SourcePlan] = []
         for source in SOURCES:
             if (
@@ -168,20 +172,11 @@ class FastHunt:
                 or source.name not in RECOGNIZERS
                 or not source.decodes_as_is
                 or source.parse_text is not None
+                or (only is not None and source is not only)
             ):
                 continue
-            first = len(self.rule_files)
-            rules = [
-                (first + k, loaded.rule_file, loaded.compiled.rule)
-                for k, loaded in enumerate(self.engine.rules_for(source))
-            ]
-            self.rule_files += [rule_file for _, rule_file, _ in rules]
             path = FastPath("FALSE", source.arrays, source.large_subtrees)
-            plan = SourcePlan(source, path, f"n{len(plans)}_", rules)
-            for _, _, rule in rules:
-                for name in sorted(rule_fields(rule)):
-                    plan.add_field(name)
-            plans.append(plan)
+            plans.append(self._plan(source, path, f"n{len(plans)}_"))
         return plans
 
     def _envelopes(self) -> list[Envelope]:

@@ -276,9 +276,14 @@ def carried_fields(plan: SourcePlan) -> list[str]:
     if not base or time is None or not plan.source.decodes_as_is:
         return []
     names = sorted({time, *(name for rule_file in base for name in rule_file.group_by)})
-    if any(path in plan.path.arrays for name in names for path in [*_above(name), name]):
+    if any(on_array(plan, name) for name in names):
         return []
     return names
+
+
+def on_array(plan: SourcePlan, name: str) -> bool:
+    """Whether the source documents an array at ``name`` or on a path above it."""
+    return any(path in plan.path.arrays for path in [*_above(name), name])
 
 
 _LENGTH = struct.Struct("=I")

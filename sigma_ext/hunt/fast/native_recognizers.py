@@ -5,7 +5,8 @@ first keys of their own.
 
 ``recognize`` answers with the first source in ``SOURCES`` that claims an event. The native
 prefilter (``sigma_ext.hunt.fast.prefilter``) sets a line aside as an event of a later source
-(a CloudTrail record, a Google Cloud audit entry, a Docker event) only when a guard holds: the
+(a CloudTrail record, an Azure Activity Log record, a Google Cloud audit entry, a Docker event, a
+Falco alert) only when a guard holds: the
 source's own recogniser is known true, and the recogniser of every source before it is known
 false. Each recogniser is written here as a condition in three-valued logic over the line's
 fields, in the judge's tests (``sigma_ext.hunt.fast.judge``): true only where ``recognize``
@@ -16,8 +17,8 @@ ASCII, a value of another type than the test's) or the recogniser reads more tha
 not known true passes the line on to the typed scan, which judges it as before.
 
 The tests: ``Matches`` (a string ``re.search`` finds the pattern in, case counting, as
-``str`` comparisons do), ``Present`` (the key is there, even with null), ``Not``,
-``all_of``, ``any_of`` and ``UNSURE``. tests/test_native_recognizers.py checks every
+``str`` comparisons do), ``Present`` (the key is there, even with null), ``IsObject``,
+``Not``, ``all_of``, ``any_of`` and ``UNSURE``. tests/test_native_recognizers.py checks every
 condition against its ``Source.recognize`` on each fixture event and on generated events.
 """
 
@@ -27,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sigma_ext.hunt.fast.judge import OP_AND, OP_NOT, OP_OR, OP_UNKNOWN, Program
-from sigma_ext.hunt.fast.plan import SourcePlan, dotted_runs
+from sigma_ext.hunt.fast.judge import OP_AND, OP_NOT, OP_OR, OP_UNKNOWN, Program, on_array
+from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.sources.catalogue import SOURCES, Source
 from sigma_ext.sources.cloud import (
     AZURE_ACTIVITY_CATEGORIES,
@@ -89,7 +90,9 @@ class Unsure:
     """Unknown: what the recogniser reads beyond the fields (an embedded event)."""
 
 
-Condition = Matches | Present | IsObject | Not | AllOf | AnyOf | Unsure
+Leaf = Matches | Present | IsObject
+"""A condition's tests: each one test of the judge."""
+Condition = Leaf | Not | AllOf | AnyOf | Unsure
 UNSURE = Unsure()
 
 
@@ -252,15 +255,14 @@ RECOGNIZERS: Mapping[str, Condition] = {
 
 def guard_program(source: Source, plan: SourcePlan) -> Program | None:
     """The guard of a source's lines: its recogniser known true, and that of every source
-    before it in ``SOURCES`` known false (``native_recognizers.RECOGNIZERS``); None when one
-    of those is not written, or reads a field the source documents an array on (the judge
-    would read it as the rules do)."""
+    before it in ``SOURCES`` known false (``RECOGNIZERS``); None when one of those is not
+    written, or reads a field the source documents an array at or above (the judge would read
+    it as the rules do)."""
     before = SOURCES[: SOURCES.index(source)]
     if any(s.name not in RECOGNIZERS for s in (*before, source)):
         return None
     conditions = [RECOGNIZERS[source.name], *(Not(RECOGNIZERS[s.name]) for s in before)]
-    names = set().union(*(fields_of(c) for c in conditions))
-    if any(p in plan.path.arrays for name in names for p in dotted_runs(name) | {name}):
+    if any(on_array(plan, name) for c in conditions for name in fields_of(c)):
         return None
     parts = [_guard_ops(condition) for condition in conditions]
     return [op for part in parts for op in part] + [(OP_AND, len(parts))]
@@ -268,7 +270,7 @@ def guard_program(source: Source, plan: SourcePlan) -> Program | None:
 
 def _guard_ops(condition: Condition) -> Program:
     """A condition as the judge's postfix program, its tests' values the conditions' tests."""
-    if isinstance(condition, Matches | Present | IsObject):
+    if isinstance(condition, Leaf):
         return [(condition.field, [condition])]
     if isinstance(condition, Not):
         return [*_guard_ops(condition.part), (OP_NOT, 0)]
@@ -280,7 +282,7 @@ def _guard_ops(condition: Condition) -> Program:
 
 def fields_of(condition: Condition) -> set[str]:
     """The fields a condition reads."""
-    if isinstance(condition, Matches | Present | IsObject):
+    if isinstance(condition, Leaf):
         return {condition.field}
     if isinstance(condition, Not):
         return fields_of(condition.part)

@@ -164,15 +164,17 @@ def _alternative(value: Any) -> Alternative | None:
 def _judged_alternative(value: Any) -> Alternative | None:
     """One Sigma value as the judge tests it: as ``_alternative``, a regular expression as a
     POSIX ERE (``sigma_ext.hunt.fast.posix_regex``) and a comparison with an integer (the
-    necessary conditions hold neither); a guard's tests (``native_recognizers``) as an ERE or
-    a key's presence."""
+    necessary conditions hold neither); a guard's tests (``native_recognizers``) as an ERE, a
+    key's presence or an object."""
     if isinstance(value, SigmaRegularExpression | Matches):
         ere = (
             posix_ere(value) if isinstance(value, SigmaRegularExpression) else ere_of(value.pattern)
         )
         return None if ere is None else (REGEX, 0, ere.encode("ascii"))
-    if isinstance(value, Present | IsObject):
-        return (PRESENT if isinstance(value, Present) else OBJECT, 0, b"")
+    if isinstance(value, Present):
+        return (PRESENT, 0, b"")
+    if isinstance(value, IsObject):
+        return (OBJECT, 0, b"")
     if isinstance(value, SigmaCompareExpression):
         bound = value.number.number
         if isinstance(bound, int) and abs(bound) < LARGEST_INT:
@@ -264,7 +266,7 @@ def recognised_spec(plan: SourcePlan) -> Spec | None:
     first keys (a source after the first: ``guard_program``); None when a recogniser it needs
     is not written for the judge, or no line could be dismissed."""
     guard = guard_program(plan.source, plan)
-    if guard is None:
+    if guard is None or any(_judged_alternative(v) is None for v in _values(guard)):
         return None
     # the rules' bits counted from this source's first rule (a verdict has 64)
     first = plan.rules[0][0] if plan.rules else 0
@@ -303,8 +305,6 @@ def _source_spec(
     programs = rule_programs(plan, necessary_at, _judged_alternative)
     if guard is not None:
         programs = [(0, False, guard, [], []), *programs]
-        if not all(_judged_alternative(v) for name, v in _tests(guard)):
-            return None
     opened: list[str] = []
     for name in envelopes if prefix else ():
         if name not in ENVELOPE_TEXT:
@@ -319,9 +319,9 @@ def _source_spec(
     )
 
 
-def _tests(program: Program) -> list[tuple[str, Any]]:
-    """A program's tests, one (field, value) per value."""
-    return [(op[0], value) for op in program if isinstance(op[0], str) for value in op[1]]
+def _values(program: Program) -> list[Any]:
+    """The values a program's tests test."""
+    return [value for op in program if isinstance(op[0], str) for value in op[1]]
 
 
 def _compile(
