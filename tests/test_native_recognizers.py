@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from sigma_ext.cli.hunt import hunt_inputs
 from sigma_ext.hunt.fast import prefilter
 from sigma_ext.hunt.fast.engine import FastHunt
-from sigma_ext.hunt.fast.native_recognizers import RECOGNIZERS
+from sigma_ext.hunt.fast.native_recognizers import RECOGNIZERS, guard_program
+from sigma_ext.hunt.fast.plan import SourcePlan
+from sigma_ext.hunt.fast.recognizers import FastPath
 from sigma_ext.hunt.inputs import open_inputs
 from sigma_ext.hunt.reference import read_line
 from sigma_ext.hunt.spool import SMALL
@@ -554,3 +556,16 @@ def test_a_fixture_event_of_any_source_is_set_aside_only_as_its_own(fast: FastHu
         for line in lines:
             if set_aside(one, line) is not None:
                 assert recognize(_read(line)) is source_named(name), (name, line)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "refused"), [((), False), (("Actor",), True), (("Actor.ID",), True)]
+)
+def test_a_guard_reading_below_or_at_an_array_is_refused(
+    arrays: tuple[str, ...], refused: bool
+) -> None:
+    """``Actor.ID`` read below an array the source documents would be read as the rules read
+    it (each element), not as one key: no guard then, and no prefilter."""
+    source = source_named("docker_events")
+    plan = SourcePlan(source, FastPath("FALSE", frozenset(arrays)), "t_", [])
+    assert (guard_program(source, plan) is None) == refused
