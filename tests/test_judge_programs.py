@@ -68,7 +68,7 @@ def test_one_test_of_all_values_is_the_or_of_the_tests(
     def outcome(program: list[int], tests: list[Any]) -> tuple[bytes, bytes]:
         made = native(nodes, [[]], [], [], [], [(0, False, program, tests, [0], [])])
         text = json.dumps(line).encode() + b"\n"
-        kept, _, _, _, _, bits, _, _ = made.scan(text)
+        kept, _, _, _, _, bits, _, _, _ = made.scan(text)
         return kept, bits
 
     apart = [n for k in range(len(values)) for n in (OP_TEST, k)] + [OP_OR, len(values)]

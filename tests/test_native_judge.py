@@ -40,7 +40,7 @@ def judged(fast: FastHunt, line: str) -> list[int] | None:
     """The rules (indices in ``fast.rule_files``) the judge finds firing on the line alone in
     its chunk; None when it passes the line on."""
     assert fast.prefilter is not None
-    kept, _, _, gone, at, bits, _, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
+    kept, _, _, gone, at, bits, _, _, _ = fast.prefilter.native.scan(line.encode("utf-8") + b"\n")
     if kept:
         return None
     assert sum(gone) == 1
@@ -396,7 +396,7 @@ def test_the_judge_evaluates_a_condition_in_kleene_logic(condition: Any) -> None
         [],
         [(0, False, postfix(condition), [(1, glob_x), (2, glob_x)], [0], [])],
     )
-    kept, _, _, gone, at, bits, _, _ = made.scan(b'{"a":"x","b":"y"}\n')
+    kept, _, _, gone, at, bits, _, _, _ = made.scan(b'{"a":"x","b":"y"}\n')
     verdict = kleene(condition)
     if verdict is None:
         assert kept, condition

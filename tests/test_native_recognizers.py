@@ -45,7 +45,7 @@ def later(fast: FastHunt, name: str) -> prefilter.Prefilter:
 def set_aside(one: prefilter.Prefilter, line: str) -> list[int] | None:
     """The rules (indices among all rules) the prefilter finds firing on the line alone in its
     chunk when it sets the line aside as its source's event; None when it passes it on."""
-    kept, _, _, gone, _at, bits, _, _ = one.native.scan(line.encode("utf-8") + b"\n")
+    kept, _, _, gone, _at, bits, _, _, _ = one.native.scan(line.encode("utf-8") + b"\n")
     if kept:
         return None
     assert gone == (1,)

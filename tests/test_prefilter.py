@@ -131,7 +131,7 @@ def dismissed(fast: FastHunt, lines: list[str]) -> list[bool]:
     assert fast.prefilter is not None
     out = []
     for line in lines:
-        kept, _, count, gone, judged, _, _, _ = fast.prefilter.native.scan(
+        kept, _, count, gone, judged, _, _, _, _ = fast.prefilter.native.scan(
             line.encode("utf-8") + b"\n"
         )
         assert count == 1

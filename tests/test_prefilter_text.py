@@ -29,7 +29,7 @@ Outcome = tuple[bool, bytes]
 
 def outcome(fast: FastHunt, line: bytes) -> Outcome:
     assert fast.prefilter is not None
-    kept, _, count, _, _, bits, _, _ = fast.prefilter.native.scan(line + b"\n")
+    kept, _, count, _, _, bits, _, _, _ = fast.prefilter.native.scan(line + b"\n")
     assert count == 1
     return kept == b"", bits
 
@@ -152,7 +152,7 @@ def test_every_key_is_told_apart_from_keys_of_its_length_and_ends(
 
     def passed_on(key: str, value: str = "x") -> bool:
         line = json.dumps({"other": 1, key: value, "last": [True]}, separators=(",", ":"))
-        kept, _, count, gone, _, _, _, _ = made.scan(line.encode() + b"\n")
+        kept, _, count, gone, _, _, _, _, _ = made.scan(line.encode() + b"\n")
         assert count == 1
         assert (sum(gone) == 1) == (kept == b"")
         return kept != b""

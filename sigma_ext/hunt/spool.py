@@ -17,6 +17,12 @@ for the scan (memory: the hits and bad lines of those events, in one group of sp
 Each hit and bad line of the spool is mapped back to its input, line and record. Every event
 left in the spool is of a source the spool recognised (``spool.sources``); a spool of one such
 source is scanned as that source's (``FastHunt.hunt_file``'s ``recognised``).
+
+A batch document of the plain shape (an S3 export's CloudTrail files, most of all) is split in C
+instead (``sigma_ext.hunt.batch_split``): its records are written as they are, neither parsed
+nor recognised, and counted after the scan from what it found. The prefilter tells each line's
+kind (``prefilter.Kinds``: the source it set the line aside as); the lines it passed on, or
+every line when no prefilter ran to the end, are read back, parsed and recognised as before.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ from typing import IO, Any
 
 import duckdb
 
+from sigma_ext.hunt.batch_split import Split, split_input
 from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
+from sigma_ext.hunt.fast.line_kinds import LineKinds
+from sigma_ext.hunt.fast.present import sources_in
 from sigma_ext.hunt.fast.text_scan import SMALL_TEXT
 from sigma_ext.hunt.fast.text_scan import SOURCE as TEXT_SOURCE
 from sigma_ext.hunt.inputs import BOM, Input, Line, Trouble, read_units
@@ -55,6 +64,23 @@ LONG_LINE = 16 << 20
 reader stops at objects of 32 MiB (``maximum_object_size``) or so."""
 
 
+@dataclass(frozen=True)
+class _SplitInput:
+    """An input whose records were written as C split them, to be counted after the scan."""
+
+    owner: int
+    first: int
+    """The spool line of its first record."""
+    offset: int
+    """The spool byte its first record starts at."""
+    size: int
+    """The bytes of its records."""
+    lines: array[int]
+    """The line of each record in the input."""
+    ends: array[int]
+    """Where each record's text ends (past its ``\\n``), from ``offset``."""
+
+
 @dataclass
 class _Spool:
     """The spool being written: its lines' origins, and what goes between them."""
@@ -66,12 +92,16 @@ class _Spool:
     lines: array[int] = field(default_factory=lambda: array("q"))
     records: array[int] = field(default_factory=lambda: array("q"))
     written: int = 0
+    size: int = 0
+    """Bytes written."""
     scanned: int = 0
     """Lines written for DuckDB to judge (the others are blank)."""
     between: list[tuple[int, Hit | BadLine]] = field(default_factory=list)
     """Items placed after spool line N (0: before the first), in order."""
     sources: set[str] = field(default_factory=set)
-    """The sources of the events written for DuckDB (its query judges only those)."""
+    """The sources of the events written for DuckDB (its query judges only those), but for
+    those of ``split``."""
+    split: list[_SplitInput] = field(default_factory=list)
 
     def origin(self, number: int) -> tuple[Input, int, int | None]:
         at = bisect.bisect_right(self.starts, number) - 1
@@ -184,12 +214,24 @@ class FastInputs:
         spool = _Spool(self._name(".jsonl"), group)
         with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
             for owner, found in enumerate(group):
-                yield from self._write(spool, owner, found, out)
+                split = self._split(found)
+                if split is not None:
+                    self._write_split(spool, owner, split, out)
+                else:
+                    yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
+        sources = frozenset(spool.sources)
+        if spool.split:
+            sources |= sources_in(spool.path, self.source)
+        kinds = LineKinds() if spool.split else None
         scan = (
             self.fast.hunt_file(
-                spool.path, grouped=True, sources=frozenset(spool.sources), recognised=True
+                spool.path,
+                grouped=True,
+                sources=sources,
+                recognised=not spool.split,
+                kinds=kinds,
             )
             if spool.scanned
             else iter(())
@@ -203,6 +245,48 @@ class FastInputs:
         while upcoming is not None:
             yield upcoming[1]
             upcoming = next(pending, None)
+        if kinds is not None:
+            self._count_split(spool, kinds)
+
+    def _split(self, found: Input) -> Split | None:
+        """``found``'s records split in C, when a prefilter may count them (``_count_split``)."""
+        if not self.fast.prefilters:
+            return None
+        return split_input(found, LONG_LINE)
+
+    def _write_split(self, spool: _Spool, owner: int, split: Split, out: IO[bytes]) -> None:
+        count = len(split.lines)
+        part = _SplitInput(
+            owner, spool.written + 1, spool.size, len(split.records), split.lines, split.ends
+        )
+        spool.split.append(part)
+        out.write(split.records)
+        spool.starts.extend(range(spool.written + 1, spool.written + count + 1))
+        spool.owners.extend([owner] * count)
+        spool.lines.fromlist(split.lines.tolist())
+        spool.records.extend(range(1, count + 1))
+        spool.written += count
+        spool.scanned += count
+        spool.size += len(split.records)
+
+    def _count_split(self, spool: _Spool, kinds: LineKinds) -> None:
+        """Count the records of the inputs C split: as the hunt of the spool found them, and
+        those it does not name a source for as the reference engine reads them."""
+        with spool.path.open("rb") as text:
+            for part in spool.split:
+                summary = spool.inputs[part.owner].summary
+                found, recounted = kinds.counts(part.first, len(part.lines))
+                summary.sources.update(found)
+                for at in recounted:
+                    start = part.ends[at - 1] if at else 0
+                    text.seek(part.offset + start)
+                    item = read_line(text.read(part.ends[at] - start))
+                    if item is None:
+                        continue
+                    if isinstance(item, str):
+                        summary.malformed += 1
+                    else:
+                        summary.count(self.source or recognize(item), part.lines[at], at + 1)
 
     def _write(
         self,
@@ -261,6 +345,7 @@ class FastInputs:
                 run = False
             write(data)
             spool.written += 1
+            spool.size += len(data)
 
     def _judged(self, unit: Line | Record, found: Input) -> list[Hit | BadLine]:
         """The reference verdict on one line or record."""

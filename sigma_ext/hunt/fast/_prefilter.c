@@ -2017,14 +2017,18 @@ type:
  * count for the source's own events, then one per envelope, judged: the line indices of the
  * events set aside that rules fire on, bytes of uint32, those rules' bits, bytes of uint64, and
  * the text of those a carried rule fires on, each with a '\n', and what each of those keeps of
- * its event, one after another: carried_values) 
+ * its event, one after another: carried_values, and with kinds true, every line's kind: the
+ * index of its count among those set aside, or 255 when it is passed on; else empty) 
  * The buffer holds whole lines, each ended by '\n' but perhaps the last; each line passed on
  * is copied with a '\n'. Runs without the GIL. */
 static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     Py_buffer buf;
-    if (!PyArg_ParseTuple(args, "y*", &buf)) return NULL;
+    int want_kinds = 0;
+    if (!PyArg_ParseTuple(args, "y*|p", &buf, &want_kinds)) return NULL;
     const unsigned char *data = buf.buf, *end = data + buf.len;
     char *out = malloc((size_t)buf.len + 1);
+    /* a line per '\n', and one after the last */
+    unsigned char *kinds = want_kinds ? malloc((size_t)buf.len + 1) : NULL;
     char *kept_carried = self->carried ? malloc((size_t)buf.len + 1) : NULL;
     size_t cap = 1024, count = 0, used = 0, jcap = 1024, jcount = 0, cused = 0;
     Bytes kept_values = {NULL, 0, 0};
@@ -2063,7 +2067,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     int failed = !out || !numbers || !jnumbers || !jbits || !w.values || !w.seen || !w.multi ||
                  !w.touched || !w.found || !w.result || !w.hfound || !w.hresult ||
                  !w.holds || !gone || (self->nenvelopes && !scratch) ||
-                 (self->carried && !kept_carried);
+                 (self->carried && !kept_carried) || (want_kinds && !kinds);
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS;
         sx_bank = regexes;
@@ -2075,6 +2079,7 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
             Py_ssize_t n = stop - p;
             uint64_t bits = 0;
             int how = classify(self, p, n, &w, scratch, &bits);
+            if (kinds) kinds[lines] = how >= 0 ? (unsigned char)how : 255;
             if (how >= 0) {
                 gone[how]++;
                 if (bits) {
@@ -2141,14 +2146,16 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
     } else if ((counts = PyTuple_New(self->nenvelopes + 1))) {
         for (int k = 0; k <= self->nenvelopes; k++)
             PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(gone[k]));
-        result = Py_BuildValue("(y#y#LNy#y#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
+        result = Py_BuildValue("(y#y#LNy#y#y#y#y#)", out, (Py_ssize_t)used, (const char *)numbers,
                                (Py_ssize_t)(count * sizeof(uint32_t)), lines, counts,
                                (const char *)jnumbers, (Py_ssize_t)(jcount * sizeof(uint32_t)),
                                (const char *)jbits, (Py_ssize_t)(jcount * sizeof(uint64_t)),
                                kept_carried ? kept_carried : "", (Py_ssize_t)cused,
                                kept_values.data ? kept_values.data : "",
-                               (Py_ssize_t)kept_values.used);
+                               (Py_ssize_t)kept_values.used, kinds ? (const char *)kinds : "",
+                               (Py_ssize_t)(kinds ? lines : 0));
     }
+    free(kinds);
     free(gone);
     free(out);
     free(kept_carried);
@@ -2161,9 +2168,9 @@ static PyObject *Prefilter_scan(Prefilter *self, PyObject *args) {
 
 static PyMethodDef Prefilter_methods[] = {
     {"scan", (PyCFunction)Prefilter_scan, METH_VARARGS,
-     "scan(buffer) -> (lines passed on, their indices as uint32, lines, set aside per kind, "
-     "judged indices as uint32, their rules' bits as uint64, the text and values of those a "
-     "carried rule fires on)"},
+     "scan(buffer, kinds=False) -> (lines passed on, their indices as uint32, lines, set aside "
+     "per kind, judged indices as uint32, their rules' bits as uint64, the text and values of "
+     "those a carried rule fires on, each line's kind when asked)"},
     {NULL, NULL, 0, NULL},
 };
 

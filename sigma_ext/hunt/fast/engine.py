@@ -46,6 +46,7 @@ from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.carried_rows import CarriedRows
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
+from sigma_ext.hunt.fast.line_kinds import UNTOLD, LineKinds
 from sigma_ext.hunt.fast.native_recognizers import RECOGNIZERS
 from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.fast.present import present_plans, sources_in
@@ -270,6 +271,7 @@ class FastHunt:
         sources: frozenset[str] | None = None,
         recognised: bool = False,
         named: str | None = None,
+        kinds: LineKinds | None = None,
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of one file, in line order (hits of a line in rule order);
         ``summary`` counts its lines per source (the SQL's for the rows it judges, the reference
@@ -283,7 +285,8 @@ class FastHunt:
         ``sources``, as ``recognize`` tells (the spool's, which blanks every other event); a
         file of one source whose SQL recogniser has ``recognize``'s meaning is then scanned
         as that source's (``recognised_select``), without recognising each line again. ``named``:
-        the file the hits of the lines the native judge decides name (else ``path``). The typed
+        the file the hits of the lines the native judge decides name (else ``path``). ``kinds``
+        is told what each line was (``sigma_ext.hunt.fast.line_kinds``). The typed
         scan runs first; if DuckDB fails on it, the file is scanned again the exact way. DuckDB
         skips blank lines: when the rows' lengths do not add up to the file's size, the file is
         read once more to place them.
@@ -320,12 +323,14 @@ class FastHunt:
                 None,
             )
             if chosen is not None:
-                passed = prefilter.run(chosen, path, Path(folder), self.threads, progress)
+                passed = prefilter.run(chosen, path, Path(folder), self.threads, progress, kinds)
             select = (self.recognised_select(sources) if recognised else None) or (
                 self.typed_select_for(sources)
             )
             if passed is None:
-                yield from self._hunt_scanned(path, path, Path(folder), progress, summary, select)
+                yield from self._hunt_scanned(
+                    path, path, Path(folder), progress, summary, select, kinds=kinds
+                )
                 return
             if summary is not None:
                 for name, count in passed.dismissed.items():
@@ -342,7 +347,7 @@ class FastHunt:
             numbers = prefilter.LineNumbers(passed.numbers)
             try:
                 scanned = self._hunt_scanned(
-                    path, passed.kept, Path(folder), progress, summary, select, numbers.of
+                    path, passed.kept, Path(folder), progress, summary, select, numbers.of, kinds
                 )
                 # the lines the native judge decided come in between, at their place
                 yield from passed.merged(scanned, judged_rules, judged_file, self.forced)
@@ -358,10 +363,11 @@ class FastHunt:
         summary: FileSummary | None,
         select: str,
         number_of: Callable[[int], int] | None = None,
+        kinds: LineKinds | None = None,
     ) -> Iterator[Hit | BadLine]:
         """Every hit and bad line of ``path``, scanning ``scanned_path``: the file itself, or the
         lines the prefilter passed on (``number_of``: the line number in ``path`` of each of
-        its lines)."""
+        its lines). ``kinds`` is told what the scan found each line to be."""
         source = self.forced
         con: duckdb.DuckDBPyConnection | None = None
         lines = running.LineReader(scanned_path)
@@ -391,9 +397,18 @@ class FastHunt:
                         summary.sources[SOURCES[index].name] += count
             # a code's hits, made once and moved to each line: most hit lines share a code
             made: dict[str, list[Hit]] = {}
-            for ordinal, code in codes.coded():
+            listed: Iterator[tuple[int, str | None, int]] = (
+                codes.told()
+                if kinds is not None
+                else ((ordinal, code, UNTOLD) for ordinal, code in codes.coded())
+            )
+            for ordinal, code, told in listed:
                 number = numbers.of(ordinal)
                 at = number if number_of is None else number_of(number)
+                if kinds is not None:
+                    kinds.scanned(at, told)
+                if code is None:
+                    continue
                 if code == "R":
                     raw = lines.get(number)
                     yield from evaluate_line(self.engine, path, at, raw, source, summary)

@@ -74,6 +74,7 @@ from sigma_ext.hunt.fast.judge import (
     rule_programs,
     rules_spec,
 )
+from sigma_ext.hunt.fast.line_kinds import LineKinds
 from sigma_ext.hunt.fast.native_recognizers import (
     ENVELOPE_TEXT,
     IsObject,
@@ -113,16 +114,20 @@ Alternative = tuple[int, int, bytes]
 Conjunction = tuple[tuple[str, frozenset[Alternative]], ...]
 
 
-Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes, bytes, bytes]
+Scan = tuple[bytes, bytes, int, tuple[int, ...], bytes, bytes, bytes, bytes, bytes]
 """What the extension gives for a chunk: the lines passed on, their indices in the chunk (uint32),
 its lines, the lines set aside (the source's own events, then those of each envelope), and of
 those the ones the judge found rules firing on: their indices (uint32), the rules' bits
 (uint64), the text of those a correlation base rule fires on (each with a line end) and what
-each of those keeps of its event (``judge.CarriedValues`` reads them)."""
+each of those keeps of its event (``judge.CarriedValues`` reads them); when asked, each line's
+kind (a byte: the index of its count among those set aside, ``PASSED`` when passed on)."""
+
+PASSED = 255
+"""The kind of a line passed on (``run``'s ``kinds``)."""
 
 
 class _Native(Protocol):
-    def scan(self, buffer: bytes | bytearray | memoryview) -> Scan: ...
+    def scan(self, buffer: bytes | bytearray | memoryview, kinds: bool = False) -> Scan: ...
 
 
 def _load() -> Callable[..., _Native] | None:
@@ -466,9 +471,11 @@ def run(
     folder: Path,
     threads: int,
     progress: Progress | None = None,
+    kinds: LineKinds | None = None,
 ) -> Passed | None:
     """Prefilter ``path`` into ``folder``; None when it stopped (most of its first chunk was
-    passed on), and nothing is left to use."""
+    passed on), and nothing is left to use. ``kinds`` is told every line's kind (nothing, when
+    the prefilter stops)."""
     kept, numbers = folder / "kept.jsonl", folder / "kept.numbers"
     size = max(path.stat().st_size, 1)
     base = passed = 0
@@ -494,11 +501,12 @@ def run(
             while len(pending) < 2 * workers and (chunk := reader.next()) is not None:
                 buffer, length = chunk
                 view = memoryview(buffer)[:length]
-                pending.append((pool.submit(prefilter.native.scan, view), buffer, length))
+                scan = pool.submit(prefilter.native.scan, view, kinds is not None)
+                pending.append((scan, buffer, length))
             if not pending:
                 break
             future, buffer, length = pending.pop(0)
-            out, indices, lines, gone, judged_at, judged_bits, texts, held = future.result()
+            out, indices, lines, gone, judged_at, judged_bits, texts, held, kind = future.result()
             reader.spare.append(buffer)
             if first and len(out) > GIVE_UP * length:
                 for left, _, _ in pending:
@@ -506,6 +514,8 @@ def run(
                 return None
             first = False
             kept_out.write(out)
+            if kinds is not None:
+                kinds.set_aside(kind, prefilter.sources)
             offsets = memoryview(indices).cast("I")
             numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
             passed += len(offsets)

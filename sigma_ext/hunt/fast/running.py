@@ -28,6 +28,7 @@ from typing import IO, NamedTuple, Protocol
 import duckdb
 
 from sigma_ext.hunt.fast.duckdb_backend import install_macros, sql_string
+from sigma_ext.hunt.fast.line_kinds import NO_SOURCE, REFERENCE, SCANNED
 from sigma_ext.hunt.progress import Progress
 from sigma_ext.hunt.reference import PROGRESS_LINES, is_gzip, open_binary
 
@@ -256,6 +257,11 @@ class Codes(Protocol):
         """(1-based row ordinal, code) for every row with a code, in order."""
         ...
 
+    def told(self) -> Iterator[tuple[int, str | None, int]]:
+        """(1-based row ordinal, code, what the row was as ``line_kinds`` tells it) for every
+        row, in order."""
+        ...
+
     def offsets(self, wanted: list[str]) -> dict[int, tuple[int, int]]:
         """(byte offset, length) of each row whose code names a rule of ``wanted`` (indexes as
         text), by its ordinal; offsets count a line end after each row."""
@@ -272,6 +278,14 @@ class ParquetCodes:
 
     def coded(self) -> Iterator[tuple[int, str]]:
         return coded_rows(self.con, self.path)
+
+    def told(self) -> Iterator[tuple[int, str | None, int]]:
+        result = self.con.execute(
+            f"SELECT file_row_number + 1, code, {_TOLD} FROM read_parquet("
+            f"{sql_string(str(self.path))}, file_row_number = true) ORDER BY 1"
+        )
+        while batch := result.fetchmany(_BATCH):
+            yield from batch
 
     def offsets(self, wanted: list[str]) -> dict[int, tuple[int, int]]:
         listed = "[" + ", ".join(sql_string(i) for i in wanted) + "]"
@@ -313,6 +327,11 @@ class HeldCodes:
         for ordinal, (code, _, _) in enumerate(self.rows, start=1):
             if code is not None:
                 yield ordinal, code
+
+    def told(self) -> Iterator[tuple[int, str | None, int]]:
+        for ordinal, (code, _, src) in enumerate(self.rows, start=1):
+            told = REFERENCE if code == "R" else NO_SOURCE if src is None else SCANNED + src
+            yield ordinal, code, told
 
     def offsets(self, wanted: list[str]) -> dict[int, tuple[int, int]]:
         found: dict[int, tuple[int, int]] = {}
@@ -385,6 +404,12 @@ def coded_rows(con: duckdb.DuckDBPyConnection, codes: Path) -> Iterator[tuple[in
 
 
 _BATCH = 10_000
+
+_TOLD = (
+    f"CASE WHEN code = 'R' THEN {REFERENCE} WHEN src IS NULL THEN {NO_SOURCE} "
+    f"ELSE {SCANNED} + src END"
+)
+"""What a row of a codes file was, as ``line_kinds`` tells it."""
 
 
 class LineNumbers:
