@@ -253,9 +253,7 @@ def _input(tmp_path: Path, name: str, data: bytes) -> Input:
 DOCUMENT = b'{"Records":[{"eventSource":"ecs.amazonaws.com"},{"a":1}]}'
 
 
-def test_gzip_whole_is_split_and_anything_to_report_is_left_to_the_reader(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gzip_whole_is_split_and_anything_to_report_is_left_to_the_reader(tmp_path: Path) -> None:
     packed = gzip.compress(DOCUMENT, mtime=0)
     two = gzip.compress(DOCUMENT[:20], mtime=0) + gzip.compress(DOCUMENT[20:], mtime=0)
     for name, data in [("plain.json", DOCUMENT), ("one.gz", packed), ("members.gz", two)]:
@@ -274,8 +272,16 @@ def test_gzip_whole_is_split_and_anything_to_report_is_left_to_the_reader(
     ]:
         assert batch_split.split_input(_input(tmp_path, name, data), LONGEST) is None, name
     assert batch_split.split_input(_input(tmp_path, "long.json", DOCUMENT), 10) is None
-    monkeypatch.setattr(batch_split, "UNPACKED", len(DOCUMENT) - 1)
-    assert batch_split.split_input(_input(tmp_path, "big.gz", packed), LONGEST) is None
+    large = gzip.compress(DOCUMENT * 20, mtime=0)
+    assert len(large) < len(DOCUMENT) * 20 - 1
+    big = _input(tmp_path, "big.gz", large)
+    with pytest.raises(batch_split.TooLarge):  # unpacked
+        batch_split.split_input(big, LONGEST, len(DOCUMENT) * 20 - 1)
+    with pytest.raises(batch_split.TooLarge):  # on disk already
+        batch_split.split_input(big, LONGEST, len(large) - 1)
+    made = batch_split.split_input(big, LONGEST, len(DOCUMENT) * 20)
+    assert made is not None
+    assert len(made.lines) == 40
 
 
 def test_line_kinds_have_room_for_every_source() -> None:
@@ -342,8 +348,8 @@ def _spied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     split: list[str] = []
     real = batch_split.split_input
 
-    def spy(found: Input, longest: int) -> batch_split.Split | None:
-        made = real(found, longest)
+    def spy(found: Input, longest: int, *limit: int) -> batch_split.Split | None:
+        made = real(found, longest, *limit)
         if made is not None:
             split.append(Path(found.name).name)
         return made
@@ -422,3 +428,19 @@ def test_a_forced_source_counts_split_records_as_that_source(
         "odd.json.gz: 4 record(s) read (aws_cloudtrail 2); 0 not recognised; 2 malformed"
         in outputs[0][2]
     )
+
+
+@pytest.mark.parametrize("limit", ["AHEAD_INPUT", "AHEAD_UNPACKED"])
+def test_an_input_too_large_to_split_ahead_is_split_in_its_turn(
+    limit: str,
+    engine: ReferenceEngine,
+    fast: FastHunt,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = [n for n in _documents_of(tmp_path) if Path(n).name.startswith(("ct_", "odd"))]
+    expected = both(names, engine, fast, tmp_path)
+    monkeypatch.setattr(spool, limit, 100)
+    split = _spied(monkeypatch)
+    assert both(names, engine, fast, tmp_path) == expected
+    assert len(split) == len(names)

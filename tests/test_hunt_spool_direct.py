@@ -161,7 +161,7 @@ def test_a_spool_of_records_the_sql_hands_back_streams_its_hits(
     from sigma_ext.hunt.inputs import open_inputs
     from sigma_ext.hunt.spool import FastInputs
 
-    monkeypatch.setattr(spool, "split_input", lambda found, longest: None)
+    monkeypatch.setattr(spool, "split_input", lambda *_: None)
 
     records = [json.loads(line) for line in _lines("azure_activitylogs").splitlines()] * 50
     log = tmp_path / "activity.json"

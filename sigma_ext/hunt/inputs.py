@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import shutil
 import stat
 import sys
@@ -205,9 +206,20 @@ class _Chunks(io.RawIOBase):
         super().close()
 
 
+def _read(raw: IO[bytes]) -> bytes:
+    """The next ``CHUNK`` bytes of ``raw``; what is left of a smaller file is asked for as it
+    is (a read of ``CHUNK`` allocates it whole: 25 µs a time, for each of 10,000 small files)."""
+    try:
+        left = os.fstat(raw.fileno()).st_size - raw.tell()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return raw.read(CHUNK)
+    # (at the end, a byte: a file that grew since is read on)
+    return raw.read(min(max(left, 1), CHUNK))
+
+
 def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
     """The data of every gzip member, one after another."""
-    data = raw.read(CHUNK)
+    data = _read(raw)
     while True:
         member = zlib.decompressobj(16 + zlib.MAX_WBITS)
         while not member.eof:
@@ -220,7 +232,7 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
                 yield out
             data = member.unconsumed_tail
             if not data and not member.eof:
-                data = raw.read(CHUNK)
+                data = _read(raw)
                 if not data:
                     problems.append(
                         "truncated gzip: the file ends inside the compressed data; "
@@ -229,7 +241,7 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
                     return
         rest = member.unused_data
         while len(rest) < len(GZIP_MAGIC):
-            more = raw.read(CHUNK)
+            more = _read(raw)
             if not more:
                 break
             rest += more

@@ -29,14 +29,16 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import duckdb
 
-from sigma_ext.hunt.batch_split import Split, split_input
+from sigma_ext.hunt.batch_split import Split, TooLarge, split_input
 from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.line_kinds import LineKinds
@@ -59,9 +61,19 @@ FIRST_LINE = 1 << 20
 SPOOL_BUFFER = 1 << 20
 """Bytes the spool's writes are gathered in (one system call per buffer, not per few records)."""
 
+AHEAD_INPUT = 1 << 20
+"""Inputs up to this size on disk are split ahead (``FastInputs._splits``)."""
+
+AHEAD_UNPACKED = 16 << 20
+"""The most an input split ahead may unpack to."""
+
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
 reader stops at objects of 32 MiB (``maximum_object_size``) or so."""
+
+
+_SPLIT = -2
+"""The record of a segment that is an input C split (``_Spool.parts``)."""
 
 
 @dataclass(frozen=True)
@@ -102,11 +114,16 @@ class _Spool:
     """The sources of the events written for DuckDB (its query judges only those), but for
     those of ``split``."""
     split: list[_SplitInput] = field(default_factory=list)
+    parts: dict[int, _SplitInput] = field(default_factory=dict)
+    """The inputs of ``split``, by their segment (one each: ``records`` holds ``_SPLIT``)."""
 
     def origin(self, number: int) -> tuple[Input, int, int | None]:
         at = bisect.bisect_right(self.starts, number) - 1
         record = self.records[at]
         found = self.inputs[self.owners[at]]
+        if record == _SPLIT:
+            index = number - self.starts[at]
+            return found, self.parts[at].lines[index], index + 1
         if record < 0:
             return found, self.lines[at] + number - self.starts[at], None
         return found, self.lines[at], record
@@ -213,8 +230,7 @@ class FastInputs:
             return
         spool = _Spool(self._name(".jsonl"), group)
         with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
-            for owner, found in enumerate(group):
-                split = self._split(found)
+            for owner, (found, split) in enumerate(self._splits(group)):
                 if split is not None:
                     self._write_split(spool, owner, split, out)
                 else:
@@ -248,11 +264,37 @@ class FastInputs:
         if kinds is not None:
             self._count_split(spool, kinds)
 
-    def _split(self, found: Input) -> Split | None:
-        """``found``'s records split in C, when a prefilter may count them (``_count_split``)."""
+    def _splits(self, group: list[Input]) -> Iterator[tuple[Input, Split | None]]:
+        """Each input of ``group``, in order, with its records split in C when they may be
+        (None: the Python reader reads them), and when a prefilter may count them
+        (``_count_split``). Small inputs are split ahead, on the hunt's threads, while the
+        spool is written: memory holds ``2 * threads`` of them at most, each its text and its
+        records (``AHEAD_UNPACKED`` bytes at most; a larger one is split when its turn comes)."""
         if not self.fast.prefilters:
-            return None
-        return split_input(found, LONG_LINE)
+            yield from ((found, None) for found in group)
+            return
+        ahead = 2 * self.fast.threads
+        with ThreadPoolExecutor(self.fast.threads) as pool:
+            pending: deque[tuple[Input, Future[Split | None] | None]] = deque()
+            for found in group:
+                small = found.batch and found.path.stat().st_size <= AHEAD_INPUT
+                made = pool.submit(split_input, found, LONG_LINE, AHEAD_UNPACKED) if small else None
+                pending.append((found, made))
+                while len(pending) > ahead:
+                    yield self._split(*pending.popleft())
+            while pending:
+                yield self._split(*pending.popleft())
+
+    def _split(self, found: Input, made: Future[Split | None] | None) -> tuple[Input, Split | None]:
+        try:
+            if made is not None:
+                return found, made.result()
+        except TooLarge:
+            pass
+        try:
+            return found, split_input(found, LONG_LINE)
+        except TooLarge:
+            return found, None
 
     def _write_split(self, spool: _Spool, owner: int, split: Split, out: IO[bytes]) -> None:
         count = len(split.lines)
@@ -261,10 +303,8 @@ class FastInputs:
         )
         spool.split.append(part)
         out.write(split.records)
-        spool.starts.extend(range(spool.written + 1, spool.written + count + 1))
-        spool.owners.extend([owner] * count)
-        spool.lines.fromlist(split.lines.tolist())
-        spool.records.extend(range(1, count + 1))
+        spool.parts[len(spool.starts)] = part
+        spool.segment(owner, 0, _SPLIT)
         spool.written += count
         spool.scanned += count
         spool.size += len(split.records)
