@@ -53,18 +53,14 @@ def native_available() -> bool:
     return _load() is not None
 
 
-class TooLarge(Exception):
-    """The input is larger than it may be, unpacked."""
-
-
-def split_input(found: Input, longest: int, unpacked: int = UNPACKED) -> Split | None:
+def split_input(found: Input, longest: int) -> Split | None:
     """The records of a batch document input, split in C; None when the Python reader must
-    read it (not a plain batch document, not UTF-8, a record longer than ``longest`` bytes, a
-    gzip problem to report, or no extension). Raises ``TooLarge`` past ``unpacked`` bytes."""
+    read it (not a plain batch document, larger than ``UNPACKED`` bytes, not UTF-8, a record
+    longer than ``longest`` bytes, a gzip problem to report, or no extension)."""
     split = _load()
     if split is None or not found.batch or found.grouper is not None:
         return None
-    data = _content(found, unpacked)
+    data = _content(found)
     if data is None:
         return None
     if not data.isascii():
@@ -82,33 +78,32 @@ def split_input(found: Input, longest: int, unpacked: int = UNPACKED) -> Split |
     return Split(records, lines, ends)
 
 
-def _content(found: Input, unpacked: int) -> bytes | None:
-    """The input's text, unpacked, without a byte order mark; None when its gzip data is not
-    whole (corrupt, truncated, or followed by anything)."""
-    if found.path.stat().st_size > unpacked:
-        raise TooLarge
+def _content(found: Input) -> bytes | None:
+    """The input's text, unpacked, without a byte order mark; None when it is larger than
+    ``UNPACKED`` bytes, or its gzip data is not whole (corrupt, truncated, or followed by
+    anything)."""
+    if found.path.stat().st_size > UNPACKED:
+        return None
     raw = found.path.read_bytes()
     if found.gzip:
-        whole = _gunzipped(raw, unpacked)
+        whole = _gunzipped(raw)
         if whole is None:
             return None
         raw = whole
     return raw[len(BOM) :] if raw.startswith(BOM) else raw
 
 
-def _gunzipped(raw: bytes, unpacked: int) -> bytes | None:
+def _gunzipped(raw: bytes) -> bytes | None:
     pieces: list[bytes] = []
     total = 0
     while raw:
         member = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            piece = member.decompress(raw, unpacked + 1 - total)
+            piece = member.decompress(raw, UNPACKED + 1 - total)
         except zlib.error:
             return None
         total += len(piece)
-        if total > unpacked:
-            raise TooLarge
-        if not member.eof:
+        if total > UNPACKED or not member.eof:
             return None
         pieces.append(piece)
         raw = member.unused_data
