@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from sigma_ext.hunt.batches import Broken, Record, read_documents
 from sigma_ext.hunt.fast import line_kinds
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.inputs import Input, open_inputs
-from sigma_ext.hunt.reference import BadLine, Hit
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, source_named
 
@@ -255,9 +253,7 @@ def _input(tmp_path: Path, name: str, data: bytes) -> Input:
 DOCUMENT = b'{"Records":[{"eventSource":"ecs.amazonaws.com"},{"a":1}]}'
 
 
-def test_gzip_whole_is_split_and_anything_to_report_is_left_to_the_reader(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gzip_whole_is_split_and_anything_to_report_is_left_to_the_reader(tmp_path: Path) -> None:
     packed = gzip.compress(DOCUMENT, mtime=0)
     two = gzip.compress(DOCUMENT[:20], mtime=0) + gzip.compress(DOCUMENT[20:], mtime=0)
     for name, data in [("plain.json", DOCUMENT), ("one.gz", packed), ("members.gz", two)]:
@@ -277,13 +273,13 @@ def test_gzip_whole_is_split_and_anything_to_report_is_left_to_the_reader(
         assert batch_split.split_input(_input(tmp_path, name, data), LONGEST) is None, name
     assert batch_split.split_input(_input(tmp_path, "long.json", DOCUMENT), 10) is None
     large = gzip.compress(DOCUMENT * 20, mtime=0)
+    assert len(large) < len(DOCUMENT) * 20 - 1
     big = _input(tmp_path, "big.gz", large)
-    monkeypatch.setattr(batch_split, "UNPACKED", len(DOCUMENT) * 20 - 1)
-    assert batch_split.split_input(big, LONGEST) is None  # unpacked
-    monkeypatch.setattr(batch_split, "UNPACKED", len(large) - 1)
-    assert batch_split.split_input(big, LONGEST) is None  # on disk already
-    monkeypatch.setattr(batch_split, "UNPACKED", len(DOCUMENT) * 20)
-    made = batch_split.split_input(big, LONGEST)
+    with pytest.raises(batch_split.TooLarge):  # unpacked
+        batch_split.split_input(big, LONGEST, len(DOCUMENT) * 20 - 1)
+    with pytest.raises(batch_split.TooLarge):  # on disk already
+        batch_split.split_input(big, LONGEST, len(large) - 1)
+    made = batch_split.split_input(big, LONGEST, len(DOCUMENT) * 20)
     assert made is not None
     assert len(made.lines) == 40
 
@@ -352,8 +348,8 @@ def _spied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     split: list[str] = []
     real = batch_split.split_input
 
-    def spy(found: Input, longest: int) -> batch_split.Split | None:
-        made = real(found, longest)
+    def spy(found: Input, longest: int, *limit: int) -> batch_split.Split | None:
+        made = real(found, longest, *limit)
         if made is not None:
             split.append(Path(found.name).name)
         return made
@@ -383,46 +379,32 @@ def test_inputs_split_in_c_are_judged_and_counted_as_the_reference_engine_does(
     assert "events.json: " in err
 
 
-def test_records_are_told_by_their_prefilter_then_by_the_scan_or_read_again(
+def test_each_spool_group_is_told_by_the_prefilter_the_scan_or_read_again(
     engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CloudTrail records are set aside by CloudTrail's prefilter before they are spooled, and
-    those it passes on are told by the scan of the spool; Kubernetes Event objects, which no
-    prefilter knows, are all spooled, left to the reference engine by the scan, and read again
-    to be counted."""
+    """A spool of CloudTrail documents gets its kinds from CloudTrail's prefilter; one of
+    Kubernetes Event objects, which no prefilter knows, from the scan (every row left to the
+    reference engine, and read again to be counted)."""
     names = _documents_of(tmp_path)
-    judged: list[tuple[tuple[str, ...], tuple[int, ...], int]] = []
-    told: list[bytes] = []
-    real_split, real_count = spool.FastInputs._split, spool.FastInputs._count_split
+    told: list[tuple[tuple[str, ...], bytes]] = []
+    real = spool.FastInputs._count_split
 
-    def split_spy(self: spool.FastInputs, found: Input) -> spool._Made:
-        split, made = real_split(self, found)
-        if made is not None:
-            judged.append((made.prefilter.sources, made.counts, len(made.indices)))
-        return split, made
+    def spy(self: spool.FastInputs, written: spool._Spool, kinds: line_kinds.LineKinds) -> None:
+        told.append((kinds.sources, bytes(kinds.told)))
+        real(self, written, kinds)
 
-    def count_spy(
-        self: spool.FastInputs, written: spool._Spool, kinds: line_kinds.LineKinds
-    ) -> None:
-        told.append(bytes(kinds.told))
-        real_count(self, written, kinds)
-
-    monkeypatch.setattr(spool.FastInputs, "_split", split_spy)
-    monkeypatch.setattr(spool.FastInputs, "_count_split", count_spy)
+    monkeypatch.setattr(spool.FastInputs, "_count_split", spy)
     plain = tmp_path / "plain.json.gz"
-    records = _fixture_lines("aws_cloudtrail")
-    plain.write_bytes(gzip.compress(('{"Records":[' + ",".join(records) + "]}").encode(), mtime=0))
+    records = ",".join(_fixture_lines("aws_cloudtrail"))
+    plain.write_bytes(gzip.compress(('{"Records":[' + records + "]}").encode(), mtime=0))
     both([str(plain)], engine, fast, tmp_path)
-    ((sources, counts, passed),) = judged
-    assert sources == ("aws_cloudtrail",)
-    assert counts[0] > len(records) // 2  # set aside as CloudTrail's
-    assert counts[0] + passed == len(records)
-    assert len(told[-1]) == passed
-    assert line_kinds.PASSED not in told[-1]  # (every line passed on was told by the scan)
-    judged.clear()
     both([names[-1]], engine, fast, tmp_path)  # the Kubernetes Event objects
-    assert judged == []
-    assert set(told[-1]) == {line_kinds.REFERENCE}
+    (ct_sources, ct_kinds), (ev_sources, ev_kinds) = told[-2:]
+    assert ct_sources == ("aws_cloudtrail",)
+    assert ct_kinds.count(1) > len(ct_kinds) // 2  # set aside as CloudTrail's
+    assert line_kinds.PASSED not in ct_kinds  # (every line passed on was told by the scan)
+    assert ev_sources == ()
+    assert set(ev_kinds) == {line_kinds.REFERENCE}
 
 
 def test_a_forced_source_counts_split_records_as_that_source(
@@ -448,23 +430,17 @@ def test_a_forced_source_counts_split_records_as_that_source(
     )
 
 
-def test_a_spool_holding_many_hits_before_its_scan_is_cut(
-    engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("limit", ["AHEAD_INPUT", "AHEAD_UNPACKED"])
+def test_an_input_too_large_to_split_ahead_is_split_in_its_turn(
+    limit: str,
+    engine: ReferenceEngine,
+    fast: FastHunt,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The hits of records set aside wait for the scan of the records passed on before them;
-    past ``HELD`` of them the spool is scanned and another begun: memory does not grow with
-    the hits of a group of inputs, and the output is the same."""
-    names = _documents_of(tmp_path)
+    names = [n for n in _documents_of(tmp_path) if Path(n).name.startswith(("ct_", "odd"))]
     expected = both(names, engine, fast, tmp_path)
-    scans: list[int] = []
-    real = spool.FastInputs._scan
-
-    def spy(self: spool.FastInputs, written: spool._Spool) -> Iterator[Hit | BadLine]:
-        scans.append(len(written.between))
-        return real(self, written)
-
-    monkeypatch.setattr(spool.FastInputs, "_scan", spy)
-    monkeypatch.setattr(spool, "HELD", 3)
+    monkeypatch.setattr(spool, limit, 100)
+    split = _spied(monkeypatch)
     assert both(names, engine, fast, tmp_path) == expected
-    assert len(scans) > 3
-    assert all(held >= 3 for held in scans[:-1])  # (cut after the input that reached HELD)
+    assert len(split) == len(names)

@@ -53,14 +53,18 @@ def native_available() -> bool:
     return _load() is not None
 
 
-def split_input(found: Input, longest: int) -> Split | None:
+class TooLarge(Exception):
+    """The input is larger than it may be, unpacked."""
+
+
+def split_input(found: Input, longest: int, unpacked: int = UNPACKED) -> Split | None:
     """The records of a batch document input, split in C; None when the Python reader must
-    read it (not a plain batch document, larger than ``UNPACKED`` bytes, not UTF-8, a record
-    longer than ``longest`` bytes, a gzip problem to report, or no extension)."""
+    read it (not a plain batch document, not UTF-8, a record longer than ``longest`` bytes, a
+    gzip problem to report, or no extension). Raises ``TooLarge`` past ``unpacked`` bytes."""
     split = _load()
     if split is None or not found.batch or found.grouper is not None:
         return None
-    data = _content(found)
+    data = _content(found, unpacked)
     if data is None:
         return None
     if not data.isascii():
@@ -78,32 +82,33 @@ def split_input(found: Input, longest: int) -> Split | None:
     return Split(records, lines, ends)
 
 
-def _content(found: Input) -> bytes | None:
-    """The input's text, unpacked, without a byte order mark; None when it is larger than
-    ``UNPACKED`` bytes, or its gzip data is not whole (corrupt, truncated, or followed by
-    anything)."""
-    if found.path.stat().st_size > UNPACKED:
-        return None
+def _content(found: Input, unpacked: int) -> bytes | None:
+    """The input's text, unpacked, without a byte order mark; None when its gzip data is not
+    whole (corrupt, truncated, or followed by anything)."""
+    if found.path.stat().st_size > unpacked:
+        raise TooLarge
     raw = found.path.read_bytes()
     if found.gzip:
-        whole = _gunzipped(raw)
+        whole = _gunzipped(raw, unpacked)
         if whole is None:
             return None
         raw = whole
     return raw[len(BOM) :] if raw.startswith(BOM) else raw
 
 
-def _gunzipped(raw: bytes) -> bytes | None:
+def _gunzipped(raw: bytes, unpacked: int) -> bytes | None:
     pieces: list[bytes] = []
     total = 0
     while raw:
         member = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            piece = member.decompress(raw, UNPACKED + 1 - total)
+            piece = member.decompress(raw, unpacked + 1 - total)
         except zlib.error:
             return None
         total += len(piece)
-        if total > UNPACKED or not member.eof:
+        if total > unpacked:
+            raise TooLarge
+        if not member.eof:
             return None
         pieces.append(piece)
         raw = member.unused_data

@@ -104,12 +104,9 @@ class Hit:
             record=record,
         )
 
-    def at(self, line: int, record: int | None = None) -> Hit:
-        """The same hit at another place in its file (cheaper than ``of`` when many lines hit
-        one rule)."""
-        return Hit(
-            self.rule_id, self.title, self.level, self.theme, self.rule, self.file, line, record
-        )
+    def at(self, line: int) -> Hit:
+        """The same hit on another line (cheaper than ``of`` when many lines hit one rule)."""
+        return Hit(self.rule_id, self.title, self.level, self.theme, self.rule, self.file, line)
 
     def moved(self, file: str, line: int, record: int | None) -> Hit:
         """The same hit at another place."""
@@ -133,8 +130,8 @@ class BaseRuleHit(Hit):
     evaluator leaves the hit out."""
     group: tuple[str, ...] | None = None
 
-    def at(self, line: int, record: int | None = None) -> Hit:
-        return self.moved(self.file, line, record)
+    def at(self, line: int) -> Hit:
+        return self.moved(self.file, line, None)
 
     def moved(self, file: str, line: int, record: int | None) -> Hit:
         # the constructor, not dataclasses.replace (which reads every field's metadata)

@@ -19,31 +19,29 @@ left in the spool is of a source the spool recognised (``spool.sources``); a spo
 source is scanned as that source's (``FastHunt.hunt_file``'s ``recognised``).
 
 A batch document of the plain shape (an S3 export's CloudTrail files, most of all) is split in C
-instead (``sigma_ext.hunt.batch_split``), neither parsed nor recognised in Python: its records
-go to the prefilter of its first record's source (``FastHunt.prefilter_for``), which counts and
-judges those it sets aside (their hits wait in ``between`` for the lines before them); only
-those it passes on are written, and counted after the scan from what it found each to be
-(``sigma_ext.hunt.fast.line_kinds``), or, where it named no source, read again. A spool is cut
-(scanned, and another begun) once ``HELD`` items wait in it.
+instead (``sigma_ext.hunt.batch_split``): its records are written as they are, neither parsed
+nor recognised, and counted after the scan from what it found. The prefilter tells each line's
+kind (``prefilter.Kinds``: the source it set the line aside as); the lines it passed on, or
+every line when no prefilter ran to the end, are read back, parsed and recognised as before.
 """
 
 from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Generator, Iterator
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import duckdb
 
-from sigma_ext.hunt.batch_split import Split, split_input
+from sigma_ext.hunt.batch_split import Split, TooLarge, split_input
 from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
-from sigma_ext.hunt.fast.judge import CarriedValues, judged_hits
 from sigma_ext.hunt.fast.line_kinds import LineKinds
-from sigma_ext.hunt.fast.prefilter import Prefilter
 from sigma_ext.hunt.fast.present import sources_in
 from sigma_ext.hunt.fast.text_scan import SMALL_TEXT
 from sigma_ext.hunt.fast.text_scan import SOURCE as TEXT_SOURCE
@@ -52,7 +50,7 @@ from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, read_line, unit_item, unit_place
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.engine import ReferenceEngine
-from sigma_ext.sources.catalogue import Source, recognize, source_named
+from sigma_ext.sources.catalogue import Source, recognize
 
 SMALL = 8 << 20
 """Plain JSON Lines files smaller than this are scanned together, in one spool."""
@@ -63,8 +61,11 @@ FIRST_LINE = 1 << 20
 SPOOL_BUFFER = 1 << 20
 """Bytes the spool's writes are gathered in (one system call per buffer, not per few records)."""
 
-HELD = 1 << 16
-"""Items waiting in a spool for its scan (hits judged before it) past which it is cut."""
+AHEAD_INPUT = 1 << 20
+"""Inputs up to this size on disk are split ahead (``FastInputs._splits``)."""
+
+AHEAD_UNPACKED = 16 << 20
+"""The most an input split ahead may unpack to."""
 
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
@@ -76,49 +77,20 @@ _SPLIT = -2
 
 
 @dataclass(frozen=True)
-class _Judged:
-    """What a prefilter made of the records of an input C split, before they are spooled."""
-
-    prefilter: Prefilter
-    passed: bytes
-    """The records it passed on, each with its ``\\n``."""
-    indices: array[int]
-    """The index of each among the input's records (0-based)."""
-    counts: tuple[int, ...]
-    """The records it set aside, per source of ``prefilter.sources``."""
-    verdicts: bytes
-    """The records set aside that rules fire on: (place, bits) pairs (``judge.judged_hits``)."""
-    texts: bytes
-    held: bytes
-
-
-@dataclass(frozen=True)
 class _SplitInput:
-    """An input C split, whose records in the spool are counted after the scan."""
+    """An input whose records were written as C split them, to be counted after the scan."""
 
     owner: int
     first: int
-    """The spool line of its first record there."""
+    """The spool line of its first record."""
     offset: int
-    """The spool byte that record starts at."""
+    """The spool byte its first record starts at."""
     size: int
-    """The bytes of its records there."""
+    """The bytes of its records."""
     lines: array[int]
-    """The line of each of the input's records."""
-    indices: array[int] | None
-    """The index of each record in the spool among the input's (None: every record is)."""
-
-    @property
-    def spooled(self) -> int:
-        return len(self.lines) if self.indices is None else len(self.indices)
-
-    def place(self, index: int) -> tuple[int, int]:
-        """The line and place of the input's ``index``-th record in the spool (0-based)."""
-        at = index if self.indices is None else self.indices[index]
-        return self.lines[at], at + 1
-
-
-_Made = tuple[Split | None, _Judged | None]
+    """The line of each record in the input."""
+    ends: array[int]
+    """Where each record's text ends (past its ``\\n``), from ``offset``."""
 
 
 @dataclass
@@ -127,7 +99,6 @@ class _Spool:
 
     path: Path
     inputs: list[Input] = field(default_factory=list)
-    """The inputs written to it (``owners`` index them)."""
     starts: array[int] = field(default_factory=lambda: array("q"))
     owners: array[int] = field(default_factory=lambda: array("i"))
     lines: array[int] = field(default_factory=lambda: array("q"))
@@ -151,8 +122,8 @@ class _Spool:
         record = self.records[at]
         found = self.inputs[self.owners[at]]
         if record == _SPLIT:
-            line, place = self.parts[at].place(number - self.starts[at])
-            return found, line, place
+            index = number - self.starts[at]
+            return found, self.parts[at].lines[index], index + 1
         if record < 0:
             return found, self.lines[at] + number - self.starts[at], None
         return found, self.lines[at], record
@@ -255,31 +226,15 @@ class FastInputs:
         return item, recognised
 
     def _spooled(self, group: list[Input]) -> Iterator[Hit | BadLine]:
-        """Every hit and bad line of ``group``, spooled and scanned. A spool is cut (scanned,
-        and another begun) once ``HELD`` items wait in it for the scan."""
         if not group:
             return
-        splits = self._splits(group)
-        while True:
-            spool = _Spool(self._name(".jsonl"))
-            with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
-                for found, split, judged in splits:
-                    owner = len(spool.inputs)
-                    spool.inputs.append(found)
-                    if split is not None:
-                        yield from self._write_split(spool, owner, split, judged, out)
-                    else:
-                        yield from self._write(spool, owner, found, out)
-                    if len(spool.between) >= HELD:
-                        break
-            if not spool.inputs:
-                spool.path.unlink()
-                return
-            yield from self._scan(spool)
-            spool.path.unlink()
-
-    def _scan(self, spool: _Spool) -> Iterator[Hit | BadLine]:
-        """The spool's hits, with the items waiting between its lines."""
+        spool = _Spool(self._name(".jsonl"), group)
+        with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
+            for owner, (found, split) in enumerate(self._splits(group)):
+                if split is not None:
+                    self._write_split(spool, owner, split, out)
+                else:
+                    yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
         sources = frozenset(spool.sources)
@@ -309,100 +264,69 @@ class FastInputs:
         if kinds is not None:
             self._count_split(spool, kinds)
 
-    def _splits(
-        self, group: list[Input]
-    ) -> Generator[tuple[Input, Split | None, _Judged | None], None, None]:
+    def _splits(self, group: list[Input]) -> Iterator[tuple[Input, Split | None]]:
         """Each input of ``group``, in order, with its records split in C when they may be
-        (None: the Python reader reads them) and a prefilter may count them, and what the
-        prefilter of their source made of them. (Split ahead on a thread pool, while the spool
-        is written, 10,000 gzip files took as long and more CPU: the threads' buffers were
-        faulted in anew, about one page per 4 KiB unpacked.)"""
-        for found in group:
-            split, judged = self._split(found) if self.fast.prefilters else (None, None)
-            yield found, split, judged
+        (None: the Python reader reads them), and when a prefilter may count them
+        (``_count_split``). Small inputs are split ahead, on the hunt's threads, while the
+        spool is written: memory holds ``2 * threads`` of them at most, each its text and its
+        records (``AHEAD_UNPACKED`` bytes at most; a larger one is split when its turn comes)."""
+        if not self.fast.prefilters:
+            yield from ((found, None) for found in group)
+            return
+        ahead = 2 * self.fast.threads
+        with ThreadPoolExecutor(self.fast.threads) as pool:
+            pending: deque[tuple[Input, Future[Split | None] | None]] = deque()
+            for found in group:
+                small = found.batch and found.path.stat().st_size <= AHEAD_INPUT
+                made = pool.submit(split_input, found, LONG_LINE, AHEAD_UNPACKED) if small else None
+                pending.append((found, made))
+                while len(pending) > ahead:
+                    yield self._split(*pending.popleft())
+            while pending:
+                yield self._split(*pending.popleft())
 
-    def _split(self, found: Input) -> _Made:
-        """``found``'s records split in C, and what a prefilter made of them: the prefilter of
-        its first record's source, when there is one."""
-        split = split_input(found, LONG_LINE)
-        if split is None or not split.lines:
-            return split, None
-        first = read_line(split.records[: split.ends[0]])
-        source = self.source or (recognize(first) if isinstance(first, dict) else None)
-        chosen = None if source is None else self.fast.prefilter_for(frozenset({source.name}))
-        if chosen is None:
-            return split, None
-        passed, indices, _, counts, at, bits, texts, held, _ = chosen.native.scan(split.records)
-        fired = memoryview(bits).cast("Q")
-        pairs = array("Q")
-        for k, index in enumerate(memoryview(at).cast("I")):
-            pairs.extend((index + 1, fired[k]))
-        spooled = array("I")
-        spooled.frombytes(indices)
-        return split, _Judged(chosen, passed, spooled, counts, pairs.tobytes(), texts, held)
+    def _split(self, found: Input, made: Future[Split | None] | None) -> tuple[Input, Split | None]:
+        try:
+            if made is not None:
+                return found, made.result()
+        except TooLarge:
+            pass
+        try:
+            return found, split_input(found, LONG_LINE)
+        except TooLarge:
+            return found, None
 
-    def _write_split(
-        self,
-        spool: _Spool,
-        owner: int,
-        split: Split,
-        judged: _Judged | None,
-        out: IO[bytes],
-    ) -> Iterator[Hit | BadLine]:
-        """Write the records of an input C split (those its prefilter passed on) to the spool;
-        the hits of those it set aside are yielded at once while nothing before them waits for
-        DuckDB, else kept in ``spool.between``."""
-        found = spool.inputs[owner]
-        records, indices = split.records, None
-        if judged is not None:
-            records, indices = judged.passed, judged.indices
-            chosen = judged.prefilter
-            for name, count in zip(chosen.sources, judged.counts, strict=True):
-                if count:
-                    found.summary.sources[name] += count
-            values = CarriedValues(
-                judged.held, [source_named(name) for name in chosen.sources], chosen.value_fields
-            )
-            rules = self.fast.rule_files[chosen.first_rule :]
-            hits = judged_hits(
-                judged.verdicts, judged.texts, rules, found.name, self.source, values, split.lines
-            )
-            for hit in hits:
-                assert hit.record is not None
-                before = bisect.bisect_left(indices, hit.record - 1)  # its passed-on records
-                if spool.scanned + before:
-                    spool.between.append((spool.written + before, hit))
-                else:
-                    yield hit
-        part = _SplitInput(owner, spool.written + 1, spool.size, len(records), split.lines, indices)
+    def _write_split(self, spool: _Spool, owner: int, split: Split, out: IO[bytes]) -> None:
+        count = len(split.lines)
+        part = _SplitInput(
+            owner, spool.written + 1, spool.size, len(split.records), split.lines, split.ends
+        )
         spool.split.append(part)
-        out.write(records)
+        out.write(split.records)
         spool.parts[len(spool.starts)] = part
         spool.segment(owner, 0, _SPLIT)
-        spool.written += part.spooled
-        spool.scanned += part.spooled
-        spool.size += len(records)
+        spool.written += count
+        spool.scanned += count
+        spool.size += len(split.records)
 
     def _count_split(self, spool: _Spool, kinds: LineKinds) -> None:
-        """Count the spooled records of the inputs C split: as the hunt of the spool found
-        them, and those it does not name a source for as the reference engine reads them."""
+        """Count the records of the inputs C split: as the hunt of the spool found them, and
+        those it does not name a source for as the reference engine reads them."""
         with spool.path.open("rb") as text:
             for part in spool.split:
                 summary = spool.inputs[part.owner].summary
-                found, recounted = kinds.counts(part.first, part.spooled)
+                found, recounted = kinds.counts(part.first, len(part.lines))
                 summary.sources.update(found)
-                if not recounted:
-                    continue
-                text.seek(part.offset)
-                records = text.read(part.size).split(b"\n")
                 for at in recounted:
-                    item = read_line(records[at])
+                    start = part.ends[at - 1] if at else 0
+                    text.seek(part.offset + start)
+                    item = read_line(text.read(part.ends[at] - start))
                     if item is None:
                         continue
                     if isinstance(item, str):
                         summary.malformed += 1
                     else:
-                        summary.count(self.source or recognize(item), *part.place(at))
+                        summary.count(self.source or recognize(item), part.lines[at], at + 1)
 
     def _write(
         self,

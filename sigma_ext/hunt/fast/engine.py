@@ -312,7 +312,16 @@ class FastHunt:
             passed = None
             if sources is None:
                 sources = sources_in(path, self.forced)
-            chosen = self.prefilter_for(sources)
+            # a prefilter sets aside only its own sources' events: on a file of others it
+            # would pass its first chunk on and give up
+            chosen = next(
+                (
+                    one
+                    for one in self.prefilters
+                    if source is not None or not sources.isdisjoint(one.sources)
+                ),
+                None,
+            )
             if chosen is not None:
                 passed = prefilter.run(chosen, path, Path(folder), self.threads, progress, kinds)
             select = (self.recognised_select(sources) if recognised else None) or (
@@ -344,19 +353,6 @@ class FastHunt:
                 yield from passed.merged(scanned, judged_rules, judged_file, self.forced)
             finally:
                 numbers.close()
-
-    def prefilter_for(self, sources: frozenset[str]) -> prefilter.Prefilter | None:
-        """The prefilter of events of ``sources`` (every event, with a forced source): the
-        first that sets aside any of them (on a file of others' a prefilter would pass its
-        first chunk on and give up)."""
-        return next(
-            (
-                one
-                for one in self.prefilters
-                if self.forced is not None or not sources.isdisjoint(one.sources)
-            ),
-            None,
-        )
 
     def _hunt_scanned(
         self,

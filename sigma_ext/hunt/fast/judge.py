@@ -21,7 +21,6 @@ event's time and group-by values, which the extension hands back when it read th
 
 from __future__ import annotations
 
-import io
 import struct
 from array import array
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -298,7 +297,7 @@ class CarriedValues:
     event as ``sources[0]``'s is) and, per field of ``fields``, no value (absent or null), the
     string read exactly, or "read it from the text"."""
 
-    def __init__(self, path: Path | bytes, sources: list[Source], fields: tuple[str, ...]) -> None:
+    def __init__(self, path: Path, sources: list[Source], fields: tuple[str, ...]) -> None:
         self.path = path
         self.sources = sources
         self.fields = fields
@@ -307,7 +306,7 @@ class CarriedValues:
         """For each line in order, a document holding its values at their fields, which the
         hits read as they would read the native document of the line's source (``hit_values``),
         and that source; or None where the line is to be read from its text."""
-        with _opened(self.path) as handle:
+        with self.path.open("rb") as handle:
             while kind := handle.read(1):
                 yield self._document(handle, kind[0])
 
@@ -332,13 +331,12 @@ class CarriedValues:
 
 
 def judged_hits(
-    verdicts: Path | bytes,
-    texts: Path | bytes | None,
+    verdicts: Path,
+    texts: Path | None,
     rule_files: list[RuleFile],
     path: Path | str,
     source: Source | None,
     values: CarriedValues | None = None,
-    lines: array[int] | None = None,
 ) -> Iterator[Hit]:
     """The hits of the lines the judge decided (``verdicts``: their numbers in ``path`` and the
     bits of the rules that fire on each, bit i for ``rule_files[i]``, pairs of uint64), in line
@@ -346,18 +344,15 @@ def judged_hits(
     order; a correlation base rule's carries the event's values: those the extension read
     exactly (``values``: an event of its first source, or one an envelope carries), else read
     from its text (the lines'
-    texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned row's. With
-    ``lines``, the numbers are the places of records in their batch, and ``lines`` the line
-    each starts on (``sigma_ext.hunt.batch_split``). Files, or their bytes."""
+    texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned row's."""
     base = sum(
         1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
     )
     made: dict[int, list[Hit]] = {}
-    handle = _opened(texts) if texts is not None and base else None
+    handle = texts.open("rb") if texts is not None and base else None
     documents = values.documents() if values is not None and base else None
     try:
         for number, fired in _pairs(verdicts):
-            line, record = (number, None) if lines is None else (lines[number - 1], number)
             if not fired & base:
                 # the hits of each set of rules made once, then placed on each line
                 placed = made.get(fired)
@@ -365,7 +360,7 @@ def judged_hits(
                     rules = _fired(fired, rule_files)
                     placed = made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
                 for hit in placed:
-                    yield hit.at(line, record)
+                    yield hit.at(number)
                 continue
             rules = _fired(fired, rule_files)
             assert handle is not None
@@ -378,7 +373,7 @@ def judged_hits(
                 recognised = source or (recognize(item) if isinstance(item, dict) else None)
                 if isinstance(item, dict) and recognised is not None:
                     rules = carried(rules, recognised.decode(item), recognised)
-            yield from (Hit.of(rule_file, path, line, record) for rule_file in rules)
+            yield from (Hit.of(rule_file, path, number) for rule_file in rules)
     finally:
         if handle is not None:
             handle.close()
@@ -391,13 +386,9 @@ def _fired(fired: int, rule_files: list[RuleFile]) -> list[RuleFile]:
     return [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
 
 
-def _opened(source: Path | bytes) -> IO[bytes]:
-    return source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
-
-
-def _pairs(verdicts: Path | bytes) -> Iterator[tuple[int, int]]:
+def _pairs(verdicts: Path) -> Iterator[tuple[int, int]]:
     """The (line number, bits) pairs of a verdicts file, a block at a time."""
-    with _opened(verdicts) as handle:
+    with verdicts.open("rb") as handle:
         while block := handle.read(_BLOCK):
             numbers = array("Q")
             numbers.frombytes(block)
