@@ -19,10 +19,11 @@ left in the spool is of a source the spool recognised (``spool.sources``); a spo
 source is scanned as that source's (``FastHunt.hunt_file``'s ``recognised``).
 
 A batch document of the plain shape (an S3 export's CloudTrail files, most of all) is split in C
-instead (``sigma_ext.hunt.batch_split``): its records are written as they are, neither parsed
-nor recognised, and counted after the scan from what it found. The prefilter tells each line's
-kind (``prefilter.Kinds``: the source it set the line aside as); the lines it passed on, or
-every line when no prefilter ran to the end, are read back, parsed and recognised as before.
+instead (``sigma_ext.hunt.batch_split``; small ones ahead, on the hunt's threads): its records
+are written as they are, neither parsed nor recognised, and counted after the scan from what it
+found each line to be (``sigma_ext.hunt.fast.line_kinds``: the source the prefilter set it
+aside as, or the scan judged it as); the lines it named no source for are read back, parsed and
+recognised as before.
 """
 
 from __future__ import annotations
@@ -286,6 +287,8 @@ class FastInputs:
                 yield self._split(*pending.popleft())
 
     def _split(self, found: Input, made: Future[Split | None] | None) -> tuple[Input, Split | None]:
+        """``found`` with its split made ahead, else made now (with the larger limit, for one
+        too large to be made ahead)."""
         try:
             if made is not None:
                 return found, made.result()
