@@ -278,7 +278,9 @@ class FastInputs:
         with ThreadPoolExecutor(self.fast.threads) as pool:
             pending: deque[tuple[Input, Future[Split | None] | None]] = deque()
             for found in group:
-                small = found.batch and found.path.stat().st_size <= AHEAD_INPUT
+                # (its size when the hunt began: a regular file's, saving a stat per input)
+                size = found.signature[2] if found.signature else found.path.stat().st_size
+                small = found.batch and size <= AHEAD_INPUT
                 made = pool.submit(split_input, found, LONG_LINE, AHEAD_UNPACKED) if small else None
                 pending.append((found, made))
                 while len(pending) > ahead:
