@@ -14,7 +14,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -50,7 +52,8 @@ def _split(text: str | bytes) -> list[tuple[bytes, int, int]] | None:
     made = native(data, batch_split._KEYS, batch_split._REFUSED, LONGEST)
     if made is None:
         return None
-    records, starts, stops = made
+    records, starts, stops, consumed, _ = made
+    assert consumed == len(data)
     lines = memoryview(starts).cast("I").tolist()
     ends = memoryview(stops).cast("I").tolist()
     texts = [records[a:b] for a, b in zip([0, *ends], ends, strict=False)]
@@ -446,3 +449,80 @@ def test_an_input_too_large_to_split_ahead_is_split_in_its_turn(
     split = _spied(monkeypatch)
     assert both(names, engine, fast, tmp_path) == expected
     assert len(split) == len(names)
+
+
+def _pieces(tmp_path: Path, text: str, piece: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """What ``split_pieces`` makes of ``text`` read ``piece`` bytes at a time: (record text,
+    line, place) of each record, or None when it refuses."""
+    monkeypatch.setattr(batch_split, "PIECE", piece)
+    path = tmp_path / "pieces.json"
+    path.write_bytes(text.encode())
+    found = Input(str(path), path, None, False, True)
+    made: list[tuple[bytes, int, int]] = []
+    try:
+        for split in batch_split.split_pieces(found, LONGEST):
+            texts = split.records.split(b"\n")[:-1]
+            assert len(texts) == len(split.lines)
+            made += [
+                (t, line, split.before + at)
+                for at, (t, line) in enumerate(zip(texts, split.lines, strict=True), 1)
+            ]
+    except batch_split.Refused:
+        return None
+    return made
+
+
+@settings(max_examples=300, deadline=None)
+@given(_documents(), st.integers(1, 64))
+def test_documents_split_a_piece_at_a_time_as_whole(
+    tmp_path_factory: pytest.TempPathFactory, text: str, piece: int
+) -> None:
+    """Read in pieces (cutting documents, records, strings and characters anywhere), a text
+    gives the records it gives whole, or is refused when it is refused whole."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        made = _pieces(tmp_path_factory.mktemp("pieces"), text, piece, monkeypatch)
+    assert made == _split(text)
+
+
+def test_an_input_too_large_to_hold_is_split_a_piece_at_a_time_or_read_by_python(
+    engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inputs over ``UNPACKED`` are split a piece at a time; one refused after some pieces
+    (a trailing comma in its last document, a truncated gzip stream) is undone and read by the
+    Python reader from its start: the same output as the reference engine's."""
+    records = _fixture_lines("aws_cloudtrail")
+    documents = "\n".join(
+        '{"Records":[' + ",".join(records[i : i + 3]) + "]}" for i in range(0, len(records), 3)
+    )
+    whole = tmp_path / "large.json"
+    whole.write_text(documents)
+    packed = tmp_path / "large.json.gz"
+    packed.write_bytes(gzip.compress(documents.encode(), mtime=0))
+    comma = tmp_path / "comma.json"
+    comma.write_text(documents + '\n{"Records":[' + records[0] + ",]}")
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(gzip.compress(documents.encode(), mtime=0)[:-40])
+    # (Azure records are judged as the Python reader spools them, a blank line for each: the
+    # spool must be cut back to where the undone pieces began)
+    azure = tmp_path / "azure.json"
+    activity = _fixture_lines("azure_activitylogs")
+    azure.write_text("\n".join('{"records":[' + line + "]}" for line in activity * 4) + "\n,")
+    names = [str(whole), str(packed), str(comma), str(cut), str(azure)]
+    expected = both(names, engine, fast, tmp_path)
+    assert max(len(d) for d in documents.splitlines()) < 20_000 < len(documents)
+    monkeypatch.setattr(batch_split, "UNPACKED", 20_000)  # (a document, not the input)
+    monkeypatch.setattr(batch_split, "PIECE", 1000)
+    monkeypatch.setattr(spool, "AHEAD_UNPACKED", 10_000)
+    pieces: list[str] = []
+    real = batch_split.split_pieces
+
+    def spy(found: Input, longest: int) -> Iterator[batch_split.Split]:
+        yield from real(found, longest)
+        pieces.append(Path(found.name).name)
+
+    monkeypatch.setattr(spool, "split_pieces", spy)
+    assert both(names, engine, fast, tmp_path) == expected
+    assert pieces == ["large.json", "large.json.gz"]
+    assert "comma.json: " in expected[2]
+    assert "cut.json.gz:" in expected[2]
+    assert "azure.json:" in expected[2]

@@ -1,6 +1,7 @@
 /* Batch documents split into their records natively (sigma_ext/hunt/batch_split.py).
  *
- * split(data, keys, refused, longest) -> (records, lines, ends) or None
+ * split(data, keys, refused, longest, partial=False, line=1)
+ *     -> (records, lines, ends, consumed, line) or None
  *
  * data is a whole input's text (UTF-8, checked by the caller): one or more JSON objects, one
  * after another, each holding a batch, an array of objects under one of keys (a tuple of bytes)
@@ -8,7 +9,13 @@
  * inside their elements). records is the text of every element of every batch, in order, each with
  * its line breaks ('\r', '\n') made spaces and a '\n' after it: the text batches.read_documents
  * hands on for it. lines holds, per record, the line it starts on (1-based), and ends where its
- * text ends in records (past its '\n'), both uint32.
+ * text ends in records (past its '\n'), both uint32. consumed is the length of data read (all of
+ * it), and line the line there; line is the line data starts on.
+ *
+ * With partial, data is a piece of a longer text, starting at a document: the documents are
+ * split up to the first one not split (cut by the piece's end, or refused), and consumed and
+ * line say where it starts, for the caller to read on from there (or give the whole text to
+ * the Python reader, when that document is not cut but refused).
  *
  * None when the text is not plainly of that shape, and batches.read_documents must read it:
  * anything but whitespace between the documents, a document with no batch, a key with an
@@ -237,8 +244,10 @@ static PyObject *split(PyObject *module, PyObject *args) {
     Py_buffer buf;
     PyObject *keys, *refused;
     Py_ssize_t longest;
-    if (!PyArg_ParseTuple(args, "y*O!O!n", &buf, &PyTuple_Type, &keys, &PyTuple_Type, &refused,
-                          &longest))
+    int partial = 0;
+    unsigned int first_line = 1;
+    if (!PyArg_ParseTuple(args, "y*O!O!n|pI", &buf, &PyTuple_Type, &keys, &PyTuple_Type,
+                          &refused, &longest, &partial, &first_line))
         return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys) + PyTuple_GET_SIZE(refused); i++) {
         Py_ssize_t k = i - PyTuple_GET_SIZE(keys);
@@ -248,7 +257,7 @@ static PyObject *split(PyObject *module, PyObject *args) {
             return NULL;
         }
     }
-    Text t = {buf.buf, (const unsigned char *)buf.buf + buf.len, 1};
+    Text t = {buf.buf, (const unsigned char *)buf.buf + buf.len, first_line};
     Split s = {malloc((size_t)buf.len + 1), 0, NULL, NULL, 0, 0, longest};
     int ok = s.out != NULL;
     if (ok) {
@@ -257,11 +266,21 @@ static PyObject *split(PyObject *module, PyObject *args) {
         for (;;) {
             skip_space(&t);
             if (t.p >= t.end) break;
+            const unsigned char *start = t.p;
+            uint32_t line = t.line;
+            size_t used = s.used, count = s.count;
             ok = document(&t, &s, keys, refused);
-            if (ok <= 0) break;
+            if (ok == 0 && partial) { /* stop before it: the caller reads on, or refuses */
+                t.p = start;
+                t.line = line;
+                s.used = used;
+                s.count = count;
+                ok = 1;
+            }
+            if (ok <= 0 || t.p == start) break;
             documents++;
         }
-        if (ok > 0 && !documents) ok = 0;
+        if (ok > 0 && !documents && !partial) ok = 0;
         Py_END_ALLOW_THREADS;
     }
     PyBuffer_Release(&buf);
@@ -272,9 +291,10 @@ static PyObject *split(PyObject *module, PyObject *args) {
         result = Py_NewRef(Py_None);
     } else {
         Py_ssize_t n = (Py_ssize_t)(s.count * sizeof(uint32_t));
-        result = Py_BuildValue("(y#y#y#)", (const char *)s.out, (Py_ssize_t)s.used,
+        result = Py_BuildValue("(y#y#y#nI)", (const char *)s.out, (Py_ssize_t)s.used,
                                s.lines ? (const char *)s.lines : "", n,
-                               s.ends ? (const char *)s.ends : "", n);
+                               s.ends ? (const char *)s.ends : "", n,
+                               (Py_ssize_t)(t.p - (const unsigned char *)buf.buf), t.line);
     }
     free(s.out);
     free(s.lines);
@@ -284,7 +304,8 @@ static PyObject *split(PyObject *module, PyObject *args) {
 
 static PyMethodDef module_methods[] = {
     {"split", split, METH_VARARGS,
-     "split(data, keys, refused, longest) -> (records, their lines and ends as uint32) or None: the "
+     "split(data, keys, refused, longest, partial=False, line=1) -> (records, their lines and "
+     "ends as uint32, bytes consumed, the line there) or None: the "
      "records of "
      "batch documents of the plain shape"},
     {NULL, NULL, 0, NULL},

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sigma_ext.hunt.batches import BATCH_KEYS, EMBEDDED_RECORD_KEY
-from sigma_ext.hunt.inputs import BOM, GZIP_MAGIC, Input
+from sigma_ext.hunt.inputs import BOM, GZIP_MAGIC, Input, open_content
+
+PIECE = 8 << 20
+"""Bytes read at a time, unpacked, from an input too large to be held whole (``split_pieces``)."""
 
 UNPACKED = 64 << 20
 """The largest input (unpacked) split in C: it is held whole, with its records' text."""
@@ -38,6 +41,8 @@ class Split:
     records: bytes
     lines: array[int]
     ends: array[int]
+    before: int = 0
+    """The input's records before these (``split_pieces``)."""
 
 
 def _load() -> Callable[..., Any] | None:
@@ -57,14 +62,15 @@ class TooLarge(Exception):
     """The input is larger than it may be, unpacked."""
 
 
-def split_input(found: Input, longest: int, unpacked: int = UNPACKED) -> Split | None:
+def split_input(found: Input, longest: int, unpacked: int | None = None) -> Split | None:
     """The records of a batch document input, split in C; None when the Python reader must
     read it (not a plain batch document, not UTF-8, a record longer than ``longest`` bytes, a
-    gzip problem to report, or no extension). Raises ``TooLarge`` past ``unpacked`` bytes."""
+    gzip problem to report, or no extension). Raises ``TooLarge`` past ``unpacked`` bytes
+    (``UNPACKED`` by default)."""
     split = _load()
     if split is None or not found.batch or found.grouper is not None:
         return None
-    data = _content(found, unpacked)
+    data = _content(found, UNPACKED if unpacked is None else unpacked)
     if data is None:
         return None
     if not data.isascii():
@@ -75,11 +81,57 @@ def split_input(found: Input, longest: int, unpacked: int = UNPACKED) -> Split |
     made = split(data, _KEYS, _REFUSED, longest)
     if made is None:
         return None
-    records, starts, stops = made
+    return _made(made, 0)
+
+
+def _made(made: tuple[bytes, bytes, bytes, int, int], before: int) -> Split:
+    records, starts, stops, _, _ = made
     lines, ends = array("I"), array("I")
     lines.frombytes(starts)
     ends.frombytes(stops)
-    return Split(records, lines, ends)
+    return Split(records, lines, ends, before)
+
+
+class Refused(Exception):
+    """The input is to be read by the Python reader, from its start."""
+
+
+def split_pieces(found: Input, longest: int) -> Iterator[Split]:
+    """The records of a batch document input too large to be held whole, split in C a piece at a
+    time (``PIECE`` bytes read, unpacked, after what the last piece left: the document it cut).
+    Raises ``Refused`` (after some pieces, perhaps: the caller undoes what it made of them) when
+    the Python reader must read it: as ``split_input``, or a document longer than
+    ``UNPACKED``."""
+    split = _load()
+    if split is None or not found.batch or found.grouper is not None:
+        raise Refused
+    problems: list[str] = []
+    left, line, before = b"", 1, 0
+    with open_content(found, problems) as handle:
+        while True:
+            read = handle.read(PIECE)
+            data = left + read
+            made = split(data, _KEYS, _REFUSED, longest, True, line)
+            if made is None:
+                raise Refused
+            consumed = made[3]
+            if not data.isascii():  # (what was split ends at a document: no character cut)
+                try:
+                    data[:consumed].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Refused from None
+            yielded = _made(made, before)
+            if yielded.lines:
+                yield yielded
+            before += len(yielded.lines)
+            line = made[4]
+            left = data[consumed:]
+            if not read:
+                break
+            if len(left) > UNPACKED:
+                raise Refused
+    if left or problems:
+        raise Refused  # a document cut by the end, refused, or gzip data not whole
 
 
 def _content(found: Input, unpacked: int) -> bytes | None:

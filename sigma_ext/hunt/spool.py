@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import duckdb
 
-from sigma_ext.hunt.batch_split import Split, TooLarge, split_input
+from sigma_ext.hunt.batch_split import Refused, Split, TooLarge, split_input, split_pieces
 from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.line_kinds import LineKinds
@@ -90,6 +90,8 @@ class _SplitInput:
     """The bytes of its records."""
     lines: array[int]
     """The line of each record in the input."""
+    before: int
+    """The input's records before these (a piece of an input too large to be held whole)."""
     ends: array[int]
     """Where each record's text ends (past its ``\\n``), from ``offset``."""
 
@@ -124,7 +126,8 @@ class _Spool:
         found = self.inputs[self.owners[at]]
         if record == _SPLIT:
             index = number - self.starts[at]
-            return found, self.parts[at].lines[index], index + 1
+            part = self.parts[at]
+            return found, part.lines[index], part.before + index + 1
         if record < 0:
             return found, self.lines[at] + number - self.starts[at], None
         return found, self.lines[at], record
@@ -231,10 +234,10 @@ class FastInputs:
             return
         spool = _Spool(self._name(".jsonl"), group)
         with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
-            for owner, (found, split) in enumerate(self._splits(group)):
+            for owner, (found, split, large) in enumerate(self._splits(group)):
                 if split is not None:
                     self._write_split(spool, owner, split, out)
-                else:
+                elif not large or not self._write_pieces(spool, owner, found, out):
                     yield from self._write(spool, owner, found, out)
         pending = iter(spool.between)
         upcoming = next(pending, None)
@@ -265,14 +268,15 @@ class FastInputs:
         if kinds is not None:
             self._count_split(spool, kinds)
 
-    def _splits(self, group: list[Input]) -> Iterator[tuple[Input, Split | None]]:
+    def _splits(self, group: list[Input]) -> Iterator[tuple[Input, Split | None, bool]]:
         """Each input of ``group``, in order, with its records split in C when they may be
-        (None: the Python reader reads them), and when a prefilter may count them
-        (``_count_split``). Small inputs are split ahead, on the hunt's threads, while the
+        and a prefilter may count them (``_count_split``); else None, and whether the input is
+        too large to be held whole (then split a piece at a time, ``_write_pieces``, or read by
+        the Python reader). Small inputs are split ahead, on the hunt's threads, while the
         spool is written: memory holds ``2 * threads`` of them at most, each its text and its
         records (``AHEAD_UNPACKED`` bytes at most; a larger one is split when its turn comes)."""
         if not self.fast.prefilters:
-            yield from ((found, None) for found in group)
+            yield from ((found, None, False) for found in group)
             return
         ahead = 2 * self.fast.threads
         with ThreadPoolExecutor(self.fast.threads) as pool:
@@ -288,23 +292,51 @@ class FastInputs:
             while pending:
                 yield self._split(*pending.popleft())
 
-    def _split(self, found: Input, made: Future[Split | None] | None) -> tuple[Input, Split | None]:
+    def _split(
+        self, found: Input, made: Future[Split | None] | None
+    ) -> tuple[Input, Split | None, bool]:
         """``found`` with its split made ahead, else made now (with the larger limit, for one
-        too large to be made ahead)."""
+        too large to be made ahead), and whether it is too large to be held whole."""
         try:
             if made is not None:
-                return found, made.result()
+                return found, made.result(), False
         except TooLarge:
             pass
         try:
-            return found, split_input(found, LONG_LINE)
+            return found, split_input(found, LONG_LINE), False
         except TooLarge:
-            return found, None
+            return found, None, True
+
+    def _write_pieces(self, spool: _Spool, owner: int, found: Input, out: IO[bytes]) -> bool:
+        """Write the records of an input too large to be held whole as C splits it, a piece at
+        a time; False, with nothing of it written, when the Python reader must read it."""
+        mark = (spool.written, spool.scanned, spool.size, len(spool.starts), len(spool.split))
+        try:
+            for piece in split_pieces(found, LONG_LINE):
+                self._write_split(spool, owner, piece, out)
+        except Refused:
+            # undone: the Python reader reads it from its start
+            spool.written, spool.scanned, spool.size, segments, parts = mark
+            out.seek(spool.size)
+            out.truncate()
+            for kept in (spool.starts, spool.owners, spool.lines, spool.records):
+                del kept[segments:]
+            del spool.split[parts:]
+            for segment in [at for at in spool.parts if at >= segments]:
+                del spool.parts[segment]
+            return False
+        return True
 
     def _write_split(self, spool: _Spool, owner: int, split: Split, out: IO[bytes]) -> None:
         count = len(split.lines)
         part = _SplitInput(
-            owner, spool.written + 1, spool.size, len(split.records), split.lines, split.ends
+            owner,
+            spool.written + 1,
+            spool.size,
+            len(split.records),
+            split.lines,
+            split.before,
+            split.ends,
         )
         spool.split.append(part)
         out.write(split.records)
@@ -331,7 +363,8 @@ class FastInputs:
                     if isinstance(item, str):
                         summary.malformed += 1
                     else:
-                        summary.count(self.source or recognize(item), part.lines[at], at + 1)
+                        place = part.before + at + 1
+                        summary.count(self.source or recognize(item), part.lines[at], place)
 
     def _write(
         self,
