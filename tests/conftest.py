@@ -76,6 +76,16 @@ HYPOTHESIS_PROFILE = os.environ.get(
 settings.load_profile(HYPOTHESIS_PROFILE)
 
 
+def fixture_lines(source: str) -> list[str]:
+    """The fixture events of ``source``: every non-blank line of its JSON Lines fixtures."""
+    return [
+        line
+        for path in sorted((ROOT / "fixtures" / source).glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+
+
 def examples(thorough: int) -> int:
     """How many examples a property runs: ``thorough`` under the ci profile, a fifth under dev."""
     assert settings.default is not None

@@ -31,7 +31,7 @@ from sigma_ext.hunt.inputs import Input, open_inputs
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, source_named
 
-from .conftest import ROOT
+from .conftest import ROOT, fixture_lines
 from .test_hunt_shapes import both
 
 LONGEST = 16 << 20
@@ -293,21 +293,12 @@ def test_line_kinds_have_room_for_every_source() -> None:
     assert line_kinds.SCANNED + len(SOURCES) < line_kinds.NO_SOURCE
 
 
-def _fixture_lines(source: str) -> list[str]:
-    return [
-        line
-        for path in sorted((ROOT / "fixtures" / source).glob("*.jsonl"))
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
-
-
 def _documents_of(tmp_path: Path) -> list[str]:
     """Gzip CloudTrail documents (records with look-alike sources, escapes and repeated keys
     among them), one with a record of no source and one not JSON, one mixing in a Docker
     event, an Azure document, an audit EventList, Kubernetes Event objects (no prefilter knows
     them), a pretty-printed one and a JSON Lines file between them."""
-    cloudtrail = _fixture_lines("aws_cloudtrail")
+    cloudtrail = fixture_lines("aws_cloudtrail")
     variants = []
     for line in cloudtrail:
         event = json.loads(line)
@@ -333,15 +324,15 @@ def _documents_of(tmp_path: Path) -> list[str]:
             write("odd.json.gz", '{"Records":[' + cloudtrail[0] + ',{"a":1},{"b" 2},{"c":tru}]}')
             write("lines.jsonl", "\n".join(cloudtrail[:3]) + "\n", packed=False)
         if number == 27:
-            docker = _fixture_lines("docker_events")[0]
+            docker = fixture_lines("docker_events")[0]
             write("mixed.json.gz", '{"Records":[' + cloudtrail[1] + "," + docker + "]}")
-            azure = ",".join(_fixture_lines("azure_activitylogs"))
+            azure = ",".join(fixture_lines("azure_activitylogs"))
             write("activity.json", '{"records":[' + azure + "]}", packed=False)
-    audit = ",".join(_fixture_lines("kubernetes_audit"))
+    audit = ",".join(fixture_lines("kubernetes_audit"))
     write("audit.json", '{"kind":"EventList","items":[' + audit + "]}", packed=False)
     pretty = [json.loads(line) for line in cloudtrail[:5]]
     write("pretty.json", json.dumps({"Records": pretty}, indent=2), packed=False)
-    kube_events = _fixture_lines("kubernetes_events")
+    kube_events = fixture_lines("kubernetes_events")
     write(
         "events.json", '{"kind":"EventList","items":[' + ",".join(kube_events) + "]}", packed=False
     )
@@ -400,7 +391,7 @@ def test_each_spool_group_is_told_by_the_prefilter_the_scan_or_read_again(
 
     monkeypatch.setattr(spool.FastInputs, "_count_split", spy)
     plain = tmp_path / "plain.json.gz"
-    records = ",".join(_fixture_lines("aws_cloudtrail"))
+    records = ",".join(fixture_lines("aws_cloudtrail"))
     plain.write_bytes(gzip.compress(('{"Records":[' + records + "]}").encode(), mtime=0))
     both([str(plain)], engine, fast, tmp_path)
     both([names[-1]], engine, fast, tmp_path)  # the Kubernetes Event objects
@@ -490,7 +481,7 @@ def test_an_input_too_large_to_hold_is_split_a_piece_at_a_time_or_read_by_python
     """Inputs over ``UNPACKED`` are split a piece at a time; one refused after some pieces
     (a trailing comma in its last document, a truncated gzip stream) is undone and read by the
     Python reader from its start: the same output as the reference engine's."""
-    records = _fixture_lines("aws_cloudtrail")
+    records = fixture_lines("aws_cloudtrail")
     documents = "\n".join(
         '{"Records":[' + ",".join(records[i : i + 3]) + "]}" for i in range(0, len(records), 3)
     )
@@ -505,7 +496,7 @@ def test_an_input_too_large_to_hold_is_split_a_piece_at_a_time_or_read_by_python
     # (Azure records are judged as the Python reader spools them, a blank line for each: the
     # spool must be cut back to where the undone pieces began)
     azure = tmp_path / "azure.json"
-    activity = _fixture_lines("azure_activitylogs")
+    activity = fixture_lines("azure_activitylogs")
     azure.write_text("\n".join('{"records":[' + line + "]}" for line in activity * 4) + "\n,")
     names = [str(whole), str(packed), str(comma), str(cut), str(azure)]
     expected = both(names, engine, fast, tmp_path)

@@ -15,7 +15,7 @@ from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES
 
-from .conftest import ROOT
+from .conftest import fixture_lines
 from .test_hunt_shapes import both
 
 # the sources the SQL judges with a recogniser of ``recognize``'s meaning
@@ -24,15 +24,6 @@ JUDGED = ["aws_cloudtrail", "gcp_audit", "docker_events"]
 # the claim strings of GKE's entries, which the SQL does not judge: a line holding them all is
 # left to the reference engine by the usual scan, whatever source it is
 GKE_CLAIMS = {"protoPayload": {"serviceName": "k8s.io", "methodName": "io.k8s.core.v1.pods.get"}}
-
-
-def _events(source: str) -> list[str]:
-    return [
-        line
-        for path in sorted((ROOT / "fixtures" / source).glob("*.jsonl"))
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
 
 
 def _variants(line: str) -> list[str]:
@@ -79,7 +70,7 @@ def test_a_spool_of_one_source_gives_the_usual_scans_output(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    lines = [variant for line in _events(source) for variant in _variants(line)]
+    lines = [variant for line in fixture_lines(source) for variant in _variants(line)]
     log = tmp_path / f"{source}.jsonl"
     log.write_text("\n".join(lines) + "\n")
     (code, out, err), used = _hunt_both_ways([str(log)], engine, fast, tmp_path, monkeypatch)
@@ -95,7 +86,7 @@ def test_gzip_files_of_cloudtrail_documents_give_the_usual_scans_output(
     # documents the Python reader reads (those C splits are not recognised as they are spooled,
     # and tests/test_batch_split.py hunts these same files that way)
     monkeypatch.setattr(spool, "split_input", lambda *_: None)
-    records = [variant for line in _events("aws_cloudtrail") for variant in _variants(line)]
+    records = [variant for line in fixture_lines("aws_cloudtrail") for variant in _variants(line)]
     names = []
     for number in range(0, len(records), 7):
         path = tmp_path / f"123456789012_CloudTrail_eu-west-1_{number:05d}.json.gz"
@@ -105,7 +96,7 @@ def test_gzip_files_of_cloudtrail_documents_give_the_usual_scans_output(
     # a record of no source, one that is not JSON and a Docker event among them: the spool is
     # then of two sources (scanned the usual way) or of one (blanked, reported, judged aside)
     odd = tmp_path / "odd.json.gz"
-    docker = _events("docker_events")[0]
+    docker = fixture_lines("docker_events")[0]
     odd.write_bytes(
         gzip.compress(('{"Records":[' + records[0] + ',{"a":1},{"b" 2}]}').encode(), mtime=0)
     )
