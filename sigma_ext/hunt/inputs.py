@@ -112,10 +112,10 @@ def _open_one(name: str, copy: Path) -> Input | str:
 
 
 def _described(found: Input) -> Input:
-    with found.path.open("rb") as probe:
-        found.gzip = probe.read(2) == GZIP_MAGIC
-    with open_content(found, []) as handle:
-        found.batch = _first_value_is_batch(handle)
+    with found.path.open("rb") as raw:  # (opened once for both: 10,000 small files' opens)
+        found.gzip = raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC
+        with open_content(found, [], raw) as handle:
+            found.batch = _first_value_is_batch(handle)
     if not found.batch:
         with open_content(found, []) as handle:
             found.grouper = grouper_for(_first_line(handle))
