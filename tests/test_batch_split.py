@@ -517,3 +517,12 @@ def test_an_input_too_large_to_hold_is_split_a_piece_at_a_time_or_read_by_python
     assert "comma.json: " in expected[2]
     assert "cut.json.gz:" in expected[2]
     assert "azure.json:" in expected[2]
+
+
+def test_past_the_lines_c_counts_a_large_input_is_left_to_the_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = '{"Records":[{"a":1}]}\n' * 50
+    assert _pieces(tmp_path, text, 100, monkeypatch) == _split(text)
+    monkeypatch.setattr(batch_split, "_LAST_LINE", 20)
+    assert _pieces(tmp_path, text, 100, monkeypatch) is None

@@ -92,6 +92,10 @@ def _made(made: tuple[bytes, bytes, bytes, int, int], before: int) -> Split:
     return Split(records, lines, ends, before)
 
 
+_LAST_LINE = 1 << 31
+"""Past this line C's line count (32 bits) could wrap within a piece: the Python reader counts."""
+
+
 class Refused(Exception):
     """The input is to be read by the Python reader, from its start."""
 
@@ -128,7 +132,7 @@ def split_pieces(found: Input, longest: int) -> Iterator[Split]:
             left = data[consumed:]
             if not read:
                 break
-            if len(left) > UNPACKED:
+            if len(left) > UNPACKED or line > _LAST_LINE:
                 raise Refused
     if left or problems:
         raise Refused  # a document cut by the end, refused, or gzip data not whole
