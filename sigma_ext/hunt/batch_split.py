@@ -62,22 +62,34 @@ class TooLarge(Exception):
     """The input is larger than it may be, unpacked."""
 
 
+def _splitter(found: Input) -> Callable[..., Any] | None:
+    """The extension's ``split``, for a batch document input (none for others)."""
+    split = _load()
+    return split if found.batch and found.grouper is None else None
+
+
+def _utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 (the Python reader replaces what is not: C copies bytes)."""
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def split_input(found: Input, longest: int, unpacked: int | None = None) -> Split | None:
     """The records of a batch document input, split in C; None when the Python reader must
     read it (not a plain batch document, not UTF-8, a record longer than ``longest`` bytes, a
     gzip problem to report, or no extension). Raises ``TooLarge`` past ``unpacked`` bytes
     (``UNPACKED`` by default)."""
-    split = _load()
-    if split is None or not found.batch or found.grouper is not None:
+    split = _splitter(found)
+    if split is None:
         return None
     data = _content(found, UNPACKED if unpacked is None else unpacked)
-    if data is None:
+    if data is None or not _utf8(data):
         return None
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:  # the Python reader replaces what is not UTF-8
-            return None
     made = split(data, _KEYS, _REFUSED, longest)
     if made is None:
         return None
@@ -106,8 +118,8 @@ def split_pieces(found: Input, longest: int) -> Iterator[Split]:
     Raises ``Refused`` (after some pieces, perhaps: the caller undoes what it made of them) when
     the Python reader must read it: as ``split_input``, or a document longer than
     ``UNPACKED``."""
-    split = _load()
-    if split is None or not found.batch or found.grouper is not None:
+    split = _splitter(found)
+    if split is None:
         raise Refused
     problems: list[str] = []
     left, line, before = b"", 1, 0
@@ -119,11 +131,8 @@ def split_pieces(found: Input, longest: int) -> Iterator[Split]:
             if made is None:
                 raise Refused
             consumed = made[3]
-            if not data.isascii():  # (what was split ends at a document: no character cut)
-                try:
-                    data[:consumed].decode("utf-8")
-                except UnicodeDecodeError:
-                    raise Refused from None
+            if not _utf8(data[:consumed]):  # (what was split ends at a document, no character cut)
+                raise Refused
             yielded = _made(made, before)
             if yielded.lines:
                 yield yielded
@@ -153,6 +162,9 @@ def _content(found: Input, unpacked: int) -> bytes | None:
 
 
 def _gunzipped(raw: bytes, unpacked: int) -> bytes | None:
+    """Every gzip member of ``raw`` unpacked whole, one call each; None for anything
+    ``inputs._gunzip`` would report (or pass over, as zero padding after the last member): the
+    Python reader then reads the input, with that streaming reader, and says what it found."""
     pieces: list[bytes] = []
     total = 0
     while raw:

@@ -86,8 +86,6 @@ class _SplitInput:
     """The spool line of its first record."""
     offset: int
     """The spool byte its first record starts at."""
-    size: int
-    """The bytes of its records."""
     lines: array[int]
     """The line of each record in the input."""
     before: int
@@ -115,10 +113,10 @@ class _Spool:
     """Items placed after spool line N (0: before the first), in order."""
     sources: set[str] = field(default_factory=set)
     """The sources of the events written for DuckDB (its query judges only those), but for
-    those of ``split``."""
-    split: list[_SplitInput] = field(default_factory=list)
+    those of ``parts``."""
     parts: dict[int, _SplitInput] = field(default_factory=dict)
-    """The inputs of ``split``, by their segment (one each: ``records`` holds ``_SPLIT``)."""
+    """The inputs (or pieces of one) C split, by their segment (``records`` holds ``_SPLIT``),
+    in spool order."""
 
     def origin(self, number: int) -> tuple[Input, int, int | None]:
         at = bisect.bisect_right(self.starts, number) - 1
@@ -242,15 +240,15 @@ class FastInputs:
         pending = iter(spool.between)
         upcoming = next(pending, None)
         sources = frozenset(spool.sources)
-        if spool.split:
+        if spool.parts:
             sources |= sources_in(spool.path, self.source)
-        kinds = LineKinds() if spool.split else None
+        kinds = LineKinds() if spool.parts else None
         scan = (
             self.fast.hunt_file(
                 spool.path,
                 grouped=True,
                 sources=sources,
-                recognised=not spool.split,
+                recognised=not spool.parts,
                 kinds=kinds,
             )
             if spool.scanned
@@ -310,18 +308,17 @@ class FastInputs:
     def _write_pieces(self, spool: _Spool, owner: int, found: Input, out: IO[bytes]) -> bool:
         """Write the records of an input too large to be held whole as C splits it, a piece at
         a time; False, with nothing of it written, when the Python reader must read it."""
-        mark = (spool.written, spool.scanned, spool.size, len(spool.starts), len(spool.split))
+        mark = (spool.written, spool.scanned, spool.size, len(spool.starts))
         try:
             for piece in split_pieces(found, LONG_LINE):
                 self._write_split(spool, owner, piece, out)
         except Refused:
             # undone: the Python reader reads it from its start
-            spool.written, spool.scanned, spool.size, segments, parts = mark
+            spool.written, spool.scanned, spool.size, segments = mark
             out.seek(spool.size)
             out.truncate()
             for kept in (spool.starts, spool.owners, spool.lines, spool.records):
                 del kept[segments:]
-            del spool.split[parts:]
             for segment in [at for at in spool.parts if at >= segments]:
                 del spool.parts[segment]
             return False
@@ -330,15 +327,8 @@ class FastInputs:
     def _write_split(self, spool: _Spool, owner: int, split: Split, out: IO[bytes]) -> None:
         count = len(split.lines)
         part = _SplitInput(
-            owner,
-            spool.written + 1,
-            spool.size,
-            len(split.records),
-            split.lines,
-            split.before,
-            split.ends,
+            owner, spool.written + 1, spool.size, split.lines, split.before, split.ends
         )
-        spool.split.append(part)
         out.write(split.records)
         spool.parts[len(spool.starts)] = part
         spool.segment(owner, 0, _SPLIT)
@@ -350,21 +340,15 @@ class FastInputs:
         """Count the records of the inputs C split: as the hunt of the spool found them, and
         those it does not name a source for as the reference engine reads them."""
         with spool.path.open("rb") as text:
-            for part in spool.split:
+            for part in spool.parts.values():
                 summary = spool.inputs[part.owner].summary
                 found, recounted = kinds.counts(part.first, len(part.lines))
                 summary.sources.update(found)
                 for at in recounted:
                     start = part.ends[at - 1] if at else 0
                     text.seek(part.offset + start)
-                    item = read_line(text.read(part.ends[at] - start))
-                    if item is None:
-                        continue
-                    if isinstance(item, str):
-                        summary.malformed += 1
-                    else:
-                        place = part.before + at + 1
-                        summary.count(self.source or recognize(item), part.lines[at], place)
+                    record = text.read(part.ends[at] - start).decode("utf-8")  # (C split UTF-8)
+                    self._count(Record(record, part.lines[at], part.before + at + 1), summary)
 
     def _write(
         self,
