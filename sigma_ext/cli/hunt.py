@@ -14,7 +14,7 @@ import argparse
 import gc
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -187,7 +187,7 @@ def hunt_inputs(
     from sigma_ext.hunt.reference import BadLine, BaseRuleHit, Hit, hunt_input
     from sigma_ext.reference.correlation import BaseHit
 
-    items: Iterator[Hit | BadLine]
+    items: Generator[Hit | BadLine, None, None]
     if fast is not None:
         from sigma_ext.hunt.spool import FastInputs
 
@@ -204,16 +204,22 @@ def hunt_inputs(
         )
     base_hits: list[tuple[str, BaseHit]] = []
     try:
-        for item in items:
-            if isinstance(item, BaseRuleHit):
-                # a correlation base rule's match: kept for the correlation, never printed
-                base = item.base_hit()
-                if base is not None:
-                    base_hits.append((item.correlation, base))
-            elif isinstance(item, BadLine):
-                print(item, file=err)
-            else:
-                print(item.to_json(), file=out)
+        try:
+            for item in items:
+                if isinstance(item, BaseRuleHit):
+                    # a correlation base rule's match: kept for the correlation, never printed
+                    base = item.base_hit()
+                    if base is not None:
+                        base_hits.append((item.correlation, base))
+                elif isinstance(item, BadLine):
+                    print(item, file=err)
+                else:
+                    print(item.to_json(), file=out)
+        finally:
+            # left early (a closed pipe, an interrupt): the hunt's generators end now, closing
+            # their DuckDB connections, threads and files, not as the interpreter shuts down
+            # (nanobind then reports DuckDB's objects as leaked, 40 lines on stderr)
+            items.close()
         from sigma_ext.reference.correlation_engine import HuntEngine
 
         if isinstance(engine, HuntEngine):

@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +153,7 @@ class FastInputs:
         self.source = source
         self.made = 0
 
-    def hunt(self, inputs: list[Input]) -> Iterator[Hit | BadLine]:
+    def hunt(self, inputs: list[Input]) -> Generator[Hit | BadLine, None, None]:
         """Every hit and bad line of every input, in order; each input's summary counts."""
         group: list[Input] = []
         for found in inputs:
