@@ -6,9 +6,10 @@ mappings/...`` and every fixture's expectations use). Building a wheel copies th
 ``sigma_ext/shipped/``, where ``sigma_ext.content.locate`` finds them once installed; an
 editable install reads the checkout itself.
 
-Three small C extensions are built here from source with the machine's C compiler: the fast
+Four small C extensions are built here from source with the machine's C compiler: the fast
 hunt's line prefilter (``sigma_ext/hunt/fast/_prefilter.c``), its splitter of batch documents
-(``sigma_ext/hunt/_batch_split.c``) and the JSON decoder's hooks
+(``sigma_ext/hunt/_batch_split.c``), its automaton over text log lines
+(``sigma_ext/hunt/fast/_line_dfa.c``) and the JSON decoder's hooks
 (``sigma_ext/sources/_json_hooks.c``). All are optional: without a compiler the install goes
 on, the fast hunt reads every line with DuckDB instead, batch documents are read by the Python
 reader, and the hooks are the Python functions they copy (the same output, slower).
@@ -67,6 +68,13 @@ BATCH_SPLIT = Extension(
     optional=True,
 )
 
+LINE_DFA = Extension(
+    "sigma_ext.hunt.fast._line_dfa",
+    sources=["sigma_ext/hunt/fast/_line_dfa.c"],
+    extra_compile_args=["-O2"],
+    optional=True,
+)
+
 JSON_HOOKS = Extension(
     "sigma_ext.sources._json_hooks",
     sources=["sigma_ext/sources/_json_hooks.c"],
@@ -74,4 +82,7 @@ JSON_HOOKS = Extension(
     optional=True,
 )
 
-setup(cmdclass={"build_py": BuildPyWithContent}, ext_modules=[PREFILTER, BATCH_SPLIT, JSON_HOOKS])
+setup(
+    cmdclass={"build_py": BuildPyWithContent},
+    ext_modules=[PREFILTER, BATCH_SPLIT, LINE_DFA, JSON_HOOKS],
+)

@@ -39,9 +39,10 @@ from sigma.types import SigmaString
 
 from sigma_ext.condition_tree import rule_fields
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.hunt.fast import running
+from sigma_ext.hunt.fast import line_dfa, running
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
 from sigma_ext.hunt.fast.gates import necessary
+from sigma_ext.hunt.fast.line_dfa import LineDfa, compile_lines
 from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, is_gzip, open_binary, read_line
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.correlation_engine import BaseRuleFile
@@ -50,6 +51,10 @@ from sigma_ext.sources.catalogue import Source, recognize, source_named
 from sigma_ext.sources.runtime_logs import KLOG, LOGRUS, MESSAGES, PREFIX, parse_runtime_line
 
 SOURCE = "container_runtime"
+CLAIMED = 1
+"""The outcome bit of a line ``CLAIM`` matches (``line_dfa``: expression 0)."""
+GATED = 2
+"""The outcome bit of a line ``gated_expression`` matches (expression 1)."""
 
 
 def _ascii_class(atom: str) -> str:
@@ -130,6 +135,38 @@ kubelet's (the rest of a line always matches). A message with another escape (``
 goes to the reference engine: the others hold, unescaped, any text of their message without a
 quote or backslash, which is what the gate looks for."""
 
+_LOGRUS_TO_MESSAGE = _LOGRUS_HEAD[: _LOGRUS_HEAD.index("(?P<msg>")]
+
+
+def gated_expression(gate: frozenset[int]) -> str | None:
+    """RE2 matching the start of a line whose message starts with the leading text of one of
+    the messages in ``gate`` (quoted the logrus way in a logrus line: a claimed line escapes
+    only quotes and backslashes, so its message starts with that text exactly when the line's
+    quoted message starts with it quoted); None when none has leading text."""
+    logrus, klog = [], []
+    for number in sorted(gate):
+        message = MESSAGES[number]
+        text = _leading(message.pattern.pattern)
+        if not text:
+            return None
+        if message.runtime == "kubelet":
+            klog.append(re.escape(text))
+        else:
+            quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+            logrus.append(re.escape(quoted))
+    branches = []
+    if logrus:
+        branches.append(
+            f"(?:{re2(_INNER)})?{re2(_LOGRUS_TO_MESSAGE)}(?:{'|'.join(sorted(set(logrus)))})"
+        )
+    if klog:
+        branches.append(
+            f"(?:{re2(_INNER.replace(_PROCESSES, 'kubelet'))})?{re2(_KLOG_HEAD)}"
+            f"(?:{'|'.join(sorted(set(klog)))})"
+        )
+    return f"^(?:{'|'.join(branches)})" if branches else None
+
+
 _MESSAGE_FIELDS = ("action", *sorted({g for m in MESSAGES for g in _groups(m.pattern)}))
 
 
@@ -137,6 +174,14 @@ def _literal(pattern: str) -> str:
     """The longest text without a quote or backslash in the pattern's leading literal (which a
     message it matches holds; a logrus message is unquoted, so the line holds it once its
     backslashes are removed)."""
+    return max(re.split(r'["\\]', _leading(pattern)), key=len)
+
+
+def _leading(pattern: str) -> str:
+    """The text every message the pattern matches starts with (``MESSAGES`` are matched at the
+    message's start; an alternation anywhere: none)."""
+    if "|" in pattern:
+        return ""
     text, at = "", 1 if pattern.startswith("^") else 0
     while at < len(pattern):
         char = pattern[at]
@@ -150,7 +195,7 @@ def _literal(pattern: str) -> str:
             break
         text += char
         at += step
-    return max(re.split(r'["\\]', text), key=len)
+    return text
 
 
 def _has_keywords(detection: Any) -> bool:
@@ -231,6 +276,7 @@ class TextScan:
         """The rules' fields: an event's projection holds the keys they name."""
         rules = [(e.rule_file, e.compiled.rule) for e in engine.rules_for(source)]
         self.gate = message_gate(rules)
+        self._dfa: tuple[LineDfa | None, frozenset[int]] | None = None
 
     @classmethod
     def build(cls, engine: ReferenceEngine, forced: Source | None) -> TextScan | None:
@@ -262,7 +308,13 @@ class TextScan:
     ) -> Iterator[Hit | BadLine] | None:
         """Every hit and bad line of ``path``; None when this scan cannot read the file.
         ``config``: DuckDB's (threads, memory limit)."""
-        if is_gzip(path) or _has_carriage_return(path):
+        if is_gzip(path):
+            return None
+        dfa, picked = self._automaton()
+        if dfa is not None:
+            threads = int(config.get("threads", 1))
+            return self._native(path, dfa, picked, summary, forced, threads)
+        if _has_carriage_return(path):
             return None
         # no macros, no settings beyond the defaults (rows keep their order): the scan needs
         # none of the JSON scans' (``running.connect``)
@@ -276,6 +328,57 @@ class TextScan:
             con.close()
             return None
         return self._items(con, result, path, summary, forced)
+
+    def line_dfa(self) -> LineDfa | None:
+        """The claim and the gate as one automaton for ``_line_dfa.c`` (None without the
+        extension, or when the expressions are more than it reads: DuckDB scans then)."""
+        return self._automaton()[0]
+
+    def _automaton(self) -> tuple[LineDfa | None, frozenset[int]]:
+        """The automaton, and the outcomes of the lines it picks to be read again."""
+        if self._dfa is None:
+            gated = gated_expression(self.gate) if self.gate else None
+            try:
+                dfa = (
+                    compile_lines([CLAIM] if gated is None else [CLAIM, gated])
+                    if line_dfa.native_available()
+                    else None
+                )
+            except ValueError:
+                dfa = None
+            # the lines read again: those not claimed (for the reference engine) and the
+            # claimed ones the gate passes (all of them when it has no expression)
+            passed = {CLAIMED} if self.gate is None or (self.gate and gated is None) else set()
+            if gated is not None:
+                passed.add(CLAIMED | GATED)
+            self._dfa = (dfa, frozenset({0, GATED, line_dfa.NON_ASCII, *passed}))
+        return self._dfa
+
+    def _native(
+        self,
+        path: Path,
+        dfa: LineDfa,
+        picked: frozenset[int],
+        summary: FileSummary | None,
+        forced: Source | None,
+        threads: int,
+    ) -> Iterator[Hit | BadLine]:
+        """The hits and bad lines of the file's lines, read by the automaton."""
+        judge = _Projections(self)
+        with path.open("rb") as handle:
+            for lines in line_dfa.scan_lines(handle, dfa, picked, threads):
+                if summary is not None:
+                    events = sum(lines.counts[o] for o in range(16) if o & CLAIMED)
+                    if events:
+                        summary.sources[self.source.name] += events
+                data = lines.data
+                for outcome, number, start, stop in lines.picks:
+                    if outcome < line_dfa.NON_ASCII and outcome & CLAIMED:
+                        text = str(data[start:stop], "ascii").removesuffix("\n").rstrip("\r")
+                        yield from judge.hits(path, number, text)
+                    else:
+                        raw = bytes(data[start:stop])
+                        yield from evaluate_line(self.engine, path, number, raw, forced, summary)
 
     def _scan(
         self,
@@ -321,33 +424,44 @@ class TextScan:
         """The reference verdicts: a line left to it read from the file; an event's from its
         projection, judged once."""
         lines = running.LineReader(path)
-        reads: dict[str, bool] = {}
-        judged: dict[tuple[tuple[str, Any], ...], list[Hit]] = {}
+        judge = _Projections(self)
         try:
             while batch := result.fetchmany(10_000):
                 for number, code, text in batch:
                     if code == "R":
                         raw = lines.get(number)
                         yield from evaluate_line(self.engine, path, number, raw, forced, summary)
-                        continue
-                    event = parse_runtime_line(text)
-                    assert event is not None, f"{path}:{number}: CLAIM disagrees with the parser"
-                    projection = []
-                    for key, value in event.items():
-                        if (read := reads.get(key)) is None:
-                            read = reads[key] = self._reads(key)
-                        if read:
-                            projection.append((key, value))
-                    known = tuple(sorted(projection))
-                    hits = judged.get(known)
-                    if hits is None:
-                        matched = self.engine.match(dict(known), self.source)
-                        hits = judged[known] = [Hit.of(r, path, 0) for r in matched]
-                    for hit in hits:
-                        yield hit.at(number)
+                    else:
+                        yield from judge.hits(path, number, text)
         finally:
             lines.close()
             con.close()
+
+
+class _Projections:
+    """The reference verdicts on claimed lines: each distinct projection judged once."""
+
+    def __init__(self, scan: TextScan) -> None:
+        self.scan = scan
+        self.reads: dict[str, bool] = {}
+        self.judged: dict[tuple[tuple[str, Any], ...], list[Hit]] = {}
+
+    def hits(self, path: Path, number: int, text: str) -> Iterator[Hit]:
+        event = parse_runtime_line(text)
+        assert event is not None, f"{path}:{number}: CLAIM disagrees with the parser"
+        projection = []
+        for key, value in event.items():
+            if (read := self.reads.get(key)) is None:
+                read = self.reads[key] = self.scan._reads(key)
+            if read:
+                projection.append((key, value))
+        known = tuple(sorted(projection))
+        hits = self.judged.get(known)
+        if hits is None:
+            matched = self.scan.engine.match(dict(known), self.scan.source)
+            hits = self.judged[known] = [Hit.of(r, path, 0) for r in matched]
+        for hit in hits:
+            yield hit.at(number)
 
 
 def _has_carriage_return(path: Path) -> bool:

@@ -1,0 +1,483 @@
+"""Regular expressions over a line's bytes, compiled into one DFA that ``_line_dfa.c`` runs.
+
+The fast hunt of a runtime text log (``sigma_ext.hunt.fast.text_scan``) asks two things of every
+line: does the parser claim it (``CLAIM``), and may a rule fire on it (the gate). Both are
+regular expressions anchored at the line's start and matched as prefixes, as RE2's
+``regexp_matches`` reads them. Here they are compiled together (Thompson's construction, then
+the subset construction over classes of bytes) into one deterministic automaton whose states
+say which expressions have matched by then and which still can; C runs it over each line and
+stops as soon as nothing more can change. A state that leaves itself on at most three ASCII
+bytes is *accelerated*: C skips to the next of them eight bytes at a time (the body of a quoted
+message, a quoted time).
+
+The automaton reads bytes, and the expressions spell every class as ASCII ranges
+(``text_scan.re2``), so its verdict is RE2's on a line of ASCII text; C reports a line holding
+any other byte apart, and the caller leaves such lines to the reference engine.
+
+Only the syntax ``text_scan`` writes is read: ``^`` first, groups (``(?:``, ``(?P<name>``,
+``(``), ``|``, classes of characters and ``\\xNN`` ranges, ``\\`` before a character that is
+not a letter or digit, ``.``, and the quantifiers ``* + ? {n} {n,} {n,m}``. Anything else
+raises ``ValueError`` (the caller then keeps DuckDB's scan), as does an automaton of more than
+``MAX_STATES`` states.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+MAX_STATES = 4096
+"""Beyond this the table outgrows the caches it is meant to sit in."""
+
+_BYTES = range(256)
+_ALL = (1 << 256) - 1
+_NEWLINE = 1 << 0x0A
+
+
+@dataclass
+class _Node:
+    edges: list[tuple[int, int]]
+    """(set of bytes as a 256-bit mask, next node)."""
+    empty: list[int]
+    """Nodes reached reading nothing."""
+    final: int = 0
+    """The bit of the expression this node ends (0: none)."""
+
+
+class _Nfa:
+    def __init__(self) -> None:
+        self.nodes: list[_Node] = []
+
+    def node(self) -> int:
+        self.nodes.append(_Node([], []))
+        return len(self.nodes) - 1
+
+
+@dataclass(frozen=True)
+class _Set:
+    mask: int
+
+
+@dataclass(frozen=True)
+class _Seq:
+    items: tuple[_Tree, ...]
+
+
+@dataclass(frozen=True)
+class _Alt:
+    branches: tuple[_Tree, ...]
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    item: _Tree
+    least: int
+    most: int | None
+
+
+_Tree = _Set | _Seq | _Alt | _Repeat
+
+
+def parse(pattern: str) -> _Tree:
+    """The syntax tree of an anchored expression (its leading ``^`` dropped)."""
+    if not pattern.startswith("^"):
+        raise ValueError(f"not anchored at the line's start: {pattern!r}")
+    reader = _Reader(pattern, 1)
+    tree = reader.alternation()
+    if reader.at != len(pattern):
+        raise reader.fail("unexpected ')'")
+    return tree
+
+
+class _Reader:
+    def __init__(self, text: str, at: int) -> None:
+        self.text = text
+        self.at = at
+
+    def fail(self, why: str) -> ValueError:
+        return ValueError(f"{why} at {self.at} of {self.text!r}")
+
+    def peek(self) -> str:
+        return self.text[self.at] if self.at < len(self.text) else ""
+
+    def take(self) -> str:
+        if self.at >= len(self.text):
+            raise self.fail("unexpected end")
+        char = self.text[self.at]
+        self.at += 1
+        return char
+
+    def alternation(self) -> _Tree:
+        branches = [self.sequence()]
+        while self.peek() == "|":
+            self.at += 1
+            branches.append(self.sequence())
+        return branches[0] if len(branches) == 1 else _Alt(tuple(branches))
+
+    def sequence(self) -> _Tree:
+        items: list[_Tree] = []
+        while self.peek() not in ("", "|", ")"):
+            items.append(self.quantified(self.atom()))
+        return items[0] if len(items) == 1 else _Seq(tuple(items))
+
+    def atom(self) -> _Tree:
+        char = self.take()
+        if char == "(":
+            if self.text.startswith("?:", self.at):
+                self.at += 2
+            elif self.text.startswith("?P<", self.at):
+                end = self.text.find(">", self.at)
+                if end < 0 or not self.text[self.at + 3 : end].isidentifier():
+                    raise self.fail("bad group name")
+                self.at = end + 1
+            elif self.peek() == "?":
+                raise self.fail("unsupported group")
+            inner = self.alternation()
+            if self.take() != ")":
+                raise self.fail("missing ')'")
+            return inner
+        if char == "[":
+            return _Set(self.klass())
+        if char == "\\":
+            return _Set(self.escape())
+        if char == ".":
+            return _Set(_ALL & ~_NEWLINE)
+        if char in "*+?{^$)":
+            raise self.fail(f"unsupported {char!r}")
+        return _Set(self.char_mask(char))
+
+    def char_mask(self, char: str) -> int:
+        if ord(char) > 0x7F:
+            raise self.fail("a character outside ASCII")
+        return 1 << ord(char)
+
+    def escape(self) -> int:
+        char = self.take()
+        if char == "x":
+            digits = self.text[self.at : self.at + 2]
+            if len(digits) != 2 or any(d not in "0123456789abcdefABCDEF" for d in digits):
+                raise self.fail("bad \\x escape")
+            self.at += 2
+            return 1 << int(digits, 16)
+        if char.isalnum():
+            raise self.fail(f"unsupported escape \\{char}")
+        return self.char_mask(char)
+
+    def klass(self) -> int:
+        negated = self.peek() == "^"
+        self.at += negated
+        mask, first = 0, True
+        while first or self.peek() != "]":
+            first = False
+            low = self.member()
+            if self.peek() == "-" and self.text[self.at + 1 : self.at + 2] not in ("]", ""):
+                self.at += 1
+                high = self.member()
+                if high < low:
+                    raise self.fail("bad range")
+                mask |= ((1 << (high + 1)) - 1) & ~((1 << low) - 1)
+            else:
+                mask |= 1 << low
+        self.at += 1
+        return _ALL & ~mask & ~_NEWLINE if negated else mask
+
+    def member(self) -> int:
+        char = self.take()
+        if char != "\\":
+            return self.char_mask(char).bit_length() - 1
+        return self.escape().bit_length() - 1
+
+    def quantified(self, tree: _Tree) -> _Tree:
+        while True:
+            char = self.peek()
+            if char in ("*", "+", "?"):
+                self.at += 1
+                least, most = {"*": (0, None), "+": (1, None), "?": (0, 1)}[char]
+            elif char == "{":
+                end = self.text.find("}", self.at)
+                body = self.text[self.at + 1 : end] if end > 0 else ""
+                low, comma, high = body.partition(",")
+                if not low.isdigit() or (high and not high.isdigit()):
+                    raise self.fail("bad repeat")
+                self.at = end + 1
+                least = int(low)
+                most = (int(high) if high else None) if comma else least
+            else:
+                return tree
+            if self.peek() in ("?", "+"):
+                raise self.fail("lazy or possessive quantifiers are not read")
+            tree = _Repeat(tree, least, most)
+
+
+def _build(nfa: _Nfa, tree: _Tree) -> tuple[int, int]:
+    """The NFA fragment (start, end) of ``tree``: a fresh copy each call."""
+    if isinstance(tree, _Set):
+        start, end = nfa.node(), nfa.node()
+        nfa.nodes[start].edges.append((tree.mask, end))
+        return start, end
+    if isinstance(tree, _Seq):
+        start = end = nfa.node()
+        for item in tree.items:
+            first, last = _build(nfa, item)
+            nfa.nodes[end].empty.append(first)
+            end = last
+        return start, end
+    if isinstance(tree, _Alt):
+        start, end = nfa.node(), nfa.node()
+        for branch in tree.branches:
+            first, last = _build(nfa, branch)
+            nfa.nodes[start].empty.append(first)
+            nfa.nodes[last].empty.append(end)
+        return start, end
+    start = end = nfa.node()
+    for _ in range(tree.least):
+        first, last = _build(nfa, tree.item)
+        nfa.nodes[end].empty.append(first)
+        end = last
+    if tree.most is None:
+        first, last = _build(nfa, tree.item)
+        loop = nfa.node()
+        nfa.nodes[end].empty.append(loop)
+        nfa.nodes[loop].empty.append(first)
+        nfa.nodes[last].empty.append(loop)
+        return start, loop
+    tail = nfa.node()
+    nfa.nodes[end].empty.append(tail)
+    for _ in range(tree.most - tree.least):
+        first, last = _build(nfa, tree.item)
+        nfa.nodes[end].empty.append(first)
+        nfa.nodes[last].empty.append(tail)
+        end = last
+    return start, tail
+
+
+@dataclass(frozen=True)
+class LineDfa:
+    """The automaton as ``_line_dfa.c`` reads it (the shapes are checked there too)."""
+
+    classes: bytes
+    """The class of each byte value (256 bytes)."""
+    width: int
+    """The number of classes."""
+    table: bytes
+    """The next state per (state, class), native ``uint16``, state 0 dead."""
+    flags: bytes
+    """Per state: the expressions it ends (bit i for expression i, low nibble) and those a
+    later state can still end (high nibble)."""
+    accel: bytes
+    """Per state four bytes: how many ASCII bytes other than ``\\n`` leave it (1 to 3, else 0
+    for no acceleration), then those bytes."""
+    start: int
+
+    @property
+    def states(self) -> int:
+        return len(self.flags)
+
+    def run(self, line: bytes) -> int:
+        """The expressions that match a prefix of ``line`` (bit i for expression i), as C
+        computes it, without acceleration: the reference the tests hold C to."""
+        state, seen = self.start, self.flags[self.start] & 0x0F
+        for byte in line:
+            state = struct.unpack_from(
+                "=H", self.table, 2 * (state * self.width + self.classes[byte])
+            )[0]
+            seen |= self.flags[state] & 0x0F
+            if not self.flags[state] >> 4 & ~seen:
+                break
+        return seen
+
+
+def compile_lines(patterns: list[str]) -> LineDfa:
+    """One automaton for up to four anchored expressions (expression i ends in bit i)."""
+    if not 1 <= len(patterns) <= 4:
+        raise ValueError("one to four expressions")
+    nfa = _Nfa()
+    root = nfa.node()
+    for number, pattern in enumerate(patterns):
+        first, last = _build(nfa, parse(pattern))
+        nfa.nodes[root].empty.append(first)
+        final = nfa.node()
+        nfa.nodes[last].empty.append(final)
+        nfa.nodes[final].final = 1 << number
+    classes, width = _byte_classes(nfa)
+    representative = [classes.index(number) for number in range(width)]
+
+    def closure(seeds: list[int]) -> frozenset[int]:
+        seen = set(seeds)
+        stack = list(seeds)
+        while stack:
+            for nxt in nfa.nodes[stack.pop()].empty:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return frozenset(node for node in seen if nfa.nodes[node].edges or nfa.nodes[node].final)
+
+    dead: frozenset[int] = frozenset()
+    start_set = closure([root])
+    index: dict[frozenset[int], int] = {dead: 0, start_set: 1}
+    order = [dead, start_set]
+    rows: list[list[int]] = [[0] * width]
+    at = 1
+    while at < len(order):
+        current = order[at]
+        row = []
+        for byte in representative:
+            moved = closure(
+                [
+                    nxt
+                    for node in sorted(current)
+                    for mask, nxt in nfa.nodes[node].edges
+                    if mask >> byte & 1
+                ]
+            )
+            if moved not in index:
+                if len(order) >= MAX_STATES:
+                    raise ValueError(f"more than {MAX_STATES} states")
+                index[moved] = len(order)
+                order.append(moved)
+            row.append(index[moved])
+        rows.append(row)
+        at += 1
+    ends = [_ends(nfa, state) for state in order]
+    reach = _reach(rows, ends)
+    flags = bytes(end | later << 4 for end, later in zip(ends, reach, strict=True))
+    accel = bytearray()
+    for number, row in enumerate(rows):
+        leaving = [b for b in range(128) if b != 0x0A and row[classes[b]] != number]
+        accel += (
+            bytes([len(leaving), *leaving, 0, 0, 0])[:4]
+            if len(leaving) <= 3 and leaving
+            else bytes(4)
+        )
+    table = struct.pack(f"={len(rows) * width}H", *(n for row in rows for n in row))
+    return LineDfa(bytes(classes), width, table, flags, bytes(accel), 1)
+
+
+def _ends(nfa: _Nfa, state: frozenset[int]) -> int:
+    bits = 0
+    for node in state:
+        bits |= nfa.nodes[node].final
+    return bits
+
+
+def _reach(rows: list[list[int]], ends: list[int]) -> list[int]:
+    """Per state, the expressions some later state (one byte or more on) ends."""
+    reach = [0] * len(rows)
+    changed = True
+    while changed:
+        changed = False
+        for number, row in enumerate(rows):
+            bits = reach[number]
+            for nxt in set(row):
+                bits |= ends[nxt] | reach[nxt]
+            if bits != reach[number]:
+                reach[number] = bits
+                changed = True
+    return reach
+
+
+def _byte_classes(nfa: _Nfa) -> tuple[list[int], int]:
+    """Each byte's class: bytes no edge tells apart share one. ``\\n`` has a class of its own
+    (C never reads it: it ends the line)."""
+    masks = {mask for node in nfa.nodes for mask, _ in node.edges} | {_NEWLINE}
+    parts = [_ALL]
+    for mask in sorted(masks):
+        parts = [piece for part in parts for piece in (part & mask, part & ~mask) if piece]
+    parts.sort(key=lambda part: (part & -part).bit_length())
+    classes = [0] * 256
+    for number, part in enumerate(parts):
+        for byte in _BYTES:
+            if part >> byte & 1:
+                classes[byte] = number
+    return classes, len(parts)
+
+
+CHUNK = 16 << 20
+"""Bytes of lines one call of the extension reads: the picks of at most a few chunks are held."""
+
+
+def native_available() -> bool:
+    return _load() is not None
+
+
+def _load() -> Callable[..., Any] | None:
+    try:
+        from sigma_ext.hunt.fast import _line_dfa  # type: ignore[attr-defined]
+    except ImportError:  # built without a C compiler: the caller keeps its other scan
+        return None
+    scan: Callable[..., Any] = _line_dfa.scan
+    return scan
+
+
+@dataclass(frozen=True)
+class Lines:
+    """What one call read: a block of whole lines, the lines per outcome (``EMPTY``,
+    ``NON_ASCII``, else the bits of the expressions matched), and the picked lines as
+    (outcome, number, start, stop), ``data[start:stop]`` a line with its ``\\n``."""
+
+    data: bytes | memoryview
+    counts: tuple[int, ...]
+    picks: list[tuple[int, int, int, int]]
+
+
+NON_ASCII = 16
+EMPTY = 17
+
+
+def _blocks(handle: BinaryIO) -> Iterator[bytes | memoryview]:
+    """The file's bytes in blocks of whole lines of about ``CHUNK`` bytes (read, not mapped:
+    a log truncated while it is read ends early instead of killing the process)."""
+    rest = b""
+    while block := handle.read(CHUNK):
+        data = rest + block if rest else block
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield memoryview(data)[:cut]
+        rest = data[cut:]
+    if rest:
+        yield rest
+
+
+def scan_lines(
+    handle: BinaryIO, dfa: LineDfa, pick: frozenset[int], threads: int
+) -> Iterator[Lines]:
+    """The lines of the file (numbered from 1), a block at a time in order, read by up to
+    ``threads`` calls of the extension at once (it releases the GIL): at most ``threads`` + 1
+    blocks are held."""
+    scan = _load()
+    if scan is None:
+        raise RuntimeError("the _line_dfa extension is not built")
+    mask = sum(1 << outcome for outcome in pick)
+    tables = (dfa.classes, dfa.table, dfa.flags, dfa.accel, dfa.start, mask)
+
+    def read(data: bytes | memoryview) -> tuple[int, Lines]:
+        _, lines, counts, picks = scan(data, 0, len(data), 0, *tables)
+        found = array("q", picks)
+        return lines, Lines(
+            data,
+            tuple(array("q", counts)),
+            [(found[k], found[k + 1], found[k + 2], found[k + 3]) for k in range(0, len(found), 4)],
+        )
+
+    before = 0
+    workers = max(1, threads)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        ahead: deque[Future[tuple[int, Lines]]] = deque()
+        blocks = _blocks(handle)
+        while True:
+            while len(ahead) < workers and (data := next(blocks, None)) is not None:
+                ahead.append(pool.submit(read, data))
+            if not ahead:
+                return
+            count, lines = ahead.popleft().result()
+            yield Lines(
+                lines.data,
+                lines.counts,
+                [(o, before + n + 1, a, b) for o, n, a, b in lines.picks],
+            )
+            before += count
