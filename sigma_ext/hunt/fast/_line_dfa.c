@@ -190,10 +190,15 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     const unsigned char *p = base + offset, *stop = base + (limit < buffer.len ? limit : buffer.len);
     long long lines = 0;
     Py_BEGIN_ALLOW_THREADS
+    /* the lines up to clean are ASCII text when the bytes up to limit are (most logs): checked
+       at once, not a line at a time */
+    const unsigned char *clean = p < stop && ascii(p, stop) ? stop : p;
     while (p < end && (p < stop || lines == 0)) {
         const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
         const unsigned char *e = nl ? nl : end;
-        int outcome = e == p ? EMPTY : !ascii(p, e) ? NON_ASCII : outcome_of(&d, p, e);
+        int outcome = e == p                        ? EMPTY
+                      : e > clean && !ascii(p, e) ? NON_ASCII
+                                                  : outcome_of(&d, p, e);
         counts[outcome]++;
         const unsigned char *next = nl ? nl + 1 : end;
         if ((pick >> outcome) & 1UL) {

@@ -29,7 +29,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 
 MAX_STATES = 4096
 """Beyond this the table outgrows the caches it is meant to sit in."""
@@ -307,34 +308,46 @@ def compile_lines(patterns: list[str]) -> LineDfa:
     classes, width = _byte_classes(nfa)
     representative = [classes.index(number) for number in range(width)]
 
-    def closure(seeds: list[int]) -> frozenset[int]:
-        seen = set(seeds)
-        stack = list(seeds)
-        while stack:
-            for nxt in nfa.nodes[stack.pop()].empty:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return frozenset(node for node in seen if nfa.nodes[node].edges or nfa.nodes[node].final)
+    closures: dict[int, frozenset[int]] = {}
 
+    def closure(seed: int) -> frozenset[int]:
+        """The nodes reached from ``seed`` reading nothing (those that read or end)."""
+        if (known := closures.get(seed)) is None:
+            seen, stack = {seed}, [seed]
+            while stack:
+                for nxt in nfa.nodes[stack.pop()].empty:
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+            nodes = nfa.nodes
+            known = closures[seed] = frozenset(n for n in seen if nodes[n].edges or nodes[n].final)
+        return known
+
+    # per node: (class, the closure an edge reaches on it)
+    steps = {
+        node: [
+            (number, closure(nxt))
+            for mask, nxt in nfa.nodes[node].edges
+            for number, byte in enumerate(representative)
+            if mask >> byte & 1
+        ]
+        for node in range(len(nfa.nodes))
+        if nfa.nodes[node].edges
+    }
     dead: frozenset[int] = frozenset()
-    start_set = closure([root])
+    start_set = closure(root)
     index: dict[frozenset[int], int] = {dead: 0, start_set: 1}
     order = [dead, start_set]
     rows: list[list[int]] = [[0] * width]
     at = 1
     while at < len(order):
-        current = order[at]
+        moves: list[set[int]] = [set() for _ in range(width)]
+        for node in order[at]:
+            for number, reached in steps.get(node, ()):
+                moves[number] |= reached
         row = []
-        for byte in representative:
-            moved = closure(
-                [
-                    nxt
-                    for node in sorted(current)
-                    for mask, nxt in nfa.nodes[node].edges
-                    if mask >> byte & 1
-                ]
-            )
+        for move in moves:
+            moved = frozenset(move)
             if moved not in index:
                 if len(order) >= MAX_STATES:
                     raise ValueError(f"more than {MAX_STATES} states")
@@ -366,18 +379,22 @@ def _ends(nfa: _Nfa, state: frozenset[int]) -> int:
 
 
 def _reach(rows: list[list[int]], ends: list[int]) -> list[int]:
-    """Per state, the expressions some later state (one byte or more on) ends."""
+    """Per state, the expressions some later state (one byte or more on) ends: found walking
+    back from the states that end each."""
+    before: list[set[int]] = [set() for _ in rows]
+    for number, row in enumerate(rows):
+        for nxt in row:
+            before[nxt].add(number)
     reach = [0] * len(rows)
-    changed = True
-    while changed:
-        changed = False
-        for number, row in enumerate(rows):
-            bits = reach[number]
-            for nxt in set(row):
-                bits |= ends[nxt] | reach[nxt]
-            if bits != reach[number]:
-                reach[number] = bits
-                changed = True
+    for bit in {end & -end << k for end in ends for k in range(4)} & {1, 2, 4, 8}:
+        stack = [state for state, end in enumerate(ends) if end & bit]
+        marked: set[int] = set()
+        while stack:
+            for earlier in before[stack.pop()]:
+                if earlier not in marked:
+                    marked.add(earlier)
+                    reach[earlier] |= bit
+                    stack.append(earlier)
     return reach
 
 
@@ -397,8 +414,8 @@ def _byte_classes(nfa: _Nfa) -> tuple[list[int], int]:
     return classes, len(parts)
 
 
-CHUNK = 16 << 20
-"""Bytes of lines one call of the extension reads: the picks of at most a few chunks are held."""
+CHUNK = 1 << 20
+"""Bytes of lines one call of the extension reads (``_blocks``)."""
 
 
 def native_available() -> bool:
@@ -420,7 +437,7 @@ class Lines:
     ``NON_ASCII``, else the bits of the expressions matched), and the picked lines as
     (outcome, number, start, stop), ``data[start:stop]`` a line with its ``\\n``."""
 
-    data: bytes | memoryview
+    data: memoryview
     counts: tuple[int, ...]
     picks: list[tuple[int, int, int, int]]
 
@@ -429,33 +446,49 @@ NON_ASCII = 16
 EMPTY = 17
 
 
-def _blocks(handle: BinaryIO) -> Iterator[bytes | memoryview]:
-    """The file's bytes in blocks of whole lines of about ``CHUNK`` bytes (read, not mapped:
-    a log truncated while it is read ends early instead of killing the process)."""
-    rest = b""
-    while block := handle.read(CHUNK):
-        data = rest + block if rest else block
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield memoryview(data)[:cut]
-        rest = data[cut:]
-    if rest:
-        yield rest
+def _blocks(handle: BufferedIOBase, count: int) -> Iterator[memoryview]:
+    """The file's bytes in blocks of whole lines of about ``CHUNK`` bytes, read (not mapped: a
+    log truncated while it is read ends early instead of killing the process) into ``count``
+    buffers used in turn: a block's bytes are overwritten ``count`` blocks later."""
+    buffers: list[bytearray] = []
+    carry = b""
+    turn = 0
+    while True:
+        if len(buffers) < count:
+            buffers.append(bytearray(CHUNK))
+        buffer = buffers[turn % count]
+        held = len(carry)
+        if len(buffer) < held + CHUNK:  # a line longer than a block: held whole
+            buffer = buffers[turn % count] = bytearray(held + CHUNK)
+        buffer[:held] = carry
+        got = handle.readinto(memoryview(buffer)[held : held + CHUNK])
+        end = held + (got or 0)
+        if end == held:
+            if held:
+                yield memoryview(buffer)[:held]
+            return
+        cut = buffer.rfind(b"\n", held, end) + 1  # the carried text holds no line end
+        if cut == 0:
+            carry = bytes(buffer[:end])
+            continue
+        carry = bytes(buffer[cut:end])
+        turn += 1
+        yield memoryview(buffer)[:cut]
 
 
 def scan_lines(
-    handle: BinaryIO, dfa: LineDfa, pick: frozenset[int], threads: int
+    handle: BufferedIOBase, dfa: LineDfa, pick: frozenset[int], threads: int
 ) -> Iterator[Lines]:
     """The lines of the file (numbered from 1), a block at a time in order, read by up to
-    ``threads`` calls of the extension at once (it releases the GIL): at most ``threads`` + 1
-    blocks are held."""
+    ``threads`` calls of the extension at once (it releases the GIL): ``threads`` + 2 blocks
+    are held. A block's ``data`` is read again once the next block is asked for."""
     scan = _load()
     if scan is None:
         raise RuntimeError("the _line_dfa extension is not built")
     mask = sum(1 << outcome for outcome in pick)
     tables = (dfa.classes, dfa.table, dfa.flags, dfa.accel, dfa.start, mask)
 
-    def read(data: bytes | memoryview) -> tuple[int, Lines]:
+    def read(data: memoryview) -> tuple[int, Lines]:
         _, lines, counts, picks = scan(data, 0, len(data), 0, *tables)
         found = array("q", picks)
         return lines, Lines(
@@ -468,7 +501,7 @@ def scan_lines(
     workers = max(1, threads)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         ahead: deque[Future[tuple[int, Lines]]] = deque()
-        blocks = _blocks(handle)
+        blocks = _blocks(handle, workers + 2)
         while True:
             while len(ahead) < workers and (data := next(blocks, None)) is not None:
                 ahead.append(pool.submit(read, data))
