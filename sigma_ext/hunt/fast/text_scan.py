@@ -1,28 +1,36 @@
-"""The fast hunt of a container runtime text log: its lines parsed and judged in DuckDB.
+"""The fast hunt of a container runtime text log: its lines claimed and gated in C (or DuckDB).
 
 A containerd, CRI-O or kubelet log (``sigma_ext.sources.runtime_logs``) is text, which the
-JSON scans cannot read: line by line, the reference engine would parse it in Python. Here one
-DuckDB pass over the file's lines (``read_csv`` of one VARCHAR column, the bare scan's reader)
-writes for each line, in file order:
+JSON scans cannot read: line by line, the reference engine would parse it in Python. Here each
+line is asked two things, in file order:
 
 * whether ``parse_runtime_line`` makes it an event (``CLAIM``: the parser's own regular
-  expressions, rewritten for RE2 by ``re2`` with every class spelled as the ASCII characters
-  Python's ``re`` matches with it, on lines of ASCII text); any other non-blank line is left to
-  the reference engine, which reads it from the file;
-* the line itself when it is an event some rule may fire on: one that holds the text of one of
-  the runtime messages every rule needs (``message_gate``, derived from the rules' positive
-  tests of the fields only a message sets, as ``sigma_ext.hunt.fast.gates`` does for JSON).
+  expressions, rewritten by ``re2`` with every class spelled as the ASCII characters Python's
+  ``re`` matches with it, on lines of ASCII text); any other non-blank line is left to the
+  reference engine;
+* whether it is an event some rule may fire on: one whose message starts with the leading text
+  of one of the runtime messages every rule needs (``message_gate``, derived from the rules'
+  positive tests of the fields only a message sets, as ``sigma_ext.hunt.fast.gates`` does for
+  JSON; ``gated_expression``).
 
-The events are counted for the file's summary in SQL; only the lines passed on are parsed, by
+With the ``_line_dfa`` extension both expressions are compiled into one automaton
+(``sigma_ext.hunt.fast.line_dfa``) that C runs over each line, on the hunt's threads; the
+file is read in blocks, not mapped. Without it one DuckDB pass over the file's lines
+(``read_csv`` of one VARCHAR column) asks them in SQL (``scan_sql``: the claim with RE2, the
+gate as the message text anywhere in the line), and declines a file that holds a carriage
+return (``read_csv`` would end a line there), is not UTF-8, or whose rows do not add up to
+its lines.
+
+The events are counted for the file's summary there; only the lines passed on are parsed, by
 the Python parser itself. The rules' verdict on an event depends only on the fields they read:
 each distinct projection of an event on those fields is judged once by the reference engine,
 and its hits placed on every line with that projection. So the verdicts are the reference
-engine's by construction, and the differential tests prove the claim is the parser's.
+engine's by construction, and the differential tests prove the claim and the gate are the
+parser's.
 
 The scan declines (None, before anything is judged) when a rule reads what a projection does
-not hold (keywords, a correlation's base rule with its time and group), or the file is gzip,
-holds a carriage return (``read_csv`` would end a line there), is not UTF-8, or its rows do
-not add up to its lines; the file is then hunted the usual way.
+not hold (keywords, a correlation's base rule with its time and group), or the file is gzip;
+the file is then hunted the usual way.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import mmap
 import re
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +66,7 @@ GATED = 2
 """The outcome bit of a line ``gated_expression`` matches (expression 1)."""
 
 
+@cache
 def _ascii_class(atom: str) -> str:
     """The ASCII characters Python's ``re`` matches with ``atom`` (a class, an escape such as
     ``\\s``, or ``.``), as an RE2 class of byte ranges: the same meaning on ASCII text by
