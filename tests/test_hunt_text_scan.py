@@ -6,9 +6,10 @@ path, where the automaton reads the file itself."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sigma_ext.hunt import spool
 from sigma_ext.hunt.fast import line_dfa, text_scan
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.text_scan import CLAIM, SMALL_TEXT, TextScan
@@ -266,3 +268,38 @@ def test_the_unrolled_message_loop_reads_what_the_alternation_reads(parts: list[
     for body in (line, line.split(": ", 1)[-1]):
         found, expected = LOGRUS.match(body), _ALTERNATION.match(body)
         assert (found and found.groupdict()) == (expected and expected.groupdict())
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("whole", lambda data: data),
+        ("truncated", lambda data: data[: len(data) * 2 // 3]),
+        ("junk-after", lambda data: data + b"not gzip"),
+        ("two-members", lambda data: data + gzip.compress(b"I1123 03:20:00.9 1 k.go:1] x\n")),
+    ],
+)
+def test_a_gzip_runtime_log_is_read_as_it_is_unpacked(
+    name: str,
+    damage: Callable[[bytes], bytes],
+    engine: ReferenceEngine,
+    fast: FastHunt,
+    tmp_path: Path,
+    scans: list[bool],
+    way: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # rotated runtime logs are gzip'd: the automaton reads one as it is unpacked, and what
+    # went wrong unpacking it is reported after its last line, as the reference engine does
+    monkeypatch.setattr(spool, "SMALL_TEXT", 0)  # (repeated lines pack small)
+    plain = _write(tmp_path / f"{name}.log", [*_lines(), *HOSTILE], "\r\n")
+    log = tmp_path / f"{name}.log.1.gz"
+    log.write_bytes(damage(gzip.compress(plain.read_bytes())))
+    _, out, err = both([str(log)], engine, fast, tmp_path)
+    # without the extension a gzip runtime log is spooled, judged as the spool reads it
+    assert scans == ([True] if way == "automaton" else [])
+    assert out.count("\n") > 0
+    problems = re.findall(
+        r"skipped: (?:truncated gzip|\d+ byte\(s\) after the end of the gzip)", err
+    )
+    assert len(problems) == (name in ("truncated", "junk-after")), err

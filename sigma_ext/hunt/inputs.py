@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sigma_ext.hunt.batches import CHUNK, Broken, Record, read_documents
 from sigma_ext.hunt.progress import Progress
@@ -168,7 +168,7 @@ far shorter than a chunk (and a small gzip file is then not unpacked whole twice
 
 def open_content(
     found: Input, problems: list[str], raw: io.BufferedReader | None = None
-) -> IO[bytes]:
+) -> io.BufferedReader[Any]:
     """The input's bytes, gunzipped when gzip, without a leading byte order mark; problems met
     while reading (truncation, junk after the gzip data) are appended to ``problems``. ``raw``
     is the file opened for reading bytes, when the caller wants to see how far it is read."""

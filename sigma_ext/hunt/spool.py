@@ -46,7 +46,7 @@ from sigma_ext.hunt.fast.line_kinds import LineKinds
 from sigma_ext.hunt.fast.present import sources_in
 from sigma_ext.hunt.fast.text_scan import SMALL_TEXT
 from sigma_ext.hunt.fast.text_scan import SOURCE as TEXT_SOURCE
-from sigma_ext.hunt.inputs import BOM, Input, Line, Trouble, read_units
+from sigma_ext.hunt.inputs import BOM, Input, Line, Trouble, open_content, read_units
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, read_line, unit_item, unit_place
 from sigma_ext.hunt.summary import FileSummary
@@ -166,8 +166,10 @@ class FastInputs:
         yield from self._spooled(group)
 
     def _in_place(self, found: Input) -> bool:
-        if found.gzip or found.batch or found.grouper is not None or found.signature is None:
+        if found.batch or found.grouper is not None or found.signature is None:
             return False
+        if found.gzip:
+            return self._gzip_text_log(found)
         size = found.path.stat().st_size
         if size < SMALL and (self.fast.text_scan is None or size < SMALL_TEXT):
             return False
@@ -189,6 +191,19 @@ class FastInputs:
         # (Azure's Activity Log), the file is scanned in place
         judged = self.fast.sql_sources | self.fast.native_sources
         return recognised is None or recognised.name in judged
+
+    def _gzip_text_log(self, found: Input) -> bool:
+        """Whether a gzip input is a runtime log the automaton reads as it is unpacked (rotated
+        logs are gzip'd; sigma_ext.hunt.fast.text_scan), its first line one of its events."""
+        scan = self.fast.text_scan
+        if found.path.stat().st_size < SMALL_TEXT or scan is None or scan.line_dfa() is None:
+            return False
+        with open_content(found, []) as handle:
+            first = read_line(handle.readline(FIRST_LINE))
+        if not isinstance(first, dict):
+            return False
+        recognised = self.source or recognize(first)
+        return recognised is not None and recognised.name == TEXT_SOURCE
 
     def _name(self, suffix: str) -> Path:
         self.made += 1

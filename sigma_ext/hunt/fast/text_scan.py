@@ -52,6 +52,7 @@ from sigma_ext.hunt.fast import line_dfa, running
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
 from sigma_ext.hunt.fast.gates import necessary
 from sigma_ext.hunt.fast.line_dfa import LineDfa, compile_lines
+from sigma_ext.hunt.inputs import Input, open_content
 from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, is_gzip, open_binary, read_line
 from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.reference.correlation_engine import BaseRuleFile
@@ -318,9 +319,9 @@ class TextScan:
     ) -> Iterator[Hit | BadLine] | None:
         """Every hit and bad line of ``path``; None when this scan cannot read the file.
         ``config``: DuckDB's (threads, memory limit)."""
-        if is_gzip(path):
-            return None
         dfa, picked = self._automaton()
+        if is_gzip(path) and dfa is None:
+            return None
         if dfa is not None:
             threads = int(config.get("threads", 1))
             return self._native(path, dfa, picked, summary, forced, threads)
@@ -373,10 +374,16 @@ class TextScan:
         forced: Source | None,
         threads: int,
     ) -> Iterator[Hit | BadLine]:
-        """The hits and bad lines of the file's lines, read by the automaton."""
+        """The hits and bad lines of the file's lines, read by the automaton; a gzip file is
+        unpacked as ``sigma_ext.hunt.inputs`` unpacks it, and what went wrong reading it
+        (truncated, junk after the gzip data) reported after its last line, as the reference
+        engine reports it."""
         judge = _Projections(self)
-        with path.open("rb") as handle:
+        problems: list[str] = []
+        read = 0
+        with open_content(Input(str(path), path, gzip=is_gzip(path)), problems) as handle:
             for lines in line_dfa.scan_lines(handle, dfa, picked, threads):
+                read += sum(lines.counts)
                 if summary is not None:
                     events = sum(lines.counts[o] for o in range(16) if o & CLAIMED)
                     if events:
@@ -389,6 +396,10 @@ class TextScan:
                     else:
                         raw = bytes(data[start:stop])
                         yield from evaluate_line(self.engine, path, number, raw, forced, summary)
+        for problem in problems:
+            if summary is not None:
+                summary.malformed += 1
+            yield BadLine(str(path), max(read, 1), problem)
 
     def _scan(
         self,
