@@ -4,9 +4,14 @@ are none of them."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sigma_ext.sources import runtime_logs
 from sigma_ext.sources.catalogue import parse_text_line, recognize, source_named
 from sigma_ext.sources.runtime_logs import decode_runtime_event, parse_runtime_line
+
+from .conftest import examples
 
 JOURNAL = "Nov 23 03:20:01 ip-10-0-1-23 {process}[812]: "
 SANDBOX = "4c" * 32
@@ -203,3 +208,43 @@ def test_a_journal_entry_the_runtime_did_not_write_is_not_recognised(
 ) -> None:
     entry = {k: v for k, v in {**ENTRY, **change}.items() if v is not None}
     assert recognize(entry) is None
+
+
+@settings(max_examples=examples(300))
+@given(
+    message=st.lists(
+        st.sampled_from(
+            [
+                "PullImage ",
+                "Pulled image ",
+                "Pulling image: ",
+                '"',
+                "evil.io/x:1",
+                "Running pod sandbox: a/b/POD",
+                "RunPodSandbox for &PodSandboxMetadata{Name:p,Uid:u,Namespace:n,",
+                "Creating container: a/b/c",
+                'CreateContainer within sandbox "0a" for container &ContainerMetadata{Name:c,',
+                'StartContainer for "0a"',
+                '"SyncLoop ADD" source="file" pods=["a/b"]',
+                "S",
+                "",
+                " ",
+            ]
+        ),
+        max_size=4,
+    ).map("".join),
+    runtime=st.sampled_from(["containerd", "crio", "kubelet"]),
+)
+def test_messages_tried_by_their_first_character_are_those_that_can_match(
+    message: str, runtime: str
+) -> None:
+    # the parser tries only the messages whose pattern starts with the message's first
+    # character: the first of them that matches is the first of all MESSAGES that does
+    tried = runtime_logs._TRIED.get(message[:1], runtime_logs._ANY_START)
+    first = next(
+        (m for m in runtime_logs.MESSAGES if m.runtime == runtime and m.pattern.match(message)),
+        None,
+    )
+    assert next((m for m in tried if m.runtime == runtime and m.pattern.match(message)), None) == (
+        first
+    )

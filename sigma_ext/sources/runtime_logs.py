@@ -136,12 +136,32 @@ def _parsed(body: str, process: str | None, host: str | None) -> Event | None:
         runtimes = {"kubelet"}
     else:
         return None
-    for known in MESSAGES:
+    for known in _TRIED.get(message[:1], _ANY_START):
         if known.runtime in runtimes and (found := known.pattern.match(message)):
             event.update(runtime=known.runtime, action=known.action, **found.groupdict())
             return event
     event["runtime"] = process or (next(iter(runtimes)) if len(runtimes) == 1 else "containerd")
     return event
+
+
+def _first_character(pattern: re.Pattern[str]) -> str | None:
+    """The character every message the pattern matches starts with, or None (not read)."""
+    text = pattern.pattern.removeprefix("^")
+    if pattern.flags & re.IGNORECASE or "|" in text or len(text) < 2:
+        return None
+    if text[0] in "\\[(.?*+{^$)" or text[1] in "?*{":
+        return None
+    return text[0]
+
+
+_FIRST = {known: _first_character(known.pattern) for known in MESSAGES}
+_ANY_START = tuple(known for known in MESSAGES if _FIRST[known] is None)
+_TRIED = {
+    first: tuple(known for known in MESSAGES if _FIRST[known] in (None, first))
+    for first in {f for f in _FIRST.values() if f is not None}
+}
+"""The messages worth trying on a message by its first character, in ``MESSAGES`` order (a
+pattern that starts with another character cannot match it)."""
 
 
 def is_runtime_event(event: Event) -> bool:
