@@ -392,7 +392,8 @@ class TextScan:
                 for outcome, number, start, stop in lines.picks:
                     if outcome < line_dfa.NON_ASCII and outcome & CLAIMED:
                         text = str(data[start:stop], "ascii").removesuffix("\n").rstrip("\r")
-                        yield from judge.hits(path, number, text)
+                        for hit in judge.hits(path, number, text):
+                            yield hit.at(number)
                     else:
                         raw = bytes(data[start:stop])
                         yield from evaluate_line(self.engine, path, number, raw, forced, summary)
@@ -453,7 +454,8 @@ class TextScan:
                         raw = lines.get(number)
                         yield from evaluate_line(self.engine, path, number, raw, forced, summary)
                     else:
-                        yield from judge.hits(path, number, text)
+                        for hit in judge.hits(path, number, text):
+                            yield hit.at(number)
         finally:
             lines.close()
             con.close()
@@ -467,22 +469,19 @@ class _Projections:
         self.reads: dict[str, bool] = {}
         self.judged: dict[tuple[tuple[str, Any], ...], list[Hit]] = {}
 
-    def hits(self, path: Path, number: int, text: str) -> Iterator[Hit]:
+    def hits(self, path: Path, number: int, text: str) -> list[Hit]:
+        """The hits of a claimed line, placed on line 0 (``Hit.at`` places them)."""
         event = parse_runtime_line(text)
         assert event is not None, f"{path}:{number}: CLAIM disagrees with the parser"
-        projection = []
-        for key, value in event.items():
-            if (read := self.reads.get(key)) is None:
-                read = self.reads[key] = self.scan._reads(key)
-            if read:
-                projection.append((key, value))
-        known = tuple(sorted(projection))
+        reads = self.reads
+        for key in event.keys() - reads.keys():
+            reads[key] = self.scan._reads(key)
+        known = tuple(sorted(item for item in event.items() if reads[item[0]]))
         hits = self.judged.get(known)
         if hits is None:
             matched = self.scan.engine.match(dict(known), self.scan.source)
             hits = self.judged[known] = [Hit.of(r, path, 0) for r in matched]
-        for hit in hits:
-            yield hit.at(number)
+        return hits
 
 
 def _has_carriage_return(path: Path) -> bool:
