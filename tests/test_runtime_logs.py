@@ -3,6 +3,8 @@ are none of them."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -248,3 +250,10 @@ def test_messages_tried_by_their_first_character_are_those_that_can_match(
     assert next((m for m in tried if m.runtime == runtime and m.pattern.match(message)), None) == (
         first
     )
+
+
+@settings(max_examples=examples(300))
+@given(text=st.text(alphabet=st.sampled_from('\\"n1g<0>é\t '), max_size=20))
+def test_an_escape_stands_for_the_character_after_it(text: str) -> None:
+    # the template reads its group as text: a backslash or group name in it stays
+    assert runtime_logs._unquote(text) == re.sub(r"\\(.)", lambda found: found.group(1), text)
