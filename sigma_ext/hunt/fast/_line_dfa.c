@@ -5,7 +5,8 @@
 
    Reads the lines of buffer that start at offset or later and before limit (the last one
    read whole), the first of them numbered number. A line ends at '\n' (or the buffer's end);
-   the automaton reads it without its '\n' and trailing '\r's, from state start, each byte
+   the automaton reads it without its '\n' and trailing '\r's, then a '\n' for its end (what
+   `$` matches: no other class holds it), from state start, each byte
    through classes (256 bytes: its class) and table (uint16 per (state, class), native order,
    state 0 dead). flags holds per state the expressions it ends (low nibble) and those a later
    state can still end (high nibble): a line's outcome is every expression some prefix of it
@@ -106,19 +107,26 @@ static int outcome_of(const Dfa *d, const unsigned char *p, const unsigned char 
     while (e > p && e[-1] == '\r') e--;
     unsigned state = (unsigned)d->start;
     unsigned seen = 0;
+    int ended = 0;
     for (;;) {
         /* a special state (the start is read as one) */
         unsigned char f = d->flags[state];
         seen |= f & 0x0FU;
-        if (!((f >> 4) & ~seen)) return (int)seen;
+        if (ended || !((f >> 4) & ~seen)) return (int)seen;
         const unsigned char *set = d->accel + 4 * (size_t)state;
         if (set[0]) p = next_of(p, e, set);
         uint32_t row = d->rows[state], cell;
-        do {
-            if (p == e) return (int)seen;
+        for (;;) {
+            if (p == e) {
+                /* the line's end, read as '\n' (what `$` matches; no class holds it) */
+                cell = d->cells[row + d->classes['\n']];
+                ended = 1;
+                break;
+            }
             cell = d->cells[row + d->classes[*p++]];
+            if (cell & SPECIAL) break;
             row = cell & ((1U << ROW_BITS) - 1);
-        } while (!(cell & SPECIAL));
+        }
         state = (cell >> ROW_BITS) & STATE_MASK;
     }
 }

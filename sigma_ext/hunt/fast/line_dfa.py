@@ -38,6 +38,8 @@ MAX_STATES = 4096
 _BYTES = range(256)
 _ALL = (1 << 256) - 1
 _NEWLINE = 1 << 0x0A
+_END = _NEWLINE
+"""What ``$`` reads: C reads a line's end as a ``\\n`` (which no class holds: a line has none)."""
 
 
 @dataclass
@@ -145,17 +147,19 @@ class _Reader:
         if char == "[":
             return _Set(self.klass())
         if char == "\\":
-            return _Set(self.escape())
+            return _Set(self.escape() & ~_NEWLINE)
         if char == ".":
             return _Set(_ALL & ~_NEWLINE)
-        if char in "*+?{^$)":
+        if char == "$":
+            return _Set(_END)
+        if char in "*+?{^)":
             raise self.fail(f"unsupported {char!r}")
         return _Set(self.char_mask(char))
 
     def char_mask(self, char: str) -> int:
         if ord(char) > 0x7F:
             raise self.fail("a character outside ASCII")
-        return 1 << ord(char)
+        return 1 << ord(char) & ~_NEWLINE
 
     def escape(self) -> int:
         char = self.take()
@@ -185,12 +189,13 @@ class _Reader:
             else:
                 mask |= 1 << low
         self.at += 1
-        return _ALL & ~mask & ~_NEWLINE if negated else mask
+        return (_ALL & ~mask if negated else mask) & ~_NEWLINE
 
     def member(self) -> int:
         char = self.take()
         if char != "\\":
-            return self.char_mask(char).bit_length() - 1
+            self.char_mask(char)  # (ASCII)
+            return ord(char)
         return self.escape().bit_length() - 1
 
     def quantified(self, tree: _Tree) -> _Tree:
@@ -283,13 +288,12 @@ class LineDfa:
         """The expressions that match a prefix of ``line`` (bit i for expression i), as C
         computes it, without acceleration: the reference the tests hold C to."""
         state, seen = self.start, self.flags[self.start] & 0x0F
-        for byte in line:
-            state = struct.unpack_from(
-                "=H", self.table, 2 * (state * self.width + self.classes[byte])
-            )[0]
-            seen |= self.flags[state] & 0x0F
+        for byte in [*line, 0x0A]:  # the line's end read as '\n' (what ``$`` matches)
             if not self.flags[state] >> 4 & ~seen:
                 break
+            cell = 2 * (state * self.width + self.classes[byte])
+            state = struct.unpack_from("=H", self.table, cell)[0]
+            seen |= self.flags[state] & 0x0F
         return seen
 
 
