@@ -20,7 +20,7 @@ from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.line_dfa import EMPTY, NON_ASCII, LineDfa, compile_lines, parse
 from sigma_ext.hunt.fast.text_scan import CLAIM, CLAIMED, GATED, gated_expression
 from sigma_ext.reference.engine import ReferenceEngine
-from sigma_ext.sources.runtime_logs import parse_runtime_line
+from sigma_ext.sources.runtime_logs import MESSAGES, parse_runtime_line
 
 from .conftest import examples
 
@@ -311,7 +311,7 @@ def test_every_event_a_rule_fires_on_is_claimed_and_passes_the_gate(
         assert outcome[0] & GATED, line
 
 
-def test_the_gate_reads_each_message_s_leading_text_quoted_as_its_runtime_writes_it() -> None:
+def test_the_gate_reads_each_message_s_pattern_quoted_as_its_runtime_writes_it() -> None:
     gated = gated_expression(frozenset({0, 9}))
     assert gated is not None
     dfa = compile_lines([CLAIM, gated])
@@ -325,3 +325,30 @@ def test_the_gate_reads_each_message_s_leading_text_quoted_as_its_runtime_writes
     # a logrus message of kubelet's text, a klog line of containerd's: not gated
     assert dfa.run(b'time="t" level=info msg="\\"SyncLoop ADD\\" source=\\"f\\""') == CLAIMED
     assert dfa.run(b'I1123 03:20:00.9 1 k.go:1] PullImage "a"') == CLAIMED
+    # the whole pattern: PullImage's image is the whole message, a backslash in it escaped
+    assert dfa.run(b'time="t" level=info msg="PullImage \\"a\\" returns x"') == CLAIMED
+    assert dfa.run(b'time="t" level=info msg="PullImage \\"a\\\\b\\""') == CLAIMED | GATED
+    assert dfa.run(b'time="t" level=info msg="PullImage \\"\\""') == CLAIMED
+
+
+@settings(max_examples=examples(400))
+@given(parts=st.lists(RUNTIME_PARTS, min_size=1, max_size=8))
+def test_a_gated_line_is_an_event_of_a_gated_message(parts: list[str], fast: FastHunt) -> None:
+    # the gate is exact on claimed lines: a message of the gate, of its runtime, matches it
+    scan = fast.text_scan
+    assert scan is not None
+    assert scan.gate
+    dfa = scan.line_dfa()
+    assert dfa is not None
+    line = "".join(parts)
+    (outcome,) = _outcomes(dfa, line.encode()) or [EMPTY]
+    if outcome >= NON_ASCII or outcome != CLAIMED | GATED:
+        return
+    event = parse_runtime_line(line.rstrip("\r"))
+    assert event is not None
+    message = event["message"]
+    assert any(
+        MESSAGES[n].pattern.match(message)
+        and (MESSAGES[n].runtime == "kubelet") == (event["runtime"] == "kubelet")
+        for n in scan.gate
+    ), line

@@ -220,6 +220,58 @@ class _Reader:
             tree = _Repeat(tree, least, most)
 
 
+def quoted(pattern: str, quote: str = '"', escape: str = "\\") -> str:
+    """An anchored expression over some text, rewritten over that text as a quoted string
+    writes it: ``quote`` and ``escape`` each written after ``escape``, every other character as
+    it is, and the text's end (``$``) the closing ``quote``. (Without its ``^``: it is read
+    where the quoted text starts.)"""
+    quote_bit, escape_bit = 1 << ord(quote), 1 << ord(escape)
+
+    def rewritten(tree: _Tree) -> _Tree:
+        if isinstance(tree, _Set):
+            if tree.mask == _END:
+                return _Set(quote_bit)
+            options: list[_Tree] = []
+            if plain := tree.mask & ~quote_bit & ~escape_bit:
+                options.append(_Set(plain))
+            for special in (quote_bit, escape_bit):
+                if tree.mask & special:
+                    options.append(_Seq((_Set(escape_bit), _Set(special))))
+            return options[0] if len(options) == 1 else _Alt(tuple(options))
+        if isinstance(tree, _Seq):
+            return _Seq(tuple(rewritten(item) for item in tree.items))
+        if isinstance(tree, _Alt):
+            return _Alt(tuple(rewritten(branch) for branch in tree.branches))
+        return _Repeat(rewritten(tree.item), tree.least, tree.most)
+
+    return _written(rewritten(parse(pattern)))
+
+
+def _written(tree: _Tree) -> str:
+    """The tree as an expression ``parse`` reads (groups not capturing, classes as ranges)."""
+    if isinstance(tree, _Set):
+        if tree.mask == _END:
+            return "$"
+        if not tree.mask:
+            raise ValueError("a class of no character")
+        ranges: list[tuple[int, int]] = []
+        for byte in _BYTES:
+            if tree.mask >> byte & 1:
+                if ranges and ranges[-1][1] == byte - 1:
+                    ranges[-1] = (ranges[-1][0], byte)
+                else:
+                    ranges.append((byte, byte))
+        return "[" + "".join(
+            f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges
+        ) + "]"
+    if isinstance(tree, _Seq):
+        return "".join(f"(?:{_written(item)})" for item in tree.items)
+    if isinstance(tree, _Alt):
+        return "(?:" + "|".join(_written(branch) for branch in tree.branches) + ")"
+    most = "" if tree.most is None else str(tree.most)
+    return f"(?:{_written(tree.item)}){{{tree.least},{most}}}"
+
+
 def _build(nfa: _Nfa, tree: _Tree) -> tuple[int, int]:
     """The NFA fragment (start, end) of ``tree``: a fresh copy each call."""
     if isinstance(tree, _Set):

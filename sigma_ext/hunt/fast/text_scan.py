@@ -8,10 +8,11 @@ line is asked two things, in file order:
   expressions, rewritten by ``re2`` with every class spelled as the ASCII characters Python's
   ``re`` matches with it, on lines of ASCII text); any other non-blank line is left to the
   reference engine;
-* whether it is an event some rule may fire on: one whose message starts with the leading text
-  of one of the runtime messages every rule needs (``message_gate``, derived from the rules'
-  positive tests of the fields only a message sets, as ``sigma_ext.hunt.fast.gates`` does for
-  JSON; ``gated_expression``).
+* whether it is an event some rule may fire on: one whose message is one of the runtime
+  messages every rule needs (``message_gate``, derived from the rules' positive tests of the
+  fields only a message sets, as ``sigma_ext.hunt.fast.gates`` does for JSON): the message's
+  own pattern, quoted as its runtime writes it (``gated_expression``; DuckDB looks for the
+  message's leading text instead).
 
 With the ``_line_dfa`` extension both expressions are compiled into one automaton
 (``sigma_ext.hunt.fast.line_dfa``) that C runs over each line, on the hunt's threads; the
@@ -150,30 +151,32 @@ _LOGRUS_TO_MESSAGE = _LOGRUS_HEAD[: _LOGRUS_HEAD.index("(?P<msg>")]
 
 
 def gated_expression(gate: frozenset[int]) -> str | None:
-    """RE2 matching the start of a line whose message starts with the leading text of one of
-    the messages in ``gate`` (quoted the logrus way in a logrus line: a claimed line escapes
-    only quotes and backslashes, so its message starts with that text exactly when the line's
-    quoted message starts with it quoted); None when none has leading text."""
+    """RE2 matching the start of a line whose message one of the messages in ``gate`` matches,
+    with the runtime it is that runtime's (a logrus line: containerd's or CRI-O's; a klog line:
+    kubelet's): the message's own pattern after the line's head, quoted the logrus way in a
+    logrus line (``line_dfa.quoted``: a claimed line escapes only quotes and backslashes, so
+    its quoted message is the message written that way). None when a pattern is more than
+    ``line_dfa`` reads."""
     logrus, klog = [], []
-    for number in sorted(gate):
-        message = MESSAGES[number]
-        text = _leading(message.pattern.pattern)
-        if not text:
-            return None
-        if message.runtime == "kubelet":
-            klog.append(re.escape(text))
-        else:
-            quoted = text.replace("\\", "\\\\").replace('"', '\\"')
-            logrus.append(re.escape(quoted))
+    try:
+        for number in sorted(gate):
+            message = MESSAGES[number]
+            written = re2(message.pattern.pattern)
+            if not written.startswith("^"):
+                written = "^" + written  # (matched at the message's start)
+            if message.runtime == "kubelet":
+                klog.append(written.removeprefix("^"))
+            else:
+                logrus.append(line_dfa.quoted(written))
+    except ValueError:
+        return None
     branches = []
     if logrus:
-        branches.append(
-            f"(?:{re2(_INNER)})?{re2(_LOGRUS_TO_MESSAGE)}(?:{'|'.join(sorted(set(logrus)))})"
-        )
+        branches.append(f"(?:{re2(_INNER)})?{re2(_LOGRUS_TO_MESSAGE)}(?:{'|'.join(logrus)})")
     if klog:
         branches.append(
             f"(?:{re2(_INNER.replace(_PROCESSES, 'kubelet'))})?{re2(_KLOG_HEAD)}"
-            f"(?:{'|'.join(sorted(set(klog)))})"
+            f"(?:{'|'.join(klog)})"
         )
     return f"^(?:{'|'.join(branches)})" if branches else None
 
