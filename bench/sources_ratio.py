@@ -67,13 +67,13 @@ cloudtrail-gz,cloudtrail-s3``, seeds 1 to 3): the 10,000 gzip files 8.4 to 12.3x
 reader then), 0.37 to 0.45x once split a piece at a time (2.3 to 3.1 s against 6.0 to 7.5 s).
 With runtime text logs read by an automaton in C (docs/hunt.md, "Runtime text logs read by an
 automaton"; ``--only runtime,runtime-dense``, seeds 1 to 3, interleaved with e73bf03): runtime
-3.9 to 5.8x wall (0.17 to 0.21 s) against 8.8 to 10.6x (0.28 to 0.31 s) with DuckDB's RE2 claim;
-the dense corpus 1.07 to 1.22 s against 1.10 to 1.20 s (Python's parse of the lines the gate
-passes). Run a larger scale for the figure that counts. ``--only cloudtrail-gz`` builds the gzip
-files alone (``--scale 1``: the issue's 10,000 files); ``--gz-files N`` sets their number
-whatever the scale. Their records are also hunted as one plain JSON Lines file (the row ``same,
-one JSONL file``): what the engine costs on those records without gzip, batch documents or
-spool.
+5.6 to 7.4x wall (0.16 to 0.17 s) against 9.7 to 12.5x (0.25 to 0.32 s) with DuckDB's RE2 claim,
+the bare scan 0.02 to 0.03 s; the dense corpus 0.89 s against 1.04 to 1.06 s (Python's parse of
+the lines the gate passes). Run a larger scale for the figure that counts. ``--only
+cloudtrail-gz`` builds the gzip files alone (``--scale 1``: the issue's 10,000 files);
+``--gz-files N`` sets their number whatever the scale. Their records are also hunted as one
+plain JSON Lines file (the row ``same, one JSONL file``): what the engine costs on those records
+without gzip, batch documents or spool.
 
 Measured (``--only cloudtrail-gz,cloudtrail-s3 --scale 0.1 --seed 1 --sample 1000``, one run
 each, back to back, the machine shared; docs/hunt.md, "Many small gzip files"): 1,000 files

@@ -261,9 +261,11 @@ def _written(tree: _Tree) -> str:
                     ranges[-1] = (ranges[-1][0], byte)
                 else:
                     ranges.append((byte, byte))
-        return "[" + "".join(
-            f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges
-        ) + "]"
+        return (
+            "["
+            + "".join(f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges)
+            + "]"
+        )
     if isinstance(tree, _Seq):
         return "".join(f"(?:{_written(item)})" for item in tree.items)
     if isinstance(tree, _Alt):
