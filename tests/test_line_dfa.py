@@ -218,6 +218,7 @@ def test_a_file_is_read_in_blocks_of_whole_lines(
         r"^é",
         r"^[z-a]",
         r"^a{x}",
+        r"^a{3,1}",
     ],
 )
 def test_syntax_the_automaton_does_not_read_is_refused(expression: str) -> None:
@@ -352,3 +353,18 @@ def test_a_gated_line_is_an_event_of_a_gated_message(parts: list[str], fast: Fas
         and (MESSAGES[n].runtime == "kubelet") == (event["runtime"] == "kubelet")
         for n in scan.gate
     ), line
+
+
+@settings(max_examples=examples(300))
+@given(
+    text=st.text(alphabet=st.sampled_from('ab"\\x. '), max_size=12),
+    after=st.sampled_from(["", " k=v", '"', "\\"]),
+    pattern=st.sampled_from([r'^a[^"]*"b$', r"^[^\\]+$", r"^x.y", r'^(?:a|")+\\?$', r"^a", r'^"$']),
+)
+def test_a_quoted_expression_reads_the_text_as_the_quoted_string_writes_it(
+    text: str, after: str, pattern: str
+) -> None:
+    # a logrus message: quotes and backslashes escaped, the text's end its closing quote
+    written = text.replace("\\", "\\\\").replace('"', '\\"') + '"' + after
+    dfa = compile_lines(["^" + line_dfa.quoted(_re2_ascii(pattern))])
+    assert dfa.run(written.encode()) == (1 if re.match(pattern, text) else 0)

@@ -16,9 +16,11 @@ any other byte apart, and the caller leaves such lines to the reference engine.
 
 Only the syntax ``text_scan`` writes is read: ``^`` first, groups (``(?:``, ``(?P<name>``,
 ``(``), ``|``, classes of characters and ``\\xNN`` ranges, ``\\`` before a character that is
-not a letter or digit, ``.``, and the quantifiers ``* + ? {n} {n,} {n,m}``. Anything else
-raises ``ValueError`` (the caller then keeps DuckDB's scan), as does an automaton of more than
-``MAX_STATES`` states.
+not a letter or digit, ``.``, ``$`` (the line's end, which C reads as a ``\\n``: no class holds
+one, a line has none), and the quantifiers ``* + ? {n} {n,} {n,m}``. Anything else raises
+``ValueError`` (the caller then keeps DuckDB's scan), as does an automaton of more than
+``MAX_STATES`` states. ``quoted`` rewrites an expression over some text into one over that text
+as a quoted string writes it (the gate reads a logrus message so).
 """
 
 from __future__ import annotations
@@ -213,6 +215,8 @@ class _Reader:
                 self.at = end + 1
                 least = int(low)
                 most = (int(high) if high else None) if comma else least
+                if most is not None and most < least:
+                    raise self.fail("bad repeat")
             else:
                 return tree
             if self.peek() in ("?", "+"):
