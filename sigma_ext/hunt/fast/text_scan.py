@@ -30,8 +30,10 @@ engine's by construction, and the differential tests prove the claim and the gat
 parser's.
 
 The scan declines (None, before anything is judged) when a rule reads what a projection does
-not hold (keywords, a correlation's base rule with its time and group), or the file is gzip;
-the file is then hunted the usual way.
+not hold (keywords, a correlation's base rule with its time and group), or the file is gzip
+and the extension is not built; the file is then hunted the usual way. With it, a gzip log is
+read as it is unpacked (``sigma_ext.hunt.inputs.open_content``), its problems reported as the
+reference engine reports them.
 """
 
 from __future__ import annotations
