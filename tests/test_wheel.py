@@ -9,6 +9,7 @@ and built once per session, by the one xdist worker that runs these tests (tests
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -134,6 +135,41 @@ def test_the_wheel_carries_rules_mappings_profiles_fixtures_and_templates(
     assert f"{shipped}fixtures/kubernetes_audit/malicious_creators.expect.yml" in names
     assert "sigma_ext/data/scaffold/sample_rule.yml" in names
     assert "sigma_ext/data/documents/splunk/kubernetes_audit.yml" in names
+
+
+NATIVE = (
+    "sigma_ext.hunt.fast._prefilter",
+    "sigma_ext.hunt.fast._line_dfa",
+    "sigma_ext.hunt._batch_split",
+    "sigma_ext.sources._json_hooks",
+)
+"""The optional C extensions setup.py builds."""
+
+
+def test_the_wheel_carries_each_extension_this_machine_builds_and_loads_it(
+    installed: Installed,
+) -> None:
+    # (a machine without a C compiler builds none: the checkout's install shows which it built)
+    built = [name for name in NATIVE if importlib.util.find_spec(name) is not None]
+    assert built, "no extension is built in this checkout"
+    names = zipfile.ZipFile(installed.wheel).namelist()
+    for name in built:
+        stem = name.replace(".", "/") + "."
+        assert any(n.startswith(stem) and n.endswith((".so", ".pyd")) for n in names), name
+    loaded = subprocess.run(  # (not from the checkout: cwd is first on a -c script's path)
+        [
+            installed.bin / "python",
+            "-c",
+            "import importlib\n"
+            f"for name in {built!r}: print(importlib.import_module(name).__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=installed.wheel.parent,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    venv = installed.bin.parent
+    assert all(Path(f).is_relative_to(venv) for f in loaded.stdout.split()), loaded.stdout
 
 
 def test_check_in_an_empty_folder_uses_the_installed_content(
