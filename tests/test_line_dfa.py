@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sigma_ext.hunt.fast import line_dfa
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.fast.line_dfa import EMPTY, NON_ASCII, LineDfa, compile_lines, parse
-from sigma_ext.hunt.fast.text_scan import CLAIM, CLAIMED, GATED, gated_expression
+from sigma_ext.hunt.fast.text_scan import CLAIM, CLAIMED, GATED, TextScan, gated_expression
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.runtime_logs import MESSAGES, parse_runtime_line
 
@@ -292,16 +292,22 @@ RUNTIME_PARTS = st.sampled_from(
 )
 
 
-@settings(max_examples=examples(400))
-@given(parts=st.lists(RUNTIME_PARTS, min_size=1, max_size=8))
-def test_every_event_a_rule_fires_on_is_claimed_and_passes_the_gate(
-    parts: list[str], engine: ReferenceEngine, fast: FastHunt
-) -> None:
+def _gated_scan(fast: FastHunt) -> tuple[TextScan, LineDfa, frozenset[int]]:
+    """The hunt's runtime scan, its automaton and its gate (which it has)."""
     scan = fast.text_scan
     assert scan is not None
     assert scan.gate
     dfa = scan.line_dfa()
     assert dfa is not None
+    return scan, dfa, scan.gate
+
+
+@settings(max_examples=examples(400))
+@given(parts=st.lists(RUNTIME_PARTS, min_size=1, max_size=8))
+def test_every_event_a_rule_fires_on_is_claimed_and_passes_the_gate(
+    parts: list[str], engine: ReferenceEngine, fast: FastHunt
+) -> None:
+    scan, dfa, _ = _gated_scan(fast)
     line = "".join(parts)
     outcome = _outcomes(dfa, line.encode())
     event = parse_runtime_line(line.rstrip("\r"))
@@ -336,11 +342,7 @@ def test_the_gate_reads_each_message_s_pattern_quoted_as_its_runtime_writes_it()
 @given(parts=st.lists(RUNTIME_PARTS, min_size=1, max_size=8))
 def test_a_gated_line_is_an_event_of_a_gated_message(parts: list[str], fast: FastHunt) -> None:
     # the gate is exact on claimed lines: a message of the gate, of its runtime, matches it
-    scan = fast.text_scan
-    assert scan is not None
-    assert scan.gate
-    dfa = scan.line_dfa()
-    assert dfa is not None
+    _, dfa, gate = _gated_scan(fast)
     line = "".join(parts)
     (outcome,) = _outcomes(dfa, line.encode()) or [EMPTY]
     if outcome >= NON_ASCII or outcome != CLAIMED | GATED:
@@ -351,7 +353,7 @@ def test_a_gated_line_is_an_event_of_a_gated_message(parts: list[str], fast: Fas
     assert any(
         MESSAGES[n].pattern.match(message)
         and (MESSAGES[n].runtime == "kubelet") == (event["runtime"] == "kubelet")
-        for n in scan.gate
+        for n in gate
     ), line
 
 

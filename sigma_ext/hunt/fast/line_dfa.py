@@ -28,7 +28,7 @@ from __future__ import annotations
 import struct
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BufferedIOBase
@@ -251,6 +251,21 @@ def quoted(pattern: str, quote: str = '"', escape: str = "\\") -> str:
     return _written(rewritten(parse(pattern)))
 
 
+def byte_class(members: Iterable[int]) -> str:
+    """A class of the byte values ``members`` (in increasing order), written as ranges."""
+    ranges: list[tuple[int, int]] = []
+    for byte in members:
+        if ranges and ranges[-1][1] == byte - 1:
+            ranges[-1] = (ranges[-1][0], byte)
+        else:
+            ranges.append((byte, byte))
+    return (
+        "["
+        + "".join(f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges)
+        + "]"
+    )
+
+
 def _written(tree: _Tree) -> str:
     """The tree as an expression ``parse`` reads (groups not capturing, classes as ranges)."""
     if isinstance(tree, _Set):
@@ -258,18 +273,7 @@ def _written(tree: _Tree) -> str:
             return "$"
         if not tree.mask:
             raise ValueError("a class of no character")
-        ranges: list[tuple[int, int]] = []
-        for byte in _BYTES:
-            if tree.mask >> byte & 1:
-                if ranges and ranges[-1][1] == byte - 1:
-                    ranges[-1] = (ranges[-1][0], byte)
-                else:
-                    ranges.append((byte, byte))
-        return (
-            "["
-            + "".join(f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges)
-            + "]"
-        )
+        return byte_class(byte for byte in _BYTES if tree.mask >> byte & 1)
     if isinstance(tree, _Seq):
         return "".join(f"(?:{_written(item)})" for item in tree.items)
     if isinstance(tree, _Alt):

@@ -54,7 +54,7 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast import line_dfa, running
 from sigma_ext.hunt.fast.duckdb_backend import sql_string
 from sigma_ext.hunt.fast.gates import necessary
-from sigma_ext.hunt.fast.line_dfa import LineDfa, compile_lines
+from sigma_ext.hunt.fast.line_dfa import LineDfa, byte_class, compile_lines
 from sigma_ext.hunt.inputs import Input, open_content
 from sigma_ext.hunt.reference import BadLine, Hit, evaluate_line, is_gzip, open_binary, read_line
 from sigma_ext.hunt.summary import FileSummary
@@ -75,18 +75,7 @@ def _ascii_class(atom: str) -> str:
     """The ASCII characters Python's ``re`` matches with ``atom`` (a class, an escape such as
     ``\\s``, or ``.``), as an RE2 class of byte ranges: the same meaning on ASCII text by
     construction, and a small automaton (no UTF-8 sequences for a negated class)."""
-    members = [code for code in range(128) if re.fullmatch(atom, chr(code))]
-    ranges: list[tuple[int, int]] = []
-    for code in members:
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1] = (ranges[-1][0], code)
-        else:
-            ranges.append((code, code))
-    return (
-        "["
-        + "".join(f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges)
-        + "]"
-    )
+    return byte_class(code for code in range(128) if re.fullmatch(atom, chr(code)))
 
 
 def re2(pattern: str) -> str:
