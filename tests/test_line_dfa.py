@@ -81,7 +81,7 @@ def _read(handle: Any, dfa: LineDfa, pick: frozenset[int], threads: int) -> list
             [(o, n, bytes(lines.data[a:z]).removesuffix(b"\n")) for o, n, a, z in lines.picks],
             len(lines.data),
         )
-        for lines in line_dfa.scan_lines(handle, dfa, pick, threads)
+        for lines in line_dfa.scan_lines(handle, line_dfa.native(dfa), pick, threads)
     ]
 
 
@@ -232,6 +232,19 @@ def test_an_automaton_too_large_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
         compile_lines([r"^abcdefghijkl"])
 
 
+def test_the_compiler_refuses_what_the_extension_cannot_hold() -> None:
+    # an automaton compile_lines makes is one the extension lays out (else the hunt would fail
+    # on its first block, not fall back to DuckDB)
+    from sigma_ext.hunt.fast import _line_dfa  # type: ignore[attr-defined]
+
+    def states(count: int) -> tuple[bytes, bytes, bytes, bytes, int]:
+        return bytes(256), bytes(2 * count), bytes(count), bytes(4 * count), 0
+
+    _line_dfa.Automaton(*states(line_dfa.MAX_STATES))
+    with pytest.raises(ValueError, match="too many states"):
+        _line_dfa.Automaton(*states(line_dfa.MAX_STATES + 1))
+
+
 @pytest.mark.parametrize(
     ("field", "value", "problem"),
     [
@@ -260,9 +273,7 @@ def test_the_extension_checks_what_it_is_given(
         value = value + dfa.accel[4:]
     given_[field] = value if value is not None else given_[field]
     with pytest.raises(ValueError, match=problem):
-        _line_dfa.scan(
-            b"a\n", 0, 2, 0, given_["classes"], given_["table"], dfa.flags, given_["accel"], 1, 0
-        )
+        _line_dfa.Automaton(given_["classes"], given_["table"], dfa.flags, given_["accel"], 1)
 
 
 RUNTIME_PARTS = st.sampled_from(

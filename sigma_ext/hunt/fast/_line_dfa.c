@@ -1,24 +1,23 @@
 /* Lines classified by a DFA (sigma_ext/hunt/fast/line_dfa.py builds it).
 
-   scan(buffer, offset, limit, number, classes, table, flags, accel, start, pick)
-     -> (next_offset, lines, counts, picks)
+   Automaton(classes, table, flags, accel, start): the automaton, checked and laid out for the
+   scan once. Each byte goes through classes (256 bytes: its class) and table (uint16 per
+   (state, class), native order, state 0 dead), from state start. flags holds per state the
+   expressions it ends (low nibble) and those a later state can still end (high nibble). accel
+   holds per state four bytes: n (1 to 3, else 0) and the ASCII bytes other than '\n' that
+   leave the state; the scan skips to the next of them eight bytes at a time. What it cannot
+   hold raises ValueError.
 
-   Reads the lines of buffer that start at offset or later and before limit (the last one
-   read whole), the first of them numbered number. A line ends at '\n' (or the buffer's end);
-   the automaton reads it without its '\n' and trailing '\r's, then a '\n' for its end (what
-   `$` matches: no other class holds it), from state start, each byte
-   through classes (256 bytes: its class) and table (uint16 per (state, class), native order,
-   state 0 dead). flags holds per state the expressions it ends (low nibble) and those a later
-   state can still end (high nibble): a line's outcome is every expression some prefix of it
-   matched, and the automaton stops once no later state can add to it. accel holds per state
-   four bytes: n (1 to 3, else 0) and the ASCII bytes other than '\n' that leave the state;
-   C skips to the next of them eight bytes at a time.
+   Automaton.scan(buffer, pick) -> (lines, counts, picks)
 
-   A line's outcome is 17 when it is empty, 16 when it holds a byte over 0x7f (the automaton
-   reads ASCII text: the caller judges such lines another way), else what matched (0 to 15).
+   Reads the lines of buffer. A line ends at '\n' (or the buffer's end); the automaton reads it
+   without its '\n' and trailing '\r's, then a '\n' for its end (what `$` matches: no other
+   class holds it). A line's outcome is every expression some prefix of it matched (the
+   automaton stops once no later state can add to it); 17 when it is empty, 16 when it holds a
+   byte over 0x7f (the automaton reads ASCII text: the caller judges such lines another way).
    counts: the lines per outcome (18 integers, native int64, as bytes). picks: for every line
-   whose outcome's bit is set in pick, four native int64 (outcome, number, start, stop: stop
-   is past its '\n'), in line order.
+   whose outcome's bit is set in pick, four native int64 (outcome, its 0-based number in the
+   buffer, start, stop: stop is past its '\n'), in line order.
 
    The GIL is released while lines are read; the buffer is held until then. */
 
@@ -91,19 +90,21 @@ static inline int ascii(const unsigned char *p, const unsigned char *e) {
 }
 
 typedef struct {
-    const unsigned char *classes, *flags, *accel;
-    const uint32_t *cells, *rows;
-    /* per (state, class): bits 0-19 the next state's row (state * width), bits 20-30 the next
-       state, bit 31 set when that state ends an expression, is accelerated or cannot end every
-       expression: the tight loop reads one cell per byte and leaves it only there */
+    PyObject_HEAD
+    unsigned char classes[256];
+    unsigned char *flags, *accel;
+    uint32_t *cells, *rows;
+    /* cells, per (state, class): bits 0-19 the next state's row (state * width), bits 20-30
+       the next state, bit 31 set when that state ends an expression, is accelerated or cannot
+       end every expression: the tight loop reads one cell per byte and leaves it only there */
     int start;
-} Dfa;
+} Automaton;
 
 #define ROW_BITS 20
 #define STATE_MASK 0x7FFU
 #define SPECIAL 0x80000000U
 
-static int outcome_of(const Dfa *d, const unsigned char *p, const unsigned char *e) {
+static int outcome_of(const Automaton *d, const unsigned char *p, const unsigned char *e) {
     while (e > p && e[-1] == '\r') e--;
     unsigned state = (unsigned)d->start;
     unsigned seen = 0;
@@ -131,18 +132,26 @@ static int outcome_of(const Dfa *d, const unsigned char *p, const unsigned char 
     }
 }
 
-static PyObject *scan(PyObject *module, PyObject *args) {
-    (void)module;
-    Py_buffer buffer, classes, table, flags, accel;
-    Py_ssize_t offset, limit;
-    long long number;
+static void Automaton_dealloc(Automaton *self) {
+    free(self->flags);
+    free(self->accel);
+    free(self->cells);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Automaton_init(Automaton *self, PyObject *args, PyObject *kwds) {
+    static char *names[] = {"classes", "table", "flags", "accel", "start", NULL};
+    Py_buffer classes, table, flags, accel;
     int start;
-    unsigned long pick;
-    if (!PyArg_ParseTuple(args, "y*nnLy*y*y*y*ik", &buffer, &offset, &limit, &number, &classes,
-                          &table, &flags, &accel, &start, &pick))
-        return NULL;
-    PyObject *result = NULL;
-    uint32_t *cells = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*y*i", names, &classes, &table, &flags,
+                                     &accel, &start))
+        return -1;
+    free(self->flags);
+    free(self->accel);
+    free(self->cells);
+    self->flags = self->accel = NULL;
+    self->cells = self->rows = NULL;
+    int result = -1;
     Py_ssize_t states = flags.len;
     Py_ssize_t width = 0;
     const char *problem = NULL;
@@ -154,7 +163,6 @@ static PyObject *scan(PyObject *module, PyObject *args) {
         problem = "table: a uint16 per state and class";
     if (problem == NULL && accel.len != 4 * states) problem = "accel: four bytes per state";
     if (problem == NULL && (start < 0 || start >= states)) problem = "start: a state";
-    if (problem == NULL && (offset < 0 || offset > buffer.len)) problem = "offset: in the buffer";
     if (problem == NULL && (states > (Py_ssize_t)STATE_MASK + 1 ||
                             states * width > ((Py_ssize_t)1 << ROW_BITS)))
         problem = "table: too many states";
@@ -165,8 +173,10 @@ static PyObject *scan(PyObject *module, PyObject *args) {
             if (set[k] > 0x7f || set[k] == '\n') problem = "accel: ASCII bytes but '\\n'";
     }
     if (problem == NULL) {
-        cells = malloc(sizeof(uint32_t) * (size_t)(states * width + states));
-        if (cells == NULL) {
+        self->cells = malloc(sizeof(uint32_t) * (size_t)(states * width + states));
+        self->flags = malloc((size_t)states);
+        self->accel = malloc((size_t)(4 * states));
+        if (self->cells == NULL || self->flags == NULL || self->accel == NULL) {
             PyErr_NoMemory();
             goto done;
         }
@@ -182,35 +192,63 @@ static PyObject *scan(PyObject *module, PyObject *args) {
             break;
         }
         int special = (flag[next] & 0x0FU) || sets[4 * next] || (flag[next] >> 4) != every;
-        cells[i] = (uint32_t)(next * width) | ((uint32_t)next << ROW_BITS) | (special ? SPECIAL : 0);
+        self->cells[i] =
+            (uint32_t)(next * width) | ((uint32_t)next << ROW_BITS) | (special ? SPECIAL : 0);
     }
     if (problem != NULL) {
         PyErr_SetString(PyExc_ValueError, problem);
         goto done;
     }
-    uint32_t *rows = cells + states * width;
-    for (Py_ssize_t i = 0; i < states; i++) rows[i] = (uint32_t)(i * width);
-    Dfa d = {classes.buf, flags.buf, accel.buf, cells, rows, start};
+    self->rows = self->cells + states * width;
+    for (Py_ssize_t i = 0; i < states; i++) self->rows[i] = (uint32_t)(i * width);
+    memcpy(self->classes, classes.buf, 256);
+    memcpy(self->flags, flags.buf, (size_t)states);
+    memcpy(self->accel, accel.buf, (size_t)(4 * states));
+    self->start = start;
+    result = 0;
+done:
+    if (result < 0) {
+        free(self->flags);
+        free(self->accel);
+        free(self->cells);
+        self->flags = self->accel = NULL;
+        self->cells = self->rows = NULL;
+    }
+    PyBuffer_Release(&classes);
+    PyBuffer_Release(&table);
+    PyBuffer_Release(&flags);
+    PyBuffer_Release(&accel);
+    return result;
+}
+
+static PyObject *Automaton_scan(Automaton *self, PyObject *args) {
+    Py_buffer buffer;
+    unsigned long pick;
+    if (self->cells == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the automaton was not built");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*k", &buffer, &pick)) return NULL;
+    PyObject *result = NULL;
     int64_t counts[OUTCOMES] = {0};
     Picks picks = {NULL, 0, 0};
     int failed = 0;
-    const unsigned char *base = buffer.buf, *end = base + buffer.len;
-    const unsigned char *p = base + offset, *stop = base + (limit < buffer.len ? limit : buffer.len);
+    const unsigned char *base = buffer.buf, *end = base + buffer.len, *p = base;
     long long lines = 0;
     Py_BEGIN_ALLOW_THREADS
-    /* the lines up to clean are ASCII text when the bytes up to limit are (most logs): checked
-       at once, not a line at a time */
-    const unsigned char *clean = p < stop && ascii(p, stop) ? stop : p;
-    while (p < end && (p < stop || lines == 0)) {
+    /* the lines are ASCII text when the buffer is (most logs): checked at once, not a line at
+       a time */
+    const int clean = ascii(p, end);
+    while (p < end) {
         const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
         const unsigned char *e = nl ? nl : end;
-        int outcome = e == p                        ? EMPTY
-                      : e > clean && !ascii(p, e) ? NON_ASCII
-                                                  : outcome_of(&d, p, e);
+        int outcome = e == p                      ? EMPTY
+                      : !clean && !ascii(p, e) ? NON_ASCII
+                                               : outcome_of(self, p, e);
         counts[outcome]++;
         const unsigned char *next = nl ? nl + 1 : end;
         if ((pick >> outcome) & 1UL) {
-            if (pick_line(&picks, outcome, number + lines, p - base, next - base) < 0) {
+            if (pick_line(&picks, outcome, lines, p - base, next - base) < 0) {
                 failed = 1;
                 break;
             }
@@ -226,27 +264,44 @@ static PyObject *scan(PyObject *module, PyObject *args) {
         PyObject *pick_bytes =
             PyBytes_FromStringAndSize((const char *)picks.items, (Py_ssize_t)(picks.len * 8));
         if (count_bytes && pick_bytes)
-            result = Py_BuildValue("nLOO", (Py_ssize_t)(p - base), lines, count_bytes, pick_bytes);
+            result = Py_BuildValue("LOO", lines, count_bytes, pick_bytes);
         Py_XDECREF(count_bytes);
         Py_XDECREF(pick_bytes);
     }
     free(picks.items);
-done:
-    free(cells);
     PyBuffer_Release(&buffer);
-    PyBuffer_Release(&classes);
-    PyBuffer_Release(&table);
-    PyBuffer_Release(&flags);
-    PyBuffer_Release(&accel);
     return result;
 }
 
-static PyMethodDef methods[] = {
-    {"scan", scan, METH_VARARGS, "Lines classified by a DFA (see the module's source)."},
+static PyMethodDef Automaton_methods[] = {
+    {"scan", (PyCFunction)Automaton_scan, METH_VARARGS,
+     "scan(buffer, pick) -> (lines, counts, picks) (see the module's source)."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_line_dfa", NULL, -1, methods,
+static PyTypeObject AutomatonType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sigma_ext.hunt.fast._line_dfa.Automaton",
+    .tp_basicsize = sizeof(Automaton),
+    .tp_dealloc = (destructor)Automaton_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A DFA over lines, laid out for the scan (see the module's source).",
+    .tp_methods = Automaton_methods,
+    .tp_init = (initproc)Automaton_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_line_dfa", NULL, -1, NULL,
                                     NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__line_dfa(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__line_dfa(void) {
+    if (PyType_Ready(&AutomatonType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&AutomatonType);
+    if (PyModule_AddObject(m, "Automaton", (PyObject *)&AutomatonType) < 0) {
+        Py_DECREF(&AutomatonType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

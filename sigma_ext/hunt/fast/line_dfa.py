@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from io import BufferedIOBase
 from typing import Any
 
-MAX_STATES = 4096
-"""Beyond this the table outgrows the caches it is meant to sit in."""
+MAX_STATES = 2048
+"""The most ``_line_dfa.c`` lays out (a state in 11 bits of a cell; the table then outgrows the
+caches it is meant to sit in)."""
 
 _BYTES = range(256)
 _ALL = (1 << 256) - 1
@@ -493,8 +494,17 @@ def _load() -> Callable[..., Any] | None:
         from sigma_ext.hunt.fast import _line_dfa  # type: ignore[attr-defined]
     except ImportError:  # built without a C compiler: the caller keeps its other scan
         return None
-    scan: Callable[..., Any] = _line_dfa.scan
-    return scan
+    automaton: Callable[..., Any] = _line_dfa.Automaton
+    return automaton
+
+
+def native(dfa: LineDfa) -> Any:
+    """The automaton checked and laid out by the extension, once (``ValueError`` when it
+    cannot hold it, ``RuntimeError`` without the extension)."""
+    automaton = _load()
+    if automaton is None:
+        raise RuntimeError("the _line_dfa extension is not built")
+    return automaton(dfa.classes, dfa.table, dfa.flags, dfa.accel, dfa.start)
 
 
 @dataclass(frozen=True)
@@ -543,40 +553,34 @@ def _blocks(handle: BufferedIOBase, count: int) -> Iterator[memoryview]:
 
 
 def scan_lines(
-    handle: BufferedIOBase, dfa: LineDfa, pick: frozenset[int], threads: int
+    handle: BufferedIOBase, automaton: Any, pick: frozenset[int], threads: int
 ) -> Iterator[Lines]:
     """The lines of the file (numbered from 1), a block at a time in order, read by up to
-    ``threads`` calls of the extension at once (it releases the GIL): ``threads`` + 2 blocks
-    are held. A block's ``data`` is read again once the next block is asked for."""
-    scan = _load()
-    if scan is None:
-        raise RuntimeError("the _line_dfa extension is not built")
+    ``threads`` calls of ``automaton`` (``native``) at once (it releases the GIL): ``threads``
+    + 2 blocks are held. A block's ``data`` is read again once the next block is asked for."""
     mask = sum(1 << outcome for outcome in pick)
-    tables = (dfa.classes, dfa.table, dfa.flags, dfa.accel, dfa.start, mask)
 
-    def read(data: memoryview) -> tuple[int, Lines]:
-        _, lines, counts, picks = scan(data, 0, len(data), 0, *tables)
-        found = array("q", picks)
-        return lines, Lines(
-            data,
-            tuple(array("q", counts)),
-            [(found[k], found[k + 1], found[k + 2], found[k + 3]) for k in range(0, len(found), 4)],
-        )
+    def read(data: memoryview) -> tuple[memoryview, int, bytes, bytes]:
+        return (data, *automaton.scan(data, mask))
 
     before = 0
     workers = max(1, threads)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        ahead: deque[Future[tuple[int, Lines]]] = deque()
+        ahead: deque[Future[tuple[memoryview, int, bytes, bytes]]] = deque()
         blocks = _blocks(handle, workers + 2)
         while True:
             while len(ahead) < workers and (data := next(blocks, None)) is not None:
                 ahead.append(pool.submit(read, data))
             if not ahead:
                 return
-            count, lines = ahead.popleft().result()
+            data, count, counts, picks = ahead.popleft().result()
+            found = array("q", picks)
             yield Lines(
-                lines.data,
-                lines.counts,
-                [(o, before + n + 1, a, b) for o, n, a, b in lines.picks],
+                data,
+                tuple(array("q", counts)),
+                [
+                    (found[k], before + found[k + 1] + 1, found[k + 2], found[k + 3])
+                    for k in range(0, len(found), 4)
+                ],
             )
             before += count

@@ -281,7 +281,7 @@ class TextScan:
         """The rules' fields: an event's projection holds the keys they name."""
         rules = [(e.rule_file, e.compiled.rule) for e in engine.rules_for(source)]
         self.gate = message_gate(rules)
-        self._dfa: tuple[LineDfa | None, frozenset[int]] | None = None
+        self._dfa: tuple[LineDfa | None, Any, frozenset[int]] | None = None
 
     @classmethod
     def build(cls, engine: ReferenceEngine, forced: Source | None) -> TextScan | None:
@@ -313,12 +313,12 @@ class TextScan:
     ) -> Iterator[Hit | BadLine] | None:
         """Every hit and bad line of ``path``; None when this scan cannot read the file.
         ``config``: DuckDB's (threads, memory limit)."""
-        dfa, picked = self._automaton()
+        dfa, native, picked = self._automaton()
         if is_gzip(path) and dfa is None:
             return None
         if dfa is not None:
             threads = int(config.get("threads", 1))
-            return self._native(path, dfa, picked, summary, forced, threads)
+            return self._native(path, native, picked, summary, forced, threads)
         if _has_carriage_return(path):
             return None
         # no macros, no settings beyond the defaults (rows keep their order): the scan needs
@@ -336,33 +336,39 @@ class TextScan:
 
     def line_dfa(self) -> LineDfa | None:
         """The claim and the gate as one automaton for ``_line_dfa.c`` (None without the
-        extension, or when the expressions are more than it reads: DuckDB scans then)."""
+        extension, or when the expressions are more than it reads or holds: DuckDB scans
+        then)."""
         return self._automaton()[0]
 
-    def _automaton(self) -> tuple[LineDfa | None, frozenset[int]]:
-        """The automaton, and the outcomes of the lines it picks to be read again."""
+    def _automaton(self) -> tuple[LineDfa | None, Any, frozenset[int]]:
+        """The automaton, as the extension holds it, and the outcomes of the lines it picks to
+        be read again."""
         if self._dfa is None:
             gated = gated_expression(self.gate) if self.gate else None
-            try:
-                dfa = (
-                    compile_lines([CLAIM] if gated is None else [CLAIM, gated])
-                    if line_dfa.native_available()
-                    else None
-                )
-            except ValueError:
-                dfa = None
+            dfa: LineDfa | None = None
+            native: Any = None
+            if line_dfa.native_available():
+                try:
+                    dfa = compile_lines([CLAIM] if gated is None else [CLAIM, gated])
+                    native = line_dfa.native(dfa)
+                except ValueError:
+                    dfa = None
             # the lines read again: those not claimed (for the reference engine) and the
-            # claimed ones the gate passes (all of them when it has no expression)
-            passed = {CLAIMED} if self.gate is None or (self.gate and gated is None) else set()
+            # claimed ones the gate passes (all of them when it has no expression; none when no
+            # rule fires on any event)
             if gated is not None:
-                passed.add(CLAIMED | GATED)
-            self._dfa = (dfa, frozenset({0, GATED, line_dfa.NON_ASCII, *passed}))
+                passed = {CLAIMED | GATED}
+            elif self.gate is None or self.gate:
+                passed = {CLAIMED}
+            else:
+                passed = set()
+            self._dfa = (dfa, native, frozenset({0, GATED, line_dfa.NON_ASCII, *passed}))
         return self._dfa
 
     def _native(
         self,
         path: Path,
-        dfa: LineDfa,
+        native: Any,
         picked: frozenset[int],
         summary: FileSummary | None,
         forced: Source | None,
@@ -376,7 +382,7 @@ class TextScan:
         problems: list[str] = []
         read = 0
         with open_content(Input(str(path), path, gzip=is_gzip(path)), problems) as handle:
-            for lines in line_dfa.scan_lines(handle, dfa, picked, threads):
+            for lines in line_dfa.scan_lines(handle, native, picked, threads):
                 read += sum(lines.counts)
                 if summary is not None:
                     events = sum(lines.counts[o] for o in range(16) if o & CLAIMED)
