@@ -177,12 +177,12 @@ class FastInputs:
             if probe.read(len(BOM)) == BOM:
                 return False
             probe.seek(0)
-            first = read_line(probe.readline(FIRST_LINE))
+            first, recognised = self._first(probe)
         if not isinstance(first, dict):
             return size >= SMALL
-        recognised = self.source or recognize(first)
         if recognised is not None and recognised.name == TEXT_SOURCE:
-            # a runtime text log: DuckDB reads its lines (sigma_ext.hunt.fast.text_scan)
+            # a runtime text log: its lines are claimed and gated in C, or in DuckDB
+            # (sigma_ext.hunt.fast.text_scan)
             return self.fast.text_scan is not None
         if size < SMALL:
             return False
@@ -199,11 +199,16 @@ class FastInputs:
         if found.path.stat().st_size < SMALL_TEXT or scan is None or scan.line_dfa() is None:
             return False
         with open_content(found, []) as handle:
-            first = read_line(handle.readline(FIRST_LINE))
-        if not isinstance(first, dict):
-            return False
-        recognised = self.source or recognize(first)
+            _, recognised = self._first(handle)
         return recognised is not None and recognised.name == TEXT_SOURCE
+
+    def _first(self, handle: IO[bytes]) -> tuple[Any, Source | None]:
+        """An input's first line as ``read_line`` reads it, and its source when it is an event
+        (the forced one, else the one that recognises it)."""
+        first = read_line(handle.readline(FIRST_LINE))
+        if not isinstance(first, dict):
+            return first, None
+        return first, self.source or recognize(first)
 
     def _name(self, suffix: str) -> Path:
         self.made += 1
