@@ -343,10 +343,6 @@ class LineDfa:
     for no acceleration), then those bytes."""
     start: int
 
-    @property
-    def states(self) -> int:
-        return len(self.flags)
-
     def run(self, line: bytes) -> int:
         """The expressions that match a prefix of ``line`` (bit i for expression i), as C
         computes it, without acceleration: the reference the tests hold C to."""
@@ -453,7 +449,7 @@ def _reach(rows: list[list[int]], ends: list[int]) -> list[int]:
         for nxt in row:
             before[nxt].add(number)
     reach = [0] * len(rows)
-    for bit in {end & -end << k for end in ends for k in range(4)} & {1, 2, 4, 8}:
+    for bit in (1, 2, 4, 8):
         stack = [state for state, end in enumerate(ends) if end & bit]
         marked: set[int] = set()
         while stack:
