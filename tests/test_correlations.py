@@ -118,6 +118,17 @@ def test_timestamps_of_every_delivery_parse() -> None:
     assert parse_time(17) is None
 
 
+def test_a_fraction_before_an_offset_keeps_the_offset() -> None:
+    """The fraction is its digits alone: the offset after it is the offset (the digits of
+    ``+01:00`` were once read as more of the fraction, and the offset dropped)."""
+    assert parse_time("2026-12-01T10:00:00.5+01:00") == T0 + timedelta(microseconds=500000)
+    assert parse_time("2026-12-01T14:30:00.123456789+05:30") == T0 + timedelta(
+        microseconds=123456
+    )
+    assert parse_time("2026-12-01T09:00:00.+00:00") is None  # a fraction has a digit
+    assert parse_time("2026-12-01T09:00:00.\u0661Z") is None  # ASCII digits only
+
+
 def test_the_profile_fills_the_window_and_threshold(corpus: Corpus) -> None:
     text, missing = fill_settings(
         "timespan: '%k8s_short_lived_pod_window%'\nuser: '%k8s_controller_identities%'",

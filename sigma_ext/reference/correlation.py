@@ -20,6 +20,7 @@ method and its Elasticsearch ES|QL backend):
 from __future__ import annotations
 
 import operator
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -154,7 +155,10 @@ def parse_time(value: Any) -> datetime | None:
     text = value.replace("Z", "+00:00")
     if "." in text:  # Python parses at most microseconds; Cloud Audit Logs write nanoseconds
         head, _, tail = text.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
+        fraction = _DIGITS.match(tail)
+        digits = fraction.group() if fraction is not None else ""
+        if not digits:
+            return None  # (RFC 3339: a fraction has a digit at least)
         text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(text)
@@ -162,6 +166,9 @@ def parse_time(value: Any) -> datetime | None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
+
+_DIGITS = re.compile("[0-9]+")
+"""A fraction of a second's digits (ASCII: ``str.isdigit`` takes other scripts' too)."""
 
 # When an event happened, per source, in the native document (after the source's decode): the
 # audit stage timestamp, which every Kubernetes delivery has (GKE's decode sets it from the
