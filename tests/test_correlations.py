@@ -122,9 +122,7 @@ def test_a_fraction_before_an_offset_keeps_the_offset() -> None:
     """The fraction is its digits alone: the offset after it is the offset (the digits of
     ``+01:00`` were once read as more of the fraction, and the offset dropped)."""
     assert parse_time("2026-12-01T10:00:00.5+01:00") == T0 + timedelta(microseconds=500000)
-    assert parse_time("2026-12-01T14:30:00.123456789+05:30") == T0 + timedelta(
-        microseconds=123456
-    )
+    assert parse_time("2026-12-01T14:30:00.123456789+05:30") == T0 + timedelta(microseconds=123456)
     assert parse_time("2026-12-01T09:00:00.+00:00") is None  # a fraction has a digit
     assert parse_time("2026-12-01T09:00:00.\u0661Z") is None  # ASCII digits only
 
