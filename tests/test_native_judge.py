@@ -17,7 +17,7 @@ from sigma_ext.cli.hunt import hunt_engine_or_report
 from sigma_ext.content.corpus import Corpus
 from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.engine import FastHunt
-from sigma_ext.hunt.reference import BaseRuleHit, hunt_file
+from sigma_ext.hunt.reference import BadLine, BaseRuleHit, Hit, hunt_file
 from sigma_ext.reference.correlation_engine import HuntEngine
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
@@ -476,3 +476,41 @@ def test_a_repeated_time_key_leaves_the_line_to_the_scan(hunting: HuntEngine) ->
     line = json.dumps(_person_pod())[:-1] + ', "stageTimestamp": "2026-11-20T10:00:00Z"}'
     assert judged(fast, line) is None
     assert judged(fast, json.dumps(_person_pod())) is not None
+
+
+@pytest.mark.parametrize("malformed", [False, True], ids=["all-judged", "a-line-passed-on"])
+def test_chunks_judged_before_a_line_is_passed_on_are_handed_on_as_they_are_scanned(
+    malformed: bool, hunting: HuntEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each chunk's judged lines are handed on as soon as it is scanned (their hits made while
+    the next chunks are), until a chunk holds a line passed on: from there they wait for the
+    scan of the lines passed on, to come at their place. Either way the hits, base rules' values
+    included, are the reference's, in line order."""
+    monkeypatch.setattr(prefilter, "CHUNK", 64)  # a line a chunk (each is longer)
+    monkeypatch.setattr(prefilter, "GIVE_UP", 1.0)
+    fast = FastHunt(hunting)
+    assert fast.prefilter is not None
+    lines = [line for line, _ in CARRIED_LINES[:8]]
+    lines[5:5] = ["{not json" + " " * 100 if malformed else json.dumps(GET_POD)]
+    log = tmp_path / "audit.jsonl"
+    log.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    chunks = prefilter.scanning(fast.prefilter, log, tmp_path, 1)
+    handed: list[int] = []
+    while True:
+        try:
+            judged = next(chunks)
+        except StopIteration as stop:
+            passed = stop.value
+            break
+        handed.extend(judged.pairs[::2])
+        assert [hit.line for hit in judged.hits(fast.rule_files, log)]  # every one fires
+    assert passed is not None
+    assert handed == ([1, 2, 3, 4, 5] if malformed else [1, 2, 3, 4, 5, 7, 8, 9])
+    assert passed.lines == (1 if malformed else 0)
+    assert passed.judged == 8
+    got = list(fast.hunt_file(log))
+    assert {item.line for item in got if isinstance(item, Hit)} == {1, 2, 3, 4, 5, 7, 8, 9}
+    assert [item.line for item in got if isinstance(item, BadLine)] == ([6] if malformed else [])
+    assert any(isinstance(hit, BaseRuleHit) and hit.time is not None for hit in got)
+    assert got == list(hunt_file(hunting, log))
+    assert hunted(fast.hunt_file, log) == reference(hunting, log)

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from itertools import takewhile
 from pathlib import Path
+from typing import cast
 
 import duckdb
 
@@ -322,8 +323,18 @@ class FastHunt:
                 ),
                 None,
             )
+            judged_file = path if named is None else named  # what the judged lines' hits name
             if chosen is not None:
-                passed = prefilter.run(chosen, path, Path(folder), self.threads, progress, kinds)
+                judged_rules = self.rule_files[chosen.first_rule :]  # (bit 0 its first rule's)
+                chunks = prefilter.scanning(
+                    chosen, path, Path(folder), self.threads, progress, kinds
+                )
+                try:
+                    # the hits of the chunks judged before any line is passed on, made while
+                    # the next chunks are scanned (none when the prefilter stops)
+                    passed = yield from _handed(chunks, judged_rules, judged_file, self.forced)
+                finally:
+                    chunks.close()
             select = (self.recognised_select(sources) if recognised else None) or (
                 self.typed_select_for(sources)
             )
@@ -336,9 +347,6 @@ class FastHunt:
                 for name, count in passed.dismissed.items():
                     if count:
                         summary.sources[name] += count
-            judged_file = path if named is None else named  # what the judged lines' hits name
-            assert chosen is not None
-            judged_rules = self.rule_files[chosen.first_rule :]  # (bit 0 its first rule's)
             if not passed.lines:
                 if progress is not None:
                     progress("scan", 100.0)
@@ -465,3 +473,18 @@ class FastHunt:
         """Write the code and length of every row to ``codes`` (``select``: the typed scan's
         query, by default of every source); None when DuckDB fails on it."""
         return running.scan_typed(con, select or self.typed_select, path, codes, progress)
+
+
+def _handed(
+    chunks: Generator[prefilter.Judged, None, prefilter.Passed | None],
+    rule_files: list[RuleFile],
+    path: Path | str,
+    source: Source | None,
+) -> Generator[Hit, None, prefilter.Passed | None]:
+    """The hits of each chunk ``chunks`` hands on, in order; then what it wrote."""
+    while True:
+        try:
+            judged = next(chunks)
+        except StopIteration as stop:
+            return cast(prefilter.Passed | None, stop.value)
+        yield from judged.hits(rule_files, path, source)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import struct
 from array import array
 from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import nullcontext
+from io import BytesIO
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -302,13 +304,16 @@ class CarriedValues:
         self.sources = sources
         self.fields = fields
 
-    def documents(self) -> Generator[tuple[Mapping[str, Any], Source] | None, None, None]:
+    def documents(
+        self, handle: IO[bytes] | None = None
+    ) -> Generator[tuple[Mapping[str, Any], Source] | None, None, None]:
         """For each line in order, a document holding its values at their fields, which the
         hits read as they would read the native document of the line's source (``hit_values``),
-        and that source; or None where the line is to be read from its text."""
-        with self.path.open("rb") as handle:
-            while kind := handle.read(1):
-                yield self._document(handle, kind[0])
+        and that source; or None where the line is to be read from its text. Read from
+        ``path``, or from ``handle`` (one chunk's values, ``prefilter.Judged``)."""
+        with self.path.open("rb") if handle is None else nullcontext(handle) as read:
+            while kind := read.read(1):
+                yield self._document(read, kind[0])
 
     def _document(self, handle: IO[bytes], kind: int) -> tuple[Mapping[str, Any], Source] | None:
         document: dict[str, Any] = {}
@@ -340,19 +345,57 @@ def judged_hits(
 ) -> Iterator[Hit]:
     """The hits of the lines the judge decided (``verdicts``: their numbers in ``path`` and the
     bits of the rules that fire on each, bit i for ``rule_files[i]``, pairs of uint64), in line
-    order, a line's in rule
-    order; a correlation base rule's carries the event's values: those the extension read
-    exactly (``values``: an event of its first source, or one an envelope carries), else read
-    from its text (the lines'
-    texts in ``texts``, in order), as ``carried_rows.CarriedRows`` reads a scanned row's."""
-    base = sum(
+    order, a line's in rule order; a correlation base rule's carries the event's values: those
+    the extension read exactly (``values``: an event of its first source, or one an envelope
+    carries), else read from its text (the lines' texts in ``texts``, in order), as
+    ``carried_rows.CarriedRows`` reads a scanned row's."""
+    base = _base_bits(rule_files)
+    with (
+        texts.open("rb") if texts is not None and base else nullcontext(None) as handle,
+        verdicts.open("rb") as pairs,
+    ):
+        documents = values.documents() if values is not None and base else None
+        yield from _hits(_pairs(pairs), handle, documents, rule_files, path, source)
+
+
+def chunk_hits(
+    pairs: array[int],
+    texts: bytes,
+    values: CarriedValues | None,
+    held: bytes,
+    rule_files: list[RuleFile],
+    path: Path | str,
+    source: Source | None,
+) -> Iterator[Hit]:
+    """``judged_hits`` of one chunk's verdicts held in memory (``prefilter.Judged``: the line
+    numbers and bits in ``pairs``, the texts and values of those a carried rule fires on)."""
+    base = _base_bits(rule_files)
+    handle = BytesIO(texts) if base else None
+    documents = values.documents(BytesIO(held)) if values is not None and base else None
+    numbered = zip(pairs[::2], pairs[1::2], strict=True)
+    yield from _hits(numbered, handle, documents, rule_files, path, source)
+
+
+def _base_bits(rule_files: list[RuleFile]) -> int:
+    """The bits of the correlation base rules among ``rule_files``."""
+    return sum(
         1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
     )
+
+
+def _hits(
+    pairs: Iterator[tuple[int, int]],
+    handle: IO[bytes] | None,
+    documents: Generator[tuple[Mapping[str, Any], Source] | None, None, None] | None,
+    rule_files: list[RuleFile],
+    path: Path | str,
+    source: Source | None,
+) -> Iterator[Hit]:
+    """The hits of the (line number, bits) ``pairs`` (``judged_hits``)."""
+    base = _base_bits(rule_files)
     made: dict[int, list[Hit]] = {}
-    handle = texts.open("rb") if texts is not None and base else None
-    documents = values.documents() if values is not None and base else None
     try:
-        for number, fired in _pairs(verdicts):
+        for number, fired in pairs:
             if not fired & base:
                 # the hits of each set of rules made once, then placed on each line
                 placed = made.get(fired)
@@ -375,8 +418,6 @@ def judged_hits(
                     rules = carried(rules, recognised.decode(item), recognised)
             yield from (Hit.of(rule_file, path, number) for rule_file in rules)
     finally:
-        if handle is not None:
-            handle.close()
         if documents is not None:
             documents.close()
 
@@ -386,13 +427,12 @@ def _fired(fired: int, rule_files: list[RuleFile]) -> list[RuleFile]:
     return [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
 
 
-def _pairs(verdicts: Path) -> Iterator[tuple[int, int]]:
+def _pairs(handle: IO[bytes]) -> Iterator[tuple[int, int]]:
     """The (line number, bits) pairs of a verdicts file, a block at a time."""
-    with verdicts.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            numbers = array("Q")
-            numbers.frombytes(block)
-            yield from zip(numbers[::2], numbers[1::2], strict=True)
+    while block := handle.read(_BLOCK):
+        numbers = array("Q")
+        numbers.frombytes(block)
+        yield from zip(numbers[::2], numbers[1::2], strict=True)
 
 
 _BLOCK = 16 * 4096

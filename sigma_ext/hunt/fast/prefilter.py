@@ -32,9 +32,15 @@ prefilter stops, and the typed scan reads the file as it always did.
 Without the extension (``native_available()`` false: no C compiler at install, or
 ``SIGMA_EXT_NATIVE=0``) the typed scan reads every line itself: the same output, slower.
 
+Until a line is passed on, each chunk's judged lines are handed on as soon as the chunk is
+scanned (``scanning``): their hits are made and printed while the next chunks are scanned, on
+the core the scan leaves. After, they wait in a file, to come at their place between the hits
+of the lines passed on.
+
 Memory: the chunks in flight (``CHUNK`` bytes each, at most twice the threads, and what each
 passes on); the line numbers of the lines passed on go to a file, read back in order, and so
-do the judge's verdicts and the text of the lines a correlation base rule fires on.
+do the judge's verdicts and the text of the lines a correlation base rule fires on (those not
+handed on: a chunk's are held until its hits are made).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import heapq
 import os
 import struct
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from io import BufferedIOBase
@@ -68,6 +74,7 @@ from sigma_ext.hunt.fast.judge import (
     Program,
     RuleProgram,
     carried_fields,
+    chunk_hits,
     fields_judged,
     judged_hits,
     node_flags,
@@ -438,8 +445,8 @@ class Passed:
     judged: int = 0
     """The lines set aside that rules fire on (the judge's)."""
     verdicts: Path | None = None
-    """For each, in order, its line number and the bits of the rules that fire on it (bit i:
-    ``FastHunt.rule_files[i]``), two uint64."""
+    """For each not handed on as its chunk was scanned (``scanning``), in order, its line number
+    and the bits of the rules that fire on it (bit i: ``FastHunt.rule_files[i]``), two uint64."""
     carried: Path | None = None
     """The text of the judged lines a correlation base rule fires on, in order."""
     values: CarriedValues | None = None
@@ -465,6 +472,25 @@ class Passed:
 _NUMBER = struct.Struct("<Q")
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One chunk's lines the native judge decided, handed on as soon as the chunk is scanned
+    (``scanning``): the line numbers and bits of each (``Passed.verdicts``' pairs), and the
+    texts and values of those a correlation base rule fires on (``Passed.carried`` and
+    ``Passed.values``')."""
+
+    pairs: array[int]
+    texts: bytes
+    held: bytes
+    values: CarriedValues
+
+    def hits(
+        self, rule_files: list[RuleFile], path: Path | str, source: Source | None = None
+    ) -> Iterator[Hit]:
+        """Their hits, as ``Passed.merged`` makes them."""
+        return chunk_hits(self.pairs, self.texts, self.values, self.held, rule_files, path, source)
+
+
 def run(
     prefilter: Prefilter,
     path: Path,
@@ -473,9 +499,33 @@ def run(
     progress: Progress | None = None,
     kinds: LineKinds | None = None,
 ) -> Passed | None:
+    """``scanning``, every judged line left in the files ``Passed.merged`` reads."""
+    chunks = scanning(prefilter, path, folder, threads, progress, kinds, handed=False)
+    try:
+        next(chunks)
+    except StopIteration as stop:
+        return cast(Passed | None, stop.value)
+    raise AssertionError("scanning handed a chunk on when told not to")
+
+
+def scanning(
+    prefilter: Prefilter,
+    path: Path,
+    folder: Path,
+    threads: int,
+    progress: Progress | None = None,
+    kinds: LineKinds | None = None,
+    *,
+    handed: bool = True,
+) -> Generator[Judged, None, Passed | None]:
     """Prefilter ``path`` into ``folder``; None when it stopped (most of its first chunk was
     passed on), and nothing is left to use. ``kinds`` is told every line's kind (nothing, when
-    the prefilter stops)."""
+    the prefilter stops).
+
+    ``handed``: while no line has been passed on, each chunk's judged lines are handed on
+    (yielded) as soon as it is scanned, so that their hits are made while the next chunks are
+    scanned; from the first chunk holding a line passed on, they are left in the files
+    ``Passed.merged`` reads, to come in line order between the hits of the lines passed on."""
     kept, numbers = folder / "kept.jsonl", folder / "kept.numbers"
     size = max(path.stat().st_size, 1)
     base = passed = 0
@@ -483,6 +533,9 @@ def run(
     judged = 0
     verdicts, carried = folder / "judged.verdicts", folder / "carried.jsonl"
     values = folder / "carried.values"
+    read_values = CarriedValues(
+        values, [source_named(name) for name in prefilter.sources], prefilter.value_fields
+    )
     workers = max(threads, 1)
     with (
         path.open("rb") as stored,
@@ -496,45 +549,55 @@ def run(
         handle: BufferedIOBase = gzip.GzipFile(fileobj=stored) if is_gzip(path) else stored
         reader = _Chunks(handle)
         pending: list[tuple[Future[Scan], bytearray, int]] = []
-        first = True
-        while True:
+
+        def fill() -> None:
             while len(pending) < 2 * workers and (chunk := reader.next()) is not None:
                 buffer, length = chunk
                 view = memoryview(buffer)[:length]
                 scan = pool.submit(prefilter.native.scan, view, kinds is not None)
                 pending.append((scan, buffer, length))
-            if not pending:
-                break
-            future, buffer, length = pending.pop(0)
-            out, indices, lines, gone, judged_at, judged_bits, texts, held, kind = future.result()
-            reader.spare.append(buffer)
-            if first and len(out) > GIVE_UP * length:
-                for left, _, _ in pending:
-                    left.cancel()
-                return None
-            first = False
-            kept_out.write(out)
-            if kinds is not None:
-                kinds.set_aside(kind, prefilter.sources)
-            offsets = memoryview(indices).cast("I")
-            numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
-            passed += len(offsets)
-            fired = memoryview(judged_bits).cast("Q")
-            at = memoryview(judged_at).cast("I")
-            pairs = array("Q", [n for k, i in enumerate(at) for n in (base + i + 1, fired[k])])
-            verdicts_out.write(pairs.tobytes())
-            judged += len(at)
-            carried_out.write(texts)
-            values_out.write(held)
-            for name, count in zip(prefilter.sources, gone, strict=True):
-                dismissed[name] += count
-            base += lines
-            if progress is not None:
-                # the scan of the lines passed on is the rest of the phase
-                progress("scan", min(SHARE * stored.tell() / size, SHARE))
-    read_values = CarriedValues(
-        values, [source_named(name) for name in prefilter.sources], prefilter.value_fields
-    )
+
+        first = True
+        try:
+            while True:
+                fill()
+                if not pending:
+                    break
+                future, buffer, length = pending.pop(0)
+                out, indices, lines, gone, judged_at, judged_bits, texts, held, kind = (
+                    future.result()
+                )
+                reader.spare.append(buffer)
+                if first and len(out) > GIVE_UP * length:
+                    return None
+                first = False
+                fill()  # the next chunks scanned while this one's hits are made
+                kept_out.write(out)
+                if kinds is not None:
+                    kinds.set_aside(kind, prefilter.sources)
+                offsets = memoryview(indices).cast("I")
+                numbers_out.write(array("Q", [base + i + 1 for i in offsets]).tobytes())
+                passed += len(offsets)
+                fired = memoryview(judged_bits).cast("Q")
+                at = memoryview(judged_at).cast("I")
+                pairs = array("Q", [n for k, i in enumerate(at) for n in (base + i + 1, fired[k])])
+                judged += len(at)
+                for name, count in zip(prefilter.sources, gone, strict=True):
+                    dismissed[name] += count
+                base += lines
+                if progress is not None:
+                    # the scan of the lines passed on is the rest of the phase
+                    progress("scan", min(SHARE * stored.tell() / size, SHARE))
+                if handed and not passed:
+                    if pairs:
+                        yield Judged(pairs, texts, held, read_values)
+                    continue
+                verdicts_out.write(pairs.tobytes())
+                carried_out.write(texts)
+                values_out.write(held)
+        finally:
+            for left, _, _ in pending:
+                left.cancel()
     return Passed(kept, numbers, passed, base, dismissed, judged, verdicts, carried, read_values)
 
 
