@@ -18,7 +18,12 @@ from sigma_ext.content.corpus import Corpus
 from sigma_ext.hunt.fast import prefilter, running
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.reference import BadLine, BaseRuleHit, Hit, hunt_file
-from sigma_ext.reference.correlation_engine import HuntEngine
+from sigma_ext.reference.correlation_engine import (
+    BaseRuleFile,
+    HuntEngine,
+    carried,
+    carried_strings,
+)
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
 
@@ -514,3 +519,47 @@ def test_chunks_judged_before_a_line_is_passed_on_are_handed_on_as_they_are_scan
     assert any(isinstance(hit, BaseRuleHit) and hit.time is not None for hit in got)
     assert got == list(hunt_file(hunting, log))
     assert hunted(fast.hunt_file, log) == reference(hunting, log)
+
+
+TIMES = st.one_of(
+    st.just("2026-11-20T09:14:03.518923Z"),
+    st.just("2026-11-20T09:14:03Z"),
+    st.just("2026-11-20T09:14:03.5+01:00"),
+    st.just(""),
+    st.text(alphabet="0123456789-:.TZ+", max_size=30),
+)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(data=st.data())
+def test_values_handed_back_give_the_hits_the_document_gives(
+    data: st.DataObject, hunting: HuntEngine
+) -> None:
+    """A base rule's hit made from the strings the extension hands back
+    (``carried_strings``) keeps the time and group the native document holding those strings
+    gives (``carried``): empty strings, absent fields and unreadable times alike."""
+    fast = FastHunt(hunting)
+    assert fast.prefilter is not None
+    fields = fast.prefilter.value_fields
+    assert "stageTimestamp" in fields
+    strings = data.draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                name: TIMES if name == "stageTimestamp" else st.sampled_from(["", "a", "x.y"])
+                for name in fields
+            },
+        )
+    )
+    document: dict[str, Any] = {}
+    for name, value in strings.items():
+        *parents, key = name.split(".")
+        at = document
+        for parent in parents:
+            at = at.setdefault(parent, {})
+        at[key] = value
+    source = recognize(json.loads(json.dumps(POD)))
+    assert source is not None
+    rules = [loaded.rule_file for loaded in hunting.rules_for(source)]
+    assert any(isinstance(rule, BaseRuleFile) for rule in rules)
+    assert carried_strings(rules, strings, source) == carried(rules, document, source)

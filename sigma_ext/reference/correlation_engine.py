@@ -15,7 +15,7 @@ Two ways in, one semantics (``sigma_ext.reference.correlation``):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from sigma_ext.reference.correlation import (
     hit_group,
     hit_time,
     hit_values,
+    parse_time,
 )
 from sigma_ext.reference.engine import Loaded, NativeCompilation, ReferenceEngine
 from sigma_ext.reference.evaluator import CompiledRule, Fields, compile_rule
@@ -91,6 +92,34 @@ def carried(
 ) -> list[RuleFile]:
     """The rules a verdict on a native document of ``source`` found, each base rule as its
     ``BaseMatch`` on the document (its time read once, and each group-by's values once)."""
+    return _matched(
+        rule_files,
+        lambda: hit_time(document, TIME_FIELDS[source.name]),
+        lambda group_by: hit_group(document, group_by),
+    )
+
+
+def carried_strings(
+    rule_files: Sequence[RuleFile], strings: Mapping[str, str], source: Source
+) -> list[RuleFile]:
+    """``carried`` on a native document of ``source`` in which each field of ``strings`` holds
+    that one string, and each other field the hits read (time, group-by) no value: what the
+    fast engine's native judge hands back (``judge.CarriedValues``), read without a document."""
+
+    def group(group_by: tuple[str, ...]) -> Group | None:
+        values = tuple(strings.get(name, "") for name in group_by)
+        return values if all(values) else None  # (an empty string is no value)
+
+    return _matched(rule_files, lambda: parse_time(strings.get(TIME_FIELDS[source.name])), group)
+
+
+def _matched(
+    rule_files: Sequence[RuleFile],
+    time_of: Callable[[], datetime | None],
+    group_of: Callable[[tuple[str, ...]], Group | None],
+) -> list[RuleFile]:
+    """``rule_files``, each base rule as its ``BaseMatch`` with the event's time (``time_of``,
+    read once) and group (``group_of`` each group-by, read once)."""
     found: list[RuleFile] = []
     groups: dict[tuple[str, ...], Group | None] = {}
     time: datetime | None = None
@@ -98,9 +127,9 @@ def carried(
     for rule_file in rule_files:
         if isinstance(rule_file, BaseRuleFile) and not isinstance(rule_file, BaseMatch):
             if not timed:
-                time, timed = hit_time(document, TIME_FIELDS[source.name]), True
+                time, timed = time_of(), True
             if rule_file.group_by not in groups:
-                groups[rule_file.group_by] = hit_group(document, rule_file.group_by)
+                groups[rule_file.group_by] = group_of(rule_file.group_by)
             found.append(rule_file.match_of(time, groups[rule_file.group_by]))
         else:
             found.append(rule_file)

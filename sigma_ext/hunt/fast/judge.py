@@ -46,7 +46,7 @@ from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.fast.plan import SourcePlan
 from sigma_ext.hunt.reference import Hit, read_line
 from sigma_ext.reference.correlation import TIME_FIELDS
-from sigma_ext.reference.correlation_engine import BaseRuleFile, carried
+from sigma_ext.reference.correlation_engine import BaseRuleFile, carried, carried_strings
 from sigma_ext.sources.catalogue import Source, recognize
 
 OP_TEST, OP_UNKNOWN, OP_AND, OP_OR, OP_NOT, OP_EVERY = range(6)
@@ -306,17 +306,18 @@ class CarriedValues:
 
     def documents(
         self, handle: IO[bytes] | None = None
-    ) -> Generator[tuple[Mapping[str, Any], Source] | None, None, None]:
-        """For each line in order, a document holding its values at their fields, which the
-        hits read as they would read the native document of the line's source (``hit_values``),
-        and that source; or None where the line is to be read from its text. Read from
-        ``path``, or from ``handle`` (one chunk's values, ``prefilter.Judged``)."""
+    ) -> Generator[tuple[Mapping[str, str], Source] | None, None, None]:
+        """For each line in order, the string each of ``fields`` holds in it (none: no value),
+        which the hits read as they would read the native document of the line's source
+        (``correlation_engine.carried_strings``), and that source; or None where the line is
+        to be read from its text. Read from ``path``, or from ``handle`` (one chunk's values,
+        ``prefilter.Judged``)."""
         with self.path.open("rb") if handle is None else nullcontext(handle) as read:
             while kind := read.read(1):
                 yield self._document(read, kind[0])
 
-    def _document(self, handle: IO[bytes], kind: int) -> tuple[Mapping[str, Any], Source] | None:
-        document: dict[str, Any] = {}
+    def _document(self, handle: IO[bytes], kind: int) -> tuple[Mapping[str, str], Source] | None:
+        strings: dict[str, str] = {}
         exact = kind < len(self.sources) and bool(self.fields)
         for name in self.fields:
             tag = handle.read(1)[0]
@@ -326,13 +327,8 @@ class CarriedValues:
                 exact = False
                 continue
             (length,) = _LENGTH.unpack(handle.read(_LENGTH.size))
-            value = handle.read(length).decode("ascii")
-            *parents, key = name.split(".")
-            at = document
-            for parent in parents:
-                at = at.setdefault(parent, {})
-            at[key] = value
-        return (document, self.sources[kind]) if exact else None
+            strings[name] = handle.read(length).decode("ascii")
+        return (strings, self.sources[kind]) if exact else None
 
 
 def judged_hits(
@@ -386,7 +382,7 @@ def _base_bits(rule_files: list[RuleFile]) -> int:
 def _hits(
     pairs: Iterator[tuple[int, int]],
     handle: IO[bytes] | None,
-    documents: Generator[tuple[Mapping[str, Any], Source] | None, None, None] | None,
+    documents: Generator[tuple[Mapping[str, str], Source] | None, None, None] | None,
     rule_files: list[RuleFile],
     path: Path | str,
     source: Source | None,
@@ -410,7 +406,7 @@ def _hits(
             text = handle.readline()
             held = next(documents, None) if documents is not None else None
             if held is not None:
-                rules = carried(rules, *held)
+                rules = carried_strings(rules, *held)
             else:
                 item = read_line(text.rstrip(b"\n"))
                 recognised = source or (recognize(item) if isinstance(item, dict) else None)
