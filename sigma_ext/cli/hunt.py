@@ -203,6 +203,7 @@ def hunt_inputs(
             for item in hunt_input(engine, found, source, stderr_progress(found.path))
         )
     base_hits: list[tuple[str, BaseHit]] = []
+    write = out.write  # (a hit's line written at once: print writes its end apart)
     try:
         try:
             for item in items:
@@ -214,7 +215,7 @@ def hunt_inputs(
                 elif isinstance(item, BadLine):
                     print(item, file=err)
                 else:
-                    print(item.to_json(), file=out)
+                    write(f"{item.to_json()}\n")
         finally:
             # left early (a closed pipe, an interrupt): the hunt's generators end now, closing
             # their DuckDB connections, threads and files, not as the interpreter shuts down

