@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sources_ratio import Case, build_cases, hunt_text  # noqa: E402
 
-from sigma_ext.cli.hunt import hunt_engine_or_report  # noqa: E402
+from sigma_ext.cli.hunt import hunt_engine_or_report, paused_collector  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
 from sigma_ext.hunt.fast import line_dfa, prefilter  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
@@ -115,11 +115,25 @@ def main() -> None:
     args = parser.parse_args()
     only = {name for name in args.only.split(",") if name}
 
-    corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
-    engine = hunt_engine_or_report(corpus, ReferenceEngine(corpus))
-    assert engine is not None
-    fast = FastHunt(engine)
-    con = duckdb.connect(config={"threads": fast.threads})
+    # the content loaded and frozen for the collector as the command does it (paused_collector)
+    with paused_collector() as resume:
+        corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
+        engine = hunt_engine_or_report(corpus, ReferenceEngine(corpus))
+        assert engine is not None
+        resume()
+        fast = FastHunt(engine)
+        con = duckdb.connect(config={"threads": fast.threads})
+        run_cases(args, only, engine, fast, con)
+
+
+def run_cases(
+    args: argparse.Namespace,
+    only: set[str],
+    engine: ReferenceEngine,
+    fast: FastHunt,
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """Build the corpora, then time each (``main``)."""
     with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as temporary:
         folder = args.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)

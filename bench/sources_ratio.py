@@ -12,7 +12,8 @@ Generates one seeded corpus per source and layout, and prints, from one run, for
 * ``hunt`` with every rule and every correlation through the command's own code path
   (``sigma_ext.cli.hunt.hunt_inputs`` with the hunt engine: inputs opened, spooled or scanned
   in place, the fast engine, the correlations' base rules judged in the same pass), the engine
-  built before the clock starts (start-up is measured apart, see docs/hunt.md);
+  built before the clock starts and its objects frozen for the garbage collector as the
+  command freezes them (``paused_collector``; start-up is measured apart, see docs/hunt.md);
 * the ratio hunt / bare scan, wall and CPU (this process, every thread), of the round of the
   median ratio among ``--rounds`` rounds (default 3; each a bare scan then a hunt, so that the
   load of the shared machine weighs on both; every round's hunt must print the same), the
@@ -119,8 +120,8 @@ from audit_corpus import write_corpus  # noqa: E402
 from backgrounds import BACKGROUNDS  # noqa: E402
 from envelopes import wrap_corpus  # noqa: E402
 
-from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs  # noqa: E402
-from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs, paused_collector  # noqa: E402
+from sigma_ext.content.corpus import Corpus, load_corpus  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
 from sigma_ext.hunt.inputs import open_inputs  # noqa: E402
 from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
@@ -337,13 +338,30 @@ def main() -> None:
     args = parser.parse_args()
     only = {name for name in args.only.split(",") if name}
 
-    corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
-    single = ReferenceEngine(corpus)
-    engine = hunt_engine_or_report(corpus, single)
-    assert engine is not None
-    fast = FastHunt(engine)
-    single_fast = FastHunt(single)
-    con = duckdb.connect(config={"threads": fast.threads})
+    # the content loaded and frozen for the collector as the command does it (paused_collector)
+    with paused_collector() as resume:
+        corpus = load_corpus(ROOT, ROOT / "profiles" / "example.yml")
+        single = ReferenceEngine(corpus)
+        engine = hunt_engine_or_report(corpus, single)
+        assert engine is not None
+        resume()
+        fast = FastHunt(engine)
+        single_fast = FastHunt(single)
+        con = duckdb.connect(config={"threads": fast.threads})
+        run_cases(args, only, corpus, single, engine, fast, single_fast, con)
+
+
+def run_cases(
+    args: argparse.Namespace,
+    only: set[str],
+    corpus: Corpus,
+    single: ReferenceEngine,
+    engine: ReferenceEngine,
+    fast: FastHunt,
+    single_fast: FastHunt,
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """Build the corpora, then time each (``main``)."""
     with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as temporary:
         folder = args.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
