@@ -76,7 +76,7 @@ the bare scan 0.02 to 0.03 s; the dense corpus 0.89 s against 1.04 to 1.06 s (Py
 the lines the gate passes). With the judged lines' hits made while the next chunks are scanned
 and the carried strings decoded by blocks (docs/hunt.md, "Judged hits made while the scan goes
 on"; seeds 1 to 3, three rounds each, the median round): audit 1.56 to 1.86x, EKS 1.86 to
-2.14x, AKS 1.82 to 2.00x; `bench/floors.py` puts the gzip files' floor (unpacking, then the
+2.14x, AKS 1.82 to 2.00x; ``bench/floors.py`` puts the gzip files' floor (unpacking, then the
 judge) at 2.5 to 2.8x. Run a larger scale for the figure that counts. ``--only
 cloudtrail-gz`` builds the gzip files alone (``--scale 1``: the issue's 10,000 files);
 ``--gz-files N`` sets their number whatever the scale. Their records are also hunted as one
