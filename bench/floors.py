@@ -31,7 +31,6 @@ design, whatever is done after that pass; the hunt's distance from its floor is 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -47,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sources_ratio import Case, build_cases, hunt_text  # noqa: E402
+from sources_ratio import Case, built, hunt_text  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, paused_collector  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
@@ -58,11 +57,13 @@ from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 TARGETS = {"audit": 1.5, "eks": 2.0, "aks": 2.0, "runtime": 2.0, "cloudtrail-gz": 2.0}
 
 
-def floor_of(case: Case, fast: FastHunt, folder: Path) -> Callable[[], object]:
-    """The native pass alone for the case (see the module's docstring)."""
+def floor_of(case: Case, fast: FastHunt, every: list[Case]) -> Callable[[], object]:
+    """The native pass alone for the case (see the module's docstring; ``every``: the cases
+    built with it)."""
     threads = fast.threads
     if case.name.startswith("cloudtrail-gz"):
-        flat = folder / "cloudtrail-gz-as-one.jsonl"  # (sources_ratio's: the same records)
+        # the same records in one plain file: the case sources_ratio builds beside it
+        flat = next(one for one in every if one.name.strip().startswith("same,")).files[0]
         cloudtrail = next(one for one in fast.prefilters if "aws_cloudtrail" in one.sources)
 
         def unpack(path: Path) -> int:
@@ -134,22 +135,15 @@ def run_cases(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     """Build the corpora, then time each (``main``)."""
-    with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as temporary:
-        folder = args.keep or Path(temporary)
-        folder.mkdir(parents=True, exist_ok=True)
-        cases = [
-            case
-            for case in build_cases(folder, args.scale, args.seed, 10, only)
-            if case.name.split(" ")[0] in TARGETS
-        ]
-        os.sync()  # the corpora on disk before any clock starts
+    with built(args.keep, args.scale, args.seed, 10, only) as every:
+        cases = [case for case in every if case.name.split(" ")[0] in TARGETS]
         print(f"scale {args.scale}, seed {args.seed}, threads {fast.threads}, {args.rounds} rounds")
         print(
             f"{'corpus':28} {'target':>6} {'bare s':>13} {'floor s':>13} {'floor x':>13} "
             f"{'hunt s':>13} {'hunt x':>13}"
         )
         for case in cases:
-            floor = floor_of(case, fast, folder)
+            floor = floor_of(case, fast, every)
             con.execute(case.bare).fetchall()  # the page cache warm
             floor()
             rows: list[tuple[float, float, float]] = []

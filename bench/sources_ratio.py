@@ -110,7 +110,8 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,26 @@ def build_cases(
     return cases
 
 
+@contextmanager
+def built(
+    keep: Path | None,
+    scale: float,
+    seed: int,
+    sample: int,
+    only: set[str],
+    gz_files: int | None = None,
+) -> Iterator[list[Case]]:
+    """``build_cases`` in ``keep`` (else a temporary folder, removed after), the corpora
+    flushed to disk before any clock starts (about 9 GB at scale 1: else the kernel writes
+    them back during the first cases' timings)."""
+    with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as temporary:
+        folder = keep or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        cases = build_cases(folder, scale, seed, sample, only, gz_files)
+        os.sync()
+        yield cases
+
+
 def hunt_text(files: list[Path], engine: ReferenceEngine, fast: FastHunt | None) -> str:
     """What ``sigma-ext hunt FILES`` prints on stdout and stderr (the engine given)."""
     with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as folder:
@@ -366,13 +387,7 @@ def run_cases(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     """Build the corpora, then time each (``main``)."""
-    with tempfile.TemporaryDirectory(prefix="sigma-ext-bench-") as temporary:
-        folder = args.keep or Path(temporary)
-        folder.mkdir(parents=True, exist_ok=True)
-        cases = build_cases(folder, args.scale, args.seed, args.sample, only, args.gz_files)
-        # the corpora just written (about 9 GB at scale 1) flushed to disk before any clock
-        # starts: else the kernel writes them back during the first cases' timings
-        os.sync()
+    with built(args.keep, args.scale, args.seed, args.sample, only, args.gz_files) as cases:
         print(
             f"scale {args.scale}, seed {args.seed}, {len(corpus.rules)} rules, "
             f"threads {fast.threads}, memory_limit {fast.memory_limit}"
