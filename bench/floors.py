@@ -13,13 +13,13 @@ interleaved over ``--rounds`` rounds, it times:
 * the **floor**: the native pass the hunt cannot do without, alone, with no hit made or printed
   and nothing after it:
 
-  - audit, EKS, AKS: the prefilter with its judge over every line (``prefilter.run``: the file
+  - audit, EKS, AKS: the prefilter with its judge over every line (``prefilter_run.run``: the file
     read in chunks on the hunt's threads, each line parsed and judged in C, the verdicts
     written), which is all the hunt of these corpora does before it makes the hits;
   - runtime text logs: the claim and the gate, one automaton in C over every line on the hunt's
     threads (``line_dfa.scan_lines``), the lines it picks left unread;
   - the 10,000 gzip files: unpacking them (``zlib``, on the hunt's threads), then the judge
-    over the same records in one plain file (``prefilter.run``, as for audit): the two passes
+    over the same records in one plain file (``prefilter_run.run``, as for audit): the two passes
     no hunt of these files can skip, with no document split, no spool and no hit.
 
 It prints, per corpus, the least and the median of the rounds: seconds and the ratio to the bare
@@ -50,7 +50,7 @@ from sources_ratio import Case, built, hunt_text  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, paused_collector  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
-from sigma_ext.hunt.fast import line_dfa, prefilter  # noqa: E402
+from sigma_ext.hunt.fast import line_dfa, prefilter, prefilter_run  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
 from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 
@@ -95,7 +95,7 @@ def floor_of(case: Case, fast: FastHunt, every: list[Case]) -> Callable[[], obje
 def judge(chosen: prefilter.Prefilter, path: Path, threads: int) -> int:
     """The prefilter and its judge over every line of ``path``, as the hunt runs them."""
     with tempfile.TemporaryDirectory(prefix="sigma-ext-floor-") as folder:
-        passed = prefilter.run(chosen, path, Path(folder), threads)
+        passed = prefilter_run.run(chosen, path, Path(folder), threads)
         assert passed is not None, "the prefilter gave the file up"
         return passed.total
 

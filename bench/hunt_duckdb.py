@@ -52,7 +52,7 @@ from envelopes import wrap_corpus  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, hunt_inputs  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
-from sigma_ext.hunt.fast import prefilter  # noqa: E402
+from sigma_ext.hunt.fast import prefilter_run  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
 from sigma_ext.hunt.inputs import open_inputs  # noqa: E402
 from sigma_ext.hunt.reference import hunt_file  # noqa: E402
@@ -133,9 +133,9 @@ def main() -> None:
         passed = None
         if fast.prefilter is not None:
             _, passed = timed(
-                lambda: prefilter.run(fast.prefilter, log, stages, fast.threads), "prefilter"
+                lambda: prefilter_run.run(fast.prefilter, log, stages, fast.threads), "prefilter"
             )
-        scanned = passed.kept if isinstance(passed, prefilter.Passed) else log
+        scanned = passed.kept if isinstance(passed, prefilter_run.Passed) else log
         scan_con = fast.connect()
         _, result = timed(
             lambda: fast._scan_typed(scan_con, scanned, stages / "codes.parquet", None), "typed"
@@ -193,7 +193,7 @@ def main() -> None:
         f"(CPU {1 - CPU['single'] / CPU['hunt']:.1%}; the same hunt without them: "
         f"{single_time:.2f} s, CPU {CPU['single']:.2f} s)"
     )
-    if isinstance(passed, prefilter.Passed):
+    if isinstance(passed, prefilter_run.Passed):
         print(
             f"  prefilter alone:            CPU {CPU['prefilter']:.2f} s "
             f"({CPU['prefilter'] / CPU['bare']:.2f}x the bare scan's CPU); passed on "

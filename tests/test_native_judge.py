@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sigma_ext.cli.hunt import hunt_engine_or_report
 from sigma_ext.content.corpus import Corpus
-from sigma_ext.hunt.fast import prefilter, running
+from sigma_ext.hunt.fast import prefilter, prefilter_run, running
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.reference import BadLine, BaseRuleHit, Hit, hunt_file
 from sigma_ext.reference.correlation_engine import (
@@ -463,7 +463,7 @@ def test_a_base_rule_hit_keeps_the_values_the_reference_reads(
     assert fast.prefilter.value_fields
     log = tmp_path / "audit.jsonl"
     log.write_text("".join(line + "\n" for line, _ in CARRIED_LINES), encoding="utf-8")
-    passed = prefilter.run(fast.prefilter, log, tmp_path, 1)
+    passed = prefilter_run.run(fast.prefilter, log, tmp_path, 1)
     assert passed is not None
     assert passed.values is not None
     assert passed.judged == len(CARRIED_LINES)
@@ -491,15 +491,15 @@ def test_chunks_judged_before_a_line_is_passed_on_are_handed_on_as_they_are_scan
     the next chunks are), until a chunk holds a line passed on: from there they wait for the
     scan of the lines passed on, to come at their place. Either way the hits, base rules' values
     included, are the reference's, in line order."""
-    monkeypatch.setattr(prefilter, "CHUNK", 64)  # a line a chunk (each is longer)
-    monkeypatch.setattr(prefilter, "GIVE_UP", 1.0)
+    monkeypatch.setattr(prefilter_run, "CHUNK", 64)  # a line a chunk (each is longer)
+    monkeypatch.setattr(prefilter_run, "GIVE_UP", 1.0)
     fast = FastHunt(hunting)
     assert fast.prefilter is not None
     lines = [line for line, _ in CARRIED_LINES[:8]]
     lines[5:5] = ["{not json" + " " * 100 if malformed else json.dumps(GET_POD)]
     log = tmp_path / "audit.jsonl"
     log.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    chunks = prefilter.scanning(fast.prefilter, log, tmp_path, 1)
+    chunks = prefilter_run.scanning(fast.prefilter, log, tmp_path, 1)
     handed: list[int] = []
     while True:
         try:

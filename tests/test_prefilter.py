@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sigma_ext.hunt.fast import prefilter
+from sigma_ext.hunt.fast import prefilter, prefilter_run
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.reference import BadLine, Hit, grouper_of_file, hunt_file, read_line
 from sigma_ext.hunt.summary import FileSummary
@@ -305,8 +305,8 @@ def test_generated_files_cut_in_any_chunks_get_the_reference_verdicts(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(prefilter, "CHUNK", chunk)
-    monkeypatch.setattr(prefilter, "GIVE_UP", 1.0)
+    monkeypatch.setattr(prefilter_run, "CHUNK", chunk)
+    monkeypatch.setattr(prefilter_run, "GIVE_UP", 1.0)
     log = tmp_path_factory.mktemp("chunks") / "audit.jsonl"
     log.write_text("\n".join(lines), encoding="utf-8")  # the last line has no line end
     assert hunted(fast.hunt_file, log) == reference(engine, log)
@@ -315,8 +315,8 @@ def test_generated_files_cut_in_any_chunks_get_the_reference_verdicts(
 def test_blank_malformed_and_long_lines_keep_their_numbers_across_chunks(
     fast: FastHunt, engine: ReferenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prefilter, "CHUNK", 300)
-    monkeypatch.setattr(prefilter, "GIVE_UP", 1.0)
+    monkeypatch.setattr(prefilter_run, "CHUNK", 300)
+    monkeypatch.setattr(prefilter_run, "GIVE_UP", 1.0)
     quiet, firing = compact(STATUS_PATCH), compact(POD)
     lines = [quiet, "", firing, " \t", quiet, "{not json", quiet * 1, "\x0b", firing, quiet]
     log = tmp_path / "audit.jsonl"
@@ -428,5 +428,5 @@ def test_a_file_of_another_source_is_left_to_the_scan_whole(
     cloudtrail = ROOT / "fixtures" / "aws_cloudtrail" / "malicious_creators.jsonl"
     log = tmp_path / "cloudtrail.jsonl"
     log.write_text(cloudtrail.read_text() * 3)
-    assert prefilter.run(fast.prefilter, log, tmp_path, 1) is None
+    assert prefilter_run.run(fast.prefilter, log, tmp_path, 1) is None
     assert hunted(fast.hunt_file, log) == reference(engine, log)

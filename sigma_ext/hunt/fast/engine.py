@@ -43,7 +43,7 @@ import duckdb
 
 from sigma_ext.condition_tree import rule_fields
 from sigma_ext.content.rules import RuleFile
-from sigma_ext.hunt.fast import prefilter, running
+from sigma_ext.hunt.fast import prefilter, prefilter_run, running
 from sigma_ext.hunt.fast.carried_rows import CarriedRows
 from sigma_ext.hunt.fast.envelopes import ENVELOPES, Envelope
 from sigma_ext.hunt.fast.exact_scan import column_types, exact_select
@@ -332,7 +332,7 @@ class FastHunt:
             judged_file = path if named is None else named  # what the judged lines' hits name
             if chosen is not None:
                 judged_rules = self.rule_files[chosen.first_rule :]  # (bit 0 its first rule's)
-                chunks = prefilter.scanning(
+                chunks = prefilter_run.scanning(
                     chosen, path, Path(folder), self.threads, progress, kinds
                 )
                 try:
@@ -359,7 +359,7 @@ class FastHunt:
             # (the typed scan's query made only for a file with lines to scan: 80 ms the first
             # time, in a hunt whose every line the native judge decides)
             select = self._select(sources, recognised)
-            numbers = prefilter.LineNumbers(passed.numbers)
+            numbers = prefilter_run.LineNumbers(passed.numbers)
             try:
                 scanned = self._hunt_scanned(
                     path, passed.kept, Path(folder), progress, summary, select, numbers.of, kinds
@@ -483,15 +483,15 @@ class FastHunt:
 
 
 def _handed(
-    chunks: Generator[prefilter.Judged, None, prefilter.Passed | None],
+    chunks: Generator[prefilter_run.Judged, None, prefilter_run.Passed | None],
     rule_files: list[RuleFile],
     path: Path | str,
     source: Source | None,
-) -> Generator[Hit, None, prefilter.Passed | None]:
+) -> Generator[Hit, None, prefilter_run.Passed | None]:
     """The hits of each chunk ``chunks`` hands on, in order; then what it wrote."""
     while True:
         try:
             judged = next(chunks)
         except StopIteration as stop:
-            return cast(prefilter.Passed | None, stop.value)
+            return cast(prefilter_run.Passed | None, stop.value)
         yield from judged.hits(rule_files, path, source)

@@ -311,7 +311,7 @@ class CarriedValues:
         which the hits read as they would read the native document of the line's source
         (``correlation_engine.carried_strings``), and that source; or None where the line is
         to be read from its text. Read from ``path``, or from ``handle`` (one chunk's values,
-        ``prefilter.Judged``)."""
+        ``prefilter_run.Judged``)."""
         with self.path.open("rb") if handle is None else nullcontext(handle) as read:
             while kind := read.read(1):
                 yield self._document(read, kind[0])
@@ -363,7 +363,7 @@ def chunk_hits(
     path: Path | str,
     source: Source | None,
 ) -> Iterator[Hit]:
-    """``judged_hits`` of one chunk's verdicts held in memory (``prefilter.Judged``: the line
+    """``judged_hits`` of one chunk's verdicts held in memory (``prefilter_run.Judged``: the line
     numbers and bits in ``pairs``, the texts and values of those a carried rule fires on)."""
     base = _base_bits(rule_files)
     handle = BytesIO(texts) if base else None
