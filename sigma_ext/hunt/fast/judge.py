@@ -351,7 +351,7 @@ def judged_hits(
         verdicts.open("rb") as pairs,
     ):
         documents = values.documents() if values is not None and base else None
-        yield from _hits(_pairs(pairs), handle, documents, rule_files, path, source)
+        yield from _hits(_pairs(pairs), base, handle, documents, rule_files, path, source)
 
 
 def chunk_hits(
@@ -369,7 +369,7 @@ def chunk_hits(
     handle = BytesIO(texts) if base else None
     documents = values.documents(BytesIO(held)) if values is not None and base else None
     numbered = zip(pairs[::2], pairs[1::2], strict=True)
-    yield from _hits(numbered, handle, documents, rule_files, path, source)
+    yield from _hits(numbered, base, handle, documents, rule_files, path, source)
 
 
 def _base_bits(rule_files: list[RuleFile]) -> int:
@@ -381,14 +381,15 @@ def _base_bits(rule_files: list[RuleFile]) -> int:
 
 def _hits(
     pairs: Iterator[tuple[int, int]],
+    base: int,
     handle: IO[bytes] | None,
     documents: Generator[tuple[Mapping[str, str], Source] | None, None, None] | None,
     rule_files: list[RuleFile],
     path: Path | str,
     source: Source | None,
 ) -> Iterator[Hit]:
-    """The hits of the (line number, bits) ``pairs`` (``judged_hits``)."""
-    base = _base_bits(rule_files)
+    """The hits of the (line number, bits) ``pairs`` (``judged_hits``; ``base``: the bits of
+    the correlation base rules, whose lines read ``handle`` and ``documents``)."""
     made: dict[int, list[Hit]] = {}
     try:
         for number, fired in pairs:

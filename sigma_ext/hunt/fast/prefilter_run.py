@@ -171,10 +171,8 @@ def scanning(
 
         first = True
         try:
-            while True:
-                fill()
-                if not pending:
-                    break
+            fill()
+            while pending:
                 future, buffer, length = pending.pop(0)
                 out, indices, lines, gone, judged_at, judged_bits, texts, held, kind = (
                     future.result()
