@@ -34,7 +34,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sources_ratio import Case, built, hunt_text  # noqa: E402
+from sources_ratio import Case, built, hunt_text, timed  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, paused_collector  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
@@ -101,9 +100,12 @@ def judge(chosen: prefilter.Prefilter, path: Path, threads: int) -> int:
 
 
 def seconds(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
+    return timed(run)[0]
+
+
+def least_median(values: list[float], unit: str = "") -> str:
+    """The least and the median of ``values``, two decimals each."""
+    return f"{min(values):.2f}{unit}/{statistics.median(values):.2f}{unit}"
 
 
 def main() -> None:
@@ -152,11 +154,6 @@ def run_cases(
                 low = seconds(floor)
                 hunt = seconds(lambda c=case: hunt_text(c.files, engine, fast))
                 rows.append((bare, low, hunt))
-
-            def least_median(values: list[float], digits: int = 2, unit: str = "") -> str:
-                return (
-                    f"{min(values):.{digits}f}{unit}/{statistics.median(values):.{digits}f}{unit}"
-                )
 
             bares = [b for b, _, _ in rows]
             print(
