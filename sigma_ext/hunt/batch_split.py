@@ -14,11 +14,12 @@ array) is left to the Python reader, which reports what it finds wrong.
 
 from __future__ import annotations
 
-import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from isal import isal_zlib
 
 from sigma_ext.hunt.batches import BATCH_KEYS, EMBEDDED_RECORD_KEY
 from sigma_ext.hunt.inputs import BOM, GZIP_MAGIC, Input, open_content
@@ -168,10 +169,10 @@ def _gunzipped(raw: bytes, unpacked: int) -> bytes | None:
     pieces: list[bytes] = []
     total = 0
     while raw:
-        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        member = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
         try:
             piece = member.decompress(raw, unpacked + 1 - total)
-        except zlib.error:
+        except isal_zlib.error:
             return None
         total += len(piece)
         if total > unpacked:

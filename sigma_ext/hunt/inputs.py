@@ -23,11 +23,12 @@ import os
 import shutil
 import stat
 import sys
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from isal import isal_zlib
 
 from sigma_ext.hunt.batches import CHUNK, Broken, Record, read_documents
 from sigma_ext.hunt.progress import Progress
@@ -221,11 +222,11 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
     """The data of every gzip member, one after another."""
     data = _read(raw)
     while True:
-        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        member = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
         while not member.eof:
             try:
                 out = member.decompress(data, PROBE)
-            except zlib.error as error:
+            except isal_zlib.error as error:
                 problems.append(f"corrupt gzip data ({error}); the rest of the file is not read")
                 return
             if out:
