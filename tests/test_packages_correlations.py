@@ -57,23 +57,17 @@ def files(correlation_files: list[CorrelationFile]) -> list[CorrelationFile]:
 
 
 @pytest.fixture(scope="module")
-def compiled(compiled_correlations: list[CompiledCorrelation]) -> list[CompiledCorrelation]:
-    """Here ``compiled`` names the correlations (conftest's names the single rules)."""
-    return compiled_correlations
-
-
-@pytest.fixture(scope="module")
 def splunk(
-    compiled: list[CompiledCorrelation], files: list[CorrelationFile]
+    compiled_correlations: list[CompiledCorrelation], files: list[CorrelationFile]
 ) -> list[PackagedCorrelation]:
-    return packaged(compiled, files, "splunk")
+    return packaged(compiled_correlations, files, "splunk")
 
 
 @pytest.fixture(scope="module")
 def compiled_elastic(
-    compiled: list[CompiledCorrelation], files: list[CorrelationFile]
+    compiled_correlations: list[CompiledCorrelation], files: list[CorrelationFile]
 ) -> list[PackagedCorrelation]:
-    return packaged(compiled, files, "elastic")
+    return packaged(compiled_correlations, files, "elastic")
 
 
 @pytest.fixture(scope="module")
@@ -113,31 +107,31 @@ def reads_every_window_whole(
 
 
 def test_ok_and_degraded_results_are_packaged_shared_and_impossible_are_not(
-    compiled: list[CompiledCorrelation],
+    compiled_correlations: list[CompiledCorrelation],
     splunk: list[PackagedCorrelation],
     compiled_elastic: list[PackagedCorrelation],
 ) -> None:
     chosen = {(p.file.stem, p.source.name, p.compiled.target) for p in splunk + compiled_elastic}
-    for c in compiled:
+    for c in compiled_correlations:
         assert ((c.correlation, c.source, c.target) in chosen) == (c.status in ("ok", "degraded"))
     assert {p.compiled.status for p in compiled_elastic} == {"ok", "degraded"}
-    assert any(c.status == "shared" for c in compiled)
-    assert any(c.status == "impossible" for c in compiled)
+    assert any(c.status == "shared" for c in compiled_correlations)
+    assert any(c.status == "impossible" for c in compiled_correlations)
 
 
 def test_correlations_md_says_what_each_target_got_and_where(
     example_builds: Builds,
-    compiled: list[CompiledCorrelation],
+    compiled_correlations: list[CompiledCorrelation],
     elastic: list[PackagedCorrelation],
     compiled_elastic: list[PackagedCorrelation],
 ) -> None:
     text = (example_builds["macros"] / "correlations.md").read_text()
     packaged_section = text.split("## Packaged", 1)[1]
     rows = [line.split(" | ") for line in packaged_section.splitlines() if line.startswith("| k")]
-    assert len(rows) == len(compiled)
+    assert len(rows) == len(compiled_correlations)
     ids = {(p.file.stem, p.source.name): p.output_id for p in elastic}
     refused = {(p.file.stem, p.source.name) for p in compiled_elastic if p not in elastic}
-    for row, c in zip(rows, compiled, strict=True):
+    for row, c in zip(rows, compiled_correlations, strict=True):
         assert row[0].lstrip("| ") == c.correlation
         assert row[1] == c.source
         assert row[2] == c.target
