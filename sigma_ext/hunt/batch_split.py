@@ -22,7 +22,7 @@ from typing import Any
 from isal import isal_zlib
 
 from sigma_ext.hunt.batches import BATCH_KEYS, EMBEDDED_RECORD_KEY
-from sigma_ext.hunt.inputs import BOM, GZIP_MAGIC, Input, open_content
+from sigma_ext.hunt.inputs import BOM, GZIP_ERROR, GZIP_MAGIC, Input, open_content
 
 PIECE = 8 << 20
 """Bytes read at a time, unpacked, from an input too large to be held whole (``split_pieces``)."""
@@ -172,7 +172,7 @@ def _gunzipped(raw: bytes, unpacked: int) -> bytes | None:
         member = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
         try:
             piece = member.decompress(raw, unpacked + 1 - total)
-        except isal_zlib.error:
+        except GZIP_ERROR:
             return None
         total += len(piece)
         if total > unpacked:

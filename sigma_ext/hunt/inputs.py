@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from isal import isal_zlib
 
@@ -36,6 +36,8 @@ from sigma_ext.hunt.summary import FileSummary
 from sigma_ext.sources.catalogue import Grouper, grouper_for
 
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
+"""What ISA-L raises on gzip data it cannot unpack (its stub types it as an instance)."""
 BOM = b"\xef\xbb\xbf"
 STDIN = "-"
 
@@ -226,7 +228,7 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
         while not member.eof:
             try:
                 out = member.decompress(data, PROBE)
-            except isal_zlib.error as error:
+            except GZIP_ERROR as error:
                 problems.append(f"corrupt gzip data ({error}); the rest of the file is not read")
                 return
             if out:
