@@ -18,10 +18,12 @@ interleaved over ``--rounds`` rounds, it times:
     written), which is all the hunt of these corpora does before it makes the hits;
   - runtime text logs: the claim and the gate, one automaton in C over every line on the hunt's
     threads (``line_dfa.scan_lines``), the lines it picks left unread;
-  - the 10,000 gzip files: unpacking them (ISA-L's ``isal_zlib``, as the hunt does, on its
-    threads), then the judge over the same records in one plain file (``prefilter_run.run``, as
-    for audit): the two passes no hunt of these files can skip, with no document split, no spool
-    and no hit.
+  - the 10,000 gzip files: each file, on the hunt's threads, read, unpacked (ISA-L's
+    ``isal_zlib``, as the hunt does), its documents split into records in C
+    (``batch_split.split_input``) and the records judged in memory (the prefilter's extension,
+    as ``prefilter_run`` runs it on a chunk): the passes no hunt of these files can skip, with
+    no spool written or read and no hit made. The hunt today writes the records to a spool and
+    judges them from it; this is the design without that step.
 
 It prints, per corpus, the least and the median of the rounds: seconds and the ratio to the bare
 scan of the same round. A floor above the issue's target shows the target out of reach of this
@@ -40,7 +42,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
-from isal import isal_zlib
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,8 +51,11 @@ from sources_ratio import Case, built, hunt_text, timed  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, paused_collector  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.hunt.batch_split import split_input  # noqa: E402
 from sigma_ext.hunt.fast import line_dfa, prefilter, prefilter_run  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
+from sigma_ext.hunt.inputs import Input  # noqa: E402
+from sigma_ext.hunt.spool import LONG_LINE  # noqa: E402
 from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 
 TARGETS = {"audit": 1.5, "eks": 2.0, "aks": 2.0, "runtime": 2.0, "cloudtrail-gz": 2.0}
@@ -62,19 +66,20 @@ def floor_of(case: Case, fast: FastHunt, every: list[Case]) -> Callable[[], obje
     built with it)."""
     threads = fast.threads
     if case.name.startswith("cloudtrail-gz"):
-        # the same records in one plain file: the case sources_ratio builds beside it
-        flat = next(one for one in every if one.name.strip().startswith("same,")).files[0]
         cloudtrail = next(one for one in fast.prefilters if "aws_cloudtrail" in one.sources)
 
-        def unpack(path: Path) -> int:
-            return len(isal_zlib.decompressobj(31).decompress(path.read_bytes()))
+        def split_and_judged(path: Path) -> int:
+            found = Input(str(path), path, gzip=True, batch=True)
+            split = split_input(found, LONG_LINE)
+            assert split is not None, f"{path} not split in C"
+            judged = cloudtrail.native.scan(memoryview(split.records), False)
+            return len(split.lines) + len(judged[0])
 
-        def unpacked_and_judged() -> object:
+        def unpacked_split_and_judged() -> object:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                sum(pool.map(unpack, case.files, chunksize=64))
-            return judge(cloudtrail, flat, threads)
+                return sum(pool.map(split_and_judged, case.files, chunksize=64))
 
-        return unpacked_and_judged
+        return unpacked_split_and_judged
     if case.name == "runtime":
         scan = fast.text_scan
         assert scan is not None, "no text scan"
