@@ -23,11 +23,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sigma_ext.cli.hunt import hunt_inputs
-from sigma_ext.hunt import batch_split, spool
+from sigma_ext.hunt import batch_split, judged_splits, spool
 from sigma_ext.hunt.batches import Broken, Record, read_documents
 from sigma_ext.hunt.fast import line_kinds
 from sigma_ext.hunt.fast.engine import FastHunt
 from sigma_ext.hunt.inputs import Input, open_inputs
+from sigma_ext.hunt.judged_splits import Judged
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import SOURCES, source_named
 
@@ -378,27 +379,42 @@ def test_inputs_split_in_c_are_judged_and_counted_as_the_reference_engine_does(
 def test_each_spool_group_is_told_by_the_prefilter_the_scan_or_read_again(
     engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A spool of CloudTrail documents gets its kinds from CloudTrail's prefilter; one of
-    Kubernetes Event objects, which no prefilter knows, from the scan (every row left to the
-    reference engine, and read again to be counted)."""
+    """A CloudTrail document's records are judged by CloudTrail's prefilter as they are split
+    (``judged_splits``): the spool gets only those it passes on, each told by the scan. A spool
+    of Kubernetes Event objects, which no prefilter knows, is told by the scan (every row left
+    to the reference engine, and read again to be counted)."""
     names = _documents_of(tmp_path)
     told: list[tuple[tuple[str, ...], bytes]] = []
     real = spool.FastInputs._count_split
+    judged: list[Judged | None] = []
+    real_judged = judged_splits.judged
 
     def spy(self: spool.FastInputs, written: spool._Spool, kinds: line_kinds.LineKinds) -> None:
         told.append((kinds.sources, bytes(kinds.told)))
         real(self, written, kinds)
 
+    def judged_spy(*args: Any) -> Judged | None:
+        judged.append(real_judged(*args))
+        return judged[-1]
+
     monkeypatch.setattr(spool.FastInputs, "_count_split", spy)
+    monkeypatch.setattr(judged_splits, "judged", judged_spy)
     plain = tmp_path / "plain.json.gz"
-    records = ",".join(fixture_lines("aws_cloudtrail"))
-    plain.write_bytes(gzip.compress(('{"Records":[' + records + "]}").encode(), mtime=0))
+    records = fixture_lines("aws_cloudtrail")
+    plain.write_bytes(gzip.compress(('{"Records":[' + ",".join(records) + "]}").encode(), mtime=0))
     both([str(plain)], engine, fast, tmp_path)
+    [made] = judged[-1:]
+    assert made is not None
+    assert made.prefilter.sources == ("aws_cloudtrail",)
+    assert 0 < len(made.passed) <= len(records) // 2  # (the ECS tasks' arrays go on)
+    assert sum(made.gone) == len(records) - len(made.passed)
+    _, ct_kinds = told[-1]
+    assert len(ct_kinds) == len(made.passed)  # the spool: the records passed on, no other
+    assert not set(ct_kinds) & {line_kinds.PASSED, line_kinds.UNTOLD}  # each told by the scan
+    judged.clear()
     both([names[-1]], engine, fast, tmp_path)  # the Kubernetes Event objects
-    (ct_sources, ct_kinds), (ev_sources, ev_kinds) = told[-2:]
-    assert ct_sources == ("aws_cloudtrail",)
-    assert ct_kinds.count(1) > len(ct_kinds) // 2  # set aside as CloudTrail's
-    assert line_kinds.PASSED not in ct_kinds  # (every line passed on was told by the scan)
+    assert judged == [None]  # (no prefilter knows them)
+    ev_sources, ev_kinds = told[-1]
     assert ev_sources == ()
     assert set(ev_kinds) == {line_kinds.REFERENCE}
 

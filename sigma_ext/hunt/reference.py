@@ -116,8 +116,14 @@ class Hit:
         return moved
 
     def moved(self, file: str, line: int, record: int | None) -> Hit:
-        """The same hit at another place."""
-        return Hit(self.rule_id, self.title, self.level, self.theme, self.rule, file, line, record)
+        """The same hit at another place (its fields copied, as ``at``)."""
+        moved = object.__new__(Hit)
+        fields = moved.__dict__
+        fields.update(self.__dict__)
+        fields["file"] = file
+        fields["line"] = line
+        fields["record"] = record
+        return moved
 
 
 _JSON_PARTS: dict[tuple[str, ...], tuple[str, str]] = {}

@@ -39,6 +39,7 @@ from typing import IO, Any
 
 import duckdb
 
+from sigma_ext.hunt import judged_splits
 from sigma_ext.hunt.batch_split import Refused, Split, TooLarge, split_input, split_pieces
 from sigma_ext.hunt.batches import Record
 from sigma_ext.hunt.fast.engine import FastHunt
@@ -47,6 +48,7 @@ from sigma_ext.hunt.fast.present import sources_in
 from sigma_ext.hunt.fast.text_scan import SMALL_TEXT
 from sigma_ext.hunt.fast.text_scan import SOURCE as TEXT_SOURCE
 from sigma_ext.hunt.inputs import BOM, Input, Line, Trouble, open_content, read_units
+from sigma_ext.hunt.judged_splits import HitMaker, Judged, Verdicts
 from sigma_ext.hunt.progress import stderr_progress
 from sigma_ext.hunt.reference import BadLine, Hit, read_line, unit_item, unit_place
 from sigma_ext.hunt.summary import FileSummary
@@ -67,6 +69,10 @@ AHEAD_INPUT = 1 << 20
 
 AHEAD_UNPACKED = 16 << 20
 """The most an input split ahead may unpack to."""
+
+BETWEEN_MOST = 1_000_000
+"""The most judged records whose verdicts a spool holds back for its scan (about 30 MB): past
+it, the spool is scanned and the group's next inputs go to another."""
 
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
@@ -92,6 +98,13 @@ class _SplitInput:
     """The input's records before these (a piece of an input too large to be held whole)."""
     ends: array[int]
     """Where each record's text ends (past its ``\\n``), from ``offset``."""
+    records: array[int] | None = None
+    """The 1-based record number of each, when they are not the input's next ones (the records
+    the prefilter passed on, ``judged_splits``)."""
+
+    def record(self, index: int) -> int:
+        """The 1-based record number of the ``index``-th (0-based)."""
+        return self.before + index + 1 if self.records is None else self.records[index]
 
 
 @dataclass
@@ -109,8 +122,11 @@ class _Spool:
     """Bytes written."""
     scanned: int = 0
     """Lines written for DuckDB to judge (the others are blank)."""
-    between: list[tuple[int, Hit | BadLine]] = field(default_factory=list)
-    """Items placed after spool line N (0: before the first), in order."""
+    between: list[tuple[int, Hit | BadLine] | Verdicts] = field(default_factory=list)
+    """Items placed after spool line N (0: before the first), in order; the verdicts of an
+    input's judged records stand for their hits (``judged_splits.Verdicts.keyed``)."""
+    held: int = 0
+    """The judged records whose verdicts ``between`` holds."""
     sources: set[str] = field(default_factory=set)
     """The sources of the events written for DuckDB (its query judges only those), but for
     those of ``parts``."""
@@ -125,7 +141,7 @@ class _Spool:
         if record == _SPLIT:
             index = number - self.starts[at]
             part = self.parts[at]
-            return found, part.lines[index], part.before + index + 1
+            return found, part.lines[index], part.record(index)
         if record < 0:
             return found, self.lines[at] + number - self.starts[at], None
         return found, self.lines[at], record
@@ -152,6 +168,7 @@ class FastInputs:
         self.folder = folder
         self.source = source
         self.made = 0
+        self.hits = HitMaker(fast.rule_files)
 
     def hunt(self, inputs: list[Input]) -> Generator[Hit | BadLine, None, None]:
         """Every hit and bad line of every input, in order; each input's summary counts."""
@@ -251,13 +268,31 @@ class FastInputs:
         if not group:
             return
         spool = _Spool(self._name(".jsonl"), group)
-        with spool.path.open("wb", buffering=SPOOL_BUFFER) as out:
-            for owner, (found, split, large) in enumerate(self._splits(group)):
-                if split is not None:
+        out = spool.path.open("wb", buffering=SPOOL_BUFFER)
+        try:
+            for owner, (found, split, large, judged) in enumerate(self._splits(group)):
+                if judged is not None:
+                    yield from self._write_judged(spool, owner, found, judged, out)
+                elif split is not None:
                     self._write_split(spool, owner, split, out)
                 elif not large or not self._write_pieces(spool, owner, found, out):
                     yield from self._write(spool, owner, found, out)
-        pending = iter(spool.between)
+                if spool.held > BETWEEN_MOST:
+                    # the items waiting for the scan bounded: this spool is scanned now, and the
+                    # group's next inputs go to another
+                    out.close()
+                    yield from self._scan(spool)
+                    spool.path.unlink()
+                    spool = _Spool(self._name(".jsonl"), group)
+                    out = spool.path.open("wb", buffering=SPOOL_BUFFER)
+        finally:
+            out.close()
+        yield from self._scan(spool)
+
+    def _scan(self, spool: _Spool) -> Iterator[Hit | BadLine]:
+        """The items of the spool's scan (none when nothing in it is to scan), with those
+        waiting between its lines, in order; then the records C split are counted."""
+        pending = self._between(spool)
         upcoming = next(pending, None)
         sources = frozenset(spool.sources)
         if spool.parts:
@@ -286,44 +321,88 @@ class FastInputs:
         if kinds is not None:
             self._count_split(spool, kinds)
 
-    def _splits(self, group: list[Input]) -> Iterator[tuple[Input, Split | None, bool]]:
+    def _between(self, spool: _Spool) -> Iterator[tuple[int, Hit | BadLine]]:
+        """The items waiting between the spool's lines, in order, the judged records' hits
+        made as they come."""
+        for waiting in spool.between:
+            if isinstance(waiting, Verdicts):
+                yield from waiting.keyed(self.hits, self.fast.forced)
+            else:
+                yield waiting
+
+    def _write_judged(
+        self, spool: _Spool, owner: int, found: Input, judged: Judged, out: IO[bytes]
+    ) -> Iterator[Hit]:
+        """An input whose records were judged as they were split (``judged_splits``): the
+        records set aside counted, the records passed on written to the spool, and the hits of
+        the judged ones yielded at once while nothing waits in the spool before them, else
+        kept, as their verdicts, to be made at their place between the scan's items."""
+        summary = found.summary
+        for name, count in zip(judged.prefilter.sources, judged.gone, strict=True):
+            if count:
+                summary.sources[name] += count
+        verdicts = judged.verdicts(found.name, spool.written)
+        if not spool.scanned and not judged.passed:
+            yield from (hit for _, hit in verdicts.keyed(self.hits, self.fast.forced))
+            return
+        if verdicts:
+            spool.between.append(verdicts)
+            spool.held += len(verdicts)
+        if judged.passed:
+            self._write_split(spool, owner, judged.passed_split(), out, judged.records())
+
+    def _splits(
+        self, group: list[Input]
+    ) -> Iterator[tuple[Input, Split | None, bool, Judged | None]]:
         """Each input of ``group``, in order, with its records split in C when they may be
         and a prefilter may count them (``_count_split``); else None, and whether the input is
         too large to be held whole (then split a piece at a time, ``_write_pieces``, or read by
-        the Python reader). Small inputs are split ahead, on the hunt's threads, while the
-        spool is written: memory holds ``2 * threads`` of them at most, each its text and its
-        records (``AHEAD_UNPACKED`` bytes at most; a larger one is split when its turn comes)."""
+        the Python reader), and its records' verdicts when they were judged as they were split
+        (``judged_splits``). Small inputs are split and judged ahead, on the hunt's threads,
+        while the spool is written: memory holds ``2 * threads`` of them at most, each its text,
+        its records and their verdicts (``AHEAD_UNPACKED`` bytes at most; a larger one is split
+        when its turn comes, and not judged apart)."""
         if not self.fast.prefilters:
-            yield from ((found, None, False) for found in group)
+            yield from ((found, None, False, None) for found in group)
             return
         ahead = 2 * self.fast.threads
         with ThreadPoolExecutor(self.fast.threads) as pool:
-            pending: deque[tuple[Input, Future[Split | None] | None]] = deque()
+            pending: deque[tuple[Input, Future[tuple[Split | None, Judged | None]] | None]]
+            pending = deque()
             for found in group:
                 # (its size when the hunt began: a regular file's, saving a stat per input)
                 size = found.signature[2] if found.signature else found.path.stat().st_size
                 small = found.batch and size <= AHEAD_INPUT
-                made = pool.submit(split_input, found, LONG_LINE, AHEAD_UNPACKED) if small else None
+                made = pool.submit(self._split_ahead, found) if small else None
                 pending.append((found, made))
                 while len(pending) > ahead:
                     yield self._split(*pending.popleft())
             while pending:
                 yield self._split(*pending.popleft())
 
+    def _split_ahead(self, found: Input) -> tuple[Split | None, Judged | None]:
+        """(on one of the hunt's threads) ``found`` split, and its records judged."""
+        split = split_input(found, LONG_LINE, AHEAD_UNPACKED)
+        if split is None:
+            return None, None
+        return split, judged_splits.judged(split, self.fast.prefilters, self.fast.forced)
+
     def _split(
-        self, found: Input, made: Future[Split | None] | None
-    ) -> tuple[Input, Split | None, bool]:
-        """``found`` with its split made ahead, else made now (with the larger limit, for one
-        too large to be made ahead), and whether it is too large to be held whole."""
+        self, found: Input, made: Future[tuple[Split | None, Judged | None]] | None
+    ) -> tuple[Input, Split | None, bool, Judged | None]:
+        """``found`` with its split (and verdicts) made ahead, else made now (with the larger
+        limit, for one too large to be made ahead), and whether it is too large to be held
+        whole."""
         try:
             if made is not None:
-                return found, made.result(), False
+                split, judged = made.result()
+                return found, split, False, judged
         except TooLarge:
             pass
         try:
-            return found, split_input(found, LONG_LINE), False
+            return found, split_input(found, LONG_LINE), False, None
         except TooLarge:
-            return found, None, True
+            return found, None, True, None
 
     def _write_pieces(self, spool: _Spool, owner: int, found: Input, out: IO[bytes]) -> bool:
         """Write the records of an input too large to be held whole as C splits it, a piece at
@@ -344,10 +423,17 @@ class FastInputs:
             return False
         return True
 
-    def _write_split(self, spool: _Spool, owner: int, split: Split, out: IO[bytes]) -> None:
+    def _write_split(
+        self,
+        spool: _Spool,
+        owner: int,
+        split: Split,
+        out: IO[bytes],
+        records: array[int] | None = None,
+    ) -> None:
         count = len(split.lines)
         part = _SplitInput(
-            owner, spool.written + 1, spool.size, split.lines, split.before, split.ends
+            owner, spool.written + 1, spool.size, split.lines, split.before, split.ends, records
         )
         out.write(split.records)
         spool.parts[len(spool.starts)] = part
@@ -368,7 +454,7 @@ class FastInputs:
                     start = part.ends[at - 1] if at else 0
                     text.seek(part.offset + start)
                     record = text.read(part.ends[at] - start).decode("utf-8")  # (C split UTF-8)
-                    self._count(Record(record, part.lines[at], part.before + at + 1), summary)
+                    self._count(Record(record, part.lines[at], part.record(at)), summary)
 
     def _write(
         self,

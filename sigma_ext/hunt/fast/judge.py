@@ -345,7 +345,7 @@ def judged_hits(
     the extension read exactly (``values``: an event of its first source, or one an envelope
     carries), else read from its text (the lines' texts in ``texts``, in order), as
     ``carried_rows.CarriedRows`` reads a scanned row's."""
-    base = _base_bits(rule_files)
+    base = base_bits(rule_files)
     with (
         texts.open("rb") if texts is not None and base else nullcontext(None) as handle,
         verdicts.open("rb") as pairs,
@@ -365,14 +365,14 @@ def chunk_hits(
 ) -> Iterator[Hit]:
     """``judged_hits`` of one chunk's verdicts held in memory (``prefilter_run.Judged``: the line
     numbers and bits in ``pairs``, the texts and values of those a carried rule fires on)."""
-    base = _base_bits(rule_files)
+    base = base_bits(rule_files)
     handle = BytesIO(texts) if base else None
     documents = values.documents(BytesIO(held)) if values is not None and base else None
     numbered = zip(pairs[::2], pairs[1::2], strict=True)
     yield from _hits(numbered, base, handle, documents, rule_files, path, source)
 
 
-def _base_bits(rule_files: list[RuleFile]) -> int:
+def base_bits(rule_files: list[RuleFile]) -> int:
     """The bits of the correlation base rules among ``rule_files``."""
     return sum(
         1 << i for i, rule_file in enumerate(rule_files) if isinstance(rule_file, BaseRuleFile)
