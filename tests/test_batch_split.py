@@ -542,3 +542,27 @@ def test_past_the_lines_c_counts_a_large_input_is_left_to_the_reader(
     assert _pieces(tmp_path, text, 100, monkeypatch) == _split(text)
     monkeypatch.setattr(batch_split, "_LAST_LINE", 20)
     assert _pieces(tmp_path, text, 100, monkeypatch) is None
+
+
+def test_a_spool_holding_many_verdicts_is_scanned_before_the_group_goes_on(
+    engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``BETWEEN_MOST`` judged records waiting for the scan (here: any), the spool is
+    scanned and removed, and the group's next inputs go to another: the same hits and bad lines,
+    in the same order, as the reference engine's (the documents hold audit events a correlation
+    base rule fires on, whose verdicts carry their values)."""
+    names = _documents_of(tmp_path)
+    monkeypatch.setattr(spool, "BETWEEN_MOST", 0)
+    scanned: list[Path] = []
+    real = spool.FastInputs._scan
+
+    def spy(self: spool.FastInputs, written: spool._Spool) -> Iterator[Any]:
+        scanned.append(written.path)
+        yield from real(self, written)
+
+    monkeypatch.setattr(spool.FastInputs, "_scan", spy)
+    code, out, _ = both(names, engine, fast, tmp_path)
+    assert code == 0
+    assert '"record": ' in out
+    assert len(scanned) > 3
+    assert not any(path.exists() for path in scanned[:-1])
