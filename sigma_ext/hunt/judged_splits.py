@@ -38,7 +38,7 @@ class Judged:
     """One input's records as the prefilter found them: those it ``passed`` on (their indices
     in ``split``, and their text, ``passed_text``, one line each), the count it set aside per
     source of ``prefilter.sources`` (``gone``), and the verdicts of those the judge decided
-    (``pairs``: 1-based index and rule bits; ``texts`` and ``held``: as ``Judged`` of
+    (``indices``, 0-based, and ``fired``, the rules' bits; ``texts`` and ``held``: as ``Judged`` of
     ``prefilter_run``)."""
 
     split: Split
@@ -46,7 +46,8 @@ class Judged:
     passed: array[int]
     passed_text: bytes
     gone: tuple[int, ...]
-    pairs: array[int]
+    indices: array[int]
+    fired: array[int]
     texts: bytes
     held: bytes
 
@@ -76,7 +77,8 @@ class Judged:
             self.split.lines,
             self.split.before,
             self.passed,
-            self.pairs,
+            self.indices,
+            self.fired,
             self.texts,
             self.held,
             self.prefilter,
@@ -94,22 +96,21 @@ class Verdicts:
     lines: array[int]
     before: int
     passed: array[int]
-    pairs: array[int]
+    indices: array[int]
+    fired: array[int]
     texts: bytes
     held: bytes
     prefilter: Prefilter
 
     def __len__(self) -> int:
-        return len(self.pairs) // 2
+        return len(self.indices)
 
     def keyed(self, hits: HitMaker, source: Source | None) -> Iterator[tuple[int, Hit]]:
         """Each hit, in order, with the spool line it comes after."""
         name, lines, before, passed = self.name, self.lines, self.before, self.passed
         base = hits.base_bits(self.prefilter.first_rule)
         carried = self._carried(hits, base, source)
-        pairs = self.pairs
-        for at in range(0, len(pairs), 2):
-            index, fired = pairs[at] - 1, pairs[at + 1]
+        for index, fired in zip(self.indices, self.fired, strict=True):
             key = self.written + bisect.bisect_left(passed, index)
             line, record = lines[index], before + index + 1
             if fired & base:
@@ -128,14 +129,13 @@ class Verdicts:
         """The hits of the lines a correlation base rule fires on, a line at a time."""
         if not base:
             return None
-        pairs = self.pairs
         only = array(
             "Q",
             [
                 n
-                for at in range(0, len(pairs), 2)
-                if pairs[at + 1] & base
-                for n in pairs[at : at + 2]
+                for index, fired in zip(self.indices, self.fired, strict=True)
+                if fired & base
+                for n in (index + 1, fired)
             ],
         )
         values = CarriedValues(
@@ -213,8 +213,7 @@ def judged(split: Split, prefilters: list[Prefilter], forced: Source | None) -> 
     numbers, fired = array("I"), array("Q")
     numbers.frombytes(at)
     fired.frombytes(bits)
-    pairs = array("Q", [n for k, index in enumerate(numbers) for n in (index + 1, fired[k])])
-    return Judged(split, chosen, passed, out, gone, pairs, texts, held)
+    return Judged(split, chosen, passed, out, gone, numbers, fired, texts, held)
 
 
 def _chosen(split: Split, prefilters: list[Prefilter], forced: Source | None) -> Prefilter | None:
