@@ -105,6 +105,12 @@ class Verdicts:
     def __len__(self) -> int:
         return len(self.indices)
 
+    @property
+    def size(self) -> int:
+        """The bytes it holds (arrays and texts)."""
+        arrays = (self.lines, self.passed, self.indices, self.fired)
+        return sum(len(a) * a.itemsize for a in arrays) + len(self.texts) + len(self.held)
+
     def keyed(self, hits: HitMaker, source: Source | None) -> Iterator[tuple[int, Hit]]:
         """Each hit, in order, with the spool line it comes after."""
         name, lines, before, passed = self.name, self.lines, self.before, self.passed

@@ -70,9 +70,10 @@ AHEAD_INPUT = 1 << 20
 AHEAD_UNPACKED = 16 << 20
 """The most an input split ahead may unpack to."""
 
-BETWEEN_MOST = 1_000_000
-"""The most judged records whose verdicts a spool holds back for its scan (about 30 MB): past
-it, the spool is scanned and the group's next inputs go to another."""
+BETWEEN_MOST = 64 << 20
+"""The most bytes of verdicts a spool holds back for its scan (``judged_splits.Verdicts.size``:
+about 16 bytes per record, and the text of those a correlation base rule fires on): past it,
+the spool is scanned and the group's next inputs go to another."""
 
 LONG_LINE = 16 << 20
 """A line or record longer than this (bytes) is judged by the reference engine: DuckDB's JSON
@@ -126,7 +127,7 @@ class _Spool:
     """Items placed after spool line N (0: before the first), in order; the verdicts of an
     input's judged records stand for their hits (``judged_splits.Verdicts.keyed``)."""
     held: int = 0
-    """The judged records whose verdicts ``between`` holds."""
+    """The bytes of the verdicts ``between`` holds."""
     sources: set[str] = field(default_factory=set)
     """The sources of the events written for DuckDB (its query judges only those), but for
     those of ``parts``."""
@@ -347,7 +348,7 @@ class FastInputs:
             return
         if verdicts:
             spool.between.append(verdicts)
-            spool.held += len(verdicts)
+            spool.held += verdicts.size
         if judged.passed:
             self._write_split(spool, owner, judged.passed_split(), out, judged.records())
 
