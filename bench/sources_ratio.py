@@ -291,7 +291,7 @@ def build_cases(
     if wanted("cloudtrail-gz"):
         count = gz_files or max(10, int(10_000 * scale))
         many = folder / "s3"
-        many.mkdir()
+        many.mkdir(exist_ok=True)  # (--keep given a folder already written: written again)
         gz_records = drawn("aws_cloudtrail", count * 100, seed + 1)
         files = []
         for number in range(count):
