@@ -401,12 +401,15 @@ def test_each_spool_group_is_told_by_the_prefilter_the_scan_or_read_again(
     monkeypatch.setattr(judged_splits, "judged", judged_spy)
     plain = tmp_path / "plain.json.gz"
     records = fixture_lines("aws_cloudtrail")
+    # a key spelt with an escape: the prefilter cannot tell it is no tested key, and passes it on
+    records.insert(2, records[0].replace('"eventName"', '"event\\u004eame"', 1))
     plain.write_bytes(gzip.compress(('{"Records":[' + ",".join(records) + "]}").encode(), mtime=0))
     both([str(plain)], engine, fast, tmp_path)
     [made] = judged[-1:]
     assert made is not None
     assert made.prefilter.sources == ("aws_cloudtrail",)
-    assert 0 < len(made.passed) <= len(records) // 2  # (the ECS tasks' arrays go on)
+    assert 2 in made.passed
+    assert len(made.passed) <= len(records) // 2
     assert sum(made.gone) == len(records) - len(made.passed)
     _, ct_kinds = told[-1]
     assert len(ct_kinds) == len(made.passed)  # the spool: the records passed on, no other

@@ -27,7 +27,7 @@ from sigma_ext.reference.correlation_engine import (
 from sigma_ext.reference.engine import ReferenceEngine
 from sigma_ext.sources.catalogue import recognize
 
-from .conftest import examples
+from .conftest import ROOT, examples
 from .test_cli import POD
 from .test_prefilter import GET_POD, STATUS_PATCH, aks, eks, hunted, reference, reference_quiet
 
@@ -563,3 +563,61 @@ def test_values_handed_back_give_the_hits_the_document_gives(
     rules = [loaded.rule_file for loaded in hunting.rules_for(source)]
     assert any(isinstance(rule, BaseRuleFile) for rule in rules)
     assert carried_strings(rules, strings, source) == carried(rules, document, source)
+
+
+def _cloudtrail_judged(fast: FastHunt, line: str) -> list[int] | None:
+    """As ``judged``, by CloudTrail's prefilter (its rules' indices in ``fast.rule_files``)."""
+    chosen = next(one for one in fast.prefilters if "aws_cloudtrail" in one.sources)
+    kept, _, _, _, at, bits, _, _, _ = chosen.native.scan(line.encode("utf-8") + b"\n")
+    if kept:
+        return None
+    if not at:
+        return []
+    (mask,) = memoryview(bits).cast("Q")
+    return [chosen.first_rule + i for i in range(mask.bit_length()) if mask >> i & 1]
+
+
+RUN_TASK = json.loads(
+    next(
+        line
+        for path in sorted((ROOT / "fixtures" / "aws_cloudtrail").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if '"eventName":"RunTask"' in line and '"errorCode"' not in line
+    )
+)
+"""A RunTask call that succeeded, from the fixtures."""
+
+# what an ECS response may list under a key the rules test with |exists or null: nothing, an
+# empty list, elements with and without the key, null values, a null list
+_ELEMENTS: st.SearchStrategy[Any] = st.sampled_from(
+    [None, [], [{}], [{"reason": None}], [{"reason": "RESOURCE:MEMORY"}], [{}, {"reason": "AGENT"}]]
+)
+_TASKS: st.SearchStrategy[Any] = st.sampled_from(
+    [None, [], [{}], [{"taskArn": None}], [{"taskArn": "arn:aws:ecs:eu-west-1:1:task/a/b"}]]
+)
+
+
+@settings(
+    max_examples=examples(200),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(failures=_ELEMENTS, tasks=_TASKS, name=st.sampled_from(["RunTask", "StartTask"]))
+def test_exists_and_null_on_fields_below_arrays_are_the_references(
+    failures: Any, tasks: Any, name: str, fast: FastHunt, engine: ReferenceEngine
+) -> None:
+    """``|exists`` is judged as ``null`` negated (``judge.exact_program``): a placement that
+    failed (failures listed with a reason, no task) is quiet for the visibility rules, as the
+    reference says, and every other shape gets the reference's rules."""
+    event = copy.deepcopy(RUN_TASK)
+    event["eventName"] = name
+    response: dict[str, Any] = {}
+    if failures is not None:
+        response["failures"] = failures
+    if tasks is not None:
+        response["tasks"] = tasks
+    event["responseElements"] = response
+    line = json.dumps(event, separators=(",", ":"))
+    got = _cloudtrail_judged(fast, line)
+    assert got is not None, line  # (every shape here is one the judge reads)
+    assert got == reference_rules(engine, fast, line), line

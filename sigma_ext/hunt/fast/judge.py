@@ -9,7 +9,8 @@ reference reads it (one value, no array on its path: ``SourcePlan.single_valued`
 values the source documents, kept whole: ``listed``; or a field at or below such an array,
 each element read and the values listed: ``below_array``) and its values are strings (any
 case, with wildcards), integers, booleans or null; an every-element detection is its own
-program, each test reading one pinned value. Anything else (``|cased``, ``|re``, ``|cidr``, a
+program, each test reading one pinned value; ``|exists`` is the null test (negated for
+``true``). Anything else (``|cased``, ``|re``, ``|cidr``, a
 keyword, a placeholder left unfilled) is unknown, and so is a value the extension does not
 read as the reference does (an escape or a non-ASCII character, a number against a string,
 more values than it keeps). AND, OR and NOT combine them as Kleene's logic does, so a verdict
@@ -35,6 +36,7 @@ from sigma.types import (
     SigmaBool,
     SigmaCasedString,
     SigmaCompareExpression,
+    SigmaExists,
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
@@ -63,6 +65,8 @@ RuleProgram = tuple[int, bool, Program, list[int], list[Every]]
 event's values (a correlation base rule), its program, the indices of its necessary
 conjunctions, its every-element detections."""
 Alternative = tuple[int, int, bytes]
+NO_VALUE = SigmaNull()
+"""The value ``|exists`` tests are written with (``field: null``: the field has no value)."""
 
 
 def exact_program(
@@ -88,13 +92,21 @@ def exact_program(
 
         return join
 
-    def leaf(node: ConditionFieldEqualsValueExpression) -> Program:
-        if not known(node.field, node.value):
-            return unknown
-        return [(node.field, [node.value])]
-
     def negate(part: Program) -> Program:
         return [*part, (OP_NOT, 0)]
+
+    def leaf(node: ConditionFieldEqualsValueExpression) -> Program:
+        value = node.value
+        if isinstance(value, SigmaExists):
+            # |exists: the field has a value (the reference's field_values: arrays flattened,
+            # nulls left out), which is ``field: null`` negated; |exists: false is it
+            if not known(node.field, NO_VALUE):
+                return unknown
+            absent: Program = [(node.field, [NO_VALUE])]
+            return negate(absent) if value.exists else absent
+        if not known(node.field, value):
+            return unknown
+        return [(node.field, [value])]
 
     how = Fold[Program](
         all_of=combined(OP_AND),
