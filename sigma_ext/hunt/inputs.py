@@ -225,6 +225,7 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
     data = _read(raw)
     while True:
         member = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+        ended = False  # the file's bytes all given, and ISA-L asked for what it still holds
         while not member.eof:
             try:
                 out = member.decompress(data, PROBE)
@@ -235,13 +236,16 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
                 yield out
             data = member.unconsumed_tail
             if not data and not member.eof:
-                data = _read(raw)
-                if not data:
+                if ended and not out:
                     problems.append(
                         "truncated gzip: the file ends inside the compressed data; "
                         "what came before was read"
                     )
                     return
+                data = _read(raw)
+                # at the file's end, ISA-L still holds data it unpacked, waiting for more input
+                # (zlib hands it all on): asked with no input, it gives it a piece at a time
+                ended = not data
         rest = member.unused_data
         while len(rest) < len(GZIP_MAGIC):
             more = _read(raw)
