@@ -8,9 +8,11 @@ took a third of the hunt, and the scan could begin only once the last file was u
 Here the thread that splits an input (``batch_split.split_input``) also judges its records, in
 memory, with the prefilter of the source of its first record (``_prefilter.c``'s ``scan``: the
 same call ``prefilter_run`` makes on a chunk of a file, here the records of one input). The
-spool then gets only the records the prefilter passes on, to be scanned as before; the hits of
-the judged records are made from the verdicts (``judge.chunk_hits``) and placed between the
-scan's items at their record's place (``Judged.placed``).
+spool then gets only the records the prefilter passes on, to be scanned as before. The hits of
+the judged records are made from their verdicts (``Verdicts.keyed``: each set of rules' hits
+made once per hunt and copied to each record, ``HitMaker``; a correlation base rule's with the
+values the extension handed back, ``judge.chunk_hits``): at once while no record waits in the
+spool before them, else at their record's place between the scan's items.
 
 An input is left to the spool whole, as before, when its first record is no source's a
 prefilter knows, or when the prefilter passes on more than half its records (it is then of
@@ -60,6 +62,8 @@ class Judged:
             start = self.split.ends[index - 1] if index else 0
             end += self.split.ends[index] - start
             ends.append(end)
+        if end != len(self.passed_text):
+            raise AssertionError("the records passed on are not the split's records")
         return Split(self.passed_text, lines, ends, self.split.before)
 
     def records(self) -> array[int]:
