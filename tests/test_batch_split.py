@@ -407,12 +407,12 @@ def test_each_spool_group_is_told_by_the_prefilter_the_scan_or_read_again(
     both([str(plain)], engine, fast, tmp_path)
     [made] = judged[-1:]
     assert made is not None
-    assert made.prefilter.sources == ("aws_cloudtrail",)
-    assert 2 in made.passed
-    assert len(made.passed) <= len(records) // 2
-    assert sum(made.gone) == len(records) - len(made.passed)
+    assert made.verdicts.prefilter.sources == ("aws_cloudtrail",)
+    assert 2 in made.verdicts.passed
+    assert len(made.verdicts.passed) <= len(records) // 2
+    assert sum(made.gone) == len(records) - len(made.verdicts.passed)
     _, ct_kinds = told[-1]
-    assert len(ct_kinds) == len(made.passed)  # the spool: the records passed on, no other
+    assert len(ct_kinds) == len(made.verdicts.passed)  # the spool: the records passed on, no other
     assert not set(ct_kinds) & {line_kinds.PASSED, line_kinds.UNTOLD}  # each told by the scan
     judged.clear()
     both([names[-1]], engine, fast, tmp_path)  # the Kubernetes Event objects

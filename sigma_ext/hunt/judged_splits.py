@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sigma_ext.content.rules import RuleFile
 from sigma_ext.hunt.batch_split import Split
-from sigma_ext.hunt.fast.judge import CarriedValues, base_bits, chunk_hits
+from sigma_ext.hunt.fast.judge import CarriedValues, base_bits, chunk_hits, fired_rules
 from sigma_ext.hunt.fast.prefilter import Prefilter
 from sigma_ext.hunt.reference import Hit, read_line
 from sigma_ext.sources.catalogue import Source, recognize, source_named
@@ -37,27 +37,21 @@ from sigma_ext.sources.catalogue import Source, recognize, source_named
 
 @dataclass(frozen=True)
 class Judged:
-    """One input's records as the prefilter found them: those it ``passed`` on (their indices
-    in ``split``, and their text, ``passed_text``, one line each), the count it set aside per
-    source of ``prefilter.sources`` (``gone``), and the verdicts of those the judge decided
-    (``indices``, 0-based, and ``fired``, the rules' bits; ``texts`` and ``held``: as ``Judged`` of
-    ``prefilter_run``)."""
+    """One input's records as the prefilter found them: the ``verdicts`` of those the judge
+    decided (and the indices of those passed on, ``verdicts.passed``), the text of those passed
+    on (``passed_text``, one line each), and the count it set aside per source of the
+    prefilter's sources (``gone``)."""
 
     split: Split
-    prefilter: Prefilter
-    passed: array[int]
+    verdicts: Verdicts
     passed_text: bytes
     gone: tuple[int, ...]
-    indices: array[int]
-    fired: array[int]
-    texts: bytes
-    held: bytes
 
     def passed_split(self) -> Split:
         """The records passed on, as a split of their own (``Split.ends`` of their text)."""
         lines, ends = array("I"), array("I")
         end = 0
-        for index in self.passed:
+        for index in self.verdicts.passed:
             lines.append(self.split.lines[index])
             start = self.split.ends[index - 1] if index else 0
             end += self.split.ends[index] - start
@@ -69,34 +63,18 @@ class Judged:
     def records(self) -> array[int]:
         """The 1-based record number, in the input, of each record passed on."""
         before = self.split.before
-        return array("q", [before + index + 1 for index in self.passed])
-
-    def verdicts(self, name: str, written: int) -> Verdicts:
-        """What the hits of the judged records are made from (``Verdicts``), without the text of
-        the input's records: ``name``, the input's; ``written``, the spool's lines before its
-        first record passed on."""
-        return Verdicts(
-            name,
-            written,
-            self.split.lines,
-            self.split.before,
-            self.passed,
-            self.indices,
-            self.fired,
-            self.texts,
-            self.held,
-            self.prefilter,
-        )
+        return array("q", [before + index + 1 for index in self.verdicts.passed])
 
 
 @dataclass(frozen=True)
 class Verdicts:
-    """The judged records of one input, whose hits are made when they are placed: each at its
-    record's place in the input, after the spool's line ``written`` plus the records passed
-    on before it (``keyed``)."""
+    """The judged records of one input (``name``), whose hits are made when they are placed
+    (``keyed``), without the text of the input's records: the line of each record, the
+    records before them (``before``, a piece of a larger input), the indices of those passed
+    on, and of those judged (``indices``, 0-based) the rules' bits (``fired``), and ``texts``
+    and ``held`` as ``Judged`` of ``prefilter_run``."""
 
     name: str
-    written: int
     lines: array[int]
     before: int
     passed: array[int]
@@ -115,13 +93,17 @@ class Verdicts:
         arrays = (self.lines, self.passed, self.indices, self.fired)
         return sum(len(a) * a.itemsize for a in arrays) + len(self.texts) + len(self.held)
 
-    def keyed(self, hits: HitMaker, source: Source | None) -> Iterator[tuple[int, Hit]]:
-        """Each hit, in order, with the spool line it comes after."""
+    def keyed(
+        self, written: int, hits: HitMaker, source: Source | None
+    ) -> Iterator[tuple[int, Hit]]:
+        """Each hit, in order, with the spool line it comes after: ``written`` (the spool's
+        lines before the input's first record passed on) plus the records passed on before
+        its record."""
         name, lines, before, passed = self.name, self.lines, self.before, self.passed
         base = hits.base_bits(self.prefilter.first_rule)
         carried = self._carried(hits, base, source)
         for index, fired in zip(self.indices, self.fired, strict=True):
-            key = self.written + bisect.bisect_left(passed, index)
+            key = written + bisect.bisect_left(passed, index)
             line, record = lines[index], before + index + 1
             if fired & base:
                 assert carried is not None
@@ -194,12 +176,11 @@ class HitMaker:
         return bits
 
     def templates(self, first: int, fired: int) -> list[Hit]:
+        """The hits of the rules of the bits set in ``fired`` (bit 0: rule ``first``)."""
         made = self._made.get((first, fired))
         if made is None:
-            rules = self.rule_files[first:]
-            made = self._made[(first, fired)] = [
-                Hit.of(rules[i], "", 0) for i in range(fired.bit_length()) if fired >> i & 1
-            ]
+            rules = fired_rules(fired, self.rule_files[first:])
+            made = self._made[(first, fired)] = [Hit.of(rule, "", 0) for rule in rules]
         return made
 
 
@@ -207,9 +188,12 @@ MOST_PASSED = 0.5
 """The share of an input's records passed on past which the spool takes it whole."""
 
 
-def judged(split: Split, prefilters: list[Prefilter], forced: Source | None) -> Judged | None:
-    """``split``'s records judged by the prefilter of the source of its first record (the
-    forced source's, when one is); None when the spool is to take them all."""
+def judged(
+    split: Split, name: str, prefilters: list[Prefilter], forced: Source | None
+) -> Judged | None:
+    """``split``'s records (of the input ``name``) judged by the prefilter of the source of its
+    first record (the forced source's, when one is); None when the spool is to take them
+    all."""
     if not split.lines:
         return None
     chosen = _chosen(split, prefilters, forced)
@@ -223,7 +207,10 @@ def judged(split: Split, prefilters: list[Prefilter], forced: Source | None) -> 
     numbers, fired = array("I"), array("Q")
     numbers.frombytes(at)
     fired.frombytes(bits)
-    return Judged(split, chosen, passed, out, gone, numbers, fired, texts, held)
+    verdicts = Verdicts(
+        name, split.lines, split.before, passed, numbers, fired, texts, held, chosen
+    )
+    return Judged(split, verdicts, out, gone)
 
 
 def _chosen(split: Split, prefilters: list[Prefilter], forced: Source | None) -> Prefilter | None:

@@ -123,9 +123,10 @@ class _Spool:
     """Bytes written."""
     scanned: int = 0
     """Lines written for DuckDB to judge (the others are blank)."""
-    between: list[tuple[int, Hit | BadLine] | Verdicts] = field(default_factory=list)
+    between: list[tuple[int, Hit | BadLine | Verdicts]] = field(default_factory=list)
     """Items placed after spool line N (0: before the first), in order; the verdicts of an
-    input's judged records stand for their hits (``judged_splits.Verdicts.keyed``)."""
+    input's judged records stand for their hits, N the spool's lines before its first record
+    passed on (``judged_splits.Verdicts.keyed``)."""
     held: int = 0
     """The bytes of the verdicts ``between`` holds."""
     sources: set[str] = field(default_factory=set)
@@ -325,11 +326,11 @@ class FastInputs:
     def _between(self, spool: _Spool) -> Iterator[tuple[int, Hit | BadLine]]:
         """The items waiting between the spool's lines, in order, the judged records' hits
         made as they come."""
-        for waiting in spool.between:
+        for written, waiting in spool.between:
             if isinstance(waiting, Verdicts):
-                yield from waiting.keyed(self.hits, self.fast.forced)
+                yield from waiting.keyed(written, self.hits, self.fast.forced)
             else:
-                yield waiting
+                yield written, waiting
 
     def _write_judged(
         self, spool: _Spool, owner: int, found: Input, judged: Judged, out: IO[bytes]
@@ -339,17 +340,17 @@ class FastInputs:
         the judged ones yielded at once while nothing waits in the spool before them, else
         kept, as their verdicts, to be made at their place between the scan's items."""
         summary = found.summary
-        for name, count in zip(judged.prefilter.sources, judged.gone, strict=True):
+        verdicts = judged.verdicts
+        for name, count in zip(verdicts.prefilter.sources, judged.gone, strict=True):
             if count:
                 summary.sources[name] += count
-        verdicts = judged.verdicts(found.name, spool.written)
-        if not spool.scanned and not judged.passed:
-            yield from (hit for _, hit in verdicts.keyed(self.hits, self.fast.forced))
+        if not spool.scanned and not verdicts.passed:
+            yield from (hit for _, hit in verdicts.keyed(0, self.hits, self.fast.forced))
             return
         if verdicts:
-            spool.between.append(verdicts)
+            spool.between.append((spool.written, verdicts))
             spool.held += verdicts.size
-        if judged.passed:
+        if verdicts.passed:
             self._write_split(spool, owner, judged.passed_split(), out, judged.records())
 
     def _splits(
@@ -386,7 +387,9 @@ class FastInputs:
         split = split_input(found, LONG_LINE, AHEAD_UNPACKED)
         if split is None:
             return None, None
-        return split, judged_splits.judged(split, self.fast.prefilters, self.fast.forced)
+        return split, judged_splits.judged(
+            split, found.name, self.fast.prefilters, self.fast.forced
+        )
 
     def _split(
         self, found: Input, made: Future[tuple[Split | None, Judged | None]] | None

@@ -409,12 +409,12 @@ def _hits(
                 # the hits of each set of rules made once, then placed on each line
                 placed = made.get(fired)
                 if placed is None:
-                    rules = _fired(fired, rule_files)
+                    rules = fired_rules(fired, rule_files)
                     placed = made[fired] = [Hit.of(rule_file, path, 0) for rule_file in rules]
                 for hit in placed:
                     yield hit.at(number)
                 continue
-            rules = _fired(fired, rule_files)
+            rules = fired_rules(fired, rule_files)
             assert handle is not None
             text = handle.readline()
             held = next(documents, None) if documents is not None else None
@@ -431,7 +431,7 @@ def _hits(
             documents.close()
 
 
-def _fired(fired: int, rule_files: list[RuleFile]) -> list[RuleFile]:
+def fired_rules(fired: int, rule_files: list[RuleFile]) -> list[RuleFile]:
     """The rules of the bits set in ``fired`` (bit i: ``rule_files[i]``), in order."""
     return [rule_files[i] for i in range(fired.bit_length()) if fired >> i & 1]
 
