@@ -19,10 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from isal import isal_zlib
-
 from sigma_ext.hunt.batches import BATCH_KEYS, EMBEDDED_RECORD_KEY
-from sigma_ext.hunt.inputs import BOM, GZIP_ERROR, GZIP_MAGIC, Input, open_content
+from sigma_ext.hunt.inputs import BOM, GZIP_ERROR, GZIP_MAGIC, Input, gzip_member, open_content
 
 PIECE = 8 << 20
 """Bytes read at a time, unpacked, from an input too large to be held whole (``split_pieces``)."""
@@ -169,7 +167,7 @@ def _gunzipped(raw: bytes, unpacked: int) -> bytes | None:
     pieces: list[bytes] = []
     total = 0
     while raw:
-        member = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+        member = gzip_member()
         try:
             piece = member.decompress(raw, unpacked + 1 - total)
         except GZIP_ERROR:

@@ -38,6 +38,13 @@ from sigma_ext.sources.catalogue import Grouper, grouper_for
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
 """What ISA-L raises on gzip data it cannot unpack (its stub types it as an instance)."""
+
+
+def gzip_member() -> isal_zlib.Decompress:
+    """A reader of one gzip member (ISA-L's, shaped as ``zlib.decompressobj``'s)."""
+    return isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+
+
 BOM = b"\xef\xbb\xbf"
 STDIN = "-"
 
@@ -224,7 +231,7 @@ def _gunzip(raw: IO[bytes], problems: list[str]) -> Iterator[bytes]:
     """The data of every gzip member, one after another."""
     data = _read(raw)
     while True:
-        member = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+        member = gzip_member()
         ended = False  # the file's bytes all given, and ISA-L asked for what it still holds
         while not member.eof:
             try:
