@@ -20,10 +20,9 @@ interleaved over ``--rounds`` rounds, it times:
     threads (``line_dfa.scan_lines``), the lines it picks left unread;
   - the 10,000 gzip files: each file, on the hunt's threads, read, unpacked (ISA-L's
     ``isal_zlib``, as the hunt does), its documents split into records in C
-    (``batch_split.split_input``) and the records judged in memory (the prefilter's extension,
-    as ``prefilter_run`` runs it on a chunk): the passes no hunt of these files can skip, with
-    no spool written or read and no hit made. The hunt today writes the records to a spool and
-    judges them from it; this is the design without that step.
+    (``batch_split.split_input``) and the records judged in memory (``judged_splits.judged``):
+    what the hunt's splitting threads do, the passes no hunt of these files can skip, with no
+    hit made.
 
 It prints, per corpus, the least and the median of the rounds: seconds and the ratio to the bare
 scan of the same round. A floor above the issue's target shows the target out of reach of this
@@ -51,6 +50,7 @@ from sources_ratio import Case, built, hunt_text, timed  # noqa: E402
 
 from sigma_ext.cli.hunt import hunt_engine_or_report, paused_collector  # noqa: E402
 from sigma_ext.content.corpus import load_corpus  # noqa: E402
+from sigma_ext.hunt import judged_splits  # noqa: E402
 from sigma_ext.hunt.batch_split import split_input  # noqa: E402
 from sigma_ext.hunt.fast import line_dfa, prefilter, prefilter_run  # noqa: E402
 from sigma_ext.hunt.fast.engine import FastHunt  # noqa: E402
@@ -61,19 +61,18 @@ from sigma_ext.reference.engine import ReferenceEngine  # noqa: E402
 TARGETS = {"audit": 1.5, "eks": 2.0, "aks": 2.0, "runtime": 2.0, "cloudtrail-gz": 2.0}
 
 
-def floor_of(case: Case, fast: FastHunt, every: list[Case]) -> Callable[[], object]:
-    """The native pass alone for the case (see the module's docstring; ``every``: the cases
-    built with it)."""
+def floor_of(case: Case, fast: FastHunt) -> Callable[[], object]:
+    """The native pass alone for the case (see the module's docstring)."""
     threads = fast.threads
     if case.name.startswith("cloudtrail-gz"):
-        cloudtrail = next(one for one in fast.prefilters if "aws_cloudtrail" in one.sources)
 
         def split_and_judged(path: Path) -> int:
             found = Input(str(path), path, gzip=True, batch=True)
             split = split_input(found, LONG_LINE)
             assert split is not None, f"{path} not split in C"
-            judged = cloudtrail.native.scan(memoryview(split.records), False)
-            return len(split.lines) + len(judged[0])
+            judged = judged_splits.judged(split, found.name, fast.prefilters, None)
+            assert judged is not None, f"{path} not judged"
+            return len(judged.verdicts)
 
         def unpacked_split_and_judged() -> object:
             with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -151,7 +150,7 @@ def run_cases(
             f"{'hunt s':>13} {'hunt x':>13}"
         )
         for case in cases:
-            floor = floor_of(case, fast, every)
+            floor = floor_of(case, fast)
             con.execute(case.bare).fetchall()  # the page cache warm
             floor()
             rows: list[tuple[float, float, float]] = []
