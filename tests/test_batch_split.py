@@ -550,7 +550,7 @@ def test_past_the_lines_c_counts_a_large_input_is_left_to_the_reader(
 def test_a_spool_holding_many_verdicts_is_scanned_before_the_group_goes_on(
     engine: ReferenceEngine, fast: FastHunt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past ``BETWEEN_MOST`` judged records waiting for the scan (here: any), the spool is
+    """Past ``BETWEEN_MOST`` bytes of verdicts waiting for the scan (here: any), the spool is
     scanned and removed, and the group's next inputs go to another: the same hits and bad lines,
     in the same order, as the reference engine's (the documents hold audit events a correlation
     base rule fires on, whose verdicts carry their values)."""
